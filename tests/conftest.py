@@ -1,0 +1,52 @@
+"""Shared fixtures: the in-repo sample, and a store holding it (built once per session)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample"
+SHARED = ROOT.parent / "shared" / "data"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def manifest() -> dict:
+    return json.loads((SAMPLE / "MANIFEST.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory) -> str:
+    """A SQLite store with the whole sample ingested (and its derived data built).
+
+    Read-only for tests: a test that writes makes its own store.
+    """
+    from trialscope.cli import after_ingest
+    from trialscope.ingest import ingest
+    from trialscope.store import open_store
+
+    path = str(tmp_path_factory.mktemp("sample") / "sample.db")
+    store = open_store(path)
+    ingest(store, [str(SAMPLE)], progress=False)
+    after_ingest(store)
+    store.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def pytest_report_header(config):
+    return f"shared data: {'present' if SHARED.exists() else 'absent'}; TRIALSCOPE_DB={os.environ.get('TRIALSCOPE_DB', '')}"
