@@ -26,6 +26,12 @@ def read_document(data: bytes, origin: Origin) -> Iterator[SourceRecord | Reject
     nct = root.findtext("id_info/nct_id")
     try:
         record = convert_study(root)
+        results = root.find("clinical_results")
+        if results is not None:
+            from .xml_results import convert_results
+
+            record["resultsSection"] = convert_results(results)
+            record["hasResults"] = True
     except RecordError as exc:
         yield Reject(origin, str(exc), nct)
         return
