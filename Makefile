@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 $(DB): | $(BIN)/.installed
-	$(BIN)/trialscope ingest sample/ --db $(DB)
+	$(BIN)/trialscope ingest sample/*.zip --db $(DB)
 
 run: $(BIN)/.installed $(DB)
 	$(BIN)/trialscope show NCT03949231 --db $(DB)

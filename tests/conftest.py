@@ -14,6 +14,11 @@ SHARED = ROOT.parent / "shared" / "data"
 ARTIFACTS = ROOT / "test-artifacts"
 
 
+def sample_archives() -> list[str]:
+    """The sample's three archives (the folder also holds MANIFEST.json, which is no study)."""
+    return [str(p) for p in sorted(SAMPLE.glob("*.zip"))]
+
+
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     return SAMPLE
@@ -36,7 +41,7 @@ def sample_db(tmp_path_factory) -> str:
 
     path = str(tmp_path_factory.mktemp("sample") / "sample.db")
     store = open_store(path)
-    ingest(store, [str(SAMPLE)], progress=False)
+    ingest(store, sample_archives(), progress=False)
     after_ingest(store)
     store.close()
     return path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .base import Outcome, StoredStudy, Store, StudyVersion
+from .base import Outcome, Store, StoredStudy, StudyVersion
 
 __all__ = ["Outcome", "Store", "StoredStudy", "StudyVersion", "open_store", "default_db"]
 

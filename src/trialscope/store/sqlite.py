@@ -328,7 +328,7 @@ class SQLiteStore:
         out: dict[str, dict[str, int]] = {}
         for key, col in (("overallStatus", "overall_status"), ("studyType", "study_type")):
             out[key] = {
-                (v or "UNKNOWN"): n
+                (v or "(not stated)"): n
                 for v, n in db.execute(
                     f"SELECT {col}, count(*) FROM studies GROUP BY {col} ORDER BY count(*) DESC"
                 )

@@ -1,0 +1,180 @@
+"""Ingest end to end through the CLI: summaries, versioning, rejects, and a real kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import orjson
+
+from trialscope.cli import main
+from trialscope.ingest import ingest
+from trialscope.store import open_store
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample"
+
+
+def json_studies() -> list[dict]:
+    with zipfile.ZipFile(SAMPLE / "ctg-studies.json.zip") as z:
+        return [json.loads(z.read(i)) for i in sorted(z.infolist(), key=lambda i: i.filename)]
+
+
+def with_id(study: dict, number: int, last_update: str | None = None) -> dict:
+    doc = json.loads(json.dumps(study))
+    doc["protocolSection"]["identificationModule"]["nctId"] = f"NCT9{number:07d}"
+    if last_update:
+        doc["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"] = {"date": last_update, "type": "ACTUAL"}
+    return doc
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "trialscope.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_sample_ingests_with_no_rejects_and_keeps_sparse_records(sample_db: str, capsys) -> None:
+    store = open_store(sample_db)
+    [run] = [r for r in store.runs() if r.kind == "ingest"]
+    assert run.status == "done" and run.rejected == 0
+    manifest = json.loads((SAMPLE / "MANIFEST.json").read_text())
+    assert store.count() == manifest["distinct_studies"]
+    sparse = store.get("NCT05113290")
+    assert sparse is not None
+    assert "briefTitle" not in sparse.record["protocolSection"]["identificationModule"]
+    # The versions in the extra archive: one current, the other filed in history.
+    for nct in manifest["versions_in_extra"]:
+        assert len(store.history(nct)) == 1, nct
+
+
+def test_show_accepts_any_case_and_raw_is_byte_exact(sample_db: str, capsys) -> None:
+    assert main(["show", "nct05113290", "--db", sample_db]) == 0
+    text = capsys.readouterr().out
+    assert "NCT05113290" in text and "Summary" in text and "H101" in text
+    assert main(["show", "NCT03949231", "--raw", "--db", sample_db]) == 0
+    raw = capsys.readouterr().out
+    with zipfile.ZipFile(SAMPLE / "AllPublicXML.zip") as z:
+        assert raw.rstrip("\n") == z.read("NCT0394xxxx/NCT03949231.xml").decode().rstrip("\n")
+    assert main(["show", "NCT03949231", "--json", "--db", sample_db]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["protocolSection"]["designModule"]["phases"] == ["PHASE3"]
+
+
+def test_show_unknown_and_malformed_ids_are_one_line_errors(sample_db: str) -> None:
+    missing = run_cli("show", "NCT00000001", "--db", sample_db)
+    assert missing.returncode == 2 and "not in the store" in missing.stderr
+    bad = run_cli("show", "12345", "--db", sample_db)
+    assert bad.returncode == 2 and "not an NCT id" in bad.stderr
+    assert "Traceback" not in missing.stderr + bad.stderr
+
+
+def test_stats_json(sample_db: str, capsys) -> None:
+    assert main(["stats", "--json", "--db", sample_db]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["total"] == sum(stats["overallStatus"].values())
+    assert stats["studyType"]["INTERVENTIONAL"] > 0 and "PHASE3" in stats["phase"]
+
+
+def test_versioning_newer_replaces_older_never_overwrites_same_is_noop(tmp_path: Path) -> None:
+    base = json_studies()[0]
+    old, new = with_id(base, 1, "2020-01-01"), with_id(base, 1, "2022-06-30")
+    for name, doc in (("old.json", old), ("new.json", new)):
+        (tmp_path / name).write_bytes(orjson.dumps(doc))
+    store = open_store(str(tmp_path / "v.db"))
+    s1 = ingest(store, [str(tmp_path / "new.json")], progress=False)
+    s2 = ingest(store, [str(tmp_path / "old.json")], progress=False)
+    s3 = ingest(store, [str(tmp_path / "new.json")], progress=False)
+    assert (s1.added, s2.unchanged, s3.unchanged) == (1, 1, 1)
+    current = store.get("NCT90000001")
+    assert current.last_update == "2022-06-30"
+    assert [h.last_update for h in store.history("NCT90000001")] == ["2020-01-01"]
+    store2 = open_store(str(tmp_path / "w.db"))
+    ingest(store2, [str(tmp_path / "old.json")], progress=False)
+    s4 = ingest(store2, [str(tmp_path / "new.json")], progress=False)
+    assert s4.updated == 1 and store2.get("NCT90000001").last_update == "2022-06-30"
+    assert [h.last_update for h in store2.history("NCT90000001")] == ["2020-01-01"]
+
+
+def test_bad_records_are_rejected_with_reasons_and_the_batch_goes_on(tmp_path: Path) -> None:
+    good = json_studies()[:2]
+    no_id = json.loads(json.dumps(good[0]))
+    del no_id["protocolSection"]["identificationModule"]["nctId"]
+    bad_id = with_id(good[0], 5)
+    bad_id["protocolSection"]["identificationModule"]["nctId"] = "NCT123"
+    wrong_type = with_id(good[0], 6)
+    wrong_type["protocolSection"]["designModule"] = {"phases": "PHASE3"}
+    lines = [orjson.dumps(d) for d in (good[0], no_id, bad_id, wrong_type, good[1])]
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(b"\n".join(lines[:2]) + b"\n{broken\n" + b"\n".join(lines[2:]) + b"\n")
+    db = str(tmp_path / "r.db")
+    result = run_cli("ingest", str(path), "--db", db, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["added"], summary["rejected"]) == (2, 4)
+    rejects = json.loads(run_cli("rejects", "--db", db, "--json").stdout)
+    by_line = {r["origin"].rsplit(":", 1)[1]: r["message"] for r in rejects}
+    assert "nctId" in by_line["2"]
+    assert "invalid JSON" in by_line["3"]
+    assert "malformed NCT id 'NCT123'" in by_line["4"]
+    assert "phases" in by_line["5"] and "got `str`" in by_line["5"]
+
+
+def test_unreadable_input_fails_clearly_without_traceback(tmp_path: Path) -> None:
+    (tmp_path / "junk.txt").write_text("not a registry file")
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes((SAMPLE / "ctg-studies.json.zip").read_bytes()[:5000])
+    db = str(tmp_path / "e.db")
+    for path, message in ((tmp_path / "junk.txt", "unknown format"), (cut, "truncated"),
+                          (tmp_path / "missing", "no such file")):
+        result = run_cli("ingest", str(path), "--db", db)
+        assert result.returncode == 1, path
+        assert message in result.stderr and "Traceback" not in result.stderr
+    # A readable source beside a broken one: the readable one goes in, exit status 0.
+    good = tmp_path / "good.json"
+    good.write_bytes(orjson.dumps(json_studies()[0]))
+    result = run_cli("ingest", str(cut), str(good), "--db", db)
+    assert result.returncode == 0 and "1 added" in result.stdout and "truncated" in result.stderr
+
+
+def test_kill_9_mid_ingest_leaves_a_consistent_store_and_rerun_completes(tmp_path: Path) -> None:
+    studies = json_studies()
+    total = 12_000
+    path = tmp_path / "big.jsonl"
+    with path.open("wb") as fh:
+        for i in range(total):
+            fh.write(orjson.dumps(with_id(studies[i % len(studies)], i)) + b"\n")
+    db = tmp_path / "k.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trialscope.cli", "ingest", str(path), "--db", str(db), "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    committed = 0
+    while time.monotonic() < deadline and committed < 2000:
+        time.sleep(0.05)
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=1) as conn:
+                    committed = conn.execute("SELECT count(*) FROM studies").fetchone()[0]
+            except sqlite3.OperationalError:
+                pass
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 0 < committed < total, "the kill must land mid-ingest"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        stored = conn.execute("SELECT count(*) FROM studies").fetchone()[0]
+        assert stored % 500 == 0, "only whole batches are committed"
+        status = conn.execute("SELECT status FROM ingest_runs").fetchone()[0]
+        assert status == "running"  # the killed run is visibly unfinished
+    again = run_cli("ingest", str(path), "--db", str(db), "--json")
+    summary = json.loads(again.stdout)
+    assert summary["added"] == total - stored and summary["unchanged"] == stored
+    assert open_store(str(db)).count() == total
