@@ -1,0 +1,175 @@
+"""The search index: derived from the store, rebuildable, updated incrementally.
+
+The index lives at `derived_dir(store.url, "index")` (a tantivy directory) with
+`trialscope-index.json` beside the segments holding the schema version and the store
+sequence number indexed so far. `catch_up(store)` applies `changes_since(seq)`;
+`rebuild(store)` builds a fresh index in a sibling directory and swaps it in. The store
+stays the store of record: deleting the index directory loses nothing.
+
+Several processes may read the index; one writes at a time (tantivy's writer lock). A
+process that cannot take the lock leaves catching up to the one holding it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterable
+
+import orjson
+import tantivy
+
+from ..store import derived_dir
+from .fulltext import SCHEMA_VERSION, analyzer, build_schema, folding_analyzer, study_document
+
+META = "trialscope-index.json"
+WRITER_HEAP = 512_000_000
+COMMIT_EVERY = 50_000
+
+__all__ = ["FullTextIndex", "catch_up", "rebuild", "index_path"]
+
+
+def index_path(store) -> str:
+    return derived_dir(store.url, "index")
+
+
+class FullTextIndex:
+    """A tantivy index directory plus the store seq it reflects."""
+
+    def __init__(self, path: str, create: bool = True):
+        self.path = path
+        meta = self._read_meta(path)
+        if meta is None or meta.get("schema") != SCHEMA_VERSION or not tantivy.Index.exists(path):
+            if not create:
+                raise FileNotFoundError(f"no search index at {path}")
+            self._create(path)
+        self.index = tantivy.Index.open(path)
+        self._register(self.index)
+        self.schema = self.index.schema
+
+    @staticmethod
+    def _register(index: tantivy.Index) -> None:
+        index.register_tokenizer("en", analyzer())
+        index.register_tokenizer("en_fold", folding_analyzer())
+
+    @staticmethod
+    def _read_meta(path: str) -> dict | None:
+        try:
+            with open(os.path.join(path, META), "rb") as fh:
+                return orjson.loads(fh.read())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+
+    @staticmethod
+    def _write_meta(path: str, meta: dict) -> None:
+        tmp = os.path.join(path, META + ".tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(orjson.dumps(meta))
+        os.replace(tmp, os.path.join(path, META))
+
+    @classmethod
+    def _create(cls, path: str) -> None:
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        os.makedirs(path, exist_ok=True)
+        tantivy.Index(build_schema(), path=path, reuse=False)
+        cls._write_meta(path, {"schema": SCHEMA_VERSION, "seq": 0})
+
+    @property
+    def seq(self) -> int:
+        meta = self._read_meta(self.path) or {}
+        return int(meta.get("seq") or 0)
+
+    def set_seq(self, seq: int) -> None:
+        self._write_meta(self.path, {"schema": SCHEMA_VERSION, "seq": seq, "updated": time.time()})
+
+    def writer(self, heap: int = WRITER_HEAP, threads: int = 0) -> tantivy.IndexWriter:
+        return self.index.writer(heap_size=heap, num_threads=threads)
+
+
+def add_records(writer: tantivy.IndexWriter, records: Iterable[dict], replace: bool = False) -> int:
+    """Index v2 records (dicts); `replace` deletes any older document of the same NCT id."""
+    n = 0
+    for record in records:
+        doc = study_document(record)
+        if replace:
+            writer.delete_documents_by_term("nct", doc.get_first("nct"))
+        writer.add_document(doc)
+        n += 1
+    return n
+
+
+def catch_up(store, index: FullTextIndex | None = None, batch: int = 1000) -> int:
+    """Index every store change since the index's seq; returns how many studies were applied.
+
+    The AFTER_INGEST hook. Returns 0 without waiting when another process holds the writer.
+    """
+    idx = index or FullTextIndex(index_path(store))
+    seq = idx.seq
+    if store.max_seq() <= seq:
+        return 0
+    if seq == 0:  # a fresh index: a bulk build is faster than replaying changes
+        return rebuild(store, idx)
+    try:
+        writer = idx.writer(heap=128_000_000)
+    except Exception:  # another process holds the writer lock: it will catch up
+        return 0
+    applied = 0
+    try:
+        while True:
+            changes = store.changes_since(seq, batch)
+            if not changes:
+                break
+            for s in changes:
+                writer.delete_documents_by_term("nct", s.nct_id)
+                writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None))
+                seq = max(seq, s.seq)
+                applied += 1
+        writer.commit()
+        writer.wait_merging_threads()
+    except BaseException:
+        writer.rollback()
+        raise
+    idx.set_seq(seq)
+    idx.index.reload()
+    return applied
+
+
+def rebuild(store, index: FullTextIndex | None = None, progress=None) -> int:
+    """Build the index afresh from every current study; returns the number indexed."""
+    path = index.path if index is not None else index_path(store)
+    seq = store.max_seq()  # studies written after this point are caught up later
+    tmp = path + ".building"
+    if os.path.isdir(tmp):
+        shutil.rmtree(tmp)
+    FullTextIndex._create(tmp)
+    fresh = FullTextIndex(tmp)
+    writer = fresh.writer()
+    n = 0
+    for s in store.iter_studies():
+        writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None))
+        n += 1
+        if progress is not None:
+            progress(n)
+        if n % COMMIT_EVERY == 0:
+            writer.commit()
+    writer.commit()
+    writer.wait_merging_threads()
+    fresh.set_seq(seq)
+    del writer, fresh
+    old = path + ".old"
+    if os.path.isdir(old):
+        shutil.rmtree(old)
+    if os.path.isdir(path):
+        os.rename(path, old)
+    os.rename(tmp, path)
+    if os.path.isdir(old):
+        shutil.rmtree(old, ignore_errors=True)
+    if index is not None:
+        index.index = tantivy.Index.open(path)
+        FullTextIndex._register(index.index)
+        index.schema = index.index.schema
+    # anything written while we built
+    rest = catch_up(store, index or FullTextIndex(path)) if store.max_seq() > seq else 0
+    return n + rest

@@ -1,0 +1,370 @@
+"""The full-text index: tantivy schema, analyzers, and study -> document.
+
+One tantivy document per current study. Text fields are analysed with `en` (simple word
+tokenizer, lower case, accent folding, English stemming); the enum-like fields used by
+filters and facets are raw, fast (columnar) fields so tantivy counts facets in Rust; dates
+are integers YYYYMMDD; ages are days (a missing bound is stored open: 0 / 1e9); site
+coordinates become geo grid cells at six resolutions (see `geo_cells` / `geo_cover`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from functools import lru_cache
+from typing import Any
+
+import orjson
+import tantivy
+
+from ..normalize import age_days
+
+SCHEMA_VERSION = 3
+
+# Free-text fields and their weights (BM25 per field, summed over fields).
+TEXT_WEIGHTS: dict[str, float] = {
+    "title": 4.0,  # brief + official title
+    "acronym": 3.0,
+    "cond": 3.0,  # conditions as written
+    "mesh": 2.0,  # condition MeSH terms
+    "mesh_anc": 0.5,  # their MeSH ancestors
+    "intr": 2.5,  # intervention names + other names (+ intervention MeSH terms)
+    "kw": 2.0,
+    "summary": 1.5,
+    "descr": 1.0,
+    "elig": 0.5,
+    "outc": 1.0,  # planned outcomes + posted result outcome measures
+    "lead": 1.0,
+    "collab": 0.8,
+    "loc": 0.5,  # facility, city, state, country
+    "ids": 3.0,  # NCT id, aliases, org study id, secondary ids
+}
+
+# Fielded query names -> index fields.
+QUERY_FIELDS: dict[str, list[str]] = {
+    "cond": ["cond", "mesh"],  # + MeSH ancestors / lookup expansion, see search.py
+    "intr": ["intr"],
+    "term": list(TEXT_WEIGHTS),
+    "title": ["title", "acronym"],
+    "titles": ["title", "acronym"],
+    "outc": ["outc"],
+    "spons": ["lead", "collab"],
+    "lead": ["lead"],
+    "loc": ["loc"],
+    "locn": ["loc"],
+    "id": ["ids"],
+    "kw": ["kw"],
+    "elig": ["elig"],
+    "summary": ["summary", "descr"],
+}
+
+# Raw fast fields (filters + facets).
+RAW_FIELDS = (
+    "status", "phase", "stype", "itype", "sclass", "country", "mesh_facet", "results", "sex",
+    "hv", "withdrawn",
+)
+DATE_FIELDS = ("start", "first_posted", "last_update", "completion", "results_first_posted")
+SORT_FIELDS = (*DATE_FIELDS, "enrollment")
+MISSING_DESC = -(10**12)  # the value of a missing sort key in the negated (ascending) column
+OPEN_MAX_AGE = 1e9
+
+# Geo grid: cell sizes in degrees, finest first.
+GEO_LEVELS = tuple(0.01 * 4**k for k in range(6))
+EARTH_KM = 6371.0088
+
+
+def analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def folding_analyzer() -> tantivy.TextAnalyzer:
+    """Like `analyzer` without stemming (for prefix queries)."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+
+
+def build_schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("nct", stored=True, fast=True, tokenizer_name="raw", index_option="basic")
+    for name in TEXT_WEIGHTS:
+        sb.add_text_field(name, stored=name == "summary", tokenizer_name="en")
+    sb.add_text_field("mesh_exact", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("geo", tokenizer_name="raw", index_option="basic")
+    for name in RAW_FIELDS:
+        sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_float_field("min_age", indexed=True, fast=True)
+    sb.add_float_field("max_age", indexed=True, fast=True)
+    for name in SORT_FIELDS:
+        sb.add_integer_field(name, indexed=True, fast=True)
+        sb.add_integer_field("neg_" + name, fast=True)
+    sb.add_bytes_field("hit", stored=True)
+    return sb.build()
+
+
+def date_int(text: str | None) -> int:
+    """`2019-05-17` -> 20190517, `2019-05` -> 20190501, `2019` -> 20190101; else 0."""
+    if not text or len(text) < 4 or not text[:4].isdigit():
+        return 0
+    y = int(text[:4])
+    m = int(text[5:7]) if len(text) >= 7 and text[5:7].isdigit() else 1
+    d = int(text[8:10]) if len(text) >= 10 and text[8:10].isdigit() else 1
+    return y * 10000 + m * 100 + d
+
+
+def _age(text: str | None) -> float | None:
+    try:
+        return age_days(text)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=1)
+def _vocab():
+    try:
+        from ..mesh import vocabulary
+
+        return vocabulary()
+    except Exception:  # the vocabulary is optional: without it no expansion
+        return None
+
+
+@lru_cache(maxsize=200_000)
+def mesh_ancestors(name: str) -> tuple[str, ...]:
+    vocab = _vocab()
+    if vocab is None:
+        return ()
+    try:
+        return tuple(vocab.ancestors(name))
+    except Exception:
+        return ()
+
+
+@lru_cache(maxsize=200_000)
+def mesh_lookup(text: str) -> tuple[str, ...]:
+    vocab = _vocab()
+    if vocab is None:
+        return ()
+    try:
+        return tuple(vocab.lookup(text))
+    except Exception:
+        return ()
+
+
+def _add_all(doc: tantivy.Document, field: str, values) -> None:
+    for v in values:
+        if v:
+            doc.add_text(field, v)
+
+
+def geo_cells(lat: float, lon: float) -> list[str]:
+    return [f"{k}:{math.floor(lat / s)}:{math.floor(lon / s)}" for k, s in enumerate(GEO_LEVELS)]
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def geo_cover(lat: float, lon: float, radius_km: float) -> list[str]:
+    """Grid cells whose union covers the circle: cells wholly inside at the coarsest level
+    possible, boundary cells refined down to a level of about radius/40 (so a site counts as
+    within the radius when it lies within about 3% of the radius outside it, never less).
+    Sites are never dropped when inside; the antimeridian is not wrapped."""
+    finest = 0
+    while finest < len(GEO_LEVELS) - 1 and GEO_LEVELS[finest + 1] * 111.2 <= radius_km / 40:
+        finest += 1
+    start = finest
+    while start < len(GEO_LEVELS) - 1 and GEO_LEVELS[start] * 111.2 < radius_km / 2:
+        start += 1
+    dlat = radius_km / 111.2
+    coslat = max(math.cos(math.radians(min(89.9, abs(lat) + dlat))), 1e-6)
+    dlon = min(180.0, radius_km / (111.2 * coslat))
+    out: list[str] = []
+
+    def visit(k: int, i: int, j: int) -> None:
+        s = GEO_LEVELS[k]
+        la0, la1, lo0, lo1 = i * s, (i + 1) * s, j * s, (j + 1) * s
+        near = haversine_km(lat, lon, min(max(lat, la0), la1), min(max(lon, lo0), lo1))
+        if near > radius_km:
+            return
+        far = max(haversine_km(lat, lon, a, b) for a in (la0, la1) for b in (lo0, lo1))
+        if far <= radius_km or k == finest:
+            out.append(f"{k}:{i}:{j}")
+            return
+        for di in range(4):
+            for dj in range(4):
+                visit(k - 1, i * 4 + di, j * 4 + dj)
+
+    s = GEO_LEVELS[start]
+    for i in range(math.floor((lat - dlat) / s), math.floor((lat + dlat) / s) + 1):
+        for j in range(math.floor((lon - dlon) / s), math.floor((lon + dlon) / s) + 1):
+            visit(start, i, j)
+    return out
+
+
+def _outcome_texts(proto: dict, record: dict) -> list[str]:
+    texts = []
+    om = proto.get("outcomesModule") or {}
+    for key in ("primaryOutcomes", "secondaryOutcomes", "otherOutcomes"):
+        for o in om.get(key) or ():
+            texts.append(o.get("measure"))
+            texts.append(o.get("description"))
+    res = (record.get("resultsSection") or {}).get("outcomeMeasuresModule") or {}
+    for o in res.get("outcomeMeasures") or ():
+        if isinstance(o, dict):
+            texts.append(o.get("title"))
+            texts.append(o.get("description"))
+    return texts
+
+
+def study_document(record: dict, withdrawn: bool = False) -> tantivy.Document:
+    """The tantivy document of one v2 study record."""
+    proto = record.get("protocolSection") or {}
+    ident = proto.get("identificationModule") or {}
+    status = proto.get("statusModule") or {}
+    spons = proto.get("sponsorCollaboratorsModule") or {}
+    desc = proto.get("descriptionModule") or {}
+    conds = proto.get("conditionsModule") or {}
+    design = proto.get("designModule") or {}
+    arms = proto.get("armsInterventionsModule") or {}
+    elig = proto.get("eligibilityModule") or {}
+    locs = (proto.get("contactsLocationsModule") or {}).get("locations") or ()
+    derived = record.get("derivedSection") or {}
+    cbrowse = derived.get("conditionBrowseModule") or {}
+    ibrowse = derived.get("interventionBrowseModule") or {}
+
+    nct = ident.get("nctId") or ""
+    doc = tantivy.Document()
+    doc.add_text("nct", nct)
+    brief = ident.get("briefTitle")
+    _add_all(doc, "title", (brief, ident.get("officialTitle")))
+    _add_all(doc, "acronym", (ident.get("acronym"),))
+    conditions = [c for c in conds.get("conditions") or () if isinstance(c, str)]
+    _add_all(doc, "cond", conditions)
+    _add_all(doc, "kw", conds.get("keywords") or ())
+
+    mesh_terms = [m.get("term") for m in cbrowse.get("meshes") or () if m.get("term")]
+    mesh_anc = [m.get("term") for m in cbrowse.get("ancestors") or () if m.get("term")]
+    if not mesh_terms:  # e.g. converted legacy records without browse data: look the conditions up
+        mesh_terms = list(dict.fromkeys(n for c in conditions for n in mesh_lookup(c)))
+    anc = dict.fromkeys(mesh_anc)
+    for t in mesh_terms:
+        anc.update(dict.fromkeys(mesh_ancestors(t)))
+    for t in mesh_terms:
+        anc.pop(t, None)
+    _add_all(doc, "mesh", mesh_terms)
+    _add_all(doc, "mesh_anc", anc)
+    _add_all(doc, "mesh_facet", dict.fromkeys(mesh_terms))
+    _add_all(doc, "mesh_exact", {t.lower() for t in (*mesh_terms, *anc)})
+
+    interventions = arms.get("interventions") or ()
+    intr_texts: list[str] = []
+    itypes = set()
+    for iv in interventions:
+        intr_texts.append(iv.get("name"))
+        intr_texts.extend(iv.get("otherNames") or ())
+        if iv.get("type"):
+            itypes.add(iv["type"])
+    intr_texts.extend(m.get("term") for m in ibrowse.get("meshes") or ())
+    _add_all(doc, "intr", intr_texts)
+    _add_all(doc, "itype", itypes)
+
+    summary = desc.get("briefSummary")
+    _add_all(doc, "summary", (summary,))
+    _add_all(doc, "descr", (desc.get("detailedDescription"),))
+    _add_all(doc, "elig", (elig.get("eligibilityCriteria"),))
+    _add_all(doc, "outc", _outcome_texts(proto, record))
+
+    lead = spons.get("leadSponsor") or {}
+    _add_all(doc, "lead", (lead.get("name"),))
+    _add_all(doc, "collab", (c.get("name") for c in spons.get("collaborators") or ()))
+    if lead.get("class"):
+        doc.add_text("sclass", lead["class"])
+
+    countries = set()
+    loc_texts: list[str] = []
+    cells: set[str] = set()
+    for loc in locs:
+        loc_texts.extend((loc.get("facility"), loc.get("city"), loc.get("state"), loc.get("country")))
+        if loc.get("country"):
+            countries.add(loc["country"])
+        gp = loc.get("geoPoint")
+        if gp and gp.get("lat") is not None and gp.get("lon") is not None:
+            with contextlib.suppress(TypeError, ValueError):
+                cells.update(geo_cells(float(gp["lat"]), float(gp["lon"])))
+    _add_all(doc, "loc", dict.fromkeys(t for t in loc_texts if t))
+    _add_all(doc, "country", countries)
+    _add_all(doc, "geo", cells)
+
+    ids = [nct, *(ident.get("nctIdAliases") or ())]
+    ids.append((ident.get("orgStudyIdInfo") or {}).get("id"))
+    ids.extend(s.get("id") for s in ident.get("secondaryIdInfos") or ())
+    _add_all(doc, "ids", ids)
+
+    overall = status.get("overallStatus")
+    _add_all(doc, "status", (overall,))
+    phases = design.get("phases") or []
+    _add_all(doc, "phase", phases)
+    _add_all(doc, "stype", (design.get("studyType"),))
+    has_results = bool(record.get("hasResults") or record.get("resultsSection"))
+    doc.add_text("results", "true" if has_results else "false")
+    doc.add_text("sex", (elig.get("sex") or "ALL").upper())
+    hv = elig.get("healthyVolunteers")
+    doc.add_text("hv", "unknown" if hv is None else ("true" if hv else "false"))
+    doc.add_text("withdrawn", "true" if withdrawn else "false")
+    lo, hi = _age(elig.get("minimumAge")), _age(elig.get("maximumAge"))
+    doc.add_float("min_age", lo if lo is not None else 0.0)
+    doc.add_float("max_age", hi if hi is not None else OPEN_MAX_AGE)
+
+    start = (status.get("startDateStruct") or {}).get("date")
+    last_upd = (status.get("lastUpdatePostDateStruct") or {}).get("date") or status.get("lastUpdateSubmitDate")
+    values = {
+        "start": date_int(start),
+        "first_posted": date_int((status.get("studyFirstPostDateStruct") or {}).get("date")
+                                 or status.get("studyFirstSubmitDate")),
+        "last_update": date_int(last_upd),
+        "completion": date_int((status.get("completionDateStruct") or {}).get("date")),
+        "results_first_posted": date_int((status.get("resultsFirstPostDateStruct") or {}).get("date")),
+    }
+    enrollment = (design.get("enrollmentInfo") or {}).get("count")
+    values["enrollment"] = enrollment if isinstance(enrollment, int) and enrollment >= 0 else -1
+    for name, v in values.items():
+        missing = v <= 0 if name != "enrollment" else v < 0
+        doc.add_integer(name, v)
+        doc.add_integer("neg_" + name, MISSING_DESC if missing else -v)
+
+    title = brief or ident.get("officialTitle") or _display_title(record)
+    doc.add_bytes("hit", orjson.dumps({
+        "t": title, "s": overall, "p": phases, "c": conditions[:10], "sp": lead.get("name"),
+        "ty": design.get("studyType"), "sd": start, "lu": last_upd,
+    }))
+    return doc
+
+
+def _display_title(record: dict) -> str:
+    from ..record import RecordError, display_title, validate
+
+    try:
+        return display_title(validate(record))
+    except RecordError:
+        nct = ((record.get("protocolSection") or {}).get("identificationModule") or {}).get("nctId")
+        return f"Untitled study {nct}"
+
+
+def hit_data(doc: tantivy.Document) -> dict[str, Any]:
+    raw = doc.get_first("hit")
+    return orjson.loads(raw) if raw else {}
