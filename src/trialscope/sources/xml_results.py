@@ -82,9 +82,12 @@ def _text(el: etree._Element | None) -> str | None:
     return text or None
 
 
+_COUNT_ATTRS = frozenset({"events", "subjects_affected", "subjects_at_risk"})
+
+
 def _int(value: str) -> int | str:
-    """Adverse event counts are integers in v2; anything odd stays a string so it survives."""
-    return int(value) if value.isdigit() and str(int(value)) == value else value
+    """Adverse event counts are integers in v2 ("03" -> 3); a non-number stays a string."""
+    return int(value) if value.isascii() and value.isdigit() else value
 
 
 def _generic(el: etree._Element) -> Any:
@@ -123,6 +126,7 @@ def is_denom_measure(measure: etree._Element, position: int, count: int) -> bool
     )
 
 
+_SCOPE_AT = {"baseline": "Overall", "measure": "Measure", "class": "Class"}
 _REPEATED = frozenset({
     "group", "period", "milestone", "drop_withdraw_reason", "participants", "analyzed", "count", "measure",
     "class", "category", "measurement", "outcome", "analysis", "group_id", "event", "counts",
@@ -668,3 +672,137 @@ def convert_results(element: etree._Element) -> dict:
     if conv.legacy:
         out["legacy"] = {k.lstrip("/"): v for k, v in conv.legacy.items()}
     return out
+
+
+# -- losslessness check ----------------------------------------------------------------
+
+_ENUM_LEAVES = frozenset({
+    "type", "param", "non_inferiority_type", "dispersion_type", "ci_n_sides", "assessment", "default_assessment",
+})
+
+
+class Coverage:
+    """How many XML leaves of ``clinical_results`` a converted resultsSection keeps."""
+
+    def __init__(self) -> None:
+        self.leaves = 0
+        self.kept = 0
+        self.dropped: list[tuple[str, str]] = []
+
+    def add(self, other: Coverage) -> None:
+        self.leaves += other.leaves
+        self.kept += other.kept
+        self.dropped.extend(other.dropped)
+
+
+def _values(obj: Any, out: Counter[str]) -> None:
+    """Every scalar in a JSON tree, as the string it came from (booleans as true/false)."""
+    if isinstance(obj, dict):
+        for v in obj.values():
+            _values(v, out)
+    elif isinstance(obj, list):
+        for v in obj:
+            _values(v, out)
+    elif isinstance(obj, bool):
+        out["true" if obj else "false"] += 1
+    elif obj is not None:
+        out[str(obj)] += 1
+
+
+def _group_maps(element: etree._Element) -> dict[etree._Element, dict[str, str]]:
+    """For each element that owns a group_list, the documented legacy -> v2 id renaming."""
+    maps = {}
+    for gl in element.iter("group_list"):
+        owner = gl.getparent()
+        prefix = _PREFIX.get(owner.tag)
+        if prefix is not None:
+            maps[owner] = {g.get("group_id"): f"{prefix}{i:03d}" for i, g in enumerate(gl.findall("group"))}
+    return maps
+
+
+def _implied(el: etree._Element, name: str | None, value: str) -> bool:
+    """Leaves the v2 structure itself records (documented in the module docstring)."""
+    parent = el.getparent()
+    if el.tag in ("title", "param") and name is None and parent is not None and parent.tag == "measure":
+        mlist = parent.getparent()
+        if mlist is not None and mlist.tag == "measure_list":
+            items = mlist.findall("measure")
+            pos = items.index(parent)
+            first_only = mlist.getparent().tag == "baseline"
+            if (pos == 0 or not first_only) and is_denom_measure(parent, pos, len(items)):
+                return el.tag == "param" or value == "Number of Participants"
+    if el.tag == "scope" and parent is not None and parent.tag == "analyzed":
+        holder = parent.getparent().getparent()
+        return _SCOPE_AT.get(holder.tag) == value
+    if el.tag in ("title", "description", "population") and parent is not None and parent.tag == "measure":
+        outcome = parent.getparent()
+        if outcome.tag == "measure_list":
+            outcome = outcome.getparent()
+        return outcome.tag == "outcome" and _text(outcome.find(el.tag)) == value
+    if el.tag == "sub_title" and name is None and value in _TOTALS:
+        return parent.getparent().getparent().findtext("title", "").strip() == "Total"
+    if el.tag == "title" and value == "Total" and parent is not None and parent.tag == "category":
+        subs = [_text(s) for s in parent.iterfind("event_list/event/sub_title")]
+        return bool(subs) and all(s in _TOTALS for s in subs)
+    return False
+
+
+def _expected(el: etree._Element, name: str | None, value: str) -> str:
+    """The value a leaf must have in the output, after the documented normalisations."""
+    if name in _COUNT_ATTRS:
+        return str(_int(value))
+    if name is None:
+        if el.tag in _ENUM_LEAVES or (el.tag == "dispersion" and any(a.tag == "baseline" for a in el.iterancestors())):
+            return enum(value)
+        if el.tag == "pi_employee" and value in _PI_EMPLOYEE:
+            return "true" if _PI_EMPLOYEE[value] else "false"
+        if el.tag == "non_inferiority" and value in _YES_NO:
+            return "true" if _YES_NO[value] else "false"
+        if el.tag == "posting_date":
+            return posting_date(value)
+    return value
+
+
+def coverage(element: etree._Element, converted: dict) -> Coverage:
+    """Check that every leaf (non-empty text, attribute) of ``clinical_results`` is in ``converted``.
+
+    Each leaf must match a distinct output value after the documented normalisations
+    (enum spelling, booleans, dates); group id references must name their renamed group;
+    leaves the v2 structure records by itself (see :func:`_implied`) count as kept.
+    """
+    report = Coverage()
+    values: Counter[str] = Counter()
+    _values(converted, values)
+    maps = _group_maps(element)
+
+    def group_map(el: etree._Element) -> dict[str, str]:
+        for anc in el.iterancestors():
+            if anc in maps:
+                return maps[anc]
+        return {}
+
+    for el in element.iter():
+        if not isinstance(el.tag, str):
+            continue
+        leaves: list[tuple[str | None, str]] = list(el.attrib.items())
+        text = _text(el)
+        if text is not None:
+            leaves.append((None, text))
+        for name, value in leaves:
+            report.leaves += 1
+            if name == "group_id" or (name is None and el.tag == "group_id"):
+                mapping = maps.get(el.getparent().getparent()) if el.tag == "group" else group_map(el)
+                ok = values[(mapping or {}).get(value, value)] > 0
+            elif _implied(el, name, value):
+                ok = True
+            else:
+                want = _expected(el, name, value)
+                ok = values[want] > 0
+                if ok:
+                    values[want] -= 1
+            if ok:
+                report.kept += 1
+            else:
+                path = element.getroottree().getpath(el) + (f"/@{name}" if name else "")
+                report.dropped.append((path, value))
+    return report
