@@ -55,3 +55,32 @@ def artifacts() -> Path:
 
 def pytest_report_header(config):
     return f"shared data: {'present' if SHARED.exists() else 'absent'}; TRIALSCOPE_DB={os.environ.get('TRIALSCOPE_DB', '')}"
+
+
+# -- PostgreSQL (store and sync helpers) ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A private PostgreSQL server on loopback for the session (skips if not installed)."""
+    from trialscope.store.postgres import TemporaryServer, find_bindir
+
+    if find_bindir() is None:
+        pytest.skip("PostgreSQL server binaries not installed (make sysdeps)")
+    server = TemporaryServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server) -> str:
+    """The URL of a fresh database on the session's PostgreSQL server."""
+    return pg_server.create_database("trialscope_test")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request, tmp_path) -> str:
+    """A fresh empty store URL of each kind: a SQLite path, then a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return request.getfixturevalue("pg_server").create_database()

@@ -32,7 +32,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -154,26 +154,26 @@ class PostgresStore:
     # -- schema ---------------------------------------------------------------------------
 
     def _migrate(self) -> None:
-        with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations"
-                    " (version int PRIMARY KEY, applied_at text NOT NULL)"
+        with (
+            psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn,
+            conn.transaction(),
+        ):
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (version int PRIMARY KEY, applied_at text NOT NULL)"
+            )
+            version = conn.execute(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations"
+            ).fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{_safe(self.url)}: store schema v{version} is newer than this"
+                    f" trialscope (v{SCHEMA_VERSION})"
                 )
-                version = conn.execute(
-                    "SELECT coalesce(max(version), 0) FROM schema_migrations"
-                ).fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise RuntimeError(
-                        f"{_safe(self.url)}: store schema v{version} is newer than this"
-                        f" trialscope (v{SCHEMA_VERSION})"
-                    )
-                for number in range(version, SCHEMA_VERSION):
-                    conn.execute(MIGRATIONS[number])
-                    conn.execute(
-                        "INSERT INTO schema_migrations VALUES (%s, %s)", (number + 1, now())
-                    )
+            for number in range(version, SCHEMA_VERSION):
+                conn.execute(MIGRATIONS[number])
+                conn.execute("INSERT INTO schema_migrations VALUES (%s, %s)", (number + 1, now()))
 
     def schema_version(self) -> int:
         with self.pool.connection() as conn:
@@ -726,11 +726,9 @@ class TemporaryServer:
         return self.url(name)
 
     def stop(self) -> None:
-        try:
+        with suppress(subprocess.CalledProcessError):
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast",
                       "-w", "stop")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> TemporaryServer:

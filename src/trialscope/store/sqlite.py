@@ -6,6 +6,7 @@ and nothing half-written, and re-running the same ingest completes it.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -23,6 +24,7 @@ from .base import (
     StoredStudy,
     StudyVersion,
     decide,
+    summary_of,
 )
 
 MIGRATIONS: list[str] = [
@@ -128,8 +130,15 @@ class SQLiteStore:
 
     # -- writes ---------------------------------------------------------------------------
 
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
     def upsert_batch(
-        self, run_id: int, versions: list[StudyVersion], rejects: list[Reject]
+        self,
+        run_id: int,
+        versions: list[StudyVersion],
+        rejects: list[Reject],
+        meta: dict[str, str | None] | None = None,
     ) -> list[Outcome]:
         db = self.db
         outcomes: list[Outcome] = []
@@ -184,6 +193,8 @@ class SQLiteStore:
                 (counts["added"], counts["updated"], counts["unchanged"], len(rejects), run_id),
             )
             self._set_meta(db, "seq", str(seq))
+            for key, value in (meta or {}).items():
+                self._set_meta(db, key, value)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -215,6 +226,75 @@ class SQLiteStore:
             db.execute("ROLLBACK")
             raise
         return changed
+
+    def unmark_withdrawn(self, nct_ids: Iterable[str]) -> int:
+        """Studies back upstream: clear their withdrawn mark; returns how many changed."""
+        db = self.db
+        changed = 0
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            seq = int(self._meta(db, "seq") or 0)
+            for nct in sorted(set(nct_ids)):
+                cur = db.execute(
+                    "UPDATE studies SET withdrawn_at = NULL, seq = ? WHERE nct_id = ? AND withdrawn_at IS NOT NULL",
+                    (seq + 1, nct),
+                )
+                if cur.rowcount:
+                    seq += 1
+                    changed += cur.rowcount
+            self._set_meta(db, "seq", str(seq))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return changed
+
+    # -- bulk load (trialscope copy): rows written as they are, seq and dates kept ------------
+
+    def _bulk(self, sql: str, rows: list[tuple]) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(sql, rows)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def import_studies(self, studies: list[StoredStudy]) -> None:
+        rows = []
+        for st in studies:
+            s = summary_of(orjson.loads(st.record_json))
+            rows.append((
+                st.nct_id, st.last_update, hashlib.sha1(st.raw).hexdigest(), st.record_json, st.raw,
+                st.raw_format, st.source, st.ingested_at, st.seq, st.withdrawn_at,
+                s.get("overall_status"), s.get("study_type"),
+                orjson.dumps(s.get("phases") or []).decode(), int(bool(s.get("has_results"))),
+            ))
+        self._bulk("INSERT OR REPLACE INTO studies VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def import_history(self, entries: list[HistoryEntry]) -> None:
+        rows = [
+            (h.nct_id, h.last_update, hashlib.sha1(h.raw).hexdigest(), h.record_json, h.raw,
+             h.raw_format, h.source, h.replaced_at)
+            for h in entries
+        ]
+        self._bulk("INSERT OR IGNORE INTO study_history VALUES (?,?,?,?,?,?,?,?)", rows)
+
+    def import_runs(self, runs: list[IngestRun]) -> None:
+        self._bulk(
+            "INSERT INTO ingest_runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [tuple(r.as_dict().values()) for r in runs],
+        )
+
+    def import_rejects(self, rejects: list[RejectEntry]) -> None:
+        self._bulk(
+            "INSERT INTO rejects (run_id, origin, nct_id, message) VALUES (?,?,?,?)",
+            [(r.run_id, r.origin, r.nct_id, r.message) for r in rejects],
+        )
+
+    def import_meta(self, items: dict[str, str]) -> None:
+        self._bulk("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(items.items()))
 
     def begin_run(self, kind: str, source: str) -> int:
         cur = self.db.execute(
@@ -322,6 +402,36 @@ class SQLiteStore:
     def nct_ids(self) -> Iterator[str]:
         for (nct,) in self.db.execute("SELECT nct_id FROM studies ORDER BY nct_id"):
             yield nct
+
+    def withdrawn(self) -> dict[str, str]:
+        """Studies marked gone upstream, with the date they were found gone."""
+        return dict(self.db.execute(
+            "SELECT nct_id, withdrawn_at FROM studies WHERE withdrawn_at IS NOT NULL ORDER BY nct_id"
+        ).fetchall())
+
+    def newest_update(self) -> str | None:
+        """The newest last-update date of any current study."""
+        return self.db.execute("SELECT max(last_update) FROM studies").fetchone()[0]
+
+    def history_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM study_history").fetchone()[0]
+
+    def iter_rejects(self) -> Iterator[RejectEntry]:
+        """Every reject of every run, in the order they were logged."""
+        last = 0
+        while True:
+            rows = self.db.execute(
+                "SELECT id, run_id, origin, nct_id, message FROM rejects WHERE id > ? ORDER BY id LIMIT 5000",
+                (last,),
+            ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield RejectEntry(*r[1:])
+            last = rows[-1][0]
+
+    def meta_items(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
 
     def stats(self) -> dict[str, dict[str, int]]:
         db = self.db
