@@ -163,6 +163,38 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    # Added for sync, status and copy (both backends implement them). ``upsert_batch`` also
+    # takes ``meta={key: value-or-None}``, written in the batch's own transaction (sync
+    # commits its resume cursor atomically with each page).
+
+    def schema_version(self) -> int: ...
+
+    def unmark_withdrawn(self, nct_ids: Iterable[str]) -> int:
+        """Studies back upstream: clear their withdrawn mark; returns how many changed."""
+
+    def withdrawn(self) -> dict[str, str]:
+        """nct_id -> the date it was found gone upstream."""
+
+    def newest_update(self) -> str | None:
+        """The newest last-update date of any current study."""
+
+    def history_count(self) -> int: ...
+
+    def iter_rejects(self) -> Iterator[RejectEntry]: ...
+
+    def meta_items(self) -> dict[str, str]: ...
+
+    # Bulk load, rows written as they are (seq, ingested_at, withdrawn_at, run ids kept).
+    def import_studies(self, studies: list[StoredStudy]) -> None: ...
+
+    def import_history(self, entries: list[HistoryEntry]) -> None: ...
+
+    def import_runs(self, runs: list[IngestRun]) -> None: ...
+
+    def import_rejects(self, rejects: list[RejectEntry]) -> None: ...
+
+    def import_meta(self, items: dict[str, str]) -> None: ...
+
 
 def decide(
     current_update: str | None, current_sha: str | None, new: StudyVersion
