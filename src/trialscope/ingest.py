@@ -6,8 +6,11 @@ store consistent and the same ingest run again completes it (stored versions are
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +18,11 @@ from pathlib import Path
 from . import sources
 from .progress import Progress
 from .record import RecordError, dumps, last_update, nct_id_of, validate
-from .sources.base import Reject, SourceFailure, SourceRecord
+from .sources.base import Document, Reject, SourceFailure, SourceRecord
 from .store.base import Store, StudyVersion, summary_of
 
 BATCH_SIZE = 500
+CHUNK = 64  # documents per task sent to a parsing worker
 
 
 @dataclass
@@ -83,12 +87,58 @@ def estimate_total(paths: Iterable[str]) -> int | None:
     return total
 
 
-def read_all(paths: Iterable[str], failures: list[str]) -> Iterator[SourceRecord | Reject]:
+def _documents(paths: Iterable[str], failures: list[str]) -> Iterator[Document | Reject]:
     for path in paths:
         try:
-            yield from sources.read(path)
+            yield from sources.documents(path)
         except SourceFailure as exc:
             failures.append(str(exc))
+
+
+def _convert(docs: list[Document | Reject]) -> list[StudyVersion | Reject]:
+    """Parse, convert and validate documents: the costly part, run in worker processes."""
+    out: list[StudyVersion | Reject] = []
+    for doc in docs:
+        if isinstance(doc, Reject):
+            out.append(doc)
+            continue
+        for item in sources.parse(doc):
+            out.append(to_version(item) if isinstance(item, SourceRecord) else item)
+    return out
+
+
+def _chunked(items: Iterator, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def convert_all(
+    paths: Iterable[str], failures: list[str], workers: int
+) -> Iterator[StudyVersion | Reject]:
+    """Versions and rejects from every source, in source order.
+
+    With several workers, parsing runs in a process pool with a bounded window of tasks in
+    flight, so memory stays bounded however large the input.
+    """
+    chunks = _chunked(_documents(paths, failures), CHUNK)
+    if workers <= 1:
+        for chunk in chunks:
+            yield from _convert(chunk)
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append(pool.apply_async(_convert, (chunk,)))
+            if len(pending) >= workers * 4:
+                yield from pending.popleft().get()
+        while pending:
+            yield from pending.popleft().get()
 
 
 def ingest(
@@ -100,20 +150,31 @@ def ingest(
     kind: str = "ingest",
     source: str | None = None,
     on_batch: Callable[[], None] | None = None,
+    workers: int | None = None,
 ) -> IngestSummary:
-    """Ingest every record under ``paths`` (or the given ``items``) into ``store``."""
+    """Ingest every record under ``paths`` (or the given ``items``) into ``store``.
+
+    ``workers`` parsing processes (default: one per core, when there is enough to parse).
+    """
     label = source or " ".join(paths)
     run_id = store.begin_run(kind, label)
     summary = IngestSummary(run_id, label)
     started = time.perf_counter()
-    bar = Progress("ingest", estimate_total(paths) if items is None else None, progress)
-    stream = items if items is not None else read_all(paths, summary.failures)
+    total = estimate_total(paths) if items is None else None
+    bar = Progress("ingest", total, progress)
+    if workers is None:
+        workers = (os.cpu_count() or 1) if (total is None or total > 2000) else 1
+    if items is not None:
+        stream: Iterable[StudyVersion | Reject] = (
+            to_version(i) if isinstance(i, SourceRecord) else i for i in items
+        )
+    else:
+        stream = convert_all(paths, summary.failures, workers)
     versions: list[StudyVersion] = []
     rejects: list[Reject] = []
     status = "interrupted"
     try:
-        for item in stream:
-            got = to_version(item) if isinstance(item, SourceRecord) else item
+        for got in stream:
             (rejects if isinstance(got, Reject) else versions).append(got)
             bar.advance()
             if len(versions) + len(rejects) >= BATCH_SIZE:

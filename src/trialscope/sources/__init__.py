@@ -1,21 +1,26 @@
 """Readers for every format ClinicalTrials.gov has published, detected by content.
 
-`read(path)` yields `SourceRecord` or `Reject` items, streaming: archives are read one
-entry at a time and JSON Lines one line at a time, so memory stays bounded whatever the size.
+Reading is two stages: `documents(path)` splits a source into unparsed documents (files,
+archive entries, JSON Lines lines), streaming, so memory stays bounded whatever the size;
+`parse(document)` turns one into `SourceRecord` or `Reject` items. `read(path)` chains them.
 """
 
 from __future__ import annotations
 
-import os
 import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import jsonv2, xml
-from .base import Origin, Reject, SourceFailure, SourceRecord
+import orjson
 
-__all__ = ["Origin", "Reject", "SourceFailure", "SourceRecord", "read", "detect"]
+from . import jsonv2, xml
+from .base import Document, Origin, Reject, SourceFailure, SourceRecord
+
+__all__ = [
+    "Document", "Origin", "Reject", "SourceFailure", "SourceRecord",
+    "detect", "documents", "parse", "read",
+]
 
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
@@ -37,8 +42,6 @@ def detect(head: bytes) -> str:
 
 
 def _is_json(line: bytes) -> bool:
-    import orjson
-
     try:
         orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -46,8 +49,26 @@ def _is_json(line: bytes) -> bool:
     return True
 
 
-def read(path: str | os.PathLike) -> Iterator[SourceRecord | Reject]:
+def read(path: str | Path) -> Iterator[SourceRecord | Reject]:
     """Every record under a path: a file, an archive, or a folder of either."""
+    for doc in documents(path):
+        if isinstance(doc, Reject):
+            yield doc
+        else:
+            yield from parse(doc)
+
+
+def parse(doc: Document) -> Iterator[SourceRecord | Reject]:
+    if doc.kind == "jsonline":
+        yield jsonv2.read_line(doc.data, doc.origin)
+    elif doc.kind == "json":
+        yield from jsonv2.read_document(doc.data, doc.origin)
+    else:
+        yield from xml.read_document(doc.data, doc.origin)
+
+
+def documents(path: str | Path) -> Iterator[Document | Reject]:
+    """Split a path into documents; a source that cannot be read at all raises SourceFailure."""
     p = Path(path)
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
@@ -55,31 +76,29 @@ def read(path: str | os.PathLike) -> Iterator[SourceRecord | Reject]:
             raise SourceFailure(f"{p}: folder holds no files")
         for f in files:
             try:
-                yield from _read_file(f)
+                yield from _file_documents(f)
             except SourceFailure as exc:
                 yield Reject(Origin(str(f)), str(exc))
         return
     if not p.exists():
         raise SourceFailure(f"{p}: no such file or folder")
-    yield from _read_file(p)
+    yield from _file_documents(p)
 
 
-def _read_file(p: Path) -> Iterator[SourceRecord | Reject]:
+def _file_documents(p: Path) -> Iterator[Document | Reject]:
     try:
         with p.open("rb") as fh:
             head = fh.read(65536)
     except OSError as exc:
         raise SourceFailure(f"{p}: cannot read ({exc.strerror or exc})") from None
     kind = detect(head)
-    origin = Origin(str(p))
     if kind == "zip":
-        yield from _read_zip(p)
+        yield from _zip_documents(p)
     elif kind == "jsonl":
         with p.open("rb") as fh:
-            yield from jsonv2.read_lines(fh, origin)
+            yield from _lines(fh, Origin(str(p)))
     elif kind in ("json", "xml"):
-        data = p.read_bytes()
-        yield from (jsonv2 if kind == "json" else xml).read_document(data, origin)
+        yield Document(p.read_bytes(), Origin(str(p)), kind)
     elif not head.strip():
         raise SourceFailure(f"{p}: file is empty")
     else:
@@ -88,7 +107,13 @@ def _read_file(p: Path) -> Iterator[SourceRecord | Reject]:
         )
 
 
-def _read_zip(p: Path) -> Iterator[SourceRecord | Reject]:
+def _lines(stream, origin: Origin) -> Iterator[Document]:
+    for number, line in enumerate(stream, start=1):
+        if line.strip():
+            yield Document(line, Origin(origin.path, origin.entry, number), "jsonline")
+
+
+def _zip_documents(p: Path) -> Iterator[Document | Reject]:
     try:
         archive = zipfile.ZipFile(p)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -104,13 +129,9 @@ def _read_zip(p: Path) -> Iterator[SourceRecord | Reject]:
                 yield Reject(origin, f"corrupt archive entry: {exc}")
                 continue
             kind = detect(data[:65536])
-            if kind == "json":
-                yield from jsonv2.read_document(data, origin)
-            elif kind == "jsonl":
-                import io
-
-                yield from jsonv2.read_lines(io.BytesIO(data), origin)
-            elif kind == "xml":
-                yield from xml.read_document(data, origin)
+            if kind == "jsonl":
+                yield from _lines(iter(data.splitlines(keepends=True)), origin)
+            elif kind in ("json", "xml"):
+                yield Document(data, origin, kind)
             else:
                 yield Reject(origin, "archive entry is neither JSON nor XML")

@@ -27,6 +27,19 @@ class Origin:
 
 
 @dataclass(slots=True)
+class Document:
+    """One unparsed unit of a source: a file, an archive entry or a JSON Lines line.
+
+    Splitting a source into documents is cheap and sequential; parsing them is the costly
+    part, and can run in worker processes.
+    """
+
+    data: bytes
+    origin: Origin
+    kind: str  # "json", "jsonline" or "xml"
+
+
+@dataclass(slots=True)
 class SourceRecord:
     record: dict
     raw: bytes

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import BinaryIO
 
 import orjson
 
@@ -38,18 +37,12 @@ def _many(items: list, origin: Origin) -> Iterator[SourceRecord | Reject]:
                          nct_id_of(item) if isinstance(item, dict) else None)
 
 
-def read_lines(stream: BinaryIO, origin: Origin) -> Iterator[SourceRecord | Reject]:
-    """JSON Lines, streamed: one study per line; bad lines are rejected by line number."""
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        where = Origin(origin.path, origin.entry, number)
-        try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            yield Reject(where, f"invalid JSON: {exc}")
-            continue
-        if isinstance(doc, dict) and "protocolSection" in doc:
-            yield SourceRecord(doc, line.rstrip(b"\r\n"), where, "json")
-        else:
-            yield Reject(where, "not a v2 study object (no protocolSection)")
+def read_line(line: bytes, origin: Origin) -> SourceRecord | Reject:
+    """One JSON Lines line: a study, or a reject naming the line."""
+    try:
+        doc = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return Reject(origin, f"invalid JSON: {exc}")
+    if isinstance(doc, dict) and "protocolSection" in doc:
+        return SourceRecord(doc, line.rstrip(b"\r\n"), origin, "json")
+    return Reject(origin, "not a v2 study object (no protocolSection)")
