@@ -18,7 +18,7 @@ $(DB): | $(BIN)/.installed
 	$(BIN)/trialscope ingest sample/*.zip --db $(DB)
 
 run: $(BIN)/.installed $(DB)
-	$(BIN)/trialscope show NCT03949231 --db $(DB)
+	$(BIN)/trialscope serve --db $(DB) --host $(HOST) --port $(PORT)
 
 # Debian packages some tests drive for real: chromium (browser tests), postgresql (store tests).
 sysdeps:

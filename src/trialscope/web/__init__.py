@@ -1,0 +1,50 @@
+"""The web app: server-rendered pages and a ClinicalTrials.gov API v2 compatible REST API.
+
+`trialscope serve` runs it (uvicorn); `create_app(db)` builds the ASGI app for tests and embedding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def create_app(db: str | None = None):
+    from .app import create_app as _create
+
+    return _create(db)
+
+
+def app_factory():
+    """uvicorn --factory entry point; the store comes from $TRIALSCOPE_DB."""
+    return create_app(os.environ.get("TRIALSCOPE_DB"))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from ..store import default_db
+
+    db = args.db or default_db()
+    os.environ["TRIALSCOPE_DB"] = db
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(f"trialscope: serving {db} at http://{args.host}:{args.port}/ (API: /api/v2/studies, docs: /docs)",
+          flush=True)
+    uvicorn.run(
+        "trialscope.web:app_factory", factory=True, host=args.host, port=args.port,
+        workers=args.workers if args.workers > 1 else None, log_level=args.log_level,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def register_commands(sub, common) -> None:
+    p = sub.add_parser("serve", parents=[common], help="run the web app and the API v2 server")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    p.add_argument("--log-level", default="warning")
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.set_defaults(func=cmd_serve)

@@ -1,0 +1,331 @@
+"""The FastAPI application: server-rendered pages, the API v2 router, security headers, errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..record import NCT_RE
+from . import api
+from .backend import FilterError, QueryError, Web, similar
+from .charts import bar_chart
+from .export import to_csv, to_ris
+from .params import (
+    LABELS,
+    PHASES,
+    SEXES,
+    STATUSES,
+    STUDY_TYPES,
+    UI_SORTS,
+    ParamError,
+    label,
+    parse_ui,
+    ui_request,
+)
+from .view import study_view
+
+log = logging.getLogger("trialscope.web")
+HERE = Path(__file__).parent
+REGISTRY = "ClinicalTrials.gov (US)"
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+       "frame-ancestors 'none'; form-action 'self'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+}
+
+STATUS_CLASS = {
+    "RECRUITING": "ok", "NOT_YET_RECRUITING": "soon", "ENROLLING_BY_INVITATION": "ok",
+    "ACTIVE_NOT_RECRUITING": "active", "COMPLETED": "done", "AVAILABLE": "ok",
+    "TERMINATED": "stop", "WITHDRAWN": "stop", "SUSPENDED": "stop", "UNKNOWN": "unknown",
+}
+
+
+def _paragraphs(text: str | None) -> list[str]:
+    if not text:
+        return []
+    text = text.replace("\r\n", "\n").replace("\\>", ">").replace("\\<", "<")
+    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+def make_env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(HERE / "templates")),
+        autoescape=select_autoescape(["html", "xml", "svg"], default_for_string=True, default=True),
+        undefined=ChainableUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters["label"] = label
+    env.filters["status_class"] = lambda s: STATUS_CLASS.get(s or "", "other")
+    env.filters["paragraphs"] = _paragraphs
+    env.filters["qs"] = lambda pairs: urlencode(pairs)
+    env.globals.update(REGISTRY=REGISTRY, STATUSES=STATUSES, PHASES=PHASES, STUDY_TYPES=STUDY_TYPES,
+                       SEXES=SEXES, UI_SORTS=UI_SORTS, LABELS=LABELS)
+    return env
+
+
+def create_app(db: str | None = None) -> FastAPI:
+    db = db or os.environ.get("TRIALSCOPE_DB")
+    app = FastAPI(
+        title="trialscope API",
+        version="2.0.3",
+        description="A ClinicalTrials.gov API v2 compatible, read-only API over a local trialscope store.",
+        docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+    )
+    web = Web(db)
+    env = make_env()
+    app.state.web = web
+    app.state.env = env
+
+    def page(name: str, status_code: int = 200, **ctx) -> HTMLResponse:
+        html = env.get_template(name).render(**ctx)
+        return HTMLResponse(html, status_code=status_code)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+    def wants_json(request: Request) -> bool:
+        return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
+
+    @app.exception_handler(ParamError)
+    async def param_error(request: Request, exc: ParamError):
+        if wants_json(request):
+            return JSONResponse(exc.as_json(), status_code=400)
+        return page("error.html", 400, code=400, heading="That search could not be read",
+                    message=exc.message, allowed=exc.allowed, back="/")
+
+    @app.exception_handler(QueryError)
+    async def query_error(request: Request, exc: QueryError):
+        body = api.query_error_json(exc)
+        if wants_json(request):
+            return JSONResponse(body, status_code=400)
+        return page("error.html", 400, code=400, heading="That query could not be read",
+                    message=body["message"], allowed=None, back="/")
+
+    @app.exception_handler(FilterError)
+    async def filter_error(request: Request, exc: FilterError):
+        body = api.filter_error_json(exc)
+        if wants_json(request):
+            return JSONResponse(body, status_code=400)
+        return page("error.html", 400, code=400, heading="That filter could not be used",
+                    message=body["message"], allowed=body.get("allowed"), back="/")
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errs = exc.errors()
+        param = ".".join(str(x) for x in (errs[0].get("loc") or ())[1:]) if errs else ""
+        return JSONResponse({"error": "bad parameter", "parameter": param,
+                             "message": errs[0].get("msg") if errs else "invalid request"}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if wants_json(request):
+            return JSONResponse({"error": exc.detail if isinstance(exc.detail, str) else "error",
+                                 "status": exc.status_code}, status_code=exc.status_code)
+        if exc.status_code == 404:
+            return page("error.html", 404, code=404, heading="Not found",
+                        message=exc.detail if exc.detail != "Not Found" else "There is no page at this address.",
+                        allowed=None, back="/")
+        return page("error.html", exc.status_code, code=exc.status_code, heading="Request failed",
+                    message=str(exc.detail), allowed=None, back="/")
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception):
+        log.exception("unhandled error on %s", request.url.path)
+        if wants_json(request):
+            return JSONResponse({"error": "internal error", "status": 500}, status_code=500,
+                                headers=SECURITY_HEADERS)
+        html = env.get_template("error.html").render(
+            code=500, heading="Something went wrong", allowed=None, back="/",
+            message="The server hit an unexpected error. It has been logged.")
+        return HTMLResponse(html, status_code=500, headers=SECURITY_HEADERS)
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(api.router(web))
+
+    # -- pages --------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def search_page(request: Request):
+        ui = parse_ui(request.query_params)
+        result = web.search(ui_request(ui))
+        facets = {k: v for k, v in (result.facets or {}).items()}
+        return page("search.html", ui=ui, result=result, facets=facets, total=web.store.count(),
+                    export_qs=urlencode(ui.pairs()))
+
+    @app.get("/study/{nct}", response_class=HTMLResponse, include_in_schema=False)
+    def study_page(nct: str):
+        canonical = _canonical(nct)
+        if canonical != nct:
+            return RedirectResponse(f"/study/{canonical}", status_code=301)
+        stored = web.store.get(canonical)
+        if stored is None:
+            raise StarletteHTTPException(404, f"{canonical} is not in this registry copy.")
+        v = study_view(stored)
+        results = None
+        if v["has_results"]:
+            results = _results_view(v["record"])
+        try:
+            see_also = similar(web, canonical, v["record"], 6)
+        except Exception:
+            log.exception("see also failed for %s", canonical)
+            see_also = []
+        return page("study.html", s=v, results=results, see_also=see_also)
+
+    @app.get("/study/{nct}/raw", include_in_schema=False)
+    def study_raw(nct: str):
+        canonical = _canonical(nct)
+        stored = web.store.get(canonical)
+        if stored is None:
+            raise StarletteHTTPException(404, f"{canonical} is not in this registry copy.")
+        media = "application/xml" if stored.raw_format == "xml" else "application/json"
+        ext = "xml" if stored.raw_format == "xml" else "json"
+        return Response(stored.raw, media_type=media,
+                        headers={"Content-Disposition": f'inline; filename="{canonical}.{ext}"'})
+
+    @app.get("/stats", response_class=HTMLResponse, include_in_schema=False)
+    def stats_page(request: Request):
+        ui = parse_ui(request.query_params)
+        pairs = ui.pairs()
+        data = web.cached(("stats", tuple(pairs)), lambda: _aggregate(web, ui))
+
+        def link(key, value):
+            return "/?" + urlencode(ui.pairs(**{key: [value]})) if value else None
+
+        charts = [
+            bar_chart("c-status", "Studies by status",
+                      [(label(k), n, link("status", k)) for k, n in data["status"]]),
+            bar_chart("c-phase", "Studies by phase",
+                      [(label(k), n, link("phase", k)) for k, n in data["phase"]]),
+            bar_chart("c-year", "Studies by start year",
+                      [(k, n, None) for k, n in data["year"]]),
+            bar_chart("c-cond", "Top conditions",
+                      [(k, n, "/?" + urlencode([("cond", f'"{k}"')])) for k, n in data["conditions"]]),
+            bar_chart("c-country", "Top countries",
+                      [(k, n, link("country", k)) for k, n in data["country"]]),
+        ]
+        titles = ["Studies by status", "Studies by phase", "Studies by start year", "Top conditions", "Top countries"]
+        return page("stats.html", ui=ui, data=data, charts=list(zip(titles, charts, strict=True)),
+                    search_qs=urlencode(pairs))
+
+    def _export_records(request: Request, cap: int = 1000):
+        ui = parse_ui(request.query_params)
+        req = ui_request(ui, limit=cap, facets=False, snippets=False)
+        result = web.search(req)
+        got = web.store.get_many([h.nct_id for h in result.hits])
+        return [orjson.loads(got[h.nct_id].record_json) for h in result.hits if h.nct_id in got]
+
+    @app.get("/export.csv", include_in_schema=False)
+    def export_csv(request: Request):
+        return Response(to_csv(_export_records(request)), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="trialscope-search.csv"'})
+
+    @app.get("/export.ris", include_in_schema=False)
+    def export_ris(request: Request):
+        return Response(to_ris(_export_records(request)), media_type="application/x-research-info-systems",
+                        headers={"Content-Disposition": 'attachment; filename="trialscope-search.ris"'})
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs_page():
+        return page("docs.html")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz():
+        return {"ok": True, "studies": web.store.count()}
+
+    return app
+
+
+def _canonical(nct: str) -> str:
+    up = nct.strip().upper()
+    if not NCT_RE.match(up):
+        raise StarletteHTTPException(404, f"{nct!r} is not an NCT id (NCT followed by 8 digits).")
+    return up
+
+
+def _results_view(record: dict):
+    try:
+        from . import results as results_mod
+    except ModuleNotFoundError as exc:
+        if exc.name != "trialscope.web.results":
+            raise
+        return None
+    try:
+        return results_mod.view(record)
+    except Exception:
+        log.exception("results view failed")
+        return None
+
+
+def _aggregate(web: Web, ui) -> dict:
+    """Counts for /stats over every study the search matches."""
+    from .params import ui_request as _req
+
+    status: Counter = Counter()
+    phase: Counter = Counter()
+    year: Counter = Counter()
+    cond: Counter = Counter()
+    country: Counter = Counter()
+    token = None
+    total = 0
+    facet_countries = None
+    for _ in range(50):
+        req = _req(ui, limit=1000, facets=token is None, snippets=False)
+        req.page_token = token
+        req.sort = "relevance"
+        result = web.search(req)
+        if token is None:
+            total = result.total
+            if result.facets and result.facets.get("country"):
+                facet_countries = result.facets["country"]
+        for h in result.hits:
+            status[h.overall_status or "UNKNOWN"] += 1
+            for p in h.phases or ["NA"]:
+                phase[p] += 1
+            if h.start_date:
+                year[h.start_date[:4]] += 1
+            for c in h.conditions or []:
+                cond[c] += 1
+        if facet_countries is None:
+            got = web.store.get_many([h.nct_id for h in result.hits])
+            for s in got.values():
+                rec = orjson.loads(s.record_json)
+                locs = ((rec.get("protocolSection") or {}).get("contactsLocationsModule") or {}).get("locations") or []
+                for c in {loc.get("country") for loc in locs if loc.get("country")}:
+                    country[c] += 1
+        token = result.next_page_token
+        if not token:
+            break
+    years = sorted(year.items())
+    if len(years) > 30:
+        years = years[-30:]
+    return {
+        "total": total,
+        "status": status.most_common(),
+        "phase": sorted(phase.items(), key=lambda kv: PHASES.index(kv[0]) if kv[0] in PHASES else 99),
+        "year": years,
+        "conditions": cond.most_common(15),
+        "country": (facet_countries or country.most_common())[:15],
+    }

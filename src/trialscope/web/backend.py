@@ -1,0 +1,120 @@
+"""The web layer's view of the store and the search: one shared context per process.
+
+`trialscope.search` is the search engine. Searches call `catch_up()` at most every
+CATCH_UP_S seconds, so a running server sees studies ingested by other processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from ..search import FilterError, QueryError, Searcher, SearchRequest, SearchResult  # noqa: F401
+from ..store import open_store
+
+log = logging.getLogger("trialscope.web")
+
+CATCH_UP_S = 2.0
+
+
+class Web:
+    """Store + searcher shared by every request of one server process."""
+
+    def __init__(self, db: str | None):
+        self.store = open_store(db)
+        self._searcher: Any = None
+        self._lock = threading.Lock()
+        self._caught_up_at = 0.0
+        self._cache: dict[Any, Any] = {}
+
+    @property
+    def searcher(self):
+        if self._searcher is None:
+            with self._lock:
+                if self._searcher is None:
+                    self._searcher = Searcher(self.store)
+                    self._caught_up_at = time.monotonic()
+        return self._searcher
+
+    def catch_up(self) -> None:
+        searcher = self.searcher
+        if time.monotonic() - self._caught_up_at < CATCH_UP_S:
+            return
+        if not self._lock.acquire(blocking=False):
+            return  # another request is catching up; search what is there
+        try:
+            self._caught_up_at = time.monotonic()
+            searcher.catch_up()
+        except Exception:  # a failed catch-up must not fail the search
+            log.exception("search catch_up failed")
+        finally:
+            self._lock.release()
+
+    def search(self, req) -> SearchResult:
+        self.catch_up()
+        return self.searcher.search(req)
+
+    def cached(self, key: Any, compute):
+        """Memoize an expensive derived value until the store changes."""
+        stamp = self.store.max_seq()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        value = compute()
+        if len(self._cache) > 256:
+            self._cache.clear()
+        self._cache[key] = (stamp, value)
+        return value
+
+
+def similar(web: Web, nct_id: str, record: dict, limit: int = 6) -> list[dict]:
+    """See also: `trialscope.similar` when installed, else search hits for the same conditions."""
+    try:
+        from ..similar import similar_to
+    except ModuleNotFoundError as exc:
+        if exc.name != "trialscope.similar":
+            raise
+        return search_related(web, nct_id, record, limit)
+    try:
+        return similar_to(web.store, nct_id, limit)
+    except Exception as exc:  # e.g. no embedding model installed: fall back to search
+        log.warning("similar_to failed for %s (%s); See also uses search", nct_id, exc)
+        return search_related(web, nct_id, record, limit)
+
+
+def search_related(web: Web, nct_id: str, record: dict, limit: int) -> list[dict]:
+    proto = record.get("protocolSection") or {}
+    conditions = (proto.get("conditionsModule") or {}).get("conditions") or []
+    if conditions:
+        req = SearchRequest(fields={"cond": " OR ".join(_quote(c) for c in conditions[:5])},
+                            limit=limit + 1, snippets=False, facets=False, lenient=True)
+    else:
+        desc = proto.get("descriptionModule") or {}
+        ident = proto.get("identificationModule") or {}
+        text = " ".join(filter(None, [ident.get("briefTitle"), ident.get("officialTitle"), desc.get("briefSummary")]))
+        words = [w for w in _words(text) if len(w) > 3][:12]
+        if not words:
+            return []
+        req = SearchRequest(query=" OR ".join(words), limit=limit + 1, snippets=False, facets=False,
+                            lenient=True)
+    try:
+        result = web.search(req)
+    except (QueryError, FilterError):
+        return []
+    return [
+        {"nctId": h.nct_id, "briefTitle": h.brief_title, "overallStatus": h.overall_status,
+         "phases": h.phases, "score": h.score, "why": None}
+        for h in result.hits if h.nct_id != nct_id
+    ][:limit]
+
+
+def _quote(text: str) -> str:
+    return '"' + " ".join(_words(text)) + '"'
+
+
+def _words(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"[A-Za-z0-9][A-Za-z0-9'-]*", text)

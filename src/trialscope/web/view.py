@@ -1,0 +1,175 @@
+"""What the record page shows, prepared from the v2 record (templates stay simple)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from ..record import RecordError, display_title, validate
+from .params import label
+
+_HEAD = re.compile(r"^\s*(key\s+)?(inclusion|exclusion)\s+criteria\s*:?\s*$", re.I)
+_INLINE = re.compile(r"(?i)\b(inclusion|exclusion)\s+criteria\s*:")
+_BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)]|[a-z][.)])\s+")
+
+
+def g(d: Any, *path: str, default: Any = None) -> Any:
+    for p in path:
+        if not isinstance(d, dict):
+            return default
+        d = d.get(p)
+        if d is None:
+            return default
+    return d
+
+
+def split_criteria(text: str | None) -> dict[str, list[str]]:
+    """Eligibility criteria text → {"inclusion": [...], "exclusion": [...], "other": [...]}."""
+    out: dict[str, list[str]] = {"inclusion": [], "exclusion": [], "other": []}
+    if not text:
+        return out
+    text = text.replace("\r\n", "\n").replace("\\>", ">").replace("\\<", "<").replace("\\*", "*")
+    # put inline headings ("Inclusion Criteria: - age ...") on their own lines
+    text = _INLINE.sub(lambda m: f"\n{m.group(1).capitalize()} Criteria:\n", text)
+    bucket = "other"
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            item = " ".join(" ".join(current).split())
+            if item:
+                out[bucket].append(item)
+            current.clear()
+
+    for line in text.split("\n"):
+        m = _HEAD.match(line)
+        if m:
+            flush()
+            bucket = m.group(2).lower()
+            continue
+        if not line.strip():
+            flush()
+            continue
+        if _BULLET.match(line):
+            flush()
+            current.append(_BULLET.sub("", line, count=1))
+        else:
+            current.append(line.strip())
+    flush()
+    return out
+
+
+def pretty_json(data: bytes | dict) -> str:
+    obj = orjson.loads(data) if isinstance(data, bytes | bytearray) else data
+    return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
+
+
+def study_view(stored) -> dict[str, Any]:
+    record = orjson.loads(stored.record_json)
+    p = record.get("protocolSection") or {}
+    ident = p.get("identificationModule") or {}
+    status = p.get("statusModule") or {}
+    design = p.get("designModule") or {}
+    info = design.get("designInfo") or {}
+    spons = p.get("sponsorCollaboratorsModule") or {}
+    contacts = p.get("contactsLocationsModule") or {}
+    elig = p.get("eligibilityModule") or {}
+    try:
+        title = display_title(validate(record))
+    except RecordError:
+        title = ident.get("briefTitle") or ident.get("nctId") or stored.nct_id
+    central = (contacts.get("centralContacts") or [{}])[0]
+    enrollment = design.get("enrollmentInfo") or {}
+    enroll_text = None
+    if enrollment.get("count") is not None:
+        enroll_text = f"{enrollment['count']:,}" + (f" ({label(enrollment['type']).lower()})" if enrollment.get("type") else "")
+    masking = info.get("maskingInfo") or {}
+    mask_text = label(masking.get("masking")) if masking.get("masking") else None
+    if mask_text and masking.get("whoMasked"):
+        mask_text += " (" + ", ".join(label(w) for w in masking["whoMasked"]) + ")"
+    phases = ", ".join(label(x) for x in design.get("phases") or []) or None
+    design_rows = [
+        ("Study type", label(design.get("studyType")) if design.get("studyType") else None),
+        ("Phase", phases),
+        ("Allocation", label(info.get("allocation")) if info.get("allocation") else None),
+        ("Intervention model", label(info.get("interventionModel")) if info.get("interventionModel") else None),
+        ("Observational model", label(info.get("observationalModel")) if info.get("observationalModel") else None),
+        ("Time perspective", label(info.get("timePerspective")) if info.get("timePerspective") else None),
+        ("Masking", mask_text),
+        ("Primary purpose", label(info.get("primaryPurpose")) if info.get("primaryPurpose") else None),
+        ("Enrollment", enroll_text),
+    ]
+    design_rows = [(k, v) for k, v in design_rows if v]
+    facts = [
+        ("NCT number", ident.get("nctId")),
+        ("Study type", label(design.get("studyType")) if design.get("studyType") else None),
+        ("Sponsor", g(spons, "leadSponsor", "name")),
+        ("Collaborators", ", ".join(c.get("name", "") for c in spons.get("collaborators") or []) or None),
+        ("Contact", central.get("name")),
+        ("Phone", " ext. ".join(x for x in (central.get("phone"), central.get("phoneExt")) if x) or None),
+        ("Email", central.get("email")),
+        ("Status", label(status.get("overallStatus")) if status.get("overallStatus") else None),
+        ("Phase", phases),
+        ("Start date", g(status, "startDateStruct", "date")),
+        ("Primary completion", g(status, "primaryCompletionDateStruct", "date")),
+        ("Completion date", g(status, "completionDateStruct", "date")),
+        ("Enrollment", enroll_text),
+    ]
+    facts = [(k, v) for k, v in facts if v]
+    arms = p.get("armsInterventionsModule") or {}
+    outcomes = p.get("outcomesModule") or {}
+    meshes = g(record, "derivedSection", "conditionBrowseModule", "meshes", default=[]) or []
+    locations = contacts.get("locations") or []
+    raw_is_xml = stored.raw_format == "xml"
+    try:
+        raw_text = stored.raw.decode("utf-8") if raw_is_xml else pretty_json(stored.raw)
+    except (UnicodeDecodeError, orjson.JSONDecodeError):
+        raw_text = stored.raw.decode("utf-8", "replace")
+    return {
+        "record": record,
+        "nct": ident.get("nctId") or stored.nct_id,
+        "title": title,
+        "untitled": not (ident.get("briefTitle") or ident.get("officialTitle")),
+        "brief_title": ident.get("briefTitle"),
+        "official_title": ident.get("officialTitle") if ident.get("officialTitle") != title else None,
+        "acronym": ident.get("acronym"),
+        "first_posted": g(status, "studyFirstPostDateStruct", "date"),
+        "last_update": g(status, "lastUpdatePostDateStruct", "date") or stored.last_update or None,
+        "status": status.get("overallStatus"),
+        "why_stopped": status.get("whyStopped"),
+        "phases": design.get("phases") or [],
+        "summary": g(p, "descriptionModule", "briefSummary"),
+        "description": g(p, "descriptionModule", "detailedDescription"),
+        "design_rows": design_rows,
+        "facts": facts,
+        "email": central.get("email"),
+        "arm_groups": arms.get("armGroups") or [],
+        "interventions": arms.get("interventions") or [],
+        "primary_outcomes": outcomes.get("primaryOutcomes") or [],
+        "secondary_outcomes": outcomes.get("secondaryOutcomes") or [],
+        "other_outcomes": outcomes.get("otherOutcomes") or [],
+        "criteria": split_criteria(elig.get("eligibilityCriteria")),
+        "elig_rows": [(k, v) for k, v in [
+            ("Sex", label(elig.get("sex")) if elig.get("sex") else None),
+            ("Minimum age", elig.get("minimumAge")),
+            ("Maximum age", elig.get("maximumAge")),
+            ("Age groups", ", ".join(label(a) for a in elig.get("stdAges") or []) or None),
+            ("Accepts healthy volunteers", label(elig.get("healthyVolunteers")) if elig.get("healthyVolunteers") is not None else None),
+            ("Study population", elig.get("studyPopulation")),
+        ] if v],
+        "conditions": g(p, "conditionsModule", "conditions", default=[]) or [],
+        "keywords": g(p, "conditionsModule", "keywords", default=[]) or [],
+        "meshes": [m.get("term") for m in meshes if m.get("term")],
+        "officials": contacts.get("overallOfficials") or [],
+        "locations": locations,
+        "references": g(p, "referencesModule", "references", default=[]) or [],
+        "has_results": bool(record.get("resultsSection")),
+        "raw_format": stored.raw_format,
+        "raw_text": raw_text,
+        "v2_text": pretty_json(record) if raw_is_xml else None,
+        "source": stored.source,
+        "ingested_at": stored.ingested_at,
+        "withdrawn_at": stored.withdrawn_at,
+    }
