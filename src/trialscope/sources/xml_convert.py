@@ -119,61 +119,61 @@ IPD_INFO = _enum(
 
 # --- text -----------------------------------------------------------------------------
 
-_BULLET = re.compile(r"^(\s*)-\s+")
+# v2 stores free text as markdown and escapes these characters in it.
+_MD_ESCAPE = str.maketrans({c: "\\" + c for c in "\\<>[]&*^~"})
+_ITEM = re.compile(r"(-|\*|•|\d{1,3}[.)])\s+")
+
+
+def markdown(text: str) -> str:
+    """Plain text as v2 stores it: stripped, markdown characters escaped (`<` -> `\\<`)."""
+    return text.strip().translate(_MD_ESCAPE)
 
 
 def textblock(text: str) -> str:
-    """Re-flow an XML text block: dedent, join wrapped lines, `- item` -> `* item`.
+    """Re-flow an XML text block the way v2 stores it (markdown).
 
-    The XML exporter wrapped lines at about 100 columns and indented them; v2 holds the
-    submitted text, where a paragraph or list item is one line and blocks are separated by
-    a blank line.
+    The XML exporter indented everything, wrapped lines at about 100 columns, put a blank
+    line between list items and wrote bullets as `-`. v2 holds one line per paragraph or
+    list item, bullets as `* `, nested items indented two spaces per level, and no blank
+    line between items of the same list.
     """
-    lines = text.split("\n")
-    out: list[str] = []
-    para: list[str] = []
-    para_indent = 0
-
-    def flush() -> None:
-        if para:
-            out.append(" ".join(para))
-            para.clear()
-
-    for raw in lines:
-        stripped = raw.strip()
+    lines = [line.rstrip() for line in text.split("\n")]
+    blocks: list[tuple[int, str, list[str]]] = []  # (level or -1 for a paragraph, marker, words)
+    columns: list[int] = []  # content column of each open list level
+    open_block = False
+    for line in lines:
+        stripped = line.lstrip()
         if not stripped:
-            flush()
-            if out and out[-1] != "":
-                out.append("")
+            open_block = False
             continue
-        indent = len(raw) - len(raw.lstrip())
-        bullet = _BULLET.match(raw)
-        if bullet:
-            flush()
-            para.append("* " + stripped[1:].lstrip())
-            para_indent = indent + 2
-        elif para and indent >= para_indent and indent > 0 and not _starts_item(stripped):
-            para.append(stripped)
+        item = _ITEM.match(stripped)
+        if open_block and item is None:
+            blocks[-1][2].append(stripped)
+            continue
+        indent = len(line) - len(stripped)
+        if item is None:
+            while columns and columns[-1] > indent:
+                columns.pop()
+            if columns and columns[-1] != indent:  # not a paragraph inside an open item
+                columns.clear()
+            blocks.append((-1, "", [stripped]))
         else:
-            flush()
-            para.append(stripped)
-            para_indent = indent + (_item_width(stripped) if _starts_item(stripped) else 0)
-    flush()
-    while out and out[-1] == "":
-        out.pop()
-    return "\n".join(out)
-
-
-_ITEM = re.compile(r"^(\d{1,3}[.)]|[a-zA-Z][.)]|[ivx]{1,4}[.)])\s+")
-
-
-def _starts_item(stripped: str) -> bool:
-    return _ITEM.match(stripped) is not None
-
-
-def _item_width(stripped: str) -> int:
-    m = _ITEM.match(stripped)
-    return m.end() if m else 0
+            column = indent + item.end()
+            while columns and columns[-1] >= column:
+                columns.pop()
+            marker = item.group(1)
+            blocks.append((len(columns), "*" if marker in "-*•" else marker, [stripped[item.end():]]))
+            columns.append(column)
+        open_block = True
+    out: list[str] = []
+    previous = -1
+    for level, marker, words in blocks:
+        body = " ".join(words).translate(_MD_ESCAPE)
+        if out:
+            out.append("\n" if level >= 0 and previous >= 0 and level <= previous else "\n\n")
+        out.append(f"{'  ' * level}{marker} {body}" if level >= 0 else body)
+        previous = level
+    return "".join(out)
 
 
 def _text(el: Element) -> str:
@@ -301,7 +301,7 @@ def _outcome(el: Element, b: _Builder, path: str) -> dict[str, str]:
         if tag == "measure":
             out["measure"] = _text(child)
         elif tag == "description":
-            out["description"] = _text(child)
+            out["description"] = markdown(child.text or "")
         elif tag == "time_frame":
             out["timeFrame"] = _text(child)
         elif isinstance(tag, str):
@@ -318,7 +318,6 @@ _STATUS_DATES = {
     "results_first_submitted_qc": "resultsFirstSubmitQcDate",
     "last_update_submitted": "lastUpdateSubmitDate",
     "lastchanged_date": "lastUpdateSubmitDate",
-    "last_update_submitted_qc": "lastUpdateSubmitQcDate",
     "disposition_first_submitted": "dispFirstSubmitDate",
     "firstreceived_results_disposition_date": "dispFirstSubmitDate",
     "disposition_first_submitted_qc": "dispFirstSubmitQcDate",
@@ -340,10 +339,10 @@ _OVERSIGHT = {
     "is_ppsd": "isPpsd",
     "is_us_export": "isUsExport",
 }
-_DESIGN_INFO: dict[str, tuple[str, Callable[[str], str | None] | None]] = {
+_DESIGN_INFO: dict[str, tuple[str, Callable[[str], str | None]]] = {
     "allocation": ("allocation", ALLOCATION),
     "intervention_model": ("interventionModel", INTERVENTION_MODEL),
-    "intervention_model_description": ("interventionModelDescription", None),
+    "intervention_model_description": ("interventionModelDescription", markdown),
     "primary_purpose": ("primaryPurpose", PRIMARY_PURPOSE),
     "observational_model": ("observationalModel", OBSERVATIONAL_MODEL),
     "time_perspective": ("timePerspective", TIME_PERSPECTIVE),
@@ -524,6 +523,8 @@ def convert_study(root: Element) -> dict[str, Any]:
     interventions: list[dict[str, Any]] = []
     lead_class: str | None = None
     source: str | None = None
+    for name, value in root.attrib.items():  # e.g. the 2016 snapshot's `rank`
+        b.keep(f"@{name}", value)
 
     for el in root:
         tag = el.tag
@@ -639,10 +640,13 @@ def convert_study(root: Element) -> dict[str, Any]:
                 if ctag == "masking":
                     _masking(b, info, path, _text(child))
                 elif ctag == "masking_description":
-                    info.setdefault("maskingInfo", {})["maskingDescription"] = _text(child)
+                    info.setdefault("maskingInfo", {})["maskingDescription"] = markdown(child.text or "")
                 elif ctag in _DESIGN_INFO:
                     key, convert = _DESIGN_INFO[ctag]
-                    value = _text(child) if convert is None else b.enum(path, _text(child), convert)
+                    if convert is markdown:
+                        value = markdown(child.text or "")
+                    else:
+                        value = b.enum(path, _text(child), convert)
                     if value:
                         info[key] = value
                 elif isinstance(ctag, str):
@@ -688,7 +692,7 @@ def convert_study(root: Element) -> dict[str, Any]:
                     if value:
                         arm["type"] = value
                 elif child.tag == "description":
-                    arm["description"] = _text(child)
+                    arm["description"] = markdown(child.text or "")
                 elif isinstance(child.tag, str):
                     b.keep(f"{path}/{child.tag}", _generic(child))
             arms.append(arm)
@@ -704,7 +708,7 @@ def convert_study(root: Element) -> dict[str, Any]:
                 elif ctag == "intervention_name":
                     item["name"] = _text(child)
                 elif ctag == "description":
-                    item["description"] = _text(child)
+                    item["description"] = markdown(child.text or "")
                 elif ctag == "arm_group_label":
                     item.setdefault("armGroupLabels", []).append(_text(child))
                 elif ctag == "other_name":
@@ -747,7 +751,7 @@ def convert_study(root: Element) -> dict[str, Any]:
             link: dict[str, str] = {}
             label = el.findtext("description")
             if label:
-                link["label"] = label.strip()
+                link["label"] = markdown(label)
             link["url"] = (el.findtext("url") or "").strip()
             b.mod("referencesModule").setdefault("seeAlsoLinks", []).append(link)
         elif tag == "study_docs":
@@ -771,7 +775,7 @@ def convert_study(root: Element) -> dict[str, Any]:
                     if value:
                         ipd["ipdSharing"] = value
                 elif ctag == "ipd_description":
-                    ipd["description"] = _text(child)
+                    ipd["description"] = markdown(child.text or "")
                 elif ctag == "ipd_info_type":
                     value = b.enum(path, _text(child), IPD_INFO)
                     if value:
@@ -779,7 +783,7 @@ def convert_study(root: Element) -> dict[str, Any]:
                 elif ctag == "ipd_time_frame":
                     ipd["timeFrame"] = _text(child)
                 elif ctag == "ipd_access_criteria":
-                    ipd["accessCriteria"] = _text(child)
+                    ipd["accessCriteria"] = markdown(child.text or "")
                 elif ctag == "ipd_url":
                     ipd["url"] = _text(child)
                 elif isinstance(ctag, str):
@@ -821,8 +825,7 @@ def convert_study(root: Element) -> dict[str, Any]:
 
     if source:
         org = {"fullName": source}
-        lead = b.p.get("sponsorCollaboratorsModule", {}).get("leadSponsor")
-        if lead_class and lead and lead.get("name") == source:
+        if lead_class:  # v2 gives the organization its lead sponsor's class
             org["class"] = lead_class
         ident["organization"] = org
     if arms or interventions:
