@@ -102,7 +102,8 @@ def pct_text(part: float, whole: float) -> str:
     if not whole:
         return ""
     p = 100.0 * part / whole
-    return f"{p:.0f}%" if p == 0 or p >= 99.95 or float(p).is_integer() else f"{p:.1f}%"
+    s = f"{p:.1f}"
+    return (s[:-2] if s.endswith(".0") else s) + "%"
 
 
 def humanize(value: Any) -> str:
@@ -720,7 +721,7 @@ class AdverseEvents:
             self.chart = bar_chart(
                 "Most frequent adverse events", self.groups,
                 [(r.term + (" (serious)" if r.serious else ""),
-                  [Cell(f"{fmt(c.pct)}%" if c.pct is not None else "—", c.pct)
+                  [Cell(f"{c.pct:.1f}%".replace(".0%", "%") if c.pct is not None else "—", c.pct)
                    for c in r.cells]) for r in top],
                 "% of participants affected", kind="bars", anchor="ae", percent=True)
         self.time_frame = _text(mod.get("timeFrame"))
@@ -839,10 +840,10 @@ def _href(q: dict[str, str], **changes: str | None) -> str:
 
 # ------------------------------------------------------------------------------ charts
 
-W = 640.0  # viewBox width
+W = 720.0  # viewBox width
 LABEL_R = 196.0  # labels end here (text-anchor end)
-X0, X1 = 204.0, 524.0  # plot area
-VAL_X = 532.0  # value labels start here
+X0, X1 = 204.0, 520.0  # plot area
+VAL_X = 530.0  # value labels start here (up to ~30 characters)
 BAR_H = 14.0
 BAR_GAP = 4.0
 BLOCK_GAP = 12.0
@@ -910,9 +911,10 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
         return X0 + (v - start) * scale
 
     ng = len(groups)
+    bar_h = BAR_H if (single or ng <= 2) else 10.0
     legend = not single
     legend_h = (math.ceil(ng / 3) * LEGEND_ROW + 4) if legend else 0.0
-    block_h = ng * (BAR_H + BAR_GAP) - BAR_GAP
+    block_h = ng * (bar_h + BAR_GAP) - BAR_GAP
     label_h = 0.0 if single else 14.0
     plot_top = TOP + legend_h
     height = plot_top + len(rows) * (label_h + block_h + BLOCK_GAP) + AXIS_H
@@ -951,7 +953,7 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
             y += label_h
         for gi, g in enumerate(groups):
             c = cells[gi] if gi < len(cells) else EMPTY
-            cy = y + BAR_H / 2
+            cy = y + bar_h / 2
             color = PALETTE[g.color % len(PALETTE)]
             a('<g class="bar-row">')
             if single:
@@ -960,13 +962,13 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
             if c.value is None:
                 a(f'<text class="na" x="{_n(zero_x + 4)}" y="{_n(cy + 4)}">'
                   f'{escape(_clip(c.text, 60))}</text></g>')
-                y += BAR_H + BAR_GAP
+                y += bar_h + BAR_GAP
                 continue
             vx = x(c.value)
             if kind == "bars":
                 bx, bw = (zero_x, vx - zero_x) if vx >= zero_x else (vx, zero_x - vx)
                 a(f'<rect class="bar {g.css}" fill="{color}" x="{_n(bx)}" y="{_n(y)}" '
-                  f'width="{_n(max(bw, 0.8))}" height="{_n(BAR_H)}"><title>'
+                  f'width="{_n(max(bw, 0.8))}" height="{_n(bar_h)}"><title>'
                   f'{escape(g.title)}: {escape(c.text)}</title></rect>')
             w_lo = x(c.lo) if c.lo is not None else None
             w_hi = x(c.hi) if c.hi is not None else None
@@ -994,8 +996,8 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
                   f'cy="{_n(cy)}" r="4.5"><title>{escape(g.title)}: {escape(c.text)}</title>'
                   f'</circle>')
             a(f'<text class="val" x="{_n(VAL_X + (8 if c.open_hi else 0))}" y="{_n(cy + 4)}">'
-              f'{escape(_clip(c.text, 24))}</text></g>')
-            y += BAR_H + BAR_GAP
+              f'{escape(_clip(c.text, 30))}</text></g>')
+            y += bar_h + BAR_GAP
         y += BLOCK_GAP - BAR_GAP
     a("</svg>")
     return Markup("".join(out))
