@@ -129,6 +129,36 @@ LAY_TERMS: dict[str, list[str]] = {
     "hay fever": ["Rhinitis, Allergic, Seasonal"],
     "pink eye": ["Conjunctivitis"],
     "shortness of breath": ["Dyspnea"],
+    "ards": ["Respiratory Distress Syndrome"],
+    "arrhythmia": ["Arrhythmias, Cardiac"],
+    "irregular heartbeat": ["Arrhythmias, Cardiac"],
+    "pertussis": ["Whooping Cough"],
+    "sexual dysfunction": ["Sexual Dysfunction, Physiological", "Sexual Dysfunctions, Psychological"],
+    "stress": ["Stress, Psychological"],
+    "cytokine storm": ["Cytokine Release Syndrome"],
+    "osteopenia": ["Bone Diseases, Metabolic"],
+    "renal failure": ["Renal Insufficiency"],
+    "nicotine dependence": ["Tobacco Use Disorder"],
+    "nicotine addiction": ["Tobacco Use Disorder"],
+    "myeloma": ["Multiple Myeloma"],
+    "plasma cell myeloma": ["Multiple Myeloma"],
+    "alcohol abuse": ["Alcoholism"],
+    "polio": ["Poliomyelitis"],
+    "aki": ["Acute Kidney Injury"],
+    "dry eye": ["Dry Eye Syndromes"],
+    "bleeding": ["Hemorrhage"],
+    "neuropathy": ["Peripheral Nervous System Diseases"],
+    "immunodeficiency": ["Immunologic Deficiency Syndromes"],
+    "broken bone": ["Fractures, Bone"],
+    "fracture": ["Fractures, Bone"],
+    "heavy menstrual bleeding": ["Menorrhagia"],
+    "opioid dependence": ["Opioid-Related Disorders"],
+    "obese": ["Obesity"],
+    "prematurity": ["Premature Birth", "Infant, Premature"],
+    "cephalgia": ["Headache"],
+    "ivf": ["Fertilization in Vitro"],
+    "healthy": ["Healthy Volunteers"],
+    "trauma": ["Wounds and Injuries"],
     "shingles": ["Herpes Zoster"],
     "chickenpox": ["Chickenpox"],
     "glaucoma": ["Glaucoma"],
@@ -157,6 +187,23 @@ LAY_TERMS: dict[str, list[str]] = {
 PLACEMENTS: dict[str, list[str]] = {
     "COVID-19": ["Coronavirus Infections", "Pneumonia, Viral"],
     "SARS-CoV-2": ["Betacoronavirus"],
+    "Post-Acute COVID-19 Syndrome": ["COVID-19"],
+    "Cytokine Release Syndrome": ["Systemic Inflammatory Response Syndrome"],
+    "Ischemic Stroke": ["Stroke", "Brain Ischemia"],
+    "Mesothelioma, Malignant": ["Mesothelioma"],
+    "Hyperthermia": ["Body Temperature Changes"],
+    "Pulmonary Arterial Hypertension": ["Hypertension, Pulmonary"],
+}
+
+# Old descriptor names (as older records and the 2019 trees write them) -> current names,
+# where the words changed; renames that only reorder or inflect words are found by key.
+RENAMES: dict[str, str] = {
+    "Respiratory Distress Syndrome, Adult": "Respiratory Distress Syndrome",
+    "Wegener Granulomatosis": "Granulomatosis with Polyangiitis",
+    "Metabolic Syndrome X": "Metabolic Syndrome",
+    "Sleep Disorders": "Sleep Wake Disorders",
+    "Eating Disorders": "Feeding and Eating Disorders",
+    "Mild Cognitive Impairment": "Cognitive Dysfunction",
 }
 
 # Terms the registry's algorithm attaches to many condition strings for a single word in them
@@ -174,11 +221,12 @@ def read_tsv(path: Path) -> list[list[str]]:
 
 
 def load_mesh(shared: Path) -> tuple[dict[str, str], dict[str, list[str]], dict[str, str]]:
-    """Names -> UI, names -> tree numbers, and old (2019) names -> current names.
+    """Names -> UI, names -> tree numbers, and old names -> current names.
 
     tree.tsv names are 2019 names, descriptors.tsv names are current: a 2019 name that a
     rename split off ("Asian Americans" -> "Asian American") is joined to the current name
-    when exactly one current name, missing from the trees, has the same key.
+    when exactly one current name, missing from the trees, has the same key, or RENAMES
+    says so; the current name takes over its tree numbers.
     """
     ui_of = {name: ui for ui, name in read_tsv(shared / "mesh" / "descriptors.tsv")}
     trees: dict[str, list[str]] = defaultdict(list)
@@ -192,8 +240,12 @@ def load_mesh(shared: Path) -> tuple[dict[str, str], dict[str, list[str]], dict[
     for old in sorted(trees):
         if old not in ui_of and len(untreed.get(term_key(old), [])) == 1:
             renamed[old] = untreed[term_key(old)][0]
+    for old, new in RENAMES.items():
+        assert new in ui_of and old not in ui_of, (old, new)
+        renamed[old] = new
     for old, new in renamed.items():
-        trees[new] = trees.pop(old)
+        if old in trees and not trees.get(new):
+            trees[new] = trees.pop(old)
     name_at = {tn: name for name, tns in trees.items() for tn in tns}
     for name, parents in PLACEMENTS.items():
         if trees.get(name):
@@ -328,10 +380,11 @@ def build(shared: Path) -> dict[str, int]:
     term_rows = [f"{k}\t{'|'.join(dict.fromkeys(v))}" for k, v in sorted(index.items()) if k]
     write_gz(OUT / "descriptors.tsv.gz", desc_rows)
     write_gz(OUT / "terms.tsv.gz", term_rows)
+    write_gz(OUT / "aliases.tsv.gz", [f"{old}\t{new}" for old, new in sorted(renamed.items())])
     return {
         "descriptors": len(names),
         "with_tree": sum(1 for n in names if trees.get(n)),
-        "renamed_joined": len(renamed),
+        "aliases": len(renamed),
         "studies": len(records),
         "keys": len(term_rows),
         "record_keys": len(from_records),

@@ -108,11 +108,27 @@ def test_newer_descriptors_get_a_place_in_the_2019_trees(mesh: MeshVocabulary) -
     assert "COVID-19" in mesh.expand("coronavirus infections")
 
 
+@pytest.mark.parametrize(
+    ("old", "current"),
+    [
+        ("Infection", "Infections"),  # 2019 tree name, renamed since
+        ("Pain, Postoperative", "Postoperative Pain"),
+        ("Wegener Granulomatosis", "Granulomatosis with Polyangiitis"),  # older records
+    ],
+)
+def test_old_names_from_records_still_work(mesh: MeshVocabulary, old: str, current: str) -> None:
+    assert mesh.descriptor_id(old) == mesh.descriptor_id(current) is not None
+    assert mesh.tree_numbers(old) == mesh.tree_numbers(current) != []
+    assert mesh.ancestors(old) == mesh.ancestors(current)
+    assert mesh.lookup(old)[0] == current
+
+
 def test_keys_fold_spelling_differences() -> None:
     assert term_key("Carcinoma, Hepatocellular") == term_key("hepatocellular carcinomas")
     assert term_key("Liver Neoplasms") == term_key("cancer of the liver") == term_key("liver tumour")
     assert term_key("Sjögren's Syndrome") == term_key("sjogren syndrome")
     assert tokens("COVID19") == tokens("covid-19") == ["covid", "19"]
+    assert term_key("Venous Thromboses") == term_key("venous thrombosis")
     assert term_key("Hepatitis") != term_key("Hepatitis B")
 
 

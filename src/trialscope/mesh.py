@@ -7,7 +7,9 @@ around those. The data ships in `trialscope/data/mesh/` (built by `scripts/build
 - `descriptors.tsv.gz`: `ui<TAB>name<TAB>tree numbers` (space separated; ui may be empty for
   names only the 2019 trees know, tree numbers empty for descriptors newer than them);
 - `terms.tsv.gz`: `key<TAB>name|name|...`, the lookup index, best descriptor first. Keys are
-  `term_key()` of MeSH names, record-derived condition strings and hand-written lay terms.
+  `term_key()` of MeSH names, record-derived condition strings and hand-written lay terms;
+- `aliases.tsv.gz`: `old name<TAB>current name`, so the older names that registry records
+  carry ("Infection", "Wegener Granulomatosis") work wherever a name is expected.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def _singular(token: str) -> str:
         return token
     if token.endswith("ies") and len(token) > 4:
         return token[:-3] + "y"
+    if token.endswith("oses") and len(token) >= 7:  # thromboses, diagnoses, psychoses
+        return token[:-2] + "is"
     if token.endswith(("sses", "uses")):
         return token[:-2]
     if token.endswith("s") and not token.endswith(("ss", "us", "is")):
@@ -81,7 +85,12 @@ def _variants(toks: list[str]) -> list[str]:
 class MeshVocabulary:
     """Descriptors, their tree positions and the term index; names are MeSH preferred names."""
 
-    def __init__(self, descriptors: list[tuple[str, str, list[str]]], terms: dict[str, list[str]]):
+    def __init__(
+        self,
+        descriptors: list[tuple[str, str, list[str]]],
+        terms: dict[str, list[str]],
+        aliases: dict[str, str],
+    ):
         self._ui_by_name: dict[str, str] = {}
         self._name_by_ui: dict[str, str] = {}
         self._canonical: dict[str, str] = {}  # lower-cased name -> name
@@ -95,11 +104,14 @@ class MeshVocabulary:
                 self._name_by_ui[ui] = name
             for tn in trees:
                 tree_name[tn] = name
+        for old, current in aliases.items():
+            self._canonical.setdefault(old.lower(), current)
         self._tree_name = tree_name
         self._sorted_trees = sorted(tree_name)
         self._terms = terms
 
     def _resolve(self, name: str) -> str | None:
+        """The current preferred name for a name in any case, or an old name."""
         return self._canonical.get(name.strip().lower())
 
     def descriptor_id(self, name: str) -> str | None:
@@ -202,7 +214,8 @@ def load() -> MeshVocabulary:
     """Read the shipped vocabulary (use `vocabulary()` for the shared instance)."""
     descriptors = [(ui, name, trees.split()) for ui, name, trees in _read_tsv("descriptors.tsv.gz")]
     terms = {key: names.split("|") for key, names in _read_tsv("terms.tsv.gz")}
-    return MeshVocabulary(descriptors, terms)
+    aliases = dict(_read_tsv("aliases.tsv.gz"))
+    return MeshVocabulary(descriptors, terms, aliases)
 
 
 @cache
