@@ -115,7 +115,7 @@ def is_denom_measure(measure: etree._Element, position: int, count: int) -> bool
     title = _text(measure.find("title")) or ""
     if title != "Number of Participants" and not _DENOM_TITLE.match(title):
         return False
-    if {c.tag for c in measure if isinstance(c.tag, str)} != {"title", "units", "param", "category_list"}:
+    if sorted(c.tag for c in measure if isinstance(c.tag, str)) != ["category_list", "param", "title", "units"]:
         return False
     cats = measure.findall("category_list/category")
     if len(cats) != 1 or [c.tag for c in cats[0] if isinstance(c.tag, str)] != ["measurement_list"]:
@@ -133,45 +133,57 @@ _REPEATED = frozenset({
 })
 
 
-class _Converter:
-    """One conversion: holds the ``legacy`` stash and the group id maps being used."""
+_NONE: frozenset[str] = frozenset()
+_GROUP = frozenset({"group_id"})
+_MEASUREMENT_ATTRS = frozenset({"group_id", "value", "spread", "lower_limit", "upper_limit"})
+_COUNTS_ATTRS = frozenset({"group_id"}) | _COUNT_ATTRS
 
-    def __init__(self) -> None:
+
+class _Converter:
+    """One conversion: holds the ``legacy`` stash for the element being converted."""
+
+    def __init__(self, root: etree._Element) -> None:
+        self.tree = root.getroottree()
+        self.skip = len(self.tree.getpath(root)) + 1
         self.legacy: _Legacy = {}
 
     # -- helpers ---------------------------------------------------------------------
 
-    def stash(self, key: str, value: Any) -> None:
+    def stash(self, el: etree._Element, value: Any, suffix: str = "") -> None:
+        """Keep ``value`` under the XML path of ``el`` (relative to clinical_results)."""
         if value is not None:
-            self.legacy[key] = value
+            self.legacy[(self.tree.getpath(el)[self.skip:] + suffix).lstrip("/")] = value
 
-    def rest(self, el: etree._Element, path: str, known: set[str], attrs: frozenset[str] = frozenset(),
+    def rest(self, el: etree._Element, known: frozenset[str] = _NONE, attrs: frozenset[str] = _NONE,
              text: bool = False) -> None:
         """Stash what of ``el`` the caller did not map: attributes not in ``attrs``, its own
         text unless ``text``, children not in ``known`` and repeats of single-valued ones."""
-        for name, value in el.attrib.items():
-            if name not in attrs:
-                self.stash(f"{path}/@{name}", value)
+        attrib = el.attrib
+        if attrib:
+            for name, value in attrib.items():
+                if name not in attrs:
+                    self.stash(el, value, f"/@{name}")
         if not text:
-            self.stash(f"{path}/text()", _text(el))
-        seen: Counter[str] = Counter()
-        for child in el:
-            if not isinstance(child.tag, str):
-                continue
-            seen[child.tag] += 1
-            if child.tag not in known or (seen[child.tag] > 1 and child.tag not in _REPEATED):
-                self.stash(f"{path}/{child.tag}[{seen[child.tag]}]", _generic(child))
+            self.stash(el, _text(el), "/text()")
+        if len(el):
+            seen: set[str] = set()
+            for child in el:
+                tag = child.tag
+                if not isinstance(tag, str):
+                    continue
+                if tag not in known or (tag in seen and tag not in _REPEATED):
+                    self.stash(child, _generic(child))
+                seen.add(tag)
 
-    def groups(self, el: etree._Element, path: str, prefix: str) -> tuple[list[dict], dict[str, str]]:
+    def groups(self, el: etree._Element, prefix: str) -> tuple[list[dict], dict[str, str]]:
         """``group_list`` -> v2 groups with renamed ids, and the legacy -> v2 id map."""
         out: list[dict] = []
         ids: dict[str, str] = {}
         gl = el.find("group_list")
         if gl is None:
             return out, ids
-        self.rest(gl, f"{path}/group_list", {"group"})
-        for i, g in enumerate(gl.findall("group")):
-            gpath = f"{path}/group_list/group[{i + 1}]"
+        self.rest(gl, _K_GROUP_LIST)
+        for i, g in enumerate(gl.iterchildren("group")):
             legacy_id = g.get("group_id")
             new_id = f"{prefix}{i:03d}"
             if legacy_id is not None:
@@ -179,185 +191,172 @@ class _Converter:
             group: dict[str, Any] = {"id": new_id}
             _put(group, "title", _text(g.find("title")))
             _put(group, "description", _text(g.find("description")))
-            self.rest(g, gpath, {"title", "description"}, frozenset({"group_id"}))
+            self.rest(g, _K_GROUP, _GROUP)
             out.append(group)
         return out, ids
 
     # -- participant flow ------------------------------------------------------------
 
     def flow(self, el: etree._Element) -> dict:
-        path = "participant_flow"
         out: dict[str, Any] = {}
         _put(out, "recruitmentDetails", _text(el.find("recruitment_details")))
         _put(out, "preAssignmentDetails", _text(el.find("pre_assignment_details")))
-        groups, ids = self.groups(el, path, "FG")
+        groups, ids = self.groups(el, "FG")
         _put(out, "groups", groups)
-        periods = []
         plist = el.find("period_list")
         if plist is not None:
-            self.rest(plist, f"{path}/period_list", {"period"})
-            for i, p in enumerate(plist.findall("period")):
-                periods.append(self.period(p, f"{path}/period_list/period[{i + 1}]", ids))
-        _put(out, "periods", periods)
-        self.rest(el, path, {"recruitment_details", "pre_assignment_details", "group_list", "period_list"})
+            self.rest(plist, _K_PERIOD_LIST)
+            _put(out, "periods", [self.period(p, ids) for p in plist.iterchildren("period")])
+        self.rest(el, _K_FLOW)
         return out
 
-    def period(self, p: etree._Element, path: str, ids: dict[str, str]) -> dict:
+    def period(self, p: etree._Element, ids: dict[str, str]) -> dict:
         out: dict[str, Any] = {}
         _put(out, "title", _text(p.find("title")))
-        for list_tag, item_tag, key, type_key, counts_key in (
-            ("milestone_list", "milestone", "milestones", "type", "achievements"),
-            ("drop_withdraw_reason_list", "drop_withdraw_reason", "dropWithdraws", "type", "reasons"),
+        for list_tag, item_tag, key, counts_key in (
+            ("milestone_list", "milestone", "milestones", "achievements"),
+            ("drop_withdraw_reason_list", "drop_withdraw_reason", "dropWithdraws", "reasons"),
         ):
             lst = p.find(list_tag)
             if lst is None:
                 continue
-            self.rest(lst, f"{path}/{list_tag}", {item_tag})
+            self.rest(lst, frozenset({item_tag}))
             items = []
-            for j, item in enumerate(lst.findall(item_tag)):
-                ipath = f"{path}/{list_tag}/{item_tag}[{j + 1}]"
+            for item in lst.iterchildren(item_tag):
                 entry: dict[str, Any] = {}
-                _put(entry, type_key, _text(item.find("title")))
-                entry[counts_key] = self.participants(item, ipath, ids)
-                self.rest(item, ipath, {"title", "participants_list"})
+                _put(entry, "type", _text(item.find("title")))
+                entry[counts_key] = self.participants(item, ids)
+                self.rest(item, _K_FLOW_ITEM)
                 items.append(entry)
             _put(out, key, items)
-        self.rest(p, path, {"title", "milestone_list", "drop_withdraw_reason_list"})
+        self.rest(p, _K_PERIOD)
         return out
 
-    def participants(self, item: etree._Element, path: str, ids: dict[str, str]) -> list[dict]:
-        out = []
+    def participants(self, item: etree._Element, ids: dict[str, str]) -> list[dict]:
+        out: list[dict] = []
         plist = item.find("participants_list")
         if plist is None:
             return out
-        self.rest(plist, f"{path}/participants_list", {"participants"})
-        for k, part in enumerate(plist.findall("participants")):
+        self.rest(plist, _K_PARTICIPANTS_LIST)
+        for part in plist.iterchildren("participants"):
             entry: dict[str, Any] = {}
             gid = part.get("group_id")
             _put(entry, "groupId", ids.get(gid, gid) if gid is not None else None)
             _put(entry, "numSubjects", part.get("count"))
             _put(entry, "comment", _text(part))
-            self.rest(part, f"{path}/participants_list/participants[{k + 1}]", set(), frozenset({"group_id", "count"}), text=True)
+            self.rest(part, _NONE, _PARTICIPANTS_ATTRS, text=True)
             out.append(entry)
         return out
 
     # -- measures (baseline and outcomes) --------------------------------------------
 
-    def denoms(self, analyzed_list: etree._Element, path: str, ids: dict[str, str], scope: str) -> list[dict]:
+    def denoms(self, analyzed_list: etree._Element, ids: dict[str, str], scope: str) -> list[dict]:
         """``analyzed_list`` (2017+) -> v2 ``denoms``; a scope other than the expected one is stashed."""
         out = []
-        self.rest(analyzed_list, path, {"analyzed"})
-        for i, an in enumerate(analyzed_list.findall("analyzed")):
-            apath = f"{path}/analyzed[{i + 1}]"
+        self.rest(analyzed_list, _K_ANALYZED_LIST)
+        for an in analyzed_list.iterchildren("analyzed"):
             denom: dict[str, Any] = {}
             _put(denom, "units", _text(an.find("units")))
-            denom["counts"] = self.counts(an.find("count_list"), f"{apath}/count_list", ids)
-            known = {"units", "count_list"}
-            if _text(an.find("scope")) == scope and len(an.findall("scope")) == 1:
-                known.add("scope")
-            self.rest(an, apath, known)
+            denom["counts"] = self.counts(an.find("count_list"), ids)
+            scopes = an.findall("scope")
+            self.rest(an, _K_ANALYZED_SCOPE if len(scopes) == 1 and _text(scopes[0]) == scope else _K_ANALYZED)
             out.append(denom)
         return out
 
-    def counts(self, count_list: etree._Element | None, path: str, ids: dict[str, str]) -> list[dict]:
+    def counts(self, count_list: etree._Element | None, ids: dict[str, str]) -> list[dict]:
         out: list[dict] = []
         if count_list is None:
             return out
-        self.rest(count_list, path, {"count"})
-        for i, c in enumerate(count_list.findall("count")):
+        self.rest(count_list, _K_COUNT_LIST)
+        for c in count_list.iterchildren("count"):
             entry: dict[str, Any] = {}
             gid = c.get("group_id")
             _put(entry, "groupId", ids.get(gid, gid) if gid is not None else None)
             _put(entry, "value", c.get("value"))
-            self.rest(c, f"{path}/count[{i + 1}]", set(), frozenset({"group_id", "value"}))
+            self.rest(c, _NONE, _COUNT_ELEMENT_ATTRS)
             out.append(entry)
         return out
 
-    def categories(self, cat_list: etree._Element, path: str, ids: dict[str, str]) -> list[dict]:
+    def categories(self, cat_list: etree._Element, ids: dict[str, str]) -> list[dict]:
         out = []
-        self.rest(cat_list, path, {"category"})
-        for i, cat in enumerate(cat_list.findall("category")):
-            cpath = f"{path}/category[{i + 1}]"
+        self.rest(cat_list, _K_CATEGORY_LIST)
+        for cat in cat_list.iterchildren("category"):
             entry: dict[str, Any] = {}
-            # pre-2017 files name categories <sub_title>, later ones <title>
-            known = {"measurement_list"}
-            for tag in ("title", "sub_title"):
-                if "title" not in entry and _text(cat.find(tag)) is not None:
-                    entry["title"] = _text(cat.find(tag))
-                    known.add(tag)
-            entry["measurements"] = self.measurements(cat.find("measurement_list"), f"{cpath}/measurement_list", ids)
-            self.rest(cat, cpath, known)
+            # pre-2017 files name a category by <sub_title>, later ones by <title>
+            title = _text(cat.find("title"))
+            sub_title = _text(cat.find("sub_title"))
+            if title is not None:
+                entry["title"] = title
+            elif sub_title is not None:
+                entry["title"] = sub_title
+            entry["measurements"] = self.measurements(cat.find("measurement_list"), ids)
+            self.rest(cat, _K_CATEGORY if title is not None or sub_title is None else _K_CATEGORY_SUB)
             out.append(entry)
         return out
 
-    def measurements(self, mlist: etree._Element | None, path: str, ids: dict[str, str]) -> list[dict]:
+    def measurements(self, mlist: etree._Element | None, ids: dict[str, str]) -> list[dict]:
         out: list[dict] = []
         if mlist is None:
             return out
-        self.rest(mlist, path, {"measurement"})
-        attrs = frozenset({"group_id", "value", "spread", "lower_limit", "upper_limit"})
-        for i, m in enumerate(mlist.findall("measurement")):
-            entry: dict[str, Any] = {}
-            gid = m.get("group_id")
-            _put(entry, "groupId", ids.get(gid, gid) if gid is not None else None)
-            _put(entry, "value", m.get("value"))
-            _put(entry, "spread", m.get("spread"))
-            _put(entry, "lowerLimit", m.get("lower_limit"))
-            _put(entry, "upperLimit", m.get("upper_limit"))
+        self.rest(mlist, _K_MEASUREMENT_LIST)
+        for m in mlist.iterchildren("measurement"):
+            get = m.get
+            gid = get("group_id")
+            entry: dict[str, Any] = {"groupId": ids.get(gid, gid)} if gid is not None else {}
+            _put(entry, "value", get("value"))
+            _put(entry, "spread", get("spread"))
+            _put(entry, "lowerLimit", get("lower_limit"))
+            _put(entry, "upperLimit", get("upper_limit"))
             _put(entry, "comment", _text(m))
-            self.rest(m, f"{path}/measurement[{i + 1}]", set(), attrs, text=True)
+            self.rest(m, _NONE, _MEASUREMENT_ATTRS, text=True)
             out.append(entry)
         return out
 
-    def measure_body(self, m: etree._Element, path: str, ids: dict[str, str], out: dict, baseline: bool) -> set[str]:
-        """Fill units, param, dispersion, denoms and classes of one measure; return the tags used."""
-        known = {"units", "param", "dispersion", "class_list", "category_list", "analyzed_list", "units_analyzed"}
+    def measure_body(self, m: etree._Element, ids: dict[str, str], out: dict, baseline: bool) -> None:
+        """Fill units, param, dispersion, denoms and classes of one measure."""
         _put(out, "paramType", _opt(enum, _text(m.find("param"))))
-        _put(out, "denomUnitsSelected", _text(m.find("units_analyzed")))
         dispersion = _text(m.find("dispersion"))
         # v2 spells baseline dispersion as an enum but keeps outcome dispersion as text
         _put(out, "dispersionType", _opt(enum, dispersion) if baseline else dispersion)
         _put(out, "unitOfMeasure", _text(m.find("units")))
+        _put(out, "denomUnitsSelected", _text(m.find("units_analyzed")))
         al = m.find("analyzed_list")
         if al is not None:
-            _put(out, "denoms", self.denoms(al, f"{path}/analyzed_list", ids, "Measure"))
+            _put(out, "denoms", self.denoms(al, ids, "Measure"))
         classes = []
         cl = m.find("class_list")
         if cl is not None:
-            self.rest(cl, f"{path}/class_list", {"class"})
-            for i, c in enumerate(cl.findall("class")):
-                cpath = f"{path}/class_list/class[{i + 1}]"
+            self.rest(cl, _K_CLASS_LIST)
+            for c in cl.iterchildren("class"):
                 entry: dict[str, Any] = {}
                 _put(entry, "title", _text(c.find("title")))
                 cal = c.find("analyzed_list")
                 if cal is not None:
-                    _put(entry, "denoms", self.denoms(cal, f"{cpath}/analyzed_list", ids, "Class"))
+                    _put(entry, "denoms", self.denoms(cal, ids, "Class"))
                 cats = c.find("category_list")
-                entry["categories"] = self.categories(cats, f"{cpath}/category_list", ids) if cats is not None else []
-                self.rest(c, cpath, {"title", "analyzed_list", "category_list"})
+                entry["categories"] = self.categories(cats, ids) if cats is not None else []
+                self.rest(c, _K_CLASS)
                 classes.append(entry)
         cats = m.find("category_list")
         if cats is not None:
-            classes.append({"categories": self.categories(cats, f"{path}/category_list", ids)})
+            classes.append({"categories": self.categories(cats, ids)})
         _put(out, "classes", classes)
-        return known
 
-    def legacy_denom(self, m: etree._Element, path: str, ids: dict[str, str]) -> dict:
-        """A pre-2017 "Number of Participants" measure -> one v2 denom."""
-        mlist = m.find("category_list/category/measurement_list")
+    def legacy_denom(self, m: etree._Element, ids: dict[str, str]) -> dict:
+        """A pre-2017 "Number of Participants" measure (see :func:`is_denom_measure`) -> one v2 denom."""
+        cat_list = m.find("category_list")
+        cat = cat_list.find("category")
+        mlist = cat.find("measurement_list")
+        self.rest(cat_list, _K_CATEGORY_LIST)
+        self.rest(cat, _K_CATEGORY)
+        self.rest(mlist, _K_MEASUREMENT_LIST)
         counts = []
-        for cat_list in m.findall("category_list"):
-            self.rest(cat_list, f"{path}/category_list", {"category"})
-        for cat in m.findall("category_list/category"):
-            self.rest(cat, f"{path}/category_list/category[1]", {"measurement_list"})
-        if mlist is not None:
-            self.rest(mlist, f"{path}/category_list/category[1]/measurement_list", {"measurement"})
-            for meas in mlist.findall("measurement"):
-                gid = meas.get("group_id")
-                counts.append({"groupId": ids.get(gid, gid), "value": meas.get("value")})
-        title = _text(m.find("title"))
-        if title != "Number of Participants":
-            self.stash(f"{path}/title[1]", title)
+        for meas in mlist.iterchildren("measurement"):
+            gid = meas.get("group_id")
+            counts.append({"groupId": ids.get(gid, gid), "value": meas.get("value")})
+        title = m.find("title")
+        if _text(title) != "Number of Participants":
+            self.stash(title, _text(title))
         denom: dict[str, Any] = {}
         _put(denom, "units", _text(m.find("units")))
         denom["counts"] = counts
@@ -366,87 +365,74 @@ class _Converter:
     # -- baseline --------------------------------------------------------------------
 
     def baseline(self, el: etree._Element) -> dict:
-        path = "baseline"
         out: dict[str, Any] = {}
         _put(out, "populationDescription", _text(el.find("population")))
-        groups, ids = self.groups(el, path, "BG")
+        groups, ids = self.groups(el, "BG")
         _put(out, "groups", groups)
         denoms: list[dict] = []
         al = el.find("analyzed_list")
         if al is not None:
-            denoms.extend(self.denoms(al, f"{path}/analyzed_list", ids, "Overall"))
+            denoms.extend(self.denoms(al, ids, "Overall"))
         measures = []
         ml = el.find("measure_list")
         if ml is not None:
-            self.rest(ml, f"{path}/measure_list", {"measure"})
-            items = ml.findall("measure")
+            self.rest(ml, _K_MEASURE_LIST)
+            items = list(ml.iterchildren("measure"))
             for i, m in enumerate(items):
-                mpath = f"{path}/measure_list/measure[{i + 1}]"
                 if i == 0 and is_denom_measure(m, i, len(items)):
-                    denoms.append(self.legacy_denom(m, mpath, ids))
+                    denoms.append(self.legacy_denom(m, ids))
                     continue
                 entry: dict[str, Any] = {}
                 _put(entry, "title", _text(m.find("title")))
                 _put(entry, "description", _text(m.find("description")))
                 _put(entry, "populationDescription", _text(m.find("population")))
-                known = self.measure_body(m, mpath, ids, entry, baseline=True)
-                self.rest(m, mpath, known | {"title", "description", "population"})
+                self.measure_body(m, ids, entry, baseline=True)
+                self.rest(m, _K_MEASURE | _K_MEASURE_TEXTS)
                 measures.append(entry)
         _put(out, "denoms", denoms)
         _put(out, "measures", measures)
-        self.rest(el, path, {"population", "group_list", "analyzed_list", "measure_list"})
+        self.rest(el, _K_BASELINE)
         return out
 
     # -- outcomes --------------------------------------------------------------------
 
     def outcomes(self, el: etree._Element) -> dict:
-        self.rest(el, "outcome_list", {"outcome"})
-        return {
-            "outcomeMeasures": [
-                self.outcome(o, f"outcome_list/outcome[{i + 1}]") for i, o in enumerate(el.findall("outcome"))
-            ]
-        }
+        self.rest(el, _K_OUTCOME_LIST)
+        return {"outcomeMeasures": [self.outcome(o) for o in el.iterchildren("outcome")]}
 
-    def outcome(self, o: etree._Element, path: str) -> dict:
+    def outcome(self, o: etree._Element) -> dict:
         out: dict[str, Any] = {}
         _put(out, "type", _opt(enum, _text(o.find("type"))))
-        title = _text(o.find("title"))
-        description = _text(o.find("description"))
-        population = _text(o.find("population"))
-        _put(out, "title", title)
-        _put(out, "description", description)
-        _put(out, "populationDescription", population)
-        known = {"type", "title", "description", "population", "time_frame", "posting_date",
-                 "group_list", "measure", "measure_list", "analysis_list"}
-        measures = o.findall("measure") + o.findall("measure_list/measure")
-        out["reportingStatus"] = "POSTED" if measures else "NOT_POSTED"
+        texts = {tag: _text(o.find(tag)) for tag in _K_MEASURE_TEXTS}
+        _put(out, "title", texts["title"])
+        _put(out, "description", texts["description"])
+        _put(out, "populationDescription", texts["population"])
+        groups, ids = self.groups(o, "OG")
+        main = o.findall("measure")
+        ml = o.find("measure_list")
+        denoms: list[dict] = []
+        if ml is not None:
+            self.rest(ml, _K_MEASURE_LIST)
+            items = list(ml.iterchildren("measure"))
+            for i, m in enumerate(items):
+                if is_denom_measure(m, i, len(items)):
+                    denoms.append(self.legacy_denom(m, ids))
+                else:
+                    main.append(m)
+        out["reportingStatus"] = "POSTED" if main or denoms else "NOT_POSTED"
         _put(out, "anticipatedPostingDate", _opt(posting_date, _text(o.find("posting_date"))))
         _put(out, "timeFrame", _text(o.find("time_frame")))
-        groups, ids = self.groups(o, path, "OG")
         _put(out, "groups", groups)
-        main: list[tuple[etree._Element, str]] = [(m, f"{path}/measure[{i + 1}]") for i, m in enumerate(o.findall("measure"))]
-        denoms: list[dict] = []
-        ml = o.find("measure_list")
-        if ml is not None:
-            self.rest(ml, f"{path}/measure_list", {"measure"})
-            items = ml.findall("measure")
-            for i, m in enumerate(items):
-                mpath = f"{path}/measure_list/measure[{i + 1}]"
-                if is_denom_measure(m, i, len(items)):
-                    denoms.append(self.legacy_denom(m, mpath, ids))
-                else:
-                    main.append((m, mpath))
-        for k, (m, mpath) in enumerate(main):
+        for k, m in enumerate(main):
             target = out if k == 0 else {}
-            mknown = self.measure_body(m, mpath, ids, target, baseline=False)
-            # a measure's title/description/population normally repeat the outcome's
-            for tag, same in (("title", title), ("description", description), ("population", population)):
-                value = _text(m.find(tag))
-                if value is not None and (value == same and k == 0):
-                    mknown.add(tag)
-            self.rest(m, mpath, mknown)
-            if k > 0:
-                self.stash(mpath, target)
+            self.measure_body(m, ids, target, baseline=False)
+            if k == 0:
+                # the measure's title/description/population normally repeat the outcome's
+                known = _K_MEASURE | frozenset(t for t in _K_MEASURE_TEXTS if _text(m.find(t)) == texts[t])
+                self.rest(m, known)
+            else:
+                self.rest(m, _K_MEASURE)
+                self.stash(m, target)
         if denoms:
             out["denoms"] = denoms + out.get("denoms", [])
         other_units = [d["units"] for d in out.get("denoms", []) if (d.get("units") or "participants").lower() != "participants"]
@@ -454,19 +440,17 @@ class _Converter:
             out["typeUnitsAnalyzed"] = other_units[0]
         al = o.find("analysis_list")
         if al is not None:
-            self.rest(al, f"{path}/analysis_list", {"analysis"})
-            analyses = [self.analysis(a, f"{path}/analysis_list/analysis[{i + 1}]", ids)
-                        for i, a in enumerate(al.findall("analysis"))]
-            _put(out, "analyses", analyses)
-        self.rest(o, path, known)
+            self.rest(al, _K_ANALYSIS_LIST)
+            _put(out, "analyses", [self.analysis(a, ids) for a in al.iterchildren("analysis")])
+        self.rest(o, _K_OUTCOME)
         return out
 
-    def analysis(self, a: etree._Element, path: str, ids: dict[str, str]) -> dict:
+    def analysis(self, a: etree._Element, ids: dict[str, str]) -> dict:
         out: dict[str, Any] = {}
         gl = a.find("group_id_list")
         if gl is not None:
-            self.rest(gl, f"{path}/group_id_list", {"group_id"})
-            gids = [_text(g) for g in gl.findall("group_id")]
+            self.rest(gl, _K_GROUP_ID_LIST)
+            gids = [_text(g) for g in gl.iterchildren("group_id")]
             out["groupIds"] = [ids.get(g, g) for g in gids if g is not None]
         for tag, key, fn in _ANALYSIS:
             _put(out, key, _opt(fn, _text(a.find(tag))))
@@ -477,71 +461,67 @@ class _Converter:
                 out["nonInferiorityType"] = (
                     "NON_INFERIORITY_OR_EQUIVALENCE_LEGACY" if _YES_NO[tested] else "SUPERIORITY_OR_OTHER_LEGACY"
                 )
-        known = {tag for tag, _, _ in _ANALYSIS} | {"group_id_list"}
-        if tested in _YES_NO:
-            known.add("non_inferiority")
-        self.rest(a, path, known)
+        self.rest(a, _K_ANALYSIS_TESTED if tested in _YES_NO else _K_ANALYSIS)
         return out
 
     # -- adverse events --------------------------------------------------------------
 
     def events(self, el: etree._Element) -> dict:
-        path = "reported_events"
         out: dict[str, Any] = {}
         other = el.find("other_events")
         _put(out, "frequencyThreshold", _text(other.find("frequency_threshold")) if other is not None else None)
         _put(out, "timeFrame", _text(el.find("time_frame")))
         _put(out, "description", _text(el.find("desc")))
-        groups, ids = self.groups(el, path, "EG")
+        groups, ids = self.groups(el, "EG")
         by_id = {g["id"]: g for g in groups}
         for tag, key in (("serious_events", "seriousEvents"), ("other_events", "otherEvents")):
             sub = el.find(tag)
             if sub is not None:
-                _put(out, key, self.event_list(sub, f"{path}/{tag}", ids, by_id, tag == "other_events"))
+                _put(out, key, self.event_list(sub, ids, by_id, tag == "other_events"))
         _put(out, "eventGroups", groups)
-        self.rest(el, path, {"time_frame", "desc", "group_list", "serious_events", "other_events"})
+        self.rest(el, _K_EVENTS)
         return out
 
-    def event_list(self, sub: etree._Element, path: str, ids: dict[str, str], by_id: dict[str, dict],
-                   is_other: bool) -> list[dict]:
+    def event_list(self, sub: etree._Element, ids: dict[str, str], by_id: dict[str, dict], is_other: bool) -> list[dict]:
         vocab = _text(sub.find("default_vocab"))
         assessment = _text(sub.find("default_assessment"))
+        default_assessment = _opt(enum, assessment)
         used_vocab = used_assessment = False
         out = []
         cl = sub.find("category_list")
         if cl is not None:
-            self.rest(cl, f"{path}/category_list", {"category"})
-            for i, cat in enumerate(cl.findall("category")):
-                cpath = f"{path}/category_list/category[{i + 1}]"
+            self.rest(cl, _K_CATEGORY_LIST)
+            for cat in cl.iterchildren("category"):
                 organ = _text(cat.find("title"))
                 el_list = cat.find("event_list")
-                cknown = {"title", "event_list"}
                 if el_list is not None:
-                    self.rest(el_list, f"{cpath}/event_list", {"event"})
-                    for j, ev in enumerate(el_list.findall("event")):
-                        epath = f"{cpath}/event_list/event[{j + 1}]"
-                        term = _text(ev.find("sub_title"))
-                        if organ == "Total" and term in _TOTALS and self.total(ev, epath, ids, by_id, _TOTALS[term]):
+                    self.rest(el_list, _K_EVENT_LIST)
+                    for ev in el_list.iterchildren("event"):
+                        st = ev.find("sub_title")
+                        term = _text(st)
+                        if organ == "Total" and term in _TOTALS and self.total(ev, st, ids, by_id, _TOTALS[term]):
                             continue
                         entry: dict[str, Any] = {}
                         _put(entry, "term", term)
                         _put(entry, "organSystem", organ)
-                        st = ev.find("sub_title")
                         own_vocab = st.get("vocab") if st is not None else None
-                        if own_vocab is None and vocab is not None:
-                            used_vocab = True
-                        _put(entry, "sourceVocabulary", own_vocab if own_vocab is not None else vocab)
+                        if own_vocab is None:
+                            used_vocab = used_vocab or vocab is not None
+                            own_vocab = vocab
+                        _put(entry, "sourceVocabulary", own_vocab)
                         own = _text(ev.find("assessment"))
-                        if own is None and assessment is not None:
-                            used_assessment = True
-                        _put(entry, "assessmentType", _opt(enum, own if own is not None else assessment))
+                        if own is None:
+                            used_assessment = used_assessment or assessment is not None
+                            _put(entry, "assessmentType", default_assessment)
+                        else:
+                            entry["assessmentType"] = enum(own)
                         _put(entry, "notes", _text(ev.find("description")))
-                        entry["stats"] = self.event_stats(ev, epath, ids)
+                        entry["stats"] = self.event_stats(ev, ids)
                         if st is not None:
-                            self.rest(st, f"{epath}/sub_title[1]", set(), frozenset({"vocab"}), text=True)
-                        self.rest(ev, epath, {"sub_title", "assessment", "description", "counts"})
+                            self.rest(st, _NONE, _VOCAB, text=True)
+                        self.rest(ev, _K_EVENT)
                         out.append(entry)
-                self.rest(cat, cpath, cknown)
+                self.rest(cat, _K_EVENT_CATEGORY)
         known = {"category_list"}
         if used_vocab:
             known.add("default_vocab")
@@ -549,42 +529,44 @@ class _Converter:
             known.add("default_assessment")
         if is_other:
             known.add("frequency_threshold")
-        self.rest(sub, path, known)
+        self.rest(sub, frozenset(known))
         return out
 
-    def event_stats(self, ev: etree._Element, path: str, ids: dict[str, str]) -> list[dict]:
+    def event_stats(self, ev: etree._Element, ids: dict[str, str]) -> list[dict]:
         stats = []
-        for k, c in enumerate(ev.findall("counts")):
-            entry: dict[str, Any] = {}
-            gid = c.get("group_id")
-            _put(entry, "groupId", ids.get(gid, gid) if gid is not None else None)
-            for attr, key in (("events", "numEvents"), ("subjects_affected", "numAffected"),
-                              ("subjects_at_risk", "numAtRisk")):
-                value = c.get(attr)
-                if value is not None:
-                    entry[key] = _int(value)
-            self.rest(c, f"{path}/counts[{k + 1}]", set(),
-                      frozenset({"group_id", "events", "subjects_affected", "subjects_at_risk"}))
+        for c in ev.iterchildren("counts"):
+            get = c.get
+            gid = get("group_id")
+            entry: dict[str, Any] = {"groupId": ids.get(gid, gid)} if gid is not None else {}
+            value = get("events")
+            if value is not None:
+                entry["numEvents"] = _int(value)
+            value = get("subjects_affected")
+            if value is not None:
+                entry["numAffected"] = _int(value)
+            value = get("subjects_at_risk")
+            if value is not None:
+                entry["numAtRisk"] = _int(value)
+            self.rest(c, _NONE, _COUNTS_ATTRS)
             stats.append(entry)
         return stats
 
-    def total(self, ev: etree._Element, path: str, ids: dict[str, str], by_id: dict[str, dict], kind: str) -> bool:
+    def total(self, ev: etree._Element, st: etree._Element, ids: dict[str, str], by_id: dict[str, dict],
+              kind: str) -> bool:
         """Fold a "Total, ..." row into eventGroups; False (keep it as an event) if it does not fit."""
-        counts = ev.findall("counts")
+        counts = list(ev.iterchildren("counts"))
         targets = [by_id.get(ids.get(c.get("group_id") or "", "")) for c in counts]
-        if not counts or any(t is None for t in targets) or any(f"{kind}NumAffected" in t for t in targets if t):
+        if not counts or any(t is None or f"{kind}NumAffected" in t for t in targets):
             return False
-        for k, (c, group) in enumerate(zip(counts, targets, strict=True)):
+        for c, group in zip(counts, targets, strict=True):
             assert group is not None
             for attr, suffix in (("subjects_affected", "NumAffected"), ("subjects_at_risk", "NumAtRisk")):
                 value = c.get(attr)
                 if value is not None:
                     group[f"{kind}{suffix}"] = _int(value)
-            self.rest(c, f"{path}/counts[{k + 1}]", set(), frozenset({"group_id", "subjects_affected", "subjects_at_risk"}))
-        st = ev.find("sub_title")
-        if st is not None:
-            self.rest(st, f"{path}/sub_title[1]", set(), text=True)
-        self.rest(ev, path, {"sub_title", "counts"})
+            self.rest(c, _NONE, _TOTAL_ATTRS)
+        self.rest(st, _NONE, _NONE, text=True)
+        self.rest(ev, _K_TOTAL_EVENT)
         return True
 
     # -- more info -------------------------------------------------------------------
@@ -594,29 +576,69 @@ class _Converter:
         ca = root.find("certain_agreements")
         if ca is not None:
             agreement: dict[str, Any] = {}
-            known = {"restrictive_agreement"}
             pi = _text(ca.find("pi_employee"))
             if pi in _PI_EMPLOYEE:
                 agreement["piSponsorEmployee"] = _PI_EMPLOYEE[pi]
-                known.add("pi_employee")
             restrictive = _text(ca.find("restrictive_agreement"))
             if restrictive is not None:
                 agreement["restrictiveAgreement"] = not restrictive.startswith(_NO_AGREEMENT)
                 agreement["otherDetails"] = restrictive
-            self.rest(ca, "certain_agreements", known)
+            self.rest(ca, _K_AGREEMENT_PI if pi in _PI_EMPLOYEE else _K_AGREEMENT)
             _put(out, "certainAgreement", agreement)
         poc = root.find("point_of_contact")
         if poc is not None:
             contact: dict[str, Any] = {}
-            for tag, key in (("name_or_title", "title"), ("organization", "organization"),
-                             ("email", "email"), ("phone", "phone"), ("phone_ext", "phoneExt")):
+            for tag, key in _CONTACT:
                 _put(contact, key, _text(poc.find(tag)))
-            self.rest(poc, "point_of_contact", {"name_or_title", "organization", "email", "phone", "phone_ext"})
+            self.rest(poc, frozenset(tag for tag, _ in _CONTACT))
             _put(out, "pointOfContact", contact)
-        lim = _text(root.find("limitations_and_caveats"))
+        lim = root.find("limitations_and_caveats")
         if lim is not None:
-            out["limitationsAndCaveats"] = {"description": lim}
+            _put(out, "limitationsAndCaveats", {"description": _text(lim)} if _text(lim) else None)
+            self.rest(lim, _NONE, _NONE, text=True)
         return out
+
+
+# children each element kind maps (anything else goes to legacy)
+_K_GROUP_LIST = frozenset({"group"})
+_K_GROUP = frozenset({"title", "description"})
+_K_FLOW = frozenset({"recruitment_details", "pre_assignment_details", "group_list", "period_list"})
+_K_PERIOD_LIST = frozenset({"period"})
+_K_PERIOD = frozenset({"title", "milestone_list", "drop_withdraw_reason_list"})
+_K_FLOW_ITEM = frozenset({"title", "participants_list"})
+_K_PARTICIPANTS_LIST = frozenset({"participants"})
+_PARTICIPANTS_ATTRS = frozenset({"group_id", "count"})
+_K_ANALYZED_LIST = frozenset({"analyzed"})
+_K_ANALYZED = frozenset({"units", "count_list"})
+_K_ANALYZED_SCOPE = _K_ANALYZED | {"scope"}
+_K_COUNT_LIST = frozenset({"count"})
+_COUNT_ELEMENT_ATTRS = frozenset({"group_id", "value"})
+_K_CATEGORY_LIST = frozenset({"category"})
+_K_CATEGORY = frozenset({"title", "measurement_list"})
+_K_CATEGORY_SUB = frozenset({"sub_title", "measurement_list"})
+_K_MEASUREMENT_LIST = frozenset({"measurement"})
+_K_CLASS_LIST = frozenset({"class"})
+_K_CLASS = frozenset({"title", "analyzed_list", "category_list"})
+_K_MEASURE_LIST = frozenset({"measure"})
+_K_MEASURE = frozenset({"units", "param", "dispersion", "class_list", "category_list", "analyzed_list", "units_analyzed"})
+_K_MEASURE_TEXTS = frozenset({"title", "description", "population"})
+_K_BASELINE = frozenset({"population", "group_list", "analyzed_list", "measure_list"})
+_K_OUTCOME_LIST = frozenset({"outcome"})
+_K_OUTCOME = frozenset({"type", "title", "description", "population", "time_frame", "posting_date",
+                        "group_list", "measure", "measure_list", "analysis_list"})
+_K_ANALYSIS_LIST = frozenset({"analysis"})
+_K_GROUP_ID_LIST = frozenset({"group_id"})
+_K_EVENTS = frozenset({"time_frame", "desc", "group_list", "serious_events", "other_events"})
+_K_EVENT_LIST = frozenset({"event"})
+_K_EVENT = frozenset({"sub_title", "assessment", "description", "counts"})
+_K_EVENT_CATEGORY = frozenset({"title", "event_list"})
+_K_TOTAL_EVENT = frozenset({"sub_title", "counts"})
+_VOCAB = frozenset({"vocab"})
+_TOTAL_ATTRS = frozenset({"group_id", "subjects_affected", "subjects_at_risk"})
+_K_AGREEMENT = frozenset({"restrictive_agreement"})
+_K_AGREEMENT_PI = _K_AGREEMENT | {"pi_employee"}
+_CONTACT = (("name_or_title", "title"), ("organization", "organization"), ("email", "email"),
+            ("phone", "phone"), ("phone_ext", "phoneExt"))
 
 
 _ANALYSIS: tuple[tuple[str, str, Any], ...] = (
@@ -638,6 +660,8 @@ _ANALYSIS: tuple[tuple[str, str, Any], ...] = (
     ("ci_upper_limit_na_comment", "ciUpperLimitComment", None),
     ("estimate_desc", "estimateComment", None),
 )
+_K_ANALYSIS = frozenset(tag for tag, _, _ in _ANALYSIS) | {"group_id_list"}
+_K_ANALYSIS_TESTED = _K_ANALYSIS | {"non_inferiority"}
 
 
 def _opt(fn: Any, value: str | None) -> Any:
@@ -656,21 +680,20 @@ _SECTIONS = {
     "outcome_list": ("outcomeMeasuresModule", _Converter.outcomes),
     "reported_events": ("adverseEventsModule", _Converter.events),
 }
-_MORE_INFO = {"certain_agreements", "point_of_contact", "limitations_and_caveats"}
+_K_RESULTS = frozenset(_SECTIONS) | {"certain_agreements", "point_of_contact", "limitations_and_caveats"}
 
 
 def convert_results(element: etree._Element) -> dict:
     """Convert one legacy ``<clinical_results>`` element into a v2 ``resultsSection`` dict."""
-    conv = _Converter()
+    conv = _Converter(element)
     out: dict[str, Any] = {}
     for tag, (key, method) in _SECTIONS.items():
         el = element.find(tag)
         if el is not None:
             _put(out, key, method(conv, el))
     _put(out, "moreInfoModule", conv.more_info(element))
-    conv.rest(element, "", set(_SECTIONS) | _MORE_INFO)
-    if conv.legacy:
-        out["legacy"] = {k.lstrip("/"): v for k, v in conv.legacy.items()}
+    conv.rest(element, _K_RESULTS)
+    _put(out, "legacy", conv.legacy)
     return out
 
 
