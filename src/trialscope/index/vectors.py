@@ -1,0 +1,317 @@
+"""The vector index behind "See also": one embedding and one feature row per study.
+
+Lives in `derived_dir(store.url, "vectors")` and is rebuildable from the store at any time:
+
+- `vectors.npy`: float16 [rows, dim], row i = the i-th study version embedded;
+- `rows.sqlite`: `rows(row, nct, live, feat)` (feat = the structured/lexical features of
+  `trialscope.similar.study_features`, JSON), `current(nct -> row)`, `df(tok, n)` for the
+  lexical idf, and `meta` (store seq caught up to, encoder fingerprint);
+- `hnsw.faiss`: a faiss HNSW graph (inner product) over every row, built once the index
+  holds more than `HNSW_THRESHOLD` rows; below that kNN is an exact numpy product.
+
+Updates are append-only: `catch_up(store)` reads `store.changes_since(seq)`, embeds the
+changed studies, appends their rows and marks the rows they replace dead (queries skip
+dead rows). `rebuild(store)` starts over and compacts. Readers reopen the files when
+`meta.json` changes, so a web process sees a catch-up made by an ingest process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from ..store import derived_dir
+
+HNSW_THRESHOLD = 50_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 64
+HNSW_EF_SEARCH = 256
+BATCH = 2000
+FORMAT = 1
+
+
+def index_dir(store_or_url) -> Path:
+    url = store_or_url if isinstance(store_or_url, str) else store_or_url.url
+    return Path(derived_dir(url, "vectors"))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS rows (row INTEGER PRIMARY KEY, nct TEXT NOT NULL,
+                                         live INTEGER NOT NULL, feat BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS current (nct TEXT PRIMARY KEY, row INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS df (tok TEXT PRIMARY KEY, n INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+        """
+    )
+    return db
+
+
+def _meta(db: sqlite3.Connection, key: str, default=None):
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+def _set_meta(db: sqlite3.Connection, key: str, value) -> None:
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(value)))
+
+
+@contextmanager
+def _locked(folder: Path):
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def catch_up(store, encoder=None, progress: bool = False) -> int:
+    """Bring the vector index up to the store's seq; returns how many studies were embedded.
+
+    Called after every ingest (cli.AFTER_INGEST). Starts a fresh index when there is none or
+    when it was built with another encoder.
+    """
+    from ..similar import study_features
+    from .embeddings import get_encoder, study_text
+
+    enc = encoder or get_encoder()
+    folder = index_dir(store)
+    with _locked(folder):
+        db = _connect(folder / "rows.sqlite")
+        try:
+            built_with = _meta(db, "encoder")
+            if built_with is not None and (built_with != enc.fingerprint or _meta(db, "format") != str(FORMAT)):
+                db.close()
+                _wipe(folder)
+                db = _connect(folder / "rows.sqlite")
+            seq = int(_meta(db, "seq", 0))
+            if store.max_seq() <= seq and (folder / "vectors.npy").exists():
+                return 0
+            vec_path = folder / "vectors.npy"
+            old = np.load(vec_path) if vec_path.exists() else np.zeros((0, enc.dim), np.float16)
+            next_row = old.shape[0]
+            new_blocks: list[np.ndarray] = []
+            done = 0
+            t0 = time.time()
+            while True:
+                batch = store.changes_since(seq, limit=BATCH)
+                if not batch:
+                    break
+                latest: dict[str, object] = {}
+                for s in batch:
+                    latest[s.nct_id] = s
+                studies = list(latest.values())
+                records = [s.record for s in studies]
+                vecs = enc.encode([study_text(r) for r in records]).astype(np.float16)
+                new_blocks.append(vecs)
+                df_delta: Counter = Counter()
+                for s, rec in zip(studies, records, strict=True):
+                    prev = db.execute("SELECT row FROM current WHERE nct = ?", (s.nct_id,)).fetchone()
+                    if prev is not None:
+                        (pfeat,) = db.execute("SELECT feat FROM rows WHERE row = ?", (prev[0],)).fetchone()
+                        for tok in orjson.loads(pfeat).get("k", {}):
+                            df_delta[tok] -= 1
+                        db.execute("UPDATE rows SET live = 0 WHERE row = ?", (prev[0],))
+                    feat = study_features(rec)
+                    for tok in feat.get("k", {}):
+                        df_delta[tok] += 1
+                    db.execute("INSERT INTO rows (row, nct, live, feat) VALUES (?, ?, 1, ?)",
+                               (next_row, s.nct_id, orjson.dumps(feat)))
+                    db.execute("INSERT OR REPLACE INTO current (nct, row) VALUES (?, ?)",
+                               (s.nct_id, next_row))
+                    next_row += 1
+                db.executemany(
+                    "INSERT INTO df (tok, n) VALUES (?, ?) ON CONFLICT(tok) DO UPDATE SET n = n + excluded.n",
+                    [(t, n) for t, n in df_delta.items() if n],
+                )
+                seq = max(s.seq for s in batch)
+                done += len(studies)
+                if progress:
+                    rate = done / max(time.time() - t0, 1e-9)
+                    print(f"\rvectors: {done:,} studies embedded ({rate:,.0f}/s)", end="", flush=True)
+            if progress and done:
+                print()
+            allv = np.concatenate([old, *new_blocks]) if new_blocks else old
+            _save_npy(vec_path, allv)
+            _update_hnsw(folder, allv, old.shape[0])
+            _set_meta(db, "seq", seq)
+            _set_meta(db, "encoder", enc.fingerprint)
+            _set_meta(db, "format", FORMAT)
+            _set_meta(db, "dim", enc.dim)
+            db.commit()
+            (folder / "meta.json").write_bytes(orjson.dumps(
+                {"seq": seq, "rows": int(allv.shape[0]), "encoder": enc.fingerprint, "at": time.time()}))
+            return done
+        finally:
+            db.close()
+
+
+def _update_hnsw(folder: Path, allv: np.ndarray, old_rows: int) -> None:
+    path = folder / "hnsw.faiss"
+    if allv.shape[0] <= HNSW_THRESHOLD:
+        path.unlink(missing_ok=True)
+        return
+    import faiss
+
+    if path.exists() and old_rows > 0:
+        index = faiss.read_index(str(path))
+        if index.ntotal != old_rows:
+            index = None
+    else:
+        index = None
+    if index is None:
+        index = faiss.IndexHNSWFlat(allv.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        start = 0
+    else:
+        start = old_rows
+    for i in range(start, allv.shape[0], 50_000):
+        index.add(np.ascontiguousarray(allv[i : i + 50_000], dtype=np.float32))
+    tmp = path.with_suffix(".tmp")
+    faiss.write_index(index, str(tmp))
+    os.replace(tmp, path)
+
+
+def _wipe(folder: Path) -> None:
+    for name in ("rows.sqlite", "rows.sqlite-wal", "rows.sqlite-shm", "vectors.npy", "hnsw.faiss", "meta.json"):
+        (folder / name).unlink(missing_ok=True)
+
+
+def rebuild(store, encoder=None, progress: bool = False) -> int:
+    """Drop the vector index and build it again from the whole store (compacts dead rows)."""
+    folder = index_dir(store)
+    with _locked(folder):
+        _wipe(folder)
+    _CACHE.pop(str(folder), None)
+    return catch_up(store, encoder=encoder, progress=progress)
+
+
+class VectorIndex:
+    """A read-only view of the index files, as of one meta.json (see `open_index`)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        meta_path = folder / "meta.json"
+        self.stamp = meta_path.stat().st_mtime_ns if meta_path.exists() else None
+        self.db = _connect(folder / "rows.sqlite")
+        self._lock = threading.Lock()
+        vec_path = folder / "vectors.npy"
+        self.vectors = np.load(vec_path) if vec_path.exists() else np.zeros((0, 1), np.float16)
+        self.rows = self.vectors.shape[0]
+        self.encoder = _meta(self.db, "encoder")
+        self.live = np.zeros(self.rows, dtype=bool)
+        live_rows = np.fromiter((r for (r,) in self.db.execute("SELECT row FROM rows WHERE live = 1")), dtype=np.int64)
+        live_rows = live_rows[live_rows < self.rows]
+        self.live[live_rows] = True
+        self.n_live = int(self.live.sum())
+        self.hnsw = None
+        if (folder / "hnsw.faiss").exists():
+            import faiss
+
+            self.hnsw = faiss.read_index(str(folder / "hnsw.faiss"))
+            self.hnsw.hnsw.efSearch = HNSW_EF_SEARCH
+            self.exact = None
+        else:
+            self.exact = self.vectors.astype(np.float32)
+        self._df: dict[str, int] | None = None
+
+    # --- lookups -------------------------------------------------------------------------
+    def row_of(self, nct: str) -> int | None:
+        with self._lock:
+            r = self.db.execute("SELECT row FROM current WHERE nct = ?", (nct,)).fetchone()
+        return r[0] if r and r[0] < self.rows else None
+
+    def rows_of(self, ncts: list[str]) -> dict[str, int]:
+        if not ncts:
+            return {}
+        marks = ",".join("?" * len(ncts))
+        with self._lock:
+            got = self.db.execute(f"SELECT nct, row FROM current WHERE nct IN ({marks})", ncts).fetchall()
+        return {n: r for n, r in got if r < self.rows}
+
+    def vector(self, row: int) -> np.ndarray:
+        return self.vectors[row].astype(np.float32)
+
+    def features(self, rows: list[int]) -> dict[int, tuple[str, dict]]:
+        out: dict[int, tuple[str, dict]] = {}
+        rows = [int(r) for r in rows]
+        with self._lock:
+            for i in range(0, len(rows), 500):
+                chunk = rows[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                for row, nct, feat in self.db.execute(
+                    f"SELECT row, nct, feat FROM rows WHERE row IN ({marks})", chunk
+                ):
+                    out[row] = (nct, orjson.loads(feat))
+        return out
+
+    def df(self) -> dict[str, int]:
+        if self._df is None:
+            with self._lock:
+                self._df = dict(self.db.execute("SELECT tok, n FROM df WHERE n > 0"))
+        return self._df
+
+    # --- kNN -----------------------------------------------------------------------------
+    def knn(self, query: np.ndarray, k: int = 200) -> list[tuple[int, float]]:
+        """The k live rows nearest to the query vector (inner product = cosine)."""
+        if self.rows == 0 or self.n_live == 0:
+            return []
+        q = np.asarray(query, dtype=np.float32).reshape(1, -1)
+        if self.hnsw is not None:
+            want = min(self.rows, k + max(16, k // 4))
+            scores, ids = self.hnsw.search(q, want)
+            out = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True)
+                   if i >= 0 and self.live[i]]
+            return out[:k]
+        scores = self.exact @ q[0]
+        scores = np.where(self.live, scores, -np.inf)
+        k = min(k, self.n_live)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(int(i), float(scores[i])) for i in top]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+_CACHE: dict[str, VectorIndex] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def open_index(store_or_url) -> VectorIndex | None:
+    """The index for a store, reopened if another process caught it up; None if never built."""
+    folder = index_dir(store_or_url)
+    meta_path = folder / "meta.json"
+    if not meta_path.exists():
+        return None
+    stamp = meta_path.stat().st_mtime_ns
+    key = str(folder)
+    with _CACHE_LOCK:
+        idx = _CACHE.get(key)
+        if idx is None or idx.stamp != stamp:
+            if idx is not None:
+                idx.close()
+            idx = VectorIndex(folder)
+            _CACHE[key] = idx
+        return idx

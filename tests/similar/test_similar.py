@@ -1,0 +1,136 @@
+"""See also: similar trials on the in-repo sample (no shared data needed)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import orjson
+import pytest
+
+from trialscope.cli import UsageError, main
+from trialscope.similar import normalise_intervention, similar_to, similar_to_text
+from trialscope.store import open_store
+
+LIVER = re.compile(r"\bliver\b|hepat|\bhcc\b", re.I)
+
+
+def is_liver(record: dict, manifest: dict) -> bool:
+    """Liver/HCC from the record's own conditions, MeSH terms and titles (not the scorer)."""
+    p = record.get("protocolSection") or {}
+    nct = p["identificationModule"]["nctId"]
+    if nct in manifest["liver_or_hcc"]:
+        return True
+    ident = p.get("identificationModule") or {}
+    cond = p.get("conditionsModule") or {}
+    mesh = ((record.get("derivedSection") or {}).get("conditionBrowseModule") or {}).get("meshes") or []
+    texts = [ident.get("briefTitle") or "", ident.get("officialTitle") or "",
+             *(cond.get("conditions") or []), *(m.get("term") or "" for m in mesh)]
+    return any(LIVER.search(t) for t in texts)
+
+
+@pytest.fixture(scope="module")
+def store(sample_db):
+    st = open_store(sample_db)
+    yield st
+    st.close()
+
+
+def _liver_count(store, results, manifest) -> int:
+    got = store.get_many([r["nctId"] for r in results])
+    return sum(is_liver(got[r["nctId"]].record, manifest) for r in results)
+
+
+def test_structureless_record_finds_hcc_trials(store, manifest):
+    # NCT05113290 has no title, conditions or interventions: only its summary and description.
+    results = similar_to(store, "NCT05113290", limit=10)
+    assert len(results) == 10
+    assert _liver_count(store, results, manifest) >= 8, [r["briefTitle"] for r in results]
+
+
+def test_hcc_trial_top5_are_liver_trials(store, manifest):
+    results = similar_to(store, "NCT03949231", limit=5)
+    assert len(results) == 5
+    assert _liver_count(store, results, manifest) == 5, [r["briefTitle"] for r in results]
+
+
+def test_results_shape_and_explanations(store):
+    results = similar_to(store, "nct03949231", limit=10)
+    assert all(set(r) == {"nctId", "briefTitle", "overallStatus", "phases", "score", "why"} for r in results)
+    assert all(r["why"] for r in results)
+    assert all(r["nctId"] != "NCT03949231" for r in results)
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+    assert any(r["why"].startswith("shares ") for r in results)
+
+
+def test_unknown_and_bad_ids(store):
+    with pytest.raises(UsageError):
+        similar_to(store, "NCT99999998")
+    with pytest.raises(UsageError):
+        similar_to(store, "not-an-id")
+
+
+def test_text_query(store, manifest):
+    results = similar_to_text(store, "advanced hepatocellular carcinoma treated with sorafenib", limit=5)
+    assert len(results) == 5
+    assert _liver_count(store, results, manifest) >= 4
+
+
+def test_cli_json_and_text(sample_db, capsys):
+    assert main(["similar", "NCT03949231", "--db", sample_db, "--limit", "3", "--json"]) == 0
+    out = orjson.loads(capsys.readouterr().out)
+    assert out["nctId"] == "NCT03949231" and len(out["similar"]) == 3
+    assert main(["similar", "--db", sample_db, "--text", "liver cancer immunotherapy"]) == 0
+    assert "NCT" in capsys.readouterr().out
+    assert main(["similar", "NCT99999998", "--db", sample_db]) == 2
+
+
+def test_intervention_names_normalised():
+    assert normalise_intervention("Drug: Sorafenib 400 mg tablets (Nexavar)") == "sorafenib"
+    assert normalise_intervention("Toripalimab 240mg IV") == "toripalimab"
+
+
+def test_incremental_update_adds_new_study(sample_db, tmp_path, manifest):
+    from trialscope.index.vectors import catch_up, open_index
+    from trialscope.ingest import ingest
+
+    db = str(tmp_path / "copy.db")
+    shutil.copy(sample_db, db)
+    store = open_store(db)
+    assert catch_up(store) > 500  # the copy has no vector index yet: built from scratch
+    idx = open_index(store)
+    assert idx.row_of("NCT09999991") is None
+    rec = store.get("NCT03949231").record
+    rec["protocolSection"]["identificationModule"]["nctId"] = "NCT09999991"
+    rec["protocolSection"]["identificationModule"]["briefTitle"] = "Hepatic arterial infusion of toripalimab in liver cancer"
+    (tmp_path / "new.json").write_bytes(orjson.dumps(rec))
+    ingest(store, [str(tmp_path / "new.json")], progress=False)
+    assert catch_up(store) == 1
+    idx = open_index(store)
+    assert idx.row_of("NCT09999991") is not None
+    top = similar_to(store, "NCT03949231", limit=3)
+    assert top[0]["nctId"] == "NCT09999991"
+    assert catch_up(store) == 0  # nothing new
+    store.close()
+
+
+def test_hnsw_matches_exact(sample_db, tmp_path, monkeypatch):
+    from trialscope.index import vectors
+
+    db = str(tmp_path / "hnsw.db")
+    shutil.copy(sample_db, db)
+    store = open_store(db)
+    vectors.catch_up(store)
+    exact = vectors.open_index(store)
+    q = exact.vector(exact.row_of("NCT03949231"))
+    want = [r for r, _ in exact.knn(q, 10)]
+    monkeypatch.setattr(vectors, "HNSW_THRESHOLD", 100)
+    vectors.rebuild(store)
+    approx = vectors.open_index(store)
+    assert approx.hnsw is not None
+    got = [r for r, _ in approx.knn(q, 10)]
+    assert len(set(want) & set(got)) >= 8
+    assert np.isclose(approx.knn(q, 1)[0][1], 1.0, atol=1e-2)
+    store.close()
