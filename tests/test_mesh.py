@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
 from trialscope.mesh import MeshVocabulary, term_key, tokens, vocabulary
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +144,53 @@ def test_every_descriptor_name_looks_up_itself(mesh: MeshVocabulary) -> None:
     assert len(names) > 30_000
     missing = [n for n in names if n not in mesh.lookup(n)]
     assert missing == []
+
+
+def _build_script():
+    spec = importlib.util.spec_from_file_location("build_mesh", ROOT / "scripts" / "build_mesh.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_record_synonyms_keep_only_consistent_specific_mappings() -> None:
+    build = _build_script()
+    trees = {
+        "Liver Neoplasms": ["C04.588.274.623"],
+        "Carcinoma, Hepatocellular": ["C04.588.274.623.160"],
+        "Prostatic Neoplasms": ["C04.588.945.440.770"],
+        "Erectile Dysfunction": ["C12.294.644.486"],
+        "Hyperplasia": ["C23.550.449"],
+        "Prostatic Hyperplasia": ["C12.294.565"],
+        "Syndrome": ["C23.888"],
+        "Leukemia": ["C04.557.337"],
+    }
+    names = {name: "" for name in trees}
+    direct = {term_key(name): [name] for name in names}
+    subtypes = [f"Leukemia Subtype {c}" for c in "abcdef"]
+    records = {
+        "s1": (["HCC"], ["Carcinoma, Hepatocellular", "Liver Neoplasms"]),
+        "s2": (["HCC"], ["Carcinoma, Hepatocellular"]),
+        # Neither condition names a term ("prostate" is not "prostatic"): each gets half of both.
+        "s3": (["Impotence", "Prostate Cancer"], ["Prostatic Neoplasms", "Erectile Dysfunction"]),
+        "s4": (["Impotence"], ["Erectile Dysfunction"]),
+        # Erectile Dysfunction is named outright, so Prostate Cancer gets only the other term.
+        "s5": (["Prostate Cancer", "Erectile Dysfunction"], ["Prostatic Neoplasms", "Erectile Dysfunction"]),
+        "s6": (["BPH"], ["Prostatic Hyperplasia", "Hyperplasia", "Syndrome"]),
+        "s7": (["BPH"], ["Prostatic Hyperplasia", "Hyperplasia", "Syndrome"]),
+        "s8": (["Once Only"], ["Leukemia"]),
+        "s9": (subtypes, ["Leukemia", "Syndrome"]),
+        "s10": (subtypes, ["Leukemia", "Syndrome"]),
+        "s11": (["Flaky"], ["Leukemia"]),
+        "s12": (["Flaky"], ["Leukemia"]),
+        "s13": (["Flaky"], []),
+        "s14": (["Flaky"], []),
+        "s15": (["Flaky"], []),
+    }
+    found = build.record_synonyms(records, names, trees, direct)
+    assert found == {
+        "hcc": ["Carcinoma, Hepatocellular"],  # Liver Neoplasms is broader: dropped
+        "impotence": ["Erectile Dysfunction"],
+        "neoplasm prostate": ["Prostatic Neoplasms"],  # Erectile Dysfunction: weight 0.5 only
+        "bph": ["Prostatic Hyperplasia"],  # Hyperplasia is a word subset, Syndrome generic
+    }
