@@ -240,9 +240,12 @@ class _Compiler:
                 clauses.append(Query.const_score_query(q, TEXT_WEIGHTS["mesh"]))
         if len(clauses) == 1:
             return clauses[0]
+        if TIE_BREAKER is not None:
+            return Query.disjunction_max_query(clauses, tie_breaker=TIE_BREAKER)
         return Query.boolean_query([(Occur.Should, q) for q in clauses])
 
 
+TIE_BREAKER: float | None = 0.1  # a word's score: best field + this share of the others
 _ANALYZER = analyzer()
 _FOLDING = folding_analyzer()
 

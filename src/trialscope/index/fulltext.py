@@ -19,7 +19,7 @@ import tantivy
 
 from ..normalize import age_days
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Free-text fields and their weights (BM25 per field, summed over fields).
 TEXT_WEIGHTS: dict[str, float] = {
@@ -269,7 +269,16 @@ def study_document(record: dict, withdrawn: bool = False) -> tantivy.Document:
     _add_all(doc, "mesh", mesh_terms)
     _add_all(doc, "mesh_anc", anc)
     _add_all(doc, "mesh_facet", dict.fromkeys(mesh_terms))
-    _add_all(doc, "mesh_exact", {t.lower() for t in (*mesh_terms, *anc)})
+    # cond: expansion matches these exactly: the record's MeSH terms and ancestors, plus what
+    # each condition string names in MeSH (records often list conditions their browse data
+    # lacks, e.g. "Hepatocellular Carcinoma" among seven GI cancers) and those ancestors
+    exact = {t.lower() for t in (*mesh_terms, *anc)}
+    for c in conditions:
+        for name in mesh_lookup(c):
+            if name.lower() not in exact:
+                exact.add(name.lower())
+                exact.update(a.lower() for a in mesh_ancestors(name))
+    _add_all(doc, "mesh_exact", exact)
 
     interventions = arms.get("interventions") or ()
     intr_texts: list[str] = []
