@@ -502,6 +502,10 @@ def format_p(value: Any) -> str:
 def _range(lo: str, hi: str) -> str:
     if not lo and not hi:
         return ""
+    if not hi or hi.upper() == "NA":
+        return f"lower limit {lo}"
+    if not lo or lo.upper() == "NA":
+        return f"upper limit {hi}"
     neg = lo.startswith("-") or hi.startswith("-")
     return f"{lo or '?'}{' to ' if neg else '–'}{hi or '?'}"
 
