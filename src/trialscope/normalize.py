@@ -23,9 +23,10 @@ MONTHS = {
     for name in names
 }
 
-_DAY_MONTH_YEAR = re.compile(r"^([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})$")
-_MONTH_YEAR = re.compile(r"^([A-Za-z]+)\.?,?\s+(\d{4})$")
-_ISO = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+# [0-9], not \d: \d matches other scripts' digits too, and int() would accept them.
+_DAY_MONTH_YEAR = re.compile(r"^([A-Za-z]+)\.?\s+([0-9]{1,2}),?\s+([0-9]{4})$")
+_MONTH_YEAR = re.compile(r"^([A-Za-z]+)\.?,?\s+([0-9]{4})$")
+_ISO = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?$")
 
 
 def parse_date(text: str) -> str:
@@ -50,7 +51,9 @@ def parse_date(text: str) -> str:
     if m:
         month = MONTHS.get(m.group(1).lower())
         if month:
-            return f"{int(m.group(2)):04d}-{month:02d}"
+            year = int(m.group(2))
+            _check(year, month, 1, text)
+            return f"{year:04d}-{month:02d}"
     raise ValueError(f"unrecognised date {text!r}")
 
 
@@ -64,7 +67,7 @@ def _check(year: int, month: int, day: int, text: str) -> None:
 DAYS_PER_UNIT = {
     "minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25,
 }
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+?)s?\s*$")
+_AGE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+?)s?\s*$")
 
 
 def age_days(text: str | None) -> float | None:
