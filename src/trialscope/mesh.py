@@ -88,7 +88,7 @@ class MeshVocabulary:
     def __init__(
         self,
         descriptors: list[tuple[str, str, list[str]]],
-        terms: dict[str, list[str]],
+        terms: dict[str, str],
         aliases: dict[str, str],
     ):
         self._ui_by_name: dict[str, str] = {}
@@ -108,7 +108,7 @@ class MeshVocabulary:
             self._canonical.setdefault(old.lower(), current)
         self._tree_name = tree_name
         self._sorted_trees = sorted(tree_name)
-        self._terms = terms
+        self._terms = terms  # key -> "name|name", split only when used: most keys never are
 
     def _resolve(self, name: str) -> str | None:
         """The current preferred name for a name in any case, or an old name."""
@@ -166,7 +166,7 @@ class MeshVocabulary:
             return []
         for key in _variants(toks):
             if key in self._terms:
-                return list(self._terms[key])
+                return self._terms[key].split("|")
         covered = [False] * len(toks)
         found: list[str] = []
         for n in range(min(_MAX_PHRASE, len(toks) - 1), 0, -1):
@@ -181,7 +181,7 @@ class MeshVocabulary:
 
     def _phrase(self, toks: list[str]) -> list[str]:
         for key in _variants(toks):
-            names = [n for n in self._terms.get(key, ()) if self._is_condition(n)]
+            names = [n for n in self._terms.get(key, "").split("|") if self._is_condition(n)]
             if names:
                 return names
         return []
@@ -206,14 +206,14 @@ def _unique(names) -> list[str]:
 
 def _read_tsv(filename: str) -> list[list[str]]:
     path = resources.files("trialscope") / "data" / "mesh" / filename
-    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
-        return [line.rstrip("\n").split("\t") for line in fh]
+    text = gzip.decompress(path.read_bytes()).decode("utf-8")
+    return [line.split("\t") for line in text.splitlines()]
 
 
 def load() -> MeshVocabulary:
     """Read the shipped vocabulary (use `vocabulary()` for the shared instance)."""
     descriptors = [(ui, name, trees.split()) for ui, name, trees in _read_tsv("descriptors.tsv.gz")]
-    terms = {key: names.split("|") for key, names in _read_tsv("terms.tsv.gz")}
+    terms = dict(_read_tsv("terms.tsv.gz"))
     aliases = dict(_read_tsv("aliases.tsv.gz"))
     return MeshVocabulary(descriptors, terms, aliases)
 
