@@ -1,0 +1,123 @@
+"""Server-rendered pages against a real server: sections, errors, exports, escaping."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from .conftest import EVIL_TITLE
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with httpx.Client(base_url=server, timeout=30) as c:
+        yield c
+
+
+SECTIONS = ["Summary", "Description", "Study design", "Arms and interventions", "Outcomes", "Eligibility",
+            "Conditions, MeSH terms and keywords", "Key facts", "Locations", "See also", "Record data", "Source"]
+
+
+def test_record_page_sections(client):
+    r = client.get("/study/NCT03949231")
+    assert r.status_code == 200
+    html = r.text
+    for heading in SECTIONS:
+        assert re.search(rf"<h2[^>]*>{re.escape(heading)}</h2>", html), heading
+    assert "ClinicalTrials.gov (US)" in html and "NCT03949231" in html
+    assert "Inclusion criteria" in html and "Exclusion criteria" in html
+    assert 'href="https://clinicaltrials.gov/study/NCT03949231"' in html
+    assert "/study/NCT03949231/raw" in html and "<details" in html
+    assert "may not be current" in html
+    assert "Phase 3" in html
+    # conditions link to a search
+    assert re.search(r'href="/\?cond=', html)
+
+
+def test_case_insensitive_redirect_and_404(client):
+    r = client.get("/study/nct03949231", follow_redirects=False)
+    assert r.status_code in (301, 308) and r.headers["location"].endswith("/study/NCT03949231")
+    r = client.get("/study/NCT00000001")
+    assert r.status_code == 404 and "not in this registry copy" in r.text
+    assert client.get("/study/garbage").status_code == 404
+
+
+def test_untitled_study_has_a_heading(client):
+    html = client.get("/study/NCT05113290").text
+    h1 = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S).group(1)
+    assert len(h1.strip()) > 10 and "None" not in h1
+
+
+def test_raw_record(client):
+    r = client.get("/study/NCT03949231/raw")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith(("application/xml", "application/json"))
+
+
+def test_search_page(client):
+    r = client.get("/", params={"q": "liver cancer"})
+    assert r.status_code == 200
+    assert re.search(r"[\d,]+ studies", r.text)
+    assert "/study/NCT" in r.text and "badge" in r.text
+    assert 'name="q"' in r.text and 'value="liver cancer"' in r.text
+    # facets are plain links that keep the query
+    assert re.search(r'href="/\?q=liver\+cancer&amp;phase=PHASE\d', r.text)
+    r2 = client.get("/", params={"q": "liver cancer", "phase": "PHASE3", "sort": "last_update:desc"})
+    assert r2.status_code == 200
+
+
+def test_paging_links(client):
+    html = client.get("/", params={"q": "cancer"}).text
+    m = re.search(r'rel="next" href="([^"]+)"', html)
+    assert m
+    r = client.get(m.group(1).replace("&amp;", "&"))
+    assert r.status_code == 200 and "Showing 21" in r.text
+
+
+@pytest.mark.parametrize("params", [{"q": '"unclosed'}, {"q": "(liver"}, {"status": "RUNNING"},
+                                    {"q": "x" * 2001}, {"lat": "999", "lon": "1"}, {"sort": "nope"}, {"age": "abc"}])
+def test_bad_search_is_friendly_400(client, params):
+    r = client.get("/", params=params)
+    assert r.status_code == 400
+    assert "could not" in r.text and "Traceback" not in r.text
+
+
+def test_stats_page(client):
+    r = client.get("/stats")
+    assert r.status_code == 200
+    assert r.text.count("<svg") == 5
+    for title in ("Studies by status", "Studies by phase", "Studies by start year", "Top conditions", "Top countries"):
+        assert f"<title id=" in r.text and title in r.text
+    assert client.get("/stats", params={"q": "liver"}).status_code == 200
+
+
+def test_exports(client):
+    r = client.get("/export.csv", params={"q": "liver"})
+    assert r.status_code == 200 and r.text.startswith("NCT Number,")
+    r = client.get("/export.ris", params={"q": "liver"})
+    assert r.status_code == 200 and "TY  - DBASE" in r.text and "ER  - " in r.text
+
+
+def test_static_htmx_is_vendored(client):
+    r = client.get("/static/htmx.min.js")
+    assert r.status_code == 200 and len(r.content) > 10_000
+    assert "unpkg" not in client.get("/").text
+
+
+def test_record_text_is_escaped(evil_server):
+    with httpx.Client(base_url=evil_server, timeout=30) as c:
+        html = c.get("/study/NCT09999901").text
+        assert "<script>alert" not in html
+        assert "<img src=x" not in html and "<svg onload" not in html
+        assert "&lt;script&gt;alert(&#39;t&#39;)&lt;/script&gt;" in html or "&lt;script&gt;" in html
+        # the criteria are still split into lists
+        assert "Inclusion criteria" in html and "Exclusion criteria" in html
+        search = c.get("/", params={"q": "evil"}).text
+        assert "<script>alert" not in search and "<img src=x" not in search
+        assert "NCT09999901" in search
+        api = c.get("/api/v2/studies/NCT09999901").json()
+        assert api["protocolSection"]["identificationModule"]["briefTitle"] == EVIL_TITLE
+        stats = c.get("/stats").text
+        assert "<b>cancer" not in stats
