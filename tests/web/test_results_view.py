@@ -353,9 +353,15 @@ def test_template_renders_every_sample_results_study():
     for nct in ids:
         html = render(json_study(nct))
         assert html.count("<section") == html.count("</section>")
-    # no request in the context (e.g. a fragment render) still works
+    # no request in the context still works
     html = render(json_study(ids[0]), request=False)
-    assert 'id="results"' in html
+    assert 'id="results-body"' in html
+
+
+def test_query_given_to_view_drives_the_ae_tables_without_a_request():
+    res = view(json_study("NCT02369484"), {"ae_sort": "term", "ae_all": "1"})
+    html = _template().render(results=res)
+    assert "Show fewer" in html and 'aria-sort="ascending"' in html
 
 
 def test_template_sort_links_and_show_all():
