@@ -18,6 +18,7 @@ import gzip
 import re
 import unicodedata
 from bisect import bisect_left
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 
@@ -115,7 +116,7 @@ class MeshVocabulary:
         return self._canonical.get(name.strip().lower())
 
     def descriptor_id(self, name: str) -> str | None:
-        """Descriptor UI ("D006528") of an exact name, case-insensitive."""
+        """Descriptor UI ("D006528") of an exact name (or an old name), case-insensitive."""
         canonical = self._resolve(name)
         return self._ui_by_name.get(canonical) if canonical else None
 
@@ -200,7 +201,7 @@ class MeshVocabulary:
         return {".".join(tn.split(".")[:depth]) for tn in self.tree_numbers(name)}
 
 
-def _unique(names) -> list[str]:
+def _unique(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
