@@ -277,6 +277,7 @@ def sync(
         cursor = {"source": base, "mode": mode, "since": start, "phase": "studies",
                   "token": None, "pages": 0, "high_water": None}
     cursor["run"] = run_id
+    store.set_meta(CURSOR_KEY, orjson.dumps(cursor).decode())
     summary = SyncSummary(run_id, base, cursor["mode"], cursor["since"])
     if resumable:
         summary.resumed_from_page = cursor.get("pages", 0) + 1
