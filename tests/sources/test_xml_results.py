@@ -261,6 +261,18 @@ def test_unknown_content_goes_to_legacy_by_path() -> None:
     assert report.dropped == [] and report.kept == report.leaves == 12
 
 
+def test_unmapped_attributes_on_value_rows_are_kept() -> None:
+    element = copy.deepcopy(_element("NCT04523831"))
+    element.find(".//measurement").set("note", "m")
+    element.find(".//participants").set("note", "p")
+    element.find(".//count").text = "c"
+    element.find(".//event/counts").set("note", "e")  # a "Total" row
+    element.find(".//category[2]/event_list/event/counts").set("note", "s")  # a serious event
+    legacy = convert_results(element)["legacy"]
+    assert sorted(v for k, v in legacy.items() if k.endswith(("/@note", "/text()"))) == ["c", "e", "m", "p", "s"]
+    assert coverage(element, convert_results(element)).dropped == []
+
+
 # -- losslessness over the whole sample ---------------------------------------------------
 
 

@@ -244,7 +244,8 @@ class _Converter:
             _put(entry, "groupId", ids.get(gid, gid) if gid is not None else None)
             _put(entry, "numSubjects", part.get("count"))
             _put(entry, "comment", _text(part))
-            self.rest(part, _NONE, _PARTICIPANTS_ATTRS, text=True)
+            if len(part.attrib) != len(entry) - ("comment" in entry) or len(part):
+                self.rest(part, _NONE, _PARTICIPANTS_ATTRS, text=True)
             out.append(entry)
         return out
 
@@ -273,7 +274,8 @@ class _Converter:
             gid = c.get("group_id")
             _put(entry, "groupId", ids.get(gid, gid) if gid is not None else None)
             _put(entry, "value", c.get("value"))
-            self.rest(c, _NONE, _COUNT_ELEMENT_ATTRS)
+            if len(c.attrib) != len(entry) or len(c) or _text(c) is not None:
+                self.rest(c, _NONE, _COUNT_ELEMENT_ATTRS)
             out.append(entry)
         return out
 
@@ -308,7 +310,8 @@ class _Converter:
             _put(entry, "lowerLimit", get("lower_limit"))
             _put(entry, "upperLimit", get("upper_limit"))
             _put(entry, "comment", _text(m))
-            self.rest(m, _NONE, _MEASUREMENT_ATTRS, text=True)
+            if len(m.attrib) != len(entry) - ("comment" in entry) or len(m):
+                self.rest(m, _NONE, _MEASUREMENT_ATTRS, text=True)
             out.append(entry)
         return out
 
@@ -547,7 +550,8 @@ class _Converter:
             value = get("subjects_at_risk")
             if value is not None:
                 entry["numAtRisk"] = _int(value)
-            self.rest(c, _NONE, _COUNTS_ATTRS)
+            if len(c.attrib) != len(entry) or len(c) or _text(c) is not None:  # anything unmapped?
+                self.rest(c, _NONE, _COUNTS_ATTRS)
             stats.append(entry)
         return stats
 
@@ -657,7 +661,9 @@ _ANALYSIS: tuple[tuple[str, str, Any], ...] = (
     ("ci_n_sides", "ciNumSides", enum),
     ("ci_lower_limit", "ciLowerLimit", None),
     ("ci_upper_limit", "ciUpperLimit", None),
+    ("ci_lower_limit_na_comment", "ciLowerLimitComment", None),
     ("ci_upper_limit_na_comment", "ciUpperLimitComment", None),
+    ("other_analysis_desc", "otherAnalysisDescription", None),
     ("estimate_desc", "estimateComment", None),
 )
 _K_ANALYSIS = frozenset(tag for tag, _, _ in _ANALYSIS) | {"group_id_list"}
