@@ -61,12 +61,14 @@ def xml_coverage(archive: Path, limit: int | None) -> tuple[int, Coverage, float
 def v2_roundtrip(archive: Path) -> tuple[int, list[str]]:
     """Ingest the v2 results studies into a scratch store; list those that do not survive."""
     failed: list[str] = []
+    seen = 0
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(archive) as z:
         wanted = {}
         for name in z.namelist():
             record = orjson.loads(z.read(name))
             if "resultsSection" not in record:
                 continue
+            seen += 1
             try:
                 validate(record)
             except RecordError as exc:
@@ -80,7 +82,7 @@ def v2_roundtrip(archive: Path) -> tuple[int, list[str]]:
             if got is None or got.record.get("resultsSection") != record["resultsSection"]:
                 failed.append(f"{nct}: resultsSection changed by ingest")
         store.close()
-    return len(wanted) + sum(1 for f in failed if ": invalid" in f), failed
+    return seen, failed
 
 
 def main() -> int:
