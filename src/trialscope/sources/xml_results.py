@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from lxml import etree
@@ -134,9 +135,14 @@ _REPEATED = frozenset({
 
 
 _NONE: frozenset[str] = frozenset()
+# value rows: v2 key per attribute, v2 key for the element text (None: no home), integer values?
+_Row = tuple[dict[str, str], str | None, bool]
+_PARTICIPANT_ROW: _Row = ({"count": "numSubjects"}, "comment", False)
+_COUNT_ROW: _Row = ({"value": "value"}, None, False)
+_MEASUREMENT_ROW: _Row = (
+    {"value": "value", "spread": "spread", "lower_limit": "lowerLimit", "upper_limit": "upperLimit"}, "comment", False)
+_STAT_ROW: _Row = ({"events": "numEvents", "subjects_affected": "numAffected", "subjects_at_risk": "numAtRisk"}, None, True)
 _GROUP = frozenset({"group_id"})
-_MEASUREMENT_ATTRS = frozenset({"group_id", "value", "spread", "lower_limit", "upper_limit"})
-_COUNTS_ATTRS = frozenset({"group_id"}) | _COUNT_ATTRS
 
 
 class _Converter:
@@ -175,6 +181,41 @@ class _Converter:
                     self.stash(child, _generic(child))
                 seen.add(tag)
 
+    def each(self, container: etree._Element, tag: str) -> Iterator[etree._Element]:
+        """The ``tag`` children of a list element, in one pass; anything else in it is stashed."""
+        for name, value in container.items():
+            self.stash(container, value, f"/@{name}")
+        self.stash(container, _text(container), "/text()")
+        for child in container:
+            if child.tag == tag:
+                yield child
+            elif isinstance(child.tag, str):
+                self.stash(child, _generic(child))
+
+    def row(self, el: etree._Element, ids: dict[str, str], spec: _Row) -> dict:
+        """One value row (measurement, count, participants, event counts) from its attributes
+        (and text, where v2 has a comment for it): the hot loop, so one pass over ``items()``."""
+        keys, text_key, ints = spec
+        entry: dict[str, Any] = {}
+        odd = False
+        for name, value in el.items():
+            key = keys.get(name)
+            if key is not None:
+                entry[key] = int(value) if ints and value.isdigit() and value.isascii() else value
+            elif name == "group_id":
+                entry["groupId"] = ids.get(value, value)
+            else:
+                odd = True
+        text = el.text
+        if text is not None and (text := text.strip()):
+            if text_key is None:
+                odd = True
+            else:
+                entry[text_key] = text
+        if odd or len(el):
+            self.rest(el, _NONE, frozenset(keys) | _GROUP, text=text_key is not None)
+        return entry
+
     def groups(self, el: etree._Element, prefix: str) -> tuple[list[dict], dict[str, str]]:
         """``group_list`` -> v2 groups with renamed ids, and the legacy -> v2 id map."""
         out: list[dict] = []
@@ -182,8 +223,7 @@ class _Converter:
         gl = el.find("group_list")
         if gl is None:
             return out, ids
-        self.rest(gl, _K_GROUP_LIST)
-        for i, g in enumerate(gl.iterchildren("group")):
+        for i, g in enumerate(self.each(gl, "group")):
             legacy_id = g.get("group_id")
             new_id = f"{prefix}{i:03d}"
             if legacy_id is not None:
@@ -205,8 +245,7 @@ class _Converter:
         _put(out, "groups", groups)
         plist = el.find("period_list")
         if plist is not None:
-            self.rest(plist, _K_PERIOD_LIST)
-            _put(out, "periods", [self.period(p, ids) for p in plist.iterchildren("period")])
+            _put(out, "periods", [self.period(p, ids) for p in self.each(plist, "period")])
         self.rest(el, _K_FLOW)
         return out
 
@@ -220,9 +259,8 @@ class _Converter:
             lst = p.find(list_tag)
             if lst is None:
                 continue
-            self.rest(lst, frozenset({item_tag}))
             items = []
-            for item in lst.iterchildren(item_tag):
+            for item in self.each(lst, item_tag):
                 entry: dict[str, Any] = {}
                 _put(entry, "type", _text(item.find("title")))
                 entry[counts_key] = self.participants(item, ids)
@@ -237,25 +275,14 @@ class _Converter:
         plist = item.find("participants_list")
         if plist is None:
             return out
-        self.rest(plist, _K_PARTICIPANTS_LIST)
-        for part in plist.iterchildren("participants"):
-            entry: dict[str, Any] = {}
-            gid = part.get("group_id")
-            _put(entry, "groupId", ids.get(gid, gid) if gid is not None else None)
-            _put(entry, "numSubjects", part.get("count"))
-            _put(entry, "comment", _text(part))
-            if len(part.attrib) != len(entry) - ("comment" in entry) or len(part):
-                self.rest(part, _NONE, _PARTICIPANTS_ATTRS, text=True)
-            out.append(entry)
-        return out
+        return [self.row(part, ids, _PARTICIPANT_ROW) for part in self.each(plist, "participants")]
 
     # -- measures (baseline and outcomes) --------------------------------------------
 
     def denoms(self, analyzed_list: etree._Element, ids: dict[str, str], scope: str) -> list[dict]:
         """``analyzed_list`` (2017+) -> v2 ``denoms``; a scope other than the expected one is stashed."""
         out = []
-        self.rest(analyzed_list, _K_ANALYZED_LIST)
-        for an in analyzed_list.iterchildren("analyzed"):
+        for an in self.each(analyzed_list, "analyzed"):
             denom: dict[str, Any] = {}
             _put(denom, "units", _text(an.find("units")))
             denom["counts"] = self.counts(an.find("count_list"), ids)
@@ -268,21 +295,11 @@ class _Converter:
         out: list[dict] = []
         if count_list is None:
             return out
-        self.rest(count_list, _K_COUNT_LIST)
-        for c in count_list.iterchildren("count"):
-            entry: dict[str, Any] = {}
-            gid = c.get("group_id")
-            _put(entry, "groupId", ids.get(gid, gid) if gid is not None else None)
-            _put(entry, "value", c.get("value"))
-            if len(c.attrib) != len(entry) or len(c) or _text(c) is not None:
-                self.rest(c, _NONE, _COUNT_ELEMENT_ATTRS)
-            out.append(entry)
-        return out
+        return [self.row(c, ids, _COUNT_ROW) for c in self.each(count_list, "count")]
 
     def categories(self, cat_list: etree._Element, ids: dict[str, str]) -> list[dict]:
         out = []
-        self.rest(cat_list, _K_CATEGORY_LIST)
-        for cat in cat_list.iterchildren("category"):
+        for cat in self.each(cat_list, "category"):
             entry: dict[str, Any] = {}
             # pre-2017 files name a category by <sub_title>, later ones by <title>
             title = _text(cat.find("title"))
@@ -300,20 +317,7 @@ class _Converter:
         out: list[dict] = []
         if mlist is None:
             return out
-        self.rest(mlist, _K_MEASUREMENT_LIST)
-        for m in mlist.iterchildren("measurement"):
-            get = m.get
-            gid = get("group_id")
-            entry: dict[str, Any] = {"groupId": ids.get(gid, gid)} if gid is not None else {}
-            _put(entry, "value", get("value"))
-            _put(entry, "spread", get("spread"))
-            _put(entry, "lowerLimit", get("lower_limit"))
-            _put(entry, "upperLimit", get("upper_limit"))
-            _put(entry, "comment", _text(m))
-            if len(m.attrib) != len(entry) - ("comment" in entry) or len(m):
-                self.rest(m, _NONE, _MEASUREMENT_ATTRS, text=True)
-            out.append(entry)
-        return out
+        return [self.row(m, ids, _MEASUREMENT_ROW) for m in self.each(mlist, "measurement")]
 
     def measure_body(self, m: etree._Element, ids: dict[str, str], out: dict, baseline: bool) -> None:
         """Fill units, param, dispersion, denoms and classes of one measure."""
@@ -329,8 +333,7 @@ class _Converter:
         classes = []
         cl = m.find("class_list")
         if cl is not None:
-            self.rest(cl, _K_CLASS_LIST)
-            for c in cl.iterchildren("class"):
+            for c in self.each(cl, "class"):
                 entry: dict[str, Any] = {}
                 _put(entry, "title", _text(c.find("title")))
                 cal = c.find("analyzed_list")
@@ -379,8 +382,7 @@ class _Converter:
         measures = []
         ml = el.find("measure_list")
         if ml is not None:
-            self.rest(ml, _K_MEASURE_LIST)
-            items = list(ml.iterchildren("measure"))
+            items = list(self.each(ml, "measure"))
             for i, m in enumerate(items):
                 if i == 0 and is_denom_measure(m, i, len(items)):
                     denoms.append(self.legacy_denom(m, ids))
@@ -400,8 +402,7 @@ class _Converter:
     # -- outcomes --------------------------------------------------------------------
 
     def outcomes(self, el: etree._Element) -> dict:
-        self.rest(el, _K_OUTCOME_LIST)
-        return {"outcomeMeasures": [self.outcome(o) for o in el.iterchildren("outcome")]}
+        return {"outcomeMeasures": [self.outcome(o) for o in self.each(el, "outcome")]}
 
     def outcome(self, o: etree._Element) -> dict:
         out: dict[str, Any] = {}
@@ -415,8 +416,7 @@ class _Converter:
         ml = o.find("measure_list")
         denoms: list[dict] = []
         if ml is not None:
-            self.rest(ml, _K_MEASURE_LIST)
-            items = list(ml.iterchildren("measure"))
+            items = list(self.each(ml, "measure"))
             for i, m in enumerate(items):
                 if is_denom_measure(m, i, len(items)):
                     denoms.append(self.legacy_denom(m, ids))
@@ -443,8 +443,7 @@ class _Converter:
             out["typeUnitsAnalyzed"] = other_units[0]
         al = o.find("analysis_list")
         if al is not None:
-            self.rest(al, _K_ANALYSIS_LIST)
-            _put(out, "analyses", [self.analysis(a, ids) for a in al.iterchildren("analysis")])
+            _put(out, "analyses", [self.analysis(a, ids) for a in self.each(al, "analysis")])
         self.rest(o, _K_OUTCOME)
         return out
 
@@ -452,8 +451,7 @@ class _Converter:
         out: dict[str, Any] = {}
         gl = a.find("group_id_list")
         if gl is not None:
-            self.rest(gl, _K_GROUP_ID_LIST)
-            gids = [_text(g) for g in gl.iterchildren("group_id")]
+            gids = [_text(g) for g in self.each(gl, "group_id")]
             out["groupIds"] = [ids.get(g, g) for g in gids if g is not None]
         for tag, key, fn in _ANALYSIS:
             _put(out, key, _opt(fn, _text(a.find(tag))))
@@ -493,14 +491,27 @@ class _Converter:
         out = []
         cl = sub.find("category_list")
         if cl is not None:
-            self.rest(cl, _K_CATEGORY_LIST)
-            for cat in cl.iterchildren("category"):
+            for cat in self.each(cl, "category"):
                 organ = _text(cat.find("title"))
                 el_list = cat.find("event_list")
                 if el_list is not None:
-                    self.rest(el_list, _K_EVENT_LIST)
-                    for ev in el_list.iterchildren("event"):
-                        st = ev.find("sub_title")
+                    for ev in self.each(el_list, "event"):
+                        # one pass over the children: events are the most numerous rows
+                        st = assess = desc = None
+                        counts = []
+                        odd = False
+                        for child in ev:
+                            tag = child.tag
+                            if tag == "counts":
+                                counts.append(child)
+                            elif tag == "sub_title" and st is None:
+                                st = child
+                            elif tag == "assessment" and assess is None:
+                                assess = child
+                            elif tag == "description" and desc is None:
+                                desc = child
+                            else:
+                                odd = True
                         term = _text(st)
                         if organ == "Total" and term in _TOTALS and self.total(ev, st, ids, by_id, _TOTALS[term]):
                             continue
@@ -508,21 +519,22 @@ class _Converter:
                         _put(entry, "term", term)
                         _put(entry, "organSystem", organ)
                         own_vocab = st.get("vocab") if st is not None else None
+                        if st is not None and (len(st.attrib) != (own_vocab is not None) or len(st)):
+                            self.rest(st, _NONE, _VOCAB, text=True)
                         if own_vocab is None:
                             used_vocab = used_vocab or vocab is not None
                             own_vocab = vocab
                         _put(entry, "sourceVocabulary", own_vocab)
-                        own = _text(ev.find("assessment"))
+                        own = _text(assess)
                         if own is None:
                             used_assessment = used_assessment or assessment is not None
                             _put(entry, "assessmentType", default_assessment)
                         else:
                             entry["assessmentType"] = enum(own)
-                        _put(entry, "notes", _text(ev.find("description")))
-                        entry["stats"] = self.event_stats(ev, ids)
-                        if st is not None:
-                            self.rest(st, _NONE, _VOCAB, text=True)
-                        self.rest(ev, _K_EVENT)
+                        _put(entry, "notes", _text(desc))
+                        entry["stats"] = self.event_stats(counts, ids)
+                        if odd or ev.attrib or _text(ev) is not None:
+                            self.rest(ev, _K_EVENT)
                         out.append(entry)
                 self.rest(cat, _K_EVENT_CATEGORY)
         known = {"category_list"}
@@ -535,25 +547,8 @@ class _Converter:
         self.rest(sub, frozenset(known))
         return out
 
-    def event_stats(self, ev: etree._Element, ids: dict[str, str]) -> list[dict]:
-        stats = []
-        for c in ev.iterchildren("counts"):
-            get = c.get
-            gid = get("group_id")
-            entry: dict[str, Any] = {"groupId": ids.get(gid, gid)} if gid is not None else {}
-            value = get("events")
-            if value is not None:
-                entry["numEvents"] = _int(value)
-            value = get("subjects_affected")
-            if value is not None:
-                entry["numAffected"] = _int(value)
-            value = get("subjects_at_risk")
-            if value is not None:
-                entry["numAtRisk"] = _int(value)
-            if len(c.attrib) != len(entry) or len(c) or _text(c) is not None:  # anything unmapped?
-                self.rest(c, _NONE, _COUNTS_ATTRS)
-            stats.append(entry)
-        return stats
+    def event_stats(self, counts: list[etree._Element], ids: dict[str, str]) -> list[dict]:
+        return [self.row(c, ids, _STAT_ROW) for c in counts]
 
     def total(self, ev: etree._Element, st: etree._Element, ids: dict[str, str], by_id: dict[str, dict],
               kind: str) -> bool:
@@ -604,36 +599,23 @@ class _Converter:
 
 
 # children each element kind maps (anything else goes to legacy)
-_K_GROUP_LIST = frozenset({"group"})
 _K_GROUP = frozenset({"title", "description"})
 _K_FLOW = frozenset({"recruitment_details", "pre_assignment_details", "group_list", "period_list"})
-_K_PERIOD_LIST = frozenset({"period"})
 _K_PERIOD = frozenset({"title", "milestone_list", "drop_withdraw_reason_list"})
 _K_FLOW_ITEM = frozenset({"title", "participants_list"})
-_K_PARTICIPANTS_LIST = frozenset({"participants"})
-_PARTICIPANTS_ATTRS = frozenset({"group_id", "count"})
-_K_ANALYZED_LIST = frozenset({"analyzed"})
 _K_ANALYZED = frozenset({"units", "count_list"})
 _K_ANALYZED_SCOPE = _K_ANALYZED | {"scope"}
-_K_COUNT_LIST = frozenset({"count"})
-_COUNT_ELEMENT_ATTRS = frozenset({"group_id", "value"})
 _K_CATEGORY_LIST = frozenset({"category"})
 _K_CATEGORY = frozenset({"title", "measurement_list"})
 _K_CATEGORY_SUB = frozenset({"sub_title", "measurement_list"})
 _K_MEASUREMENT_LIST = frozenset({"measurement"})
-_K_CLASS_LIST = frozenset({"class"})
 _K_CLASS = frozenset({"title", "analyzed_list", "category_list"})
-_K_MEASURE_LIST = frozenset({"measure"})
 _K_MEASURE = frozenset({"units", "param", "dispersion", "class_list", "category_list", "analyzed_list", "units_analyzed"})
 _K_MEASURE_TEXTS = frozenset({"title", "description", "population"})
 _K_BASELINE = frozenset({"population", "group_list", "analyzed_list", "measure_list"})
-_K_OUTCOME_LIST = frozenset({"outcome"})
 _K_OUTCOME = frozenset({"type", "title", "description", "population", "time_frame", "posting_date",
                         "group_list", "measure", "measure_list", "analysis_list"})
-_K_ANALYSIS_LIST = frozenset({"analysis"})
-_K_GROUP_ID_LIST = frozenset({"group_id"})
 _K_EVENTS = frozenset({"time_frame", "desc", "group_list", "serious_events", "other_events"})
-_K_EVENT_LIST = frozenset({"event"})
 _K_EVENT = frozenset({"sub_title", "assessment", "description", "counts"})
 _K_EVENT_CATEGORY = frozenset({"title", "event_list"})
 _K_TOTAL_EVENT = frozenset({"sub_title", "counts"})
