@@ -629,14 +629,41 @@ class AECell:
     events: str = ""
 
 
-@dataclass(slots=True)
 class AERow:
-    term: str
-    organ: str
-    serious: bool
-    cells: list[AECell]
-    total_pct: float  # affected / at risk over all groups, for the default order
-    total_affected: float
+    """One adverse event. Its per-group cells are built only when shown (a study may list
+    hundreds of events; the page shows AE_CAP of them unless asked for all)."""
+
+    __slots__ = ("term", "organ", "serious", "pcts", "total_pct", "total_affected", "_stats",
+                 "_cells")
+
+    def __init__(self, term: str, organ: str, serious: bool, stats: list, pcts: list,
+                 total_pct: float, total_affected: float):
+        self.term = term
+        self.organ = organ
+        self.serious = serious
+        self.pcts = pcts  # % affected per group (None where unknown), for sorting
+        self.total_pct = total_pct  # affected / at risk over all groups, the default order
+        self.total_affected = total_affected
+        self._stats = stats  # per group: the stats dict or None
+        self._cells: list[AECell] | None = None
+
+    @property
+    def cells(self) -> list[AECell]:
+        if self._cells is None:
+            cells = []
+            for s, p in zip(self._stats, self.pcts, strict=True):
+                if s is None:
+                    cells.append(AECell("—", None, None, None))
+                    continue
+                a_raw, r_raw = s.get("numAffected"), s.get("numAtRisk")
+                a, r = num(a_raw), num(r_raw)
+                ev = _text(s.get("numEvents"))
+                text = _ae_text(a, r, _text(a_raw), _text(r_raw))
+                if a is None and ev:
+                    text = f"{ev} events"
+                cells.append(AECell(text, a, r, p, ev))
+            self._cells = cells
+        return self._cells
 
 
 @dataclass(slots=True)
@@ -725,8 +752,8 @@ class AdverseEvents:
             self.chart = bar_chart(
                 "Most frequent adverse events", self.groups,
                 [(r.term + (" (serious)" if r.serious else ""),
-                  [Cell(f"{c.pct:.1f}%".replace(".0%", "%") if c.pct is not None else "—", c.pct)
-                   for c in r.cells]) for r in top],
+                  [Cell(f"{p:.1f}%".replace(".0%", "%") if p is not None else "—", p)
+                   for p in r.pcts]) for r in top],
                 "% of participants affected", kind="bars", anchor="ae", percent=True)
         self.time_frame = _text(mod.get("timeFrame"))
         self.description = _text(mod.get("description"))
@@ -745,27 +772,31 @@ class AdverseEvents:
             stats = {}
             for s in _list(e.get("stats")):
                 if isinstance(s, dict):
-                    stats[_text(s.get("groupId"))] = s
-            cells = []
+                    g = s.get("groupId")
+                    stats[g if isinstance(g, str) else _text(g)] = s
+            per = [stats.get(gid) for gid in order]
+            pcts: list[float | None] = []
             ta = tr = 0.0
-            for gid in order:
-                s = stats.get(gid)
+            for s in per:
                 if s is None:
-                    cells.append(AECell("—", None, None, None))
+                    pcts.append(None)
                     continue
-                a, r = num(s.get("numAffected")), num(s.get("numAtRisk"))
-                p = 100.0 * a / r if (a is not None and r) else None
-                ev = _text(s.get("numEvents"))
-                text = _ae_text(a, r, _text(s.get("numAffected")), _text(s.get("numAtRisk")))
-                if a is None and ev:
-                    text = f"{ev} events"
-                cells.append(AECell(text, a, r, p, ev))
-                if a is not None:
-                    ta += a
-                    if r:
-                        tr += r
+                a, r = s.get("numAffected"), s.get("numAtRisk")
+                if type(a) is not int:
+                    a = num(a)
+                if type(r) is not int:
+                    r = num(r)
+                if a is None:
+                    pcts.append(None)
+                    continue
+                ta += a
+                if r:
+                    tr += r
+                    pcts.append(100.0 * a / r)
+                else:
+                    pcts.append(None)
             out.append(AERow(_text(e.get("term")) or "(no term)", _text(e.get("organSystem")),
-                             serious, cells, 100.0 * ta / tr if tr else 0.0, ta))
+                             serious, per, pcts, 100.0 * ta / tr if tr else 0.0, ta))
         return out
 
     def __bool__(self) -> bool:
@@ -814,7 +845,7 @@ def _ae_key(sort: str, gids: list[str]):
         return lambda r: (r.organ.lower(), r.term.lower())
     if sort in gids:
         i = gids.index(sort)
-        return lambda r: (-(r.cells[i].pct if r.cells[i].pct is not None else -1.0),
+        return lambda r: (-(r.pcts[i] if r.pcts[i] is not None else -1.0),
                           -r.total_pct, r.term.lower())
     return lambda r: (-r.total_pct, -r.total_affected, r.term.lower())
 
@@ -846,9 +877,9 @@ def _href(q: dict[str, str], **changes: str | None) -> str:
 
 W = 720.0  # viewBox width
 LABEL_R = 196.0  # labels end here (text-anchor end)
-X0, X1 = 204.0, 520.0  # plot area
-VAL_X = 530.0  # value labels start here (up to ~30 characters)
-BAR_H = 14.0
+X1 = 500.0  # plot area's right end (it starts after the labels)
+VAL_X = 510.0  # value labels start here (up to ~30 characters)
+BAR_H = 16.0
 BAR_GAP = 4.0
 BLOCK_GAP = 12.0
 TOP = 8.0
@@ -886,6 +917,12 @@ def ticks(lo: float, hi: float, n: int = 5) -> tuple[float, float, list[float]]:
     return start, end, out
 
 
+def _label_width(titles) -> float:
+    """Room for bar labels (clipped at 30 characters, ~6.6 units a character at size 12)."""
+    longest = max((min(len(t), 30) for t in titles), default=0)
+    return min(LABEL_R, max(40.0, 6.6 * longest + 4))
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -909,13 +946,17 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
     if percent:
         hi = max(hi, 1.0)
     start, end, tks = ticks(lo, hi)
-    scale = (X1 - X0) / (end - start)
+    # one row: group names label the bars, as wide as the longest needs (at most LABEL_R);
+    # several: row labels head each block and the bars can start at the left edge
+    lab_r = _label_width(g.title for g in groups) if single else 4.0
+    x0 = lab_r + 8.0
+    scale = (X1 - x0) / (end - start)
 
     def x(v: float) -> float:
-        return X0 + (v - start) * scale
+        return x0 + (v - start) * scale
 
     ng = len(groups)
-    bar_h = BAR_H if (single or ng <= 2) else 10.0
+    bar_h = BAR_H if (single or ng <= 2) else 11.0
     legend = not single
     legend_h = (math.ceil(ng / 3) * LEGEND_ROW + 4) if legend else 0.0
     block_h = ng * (bar_h + BAR_GAP) - BAR_GAP
@@ -927,15 +968,15 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
     title_e = escape(title)
     a(f'<svg xmlns="http://www.w3.org/2000/svg" class="rchart rchart-{kind}" '
       f'viewBox="0 0 {_n(W)} {_n(height)}" width="{_n(W)}" height="{_n(height)}" '
-      f'role="img" aria-labelledby="t-{anchor}" font-size="11" '
+      f'role="img" aria-labelledby="t-{anchor}" font-size="12" '
       f'font-family="system-ui, sans-serif"><title id="t-{anchor}">{title_e}</title>')
     if legend:
         for i, g in enumerate(groups):
-            lx = 8 + (i % 3) * 210
+            lx = 8 + (i % 3) * 236
             ly = TOP + (i // 3) * LEGEND_ROW
             a(f'<rect class="sw {g.css}" fill="{PALETTE[g.color % len(PALETTE)]}" x="{_n(lx)}" '
               f'y="{_n(ly)}" width="10" height="10"/><text x="{_n(lx + 14)}" y="{_n(ly + 9)}">'
-              f'<title>{escape(g.title)}</title>{escape(_clip(g.title, 32))}</text>')
+              f'<title>{escape(g.title)}</title>{escape(_clip(g.title, 31))}</text>')
     bottom = height - AXIS_H + 4
     # grid and axis
     for t in tks:
@@ -946,10 +987,10 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
           f'<text class="tick" x="{_n(tx)}" y="{_n(bottom + 13)}" text-anchor="middle">'
           f'{fmt(t)}</text>')
     if unit:
-        a(f'<text class="axis" x="{_n((X0 + X1) / 2)}" y="{_n(bottom + 27)}" '
+        a(f'<text class="axis" x="{_n((x0 + X1) / 2)}" y="{_n(bottom + 27)}" '
           f'text-anchor="middle">{escape(_clip(unit, 80))}</text>')
     y = plot_top
-    zero_x = x(0.0) if start <= 0 <= end else X0
+    zero_x = x(0.0) if start <= 0 <= end else x0
     for label, cells in rows:
         if not single:
             a(f'<text class="rowlabel" x="4" y="{_n(y + 10)}"><title>{escape(label)}</title>'
@@ -961,8 +1002,8 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
             color = PALETTE[g.color % len(PALETTE)]
             a('<g class="bar-row">')
             if single:
-                a(f'<text class="glabel" x="{_n(LABEL_R)}" y="{_n(cy + 4)}" text-anchor="end">'
-                  f'<title>{escape(g.title)}</title>{escape(_clip(g.title, 32))}</text>')
+                a(f'<text class="glabel" x="{_n(lab_r)}" y="{_n(cy + 4)}" text-anchor="end">'
+                  f'<title>{escape(g.title)}</title>{escape(_clip(g.title, 30))}</text>')
             if c.value is None:
                 a(f'<text class="na" x="{_n(zero_x + 4)}" y="{_n(cy + 4)}">'
                   f'{escape(_clip(c.text, 60))}</text></g>')
@@ -979,7 +1020,7 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
             if c.open_hi:
                 w_hi = X1 + 6
             if c.open_lo:
-                w_lo = X0 - 4
+                w_lo = x0 - 4
             if w_lo is not None or w_hi is not None:
                 l_ = w_lo if w_lo is not None else vx
                 r_ = w_hi if w_hi is not None else vx
@@ -1017,20 +1058,22 @@ def flow_chart(groups: list[Group], started: dict[str, float], completed: dict[s
     height = TOP + len(rows) * (BAR_H + BAR_GAP) + 4
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="rchart rchart-flow" '
            f'viewBox="0 0 {_n(W)} {_n(height)}" width="{_n(W)}" height="{_n(height)}" '
-           f'role="img" aria-labelledby="t-{anchor}" font-size="11" '
+           f'role="img" aria-labelledby="t-{anchor}" font-size="12" '
            f'font-family="system-ui, sans-serif"><title id="t-{anchor}">'
            f'Participants completing, per group</title>']
+    lab_r = _label_width(g.title for g, _, _ in rows)
+    x0 = lab_r + 8.0
     y = TOP
     for g, s, c in rows:
         cy = y + BAR_H / 2
         done = min(max((c or 0.0) / s, 0.0), 1.0)
         out.append(
-            f'<text class="glabel" x="{_n(LABEL_R)}" y="{_n(cy + 4)}" text-anchor="end">'
-            f'<title>{escape(g.title)}</title>{escape(_clip(g.title, 32))}</text>'
-            f'<rect class="flow-all" x="{_n(X0)}" y="{_n(y)}" width="{_n(X1 - X0)}" '
+            f'<text class="glabel" x="{_n(lab_r)}" y="{_n(cy + 4)}" text-anchor="end">'
+            f'<title>{escape(g.title)}</title>{escape(_clip(g.title, 30))}</text>'
+            f'<rect class="flow-all" x="{_n(x0)}" y="{_n(y)}" width="{_n(X1 - x0)}" '
             f'height="{_n(BAR_H)}" fill="#eee" stroke="#999"/>'
             f'<rect class="flow-done {g.css}" fill="{PALETTE[g.color % len(PALETTE)]}" '
-            f'x="{_n(X0)}" y="{_n(y)}" width="{_n((X1 - X0) * done)}" height="{_n(BAR_H)}"/>'
+            f'x="{_n(x0)}" y="{_n(y)}" width="{_n((X1 - x0) * done)}" height="{_n(BAR_H)}"/>'
             f'<text class="val" x="{_n(VAL_X)}" y="{_n(cy + 4)}">{fmt(c or 0.0)} of {fmt(s)} '
             f'completed ({pct_text(c or 0.0, s)})</text>')
         y += BAR_H + BAR_GAP
