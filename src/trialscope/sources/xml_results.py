@@ -350,16 +350,12 @@ class _Converter:
 
     def legacy_denom(self, m: etree._Element, ids: dict[str, str]) -> dict:
         """A pre-2017 "Number of Participants" measure (see :func:`is_denom_measure`) -> one v2 denom."""
+        self.rest(m, _K_DENOM_MEASURE)
         cat_list = m.find("category_list")
-        cat = cat_list.find("category")
-        mlist = cat.find("measurement_list")
         self.rest(cat_list, _K_CATEGORY_LIST)
+        cat = cat_list.find("category")
         self.rest(cat, _K_CATEGORY)
-        self.rest(mlist, _K_MEASUREMENT_LIST)
-        counts = []
-        for meas in mlist.iterchildren("measurement"):
-            gid = meas.get("group_id")
-            counts.append({"groupId": ids.get(gid, gid), "value": meas.get("value")})
+        counts = [self.row(meas, ids, _COUNT_ROW) for meas in self.each(cat.find("measurement_list"), "measurement")]
         title = m.find("title")
         if _text(title) != "Number of Participants":
             self.stash(title, _text(title))
@@ -608,7 +604,7 @@ _K_ANALYZED_SCOPE = _K_ANALYZED | {"scope"}
 _K_CATEGORY_LIST = frozenset({"category"})
 _K_CATEGORY = frozenset({"title", "measurement_list"})
 _K_CATEGORY_SUB = frozenset({"sub_title", "measurement_list"})
-_K_MEASUREMENT_LIST = frozenset({"measurement"})
+_K_DENOM_MEASURE = frozenset({"title", "units", "param", "category_list"})
 _K_CLASS = frozenset({"title", "analyzed_list", "category_list"})
 _K_MEASURE = frozenset({"units", "param", "dispersion", "class_list", "category_list", "analyzed_list", "units_analyzed"})
 _K_MEASURE_TEXTS = frozenset({"title", "description", "population"})
