@@ -271,10 +271,9 @@ class _Converter:
         return out
 
     def participants(self, item: etree._Element, ids: dict[str, str]) -> list[dict]:
-        out: list[dict] = []
         plist = item.find("participants_list")
         if plist is None:
-            return out
+            return []
         return [self.row(part, ids, _PARTICIPANT_ROW) for part in self.each(plist, "participants")]
 
     # -- measures (baseline and outcomes) --------------------------------------------
@@ -292,9 +291,8 @@ class _Converter:
         return out
 
     def counts(self, count_list: etree._Element | None, ids: dict[str, str]) -> list[dict]:
-        out: list[dict] = []
         if count_list is None:
-            return out
+            return []
         return [self.row(c, ids, _COUNT_ROW) for c in self.each(count_list, "count")]
 
     def categories(self, cat_list: etree._Element, ids: dict[str, str]) -> list[dict]:
@@ -314,9 +312,8 @@ class _Converter:
         return out
 
     def measurements(self, mlist: etree._Element | None, ids: dict[str, str]) -> list[dict]:
-        out: list[dict] = []
         if mlist is None:
-            return out
+            return []
         return [self.row(m, ids, _MEASUREMENT_ROW) for m in self.each(mlist, "measurement")]
 
     def measure_body(self, m: etree._Element, ids: dict[str, str], out: dict, baseline: bool) -> None:
@@ -528,7 +525,7 @@ class _Converter:
                         else:
                             entry["assessmentType"] = enum(own)
                         _put(entry, "notes", _text(desc))
-                        entry["stats"] = self.event_stats(counts, ids)
+                        entry["stats"] = [self.row(c, ids, _STAT_ROW) for c in counts]
                         if odd or ev.attrib or _text(ev) is not None:
                             self.rest(ev, _K_EVENT)
                         out.append(entry)
@@ -542,9 +539,6 @@ class _Converter:
             known.add("frequency_threshold")
         self.rest(sub, frozenset(known))
         return out
-
-    def event_stats(self, counts: list[etree._Element], ids: dict[str, str]) -> list[dict]:
-        return [self.row(c, ids, _STAT_ROW) for c in counts]
 
     def total(self, ev: etree._Element, st: etree._Element, ids: dict[str, str], by_id: dict[str, dict],
               kind: str) -> bool:
