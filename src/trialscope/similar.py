@@ -60,6 +60,7 @@ KNN = 200
 LEXICAL = 50
 LEX_MIN_TOKENS = 12
 DERIVED_CONDITIONS = 4
+DERIVED_CHARS = 300
 
 COND_ANCESTOR_STEP, COND_ANCESTOR_MAX = 0.12, 0.6
 INTR_ANCESTOR_STEP, INTR_ANCESTOR_MAX = 0.08, 0.4
@@ -124,12 +125,27 @@ def _lookup(text: str) -> tuple[str, ...]:
         return ()
 
 
+_TOKEN_CACHE: dict[str, tuple[str, ...]] = {}
+
+
 def _tokens(text: str) -> list[str]:
+    """`mesh.tokens` (case, accents, plurals, stopwords, tumour words folded), cached per
+    whitespace-separated chunk since it never joins chunks: ~10x faster on prose."""
     try:
         from .mesh import tokens
     except Exception:  # pragma: no cover
-        return re.findall(r"[a-z0-9]+", text.lower())
-    return [t for t in tokens(text) if len(t) > 1]
+        def tokens(t):
+            return re.findall(r"[a-z0-9]+", t.lower())
+    cache = _TOKEN_CACHE
+    if len(cache) > 500_000:
+        cache.clear()
+    out: list[str] = []
+    for chunk in text.split():
+        got = cache.get(chunk)
+        if got is None:
+            got = cache[chunk] = tuple(t for t in tokens(chunk) if len(t) > 1)
+        out.extend(got)
+    return out
 
 
 def normalise_intervention(name: str) -> str:
@@ -181,7 +197,9 @@ def study_features(record: dict) -> dict:
         conds.extend(_lookup(c)[:2])
     derived = False
     if not conds and not f["conditions"]:
-        text = " ".join(x for x in (f["title"], f["summary"] or f["description"][:800]) if x)
+        # carefully: the title and the opening of the summary name the disease studied; the
+        # rest of the prose also names comorbidities, outcomes and exclusions
+        text = " ".join(x for x in (f["title"], (f["summary"] or f["description"])[:DERIVED_CHARS]) if x)
         conds = [t for t in _lookup(text) if t != "Neoplasms"][:DERIVED_CONDITIONS]
         derived = bool(conds)
     conds = list(dict.fromkeys(conds))
@@ -363,27 +381,40 @@ def _lexical_candidates(store, tfeat: dict, lexical: Lexical, limit: int) -> lis
     return out
 
 
-def _rank(store, idx, tfeat: dict, tvec: np.ndarray, exclude: str | None, limit: int,
-          weights: dict[str, float] | None = None, lexical_candidates: bool = True) -> list[dict]:
+def score_candidates(store, idx, tfeat: dict, tvec: np.ndarray, exclude: str | None,
+                     lexical_source=None) -> list[tuple[str, dict, dict[str, float]]]:
+    """Candidates (kNN + lexical) for a target, each with its fused-score components.
+
+    `lexical_source(tfeat, lexical, limit) -> [nct ids]` gives the lexical candidates; by
+    default the BM25 full-text index (`trialscope.search`) when it is available.
+    """
     lexical = Lexical(idx.df(), idx.n_live)
     qw = lexical.weights(tfeat["k"])
-    cand = dict(idx.knn(tvec, KNN))
-    if lexical_candidates:
-        extra = [n for n in _lexical_candidates(store, tfeat, lexical, LEXICAL) if n != exclude]
-        for _nct, row in idx.rows_of(extra).items():
-            if row not in cand:
-                cand[row] = None
+    cand: dict[int, float | None] = dict(idx.knn(tvec, KNN))
+    if lexical_source is None:
+        def lexical_source(tf, lx, limit):
+            return _lexical_candidates(store, tf, lx, limit)
+    extra = [n for n in lexical_source(tfeat, lexical, LEXICAL) if n != exclude]
+    for row in idx.rows_of(extra).values():
+        cand.setdefault(row, None)
     feats = idx.features(list(cand))
-    scored = []
+    out = []
     for row, (nct, cf) in feats.items():
         if nct == exclude or not idx.live[row]:
             continue
         emb = cand[row]
         if emb is None:
             emb = float(idx.vector(row) @ tvec)
-        parts = components(tfeat, cf, emb, lexical.cosine(qw, cf["k"]))
-        scored.append((fused_score(parts, weights), nct, cf))
+        out.append((nct, cf, components(tfeat, cf, emb, lexical.cosine(qw, cf["k"]))))
+    return out
+
+
+def _rank(store, idx, tfeat: dict, tvec: np.ndarray, exclude: str | None, limit: int,
+          weights: dict[str, float] | None = None, lexical_source=None) -> list[dict]:
+    scored = [(fused_score(parts, weights), nct, cf)
+              for nct, cf, parts in score_candidates(store, idx, tfeat, tvec, exclude, lexical_source)]
     scored.sort(key=lambda x: (-x[0], x[1]))
+    lexical = Lexical(idx.df(), idx.n_live)
     return [
         {"nctId": nct, "briefTitle": cf["t"], "overallStatus": cf["s"], "phases": cf["p"],
          "score": round(score, 4), "why": explain(tfeat, cf, lexical)}
@@ -397,7 +428,23 @@ def _usage_error(message: str) -> Exception:
     return UsageError(message)
 
 
-def similar_to(store, nct_id: str, limit: int = 10, weights: dict[str, float] | None = None) -> list[dict]:
+def target_of(store, nct: str, idx=None) -> tuple[dict, np.ndarray]:
+    """Features and embedding of a stored study: from the index, else computed now."""
+    row = idx.row_of(nct) if idx else None
+    if row is not None:
+        (_, tfeat), = idx.features([row]).values()
+        return tfeat, idx.vector(row)
+    stored = store.get(nct)
+    if stored is None:
+        raise _usage_error(f"{nct} is not in the store")
+    from .index.embeddings import get_encoder, study_text
+
+    record = stored.record
+    return study_features(record), get_encoder().encode([study_text(record)])[0]
+
+
+def similar_to(store, nct_id: str, limit: int = 10, weights: dict[str, float] | None = None,
+               lexical_source=None) -> list[dict]:
     """The `limit` studies most similar to `nct_id`, best first, each with "why".
 
     Raises trialscope.cli.UsageError for an id that is not in the store.
@@ -409,22 +456,10 @@ def similar_to(store, nct_id: str, limit: int = 10, weights: dict[str, float] | 
     except RecordError as exc:
         raise _usage_error(str(exc)) from None
     idx = _index(store)
-    row = idx.row_of(nct) if idx else None
-    if row is not None:
-        (_, tfeat), = idx.features([row]).values()
-        tvec = idx.vector(row)
-    else:
-        stored = store.get(nct)
-        if stored is None:
-            raise _usage_error(f"{nct} is not in the store")
-        from .index.embeddings import get_encoder, study_text
-
-        record = stored.record
-        tfeat = study_features(record)
-        tvec = get_encoder().encode([study_text(record)])[0]
+    tfeat, tvec = target_of(store, nct, idx)
     if idx is None:
         return []
-    return _rank(store, idx, tfeat, tvec, nct, limit, weights)
+    return _rank(store, idx, tfeat, tvec, nct, limit, weights, lexical_source)
 
 
 def similar_to_text(store, text: str, limit: int = 10) -> list[dict]:
