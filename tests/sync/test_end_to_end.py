@@ -82,6 +82,13 @@ def amend(upstream, ids: list[str], date: str) -> None:
     summary = ingest(st, [], items=items, progress=False)
     assert summary.updated == len(ids)
     st.close()
+    # a running server's search catches up with other processes' writes within seconds
+    deadline = time.monotonic() + 20
+    params = {"filter.advanced": f"AREA[LastUpdatePostDate]RANGE[{date},MAX]",
+              "countTotal": "true", "fields": "NCTId"}
+    while httpx.get(upstream.base + "/studies", params=params).json().get("totalCount") != len(ids):
+        assert time.monotonic() < deadline, "the server never saw the new versions"
+        time.sleep(0.2)
 
 
 def test_full_then_incremental(upstream, tmp_path):
