@@ -394,3 +394,30 @@ def test_ticks_cover_range():
     assert start == 0 and end >= 83 and ticks[0] == 0 and ticks[-1] == end
     start, end, ticks = R.ticks(-3.6, 0.05)
     assert start <= -3.6 and end >= 0.05 and 0 in ticks
+
+
+def _many_outcomes(n: int, primary: int = 2) -> dict:
+    oms = [{"type": "PRIMARY" if i < primary else "SECONDARY", "title": f"Measure {i + 1}",
+            "paramType": "MEAN", "groups": GROUPS2,
+            "classes": [{"categories": [{"measurements": [
+                {"groupId": "OG000", "value": str(i)}, {"groupId": "OG001", "value": "1"}]}]}]}
+           for i in range(n)]
+    return {"resultsSection": {"outcomeMeasuresModule": {"outcomeMeasures": oms}}}
+
+
+def test_many_outcomes_are_capped_with_links_and_show_all():
+    res = view(_many_outcomes(R.OUTCOME_CAP + 10))
+    ov = res.outcomes_view({})
+    assert len(ov.shown) == R.OUTCOME_CAP + 2 and len(ov.hidden) == 8
+    assert all(o.primary for o in ov.shown[:2])
+    assert ov.hidden[0].href == f"?outcomes=all#outcome-{R.OUTCOME_CAP + 3}"
+    assert len(res._built) == R.OUTCOME_CAP + 2  # the hidden ones are never built
+    html = _template().render(results=res)
+    assert f"Show all {R.OUTCOME_CAP + 10}" in html and 'class="o-more"' in html
+    everything = res.outcomes_view({"outcomes": "all"})
+    assert len(everything.shown) == R.OUTCOME_CAP + 10 and not everything.hidden
+    html = _template().render(results=res, request=_Req({"outcomes": "all"}))
+    assert "Show fewer outcome measures" in html
+    assert html.count('<details class="outcome') == R.OUTCOME_CAP + 10
+    few = view(_many_outcomes(3)).outcomes_view()
+    assert len(few.shown) == 3 and not few.cappable

@@ -31,6 +31,7 @@ from markupsafe import Markup, escape
 
 __all__ = [
     "AE_CAP",
+    "OUTCOME_CAP",
     "Results",
     "analysis_sentence",
     "bar_chart",
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 AE_CAP = 40  # adverse-event rows shown per table before "show all"
+OUTCOME_CAP = 12  # outcome measures shown in full besides the primary ones
 TOP_AE = 10  # events in the most-frequent chart
 MAX_BARS = 80  # more bars than this in one outcome: a table only
 
@@ -195,11 +197,13 @@ def make_cell(m: Mapping[str, Any] | None, disp: Dispersion) -> Cell:
     if not m:
         return EMPTY
     v = _text(m.get("value"))
+    value = num(v)
+    text = v or "—"
+    if len(m) <= 2 and "comment" not in m:  # the common case: groupId and value only
+        return Cell(text, value)
     spread = _text(m.get("spread"))
     lo_t = _text(m.get("lowerLimit"))
     hi_t = _text(m.get("upperLimit"))
-    value = num(v)
-    text = v or "—"
     lo = hi = None
     open_lo = open_hi = False
     if lo_t or hi_t:
@@ -633,13 +637,15 @@ class AERow:
     """One adverse event. Its per-group cells are built only when shown (a study may list
     hundreds of events; the page shows AE_CAP of them unless asked for all)."""
 
-    __slots__ = ("term", "organ", "serious", "pcts", "total_pct", "total_affected", "_stats",
+    __slots__ = ("term", "organ", "term_key", "organ_key", "serious", "pcts", "total_pct", "total_affected", "_stats",
                  "_cells")
 
     def __init__(self, term: str, organ: str, serious: bool, stats: list, pcts: list,
                  total_pct: float, total_affected: float):
         self.term = term
         self.organ = organ
+        self.term_key = term.lower()
+        self.organ_key = organ.lower()
         self.serious = serious
         self.pcts = pcts  # % affected per group (None where unknown), for sorting
         self.total_pct = total_pct  # affected / at risk over all groups, the default order
@@ -743,10 +749,11 @@ class AdverseEvents:
         for g in self.groups:
             d = gdict.get(g.id, {})
             g.n = _text(d.get("seriousNumAtRisk") or d.get("otherNumAtRisk"))
-        self.serious = self._rows(mod.get("seriousEvents"), True, raw)
-        self.other = self._rows(mod.get("otherEvents"), False, raw)
+        vocab: set[str] = set()
+        self.serious = self._rows(mod.get("seriousEvents"), True, raw, vocab)
+        self.other = self._rows(mod.get("otherEvents"), False, raw, vocab)
         self.chart = None
-        top = sorted(self.serious + self.other, key=lambda r: (-r.total_pct, r.term.lower()))
+        top = sorted(self.serious + self.other, key=lambda r: (-r.total_pct, r.term_key))
         top = [r for r in top if r.total_affected > 0][:TOP_AE]
         if top and self.groups:
             self.chart = bar_chart(
@@ -758,44 +765,52 @@ class AdverseEvents:
         self.time_frame = _text(mod.get("timeFrame"))
         self.description = _text(mod.get("description"))
         self.threshold = _text(mod.get("frequencyThreshold"))
-        vocab = {_text(e.get("sourceVocabulary")) for e in
-                 _list(mod.get("seriousEvents")) + _list(mod.get("otherEvents"))
-                 if isinstance(e, dict) and e.get("sourceVocabulary")}
         self.vocabulary = ", ".join(sorted(vocab)[:3])
 
-    def _rows(self, events: Any, serious: bool, groups: dict[str, Group]) -> list[AERow]:
+    def _rows(self, events: Any, serious: bool, groups: dict[str, Group],
+              vocab: set[str]) -> list[AERow]:
+        # the hot loop of a results page (some studies list well over a thousand events):
+        # plain type checks, no per-cell formatting (AERow.cells does that when shown)
         out = []
         order = list(groups)
         for e in _list(events):
-            if not isinstance(e, dict):
+            if type(e) is not dict:
                 continue
-            stats = {}
-            for s in _list(e.get("stats")):
-                if isinstance(s, dict):
-                    g = s.get("groupId")
-                    stats[g if isinstance(g, str) else _text(g)] = s
-            per = [stats.get(gid) for gid in order]
+            by = {}
+            stats = e.get("stats")
+            if type(stats) is list:
+                for st in stats:
+                    if type(st) is dict:
+                        by[st.get("groupId")] = st
+            per = [by.get(gid) for gid in order]
             pcts: list[float | None] = []
             ta = tr = 0.0
-            for s in per:
-                if s is None:
+            for st in per:
+                if st is None:
                     pcts.append(None)
                     continue
-                a, r = s.get("numAffected"), s.get("numAtRisk")
+                a, r = st.get("numAffected"), st.get("numAtRisk")
                 if type(a) is not int:
                     a = num(a)
+                    if a is None:
+                        pcts.append(None)
+                        continue
                 if type(r) is not int:
                     r = num(r)
-                if a is None:
-                    pcts.append(None)
-                    continue
                 ta += a
                 if r:
                     tr += r
                     pcts.append(100.0 * a / r)
                 else:
                     pcts.append(None)
-            out.append(AERow(_text(e.get("term")) or "(no term)", _text(e.get("organSystem")),
+            v = e.get("sourceVocabulary")
+            if v and type(v) is str:
+                vocab.add(v)
+            term = e.get("term")
+            organ = e.get("organSystem")
+            out.append(AERow(term.strip() if type(term) is str and term.strip() else
+                             (_text(term) or "(no term)"),
+                             organ.strip() if type(organ) is str else _text(organ),
                              serious, per, pcts, 100.0 * ta / tr if tr else 0.0, ta))
         return out
 
@@ -840,14 +855,14 @@ def _ae_text(a: float | None, r: float | None, a_t: str, r_t: str) -> str:
 
 def _ae_key(sort: str, gids: list[str]):
     if sort == "term":
-        return lambda r: (r.term.lower(), r.organ.lower())
+        return lambda r: (r.term_key, r.organ_key)
     if sort == "organ":
-        return lambda r: (r.organ.lower(), r.term.lower())
+        return lambda r: (r.organ_key, r.term_key)
     if sort in gids:
         i = gids.index(sort)
         return lambda r: (-(r.pcts[i] if r.pcts[i] is not None else -1.0),
-                          -r.total_pct, r.term.lower())
-    return lambda r: (-r.total_pct, -r.total_affected, r.term.lower())
+                          -r.total_pct, r.term_key)
+    return lambda r: (-r.total_pct, -r.total_affected, r.term_key)
 
 
 def _query(query: Any) -> dict[str, str]:
@@ -863,14 +878,14 @@ def _query(query: Any) -> dict[str, str]:
     return out
 
 
-def _href(q: dict[str, str], **changes: str | None) -> str:
+def _href(q: dict[str, str], anchor: str = "results-ae", **changes: str | None) -> str:
     merged = dict(q)
     for k, v in changes.items():
         if v is None:
             merged.pop(k, None)
         else:
             merged[k] = v
-    return ("?" + urlencode(merged) if merged else "?") + "#results-ae"
+    return ("?" + urlencode(merged) if merged else "?") + "#" + anchor
 
 
 # ------------------------------------------------------------------------------ charts
@@ -1091,28 +1106,89 @@ class MoreInfo:
     agreement: str = ""
 
 
+@dataclass(slots=True)
+class OutcomeLink:
+    anchor: str
+    type: str
+    title: str
+    href: str
+
+
+@dataclass(slots=True)
+class OutcomesView:
+    """The outcome measures as the page shows them: all primary ones and the first others
+    up to OUTCOME_CAP in full, the rest as links (``?outcomes=all`` shows everything)."""
+
+    shown: list[Outcome]
+    hidden: list[OutcomeLink]
+    total: int
+    show_all: bool
+    all_href: str
+    less_href: str
+    cappable: bool  # some would be links without ?outcomes=all
+
+
 class Results:
-    """A study's posted results, ready for ``_results.html``."""
+    """A study's posted results, ready for ``_results.html``. Outcome measures are built
+    when first asked for (a study may post well over a hundred)."""
 
-    __slots__ = ("flow", "baseline", "outcomes", "adverse", "more", "nct_id", "_query")
+    __slots__ = ("flow", "baseline", "adverse", "more", "nct_id", "_query", "_raw", "_built")
 
-    def __init__(self, flow: Flow | None, baseline: Baseline | None, outcomes: list[Outcome],
+    def __init__(self, flow: Flow | None, baseline: Baseline | None, outcomes: list[dict],
                  adverse: AdverseEvents | None, more: MoreInfo, nct_id: str,
                  query: Mapping[str, Any] | None = None):
         self.flow = flow
         self.baseline = baseline
-        self.outcomes = outcomes
+        self._raw = outcomes
+        self._built: dict[int, Outcome] = {}
         self.adverse = adverse
         self.more = more
         self.nct_id = nct_id
         self._query = query
 
     def __bool__(self) -> bool:
-        return bool(self.flow or self.baseline or self.outcomes or self.adverse)
+        return bool(self.flow or self.baseline or self._raw or self.adverse)
+
+    def outcome(self, i: int) -> Outcome:
+        o = self._built.get(i)
+        if o is None:
+            o = self._built[i] = _outcome(i, self._raw[i])
+        return o
+
+    @property
+    def outcome_count(self) -> int:
+        return len(self._raw)
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """Every outcome measure, in the record's order."""
+        return [self.outcome(i) for i in range(len(self._raw))]
 
     @property
     def primary(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.primary]
+        return [self.outcome(i) for i, om in enumerate(self._raw)
+                if _text(om.get("type")).upper() == "PRIMARY"]
+
+    def outcomes_view(self, query: Mapping[str, Any] | None = None) -> OutcomesView:
+        q = _query(query if query is not None else self._query)
+        show_all = q.get("outcomes", "") == "all"
+        shown, hidden = [], []
+        others = 0
+        for i, om in enumerate(self._raw):
+            primary = _text(om.get("type")).upper() == "PRIMARY"
+            if show_all or primary or others < OUTCOME_CAP:
+                shown.append(self.outcome(i))
+                others += 0 if primary else 1
+            else:
+                t = _text(om.get("type")).upper()
+                hidden.append(OutcomeLink(
+                    f"outcome-{i + 1}", _TYPES.get(t, humanize(t)),
+                    _text(om.get("title")) or f"Outcome {i + 1}",
+                    _href(q, outcomes="all", anchor=f"outcome-{i + 1}")))
+        return OutcomesView(shown, hidden, len(self._raw), show_all,
+                            _href(q, outcomes="all", anchor="results-outcomes"),
+                            _href(q, outcomes=None, anchor="results-outcomes"),
+                            others > OUTCOME_CAP or bool(hidden))
 
     def adverse_events(self, query: Mapping[str, Any] | None = None) -> AEView | None:
         """The AE tables sorted and capped per the page's query (ae_sort, ae_all)."""
@@ -1131,10 +1207,8 @@ def view(record: Mapping[str, Any] | None, query: Mapping[str, Any] | None = Non
     flow = _flow(_dict(rs.get("participantFlowModule"))) if rs.get("participantFlowModule") else None
     base = (_baseline(_dict(rs.get("baselineCharacteristicsModule")))
             if rs.get("baselineCharacteristicsModule") else None)
-    outcomes = []
-    for i, om in enumerate(_list(_dict(rs.get("outcomeMeasuresModule")).get("outcomeMeasures"))):
-        if isinstance(om, dict):
-            outcomes.append(_outcome(i, om))
+    outcomes = [om for om in _list(_dict(rs.get("outcomeMeasuresModule")).get("outcomeMeasures"))
+                if isinstance(om, dict)]
     ae = None
     if isinstance(rs.get("adverseEventsModule"), dict):
         ae = AdverseEvents(rs["adverseEventsModule"]) or None
