@@ -143,9 +143,10 @@ def test_golden_events_and_more_info_nct04523831() -> None:
     }]
     assert [e["term"] for e in ae["otherEvents"]] == ["Non ulcer Dyspepsia"]
     more = results["moreInfoModule"]
-    assert more["certainAgreement"]["piSponsorEmployee"] is False
-    assert more["certainAgreement"]["restrictiveAgreement"] is True
-    assert more["certainAgreement"]["otherDetails"].startswith("There IS an agreement")
+    agreement = more["certainAgreement"]
+    assert (agreement["piSponsorEmployee"], agreement["restrictiveAgreement"], agreement["restrictionType"]) == (
+        False, True, "OTHER")
+    assert agreement["otherDetails"].startswith("There IS an agreement")
     assert more["pointOfContact"]["title"] == "Dr. Reaz Mahmud, Principal investigator"
     assert more["pointOfContact"]["organization"] == "Dhaka Medical College"
     assert more["pointOfContact"]["phone"] == "01912270803 ext +88"
@@ -199,23 +200,26 @@ def test_golden_2016_schema_nct00003222() -> None:
     }
     base = results["baselineCharacteristicsModule"]
     # the leading "Number of Participants" measure is the baseline denominator
-    assert base["denoms"] == [{"units": "participants", "counts": [
+    assert base["denoms"] == [{"units": "Participants", "counts": [
         {"groupId": "BG000", "value": "13"}, {"groupId": "BG001", "value": "28"}, {"groupId": "BG002", "value": "41"},
     ]}]
     assert [m["title"] for m in base["measures"]] == ["Age", "Age", "Gender", "Region of Enrollment"]
-    assert [c["title"] for c in base["measures"][0]["classes"][0]["categories"]] == [
-        "<=18 years", "Between 18 and 65 years", ">=65 years",
-    ]
+    # pre-2017 <sub_title> categories become titled classes, as in ClinicalTrials.gov's own v2 records
+    assert [c["title"] for c in base["measures"][0]["classes"]] == ["<=18 years", "Between 18 and 65 years", ">=65 years"]
+    assert base["measures"][0]["classes"][1]["categories"] == [{"measurements": [
+        {"groupId": "BG000", "value": "9"}, {"groupId": "BG001", "value": "23"}, {"groupId": "BG002", "value": "32"},
+    ]}]
     outcome = results["outcomeMeasuresModule"]["outcomeMeasures"][0]
     assert outcome["denoms"][0]["counts"] == [{"groupId": "OG000", "value": "13"}, {"groupId": "OG001", "value": "13"}]
-    assert [c["title"] for c in outcome["classes"][0]["categories"]] == [
+    assert [c["title"] for c in outcome["classes"]] == [
         "Complete Response", "Partial Response", "Stable Disease", "Progressive Disease",
     ]
     analysis = results["outcomeMeasuresModule"]["outcomeMeasures"][1]["analyses"][0]
     assert (analysis["pValue"], analysis["statisticalMethod"]) == ("0.13", "Chi-squared")
-    assert analysis["testedNonInferiority"] is False
-    assert analysis["nonInferiorityType"] == "SUPERIORITY_OR_OTHER_LEGACY"
-    assert results["moreInfoModule"]["certainAgreement"]["piSponsorEmployee"] is True
+    assert analysis["nonInferiorityType"] == "SUPERIORITY_OR_OTHER_LEGACY"  # <non_inferiority>No
+    assert "testedNonInferiority" not in analysis
+    # the stock "There is NOT an agreement..." sentence is v2's restrictiveAgreement false
+    assert results["moreInfoModule"]["certainAgreement"] == {"piSponsorEmployee": True, "restrictiveAgreement": False}
     # safety_issue has no v2 home: it is kept under legacy, by XML path
     assert results["legacy"]["outcome_list/outcome[1]/safety_issue"] == "No"
 
@@ -232,6 +236,26 @@ def test_enum_spellings() -> None:
     assert enum("Non-systematic Assessment") == "NON_SYSTEMATIC_ASSESSMENT"
     assert enum("Standard Error of the Mean") == "STANDARD_ERROR_OF_MEAN"
     assert posting_date("12/2015") == "2015-12"
+
+
+LTE60 = (
+    "The only disclosure restriction on the PI is that the sponsor can review results communications prior to public"
+    " release and can embargo communications regarding trial results for a period that is less than or equal to 60"
+    " days. The sponsor cannot require changes to the communication and cannot extend the embargo."
+)
+
+
+def test_stock_agreement_sentences_become_restriction_types() -> None:
+    element = etree.fromstring(
+        f"<clinical_results><certain_agreements><pi_employee>Principal Investigators are NOT employed by the"
+        f" organization sponsoring the study.</pi_employee><restrictive_agreement>{LTE60}</restrictive_agreement>"
+        f"</certain_agreements></clinical_results>".encode()
+    )
+    results = convert_results(element)
+    assert results == {"moreInfoModule": {"certainAgreement": {
+        "piSponsorEmployee": False, "restrictiveAgreement": True, "restrictionType": "LTE60",
+    }}}
+    assert coverage(element, results).dropped == []
 
 
 SYNTHETIC = b"""<clinical_results>

@@ -50,8 +50,19 @@ _PI_EMPLOYEE = {
     "All Principal Investigators ARE employed by the organization sponsoring the study.": True,
     "Principal Investigators are NOT employed by the organization sponsoring the study.": False,
 }
-_NO_AGREEMENT = "There is NOT an agreement"
-_YES_NO = {"Yes": True, "No": False}
+_AGREEMENTS: dict[str, str | None] = {
+    "There is NOT an agreement between Principal Investigators and the Sponsor (or its agents) that restricts"
+    " the PI's rights to discuss or publish trial results after the trial is completed.": None,
+    "The only disclosure restriction on the PI is that the sponsor can review results communications prior to"
+    " public release and can embargo communications regarding trial results for a period that is less than or"
+    " equal to 60 days. The sponsor cannot require changes to the communication and cannot extend the embargo.":
+        "LTE60",
+    "The only disclosure restriction on the PI is that the sponsor can review results communications prior to"
+    " public release and can embargo communications regarding trial results for a period that is more than 60"
+    " days but less than or equal to 180 days. The sponsor cannot require changes to the communication and"
+    " cannot extend the embargo.": "GT60",
+}
+_LEGACY_NON_INFERIORITY = {"Yes": "NON_INFERIORITY_OR_EQUIVALENCE_LEGACY", "No": "SUPERIORITY_OR_OTHER_LEGACY"}
 _PREFIX = {"participant_flow": "FG", "baseline": "BG", "outcome": "OG", "reported_events": "EG"}
 _TOTALS = {
     "Total, serious adverse events": "serious",
@@ -74,6 +85,11 @@ def posting_date(value: str) -> str:
     """Legacy ``MM/YYYY`` -> v2 ``YYYY-MM`` (anything else is kept as written)."""
     m = _POSTING_DATE.match(value)
     return f"{m.group(2)}-{m.group(1)}" if m else value
+
+
+def denom_units(value: str) -> str:
+    """Pre-2017 denominators say "participants"; v2 spells the unit "Participants"."""
+    return "Participants" if value == "participants" else value
 
 
 def _text(el: etree._Element | None) -> str | None:
@@ -342,7 +358,11 @@ class _Converter:
                 classes.append(entry)
         cats = m.find("category_list")
         if cats is not None:
-            classes.append({"categories": self.categories(cats, ids)})
+            # pre-2017 measures have no classes: as ClinicalTrials.gov did, each category
+            # becomes a class titled by its <sub_title>, holding one untitled category
+            for category in self.categories(cats, ids):
+                title = category.pop("title", None)
+                classes.append({"title": title, "categories": [category]} if title else {"categories": [category]})
         _put(out, "classes", classes)
 
     def legacy_denom(self, m: etree._Element, ids: dict[str, str]) -> dict:
@@ -357,7 +377,7 @@ class _Converter:
         if _text(title) != "Number of Participants":
             self.stash(title, _text(title))
         denom: dict[str, Any] = {}
-        _put(denom, "units", _text(m.find("units")))
+        _put(denom, "units", _opt(denom_units, _text(m.find("units"))))
         denom["counts"] = counts
         return denom
 
@@ -448,14 +468,11 @@ class _Converter:
             out["groupIds"] = [ids.get(g, g) for g in gids if g is not None]
         for tag, key, fn in _ANALYSIS:
             _put(out, key, _opt(fn, _text(a.find(tag))))
-        tested = _text(a.find("non_inferiority"))
-        if tested in _YES_NO:
-            out["testedNonInferiority"] = _YES_NO[tested]
-            if "nonInferiorityType" not in out:
-                out["nonInferiorityType"] = (
-                    "NON_INFERIORITY_OR_EQUIVALENCE_LEGACY" if _YES_NO[tested] else "SUPERIORITY_OR_OTHER_LEGACY"
-                )
-        self.rest(a, _K_ANALYSIS_TESTED if tested in _YES_NO else _K_ANALYSIS)
+        # pre-2017 Yes/No "non-inferiority analysis?" is v2's *_LEGACY non-inferiority type
+        tested = _LEGACY_NON_INFERIORITY.get(_text(a.find("non_inferiority")) or "")
+        if tested is not None and "nonInferiorityType" not in out:
+            out["nonInferiorityType"] = tested
+        self.rest(a, _K_ANALYSIS_TESTED if tested is not None and out["nonInferiorityType"] == tested else _K_ANALYSIS)
         return out
 
     # -- adverse events --------------------------------------------------------------
@@ -570,8 +587,13 @@ class _Converter:
                 agreement["piSponsorEmployee"] = _PI_EMPLOYEE[pi]
             restrictive = _text(ca.find("restrictive_agreement"))
             if restrictive is not None:
-                agreement["restrictiveAgreement"] = not restrictive.startswith(_NO_AGREEMENT)
-                agreement["otherDetails"] = restrictive
+                # the form's stock sentences are v2 enums; anything else is OTHER with its text
+                restriction = _AGREEMENTS.get(restrictive, "OTHER")
+                agreement["restrictiveAgreement"] = restriction is not None
+                if restriction is not None:
+                    agreement["restrictionType"] = restriction
+                if restriction == "OTHER":
+                    agreement["otherDetails"] = restrictive
             self.rest(ca, _K_AGREEMENT_PI if pi in _PI_EMPLOYEE else _K_AGREEMENT)
             _put(out, "certainAgreement", agreement)
         poc = root.find("point_of_contact")
@@ -721,17 +743,23 @@ def _group_maps(element: etree._Element) -> dict[etree._Element, dict[str, str]]
     return maps
 
 
+def _in_denom_measure(el: etree._Element) -> bool:
+    """Whether a leaf is a direct child of a measure the converter turns into ``denoms``."""
+    measure = el.getparent()
+    mlist = measure.getparent() if measure is not None and measure.tag == "measure" else None
+    if mlist is None or mlist.tag != "measure_list":
+        return False
+    items = mlist.findall("measure")
+    pos = items.index(measure)
+    first_only = mlist.getparent().tag == "baseline"
+    return (pos == 0 or not first_only) and is_denom_measure(measure, pos, len(items))
+
+
 def _implied(el: etree._Element, name: str | None, value: str) -> bool:
     """Leaves the v2 structure itself records (documented in the module docstring)."""
     parent = el.getparent()
-    if el.tag in ("title", "param") and name is None and parent is not None and parent.tag == "measure":
-        mlist = parent.getparent()
-        if mlist is not None and mlist.tag == "measure_list":
-            items = mlist.findall("measure")
-            pos = items.index(parent)
-            first_only = mlist.getparent().tag == "baseline"
-            if (pos == 0 or not first_only) and is_denom_measure(parent, pos, len(items)):
-                return el.tag == "param" or value == "Number of Participants"
+    if el.tag in ("title", "param") and name is None and _in_denom_measure(el):
+        return el.tag == "param" or value == "Number of Participants"
     if el.tag == "scope" and parent is not None and parent.tag == "analyzed":
         holder = parent.getparent().getparent()
         return _SCOPE_AT.get(holder.tag) == value
@@ -757,8 +785,15 @@ def _expected(el: etree._Element, name: str | None, value: str) -> str:
             return enum(value)
         if el.tag == "pi_employee" and value in _PI_EMPLOYEE:
             return "true" if _PI_EMPLOYEE[value] else "false"
-        if el.tag == "non_inferiority" and value in _YES_NO:
-            return "true" if _YES_NO[value] else "false"
+        if el.tag == "non_inferiority" and value in _LEGACY_NON_INFERIORITY:
+            declared = _text(el.getparent().find("non_inferiority_type"))
+            legacy = _LEGACY_NON_INFERIORITY[value]
+            if declared is None or enum(declared) == legacy:
+                return legacy
+        if el.tag == "restrictive_agreement" and value in _AGREEMENTS:
+            return _AGREEMENTS[value] or "false"
+        if el.tag == "units" and _in_denom_measure(el):
+            return denom_units(value)
         if el.tag == "posting_date":
             return posting_date(value)
     return value
