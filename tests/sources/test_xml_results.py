@@ -204,11 +204,16 @@ def test_golden_2016_schema_nct00003222() -> None:
         {"groupId": "BG000", "value": "13"}, {"groupId": "BG001", "value": "28"}, {"groupId": "BG002", "value": "41"},
     ]}]
     assert [m["title"] for m in base["measures"]] == ["Age", "Age", "Gender", "Region of Enrollment"]
-    # pre-2017 <sub_title> categories become titled classes, as in ClinicalTrials.gov's own v2 records
-    assert [c["title"] for c in base["measures"][0]["classes"]] == ["<=18 years", "Between 18 and 65 years", ">=65 years"]
-    assert base["measures"][0]["classes"][1]["categories"] == [{"measurements": [
+    # pre-2017 <sub_title>s: categories in the standard Age/Gender measures, classes elsewhere,
+    # as in ClinicalTrials.gov's own v2 records of legacy results
+    (age_class,) = base["measures"][0]["classes"]
+    assert [c["title"] for c in age_class["categories"]] == ["<=18 years", "Between 18 and 65 years", ">=65 years"]
+    assert age_class["categories"][1]["measurements"] == [
         {"groupId": "BG000", "value": "9"}, {"groupId": "BG001", "value": "23"}, {"groupId": "BG002", "value": "32"},
-    ]}]
+    ]
+    assert base["measures"][3]["classes"] == [{"title": "United States", "categories": [{"measurements": [
+        {"groupId": "BG000", "value": "13"}, {"groupId": "BG001", "value": "28"}, {"groupId": "BG002", "value": "41"},
+    ]}]}]
     outcome = results["outcomeMeasuresModule"]["outcomeMeasures"][0]
     assert outcome["denoms"][0]["counts"] == [{"groupId": "OG000", "value": "13"}, {"groupId": "OG001", "value": "13"}]
     assert [c["title"] for c in outcome["classes"]] == [

@@ -6,6 +6,9 @@ The mapping follows the one ClinicalTrials.gov used when it moved legacy results
   ``baselineCharacteristicsModule``; ``outcome_list`` -> ``outcomeMeasuresModule``;
   ``reported_events`` -> ``adverseEventsModule``; ``certain_agreements``,
   ``point_of_contact`` and ``limitations_and_caveats`` -> ``moreInfoModule``.
+* Pre-2017 ``<sub_title>`` categories become titled classes (one untitled category each),
+  except in the standard baseline measures (Age, Gender, Race/Ethnicity (NIH/OMB)), where
+  they stay titled categories of one class, as in ClinicalTrials.gov's own v2 records.
 * Group ids are renamed per section in ``group_list`` order: P1, P2.. -> FG000, FG001..;
   B* -> BG*; O* -> OG* (per outcome); E* -> EG*. Ids not in the group list are kept as is.
 * Enumerations take their v2 spelling (``Mean`` -> ``MEAN``, ``2-Sided`` -> ``TWO_SIDED``,
@@ -143,6 +146,8 @@ def is_denom_measure(measure: etree._Element, position: int, count: int) -> bool
     )
 
 
+# pre-2017 standard baseline measures, whose <sub_title>s v2 keeps as categories of one class
+_STANDARD_BASELINE = frozenset({"Age", "Gender", "Race (NIH/OMB)", "Ethnicity (NIH/OMB)"})
 _SCOPE_AT = {"baseline": "Overall", "measure": "Measure", "class": "Class"}
 _REPEATED = frozenset({
     "group", "period", "milestone", "drop_withdraw_reason", "participants", "analyzed", "count", "measure",
@@ -332,7 +337,8 @@ class _Converter:
             return []
         return [self.row(m, ids, _MEASUREMENT_ROW) for m in self.each(mlist, "measurement")]
 
-    def measure_body(self, m: etree._Element, ids: dict[str, str], out: dict, baseline: bool) -> None:
+    def measure_body(self, m: etree._Element, ids: dict[str, str], out: dict, baseline: bool,
+                     sub_titles_as_classes: bool = True) -> None:
         """Fill units, param, dispersion, denoms and classes of one measure."""
         _put(out, "paramType", _opt(enum, _text(m.find("param"))))
         dispersion = _text(m.find("dispersion"))
@@ -357,7 +363,9 @@ class _Converter:
                 self.rest(c, _K_CLASS)
                 classes.append(entry)
         cats = m.find("category_list")
-        if cats is not None:
+        if cats is not None and not sub_titles_as_classes:
+            classes.append({"categories": self.categories(cats, ids)})
+        elif cats is not None:
             # pre-2017 measures have no classes: as ClinicalTrials.gov did, each category
             # becomes a class titled by its <sub_title>, holding one untitled category
             for category in self.categories(cats, ids):
@@ -404,7 +412,8 @@ class _Converter:
                 _put(entry, "title", _text(m.find("title")))
                 _put(entry, "description", _text(m.find("description")))
                 _put(entry, "populationDescription", _text(m.find("population")))
-                self.measure_body(m, ids, entry, baseline=True)
+                self.measure_body(m, ids, entry, baseline=True,
+                                  sub_titles_as_classes=entry.get("title") not in _STANDARD_BASELINE)
                 self.rest(m, _K_MEASURE | _K_MEASURE_TEXTS)
                 measures.append(entry)
         _put(out, "denoms", denoms)
