@@ -26,6 +26,7 @@ from .index import catch_up as _catch_up
 from .index import rebuild as _rebuild
 from .index.fulltext import (
     DATE_FIELDS,
+    NO_POSITIONS,
     OPEN_MAX_AGE,
     QUERY_FIELDS,
     TEXT_WEIGHTS,
@@ -230,6 +231,8 @@ class _Compiler:
             for f, w in fields:
                 if len(tokens) == 1:
                     q = Query.term_query(self.schema, f, tokens[0])
+                elif f in NO_POSITIONS:
+                    q = Query.boolean_query([(Occur.Must, Query.term_query(self.schema, f, t)) for t in tokens])
                 else:
                     q = Query.phrase_query(self.schema, f, tokens)
                 clauses.append(Query.boost_query(q, w))

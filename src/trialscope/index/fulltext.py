@@ -19,7 +19,7 @@ import tantivy
 
 from ..normalize import age_days
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Free-text fields and their weights (BM25 per field, summed over fields).
 TEXT_WEIGHTS: dict[str, float] = {
@@ -39,6 +39,10 @@ TEXT_WEIGHTS: dict[str, float] = {
     "loc": 0.5,  # facility, city, state, country
     "ids": 3.0,  # NCT id, aliases, org study id, secondary ids
 }
+
+# Fields indexed without positions (smaller, faster to build): a phrase there matches as
+# all of its words.
+NO_POSITIONS = frozenset({"elig", "loc", "mesh_anc", "collab", "outc"})
 
 # Fielded query names -> index fields.
 QUERY_FIELDS: dict[str, list[str]] = {
@@ -99,7 +103,8 @@ def build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("nct", stored=True, fast=True, tokenizer_name="raw", index_option="basic")
     for name in TEXT_WEIGHTS:
-        sb.add_text_field(name, stored=name == "summary", tokenizer_name="en")
+        option = "freq" if name in NO_POSITIONS else "position"
+        sb.add_text_field(name, stored=name == "summary", tokenizer_name="en", index_option=option)
     sb.add_text_field("mesh_exact", tokenizer_name="raw", index_option="basic")
     sb.add_text_field("geo", tokenizer_name="raw", index_option="basic")
     for name in RAW_FIELDS:
