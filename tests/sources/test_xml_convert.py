@@ -464,3 +464,22 @@ def test_every_sample_study_validates() -> None:
         validate(convert_study(etree.fromstring(data)))
         count += 1
     assert count == 394
+
+
+def test_provided_documents_become_large_docs() -> None:
+    record = convert(minimal(
+        "<provided_document_section><provided_document>"
+        "<document_type>Study Protocol and Statistical Analysis Plan</document_type>"
+        "<document_has_protocol>Yes</document_has_protocol><document_has_icf>No</document_has_icf>"
+        "<document_has_sap>Yes</document_has_sap><document_date>December 17, 2020</document_date>"
+        "<document_url>https://ClinicalTrials.gov/ProvidedDocs/77/NCT00001277/Prot_SAP_000.pdf</document_url>"
+        "</provided_document></provided_document_section>"
+    ))
+    assert record["documentSection"] == {"largeDocumentModule": {"largeDocs": [{
+        "label": "Study Protocol and Statistical Analysis Plan", "hasProtocol": True, "hasIcf": False,
+        "hasSap": True, "date": "2020-12-17", "typeAbbrev": "Prot_SAP", "filename": "Prot_SAP_000.pdf",
+    }]}}
+    assert record["legacySection"] == {
+        "provided_document_section/provided_document[1]/document_url":
+            "https://ClinicalTrials.gov/ProvidedDocs/77/NCT00001277/Prot_SAP_000.pdf",
+    }

@@ -191,13 +191,18 @@ def _text(el: Element) -> str:
 class _Builder:
     """Accumulates one study's v2 dict and its legacy leftovers."""
 
-    __slots__ = ("p", "derived", "legacy", "counts")
+    __slots__ = ("p", "derived", "legacy", "counts", "arms", "interventions", "lead_class", "source", "documents")
 
     def __init__(self) -> None:
         self.p: dict[str, dict[str, Any]] = {}
         self.derived: dict[str, dict[str, Any]] = {}
         self.legacy: dict[str, Any] = {}
         self.counts: dict[str, int] = {}
+        self.arms: list[dict[str, Any]] = []
+        self.interventions: list[dict[str, Any]] = []
+        self.lead_class: str | None = None
+        self.source: str | None = None
+        self.documents: list[dict[str, Any]] = []
 
     def mod(self, name: str) -> dict[str, Any]:
         m = self.p.get(name)
@@ -342,7 +347,6 @@ _OVERSIGHT = {
 _DESIGN_INFO: dict[str, tuple[str, Callable[[str], str | None]]] = {
     "allocation": ("allocation", ALLOCATION),
     "intervention_model": ("interventionModel", INTERVENTION_MODEL),
-    "intervention_model_description": ("interventionModelDescription", markdown),
     "primary_purpose": ("primaryPurpose", PRIMARY_PURPOSE),
     "observational_model": ("observationalModel", OBSERVATIONAL_MODEL),
     "time_perspective": ("timePerspective", TIME_PERSPECTIVE),
@@ -502,6 +506,456 @@ def _location(b: _Builder, el: Element) -> dict[str, Any]:
     return loc
 
 
+Handler = Callable[[_Builder, Element], None]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def _on(*tags: str) -> Callable[[Handler], Handler]:
+    """Register a converter for the top-level elements `tags`."""
+
+    def register(fn: Handler) -> Handler:
+        for tag in tags:
+            _HANDLERS[tag] = fn
+        return fn
+
+    return register
+
+
+def _simple(tag: str, module: str, key: str, convert: Callable[[str], str | None] | None = None) -> None:
+    """A top-level leaf (or text block) that maps to one v2 field, through `convert` if given."""
+
+    def handle(b: _Builder, el: Element) -> None:
+        text = _text(el)
+        value = text if convert is None else b.enum(tag, text, convert)
+        if value is not None:
+            b.mod(module)[key] = value
+
+    _HANDLERS[tag] = handle
+
+
+for _tag, _module, _key, _convert in (
+    ("brief_title", "identificationModule", "briefTitle", None),
+    ("official_title", "identificationModule", "officialTitle", None),
+    ("acronym", "identificationModule", "acronym", None),
+    ("brief_summary", "descriptionModule", "briefSummary", None),
+    ("detailed_description", "descriptionModule", "detailedDescription", None),
+    ("overall_status", "statusModule", "overallStatus", STATUS),
+    ("last_known_status", "statusModule", "lastKnownStatus", STATUS),
+    ("why_stopped", "statusModule", "whyStopped", None),
+    ("target_duration", "designModule", "targetDuration", None),
+):
+    _simple(_tag, _module, _key, _convert)
+
+
+@_on("source")
+def _source(b: _Builder, el: Element) -> None:
+    b.source = _text(el)
+
+
+@_on("id_info")
+def _id_info(b: _Builder, el: Element) -> None:
+    ident = b.p["identificationModule"]
+    for child in el:
+        tag = child.tag
+        if tag == "org_study_id":
+            ident["orgStudyIdInfo"] = {"id": _text(child)}
+        elif tag == "secondary_id":
+            ident.setdefault("secondaryIdInfos", []).append({"id": _text(child)})
+        elif tag == "nct_alias":
+            ident.setdefault("nctIdAliases", []).append(_text(child))
+        elif tag != "nct_id" and isinstance(tag, str):
+            b.keep(f"id_info/{tag}", _generic(child))
+
+
+@_on("sponsors")
+def _sponsors(b: _Builder, el: Element) -> None:
+    mod = b.mod("sponsorCollaboratorsModule")
+    for child in el:
+        tag = child.tag
+        if tag not in ("lead_sponsor", "collaborator"):
+            if isinstance(tag, str):
+                b.keep(f"sponsors/{tag}", _generic(child))
+            continue
+        sponsor = {"name": (child.findtext("agency") or "").strip()}
+        cls = child.findtext("agency_class")
+        if cls:
+            path = "sponsors/lead_sponsor" if tag == "lead_sponsor" else b.index("sponsors/collaborator")
+            value = b.enum(f"{path}/agency_class", cls.strip(), AGENCY_CLASS)
+            if value:
+                sponsor["class"] = value
+        if tag == "lead_sponsor":
+            mod["leadSponsor"] = sponsor
+            b.lead_class = sponsor.get("class")
+        else:
+            mod.setdefault("collaborators", []).append(sponsor)
+
+
+@_on("oversight_info")
+def _oversight(b: _Builder, el: Element) -> None:
+    mod = b.mod("oversightModule")
+    for child in el:
+        tag = child.tag
+        key = _OVERSIGHT.get(tag)
+        if key:
+            value = b.flag(f"oversight_info/{tag}", _text(child))
+            if value is not None:
+                mod[key] = value
+        elif isinstance(tag, str):  # e.g. the pre-2017 `authority`, repeated
+            b.legacy.setdefault(f"oversight_info/{tag}", []).append(_text(child))
+
+
+@_on("verification_date", *_STATUS_DATES)
+def _status_date(b: _Builder, el: Element) -> None:
+    value = b.date(el.tag, _text(el))
+    if value:
+        b.p["statusModule"][_STATUS_DATES.get(el.tag, "statusVerifiedDate")] = value
+
+
+@_on(*_STATUS_STRUCTS)
+def _status_struct(b: _Builder, el: Element) -> None:
+    struct = b.date_struct(el, el.tag)
+    if struct:
+        b.p["statusModule"][_STATUS_STRUCTS[el.tag]] = struct
+
+
+@_on("has_expanded_access")
+def _has_expanded_access(b: _Builder, el: Element) -> None:
+    value = b.flag(el.tag, _text(el))
+    if value is not None:
+        b.p["statusModule"]["expandedAccessInfo"] = {"hasExpandedAccess": value}
+
+
+@_on("expanded_access_info")
+def _expanded_access_info(b: _Builder, el: Element) -> None:
+    types = {}
+    for child in el:
+        if isinstance(child.tag, str):
+            value = b.flag(f"expanded_access_info/{child.tag}", _text(child))
+            if value is not None:
+                types[child.tag.removeprefix("expanded_access_type_")] = value
+    if types:
+        b.mod("designModule")["expandedAccessTypes"] = types
+
+
+@_on("phase")
+def _phase(b: _Builder, el: Element) -> None:
+    text = _text(el)
+    phases = [PHASE(p.strip()) for p in text.split("/")]
+    if None in phases:
+        b.keep("phase", text)
+    else:
+        b.mod("designModule")["phases"] = phases
+
+
+@_on("study_type")
+def _study_type(b: _Builder, el: Element) -> None:
+    text = _text(el)
+    registry = text.endswith("[Patient Registry]")
+    value = b.enum("study_type", text.removesuffix("[Patient Registry]").strip(), STUDY_TYPE)
+    if value:
+        design = b.mod("designModule")
+        design["studyType"] = value
+        if registry:
+            design["patientRegistry"] = True
+
+
+@_on("study_design_info")
+def _study_design_info(b: _Builder, el: Element) -> None:
+    info = b.mod("designModule").setdefault("designInfo", {})
+    for child in el:
+        tag = child.tag
+        path = f"study_design_info/{tag}"
+        if tag == "masking":
+            _masking(b, info, path, _text(child))
+        elif tag == "masking_description":
+            info.setdefault("maskingInfo", {})["maskingDescription"] = markdown(child.text or "")
+        elif tag == "intervention_model_description":
+            info["interventionModelDescription"] = markdown(child.text or "")
+        elif tag in _DESIGN_INFO:
+            key, convert = _DESIGN_INFO[tag]
+            value = b.enum(path, _text(child), convert)
+            if value:
+                info[key] = value
+        elif isinstance(tag, str):
+            b.keep(path, _generic(child))
+
+
+@_on("study_design")
+def _study_design(b: _Builder, el: Element) -> None:
+    _old_study_design(b, _text(el))
+
+
+@_on("biospec_retention")
+def _biospec_retention(b: _Builder, el: Element) -> None:
+    value = b.enum(el.tag, _text(el), RETENTION)
+    if value:
+        b.mod("designModule").setdefault("bioSpec", {})["retention"] = value
+
+
+@_on("biospec_descr")
+def _biospec_descr(b: _Builder, el: Element) -> None:
+    b.mod("designModule").setdefault("bioSpec", {})["description"] = _text(el)
+
+
+@_on("enrollment")
+def _enrollment(b: _Builder, el: Element) -> None:
+    text = _text(el)
+    if not text.isdigit():
+        b.keep("enrollment", _generic(el))
+        return
+    info: dict[str, Any] = {"count": int(text)}
+    kind = el.get("type")
+    if kind in DATE_TYPE:
+        info["type"] = DATE_TYPE[kind]
+    elif kind is not None:
+        b.keep("enrollment/@type", kind)
+    b.mod("designModule")["enrollmentInfo"] = info
+
+
+_OUTCOME_KEYS = {
+    "primary_outcome": "primaryOutcomes", "secondary_outcome": "secondaryOutcomes", "other_outcome": "otherOutcomes",
+}
+
+
+@_on(*_OUTCOME_KEYS)
+def _outcomes(b: _Builder, el: Element) -> None:
+    b.mod("outcomesModule").setdefault(_OUTCOME_KEYS[el.tag], []).append(_outcome(el, b, b.index(el.tag)))
+
+
+@_on("condition", "keyword")
+def _conditions(b: _Builder, el: Element) -> None:
+    key = "conditions" if el.tag == "condition" else "keywords"
+    b.mod("conditionsModule").setdefault(key, []).append(_text(el))
+
+
+@_on("arm_group")
+def _arm_group(b: _Builder, el: Element) -> None:
+    path = b.index("arm_group")
+    arm: dict[str, Any] = {}
+    for child in el:
+        tag = child.tag
+        if tag == "arm_group_label":
+            arm["label"] = _text(child)
+        elif tag == "arm_group_type":
+            value = b.enum(f"{path}/arm_group_type", _text(child), ARM_TYPE)
+            if value:
+                arm["type"] = value
+        elif tag == "description":
+            arm["description"] = markdown(child.text or "")
+        elif isinstance(tag, str):
+            b.keep(f"{path}/{tag}", _generic(child))
+    b.arms.append(arm)
+
+
+@_on("intervention")
+def _intervention(b: _Builder, el: Element) -> None:
+    path = b.index("intervention")
+    item: dict[str, Any] = {}
+    for child in el:
+        tag = child.tag
+        if tag == "intervention_type":
+            value = b.enum(f"{path}/intervention_type", _text(child), INTERVENTION_TYPE)
+            if value:
+                item["type"] = value
+        elif tag == "intervention_name":
+            item["name"] = _text(child)
+        elif tag == "description":
+            item["description"] = markdown(child.text or "")
+        elif tag == "arm_group_label":
+            item.setdefault("armGroupLabels", []).append(_text(child))
+        elif tag == "other_name":
+            item.setdefault("otherNames", []).append(_text(child))
+        elif isinstance(tag, str):
+            b.keep(f"{path}/{tag}", _generic(child))
+    b.interventions.append(item)
+
+
+_HANDLERS["eligibility"] = _eligibility
+
+
+@_on("overall_contact", "overall_contact_backup")
+def _overall_contact(b: _Builder, el: Element) -> None:
+    b.mod("contactsLocationsModule").setdefault("centralContacts", []).append(_contact(el, "CONTACT"))
+
+
+@_on("overall_official")
+def _overall_official(b: _Builder, el: Element) -> None:
+    path = b.index("overall_official")
+    official: dict[str, str] = {}
+    name = _person(el)
+    if name:
+        official["name"] = name
+    affiliation = el.findtext("affiliation")
+    if affiliation:
+        official["affiliation"] = affiliation.strip()
+    role = el.findtext("role")
+    if role:
+        value = b.enum(f"{path}/role", role.strip(), OFFICIAL_ROLE)
+        if value:
+            official["role"] = value
+    b.mod("contactsLocationsModule").setdefault("overallOfficials", []).append(official)
+
+
+@_on("location")
+def _locations(b: _Builder, el: Element) -> None:
+    b.mod("contactsLocationsModule").setdefault("locations", []).append(_location(b, el))
+
+
+@_on("reference", "results_reference")
+def _reference(b: _Builder, el: Element) -> None:
+    ref: dict[str, str] = {}
+    pmid = el.findtext("PMID")
+    if pmid:
+        ref["pmid"] = pmid.strip()
+    ref["type"] = "RESULT" if el.tag == "results_reference" else "BACKGROUND"
+    citation = el.findtext("citation")
+    if citation:
+        ref["citation"] = citation.strip()
+    b.mod("referencesModule").setdefault("references", []).append(ref)
+
+
+@_on("link")
+def _link(b: _Builder, el: Element) -> None:
+    link: dict[str, str] = {}
+    label = el.findtext("description")
+    if label:
+        link["label"] = markdown(label)
+    link["url"] = (el.findtext("url") or "").strip()
+    b.mod("referencesModule").setdefault("seeAlsoLinks", []).append(link)
+
+
+_DOC_KEYS = {"doc_id": "id", "doc_type": "type", "doc_url": "url", "doc_comment": "comment"}
+
+
+@_on("study_docs")
+def _study_docs(b: _Builder, el: Element) -> None:
+    docs = b.mod("referencesModule").setdefault("availIpds", [])
+    for doc in el:
+        if doc.tag == "study_doc":
+            docs.append({_DOC_KEYS[c.tag]: _text(c) for c in doc if c.tag in _DOC_KEYS})
+
+
+@_on("patient_data")
+def _patient_data(b: _Builder, el: Element) -> None:
+    ipd = b.mod("ipdSharingStatementModule")
+    for child in el:
+        tag = child.tag
+        path = f"patient_data/{tag}"
+        if tag == "sharing_ipd":
+            value = b.enum(path, _text(child), IPD_SHARING)
+            if value:
+                ipd["ipdSharing"] = value
+        elif tag == "ipd_info_type":
+            value = b.enum(path, _text(child), IPD_INFO)
+            if value:
+                ipd.setdefault("infoTypes", []).append(value)
+        elif tag in ("ipd_description", "ipd_access_criteria"):
+            ipd["description" if tag == "ipd_description" else "accessCriteria"] = markdown(child.text or "")
+        elif tag == "ipd_time_frame":
+            ipd["timeFrame"] = _text(child)
+        elif tag == "ipd_url":
+            ipd["url"] = _text(child)
+        elif isinstance(tag, str):
+            b.keep(path, _generic(child))
+
+
+_PARTY_KEYS = {
+    "investigator_full_name": "investigatorFullName", "investigator_title": "investigatorTitle",
+    "investigator_affiliation": "investigatorAffiliation", "name_title": "oldNameTitle",
+    "organization": "oldOrganization",
+}
+
+
+@_on("responsible_party")
+def _responsible_party(b: _Builder, el: Element) -> None:
+    party: dict[str, str] = {}
+    for child in el:
+        tag = child.tag
+        if tag == "responsible_party_type":
+            value = b.enum("responsible_party/responsible_party_type", _text(child), RESPONSIBLE_PARTY)
+            if value:
+                party["type"] = value
+        elif tag in _PARTY_KEYS:
+            party[_PARTY_KEYS[tag]] = _text(child)
+        elif isinstance(tag, str):
+            b.keep(f"responsible_party/{tag}", _generic(child))
+    if party:
+        b.mod("sponsorCollaboratorsModule")["responsibleParty"] = party
+
+
+_DOC_FLAGS = {"document_has_protocol": "hasProtocol", "document_has_sap": "hasSap", "document_has_icf": "hasIcf"}
+_DOC_FILE = re.compile(r"([^/]+?)_[0-9]+\.[A-Za-z]+$")
+
+
+@_on("provided_document_section")
+def _provided_documents(b: _Builder, el: Element) -> None:
+    """Uploaded protocol/SAP/ICF documents -> v2 `documentSection.largeDocumentModule`."""
+    docs = []
+    for doc in el:
+        if doc.tag != "provided_document":
+            if isinstance(doc.tag, str):
+                b.keep(f"provided_document_section/{doc.tag}", _generic(doc))
+            continue
+        path = b.index("provided_document_section/provided_document")
+        entry: dict[str, Any] = {}
+        for child in doc:
+            tag = child.tag
+            if tag == "document_type":
+                entry["label"] = _text(child)
+            elif tag in _DOC_FLAGS:
+                value = b.flag(f"{path}/{tag}", _text(child))
+                if value is not None:
+                    entry[_DOC_FLAGS[tag]] = value
+            elif tag == "document_date":
+                value = b.date(f"{path}/{tag}", _text(child))
+                if value:
+                    entry["date"] = value
+            elif tag == "document_url":  # .../ProvidedDocs/31/NCT03949231/Prot_SAP_000.pdf
+                url = _text(child)
+                b.keep(f"{path}/{tag}", url)
+                filename = url.rsplit("/", 1)[-1]
+                m = _DOC_FILE.match(filename)
+                if m:
+                    entry["typeAbbrev"] = m.group(1)
+                    entry["filename"] = filename
+            elif isinstance(tag, str):
+                b.keep(f"{path}/{tag}", _generic(child))
+        docs.append(entry)
+    if docs:
+        b.documents = docs
+
+
+@_on("condition_browse", "intervention_browse")
+def _browse(b: _Builder, el: Element) -> None:
+    meshes = [{"term": _text(t)} for t in el if t.tag == "mesh_term"]
+    if meshes:
+        key = "conditionBrowseModule" if el.tag == "condition_browse" else "interventionBrowseModule"
+        b.derived[key] = {"meshes": meshes}
+
+
+@_on("removed_countries")
+def _removed_countries(b: _Builder, el: Element) -> None:
+    countries = [_text(c) for c in el if c.tag == "country"]
+    b.derived.setdefault("miscInfoModule", {})["removedCountries"] = countries
+
+
+@_on("location_countries")
+def _location_countries(b: _Builder, el: Element) -> None:
+    b.keep("location_countries", [_text(c) for c in el if c.tag == "country"])
+
+
+def _skip(b: _Builder, el: Element) -> None:
+    """`clinical_results` is converted by `xml_results` (see `sources.xml`)."""
+
+
+_HANDLERS["clinical_results"] = _skip
+
+
+def _keep(b: _Builder, el: Element) -> None:
+    if isinstance(el.tag, str):
+        b.keep(el.tag, _generic(el))
+
+
 def convert_study(root: Element) -> dict[str, Any]:
     """Convert one `<clinical_study>` element into an API v2 study dict.
 
@@ -516,333 +970,35 @@ def convert_study(root: Element) -> dict[str, Any]:
         raise RecordError(f"id_info/nct_id: {exc}") from None
 
     b = _Builder()
-    ident = b.mod("identificationModule")
-    ident["nctId"] = nct
-    status = b.mod("statusModule")
-    arms: list[dict[str, Any]] = []
-    interventions: list[dict[str, Any]] = []
-    lead_class: str | None = None
-    source: str | None = None
+    ident = b.p["identificationModule"] = {"nctId": nct}
+    b.p["statusModule"] = {}
     for name, value in root.attrib.items():  # e.g. the 2016 snapshot's `rank`
         b.keep(f"@{name}", value)
-
+    handlers = _HANDLERS
     for el in root:
-        tag = el.tag
-        if not isinstance(tag, str) or tag == "clinical_results":
-            continue
-        if tag == "id_info":
-            for child in el:
-                if child.tag == "org_study_id":
-                    ident["orgStudyIdInfo"] = {"id": _text(child)}
-                elif child.tag == "secondary_id":
-                    ident.setdefault("secondaryIdInfos", []).append({"id": _text(child)})
-                elif child.tag == "nct_alias":
-                    ident.setdefault("nctIdAliases", []).append(_text(child))
-                elif child.tag != "nct_id" and isinstance(child.tag, str):
-                    b.keep(f"id_info/{child.tag}", _generic(child))
-        elif tag == "brief_title":
-            ident["briefTitle"] = _text(el)
-        elif tag == "official_title":
-            ident["officialTitle"] = _text(el)
-        elif tag == "acronym":
-            ident["acronym"] = _text(el)
-        elif tag == "source":
-            source = _text(el)
-        elif tag == "sponsors":
-            mod = b.mod("sponsorCollaboratorsModule")
-            for child in el:
-                if child.tag not in ("lead_sponsor", "collaborator"):
-                    if isinstance(child.tag, str):
-                        b.keep(f"sponsors/{child.tag}", _generic(child))
-                    continue
-                sponsor = {"name": child.findtext("agency", "").strip()}
-                cls = child.findtext("agency_class")
-                if cls:
-                    path = "sponsors/lead_sponsor" if child.tag == "lead_sponsor" else b.index("sponsors/collaborator")
-                    value = b.enum(f"{path}/agency_class", cls.strip(), AGENCY_CLASS)
-                    if value:
-                        sponsor["class"] = value
-                if child.tag == "lead_sponsor":
-                    mod["leadSponsor"] = sponsor
-                    lead_class = sponsor.get("class")
-                else:
-                    mod.setdefault("collaborators", []).append(sponsor)
-        elif tag == "oversight_info":
-            mod = b.mod("oversightModule")
-            for child in el:
-                key = _OVERSIGHT.get(child.tag)
-                if key:
-                    value = b.flag(f"oversight_info/{child.tag}", _text(child))
-                    if value is not None:
-                        mod[key] = value
-                elif isinstance(child.tag, str):
-                    b.legacy.setdefault(f"oversight_info/{child.tag}", []).append(_text(child))
-        elif tag == "brief_summary":
-            b.mod("descriptionModule")["briefSummary"] = _text(el)
-        elif tag == "detailed_description":
-            b.mod("descriptionModule")["detailedDescription"] = _text(el)
-        elif tag == "overall_status":
-            value = b.enum(tag, _text(el), STATUS)
-            if value:
-                status["overallStatus"] = value
-        elif tag == "last_known_status":
-            value = b.enum(tag, _text(el), STATUS)
-            if value:
-                status["lastKnownStatus"] = value
-        elif tag == "why_stopped":
-            status["whyStopped"] = _text(el)
-        elif tag == "verification_date":
-            value = b.date(tag, _text(el))
-            if value:
-                status["statusVerifiedDate"] = value
-        elif tag in _STATUS_STRUCTS:
-            struct = b.date_struct(el, tag)
-            if struct:
-                status[_STATUS_STRUCTS[tag]] = struct
-        elif tag in _STATUS_DATES:
-            value = b.date(tag, _text(el))
-            if value:
-                status[_STATUS_DATES[tag]] = value
-        elif tag == "has_expanded_access":
-            value = b.flag(tag, _text(el))
-            if value is not None:
-                status["expandedAccessInfo"] = {"hasExpandedAccess": value}
-        elif tag == "expanded_access_info":
-            types = {}
-            for child in el:
-                if isinstance(child.tag, str):
-                    value = b.flag(f"expanded_access_info/{child.tag}", _text(child))
-                    if value is not None:
-                        types[child.tag.removeprefix("expanded_access_type_")] = value
-            if types:
-                b.mod("designModule")["expandedAccessTypes"] = types
-        elif tag == "phase":
-            text = _text(el)
-            phases = [PHASE(p.strip()) for p in text.split("/")]
-            if None in phases:
-                b.keep(tag, text)
-            else:
-                b.mod("designModule")["phases"] = phases
-        elif tag == "study_type":
-            text = _text(el)
-            registry = text.endswith("[Patient Registry]")
-            value = b.enum(tag, text.removesuffix("[Patient Registry]").strip(), STUDY_TYPE)
-            if value:
-                design = b.mod("designModule")
-                design["studyType"] = value
-                if registry:
-                    design["patientRegistry"] = True
-        elif tag == "study_design_info":
-            info = b.mod("designModule").setdefault("designInfo", {})
-            for child in el:
-                ctag = child.tag
-                path = f"study_design_info/{ctag}"
-                if ctag == "masking":
-                    _masking(b, info, path, _text(child))
-                elif ctag == "masking_description":
-                    info.setdefault("maskingInfo", {})["maskingDescription"] = markdown(child.text or "")
-                elif ctag in _DESIGN_INFO:
-                    key, convert = _DESIGN_INFO[ctag]
-                    if convert is markdown:
-                        value = markdown(child.text or "")
-                    else:
-                        value = b.enum(path, _text(child), convert)
-                    if value:
-                        info[key] = value
-                elif isinstance(ctag, str):
-                    b.keep(path, _generic(child))
-        elif tag == "study_design":
-            _old_study_design(b, _text(el))
-        elif tag == "target_duration":
-            b.mod("designModule")["targetDuration"] = _text(el)
-        elif tag == "biospec_retention":
-            value = b.enum(tag, _text(el), RETENTION)
-            if value:
-                b.mod("designModule").setdefault("bioSpec", {})["retention"] = value
-        elif tag == "biospec_descr":
-            b.mod("designModule").setdefault("bioSpec", {})["description"] = _text(el)
-        elif tag == "enrollment":
-            text = _text(el)
-            if text.isdigit():
-                info = {"count": int(text)}
-                kind = el.get("type")
-                if kind in DATE_TYPE:
-                    info["type"] = DATE_TYPE[kind]
-                elif kind is not None:
-                    b.keep("enrollment/@type", kind)
-                b.mod("designModule")["enrollmentInfo"] = info
-            else:
-                b.keep(tag, _generic(el))
-        elif tag in ("primary_outcome", "secondary_outcome", "other_outcome"):
-            key = {"primary_outcome": "primaryOutcomes", "secondary_outcome": "secondaryOutcomes",
-                   "other_outcome": "otherOutcomes"}[tag]
-            b.mod("outcomesModule").setdefault(key, []).append(_outcome(el, b, b.index(tag)))
-        elif tag == "condition":
-            b.mod("conditionsModule").setdefault("conditions", []).append(_text(el))
-        elif tag == "keyword":
-            b.mod("conditionsModule").setdefault("keywords", []).append(_text(el))
-        elif tag == "arm_group":
-            path = b.index(tag)
-            arm: dict[str, Any] = {}
-            for child in el:
-                if child.tag == "arm_group_label":
-                    arm["label"] = _text(child)
-                elif child.tag == "arm_group_type":
-                    value = b.enum(f"{path}/arm_group_type", _text(child), ARM_TYPE)
-                    if value:
-                        arm["type"] = value
-                elif child.tag == "description":
-                    arm["description"] = markdown(child.text or "")
-                elif isinstance(child.tag, str):
-                    b.keep(f"{path}/{child.tag}", _generic(child))
-            arms.append(arm)
-        elif tag == "intervention":
-            path = b.index(tag)
-            item: dict[str, Any] = {}
-            for child in el:
-                ctag = child.tag
-                if ctag == "intervention_type":
-                    value = b.enum(f"{path}/intervention_type", _text(child), INTERVENTION_TYPE)
-                    if value:
-                        item["type"] = value
-                elif ctag == "intervention_name":
-                    item["name"] = _text(child)
-                elif ctag == "description":
-                    item["description"] = markdown(child.text or "")
-                elif ctag == "arm_group_label":
-                    item.setdefault("armGroupLabels", []).append(_text(child))
-                elif ctag == "other_name":
-                    item.setdefault("otherNames", []).append(_text(child))
-                elif isinstance(ctag, str):
-                    b.keep(f"{path}/{ctag}", _generic(child))
-            interventions.append(item)
-        elif tag == "eligibility":
-            _eligibility(b, el)
-        elif tag in ("overall_contact", "overall_contact_backup"):
-            b.mod("contactsLocationsModule").setdefault("centralContacts", []).append(_contact(el, "CONTACT"))
-        elif tag == "overall_official":
-            path = b.index(tag)
-            official: dict[str, str] = {}
-            name = _person(el)
-            if name:
-                official["name"] = name
-            affiliation = el.findtext("affiliation")
-            if affiliation:
-                official["affiliation"] = affiliation.strip()
-            role = el.findtext("role")
-            if role:
-                value = b.enum(f"{path}/role", role.strip(), OFFICIAL_ROLE)
-                if value:
-                    official["role"] = value
-            b.mod("contactsLocationsModule").setdefault("overallOfficials", []).append(official)
-        elif tag == "location":
-            b.mod("contactsLocationsModule").setdefault("locations", []).append(_location(b, el))
-        elif tag in ("reference", "results_reference"):
-            ref: dict[str, str] = {}
-            pmid = el.findtext("PMID")
-            if pmid:
-                ref["pmid"] = pmid.strip()
-            ref["type"] = "RESULT" if tag == "results_reference" else "BACKGROUND"
-            citation = el.findtext("citation")
-            if citation:
-                ref["citation"] = citation.strip()
-            b.mod("referencesModule").setdefault("references", []).append(ref)
-        elif tag == "link":
-            link: dict[str, str] = {}
-            label = el.findtext("description")
-            if label:
-                link["label"] = markdown(label)
-            link["url"] = (el.findtext("url") or "").strip()
-            b.mod("referencesModule").setdefault("seeAlsoLinks", []).append(link)
-        elif tag == "study_docs":
-            docs = b.mod("referencesModule").setdefault("availIpds", [])
-            for doc in el:
-                if doc.tag != "study_doc":
-                    continue
-                entry: dict[str, str] = {}
-                for child in doc:
-                    key = {"doc_id": "id", "doc_type": "type", "doc_url": "url", "doc_comment": "comment"}.get(child.tag)
-                    if key:
-                        entry[key] = _text(child)
-                docs.append(entry)
-        elif tag == "patient_data":
-            ipd = b.mod("ipdSharingStatementModule")
-            for child in el:
-                ctag = child.tag
-                path = f"patient_data/{ctag}"
-                if ctag == "sharing_ipd":
-                    value = b.enum(path, _text(child), IPD_SHARING)
-                    if value:
-                        ipd["ipdSharing"] = value
-                elif ctag == "ipd_description":
-                    ipd["description"] = markdown(child.text or "")
-                elif ctag == "ipd_info_type":
-                    value = b.enum(path, _text(child), IPD_INFO)
-                    if value:
-                        ipd.setdefault("infoTypes", []).append(value)
-                elif ctag == "ipd_time_frame":
-                    ipd["timeFrame"] = _text(child)
-                elif ctag == "ipd_access_criteria":
-                    ipd["accessCriteria"] = markdown(child.text or "")
-                elif ctag == "ipd_url":
-                    ipd["url"] = _text(child)
-                elif isinstance(ctag, str):
-                    b.keep(path, _generic(child))
-        elif tag == "responsible_party":
-            party: dict[str, str] = {}
-            for child in el:
-                ctag = child.tag
-                if ctag == "responsible_party_type":
-                    value = b.enum("responsible_party/responsible_party_type", _text(child), RESPONSIBLE_PARTY)
-                    if value:
-                        party["type"] = value
-                elif ctag == "investigator_full_name":
-                    party["investigatorFullName"] = _text(child)
-                elif ctag == "investigator_title":
-                    party["investigatorTitle"] = _text(child)
-                elif ctag == "investigator_affiliation":
-                    party["investigatorAffiliation"] = _text(child)
-                elif ctag == "name_title":
-                    party["oldNameTitle"] = _text(child)
-                elif ctag == "organization":
-                    party["oldOrganization"] = _text(child)
-                elif isinstance(ctag, str):
-                    b.keep(f"responsible_party/{ctag}", _generic(child))
-            if party:
-                b.mod("sponsorCollaboratorsModule")["responsibleParty"] = party
-        elif tag in ("condition_browse", "intervention_browse"):
-            key = "conditionBrowseModule" if tag == "condition_browse" else "interventionBrowseModule"
-            meshes = [{"term": _text(t)} for t in el if t.tag == "mesh_term"]
-            if meshes:
-                b.derived[key] = {"meshes": meshes}
-        elif tag == "removed_countries":
-            countries = [_text(c) for c in el if c.tag == "country"]
-            b.derived.setdefault("miscInfoModule", {})["removedCountries"] = countries
-        elif tag == "location_countries":
-            b.keep(tag, [_text(c) for c in el if c.tag == "country"])
-        else:
-            b.keep(tag, _generic(el))
+        handlers.get(el.tag, _keep)(b, el)
 
-    if source:
-        org = {"fullName": source}
-        if lead_class:  # v2 gives the organization its lead sponsor's class
-            org["class"] = lead_class
+    if b.source:
+        org = {"fullName": b.source}
+        if b.lead_class:  # v2 gives the organization its lead sponsor's class
+            org["class"] = b.lead_class
         ident["organization"] = org
-    if arms or interventions:
-        _link_arms(arms, interventions)
+    if b.arms or b.interventions:
+        _link_arms(b.arms, b.interventions)
         mod = b.mod("armsInterventionsModule")
-        if arms:
-            mod["armGroups"] = arms
-        if interventions:
-            mod["interventions"] = interventions
-    for mod_name in ("statusModule",):
-        if not b.p.get(mod_name):
-            b.p.pop(mod_name, None)
+        if b.arms:
+            mod["armGroups"] = b.arms
+        if b.interventions:
+            mod["interventions"] = b.interventions
+    if not b.p["statusModule"]:
+        del b.p["statusModule"]
     design = b.p.get("designModule")
     if design is not None and design.get("designInfo") == {}:
         del design["designInfo"]
 
     record: dict[str, Any] = {"protocolSection": _ordered(b.p)}
+    if b.documents:
+        record["documentSection"] = {"largeDocumentModule": {"largeDocs": b.documents}}
     if b.derived:
         record["derivedSection"] = b.derived
     record["hasResults"] = False
