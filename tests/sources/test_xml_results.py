@@ -203,7 +203,13 @@ def test_golden_2016_schema_nct00003222() -> None:
     assert base["denoms"] == [{"units": "Participants", "counts": [
         {"groupId": "BG000", "value": "13"}, {"groupId": "BG001", "value": "28"}, {"groupId": "BG002", "value": "41"},
     ]}]
-    assert [m["title"] for m in base["measures"]] == ["Age", "Age", "Gender", "Region of Enrollment"]
+    # standard measures take v2's names and count participants, as ClinicalTrials.gov's own records do
+    assert [(m["title"], m["paramType"], m["unitOfMeasure"]) for m in base["measures"]] == [
+        ("Age, Categorical", "COUNT_OF_PARTICIPANTS", "Participants"),
+        ("Age, Continuous", "MEAN", "years"),
+        ("Sex: Female, Male", "COUNT_OF_PARTICIPANTS", "Participants"),
+        ("Region of Enrollment", "NUMBER", "participants"),
+    ]
     # pre-2017 <sub_title>s: categories in the standard Age/Gender measures, classes elsewhere,
     # as in ClinicalTrials.gov's own v2 records of legacy results
     (age_class,) = base["measures"][0]["classes"]
@@ -227,6 +233,20 @@ def test_golden_2016_schema_nct00003222() -> None:
     assert results["moreInfoModule"]["certainAgreement"] == {"piSponsorEmployee": True, "restrictiveAgreement": False}
     # safety_issue has no v2 home: it is kept under legacy, by XML path
     assert results["legacy"]["outcome_list/outcome[1]/safety_issue"] == "No"
+
+
+# -- cross-format: the same study as ClinicalTrials.gov itself converted it ------------------
+
+
+def test_matches_clinicaltrials_gov_own_conversion_nct01254396() -> None:
+    """NCT01254396 is in the sample twice: legacy XML (2016) and API v2 JSON. Apart from
+    the ``legacy`` stash (safety_issue), our conversion is the v2 resultsSection exactly."""
+    with zipfile.ZipFile(SAMPLE / "ctg-studies.json.zip") as z:
+        name = next(n for n in z.namelist() if "NCT01254396" in n)
+        official = json.loads(z.read(name))["resultsSection"]
+    ours = _results("NCT01254396")
+    assert set(ours.pop("legacy")) == {f"outcome_list/outcome[{i}]/safety_issue" for i in range(1, 6)}
+    assert ours == official
 
 
 # -- normalisations and the legacy stash -------------------------------------------------

@@ -8,7 +8,9 @@ The mapping follows the one ClinicalTrials.gov used when it moved legacy results
   ``point_of_contact`` and ``limitations_and_caveats`` -> ``moreInfoModule``.
 * Pre-2017 ``<sub_title>`` categories become titled classes (one untitled category each),
   except in the standard baseline measures (Age, Gender, Race/Ethnicity (NIH/OMB)), where
-  they stay titled categories of one class, as in ClinicalTrials.gov's own v2 records.
+  they stay titled categories of one class; those measures also take v2's names
+  ("Sex: Female, Male", "Age, Categorical"/"Age, Continuous") and count participants
+  (COUNT_OF_PARTICIPANTS, "Participants"), as in ClinicalTrials.gov's own v2 records.
 * Group ids are renamed per section in ``group_list`` order: P1, P2.. -> FG000, FG001..;
   B* -> BG*; O* -> OG* (per outcome); E* -> EG*. Ids not in the group list are kept as is.
 * Enumerations take their v2 spelling (``Mean`` -> ``MEAN``, ``2-Sided`` -> ``TWO_SIDED``,
@@ -146,8 +148,28 @@ def is_denom_measure(measure: etree._Element, position: int, count: int) -> bool
     )
 
 
-# pre-2017 standard baseline measures, whose <sub_title>s v2 keeps as categories of one class
+# pre-2017 standard baseline measures: v2 renames some, counts participants in them, and
+# keeps their <sub_title>s as categories of one class
 _STANDARD_BASELINE = frozenset({"Age", "Gender", "Race (NIH/OMB)", "Ethnicity (NIH/OMB)"})
+
+
+def standard_baseline(measure: etree._Element) -> dict[str, str]:
+    """v2's values for the title, param and units leaves of a pre-2017 standard baseline
+    measure ({} for any other measure): "Gender" is "Sex: Female, Male", "Age" is
+    "Age, Categorical" or "Age, Continuous", and a count of participants is COUNT_OF_PARTICIPANTS."""
+    title = _text(measure.find("title"))
+    if title not in _STANDARD_BASELINE or measure.find("category_list") is None:
+        return {}
+    counts = _text(measure.find("param")) == "Number" and (_text(measure.find("units")) or "").lower() in (
+        "participant", "participants")
+    out = {"param": "COUNT_OF_PARTICIPANTS", "units": "Participants"} if counts else {}
+    if title == "Age":
+        out["title"] = "Age, Categorical" if counts else "Age, Continuous"
+    elif title == "Gender":
+        out["title"] = "Sex: Female, Male"
+    else:
+        out["title"] = title
+    return out
 _SCOPE_AT = {"baseline": "Overall", "measure": "Measure", "class": "Class"}
 _REPEATED = frozenset({
     "group", "period", "milestone", "drop_withdraw_reason", "participants", "analyzed", "count", "measure",
@@ -409,11 +431,14 @@ class _Converter:
                     denoms.append(self.legacy_denom(m, ids))
                     continue
                 entry: dict[str, Any] = {}
-                _put(entry, "title", _text(m.find("title")))
+                standard = standard_baseline(m)
+                _put(entry, "title", standard.get("title", _text(m.find("title"))))
                 _put(entry, "description", _text(m.find("description")))
                 _put(entry, "populationDescription", _text(m.find("population")))
-                self.measure_body(m, ids, entry, baseline=True,
-                                  sub_titles_as_classes=entry.get("title") not in _STANDARD_BASELINE)
+                self.measure_body(m, ids, entry, baseline=True, sub_titles_as_classes=standard == {})
+                if "param" in standard:
+                    entry["paramType"] = standard["param"]
+                    entry["unitOfMeasure"] = standard["units"]
                 self.rest(m, _K_MEASURE | _K_MEASURE_TEXTS)
                 measures.append(entry)
         _put(out, "denoms", denoms)
@@ -790,6 +815,11 @@ def _expected(el: etree._Element, name: str | None, value: str) -> str:
     if name in _COUNT_ATTRS:
         return str(_int(value))
     if name is None:
+        if el.tag in ("title", "param", "units") and el.getparent().tag == "measure":
+            measure = el.getparent()
+            standard = standard_baseline(measure) if measure.getparent().getparent().tag == "baseline" else {}
+            if el.tag in standard:
+                return standard[el.tag]
         if el.tag in _ENUM_LEAVES or (el.tag == "dispersion" and any(a.tag == "baseline" for a in el.iterancestors())):
             return enum(value)
         if el.tag == "pi_employee" and value in _PI_EMPLOYEE:
