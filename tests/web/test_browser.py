@@ -66,6 +66,7 @@ def test_search_facet_record_see_also(server, browser, artifacts):
     assert page.locator("details#json-preview pre").is_visible()
     assert "NCT03949231" in page.inner_text("details#json-preview pre")
 
+    page.wait_for_selector("#see-also ul.see-also a")  # loaded by htmx after the page
     link = page.locator("#see-also ul.see-also a").first
     target = link.get_attribute("href")
     assert target and target.startswith("/study/NCT") and target != "/study/NCT03949231"
@@ -98,4 +99,8 @@ def test_works_without_javascript(server, browser):
     page.wait_for_url("**/study/NCT03949231")
     page.locator("details#json-preview summary").click()
     assert page.locator("details#json-preview pre").is_visible()
+    see_also = page.locator("#see-also a").first  # inline, or a link to the related-studies page
+    see_also.click()
+    page.wait_for_selector("a[href^='/study/NCT']")
+    assert "/study/NCT" in page.url
     ctx.close()

@@ -50,6 +50,19 @@ def test_untitled_study_has_a_heading(client):
     assert len(h1.strip()) > 10 and "None" not in h1
 
 
+def test_see_also_fragment_and_page(client):
+    html = client.get("/study/NCT03949231").text
+    assert 'hx-get="/study/NCT03949231/see-also"' in html or "ul class=\"see-also\"" in html
+    frag = client.get("/study/NCT03949231/see-also", headers={"HX-Request": "true"})
+    assert frag.status_code == 200 and "<html" not in frag.text
+    links = re.findall(r'href="/study/(NCT\d{8})"', frag.text)
+    assert links and "NCT03949231" not in links
+    full = client.get("/study/NCT03949231/see-also")
+    assert full.status_code == 200 and "<html" in full.text and "Studies related to" in full.text
+    # once computed, the record page carries See also inline
+    assert 'class="see-also"' in client.get("/study/NCT03949231").text
+
+
 def test_raw_record(client):
     r = client.get("/study/NCT03949231/raw")
     assert r.status_code == 200
@@ -89,7 +102,7 @@ def test_stats_page(client):
     assert r.status_code == 200
     assert r.text.count("<svg") == 5
     for title in ("Studies by status", "Studies by phase", "Studies by start year", "Top conditions", "Top countries"):
-        assert f"<title id=" in r.text and title in r.text
+        assert "<title id=" in r.text and title in r.text
     assert client.get("/stats", params={"q": "liver"}).status_code == 200
 
 

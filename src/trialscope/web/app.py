@@ -39,6 +39,7 @@ from .view import study_view
 log = logging.getLogger("trialscope.web")
 HERE = Path(__file__).parent
 REGISTRY = "ClinicalTrials.gov (US)"
+SEE_ALSO = 6
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -176,10 +177,11 @@ def create_app(db: str | None = None) -> FastAPI:
                     export_qs=urlencode(ui.pairs()))
 
     @app.get("/study/{nct}", response_class=HTMLResponse, include_in_schema=False)
-    def study_page(nct: str):
+    def study_page(nct: str, request: Request):
         canonical = _canonical(nct)
         if canonical != nct:
-            return RedirectResponse(f"/study/{canonical}", status_code=301)
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"/study/{canonical}{query}", status_code=301)
         stored = web.store.get(canonical)
         if stored is None:
             raise StarletteHTTPException(404, f"{canonical} is not in this registry copy.")
@@ -187,12 +189,32 @@ def create_app(db: str | None = None) -> FastAPI:
         results = None
         if v["has_results"]:
             results = _results_view(v["record"])
+        # See also is loaded by htmx after the page (a plain link without JavaScript),
+        # unless it is already computed for this store state.
+        see_also = web.similar_cached(canonical, SEE_ALSO)
+        return page("study.html", s=v, results=results, see_also=see_also, request=request)
+
+    @app.get("/study/{nct}/see-also", response_class=HTMLResponse, include_in_schema=False)
+    def see_also_page(nct: str, request: Request):
+        canonical = _canonical(nct)
+        stored = web.store.get(canonical)
+        if stored is None:
+            raise StarletteHTTPException(404, f"{canonical} is not in this registry copy.")
+        record = orjson.loads(stored.record_json)
         try:
-            see_also = similar(web, canonical, v["record"], 6)
+            rows = similar(web, canonical, record, SEE_ALSO)
         except Exception:
             log.exception("see also failed for %s", canonical)
-            see_also = []
-        return page("study.html", s=v, results=results, see_also=see_also)
+            rows = []
+        if request.headers.get("hx-request"):
+            return page("_see_also.html", see_also=rows)
+        from ..record import RecordError, display_title, validate
+
+        try:
+            title = display_title(validate(record))
+        except RecordError:
+            title = canonical
+        return page("see_also.html", see_also=rows, nct=canonical, title=title)
 
     @app.get("/study/{nct}/raw", include_in_schema=False)
     def study_raw(nct: str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 from ..search import FilterError, QueryError, Searcher, SearchRequest, SearchResult  # noqa: F401
@@ -28,6 +29,20 @@ class Web:
         self._lock = threading.Lock()
         self._caught_up_at = 0.0
         self._cache: dict[Any, Any] = {}
+        self._similar: OrderedDict[tuple, tuple[int, list[dict]]] = OrderedDict()
+
+    def similar_cached(self, nct_id: str, limit: int) -> list[dict] | None:
+        """See-also rows computed earlier for this store state, or None."""
+        hit = self._similar.get((nct_id, limit))
+        if hit is not None and hit[0] == self.store.max_seq():
+            return hit[1]
+        return None
+
+    def remember_similar(self, nct_id: str, limit: int, rows: list[dict]) -> None:
+        self._similar[(nct_id, limit)] = (self.store.max_seq(), rows)
+        self._similar.move_to_end((nct_id, limit))
+        while len(self._similar) > 4096:
+            self._similar.popitem(last=False)
 
     @property
     def searcher(self):
@@ -70,7 +85,15 @@ class Web:
 
 
 def similar(web: Web, nct_id: str, record: dict, limit: int = 6) -> list[dict]:
-    """See also: `trialscope.similar` when installed, else search hits for the same conditions."""
+    """See also (cached per store state): `trialscope.similar`, else search hits for the same conditions."""
+    rows = web.similar_cached(nct_id, limit)
+    if rows is None:
+        rows = _similar(web, nct_id, record, limit)
+        web.remember_similar(nct_id, limit, rows)
+    return rows
+
+
+def _similar(web: Web, nct_id: str, record: dict, limit: int) -> list[dict]:
     try:
         from ..similar import similar_to
     except ModuleNotFoundError as exc:

@@ -7,7 +7,7 @@ from markupsafe import Markup, escape
 
 def bar_chart(chart_id: str, title: str, rows: list[tuple[str, int, str | None]], *, width: int = 640) -> Markup:
     """Horizontal bars. rows: (label, value, link or None). Labels and values are drawn as text."""
-    bar_h, gap, label_w, value_w, top = 22, 8, 210, 64, 8
+    bar_h, gap, label_w, value_w, top = 22, 8, 250, 64, 8
     height = top + len(rows) * (bar_h + gap) + 4
     peak = max((v for _, v, _ in rows), default=0) or 1
     span = width - label_w - value_w
@@ -22,7 +22,7 @@ def bar_chart(chart_id: str, title: str, rows: list[tuple[str, int, str | None]]
     for i, (lab, value, link) in enumerate(rows):
         y = top + i * (bar_h + gap)
         w = max(2, round(span * value / peak)) if value else 0
-        short = lab if len(lab) <= 30 else lab[:29] + "…"
+        short = lab if len(lab) <= 32 else lab[:31] + "…"
         pct = f" ({100 * value / total:.0f}%)" if total else ""
         bar = (f'<rect class="bar" x="{label_w}" y="{y}" width="{w}" height="{bar_h}" rx="3">'
                f"<title>{escape(lab)}: {value:,}{pct}</title></rect>")

@@ -66,6 +66,16 @@ def pretty_json(data: bytes | dict) -> str:
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
 
 
+PREVIEW_CHARS = 100_000  # bigger records are cut in the inline preview (the download is whole)
+
+
+def _cap(text: str | None) -> tuple[str | None, bool]:
+    if text is None or len(text) <= PREVIEW_CHARS:
+        return text, False
+    cut = text.rfind("\n", 0, PREVIEW_CHARS)
+    return text[: cut if cut > 0 else PREVIEW_CHARS], True
+
+
 def study_view(stored) -> dict[str, Any]:
     record = orjson.loads(stored.record_json)
     p = record.get("protocolSection") or {}
@@ -127,6 +137,8 @@ def study_view(stored) -> dict[str, Any]:
         raw_text = stored.raw.decode("utf-8") if raw_is_xml else pretty_json(stored.raw)
     except (UnicodeDecodeError, orjson.JSONDecodeError):
         raw_text = stored.raw.decode("utf-8", "replace")
+    raw_text, raw_cut = _cap(raw_text)
+    v2_text, v2_cut = _cap(pretty_json(record) if raw_is_xml else None)
     return {
         "record": record,
         "nct": ident.get("nctId") or stored.nct_id,
@@ -168,7 +180,10 @@ def study_view(stored) -> dict[str, Any]:
         "has_results": bool(record.get("resultsSection")),
         "raw_format": stored.raw_format,
         "raw_text": raw_text,
-        "v2_text": pretty_json(record) if raw_is_xml else None,
+        "raw_cut": raw_cut,
+        "v2_text": v2_text,
+        "v2_cut": v2_cut,
+        "raw_size": len(stored.raw),
         "source": stored.source,
         "ingested_at": stored.ingested_at,
         "withdrawn_at": stored.withdrawn_at,
