@@ -463,6 +463,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--tune", action="store_true", help="re-tune the fusion weights on the dev half")
     ap.add_argument("--model-dir", default=None, help="a static model folder other than the shipped one")
+    ap.add_argument("--encoder", choices=["static", "minilm"], default="static",
+                    help="minilm: the full all-MiniLM-L6-v2 (needs torch + sentence-transformers)")
     ap.add_argument("--only", choices=["conditions", "sigir"], default=None)
     ap.add_argument("--latency", type=int, default=0, help="measure query latency at this many studies")
     ap.add_argument("--queries", type=int, default=300)
@@ -481,6 +483,10 @@ def main() -> None:
         from trialscope.index.embeddings import StaticEncoder
 
         encoder = StaticEncoder(args.model_dir)
+    elif args.encoder == "minilm":
+        from trialscope.index.embeddings import MiniLMEncoder
+
+        encoder = MiniLMEncoder()
     report: dict = {"split": "dev = targets whose NCT id ends in an even digit (weights tuned there); "
                              "test = odd (held out)",
                     "model": encoder.fingerprint if encoder else "shipped static model",

@@ -346,11 +346,17 @@ def explain(t: dict, c: dict, lexical: Lexical | None = None) -> str:
 
 # --- queries ----------------------------------------------------------------------------
 def _index(store):
+    """The store's vector index, built now if it never was (e.g. a store ingested before
+    the index existed); a stale one is used as is (ingest keeps it current)."""
+    from .index.embeddings import EncoderUnavailable, get_encoder
     from .index.vectors import catch_up, open_index
 
+    try:
+        get_encoder()
+    except EncoderUnavailable as exc:
+        raise _usage_error(str(exc)) from None
     idx = open_index(store)
-    if idx is None or (store.max_seq() > int(idx.db.execute(
-            "SELECT value FROM meta WHERE key='seq'").fetchone()[0] or 0) and idx.n_live == 0):
+    if idx is None and store.max_seq() > 0:
         catch_up(store)
         idx = open_index(store)
     return idx
@@ -479,9 +485,22 @@ def similar_to_text(store, text: str, limit: int = 10) -> list[dict]:
 
 # --- CLI --------------------------------------------------------------------------------
 def cmd_similar(args: argparse.Namespace) -> int:
+    from .index.embeddings import EncoderUnavailable
     from .store import open_store
 
     store = open_store(args.db)
+    if args.reindex:
+        from .index.embeddings import get_encoder
+        from .index.vectors import rebuild
+
+        try:
+            get_encoder()
+        except EncoderUnavailable as exc:
+            raise _usage_error(str(exc)) from None
+        n = rebuild(store, progress=sys.stderr.isatty())
+        print(f"vector index rebuilt: {n:,} studies embedded", file=sys.stderr)
+        if not (args.nct_id or args.text):
+            return 0
     if args.limit < 1:
         raise _usage_error("--limit must be at least 1")
     if args.text:
@@ -515,4 +534,7 @@ def register_commands(subparsers, common) -> None:
     p.add_argument("--text", default=None, help="free text instead of a study")
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--reindex", action="store_true",
+                   help="rebuild the vector index from the whole store first "
+                        "(TRIALSCOPE_EMBEDDINGS=minilm for the full-MiniLM mode)")
     p.set_defaults(func=cmd_similar)

