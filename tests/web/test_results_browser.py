@@ -113,3 +113,14 @@ def test_server_side_sort_and_show_all(browser_page, artifacts):
     page.wait_for_url(re.compile(r"ae_all=1"))
     assert page.locator(f"{other} tbody tr").count() == 42
     page.locator(other).screenshot(path=str(artifacts / "results-ae-all.png"))
+
+
+def test_outcome_analysis_in_words(browser_page, artifacts):
+    base, page, _ = browser_page
+    page.goto(f"{base}/study/NCT02397473")
+    first = page.locator("#outcome-1")
+    sync_api.expect(first.locator(".a-sentence")).to_have_text(
+        "LSMean Difference -3.47, 95% CI -6.72 to -0.23, p = 0.036, Mixed Models Analysis")
+    sync_api.expect(first.locator("svg.rchart rect.bar")).to_have_count(2)
+    assert first.locator("svg.rchart line.whisker").count() == 6  # SE whiskers with caps
+    first.screenshot(path=str(artifacts / "results-outcome-analysis.png"))

@@ -891,7 +891,7 @@ def _href(q: dict[str, str], anchor: str = "results-ae", **changes: str | None) 
 # ------------------------------------------------------------------------------ charts
 
 W = 720.0  # viewBox width
-LABEL_R = 196.0  # labels end here (text-anchor end)
+LABEL_R = 210.0  # labels end here (text-anchor end)
 X1 = 500.0  # plot area's right end (it starts after the labels)
 VAL_X = 510.0  # value labels start here (up to ~30 characters)
 BAR_H = 16.0
@@ -933,9 +933,9 @@ def ticks(lo: float, hi: float, n: int = 5) -> tuple[float, float, list[float]]:
 
 
 def _label_width(titles) -> float:
-    """Room for bar labels (clipped at 30 characters, ~6.6 units a character at size 12)."""
-    longest = max((min(len(t), 30) for t in titles), default=0)
-    return min(LABEL_R, max(40.0, 6.6 * longest + 4))
+    """Room for bar labels (clipped at 28 characters, ~7.2 units a character at size 12)."""
+    longest = max((min(len(t), 28) for t in titles), default=0)
+    return min(LABEL_R, max(40.0, 7.2 * longest + 4))
 
 
 def _clip(text: str, limit: int) -> str:
@@ -1018,7 +1018,7 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
             a('<g class="bar-row">')
             if single:
                 a(f'<text class="glabel" x="{_n(lab_r)}" y="{_n(cy + 4)}" text-anchor="end">'
-                  f'<title>{escape(g.title)}</title>{escape(_clip(g.title, 30))}</text>')
+                  f'<title>{escape(g.title)}</title>{escape(_clip(g.title, 28))}</text>')
             if c.value is None:
                 a(f'<text class="na" x="{_n(zero_x + 4)}" y="{_n(cy + 4)}">'
                   f'{escape(_clip(c.text, 60))}</text></g>')
@@ -1084,7 +1084,7 @@ def flow_chart(groups: list[Group], started: dict[str, float], completed: dict[s
         done = min(max((c or 0.0) / s, 0.0), 1.0)
         out.append(
             f'<text class="glabel" x="{_n(lab_r)}" y="{_n(cy + 4)}" text-anchor="end">'
-            f'<title>{escape(g.title)}</title>{escape(_clip(g.title, 30))}</text>'
+            f'<title>{escape(g.title)}</title>{escape(_clip(g.title, 28))}</text>'
             f'<rect class="flow-all" x="{_n(x0)}" y="{_n(y)}" width="{_n(X1 - x0)}" '
             f'height="{_n(BAR_H)}" fill="#eee" stroke="#999"/>'
             f'<rect class="flow-done {g.css}" fill="{PALETTE[g.color % len(PALETTE)]}" '
