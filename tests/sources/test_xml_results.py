@@ -1,10 +1,12 @@
 """Legacy ``clinical_results`` -> v2 ``resultsSection``: golden values, losslessness, round trips.
 
-Golden values were read off the real XML of three varied sample studies (values pinned
+Golden values were read off the real XML of four varied sample studies (values pinned
 here by hand, not produced by the converter):
 NCT04523831 (2020 schema: analyzed lists, analyses with p-value, hazard ratio, 95% CI),
 NCT00753675 (2016 schema, 269 adverse events), NCT00455455 (four flow periods), and
 NCT00003222 (2016 schema "Number of Participants" measures, milestone comment).
+NCT01254396, in the sample in both formats, checks the whole mapping against
+ClinicalTrials.gov's own v2 conversion of the same results.
 """
 
 from __future__ import annotations
