@@ -529,7 +529,7 @@ class PostgresStore:
         with self.pool.connection() as conn:
             for key, col in (("overallStatus", "overall_status"), ("studyType", "study_type")):
                 out[key] = {
-                    (v or "UNKNOWN"): n
+                    (v or "(not stated)"): n
                     for v, n in conn.execute(
                         f"SELECT {col}, count(*) FROM studies GROUP BY {col} ORDER BY count(*) DESC"
                     )
