@@ -182,17 +182,21 @@ def create_app(db: str | None = None) -> FastAPI:
         if canonical != nct:
             query = f"?{request.url.query}" if request.url.query else ""
             return RedirectResponse(f"/study/{canonical}{query}", status_code=301)
-        stored = web.store.get(canonical)
-        if stored is None:
-            raise StarletteHTTPException(404, f"{canonical} is not in this registry copy.")
-        v = study_view(stored)
-        results = None
-        if v["has_results"]:
-            results = _results_view(v["record"])
         # See also is loaded by htmx after the page (a plain link without JavaScript),
         # unless it is already computed for this store state.
         see_also = web.similar_cached(canonical, SEE_ALSO)
-        return page("study.html", s=v, results=results, see_also=see_also, request=request)
+        key = ("study", canonical, request.url.query, see_also is not None)
+        html = web.page_get(key)
+        if html is None:
+            stored = web.store.get(canonical)
+            if stored is None:
+                raise StarletteHTTPException(404, f"{canonical} is not in this registry copy.")
+            v = study_view(stored)
+            results = _results_view(v["record"]) if v["has_results"] else None
+            html = env.get_template("study.html").render(
+                s=v, results=results, see_also=see_also, request=request)
+            web.page_put(key, html)
+        return HTMLResponse(html)
 
     @app.get("/study/{nct}/see-also", response_class=HTMLResponse, include_in_schema=False)
     def see_also_page(nct: str, request: Request):

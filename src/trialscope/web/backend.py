@@ -7,6 +7,7 @@ CATCH_UP_S seconds, so a running server sees studies ingested by other processes
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -30,6 +31,24 @@ class Web:
         self._caught_up_at = 0.0
         self._cache: dict[Any, Any] = {}
         self._similar: OrderedDict[tuple, tuple[int, list[dict]]] = OrderedDict()
+        self._pages: OrderedDict[tuple, str] = OrderedDict()
+        self.page_cache = os.environ.get("TRIALSCOPE_PAGE_CACHE", "1") != "0"
+
+    def page_get(self, key: tuple) -> str | None:
+        """A rendered record page for this store state (pages are pure functions of it)."""
+        if not self.page_cache:
+            return None
+        html = self._pages.get((self.store.max_seq(), *key))
+        if html is not None:
+            self._pages.move_to_end((self.store.max_seq(), *key))
+        return html
+
+    def page_put(self, key: tuple, html: str) -> None:
+        if not self.page_cache or len(html) > 3_000_000:
+            return
+        self._pages[(self.store.max_seq(), *key)] = html
+        while len(self._pages) > 256:
+            self._pages.popitem(last=False)
 
     def similar_cached(self, nct_id: str, limit: int) -> list[dict] | None:
         """See-also rows computed earlier for this store state, or None."""

@@ -66,7 +66,7 @@ def pretty_json(data: bytes | dict) -> str:
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
 
 
-PREVIEW_CHARS = 100_000  # bigger records are cut in the inline preview (the download is whole)
+PREVIEW_CHARS = 60_000  # bigger records are cut in the inline preview (the download is whole)
 
 
 def _cap(text: str | None) -> tuple[str | None, bool]:
@@ -138,7 +138,9 @@ def study_view(stored) -> dict[str, Any]:
     except (UnicodeDecodeError, orjson.JSONDecodeError):
         raw_text = stored.raw.decode("utf-8", "replace")
     raw_text, raw_cut = _cap(raw_text)
-    v2_text, v2_cut = _cap(pretty_json(record) if raw_is_xml else None)
+    # the converted v2 JSON of a big XML-origin record is linked (API), not inlined
+    v2_big = raw_is_xml and len(stored.record_json) > PREVIEW_CHARS
+    v2_text, v2_cut = _cap(pretty_json(record) if raw_is_xml and not v2_big else None)
     return {
         "record": record,
         "nct": ident.get("nctId") or stored.nct_id,
@@ -183,6 +185,7 @@ def study_view(stored) -> dict[str, Any]:
         "raw_cut": raw_cut,
         "v2_text": v2_text,
         "v2_cut": v2_cut,
+        "v2_big": v2_big,
         "raw_size": len(stored.raw),
         "source": stored.source,
         "ingested_at": stored.ingested_at,
