@@ -681,12 +681,13 @@ class TemporaryServer:
     Tuned for throwaway speed in tests (fsync off) unless ``durable``.
     """
 
-    def __init__(self, durable: bool = False):
+    def __init__(self, durable: bool = False, options: str = ""):
         bindir = find_bindir()
         if bindir is None:
             raise RuntimeError("PostgreSQL server binaries (initdb) not found")
         self.bindir = bindir
         self.durable = durable
+        self.options = options
         self.dir = Path(tempfile.mkdtemp(prefix="trialscope-pg-"))
         self.port = _free_port()
         self.user = "postgres" if os.getuid() == 0 else None
@@ -708,6 +709,8 @@ class TemporaryServer:
         opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c max_connections=200"
         if not self.durable:
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        if self.options:
+            opts += " " + self.options
         self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-o", opts,
                   "-l", str(self.dir / "server.log"), "-w", "-t", "60", "start")
         return self
