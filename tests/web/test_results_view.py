@@ -408,10 +408,15 @@ def _many_outcomes(n: int, primary: int = 2) -> dict:
 def test_many_outcomes_are_capped_with_links_and_show_all():
     res = view(_many_outcomes(R.OUTCOME_CAP + 10))
     ov = res.outcomes_view({})
-    assert len(ov.shown) == R.OUTCOME_CAP + 2 and len(ov.hidden) == 8
+    assert len(ov.shown) == R.OUTCOME_CAP and len(ov.hidden) == 10
     assert all(o.primary for o in ov.shown[:2])
-    assert ov.hidden[0].href == f"?outcomes=all#outcome-{R.OUTCOME_CAP + 3}"
-    assert len(res._built) == R.OUTCOME_CAP + 2  # the hidden ones are never built
+    assert ov.hidden[0].href == f"?outcomes=all#outcome-{R.OUTCOME_CAP + 1}"
+    assert len(res._built) == R.OUTCOME_CAP  # the hidden ones are never built
+    # primary outcomes come first even when listed late
+    late = _many_outcomes(R.OUTCOME_CAP + 5, primary=0)
+    late["resultsSection"]["outcomeMeasuresModule"]["outcomeMeasures"][-1]["type"] = "PRIMARY"
+    ov = view(late).outcomes_view()
+    assert ov.shown[-1].primary and ov.shown[-1].title == f"Measure {R.OUTCOME_CAP + 5}"
     html = _template().render(results=res)
     assert f"Show all {R.OUTCOME_CAP + 10}" in html and 'class="o-more"' in html
     everything = res.outcomes_view({"outcomes": "all"})

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 AE_CAP = 40  # adverse-event rows shown per table before "show all"
-OUTCOME_CAP = 12  # outcome measures shown in full besides the primary ones
+OUTCOME_CAP = 15  # outcome measures shown in full (primary ones first), the rest as links
 TOP_AE = 10  # events in the most-frequent chart
 MAX_BARS = 80  # more bars than this in one outcome: a table only
 
@@ -1172,13 +1172,17 @@ class Results:
     def outcomes_view(self, query: Mapping[str, Any] | None = None) -> OutcomesView:
         q = _query(query if query is not None else self._query)
         show_all = q.get("outcomes", "") == "all"
+        n = len(self._raw)
+        if show_all or n <= OUTCOME_CAP:
+            keep = range(n)
+        else:  # primary ones first, then the others in order; shown in the record's order
+            ranked = sorted(range(n), key=lambda i: _text(self._raw[i].get("type")).upper()
+                            != "PRIMARY")
+            keep = set(ranked[:OUTCOME_CAP])
         shown, hidden = [], []
-        others = 0
         for i, om in enumerate(self._raw):
-            primary = _text(om.get("type")).upper() == "PRIMARY"
-            if show_all or primary or others < OUTCOME_CAP:
+            if i in keep:
                 shown.append(self.outcome(i))
-                others += 0 if primary else 1
             else:
                 t = _text(om.get("type")).upper()
                 hidden.append(OutcomeLink(
@@ -1188,7 +1192,7 @@ class Results:
         return OutcomesView(shown, hidden, len(self._raw), show_all,
                             _href(q, outcomes="all", anchor="results-outcomes"),
                             _href(q, outcomes=None, anchor="results-outcomes"),
-                            others > OUTCOME_CAP or bool(hidden))
+                            n > OUTCOME_CAP)
 
     def adverse_events(self, query: Mapping[str, Any] | None = None) -> AEView | None:
         """The AE tables sorted and capped per the page's query (ae_sort, ae_all)."""
