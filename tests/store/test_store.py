@@ -284,3 +284,22 @@ def test_sample_ingest_matches_across_backends(store_url, sample_dir, manifest):
     again = ingest(st, [str(sample_dir / "ctg-studies.json.zip")], progress=False)
     assert again.added == again.updated == 0
     st.close()
+
+
+def test_postgres_read_only_connection_serves_reads(pg_server):
+    """What a serve process on a streaming replica sees: reads work, writes are refused."""
+    url = pg_server.create_database()
+    primary = open_store(url)
+    write(primary, [version("NCT00000001", "2020-01-01")])
+    replica_url = url + "?options=-c%20default_transaction_read_only%3Don"
+    replica = open_store(replica_url)  # no migration DDL on an up-to-date schema
+    assert replica.get("NCT00000001").last_update == "2020-01-01"
+    assert [c.nct_id for c in replica.changes_since(0)] == ["NCT00000001"]
+    with pytest.raises(Exception, match="read-only"):
+        replica.begin_run("ingest", "x")
+    replica.close()
+    primary.close()
+    # an empty database behind a read-only connection: a clear message, not a crash
+    fresh = pg_server.create_database() + "?options=-c%20default_transaction_read_only%3Don"
+    with pytest.raises(RuntimeError, match="read-only"):
+        open_store(fresh)

@@ -154,26 +154,38 @@ class PostgresStore:
     # -- schema ---------------------------------------------------------------------------
 
     def _migrate(self) -> None:
-        with (
-            psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn,
-            conn.transaction(),
-        ):
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations"
-                " (version int PRIMARY KEY, applied_at text NOT NULL)"
-            )
-            version = conn.execute(
-                "SELECT coalesce(max(version), 0) FROM schema_migrations"
-            ).fetchone()[0]
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+            version = _applied(conn)
+            if version == SCHEMA_VERSION:
+                return  # the usual case: no DDL, no lock (works on a read-only replica)
             if version > SCHEMA_VERSION:
                 raise RuntimeError(
                     f"{_safe(self.url)}: store schema v{version} is newer than this"
                     f" trialscope (v{SCHEMA_VERSION})"
                 )
-            for number in range(version, SCHEMA_VERSION):
-                conn.execute(MIGRATIONS[number])
-                conn.execute("INSERT INTO schema_migrations VALUES (%s, %s)", (number + 1, now()))
+            if conn.execute("SHOW transaction_read_only").fetchone()[0] == "on":
+                raise RuntimeError(
+                    f"{_safe(self.url)}: store schema v{version} needs migrating to"
+                    f" v{SCHEMA_VERSION}, and this connection is read-only (a replica?):"
+                    " run any trialscope command against the primary first"
+                )
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations"
+                    " (version int PRIMARY KEY, applied_at text NOT NULL)"
+                )
+                version = _applied(conn)  # another process may have migrated meanwhile
+                if version > SCHEMA_VERSION:
+                    raise RuntimeError(
+                        f"{_safe(self.url)}: store schema v{version} is newer than this"
+                        f" trialscope (v{SCHEMA_VERSION})"
+                    )
+                for number in range(version, SCHEMA_VERSION):
+                    conn.execute(MIGRATIONS[number])
+                    conn.execute(
+                        "INSERT INTO schema_migrations VALUES (%s, %s)", (number + 1, now())
+                    )
 
     def schema_version(self) -> int:
         with self.pool.connection() as conn:
@@ -600,6 +612,13 @@ class PostgresStore:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def _applied(conn: psycopg.Connection) -> int:
+    """The schema version recorded in the database (0: none yet)."""
+    if conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
+        return 0
+    return conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
 
 
 def _sha(raw: bytes) -> str:
