@@ -723,7 +723,7 @@ class AEView:
 class AdverseEvents:
     """All adverse events of a study; ``view(query)`` gives the sorted, capped tables."""
 
-    __slots__ = ("groups", "summary", "serious", "other", "chart", "time_frame",
+    __slots__ = ("groups", "summary", "serious", "other", "chart", "top_n", "time_frame",
                  "description", "threshold", "vocabulary")
 
     def __init__(self, mod: dict):
@@ -754,7 +754,10 @@ class AdverseEvents:
         self.other = self._rows(mod.get("otherEvents"), False, raw, vocab)
         self.chart = None
         top = sorted(self.serious + self.other, key=lambda r: (-r.total_pct, r.term_key))
-        top = [r for r in top if r.total_affected > 0][:TOP_AE]
+        # fewer events when there are many groups, so the chart stays about 40 bars
+        limit = max(3, min(TOP_AE, 40 // max(len(self.groups), 1)))
+        top = [r for r in top if r.total_affected > 0][:limit]
+        self.top_n = len(top)
         if top and self.groups:
             self.chart = bar_chart(
                 "Most frequent adverse events", self.groups,
@@ -938,6 +941,15 @@ def _label_width(titles) -> float:
     return min(LABEL_R, max(40.0, 7.2 * longest + 4))
 
 
+def _clip_mid(text: str, limit: int) -> str:
+    """Group names often differ at the end ("Drug 10 mg" / "Drug 20 mg"): keep both ends."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    tail = limit - 1 - head
+    return text[:head].rstrip() + "…" + text[-tail:].lstrip()
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -973,7 +985,11 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
     ng = len(groups)
     bar_h = BAR_H if (single or ng <= 2) else 11.0
     legend = not single
-    legend_h = (math.ceil(ng / 3) * LEGEND_ROW + 4) if legend else 0.0
+    # legend columns: as many as the longest group name allows (3, 2 or 1)
+    longest = max((len(g.title) for g in groups), default=0)
+    cols = 3 if longest <= 31 else 2 if longest <= 48 else 1
+    col_w, col_chars = {3: (236.0, 31), 2: (354.0, 48), 1: (708.0, 100)}[cols]
+    legend_h = (math.ceil(ng / cols) * LEGEND_ROW + 4) if legend else 0.0
     block_h = ng * (bar_h + BAR_GAP) - BAR_GAP
     label_h = 0.0 if single else 14.0
     plot_top = TOP + legend_h
@@ -987,11 +1003,11 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
       f'font-family="system-ui, sans-serif"><title id="t-{anchor}">{title_e}</title>')
     if legend:
         for i, g in enumerate(groups):
-            lx = 8 + (i % 3) * 236
-            ly = TOP + (i // 3) * LEGEND_ROW
+            lx = 8 + (i % cols) * col_w
+            ly = TOP + (i // cols) * LEGEND_ROW
             a(f'<rect class="sw {g.css}" fill="{PALETTE[g.color % len(PALETTE)]}" x="{_n(lx)}" '
               f'y="{_n(ly)}" width="10" height="10"/><text x="{_n(lx + 14)}" y="{_n(ly + 9)}">'
-              f'<title>{escape(g.title)}</title>{escape(_clip(g.title, 31))}</text>')
+              f'<title>{escape(g.title)}</title>{escape(_clip_mid(g.title, col_chars))}</text>')
     bottom = height - AXIS_H + 4
     # grid and axis
     for t in tks:
@@ -1018,7 +1034,7 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
             a('<g class="bar-row">')
             if single:
                 a(f'<text class="glabel" x="{_n(lab_r)}" y="{_n(cy + 4)}" text-anchor="end">'
-                  f'<title>{escape(g.title)}</title>{escape(_clip(g.title, 28))}</text>')
+                  f'<title>{escape(g.title)}</title>{escape(_clip_mid(g.title, 28))}</text>')
             if c.value is None:
                 a(f'<text class="na" x="{_n(zero_x + 4)}" y="{_n(cy + 4)}">'
                   f'{escape(_clip(c.text, 60))}</text></g>')
@@ -1084,7 +1100,7 @@ def flow_chart(groups: list[Group], started: dict[str, float], completed: dict[s
         done = min(max((c or 0.0) / s, 0.0), 1.0)
         out.append(
             f'<text class="glabel" x="{_n(lab_r)}" y="{_n(cy + 4)}" text-anchor="end">'
-            f'<title>{escape(g.title)}</title>{escape(_clip(g.title, 28))}</text>'
+            f'<title>{escape(g.title)}</title>{escape(_clip_mid(g.title, 28))}</text>'
             f'<rect class="flow-all" x="{_n(x0)}" y="{_n(y)}" width="{_n(X1 - x0)}" '
             f'height="{_n(BAR_H)}" fill="#eee" stroke="#999"/>'
             f'<rect class="flow-done {g.css}" fill="{PALETTE[g.color % len(PALETTE)]}" '
