@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,6 +32,7 @@ MODEL_DIR = Path(__file__).resolve().parent.parent / "data" / "model"
 ELIGIBILITY_CHARS = 600
 SUMMARY_CHARS = 1500
 MAX_TOKENS = 512
+TEXT_VERSION = 2  # bump when study_text changes: indexes built with another re-embed
 
 
 class EncoderUnavailable(RuntimeError):
@@ -46,12 +46,14 @@ def _proto(record: dict) -> dict:
 def _inclusion(criteria: str | None) -> str:
     if not criteria:
         return ""
-    text = criteria
-    m = re.search(r"exclusion criteria", text, re.I)
-    if m:
-        text = text[: m.start()]
-    text = re.sub(r"(?i)inclusion criteria:?", " ", text)
-    text = re.sub(r"\s+", " ", text).strip()
+    text = criteria[: ELIGIBILITY_CHARS * 3]
+    low = text.lower()
+    cut = low.find("exclusion criteria")
+    if cut >= 0:
+        text, low = text[:cut], low[:cut]
+    start = low.find("inclusion criteria")
+    if start >= 0:
+        text = text[start + len("inclusion criteria"):].lstrip(": \n")
     return text[:ELIGIBILITY_CHARS]
 
 
@@ -91,7 +93,7 @@ def study_text(record: dict) -> str:
     parts = [head, head, "; ".join(f["keywords"]), summary, f["eligibility"]]
     if not head:  # a record with no title, conditions or interventions: its prose is all we have
         parts = [summary, f["description"][: SUMMARY_CHARS // 2] if f["summary"] else ""]
-    return re.sub(r"\s+", " ", " . ".join(x for x in parts if x)).strip()
+    return " . ".join(x for x in parts if x)  # encoders split on whitespace: no need to squeeze it
 
 
 class StaticEncoder:
@@ -120,7 +122,7 @@ class StaticEncoder:
         self.unk_id = tokenizer.token_to_id("[UNK]")
         self._cache: dict[str, list[int]] = {}
         self.dim = vectors.shape[1]
-        self.fingerprint = "static:" + hashlib.sha1(npz.read_bytes()).hexdigest()[:12]
+        self.fingerprint = f"static:{hashlib.sha1(npz.read_bytes()).hexdigest()[:12]}:t{TEXT_VERSION}"
 
     def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
         """Mean of token vectors, L2-normalised: the same vectors as StaticModel.encode.
@@ -203,7 +205,7 @@ class MiniLMEncoder:
         self.model = SentenceTransformer(str(path), device="cpu")
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
-        self.fingerprint = "minilm:" + path.name
+        self.fingerprint = f"minilm:{path.name}:t{TEXT_VERSION}"
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
