@@ -426,3 +426,17 @@ def test_many_outcomes_are_capped_with_links_and_show_all():
     assert html.count('<details class="outcome') == R.OUTCOME_CAP + 10
     few = view(_many_outcomes(3)).outcomes_view()
     assert len(few.shown) == 3 and not few.cappable
+
+
+def test_too_many_values_get_a_table_not_a_chart():
+    cats = [{"title": f"Visit {k}", "measurements": [{"groupId": "OG000", "value": str(k)},
+                                                     {"groupId": "OG001", "value": "1"}]}
+            for k in range(R.MAX_BARS)]
+    om = {"title": "Many visits", "paramType": "MEAN", "groups": GROUPS2,
+          "classes": [{"categories": cats}],
+          "analyses": [{"groupIds": ["OG000", "OG001"], "pValue": f"0.{k + 1}"} for k in range(11)]}
+    o = view(minimal(om)).outcomes[0]
+    assert o.chart is None and "too many to chart" in o.chart_note
+    assert len(o.rows) == R.MAX_BARS
+    html = render(minimal(om))
+    assert "too many to chart" in html and "3 more statistical analyses" in html

@@ -44,7 +44,7 @@ __all__ = [
 AE_CAP = 40  # adverse-event rows shown per table before "show all"
 OUTCOME_CAP = 15  # outcome measures shown in full (primary ones first), the rest as links
 TOP_AE = 10  # events in the most-frequent chart
-MAX_BARS = 80  # more bars than this in one outcome: a table only
+MAX_BARS = 40  # more bars than this in one outcome: a table only
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1", "#edc948",
            "#9c755f", "#ff9da7", "#bab0ac")
@@ -587,12 +587,14 @@ def _outcome(i: int, om: dict) -> Outcome:
     chart, note = None, ""
     data_rows = [r for r in rows if not r.head]
     n_bars = len(data_rows) * len(groups)
-    if groups and data_rows and 0 < n_bars <= MAX_BARS and any(
-            c.value is not None for r in data_rows for c in r.cells):
-        kind = "dots" if is_time else "bars"
-        chart = bar_chart(title, groups, [(r.label, r.cells) for r in data_rows], unit,
-                          kind=kind, anchor=f"o{i}")
-        note = _chart_note(param or "Value", disp, kind, rows)
+    if groups and data_rows and any(c.value is not None for r in data_rows for c in r.cells):
+        if n_bars <= MAX_BARS:
+            kind = "dots" if is_time else "bars"
+            chart = bar_chart(title, groups, [(r.label, r.cells) for r in data_rows], unit,
+                              kind=kind, anchor=f"o{i}")
+            note = _chart_note(param or "Value", disp, kind, rows)
+        else:
+            note = f"{n_bars} values: too many to chart at a glance; see the table."
     return Outcome(
         anchor=f"outcome-{i + 1}", type=_TYPES.get(t, humanize(t)), title=title,
         description=_text(om.get("description")), time_frame=_text(om.get("timeFrame")),
