@@ -122,8 +122,10 @@ def create_app(db: str | None = None) -> FastAPI:
         body = api.query_error_json(exc)
         if wants_json(request):
             return JSONResponse(body, status_code=400)
+        q = request.query_params.get("q") or ""
         return page("error.html", 400, code=400, heading="That query could not be read",
-                    message=body["message"], allowed=None, back="/")
+                    message=body["message"], allowed=None, back="/", query=q[:2000],
+                    position=getattr(exc, "position", None) if q else None)
 
     @app.exception_handler(FilterError)
     async def filter_error(request: Request, exc: FilterError):
