@@ -49,6 +49,10 @@ DATE_RE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 class SyncError(Exception):
     """The sync could not go on (upstream keeps failing, or answers nonsense)."""
 
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status  # the HTTP status of a refused request, if that was it
+
 
 # -- HTTP ---------------------------------------------------------------------------------
 
@@ -137,7 +141,8 @@ class Client:
                 else:
                     raise SyncError(
                         f"GET {response.url} answered HTTP {response.status_code}: "
-                        f"{response.text[:300]}"
+                        f"{response.text[:300]}",
+                        response.status_code,
                     ) from None
             if attempt < self.polite.retries:
                 self.sleep(self._delay(attempt, response))
@@ -286,7 +291,17 @@ def sync(
     bar = Progress("sync", None, progress)
     try:
         if cursor["phase"] == "studies":
-            _list_studies(store, client, cursor, summary, page_size, bar, say)
+            try:
+                _list_studies(store, client, cursor, summary, page_size, bar, say)
+            except SyncError as exc:
+                if not (resumable and cursor.get("token") and exc.status in (400, 404, 410)):
+                    raise
+                # the saved page token expired upstream: list again from the first page
+                # (what was committed stays; refetched studies are no-ops)
+                say(f"the saved page token was refused ({exc.status}); listing from the start")
+                summary.warnings.append("resume token refused upstream; listed from the start")
+                cursor.update(token=None, pages=0)
+                _list_studies(store, client, cursor, summary, page_size, bar, say)
             cursor.update(phase="sweep" if cursor["mode"] == "full" else "done", token=None)
             store.set_meta(CURSOR_KEY, orjson.dumps(cursor).decode())
         if cursor["phase"] == "sweep":

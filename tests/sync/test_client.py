@@ -197,3 +197,17 @@ def test_interrupted_sync_resumes_at_the_next_page(store):
     assert store.count() == 3 and store.get_meta(CURSOR_KEY) is None
     statuses = [r.status for r in store.runs(kind="sync")]
     assert statuses == ["done", "failed"]
+
+
+def test_expired_resume_token_lists_again_from_the_start(store):
+    pages = {
+        None: {"studies": [study("NCT00000001")], "nextPageToken": "a"},
+        "a": {"studies": [study("NCT00000002")]},
+    }
+    with pytest.raises(SyncError):
+        sync(store, BASE, client=make(Upstream(pages, fail={2: httpx.Response(500)}), retries=0))
+    expired = Upstream(pages, fail={1: httpx.Response(400, text="invalid pageToken")})
+    s = sync(store, BASE, client=make(expired))
+    assert s.status == "done" and store.count() == 2
+    assert s.unchanged == 1 and s.added == 1
+    assert any("token refused" in w for w in s.warnings)
