@@ -1,7 +1,7 @@
 """Losslessness (and fidelity) of the legacy results conversion over the shared data set.
 
 For every legacy XML study with ``<clinical_results>`` in
-``ctgov-extra/AllPublicXML-extra.zip`` it converts the results (``convert_results``) and
+``ctgov-extra/AllPublicXML-extra.zip`` and ``ctgov/AllPublicXML.zip`` it converts the results (``convert_results``) and
 checks each XML leaf is kept (``coverage``). For every v2 JSON study with a
 ``resultsSection`` in ``ctgov/ctg-studies.json.zip`` it checks the record validates and the
 resultsSection survives an ingest into SQLite unchanged. Studies present in both formats
@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -51,38 +52,44 @@ def v2_results(archive: Path) -> dict[str, tuple[str, dict]]:
     return found
 
 
-def xml_coverage(archive: Path, official: dict[str, tuple[str, dict]], limit: int | None) -> dict:
+def _xml_entries(archives: list[Path]) -> Iterator[tuple[str, bytes]]:
+    """(entry name, bytes) of every archive entry that has posted results."""
+    for archive in archives:
+        with zipfile.ZipFile(archive) as z:
+            for name in z.namelist():
+                data = z.read(name)
+                if b"<clinical_results>" in data:
+                    yield f"{archive.name}:{name}", data
+
+
+def xml_coverage(archives: list[Path], official: dict[str, tuple[str, dict]], limit: int | None) -> dict:
     total = Coverage()
     studies = 0
     convert_s = 0.0
     compared = identical = 0
     differing: dict[str, int] = {}
-    with zipfile.ZipFile(archive) as z:
-        for name in z.namelist():
-            data = z.read(name)
-            if b"<clinical_results>" not in data:
-                continue
-            results = etree.fromstring(data, PARSER).find("clinical_results")
-            if results is None:
-                continue
-            started = time.process_time()
-            converted = convert_results(results)
-            convert_s += time.process_time() - started
-            report = coverage(results, converted)
-            report.dropped = [(f"{name}:{path}", value) for path, value in report.dropped]
-            total.add(report)
-            studies += 1
-            match = NCT.search(name)
-            if match and match.group() in official:
-                reference = official[match.group()][1]["resultsSection"]
-                for module in (set(reference) | set(converted)) - {"legacy"}:
-                    compared += 1
-                    if converted.get(module) == reference.get(module):
-                        identical += 1
-                    else:
-                        differing[module] = differing.get(module, 0) + 1
-            if limit and studies >= limit:
-                break
+    for name, data in _xml_entries(archives):
+        results = etree.fromstring(data, PARSER).find("clinical_results")
+        if results is None:
+            continue
+        started = time.process_time()
+        converted = convert_results(results)
+        convert_s += time.process_time() - started
+        report = coverage(results, converted)
+        report.dropped = [(f"{name}:{path}", value) for path, value in report.dropped]
+        total.add(report)
+        studies += 1
+        match = NCT.search(name)
+        if match and match.group() in official:
+            reference = official[match.group()][1]["resultsSection"]
+            for module in (set(reference) | set(converted)) - {"legacy"}:
+                compared += 1
+                if converted.get(module) == reference.get(module):
+                    identical += 1
+                else:
+                    differing[module] = differing.get(module, 0) + 1
+        if limit and studies >= limit:
+            break
     return {
         "studies": studies,
         "leaves": total.leaves,
@@ -119,13 +126,13 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=None, help="stop after N XML results studies")
     args = parser.parse_args()
     data = Path(args.data)
-    xml_zip = data / "ctgov-extra" / "AllPublicXML-extra.zip"
+    xml_zips = [data / "ctgov-extra" / "AllPublicXML-extra.zip", data / "ctgov" / "AllPublicXML.zip"]
     json_zip = data / "ctgov" / "ctg-studies.json.zip"
-    if not xml_zip.exists() or not json_zip.exists():
+    if not all(p.exists() for p in [*xml_zips, json_zip]):
         print(json.dumps({"error": f"shared data absent under {data}; nothing measured"}))
         return 2
     official = v2_results(json_zip)
-    report = xml_coverage(xml_zip, official, args.limit) | v2_roundtrip(json_zip, official)
+    report = xml_coverage(xml_zips, official, args.limit) | v2_roundtrip(json_zip, official)
     print(json.dumps(report, indent=1))
     return 0 if not report["dropped"] and not report["v2_failed"] else 1
 
