@@ -308,7 +308,7 @@ def sync(
             _sweep(store, client, summary, page_size, today or date.today().isoformat(), say)
         # success: remember the high-water mark, forget the cursor
         marks = [m for m in (cursor.get("high_water"), (last or {}).get("high_water")) if m]
-        if not summary.complete:
+        if not cursor.get("listing_complete", summary.complete):
             marks = [m for m in ((last or {}).get("high_water"),) if m]  # do not skip past a gap
         summary.high_water = max(marks) if marks else None
         status = "done"
@@ -400,6 +400,7 @@ def _list_studies(
         cursor.update(token=nxt, pages=page)
         if nxt is None:
             cursor["phase"] = "sweep" if cursor["mode"] == "full" else "done"
+            cursor["listing_complete"] = summary.complete
         meta = {CURSOR_KEY: orjson.dumps(cursor).decode()}
         if versions or rejects:
             for outcome in store.upsert_batch(summary.run_id, versions, rejects, meta=meta):

@@ -211,3 +211,10 @@ def test_expired_resume_token_lists_again_from_the_start(store):
     assert s.status == "done" and store.count() == 2
     assert s.unchanged == 1 and s.added == 1
     assert any("token refused" in w for w in s.warnings)
+
+
+def test_incomplete_sweep_still_moves_the_high_water_mark(store):
+    pages = {None: {"studies": [study("NCT00000001", "2024-05-06")]}}
+    s = sync(store, BASE, client=make(Upstream(pages, ids=[])))
+    assert any("incomplete" in w for w in s.warnings) and s.withdrawn == 0
+    assert s.high_water == "2024-05-06"  # the listing itself was whole
