@@ -177,3 +177,16 @@ def test_security_headers(client):
 def test_no_write_endpoints(client):
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         assert client.request(method, "/api/v2/studies").status_code in (404, 405)
+
+
+def test_post_filter_alias_enums_and_field_values(client):
+    a = client.get("/api/v2/studies", params={"postFilter.overallStatus": "COMPLETED", "countTotal": "true"}).json()
+    b = client.get("/api/v2/studies", params={"filter.overallStatus": "COMPLETED", "countTotal": "true"}).json()
+    assert a["totalCount"] == b["totalCount"] > 0
+    enums = client.get("/api/v2/studies/enums").json()
+    status = next(e for e in enums if e["type"] == "Status")
+    assert "OverallStatus" in status["pieces"] and {"value": "RECRUITING", "legacyValue": "Recruiting"} in status["values"]
+    values = client.get("/api/v2/stats/field/values", params={"fields": "OverallStatus,Phase"}).json()
+    assert [v["field"] for v in values] == ["OverallStatus", "Phase"]
+    assert sum(t["studiesCount"] for t in values[0]["topValues"]) >= 500
+    assert client.get("/api/v2/stats/field/values", params={"fields": "Nope"}).status_code == 400

@@ -10,12 +10,42 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from ..record import NCT_RE
-from .backend import QueryError, Web, similar
+from .backend import QueryError, SearchRequest, Web, similar
 from .export import to_csv
 from .fields import parse_fields, project
-from .params import ParamError, api_request
+from .params import LABELS, PHASES, SEXES, STATUSES, STUDY_TYPES, ParamError, api_request
 
 API_VERSION = "2.0.3"
+
+FIELD_FACETS = {
+    "OverallStatus": ("status", "ENUM"),
+    "Phase": ("phase", "ENUM"),
+    "StudyType": ("study_type", "ENUM"),
+    "InterventionType": ("intervention_type", "ENUM"),
+    "LeadSponsorClass": ("sponsor_class", "ENUM"),
+    "LocationCountry": ("country", "STRING"),
+    "ConditionMeshTerm": ("condition_mesh", "STRING"),
+    "HasResults": ("has_results", "BOOLEAN"),
+}
+_INTERVENTION_TYPES = ["BEHAVIORAL", "BIOLOGICAL", "COMBINATION_PRODUCT", "DEVICE", "DIAGNOSTIC_TEST",
+                       "DIETARY_SUPPLEMENT", "DRUG", "GENETIC", "PROCEDURE", "RADIATION", "OTHER"]
+_AGENCY_CLASSES = ["NIH", "FED", "OTHER_GOV", "INDIV", "INDUSTRY", "NETWORK", "AMBIG", "OTHER", "UNKNOWN"]
+
+
+def _enum(type_: str, pieces: list[str], values: list[str]) -> dict:
+    return {"type": type_, "pieces": pieces,
+            "values": [{"value": v, "legacyValue": LABELS.get(v, v.replace("_", " ").title())} for v in values]}
+
+
+ENUMS = [
+    _enum("Status", ["OverallStatus", "LastKnownStatus", "LocationStatus"], STATUSES),
+    _enum("Phase", ["Phase"], PHASES),
+    _enum("StudyType", ["StudyType"], STUDY_TYPES),
+    _enum("Sex", ["Sex"], SEXES),
+    _enum("StandardAge", ["StdAge"], ["CHILD", "ADULT", "OLDER_ADULT"]),
+    _enum("InterventionType", ["InterventionType"], _INTERVENTION_TYPES),
+    _enum("AgencyClass", ["LeadSponsorClass", "CollaboratorClass"], _AGENCY_CLASSES),
+]
 
 
 def _json(body, status: int = 200) -> Response:
@@ -105,6 +135,10 @@ def router(web: Web) -> APIRouter:
         body = head + b'"studies":[' + b",".join(parts) + b"]" + tail + b"}"
         return Response(body, media_type="application/json")
 
+    @r.get("/studies/enums", summary="Enumeration types and their values")
+    def enums():
+        return _json(ENUMS)
+
     @r.get("/studies/{nctId}", summary="One study, in the API v2 structure")
     def study(nctId: str, request: Request, fields: str | None = None, format: str | None = None):
         for key in request.query_params:
@@ -131,6 +165,25 @@ def router(web: Web) -> APIRouter:
         if stored is None:
             raise HTTPException(404, f"study {nct} not found")
         return _json({"nctId": nct, "similar": similar(web, nct, orjson.loads(stored.record_json), limit)})
+
+    @r.get("/stats/field/values", summary="Most frequent values of enum-like fields")
+    def field_values(fields: str | None = Query(None, description="e.g. OverallStatus,Phase (default: all)")):
+        wanted = [f.strip() for f in (fields or "").replace("|", ",").split(",") if f.strip()] or list(FIELD_FACETS)
+        for f in wanted:
+            if f not in FIELD_FACETS:
+                raise ParamError("fields", f"no value statistics for {f!r}", list(FIELD_FACETS))
+
+        def compute():
+            res = web.search(SearchRequest(limit=1, facets=True, snippets=False))
+            out = []
+            for f in FIELD_FACETS:
+                facet, kind = FIELD_FACETS[f]
+                buckets = res.facets.get(facet) or []
+                out.append({"field": f, "piece": f, "type": kind, "uniqueValuesCount": len(buckets),
+                            "topValues": [{"value": v, "studiesCount": n} for v, n in buckets]})
+            return out
+
+        return _json([x for x in web.cached("field-values", compute) if x["field"] in wanted])
 
     @r.get("/stats/size", summary="Study JSON sizes")
     def stats_size():

@@ -40,6 +40,7 @@ log = logging.getLogger("trialscope.web")
 HERE = Path(__file__).parent
 REGISTRY = "ClinicalTrials.gov (US)"
 SEE_ALSO = 6
+EXPORT_CAP = 10_000  # rows in one CSV / RIS export
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -258,12 +259,22 @@ def create_app(db: str | None = None) -> FastAPI:
         return page("stats.html", ui=ui, data=data, charts=list(zip(titles, charts, strict=True)),
                     search_qs=urlencode(pairs))
 
-    def _export_records(request: Request, cap: int = 1000):
+    def _export_records(request: Request, cap: int = EXPORT_CAP):
+        """Every study the search matches (up to cap), in the search's order."""
         ui = parse_ui(request.query_params)
-        req = ui_request(ui, limit=cap, facets=False, snippets=False)
-        result = web.search(req)
-        got = web.store.get_many([h.nct_id for h in result.hits])
-        return [orjson.loads(got[h.nct_id].record_json) for h in result.hits if h.nct_id in got]
+        ui.page = ""
+        out: list[dict] = []
+        token = None
+        while len(out) < cap:
+            req = ui_request(ui, limit=min(1000, cap - len(out)), facets=False, snippets=False)
+            req.page_token = token
+            result = web.search(req)
+            got = web.store.get_many([h.nct_id for h in result.hits])
+            out += [orjson.loads(got[h.nct_id].record_json) for h in result.hits if h.nct_id in got]
+            token = result.next_page_token
+            if not token:
+                break
+        return out
 
     @app.get("/export.csv", include_in_schema=False)
     def export_csv(request: Request):

@@ -236,10 +236,10 @@ ENUM_AREAS = {
     "OverallStatus": ("status", STATUSES),
     "Sex": ("sex", SEXES),
 }
-API_PARAMS = {f"query.{a}" for a in QUERY_AREAS} | {
-    "filter.overallStatus", "filter.ids", "filter.geo", "filter.advanced", "sort", "fields",
-    "countTotal", "pageSize", "pageToken", "format", "markupFormat", "aggFilters",
-}
+_FILTERS = ("overallStatus", "ids", "geo", "advanced")
+API_PARAMS = {f"query.{a}" for a in QUERY_AREAS} | {f"filter.{f}" for f in _FILTERS} | {
+    f"postFilter.{f}" for f in _FILTERS} | {"sort", "fields", "countTotal", "pageSize", "pageToken",
+                                            "format", "markupFormat"}
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _AREA = re.compile(r"^AREA\[(\w+)\]\s*(.+)$", re.S)
 
@@ -287,11 +287,28 @@ def parse_advanced(expr: str, req_kwargs: dict) -> None:
 _GEO = re.compile(r"^distance\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,\s*([\d.]+)\s*(mi|km|m|ft)?\s*\)$", re.I)
 
 
+class _Merged:
+    """filter.X and postFilter.X (the v2 API has both; here they filter alike) read as one."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def get(self, key: str, default=None):
+        value = self.params.get(key)
+        if key.startswith("filter.") and not value:
+            value = self.params.get("post" + key[0].upper() + key[1:])
+        return value if value is not None else default
+
+
 def api_request(params) -> tuple[SearchRequest, dict]:
     """API v2 /studies parameters → (SearchRequest, options)."""
     for key in params:
         if key not in API_PARAMS:
             raise ParamError(key, f"unknown parameter {key!r}", sorted(API_PARAMS))
+    for f in _FILTERS:
+        if params.get(f"filter.{f}") and params.get(f"postFilter.{f}"):
+            raise ParamError(f"postFilter.{f}", f"give filter.{f} or postFilter.{f}, not both", [f"filter.{f}"])
+    params = _Merged(params)
     kw: dict[str, Any] = {"fields": {}}
     for area in QUERY_AREAS:
         value = _text(f"query.{area}", params.get(f"query.{area}"))
