@@ -16,6 +16,7 @@ import math
 import sys
 import threading
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 import orjson
 import tantivy
@@ -26,6 +27,7 @@ from .index import catch_up as _catch_up
 from .index import rebuild as _rebuild
 from .index.fulltext import (
     DATE_FIELDS,
+    GROUPED_FACETS,
     NO_POSITIONS,
     OPEN_MAX_AGE,
     QUERY_FIELDS,
@@ -215,11 +217,16 @@ class _Compiler:
             folded = self.fold.analyze(node.text)
             if not folded:
                 return None
+            if node.field is None:  # a prefix over every field costs more than it finds
+                fields = [(f, w) for f, w in fields if f in PREFIX_FIELDS]
             if len(folded) == 1:
-                pats = sorted({_re_escape(t) for t in (*stems[:1], folded[0])})
-                pattern = "(" + "|".join(pats) + ").*" if len(pats) > 1 else pats[0] + ".*"
+                stem, word = (stems or folded)[0], folded[0]
+                if word.startswith(stem):  # "diabetes*" -> diabet.*, which also covers diabetes.*
+                    pattern = _re_escape(stem) + ".*"
+                else:
+                    pattern = "(" + "|".join(sorted({_re_escape(stem), _re_escape(word)})) + ").*"
                 for f, w in fields:
-                    clauses.append(Query.boost_query(Query.regex_query(self.schema, f, pattern), w))
+                    clauses.append(Query.boost_query(_regex_query(self.schema, f, pattern), w))
             else:
                 words = [*stems[: len(folded) - 1], folded[-1]]
                 for f, w in fields:
@@ -253,10 +260,29 @@ _ANALYZER = analyzer()
 _FOLDING = folding_analyzer()
 
 
+# Fields a free-text prefix (hepat*) looks in.
+PREFIX_FIELDS = frozenset({"title", "acronym", "cond", "mesh", "intr", "kw", "summary"})
+
+
+@lru_cache(maxsize=2048)
+def _regex_query_cached(schema_id: int, field: str, pattern: str) -> Query:
+    return Query.regex_query(_SCHEMAS[schema_id], field, pattern)
+
+
+_SCHEMAS: dict[int, tantivy.Schema] = {}
+
+
+def _regex_query(schema: tantivy.Schema, field: str, pattern: str) -> Query:
+    """Regex queries compile an automaton (~1 ms); the same prefix is asked for again and again."""
+    _SCHEMAS.setdefault(id(schema), schema)
+    return _regex_query_cached(id(schema), field, pattern)
+
+
 def _re_escape(token: str) -> str:
     return "".join(c if c.isalnum() else "\\" + c for c in token)
 
 
+@lru_cache(maxsize=4096)
 def _mesh_names(text: str) -> list[str]:
     """Lower-cased MeSH names a condition text names, with their descendants (capped)."""
     names = list(mesh_lookup(text))
@@ -497,13 +523,17 @@ class Searcher:
         fingerprint = _fingerprint(req)
         offset = _read_token(req.page_token, fingerprint)
         searcher = self._searcher
+        # with facets, the total is their sum over `results` (every document has one value
+        # there), so the top-k collection need not count every match itself
+        count = not req.facets
         if sort_key == "relevance":
-            res = searcher.search(full_q, req.limit, count=True, offset=offset)
+            res = searcher.search(full_q, req.limit, count=count, offset=offset)
         else:
             fld = _SORT_FIELD[sort_key]
-            res = searcher.search(full_q, req.limit, count=True, offset=offset,
+            res = searcher.search(full_q, req.limit, count=count, offset=offset,
                                   order_by_field=fld if desc else "neg_" + fld, order=Order.Desc)
-        total = res.count
+        facets = self.facets(full_q) if req.facets else {}
+        total = res.count if count else sum(n for _, n in facets["has_results"])
         snippet_gen = None
         if req.snippets and text_q is not None:
             snippet_gen = tantivy.SnippetGenerator.create(searcher, text_q, self.schema, "summary")
@@ -521,18 +551,32 @@ class Searcher:
                 snippet=snippet, study_type=data.get("ty"), start_date=data.get("sd"),
                 last_update=data.get("lu"),
             ))
-        facets = self.facets(full_q) if req.facets else {}
         end = offset + len(hits)
         token = _make_token(end, fingerprint) if hits and end < total else None
         return SearchResult(total=total, hits=hits, facets=facets, next_page_token=token)
 
     def facets(self, query: Query) -> dict[str, list[tuple[str, int]]]:
-        aggs = {name: {"terms": {"field": fld, "size": size}} for name, (fld, size) in FACETS.items()}
+        """Counts over the documents `query` matches: three terms aggregations in one pass
+        (the grouped low-cardinality column, countries, condition MeSH terms), in Rust."""
+        aggs = {
+            "facet": {"terms": {"field": "facet", "size": 1000}},
+            "country": {"terms": {"field": "country_facet", "size": FACETS["country"][1]}},
+            "condition_mesh": {"terms": {"field": "mesh_facet", "size": FACETS["condition_mesh"][1]}},
+        }
         result = self._searcher.aggregate(query, aggs)
+        grouped: dict[str, list[tuple[str, int]]] = {name: [] for name in GROUPED_FACETS}
+        for b in (result.get("facet") or {}).get("buckets") or []:
+            name, _, value = str(b["key"]).partition(":")
+            if name in grouped:
+                grouped[name].append((value, int(b["doc_count"])))
         out: dict[str, list[tuple[str, int]]] = {}
-        for name in FACETS:
-            buckets = (result.get(name) or {}).get("buckets") or []
-            out[name] = [(str(b["key"]), int(b["doc_count"])) for b in buckets]
+        for name, (_, size) in FACETS.items():
+            if name in grouped:
+                vals = sorted(grouped[name], key=lambda kv: (-kv[1], kv[0]))[:size]
+            else:
+                buckets = (result.get(name) or {}).get("buckets") or []
+                vals = [(str(b["key"]), int(b["doc_count"])) for b in buckets]
+            out[name] = vals
         return out
 
 

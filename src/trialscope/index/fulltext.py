@@ -19,7 +19,7 @@ import tantivy
 
 from ..normalize import age_days
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Free-text fields and their weights (BM25 per field, summed over fields).
 TEXT_WEIGHTS: dict[str, float] = {
@@ -64,9 +64,13 @@ QUERY_FIELDS: dict[str, list[str]] = {
 
 # Raw fast fields (filters + facets).
 RAW_FIELDS = (
-    "status", "phase", "stype", "itype", "sclass", "country", "mesh_facet", "results", "sex",
-    "hv", "withdrawn",
+    "status", "phase", "stype", "itype", "sclass", "country", "results", "sex", "hv", "withdrawn",
 )
+# facet name -> the raw field whose values it counts (in the shared "facet" column)
+GROUPED_FACETS = {
+    "status": "status", "phase": "phase", "study_type": "stype", "intervention_type": "itype",
+    "sponsor_class": "sclass", "has_results": "results",
+}
 DATE_FIELDS = ("start", "first_posted", "last_update", "completion", "results_first_posted")
 SORT_FIELDS = (*DATE_FIELDS, "enrollment")
 MISSING_DESC = -(10**12)  # the value of a missing sort key in the negated (ascending) column
@@ -101,13 +105,17 @@ def folding_analyzer() -> tantivy.TextAnalyzer:
 
 def build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
-    sb.add_text_field("nct", stored=True, fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("nct", stored=True, tokenizer_name="raw", index_option="basic")
     for name in TEXT_WEIGHTS:
         option = "freq" if name in NO_POSITIONS else "position"
         sb.add_text_field(name, stored=name == "summary", tokenizer_name="en", index_option=option)
     sb.add_text_field("mesh_exact", tokenizer_name="raw", index_option="basic")
     sb.add_text_field("geo", tokenizer_name="raw", index_option="basic")
-    for name in RAW_FIELDS:
+    for name in RAW_FIELDS:  # filters (inverted index)
+        sb.add_text_field(name, tokenizer_name="raw", index_option="basic")
+    # facets (columnar): the low-cardinality ones share one column, "status:RECRUITING",
+    # "phase:PHASE2", ..., so one terms aggregation counts them all in one pass
+    for name in ("facet", "country_facet", "mesh_facet"):
         sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
     sb.add_float_field("min_age", indexed=True, fast=True)
     sb.add_float_field("max_age", indexed=True, fast=True)
@@ -360,6 +368,14 @@ def study_document(record: dict, withdrawn: bool = False) -> tantivy.Document:
         missing = v <= 0 if name != "enrollment" else v < 0
         doc.add_integer(name, v)
         doc.add_integer("neg_" + name, MISSING_DESC if missing else -v)
+
+    for name, values in (("status", (overall,)), ("phase", phases), ("study_type", (design.get("studyType"),)),
+                         ("intervention_type", itypes), ("sponsor_class", (lead.get("class"),)),
+                         ("has_results", ("true" if has_results else "false",))):
+        for v in values:
+            if v:
+                doc.add_text("facet", f"{name}:{v}")
+    _add_all(doc, "country_facet", countries)
 
     title = brief or ident.get("officialTitle") or _display_title(record)
     doc.add_bytes("hit", orjson.dumps({
