@@ -469,3 +469,20 @@ def test_render_budget_on_the_heaviest_shared_studies(nct):
     times.sort()
     p95 = times[int(0.95 * (len(times) - 1))]
     assert p95 < 0.05, f"{nct}: view+template p95 {p95 * 1000:.1f} ms CPU"
+
+
+def test_view_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    rec = json_study("NCT02369484")
+    assert gc.isenabled()
+    res = view(rec)
+    res.outcomes_view()
+    res.adverse_events()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        view(rec).adverse_events()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
