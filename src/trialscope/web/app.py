@@ -59,6 +59,29 @@ STATUS_CLASS = {
 }
 
 
+_RAW_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): adds the security headers."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                have = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (k, v) for k, v in _RAW_HEADERS if k not in have]
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
+
+
 def _paragraphs(text: str | None) -> list[str]:
     if not text:
         return []
@@ -101,12 +124,7 @@ def create_app(db: str | None = None) -> FastAPI:
         html = env.get_template(name).render(**ctx)
         return HTMLResponse(html, status_code=status_code)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     def wants_json(request: Request) -> bool:
         return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
