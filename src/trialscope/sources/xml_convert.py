@@ -120,13 +120,15 @@ IPD_INFO = _enum(
 # --- text -----------------------------------------------------------------------------
 
 # v2 stores free text as markdown and escapes these characters in it.
+_MD_SPECIAL = re.compile(r"[\\<>\[\]&*^~]")
 _MD_ESCAPE = str.maketrans({c: "\\" + c for c in "\\<>[]&*^~"})
-_ITEM = re.compile(r"(-|\*|•|\d{1,3}[.)])\s+")
+_ITEM = re.compile(r"(-|\*|•|[0-9]{1,3}[.)])\s+")
 
 
 def markdown(text: str) -> str:
     """Plain text as v2 stores it: stripped, markdown characters escaped (`<` -> `\\<`)."""
-    return text.strip().translate(_MD_ESCAPE)
+    text = text.strip()
+    return text.translate(_MD_ESCAPE) if _MD_SPECIAL.search(text) else text
 
 
 def textblock(text: str) -> str:
@@ -168,7 +170,9 @@ def textblock(text: str) -> str:
     out: list[str] = []
     previous = -1
     for level, marker, words in blocks:
-        body = " ".join(words).translate(_MD_ESCAPE)
+        body = " ".join(words)
+        if _MD_SPECIAL.search(body):
+            body = body.translate(_MD_ESCAPE)
         if out:
             out.append("\n" if level >= 0 and previous >= 0 and level <= previous else "\n\n")
         out.append(f"{'  ' * level}{marker} {body}" if level >= 0 else body)
@@ -275,27 +279,37 @@ def _generic(el: Element) -> Any:
     return out
 
 
-def _person(el: Element) -> str:
-    """`first middle last, degrees` from a contact/investigator element."""
-    parts = [t for t in (el.findtext("first_name"), el.findtext("middle_name"), el.findtext("last_name")) if t]
-    name = " ".join(p.strip() for p in parts)
-    degrees = el.findtext("degrees")
+_NAME_PARTS = ("first_name", "middle_name", "last_name", "degrees")
+_CONTACT_KEYS = {"phone": "phone", "phone_ext": "phoneExt", "email": "email"}
+
+
+def _person(b: _Builder, el: Element, path: str, extra: tuple[str, ...] = ()) -> tuple[str, dict[str, str]]:
+    """`first middle last, degrees` and the other child texts (`extra` tags) of a person element."""
+    parts: dict[str, str] = {}
+    for child in el:
+        tag = child.tag
+        if tag in _NAME_PARTS or tag in _CONTACT_KEYS or tag in extra:
+            parts[tag] = (child.text or "").strip()
+        elif isinstance(tag, str):
+            b.keep(f"{path}/{tag}", _generic(child))
+    name = " ".join(parts[t] for t in _NAME_PARTS[:3] if parts.get(t))
+    degrees = parts.get("degrees")
     if degrees:
-        name = f"{name}, {degrees.strip()}" if name else degrees.strip()
-    return name
+        name = f"{name}, {degrees}" if name else degrees
+    return name, parts
 
 
-def _contact(el: Element, role: str | None) -> dict[str, str]:
+def _contact(b: _Builder, el: Element, path: str, role: str | None) -> dict[str, str]:
+    name, parts = _person(b, el, path)
     contact: dict[str, str] = {}
-    name = _person(el)
     if name:
         contact["name"] = name
     if role:
         contact["role"] = role
-    for tag, key in (("phone", "phone"), ("phone_ext", "phoneExt"), ("email", "email")):
-        value = el.findtext(tag)
+    for tag, key in _CONTACT_KEYS.items():
+        value = parts.get(tag)
         if value:
-            contact[key] = value.strip()
+            contact[key] = value
     return contact
 
 
@@ -470,7 +484,7 @@ def _eligibility(b: _Builder, el: Element) -> None:
 
 
 def _location(b: _Builder, el: Element) -> dict[str, Any]:
-    path = b.index("location")
+    n = b.counts["location"] = b.counts.get("location", 0) + 1
     loc: dict[str, Any] = {}
     contacts: list[dict[str, str]] = []
     for child in el:
@@ -478,32 +492,47 @@ def _location(b: _Builder, el: Element) -> dict[str, Any]:
         if tag == "facility":
             for part in child:
                 if part.tag == "name":
-                    loc["facility"] = _text(part)
+                    loc["facility"] = (part.text or "").strip()
                 elif part.tag == "address":
                     for a in part:
-                        if a.tag in ("city", "state", "zip", "country"):
-                            loc[a.tag] = _text(a)
+                        if a.tag in _ADDRESS:
+                            loc[a.tag] = (a.text or "").strip()
                         elif isinstance(a.tag, str):
-                            b.keep(f"{path}/facility/address/{a.tag}", _generic(a))
+                            b.keep(f"location[{n}]/facility/address/{a.tag}", _generic(a))
                 elif isinstance(part.tag, str):
-                    b.keep(f"{path}/facility/{part.tag}", _generic(part))
+                    b.keep(f"location[{n}]/facility/{part.tag}", _generic(part))
         elif tag == "status":
-            value = b.enum(f"{path}/status", _text(child), STATUS)
+            value = b.enum(f"location[{n}]/status", _text(child), STATUS)
             if value:
                 loc["status"] = value
-        elif tag in ("contact", "contact_backup"):
-            contacts.append(_contact(child, "CONTACT"))
+        elif tag == "contact" or tag == "contact_backup":
+            contacts.append(_contact(b, child, f"location[{n}]/{tag}", "CONTACT"))
         elif tag == "investigator":
-            role_text = child.findtext("role")
-            role = OFFICIAL_ROLE(role_text) if role_text else None
-            if role_text and role is None:
-                b.keep(f"{path}/investigator/role", role_text)
-            contacts.append(_contact(child, role))
+            contacts.append(_investigator(b, child, f"location[{n}]/investigator"))
         elif isinstance(tag, str):
-            b.keep(f"{path}/{tag}", _generic(child))
+            b.keep(f"location[{n}]/{tag}", _generic(child))
     if contacts:
         loc["contacts"] = contacts
     return loc
+
+
+_ADDRESS = frozenset(("city", "state", "zip", "country"))
+
+
+def _investigator(b: _Builder, el: Element, path: str) -> dict[str, str]:
+    """A site investigator: a v2 location contact with the investigator's role."""
+    name, parts = _person(b, el, path, ("role",))
+    contact = {"name": name} if name else {}
+    role_text = parts.get("role")
+    if role_text:
+        role = b.enum(f"{path}/role", role_text, OFFICIAL_ROLE)
+        if role:
+            contact["role"] = role
+    for tag, key in _CONTACT_KEYS.items():
+        value = parts.get(tag)
+        if value:
+            contact[key] = value
+    return contact
 
 
 Handler = Callable[[_Builder, Element], None]
@@ -775,22 +804,19 @@ _HANDLERS["eligibility"] = _eligibility
 
 @_on("overall_contact", "overall_contact_backup")
 def _overall_contact(b: _Builder, el: Element) -> None:
-    b.mod("contactsLocationsModule").setdefault("centralContacts", []).append(_contact(el, "CONTACT"))
+    contact = _contact(b, el, el.tag, "CONTACT")
+    b.mod("contactsLocationsModule").setdefault("centralContacts", []).append(contact)
 
 
 @_on("overall_official")
 def _overall_official(b: _Builder, el: Element) -> None:
     path = b.index("overall_official")
-    official: dict[str, str] = {}
-    name = _person(el)
-    if name:
-        official["name"] = name
-    affiliation = el.findtext("affiliation")
-    if affiliation:
-        official["affiliation"] = affiliation.strip()
-    role = el.findtext("role")
-    if role:
-        value = b.enum(f"{path}/role", role.strip(), OFFICIAL_ROLE)
+    name, parts = _person(b, el, path, ("affiliation", "role"))
+    official: dict[str, str] = {"name": name} if name else {}
+    if parts.get("affiliation"):
+        official["affiliation"] = parts["affiliation"]
+    if parts.get("role"):
+        value = b.enum(f"{path}/role", parts["role"], OFFICIAL_ROLE)
         if value:
             official["role"] = value
     b.mod("contactsLocationsModule").setdefault("overallOfficials", []).append(official)
