@@ -78,6 +78,9 @@ def test_search_facet_record_see_also(server, browser, artifacts):
     page.goto(server + "/stats?q=liver+cancer")
     page.wait_for_selector("svg.chart")
     page.screenshot(path=str(artifacts / "stats.png"), full_page=False)
+    page.goto(server + "/docs")  # offline API docs: rendered from /openapi.json by a static script
+    page.wait_for_selector("article.endpoint")
+    assert page.locator("article.endpoint code", has_text="/api/v2/studies").count() >= 1
     # CSP: no inline script or style got blocked, no JS errors
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
     assert not errors, errors
