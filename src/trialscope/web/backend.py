@@ -32,23 +32,28 @@ class Web:
         self._cache: dict[Any, Any] = {}
         self._similar: OrderedDict[tuple, tuple[int, list[dict]]] = OrderedDict()
         self._pages: OrderedDict[tuple, str] = OrderedDict()
+        self._mem = threading.Lock()  # guards the in-memory caches (requests run in threads)
         self.page_cache = os.environ.get("TRIALSCOPE_PAGE_CACHE", "1") != "0"
 
     def page_get(self, key: tuple) -> str | None:
         """A rendered record page for this store state (pages are pure functions of it)."""
         if not self.page_cache:
             return None
-        html = self._pages.get((self.store.max_seq(), *key))
-        if html is not None:
-            self._pages.move_to_end((self.store.max_seq(), *key))
+        full = (self.store.max_seq(), *key)
+        with self._mem:
+            html = self._pages.get(full)
+            if html is not None:
+                self._pages.move_to_end(full)
         return html
 
     def page_put(self, key: tuple, html: str) -> None:
         if not self.page_cache or len(html) > 3_000_000:
             return
-        self._pages[(self.store.max_seq(), *key)] = html
-        while len(self._pages) > 256:
-            self._pages.popitem(last=False)
+        full = (self.store.max_seq(), *key)
+        with self._mem:
+            self._pages[full] = html
+            while len(self._pages) > 256:
+                self._pages.popitem(last=False)
 
     def similar_cached(self, nct_id: str, limit: int) -> list[dict] | None:
         """See-also rows computed earlier for this store state, or None."""
@@ -58,10 +63,12 @@ class Web:
         return None
 
     def remember_similar(self, nct_id: str, limit: int, rows: list[dict]) -> None:
-        self._similar[(nct_id, limit)] = (self.store.max_seq(), rows)
-        self._similar.move_to_end((nct_id, limit))
-        while len(self._similar) > 4096:
-            self._similar.popitem(last=False)
+        seq = self.store.max_seq()
+        with self._mem:
+            self._similar[(nct_id, limit)] = (seq, rows)
+            self._similar.move_to_end((nct_id, limit))
+            while len(self._similar) > 4096:
+                self._similar.popitem(last=False)
 
     @property
     def searcher(self):
@@ -97,9 +104,10 @@ class Web:
         if hit is not None and hit[0] == stamp:
             return hit[1]
         value = compute()
-        if len(self._cache) > 256:
-            self._cache.clear()
-        self._cache[key] = (stamp, value)
+        with self._mem:
+            if len(self._cache) > 256:
+                self._cache.clear()
+            self._cache[key] = (stamp, value)
         return value
 
 
