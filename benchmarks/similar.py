@@ -176,15 +176,25 @@ def lexical_source_for(bm25: BM25):
     """The fused score's lexical candidates from this BM25 index: the target's 8 most
     specific key-field words, OR-ed (what similar.py asks the full-text index)."""
     def source(tfeat, lexical, limit):
-        words = sorted(tfeat["k"], key=lambda w: -lexical.idf(w))[:8]
+        words = lexical.top_words(tfeat, 8)
         return bm25.words([w for w in words if w.isalnum()], limit)
     return source
 
 
 # --- metrics -----------------------------------------------------------------------------------
-def metrics(ranked: list[str], gain, ideal: list[int], k: int = 10) -> tuple[float, float]:
-    """P@k (gain >= 1) and NDCG@k (graded) over judged neighbours only."""
-    judged = [g for g in (gain(n) for n in ranked) if g is not None][:k]
+@dataclass
+class Target:
+    nct: str
+    dev: bool
+    ideal: list[int]
+    bm25: list[int | None]  # gains of the ranked neighbours (None = unjudged)
+    emb: list[int | None]
+    cand_gains: np.ndarray  # gains of the fused candidates, -1 = unjudged
+    parts: np.ndarray  # [n_cands, len(KEYS)]
+
+
+def _ndcg_p(gains: list[int], ideal: list[int], k: int = 10) -> tuple[float, float]:
+    judged = gains[:k]
     p = sum(1 for g in judged if g >= 1) / k
     dcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(judged))
     ideal = sorted(ideal, reverse=True)[:k]
@@ -192,37 +202,36 @@ def metrics(ranked: list[str], gain, ideal: list[int], k: int = 10) -> tuple[flo
     return p, (dcg / idcg if idcg else 0.0)
 
 
-@dataclass
-class Target:
-    nct: str
-    dev: bool
-    gain: object
-    ideal: list[int]
-    bm25: list[str]
-    emb: list[str]
-    cands: list[str]
-    parts: np.ndarray  # [n_cands, len(KEYS)]
+def _fused_gains(t: Target, w: np.ndarray) -> list[int]:
+    order = np.argsort(-(t.parts @ w), kind="stable")
+    g = t.cand_gains[order]
+    return [int(x) for x in g[g >= 0][:10]]
 
 
-def evaluate(targets: list[Target], weights: dict[str, float]) -> dict:
+def evaluate(targets: list[Target], weights: dict[str, float], systems=("bm25_mlt", "embeddings", "fused"),
+             halves=("dev", "test")) -> dict:
     w = np.array([weights[k] for k in KEYS])
     out = {}
-    for half in ("dev", "test"):
+    for half in halves:
         ts = [t for t in targets if t.dev == (half == "dev")]
         res = defaultdict(list)
         for t in ts:
-            order = np.argsort(-(t.parts @ w), kind="stable")
-            fused = [t.cands[i] for i in order]
-            for name, ranked in (("bm25_mlt", t.bm25), ("embeddings", t.emb), ("fused", fused)):
-                p, n = metrics(ranked, t.gain, t.ideal)
+            for name in systems:
+                if name == "fused":
+                    gains = _fused_gains(t, w)
+                else:
+                    gains = [g for g in (t.bm25 if name == "bm25_mlt" else t.emb) if g is not None][:10]
+                p, n = _ndcg_p(gains, t.ideal)
                 res[name + ":p"].append(p)
                 res[name + ":n"].append(n)
         out[half] = {"targets": len(ts)} | {
             name: {"P@10": round(statistics.mean(res[name + ":p"]), 4),
                    "NDCG@10": round(statistics.mean(res[name + ":n"]), 4)}
-            for name in ("bm25_mlt", "embeddings", "fused")}
-        f, b, e = (out[half][x]["NDCG@10"] for x in ("fused", "bm25_mlt", "embeddings"))
-        out[half]["margin_NDCG@10"] = {"fused_minus_bm25": round(f - b, 4), "fused_minus_embeddings": round(f - e, 4)}
+            for name in systems}
+        if len(systems) == 3:
+            f, b, e = (out[half][x]["NDCG@10"] for x in ("fused", "bm25_mlt", "embeddings"))
+            out[half]["margin_NDCG@10"] = {"fused_minus_bm25": round(f - b, 4),
+                                           "fused_minus_embeddings": round(f - e, 4)}
     return out
 
 
@@ -241,7 +250,10 @@ def prepare(store, idx, bm25: BM25, records_by_nct: dict, tnccts: list[str], gai
         feats = idx.features([r for r, _ in knn])
         emb_rank = [feats[r][0] for r, _ in knn if feats[r][0] != nct]
         mlt = [n for n in bm25.mlt(bm25_text(records_by_nct[nct]), 201) if n != nct]
-        targets.append(Target(nct, int(nct[-1]) % 2 == 0, gain_of(nct), ideal_of(nct), mlt, emb_rank, names, parts))
+        gain = gain_of(nct)
+        cg = np.array([-1 if (g := gain(n)) is None else g for n in names], dtype=np.int8)
+        targets.append(Target(nct, int(nct[-1]) % 2 == 0, ideal_of(nct),
+                              [gain(n) for n in mlt], [gain(n) for n in emb_rank], cg, parts))
         if (i + 1) % 200 == 0:
             log(f"  {i + 1}/{len(tnccts)} targets ({(time.perf_counter() - t0) / (i + 1) * 1000:.1f} ms each)")
     return targets
@@ -369,7 +381,7 @@ def tune(sets: list[list[Target]], start: dict[str, float]) -> dict[str, float]:
     grid = [0.0, 0.01, 0.02, 0.04, 0.06, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8]
 
     def objective(w):
-        return statistics.mean(evaluate(ts, w)["dev"]["fused"]["NDCG@10"] for ts in sets)
+        return statistics.mean(evaluate(ts, w, ("fused",), ("dev",))["dev"]["fused"]["NDCG@10"] for ts in sets)
 
     best, best_v = dict(start), objective(start)
     for _ in range(3):
@@ -466,6 +478,8 @@ def main() -> None:
     ap.add_argument("--encoder", choices=["static", "minilm"], default="static",
                     help="minilm: the full all-MiniLM-L6-v2 (needs torch + sentence-transformers)")
     ap.add_argument("--only", choices=["conditions", "sigir"], default=None)
+    ap.add_argument("--from-cache", action="store_true",
+                    help="reuse the candidates and components of the last run (re-tuning only)")
     ap.add_argument("--latency", type=int, default=0, help="measure query latency at this many studies")
     ap.add_argument("--queries", type=int, default=300)
     args = ap.parse_args()
@@ -492,11 +506,23 @@ def main() -> None:
                     "model": encoder.fingerprint if encoder else "shipped static model",
                     "weights": WEIGHTS}
     sets = {}
-    if args.only in (None, "conditions"):
+    if args.from_cache:
+        import pickle
+
+        for name in ("condition_agreement", "sigir2016_corelevance"):
+            path = OUT / f"sim-targets-{name}{_suffix(encoder)}.pkl"
+            if path.exists() and (args.only is None or args.only in name):
+                sets[name] = pickle.loads(path.read_bytes())
+                report[name + "_setup"] = {"from_cache": str(path), "targets": len(sets[name])}
+    elif args.only in (None, "conditions"):
         sets["condition_agreement"], report["condition_agreement_setup"] = condition_eval(encoder, args.targets, args.seed)
-    if args.only in (None, "sigir"):
+    if not args.from_cache and args.only in (None, "sigir"):
         sets["sigir2016_corelevance"], report["sigir2016_setup"] = sigir_eval(encoder, args.targets, args.seed)
+    import pickle
+
     for name, ts in sets.items():
+        with open(OUT / f"sim-targets-{name}{_suffix(encoder)}.pkl", "wb") as fh:
+            pickle.dump(ts, fh)
         report[name] = evaluate(ts, WEIGHTS)
     if args.tune:
         tuned = tune(list(sets.values()), WEIGHTS)

@@ -38,12 +38,15 @@ the held-out half; see that file and the README for the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import re
 import sys
+import zlib
 from collections import Counter
 from functools import lru_cache
 
+import msgspec
 import numpy as np
 import orjson
 
@@ -166,12 +169,9 @@ def _browse_terms(record: dict, module: str) -> list[str]:
     return [m["term"] for m in mod.get("meshes") or [] if isinstance(m, dict) and m.get("term")]
 
 
-def _weighted(terms: list[str], step: float, cap: float) -> dict[str, float]:
-    return dict(_weighted_cached(tuple(terms), step, cap))
-
-
-@lru_cache(maxsize=100_000)
-def _weighted_cached(terms: tuple[str, ...], step: float, cap: float) -> tuple[tuple[str, float], ...]:
+@lru_cache(maxsize=200_000)
+def _weighted_cached(terms: tuple[str, ...], step: float, cap: float) -> dict[str, float]:
+    """Exact terms 1.0, their MeSH ancestors step x depth (at most cap). Shared: read-only."""
     out: dict[str, float] = {}
     for t in terms:
         out[t] = 1.0
@@ -180,11 +180,65 @@ def _weighted_cached(terms: tuple[str, ...], step: float, cap: float) -> tuple[t
             w = min(cap, step * depth)
             if out.get(anc, 0.0) < w:
                 out[anc] = w
-    return tuple(out.items())
+    return out
 
 
-def study_features(record: dict) -> dict:
-    """The compact features similarity compares (stored per study in the vector index)."""
+class Features(msgspec.Struct, array_like=True):
+    """What similarity compares, stored per study in the vector index (msgpack, compact).
+
+    t title, s overall status, p phases, st study type, pp primary purpose, c condition
+    MeSH terms (cd: derived from the summary), im intervention MeSH terms, iv normalised
+    intervention name -> name as written, kh/kc/ks key-field tokens (hashes, counts, text).
+    """
+
+    t: str
+    s: str | None
+    p: list[str]
+    st: str | None
+    pp: str | None
+    c: list[str]
+    cd: bool
+    im: list[str]
+    iv: dict[str, str]
+    kh: bytes  # key-field token hashes (crc32, uint32, ascending)
+    kc: bytes  # their counts (uint16, same order)
+    ks: str  # the distinct tokens, space separated (for explanations and lexical candidates)
+
+    @property
+    def tokens(self) -> list[str]:
+        return self.ks.split()
+
+    @property
+    def cw(self) -> dict[str, float]:
+        return _weighted_cached(tuple(self.c), COND_ANCESTOR_STEP, COND_ANCESTOR_MAX)
+
+    @property
+    def iw(self) -> dict[str, float]:
+        return _intervention_weights(tuple(self.im), tuple(self.iv))
+
+
+@lru_cache(maxsize=200_000)
+def _intervention_weights(im: tuple[str, ...], names: tuple[str, ...]) -> dict[str, float]:
+    out = dict(_weighted_cached(im, INTR_ANCESTOR_STEP, INTR_ANCESTOR_MAX))
+    for norm in names:
+        out["n:" + norm] = 1.0
+    return out
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(Features)
+
+
+def encode_features(f: Features) -> bytes:
+    return _ENCODER.encode(f)
+
+
+def decode_features(data: bytes) -> Features:
+    return _DECODER.decode(data)
+
+
+def study_features(record: dict) -> Features:
+    """The features of a v2 record (see `Features` and the module docstring)."""
     from .index.embeddings import study_fields
     from .record import display_title, validate
 
@@ -218,35 +272,43 @@ def study_features(record: dict) -> dict:
         if norm and norm not in _GENERIC_INTERVENTIONS and len(norm) > 1:
             iv_names.setdefault(norm, name.strip())
     imesh = list(dict.fromkeys(_browse_terms(record, "interventionBrowseModule")))
-    intr = _weighted(imesh, INTR_ANCESTOR_STEP, INTR_ANCESTOR_MAX)
-    for norm in iv_names:
-        intr["n:" + norm] = 1.0
 
     key_text = " ".join([f["title"], *f["conditions"], *conds, *f["interventions"], *f["keywords"]])
     toks = _tokens(key_text)
     if len(toks) < LEX_MIN_TOKENS:
         toks += _tokens((f["summary"] or f["description"])[:1500])
-    return {
-        "t": title,
-        "s": status.get("overallStatus"),
-        "p": [x for x in design.get("phases") or [] if x != "NA"],
-        "st": design.get("studyType"),
-        "pp": info.get("primaryPurpose"),
-        "c": conds,
-        "cd": derived,
-        "cw": _weighted(conds, COND_ANCESTOR_STEP, COND_ANCESTOR_MAX),
-        "iv": iv_names,
-        "iw": intr,
-        "k": dict(Counter(toks)),
-    }
+    return Features(
+        t=title, s=status.get("overallStatus"),
+        p=[x for x in design.get("phases") or [] if x != "NA"],
+        st=design.get("studyType"), pp=info.get("primaryPurpose"),
+        c=conds, cd=derived, im=imesh, iv=iv_names, **_token_fields(toks),
+    )
 
 
-def text_features(text: str) -> dict:
+def token_hash(tok: str) -> int:
+    return zlib.crc32(tok.encode())
+
+
+def _token_fields(toks: list[str]) -> dict:
+    counts = Counter(toks)
+    pairs = sorted((token_hash(t), min(c, 65535), t) for t, c in counts.items())
+    hs, cs, ts = [], [], []
+    for h, c, t in pairs:
+        if hs and hs[-1] == h:  # a crc32 collision: count both as one token
+            cs[-1] = min(cs[-1] + c, 65535)
+            continue
+        hs.append(h)
+        cs.append(c)
+        ts.append(t)
+    return {"kh": np.asarray(hs, dtype=np.uint32).tobytes(), "kc": np.asarray(cs, dtype=np.uint16).tobytes(),
+            "ks": " ".join(ts)}
+
+
+def text_features(text: str) -> Features:
     """Features of free text (a patient note, a question) for `similar_to_text`."""
     conds = [t for t in _lookup(text[:3000]) if t != "Neoplasms"][:DERIVED_CONDITIONS]
-    return {"t": text[:160], "s": None, "p": [], "st": None, "pp": None, "c": conds, "cd": True,
-            "cw": _weighted(conds, COND_ANCESTOR_STEP, COND_ANCESTOR_MAX), "iv": {}, "iw": {},
-            "k": dict(Counter(_tokens(text)))}
+    return Features(t=text[:160], s=None, p=[], st=None, pp=None, c=conds, cd=True, im=[], iv={},
+                    **_token_fields(_tokens(text)))
 
 
 # --- scoring ----------------------------------------------------------------------------
@@ -255,44 +317,78 @@ def _overlap(a: dict[str, float], b: dict[str, float]) -> float:
         return 0.0
     if len(a) > len(b):
         a, b = b, a
-    shared = sum(min(w, b[k]) for k, w in a.items() if k in b)
+    shared = 0.0
+    for k, w in a.items():
+        v = b.get(k)
+        if v is not None:
+            shared += w if w < v else v
     if not shared:
         return 0.0
-    return shared / math.sqrt(sum(a.values()) * sum(b.values()))
+    return shared / math.sqrt(_total(a) * _total(b))
+
+
+def _total(d: dict[str, float]) -> float:
+    return sum(d.values())
 
 
 class Lexical:
-    """TF-IDF cosine over key-field tokens, with document frequencies from the index."""
+    """TF-IDF cosine over key-field tokens; document frequencies from the index.
 
-    def __init__(self, df: dict[str, int], n_docs: int):
-        self.df = df
+    Tokens are crc32 hashes so that a candidate's tokens decode as one byte string and the
+    cosines of all candidates are computed at once with numpy (weights (1 + ln tf) x idf,
+    idf = ln(1 + N / (1 + df)), current for every query).
+    """
+
+    def __init__(self, df_keys: np.ndarray, df_vals: np.ndarray, n_docs: int):
+        self.keys = df_keys
+        self.vals = df_vals
         self.n = max(n_docs, 1)
-        self._idf: dict[str, float] = {}
 
-    def idf(self, tok: str) -> float:
-        v = self._idf.get(tok)
-        if v is None:
-            v = math.log(1.0 + self.n / (1.0 + self.df.get(tok, 0)))
-            self._idf[tok] = v
-        return v
+    def idf(self, hashes: np.ndarray) -> np.ndarray:
+        if len(self.keys) == 0:
+            return np.full(len(hashes), math.log(1.0 + self.n))
+        pos = np.minimum(np.searchsorted(self.keys, hashes), len(self.keys) - 1)
+        df = np.where(self.keys[pos] == hashes, self.vals[pos], 0)
+        return np.log1p(self.n / (1.0 + df))
 
-    def weights(self, counts: dict[str, int]) -> tuple[dict[str, float], float]:
-        w = {t: (1.0 + math.log(c)) * self.idf(t) for t, c in counts.items()}
-        return w, math.sqrt(sum(x * x for x in w.values())) or 1.0
+    def idf_of(self, tok: str) -> float:
+        return float(self.idf(np.array([token_hash(tok)], dtype=np.uint32))[0])
 
-    def cosine(self, qw: tuple[dict[str, float], float], counts: dict[str, int]) -> float:
-        q, qn = qw
-        if not q or not counts:
-            return 0.0
-        dot = 0.0
-        norm2 = 0.0
-        for t, c in counts.items():
-            x = (1.0 + math.log(c)) * self.idf(t)
-            norm2 += x * x
-            qv = q.get(t)
-            if qv:
-                dot += qv * x
-        return dot / (qn * (math.sqrt(norm2) or 1.0))
+    def top_words(self, f: Features, n: int) -> list[str]:
+        """The feature's n most specific tokens (highest idf)."""
+        toks = f.tokens
+        if not toks:
+            return []
+        idf = self.idf(np.array([token_hash(t) for t in toks], dtype=np.uint32))
+        return [toks[i] for i in np.argsort(-idf, kind="stable")[:n]]
+
+    def query(self, f: Features) -> tuple[np.ndarray, np.ndarray]:
+        h = np.frombuffer(f.kh, dtype=np.uint32)
+        w = (1.0 + np.log(np.frombuffer(f.kc, dtype=np.uint16).astype(np.float64))) * self.idf(h)
+        norm = np.sqrt((w * w).sum()) or 1.0
+        return h, w / norm
+
+    def cosines(self, q: tuple[np.ndarray, np.ndarray], feats: list[Features]) -> np.ndarray:
+        """Cosine of the query with every candidate, in one vectorised pass."""
+        out = np.zeros(len(feats))
+        qh, qw = q
+        if not len(qh) or not feats:
+            return out
+        lens = np.array([len(f.kh) // 4 for f in feats])
+        if not lens.sum():
+            return out
+        h = np.frombuffer(b"".join(f.kh for f in feats), dtype=np.uint32)
+        c = np.frombuffer(b"".join(f.kc for f in feats), dtype=np.uint16).astype(np.float64)
+        w = (1.0 + np.log(np.maximum(c, 1.0))) * self.idf(h)
+        pos = np.minimum(np.searchsorted(qh, h), len(qh) - 1)
+        hit = qh[pos] == h
+        contrib = np.where(hit, qw[pos] * w, 0.0)
+        nonempty = lens > 0
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])[nonempty]
+        dots = np.add.reduceat(contrib, starts)
+        norms = np.sqrt(np.add.reduceat(w * w, starts))
+        out[nonempty] = np.minimum(1.0, dots / np.where(norms > 0, norms, 1.0))
+        return out
 
 
 def _jaccard(a: list, b: list) -> float:
@@ -302,16 +398,16 @@ def _jaccard(a: list, b: list) -> float:
     return len(sa & sb) / len(sa | sb)
 
 
-def components(t: dict, c: dict, emb: float, lex: float) -> dict[str, float]:
+def components(t: Features, c: Features, emb: float, lex: float) -> dict[str, float]:
     """The fused score's inputs for target t and candidate c (each in [0, 1])."""
     return {
         "emb": max(0.0, emb),
         "lex": lex,
-        "cond": _overlap(t["cw"], c["cw"]),
-        "intr": _overlap(t["iw"], c["iw"]),
-        "phase": _jaccard(t["p"], c["p"]),
-        "type": 1.0 if t["st"] and t["st"] == c["st"] else 0.0,
-        "purpose": 1.0 if t["pp"] and t["pp"] == c["pp"] else 0.0,
+        "cond": _overlap(t.cw, c.cw),
+        "intr": _overlap(t.iw, c.iw),
+        "phase": _jaccard(t.p, c.p),
+        "type": 1.0 if t.st and t.st == c.st else 0.0,
+        "purpose": 1.0 if t.pp and t.pp == c.pp else 0.0,
     }
 
 
@@ -321,33 +417,35 @@ def fused_score(parts: dict[str, float], weights: dict[str, float] | None = None
     return sum(w[k] * parts.get(k, 0.0) for k in w)
 
 
-def explain(t: dict, c: dict, lexical: Lexical | None = None) -> str:
+def explain(t: Features, c: Features, lexical: Lexical | None = None) -> str:
     """Why c is related to t, e.g. "shares Carcinoma, Hepatocellular · Sorafenib · Phase 3"."""
     parts: list[str] = []
-    shared_c = [x for x in t["c"] if x in set(c["c"])]
+    shared_c = [x for x in t.c if x in set(c.c)]
     if shared_c:
         parts.extend(shared_c[:2])
     else:
         best = None
-        for name, w in t["cw"].items():
-            cw = c["cw"].get(name)
+        ccw = c.cw
+        for name, w in t.cw.items():
+            cw = ccw.get(name)
             if cw and w < 1.0 and min(w, cw) >= 0.36 and (best is None or min(w, cw) > best[1]):
                 best = (name, min(w, cw))
         if best:
             parts.append(f"related condition: {best[0]}")
-    shared_i = [disp for norm, disp in t["iv"].items() if norm in c["iv"]]
+    shared_i = [disp for norm, disp in t.iv.items() if norm in c.iv]
     if not shared_i:
-        shared_i = [k for k, w in t["iw"].items() if w == 1.0 and not k.startswith("n:") and c["iw"].get(k) == 1.0]
+        shared_i = [k for k in t.im if k in set(c.im)]
     parts.extend(shared_i[:2])
-    phases = [p for p in t["p"] if p in c["p"]]
+    phases = [p for p in t.p if p in c.p]
     if phases and parts:
         parts.append(" / ".join(_PHASE_LABEL.get(p, p) for p in phases))
     if parts:
         return "shares " + " · ".join(parts)
-    shared_k = [k for k in t["k"] if k in c["k"] and len(k) > 2]
+    ctoks = set(c.tokens)
+    shared_k = [k for k in t.tokens if k in ctoks and len(k) > 2]
     if shared_k:
         if lexical is not None:
-            shared_k.sort(key=lambda k: -lexical.idf(k))
+            shared_k.sort(key=lambda k: -lexical.idf_of(k))
         return "similar wording: " + ", ".join(shared_k[:4])
     return "similar description (semantic match)"
 
@@ -355,44 +453,73 @@ def explain(t: dict, c: dict, lexical: Lexical | None = None) -> str:
 # --- queries ----------------------------------------------------------------------------
 def _index(store):
     """The store's vector index, built now if it never was (e.g. a store ingested before
-    the index existed); a stale one is used as is (ingest keeps it current)."""
+    the index existed) or was built by another encoder or feature format; one that is
+    merely behind the store is used as is (ingest keeps it current)."""
     from .index.embeddings import EncoderUnavailable, get_encoder
-    from .index.vectors import catch_up, open_index
+    from .index.vectors import catch_up, is_current, open_index
 
     try:
-        get_encoder()
+        enc = get_encoder()
     except EncoderUnavailable as exc:
         raise _usage_error(str(exc)) from None
     idx = open_index(store)
-    if idx is None and store.max_seq() > 0:
+    if (idx is None and store.max_seq() > 0) or (idx is not None and not is_current(idx, enc)):
         catch_up(store)
         idx = open_index(store)
     return idx
 
 
+_SEARCHERS: dict[str, tuple[float, object]] = {}
+SEARCHER_REFRESH_S = 30.0
+
+
+def _searcher(store):
+    """A full-text Searcher for the store, cached per store URL (None if no index is built:
+    similarity never builds the full-text index itself)."""
+    import os
+    import time
+
+    try:
+        from .index import index_path
+        from .search import Searcher
+    except Exception:
+        return None
+    path = index_path(store)
+    if not os.path.isdir(path):
+        return None
+    now = time.monotonic()
+    got = _SEARCHERS.get(store.url)
+    if got is None:
+        try:
+            searcher = Searcher(store, catch_up=False)
+        except Exception:
+            return None
+        _SEARCHERS[store.url] = (now, searcher)
+        return searcher
+    stamp, searcher = got
+    if now - stamp > SEARCHER_REFRESH_S:  # see what ingest committed meanwhile
+        with contextlib.suppress(Exception):
+            searcher.reload()
+        _SEARCHERS[store.url] = (now, searcher)
+    return searcher
+
+
 def _lexical_candidates(store, tfeat: dict, lexical: Lexical, limit: int) -> list[str]:
-    """NCT ids from the BM25 full-text index for the target's most specific words."""
-    if limit <= 0 or not tfeat["k"]:
+    """NCT ids from the BM25 full-text index for the target's 8 most specific words, OR-ed."""
+    if limit <= 0 or not tfeat.ks:
+        return []
+    words = [w for w in lexical.top_words(tfeat, 8) if re.fullmatch(r"[a-z0-9]+", w)]
+    searcher = _searcher(store) if words else None
+    if searcher is None:
         return []
     try:
-        from .search import Searcher, SearchRequest
+        from .search import SearchRequest
+
+        res = searcher.search(SearchRequest(query=" OR ".join(words), limit=limit, facets=False,
+                                            snippets=False, expand_mesh=False, lenient=True))
     except Exception:
         return []
-    words = sorted(tfeat["k"], key=lambda k: -lexical.idf(k))[:8]
-    words = [w for w in words if re.fullmatch(r"[a-z0-9]+", w)]
-    if not words:
-        return []
-    try:
-        res = Searcher(store).search(SearchRequest(query=" OR ".join(words), limit=limit))
-    except Exception:
-        return []
-    hits = getattr(res, "hits", None) or (res.get("hits") if isinstance(res, dict) else None) or []
-    out = []
-    for h in hits:
-        nct = h.get("nctId") if isinstance(h, dict) else getattr(h, "nct_id", None) or getattr(h, "nctId", None)
-        if nct:
-            out.append(nct)
-    return out
+    return [h.nct_id for h in res.hits]
 
 
 def score_candidates(store, idx, tfeat: dict, tvec: np.ndarray, exclude: str | None,
@@ -402,8 +529,7 @@ def score_candidates(store, idx, tfeat: dict, tvec: np.ndarray, exclude: str | N
     `lexical_source(tfeat, lexical, limit) -> [nct ids]` gives the lexical candidates; by
     default the BM25 full-text index (`trialscope.search`) when it is available.
     """
-    lexical = Lexical(idx.df(), idx.n_live)
-    qw = lexical.weights(tfeat["k"])
+    lexical = idx.lexical()
     cand: dict[int, float | None] = dict(idx.knn(tvec, KNN))
     if lexical_source is None:
         def lexical_source(tf, lx, limit):
@@ -412,14 +538,15 @@ def score_candidates(store, idx, tfeat: dict, tvec: np.ndarray, exclude: str | N
     for row in idx.rows_of(extra).values():
         cand.setdefault(row, None)
     feats = idx.features(list(cand))
+    rows = [r for r, (nct, _) in feats.items() if nct != exclude and idx.live[r]]
+    lex = lexical.cosines(lexical.query(tfeat), [feats[r][1] for r in rows])
     out = []
-    for row, (nct, cf) in feats.items():
-        if nct == exclude or not idx.live[row]:
-            continue
+    for row, lx in zip(rows, lex.tolist(), strict=True):
+        nct, cf = feats[row]
         emb = cand[row]
         if emb is None:
             emb = float(idx.vector(row) @ tvec)
-        out.append((nct, cf, components(tfeat, cf, emb, lexical.cosine(qw, cf["k"]))))
+        out.append((nct, cf, components(tfeat, cf, emb, lx)))
     return out
 
 
@@ -428,9 +555,9 @@ def _rank(store, idx, tfeat: dict, tvec: np.ndarray, exclude: str | None, limit:
     scored = [(fused_score(parts, weights), nct, cf)
               for nct, cf, parts in score_candidates(store, idx, tfeat, tvec, exclude, lexical_source)]
     scored.sort(key=lambda x: (-x[0], x[1]))
-    lexical = Lexical(idx.df(), idx.n_live)
+    lexical = idx.lexical()
     return [
-        {"nctId": nct, "briefTitle": cf["t"], "overallStatus": cf["s"], "phases": cf["p"],
+        {"nctId": nct, "briefTitle": cf.t, "overallStatus": cf.s, "phases": cf.p,
          "score": round(score, 4), "why": explain(tfeat, cf, lexical)}
         for score, nct, cf in scored[:limit]
     ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections import Counter
@@ -36,7 +37,7 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 64
 HNSW_EF_SEARCH = 256
 BATCH = 2000
-FORMAT = 1
+FORMAT = 3  # bump when the stored features change: the index is rebuilt
 
 
 def index_dir(store_or_url) -> Path:
@@ -53,7 +54,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         CREATE TABLE IF NOT EXISTS rows (row INTEGER PRIMARY KEY, nct TEXT NOT NULL,
                                          live INTEGER NOT NULL, feat BLOB NOT NULL);
         CREATE TABLE IF NOT EXISTS current (nct TEXT PRIMARY KEY, row INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS df (tok TEXT PRIMARY KEY, n INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS df (tok INTEGER PRIMARY KEY, n INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
         """
     )
@@ -92,14 +93,12 @@ def catch_up(store, encoder=None, progress: bool = False) -> int:
     Called after every ingest (cli.AFTER_INGEST). Starts a fresh index when there is none or
     when it was built with another encoder.
     """
-    from ..similar import study_features
+    from ..similar import decode_features, encode_features, study_features
     from .embeddings import EncoderUnavailable, get_encoder, study_text
 
     try:
         enc = encoder or get_encoder()
     except EncoderUnavailable as exc:  # e.g. TRIALSCOPE_EMBEDDINGS=minilm without the extra
-        import sys
-
         print(f"warning: vector index not updated: {exc}", file=sys.stderr)
         return 0
     folder = index_dir(store)
@@ -132,18 +131,19 @@ def catch_up(store, encoder=None, progress: bool = False) -> int:
                 vecs = enc.encode([study_text(r) for r in records]).astype(np.float16)
                 new_blocks.append(vecs)
                 df_delta: Counter = Counter()
+                feats = []
                 for s, rec in zip(studies, records, strict=True):
                     prev = db.execute("SELECT row FROM current WHERE nct = ?", (s.nct_id,)).fetchone()
                     if prev is not None:
                         (pfeat,) = db.execute("SELECT feat FROM rows WHERE row = ?", (prev[0],)).fetchone()
-                        for tok in orjson.loads(pfeat).get("k", {}):
-                            df_delta[tok] -= 1
+                        df_delta.subtract(np.frombuffer(decode_features(pfeat).kh, dtype=np.uint32).tolist())
                         db.execute("UPDATE rows SET live = 0 WHERE row = ?", (prev[0],))
                     feat = study_features(rec)
-                    for tok in feat.get("k", {}):
-                        df_delta[tok] += 1
+                    df_delta.update(np.frombuffer(feat.kh, dtype=np.uint32).tolist())
+                    feats.append(feat)
+                for s, feat in zip(studies, feats, strict=True):
                     db.execute("INSERT INTO rows (row, nct, live, feat) VALUES (?, ?, 1, ?)",
-                               (next_row, s.nct_id, orjson.dumps(feat)))
+                               (next_row, s.nct_id, encode_features(feat)))
                     db.execute("INSERT OR REPLACE INTO current (nct, row) VALUES (?, ?)",
                                (s.nct_id, next_row))
                     next_row += 1
@@ -155,9 +155,9 @@ def catch_up(store, encoder=None, progress: bool = False) -> int:
                 done += len(studies)
                 if progress:
                     rate = done / max(time.time() - t0, 1e-9)
-                    print(f"\rvectors: {done:,} studies embedded ({rate:,.0f}/s)", end="", flush=True)
+                    print(f"\rvectors: {done:,} studies embedded ({rate:,.0f}/s)", end="", flush=True, file=sys.stderr)
             if progress and done:
-                print()
+                print(file=sys.stderr)
             allv = np.concatenate([old, *new_blocks]) if new_blocks else old
             _save_npy(vec_path, allv)
             _update_hnsw(folder, allv, old.shape[0])
@@ -213,6 +213,11 @@ def rebuild(store, encoder=None, progress: bool = False) -> int:
     return catch_up(store, encoder=encoder, progress=progress)
 
 
+def is_current(idx: VectorIndex, encoder) -> bool:
+    """Built with this encoder and this feature format (else catch_up rebuilds it)."""
+    return idx.encoder == encoder.fingerprint and idx.format == str(FORMAT)
+
+
 class VectorIndex:
     """A read-only view of the index files, as of one meta.json (see `open_index`)."""
 
@@ -226,6 +231,7 @@ class VectorIndex:
         self.vectors = np.load(vec_path) if vec_path.exists() else np.zeros((0, 1), np.float16)
         self.rows = self.vectors.shape[0]
         self.encoder = _meta(self.db, "encoder")
+        self.format = _meta(self.db, "format")
         self.live = np.zeros(self.rows, dtype=bool)
         live_rows = np.fromiter((r for (r,) in self.db.execute("SELECT row FROM rows WHERE live = 1")), dtype=np.int64)
         live_rows = live_rows[live_rows < self.rows]
@@ -240,7 +246,7 @@ class VectorIndex:
             self.exact = None
         else:
             self.exact = self.vectors.astype(np.float32)
-        self._df: dict[str, int] | None = None
+        self._lexical = None
 
     # --- lookups -------------------------------------------------------------------------
     def row_of(self, nct: str) -> int | None:
@@ -259,8 +265,11 @@ class VectorIndex:
     def vector(self, row: int) -> np.ndarray:
         return self.vectors[row].astype(np.float32)
 
-    def features(self, rows: list[int]) -> dict[int, tuple[str, dict]]:
-        out: dict[int, tuple[str, dict]] = {}
+    def features(self, rows: list[int]) -> dict[int, tuple[str, object]]:
+        """row -> (NCT id, trialscope.similar.Features)."""
+        from ..similar import decode_features
+
+        out: dict[int, tuple[str, object]] = {}
         rows = [int(r) for r in rows]
         with self._lock:
             for i in range(0, len(rows), 500):
@@ -269,14 +278,20 @@ class VectorIndex:
                 for row, nct, feat in self.db.execute(
                     f"SELECT row, nct, feat FROM rows WHERE row IN ({marks})", chunk
                 ):
-                    out[row] = (nct, orjson.loads(feat))
+                    out[row] = (nct, decode_features(feat))
         return out
 
-    def df(self) -> dict[str, int]:
-        if self._df is None:
+    def lexical(self):
+        """The TF-IDF scorer over this index's document frequencies (loaded once)."""
+        if self._lexical is None:
+            from ..similar import Lexical
+
             with self._lock:
-                self._df = dict(self.db.execute("SELECT tok, n FROM df WHERE n > 0"))
-        return self._df
+                got = self.db.execute("SELECT tok, n FROM df WHERE n > 0 ORDER BY tok").fetchall()
+            keys = np.array([k for k, _ in got], dtype=np.uint32)
+            vals = np.array([n for _, n in got], dtype=np.int64)
+            self._lexical = Lexical(keys, vals, self.n_live)
+        return self._lexical
 
     # --- kNN -----------------------------------------------------------------------------
     def knn(self, query: np.ndarray, k: int = 200) -> list[tuple[int, float]]:
