@@ -203,6 +203,9 @@ def parse_ui(params) -> UiSearch:
 
 def ui_request(ui: UiSearch, *, limit: int = PAGE_SIZE, facets: bool = True, snippets: bool = True) -> SearchRequest:
     fields = {k: getattr(ui, k) for k in ("cond", "intr", "locn", "spons") if getattr(ui, k)}
+    sort = ui.sort
+    if sort == "relevance" and not (ui.q or fields):
+        sort = "last_update:desc"  # nothing to rank by: newest first
     near = None
     if ui.lat and ui.lon:
         near = (float(ui.lat), float(ui.lon), float(ui.dist or 100))
@@ -210,7 +213,7 @@ def ui_request(ui: UiSearch, *, limit: int = PAGE_SIZE, facets: bool = True, sni
         query=ui.q, fields=fields, status=ui.status or [], phase=ui.phase or [],
         study_type=ui.type or [], country=ui.country or [], age=float(ui.age) if ui.age else None,
         sex=ui.sex or None, has_results={"yes": True, "no": False}.get(ui.results), near=near,
-        sort=ui.sort, limit=limit, page_token=ui.page or None, facets=facets, snippets=snippets,
+        sort=sort, limit=limit, page_token=ui.page or None, facets=facets, snippets=snippets,
     )
 
 
