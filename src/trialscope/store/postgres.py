@@ -682,9 +682,9 @@ def _copy_into(
     conn: psycopg.Connection, stage: str, like: str, cols: str, types: list[str], rows: list[tuple]
 ) -> None:
     """Binary COPY of rows into a per-connection staging table emptied at commit."""
+    including = " INCLUDING COMPRESSION" if conn.info.server_version >= 140000 else ""
     conn.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {like} INCLUDING COMPRESSION)"
-        " ON COMMIT DELETE ROWS"
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {like}{including}) ON COMMIT DELETE ROWS"
     )
     with conn.cursor() as cur, cur.copy(f"COPY {stage} ({cols}) FROM STDIN (FORMAT BINARY)") as cp:
         cp.set_types(types)
