@@ -174,6 +174,12 @@ def test_security_headers(client):
         assert h["referrer-policy"]
 
 
+def test_head_requests(client):
+    r = client.head("/study/NCT03949231")
+    assert r.status_code == 200 and r.content == b"" and r.headers["content-security-policy"]
+    assert client.head("/api/v2/studies/NCT03949231").status_code == 200
+
+
 def test_no_write_endpoints(client):
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         assert client.request(method, "/api/v2/studies").status_code in (404, 405)

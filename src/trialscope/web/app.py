@@ -63,7 +63,8 @@ _RAW_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.it
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): adds the security headers."""
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): adds the security headers
+    and answers HEAD as GET without a body."""
 
     def __init__(self, app):
         self.app = app
@@ -72,11 +73,17 @@ class SecurityHeaders:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
+        head = scope["method"] == "HEAD"
+        if head:  # answer HEAD like GET, without the body
+            scope = {**scope, "method": "GET"}
+
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 have = {k.lower() for k, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
                     (k, v) for k, v in _RAW_HEADERS if k not in have]
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         return await self.app(scope, receive, send_with_headers)
