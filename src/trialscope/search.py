@@ -31,6 +31,7 @@ from .index.fulltext import (
     NO_POSITIONS,
     OPEN_MAX_AGE,
     QUERY_FIELDS,
+    SHARDS,
     TEXT_WEIGHTS,
     _vocab,
     analyzer,
@@ -92,6 +93,10 @@ FACETS = {
     "has_results": ("results", 2),
 }
 MAX_LIMIT = 1000
+# Above this many matches facets are counted on a hash sample of about FACET_SAMPLE_TARGET
+# documents (SearchResult.facets_approximate) unless SearchRequest.exact_facets.
+FACET_SAMPLE_ABOVE = 50_000
+FACET_SAMPLE_TARGET = 25_000
 MAX_MESH_EXPANSION = 256
 
 
@@ -120,6 +125,7 @@ class SearchRequest:
     snippets: bool = True
     include_withdrawn: bool = True  # studies withdrawn upstream (gone from the registry)
     lenient: bool = False  # read a malformed query as plain words instead of raising
+    exact_facets: bool = False  # count facets over every match even for huge result sets
 
 
 @dataclass
@@ -143,6 +149,9 @@ class SearchResult:
     hits: list[Hit]
     facets: dict[str, list[tuple[str, int]]]
     next_page_token: str | None
+    # True when the result set was so large (> FACET_SAMPLE_ABOVE) that facets were counted
+    # on a uniform hash sample and scaled (show them as "≈"); total is always exact
+    facets_approximate: bool = False
 
     def as_json(self) -> dict:
         """The CLI / web JSON shape."""
@@ -156,6 +165,7 @@ class SearchResult:
                 for h in self.hits
             ],
             "facets": {k: [[v, n] for v, n in vals] for k, vals in self.facets.items()},
+            "facetsApproximate": self.facets_approximate,
             "nextPageToken": self.next_page_token,
         }
 
@@ -523,17 +533,20 @@ class Searcher:
         fingerprint = _fingerprint(req)
         offset = _read_token(req.page_token, fingerprint)
         searcher = self._searcher
-        # with facets, the total is their sum over `results` (every document has one value
-        # there), so the top-k collection need not count every match itself
-        count = not req.facets
         if sort_key == "relevance":
-            res = searcher.search(full_q, req.limit, count=count, offset=offset)
+            res = searcher.search(full_q, req.limit, count=True, offset=offset)
         else:
             fld = _SORT_FIELD[sort_key]
-            res = searcher.search(full_q, req.limit, count=count, offset=offset,
+            res = searcher.search(full_q, req.limit, count=True, offset=offset,
                                   order_by_field=fld if desc else "neg_" + fld, order=Order.Desc)
-        facets = self.facets(full_q) if req.facets else {}
-        total = res.count if count else sum(n for _, n in facets["has_results"])
+        total = res.count
+        facets: dict[str, list[tuple[str, int]]] = {}
+        approximate = False
+        if req.facets and total:
+            if req.exact_facets or total <= FACET_SAMPLE_ABOVE:
+                facets = self.facets(full_q)
+            else:
+                facets, approximate = self._sampled_facets(full_q, total), True
         snippet_gen = None
         if req.snippets and text_q is not None:
             snippet_gen = tantivy.SnippetGenerator.create(searcher, text_q, self.schema, "summary")
@@ -553,7 +566,23 @@ class Searcher:
             ))
         end = offset + len(hits)
         token = _make_token(end, fingerprint) if hits and end < total else None
-        return SearchResult(total=total, hits=hits, facets=facets, next_page_token=token)
+        return SearchResult(total=total, hits=hits, facets=facets, next_page_token=token,
+                            facets_approximate=approximate)
+
+    def _sampled_facets(self, query: Query, total: int) -> dict[str, list[tuple[str, int]]]:
+        """Facets of a very large result set, counted on a fixed hash sample of it (the
+        documents whose `shard` is below m of SHARDS) and scaled up: about FACET_SAMPLE_TARGET
+        documents are counted whatever the total, so the cost stays bounded."""
+        m = max(1, min(SHARDS, math.ceil(SHARDS * FACET_SAMPLE_TARGET / total)))
+        if m >= SHARDS:
+            return self.facets(query)
+        shard = Query.range_query(self.schema, "shard", FieldType.Unsigned, 0, m - 1)
+        sample = Query.boolean_query([(Occur.Must, query), (Occur.Must, _const(shard))])
+        scale = SHARDS / m
+        out = {}
+        for name, vals in self.facets(sample).items():
+            out[name] = [(v, min(total, round(n * scale))) for v, n in vals]
+        return out
 
     def facets(self, query: Query) -> dict[str, list[tuple[str, int]]]:
         """Counts over the documents `query` matches: three terms aggregations in one pass

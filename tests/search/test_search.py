@@ -362,3 +362,20 @@ def test_incremental_ingest_updates_the_index(tmp_path, sample_dir):
     assert s2.search(SearchRequest(query="quexitinib", include_withdrawn=False)).total == 0
     assert main(["index", "--db", db]) == 0
     store.close()
+
+
+def test_huge_result_sets_sample_their_facets(searcher, monkeypatch):
+    import trialscope.search as search_mod
+
+    exact = searcher.search(SearchRequest(limit=1))
+    assert not exact.facets_approximate
+    monkeypatch.setattr(search_mod, "FACET_SAMPLE_ABOVE", 100)
+    monkeypatch.setattr(search_mod, "FACET_SAMPLE_TARGET", 280)
+    approx = searcher.search(SearchRequest(limit=1))
+    assert approx.facets_approximate and approx.total == exact.total
+    want = dict(exact.facets["study_type"])
+    got = dict(approx.facets["study_type"])
+    top = max(want, key=want.get)
+    assert abs(got[top] - want[top]) <= 0.25 * want[top]
+    forced = searcher.search(SearchRequest(limit=1, exact_facets=True))
+    assert not forced.facets_approximate and forced.facets == exact.facets

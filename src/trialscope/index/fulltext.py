@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import zlib
 from functools import lru_cache
 from typing import Any
 
@@ -19,7 +20,7 @@ import tantivy
 
 from ..normalize import age_days
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Free-text fields and their weights (BM25 per field, summed over fields).
 TEXT_WEIGHTS: dict[str, float] = {
@@ -75,6 +76,7 @@ DATE_FIELDS = ("start", "first_posted", "last_update", "completion", "results_fi
 SORT_FIELDS = (*DATE_FIELDS, "enrollment")
 MISSING_DESC = -(10**12)  # the value of a missing sort key in the negated (ascending) column
 OPEN_MAX_AGE = 1e9
+SHARDS = 64
 
 # Geo grid: cell sizes in degrees, finest first.
 GEO_LEVELS = tuple(0.01 * 4**k for k in range(6))
@@ -117,6 +119,7 @@ def build_schema() -> tantivy.Schema:
     # "phase:PHASE2", ..., so one terms aggregation counts them all in one pass
     for name in ("facet", "country_facet", "mesh_facet"):
         sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_unsigned_field("shard", indexed=True, fast=True)  # hash(nct) % SHARDS, for facet sampling
     sb.add_float_field("min_age", indexed=True, fast=True)
     sb.add_float_field("max_age", indexed=True, fast=True)
     for name in SORT_FIELDS:
@@ -263,6 +266,7 @@ def study_document(record: dict, withdrawn: bool = False) -> tantivy.Document:
     nct = ident.get("nctId") or ""
     doc = tantivy.Document()
     doc.add_text("nct", nct)
+    doc.add_unsigned("shard", zlib.crc32(nct.encode()) % SHARDS)
     brief = ident.get("briefTitle")
     _add_all(doc, "title", (brief, ident.get("officialTitle")))
     _add_all(doc, "acronym", (ident.get("acronym"),))
