@@ -87,6 +87,14 @@ def test_paging_links(client):
     assert m
     r = client.get(m.group(1).replace("&amp;", "&"))
     assert r.status_code == 200 and "Showing 21" in r.text
+    m2 = re.search(r'rel="next" href="([^"]+)"', r.text)
+    r3 = client.get(m2.group(1).replace("&amp;", "&"))
+    assert "Showing 41" in r3.text
+    prev = re.search(r'rel="prev" href="([^"]+)"', r3.text).group(1).replace("&amp;", "&")
+    back = client.get(prev)
+    assert "Showing 21" in back.text
+    first = re.search(r'rel="prev" href="([^"]+)"', back.text).group(1).replace("&amp;", "&")
+    assert "Showing 1–" in client.get(first).text
 
 
 @pytest.mark.parametrize("params", [{"q": '"unclosed'}, {"q": "(liver"}, {"status": "RUNNING"},

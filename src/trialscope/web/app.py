@@ -31,7 +31,9 @@ from .params import (
     UI_SORTS,
     ParamError,
     label,
+    next_pairs,
     parse_ui,
+    prev_pairs,
     ui_request,
 )
 from .view import study_view
@@ -201,8 +203,10 @@ def create_app(db: str | None = None) -> FastAPI:
         ui = parse_ui(request.query_params)
         result = web.search(ui_request(ui))
         facets = {k: v for k, v in (result.facets or {}).items()}
+        nxt = next_pairs(ui, result.next_page_token, len(result.hits)) if result.next_page_token else None
         return page("search.html", ui=ui, result=result, facets=facets, total=web.store.count(),
-                    export_qs=urlencode(ui.pairs()))
+                    export_qs=urlencode(ui.pairs()), next_qs=urlencode(nxt) if nxt else None,
+                    prev_qs=urlencode(prev_pairs(ui)) if ui.page else None)
 
     @app.get("/study/{nct}", response_class=HTMLResponse, include_in_schema=False)
     def study_page(nct: str, request: Request):

@@ -132,6 +132,7 @@ class UiSearch:
     sort: str = "relevance"
     page: str = ""
     start: int = 0
+    back: list[str] | None = None  # the page tokens before this one (for "Previous")
 
     @property
     def empty(self) -> bool:
@@ -143,12 +144,15 @@ class UiSearch:
         state = {k: getattr(self, k) for k in self.__dataclass_fields__}
         state["page"] = ""
         state["start"] = 0
+        state["back"] = []
         state.update(override)
         out: list[tuple[str, str]] = []
         for k, v in state.items():
             if k == "sort" and v == "relevance":
                 continue
-            if isinstance(v, list):
+            if k == "back":
+                out.extend((k, x) for x in v or [])  # "" (the first page) counts
+            elif isinstance(v, list):
                 out.extend((k, x) for x in v)
             elif v not in ("", None, 0):
                 out.append((k, str(v)))
@@ -198,7 +202,20 @@ def parse_ui(params) -> UiSearch:
         ui.start = max(0, int(params.get("start") or 0))
     except ValueError:
         ui.start = 0
+    ui.back = [b[:200] for b in params.getlist("back")][-60:] if ui.page else []
     return ui
+
+
+def next_pairs(ui: UiSearch, token: str, shown: int) -> list[tuple[str, str]]:
+    return ui.pairs(page=token, start=ui.start + shown, back=[*(ui.back or []), ui.page])
+
+
+def prev_pairs(ui: UiSearch) -> list[tuple[str, str]] | None:
+    if not ui.page:
+        return None
+    back = list(ui.back or [])
+    token = back.pop() if back else ""
+    return ui.pairs(page=token, start=max(0, ui.start - PAGE_SIZE) if token else 0, back=back if token else [])
 
 
 def ui_request(ui: UiSearch, *, limit: int = PAGE_SIZE, facets: bool = True, snippets: bool = True) -> SearchRequest:
