@@ -183,6 +183,7 @@ def main() -> int:
                 st.close()
                 out["sync"][name] = {"records": s.read, "pages": s.pages, "requests": s.requests,
                                      "seconds": round(s.seconds, 2),
+                                     "waiting_on_server_s": s.fetch_seconds,
                                      "records_per_s": rate(s.read, s.seconds), "complete": ok}
                 print(f"sync {name}: {out['sync'][name]['records_per_s']}/s", file=sys.stderr)
         finally:

@@ -85,6 +85,7 @@ class Client:
         self.sleep = sleep
         self.requests = 0
         self.retried = 0
+        self.fetch_seconds = 0.0  # waiting on upstream (network + server), sleeps excluded
         self._next_at = 0.0
         self.http = httpx.Client(
             timeout=httpx.Timeout(self.polite.timeout),
@@ -122,8 +123,10 @@ class Client:
             self._throttle()
             self.requests += 1
             response = None
+            sent = time.perf_counter()
             try:
                 response = self.http.get(url, params=params)
+                self.fetch_seconds += time.perf_counter() - sent
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
             else:
@@ -185,6 +188,7 @@ class SyncSummary:
     pages: int = 0
     requests: int = 0
     retries: int = 0
+    fetch_seconds: float = 0.0  # of ``seconds``, spent waiting on upstream
     high_water: str | None = None
     resumed_from_page: int | None = None
     complete: bool = True
@@ -319,6 +323,7 @@ def sync(
     finally:
         bar.close()
         summary.requests, summary.retries = client.requests, client.retried
+        summary.fetch_seconds = round(client.fetch_seconds, 3)
         summary.seconds = time.perf_counter() - started
         summary.status = status
         if status == "done":
