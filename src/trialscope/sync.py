@@ -27,6 +27,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 
@@ -349,35 +350,51 @@ def _pages(
     client: Client, params: dict[str, str], token: str | None, summary: SyncSummary,
     say: Callable[[str], None],
 ) -> Iterator[tuple[int | None, list, str | None]]:
-    """(totalCount, studies, next token) per page, stopping on an empty page or a loop."""
+    """(totalCount, studies, next token) per page, stopping on an empty page or a loop.
+
+    The next page is fetched in a background thread while the caller validates and commits
+    the current one, so upstream's work and ours overlap (one request in flight at a time:
+    the rate limit and retries are unchanged).
+    """
     seen: set[str] = set()
     if token:
         seen.add(token)
-    first = True
-    while True:
+
+    def fetch(tok: str | None, first: bool) -> dict:
         query = dict(params)
         if first:
             query["countTotal"] = "true"
-        if token:
-            query["pageToken"] = token
-        doc = client.studies(query)
-        total = doc.get("totalCount") if first else None
-        first = False
-        studies = doc.get("studies") or []
-        nxt = doc.get("nextPageToken")
-        if nxt is not None and not isinstance(nxt, str):
-            nxt = str(nxt)
-        if studies and nxt and nxt in seen:
-            summary.complete = False
-            summary.warnings.append(f"upstream repeated page token {nxt[:40]!r}; stopped paging")
-            say(summary.warnings[-1])
-            yield total, studies, None
-            return
-        yield total, studies, nxt if studies else None
-        if not studies or not nxt:
-            return
-        seen.add(nxt)
-        token = nxt
+        if tok:
+            query["pageToken"] = tok
+        return client.studies(query)
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="trialscope-sync")
+    try:
+        pending = pool.submit(fetch, token, True)
+        first = True
+        while True:
+            doc = pending.result()
+            total = doc.get("totalCount") if first else None
+            first = False
+            studies = doc.get("studies") or []
+            nxt = doc.get("nextPageToken")
+            if nxt is not None and not isinstance(nxt, str):
+                nxt = str(nxt)
+            if studies and nxt and nxt in seen:
+                summary.complete = False
+                summary.warnings.append(f"upstream repeated page token {nxt[:40]!r}; stopped paging")
+                say(summary.warnings[-1])
+                yield total, studies, None
+                return
+            last = not studies or not nxt
+            if not last:
+                seen.add(nxt)
+                pending = pool.submit(fetch, nxt, False)
+            yield total, studies, nxt if studies else None
+            if last:
+                return
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _list_studies(
