@@ -12,6 +12,8 @@ process that cannot take the lock leaves catching up to the one holding it.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import time
@@ -100,20 +102,49 @@ def add_records(writer: tantivy.IndexWriter, records: Iterable[dict], replace: b
     return n
 
 
+@contextlib.contextmanager
+def _write_lock(path: str, wait: bool):
+    """One writer per index across processes (an flock); yields False when
+    `wait` is off and another process holds it."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    # beside the index, not in it (a rebuild swaps the directory); `x.db-index.lock` for
+    # `x.db.index`, which the repository's `*.db-*` ignore rule covers
+    lock = path.removesuffix(".index") + "-index.lock" if path.endswith(".index") else path + ".lock"
+    with open(lock, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def catch_up(store, index: FullTextIndex | None = None, batch: int = 1000) -> int:
     """Index every store change since the index's seq; returns how many studies were applied.
 
-    The AFTER_INGEST hook. Returns 0 without waiting when another process holds the writer.
+    The AFTER_INGEST hook. Returns 0 without waiting when another process is writing the
+    index (it will apply the changes).
     """
-    idx = index or FullTextIndex(index_path(store))
+    path = index.path if index is not None else index_path(store)
+    with _write_lock(path, wait=False) as locked:
+        if not locked:
+            return 0
+        idx = index or FullTextIndex(path)
+        return _catch_up(store, idx, batch)
+
+
+def _catch_up(store, idx: FullTextIndex, batch: int) -> int:
     seq = idx.seq
     if store.max_seq() <= seq:
         return 0
     if seq == 0:  # a fresh index: a bulk build is faster than replaying changes
-        return rebuild(store, idx)
+        return _rebuild(store, idx)
     try:
         writer = idx.writer(heap=128_000_000)
-    except Exception:  # another process holds the writer lock: it will catch up
+    except Exception:  # tantivy's own lock: another writer is at work
         return 0
     applied = 0
     try:
@@ -137,8 +168,16 @@ def catch_up(store, index: FullTextIndex | None = None, batch: int = 1000) -> in
 
 
 def rebuild(store, index: FullTextIndex | None = None, progress=None) -> int:
-    """Build the index afresh from every current study; returns the number indexed."""
+    """Build the index afresh from every current study; returns the number indexed.
+
+    Built beside the live index and swapped in, so readers keep working meanwhile."""
     path = index.path if index is not None else index_path(store)
+    with _write_lock(path, wait=True):
+        return _rebuild(store, index, progress, path)
+
+
+def _rebuild(store, index: FullTextIndex | None = None, progress=None, path: str | None = None) -> int:
+    path = path or (index.path if index is not None else index_path(store))
     seq = store.max_seq()  # studies written after this point are caught up later
     tmp = path + ".building"
     if os.path.isdir(tmp):
@@ -171,5 +210,5 @@ def rebuild(store, index: FullTextIndex | None = None, progress=None) -> int:
         FullTextIndex._register(index.index)
         index.schema = index.index.schema
     # anything written while we built
-    rest = catch_up(store, index or FullTextIndex(path)) if store.max_seq() > seq else 0
+    rest = _catch_up(store, index or FullTextIndex(path), 1000) if store.max_seq() > seq else 0
     return n + rest
