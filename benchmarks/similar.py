@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import shutil
 import statistics
@@ -132,7 +133,7 @@ def bm25_text(record: dict) -> str:
 
 
 class BM25:
-    def __init__(self, records: list[dict], path: Path | None = None, text=bm25_text):
+    def __init__(self, records, path: Path | None = None, text=bm25_text, nct=None):
         import tantivy
 
         sb = tantivy.SchemaBuilder()
@@ -147,9 +148,9 @@ class BM25:
                 path.mkdir(parents=True)
             self.index = tantivy.Index(self.schema, path=str(path) if path else None)
             w = self.index.writer(300_000_000, 2)
+            get_nct = nct or (lambda rec: rec["protocolSection"]["identificationModule"]["nctId"])
             for rec in records:
-                w.add_document(tantivy.Document(nct=rec["protocolSection"]["identificationModule"]["nctId"],
-                                                body=text(rec)))
+                w.add_document(tantivy.Document(nct=get_nct(rec), body=text(rec)))
             w.commit()
             w.wait_merging_threads()
         self.index.reload()
@@ -400,23 +401,27 @@ def tune(sets: list[list[Target]], start: dict[str, float]) -> dict[str, float]:
 
 # --- latency -----------------------------------------------------------------------------------
 def latency(n: int, seed: int, queries: int) -> dict:
-    from corpus import base_records, build_corpus
+    from corpus import base_records
 
     from trialscope.index import vectors
     from trialscope.similar import similar_to
 
     _, what = base_records()
     url = str(OUT / f"sim-latency-{n}-{seed}.db")
-    store = StreamStore(url, n, seed)
+    store = LatencyStore(url, n)
     t0 = time.perf_counter()
-    built = vectors.catch_up(store, progress=True)
+    idx = vectors.open_index(url)
+    built = 0
+    if idx is None or idx.rows != n:
+        built = compose_index(url, n, seed)
     build_s = time.perf_counter() - t0
     idx = vectors.open_index(url)
-    key_text = _key_text
     bm25_path = OUT / f"sim-latency-{n}-{seed}.bm25"
     t1 = time.perf_counter()
-    bm25 = BM25(build_corpus(n, seed) if not bm25_path.exists() else [], bm25_path, text=key_text)
+    bm25 = BM25(_ComposedKeyTexts(n, seed) if not bm25_path.exists() else [], bm25_path,
+                text=lambda pair: pair[1], nct=lambda pair: pair[0])
     bm25_s = time.perf_counter() - t1
+    check = _composition_check(idx, n, seed)
     src = lexical_source_for(bm25)
     rng = random.Random(seed)
     ids = [f"NCT{90_000_000 + rng.randrange(n):08d}" for _ in range(queries)]
@@ -448,7 +453,13 @@ def latency(n: int, seed: int, queries: int) -> dict:
                 "p99_ms": round(xs[int(len(xs) * 0.99) - 1], 2)}
 
     out = {
+        "load_average_during_queries": [round(x, 2) for x in os.getloadavg()],
+        "cores": os.cpu_count(),
         "corpus": f"{n:,} studies from benchmarks/corpus.py build_corpus(n={n}, seed={seed}) ({what})",
+        "index_build": "vectors and features composed from per-module parts of the base records "
+                       "(embedding = mean of token vectors, so the composed mean equals embedding the "
+                       "recombined text, up to separators and the 512-token cap); see compose_index",
+        "composition_check_first_200": check,
         "index": {"built_now": built, "build_s": round(build_s, 1), "bm25_build_s": round(bm25_s, 1),
                   "hnsw": idx.hnsw is not None, "rows": idx.rows},
         "queries": queries,
@@ -460,6 +471,182 @@ def latency(n: int, seed: int, queries: int) -> dict:
     out["meets_target"] = out["similar_to_end_to_end"]["p95_ms"] <= 20
     out["hnsw_speedup_p50"] = round(out["knn200_exact_numpy_baseline"]["p50_ms"] / max(out["knn200_hnsw"]["p50_ms"], 1e-3), 1)
     return out
+
+
+def _composition_check(idx, n: int, seed: int, k: int = 200) -> dict:
+    """Composed rows vs the real pipeline on the first k recombined studies."""
+    import itertools
+
+    from corpus import build_corpus
+
+    from trialscope.index.embeddings import get_encoder, study_text
+    from trialscope.similar import study_features
+
+    recs = list(itertools.islice(build_corpus(n, seed), k))
+    real = get_encoder().encode([study_text(r) for r in recs])
+    ncts = [r["protocolSection"]["identificationModule"]["nctId"] for r in recs]
+    rows = [idx.row_of(x) for x in ncts]
+    comp = np.stack([idx.vector(r) for r in rows])
+    cos = (comp * real).sum(1)
+    feats = idx.features(rows)
+    same = 0
+    for r, rec in zip(rows, recs, strict=True):
+        f, g = feats[r][1], study_features(rec)
+        same += (f.c, f.im, f.iv, f.kh, f.kc, f.t) == (g.c, g.im, g.iv, g.kh, g.kc, g.t)
+    return {"embedding_cosine_min": round(float(cos.min()), 4), "embedding_cosine_mean": round(float(cos.mean()), 4),
+            "features_identical": f"{same}/{k}"}
+
+
+class LatencyStore:
+    """The store side of a composed index: only what similar_to reads when every target is
+    in the vector index."""
+
+    def __init__(self, url: str, n: int):
+        self.url, self.n = url, n
+
+    def max_seq(self) -> int:
+        return self.n
+
+    def get(self, nct: str):
+        return None
+
+
+def _picks(n: int, seed: int, size: int) -> np.ndarray:
+    """The (a, b, c, d, e) base-record indices build_corpus draws for each study."""
+    rng = random.Random(seed)
+    return np.array([[rng.randrange(size) for _ in range(5)] for _ in range(n)], dtype=np.int64)
+
+
+class _Parts:
+    """Per base record: token-vector sums and counts of each study_text part, feature parts."""
+
+    def __init__(self):
+        from corpus import base_records
+
+        from trialscope.index.embeddings import SUMMARY_CHARS, get_encoder, study_fields
+        from trialscope.similar import _tokens, study_features
+
+        self.base, _ = base_records()
+        enc = get_encoder()
+        self.enc = enc
+        names = ["title", "cond", "intr", "kw", "summ", "elig"]
+        self.S = {k: np.zeros((len(self.base), enc.dim), np.float32) for k in names}
+        self.N = {k: np.zeros(len(self.base), np.int64) for k in names}
+        self.NE = {k: np.zeros(len(self.base), np.int64) for k in names}
+        self.feat, self.toks, self.key = [], [], []
+        t0 = time.perf_counter()
+        for j, rec in enumerate(self.base):
+            f = study_fields(rec)
+            parts = {"title": f["title"], "cond": "; ".join(f["conditions"]), "intr": "; ".join(f["interventions"]),
+                     "kw": "; ".join(f["keywords"]), "summ": (f["summary"] or f["description"])[:SUMMARY_CHARS],
+                     "elig": f["eligibility"]}
+            for k, text in parts.items():
+                ids = enc._ids(text) if text else []
+                if ids:
+                    self.S[k][j] = enc.vectors[np.asarray(ids)].sum(0)
+                self.N[k][j] = len(ids)
+                self.NE[k][j] = 1 if text else 0
+            bf = study_features(rec)
+            self.feat.append(bf)
+            self.toks.append({
+                "title": _tokens(f["title"]), "cond": _tokens(" ".join(f["conditions"])),
+                "terms": _tokens(" ".join(bf.c)) if not bf.cd else [],
+                "intr": _tokens(" ".join(f["interventions"])), "kw": _tokens(" ".join(f["keywords"])),
+                "summ": _tokens((f["summary"] or f["description"])[:1500]),
+                "has_cond": bool(f["conditions"]),
+            })
+            self.key.append({"title": f["title"], "cond": " ".join(f["conditions"]),
+                             "intr": " ".join(f["interventions"]), "kw": " ".join(f["keywords"])})
+            if (j + 1) % 5000 == 0:
+                log(f"  parts: {j + 1:,}/{len(self.base):,} base records ({time.perf_counter() - t0:.0f}s)")
+        dot = enc._ids(".")
+        self.S_dot = enc.vectors[np.asarray(dot)].sum(0) if dot else np.zeros(enc.dim, np.float32)
+        self.n_dot = len(dot)
+
+
+_PARTS: _Parts | None = None
+
+
+def _parts() -> _Parts:
+    global _PARTS
+    if _PARTS is None:
+        _PARTS = _Parts()
+    return _PARTS
+
+
+class _ComposedKeyTexts:
+    """(nct, key text) of each composed study, for the lexical-candidate BM25 index."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed = n, seed
+
+    def __iter__(self):
+        from corpus import nct_for
+
+        P = _parts()
+        picks = _picks(self.n, self.seed, len(P.base))
+        for i, (a, b, c, _d, _e) in enumerate(picks.tolist()):
+            yield nct_for(i), " ".join((P.key[a]["title"], P.key[b]["cond"], P.key[c]["intr"], P.key[b]["kw"]))
+
+
+def compose_index(url: str, n: int, seed: int) -> int:
+    """The vector index of build_corpus(n, seed), composed from per-base-record parts.
+
+    A recombined study takes identification, description, design and eligibility from
+    base record a, conditions (and their MeSH) from b, interventions (and theirs) from c:
+    its study_text embedding is the mean of the token vectors of those parts (plus the
+    " . " separators), and its features are those parts' features put together.
+    """
+    from corpus import nct_for
+
+    from trialscope.index import vectors
+    from trialscope.similar import LEX_MIN_TOKENS, Features, _token_fields, encode_features
+
+    P = _parts()
+    picks = _picks(n, seed, len(P.base))
+    a, b, c = picks[:, 0], picks[:, 1], picks[:, 2]
+    S, N, NE = P.S, P.N, P.NE
+    out = np.zeros((n, P.enc.dim), np.float16)
+    for lo in range(0, n, 50_000):
+        sl = slice(lo, min(n, lo + 50_000))
+        A, B, C = a[sl], b[sl], c[sl]
+        nh = NE["title"][A] + NE["cond"][B] + NE["intr"][C]
+        hd = np.maximum(nh - 1, 0)
+        head = S["title"][A] + S["cond"][B] + S["intr"][C] + hd[:, None] * P.S_dot
+        head_n = N["title"][A] + N["cond"][B] + N["intr"][C] + hd * P.n_dot
+        parts = 2 * (nh > 0) + NE["kw"][B] + NE["summ"][A] + NE["elig"][A]
+        dots = np.maximum(parts - 1, 0)
+        total = 2 * head + S["kw"][B] + S["summ"][A] + S["elig"][A] + dots[:, None] * P.S_dot
+        count = 2 * head_n + N["kw"][B] + N["summ"][A] + N["elig"][A] + dots * P.n_dot
+        v = total / np.maximum(count, 1)[:, None]
+        v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        out[sl] = v
+    feats: list[bytes] = []
+    hashes: list[bytes] = []
+    t0 = time.perf_counter()
+    for i, (ai, bi, ci) in enumerate(zip(a.tolist(), b.tolist(), c.tolist(), strict=True)):
+        fa, fb, fc = P.feat[ai], P.feat[bi], P.feat[ci]
+        ta, tb, tc = P.toks[ai], P.toks[bi], P.toks[ci]
+        if fb.cd or (not fb.c and not tb["has_cond"]):
+            conds, derived, terms = (fa.c, True, []) if fa.cd else ([], False, [])
+        else:
+            conds, derived, terms = fb.c, False, tb["terms"]
+        toks = ta["title"] + tb["cond"] + terms + tc["intr"] + tb["kw"]
+        if len(toks) < LEX_MIN_TOKENS:
+            toks = toks + ta["summ"]
+        f = Features(t=fa.t, s=fa.s, p=fa.p, st=fa.st, pp=fa.pp, c=conds, cd=derived, im=fc.im, iv=fc.iv,
+                     **_token_fields(toks))
+        feats.append(encode_features(f))
+        hashes.append(f.kh)
+        if (i + 1) % 100_000 == 0:
+            log(f"  composed {i + 1:,} studies ({time.perf_counter() - t0:.0f}s)")
+    uniq, counts = np.unique(np.frombuffer(b"".join(hashes), dtype=np.uint32), return_counts=True)
+    del hashes
+    t1 = time.perf_counter()
+    vectors.write_bulk(url, [nct_for(i) for i in range(n)], out, feats,
+                       dict(zip(uniq.tolist(), counts.tolist(), strict=True)), n, P.enc.fingerprint)
+    log(f"  wrote the index (rows + HNSW) in {time.perf_counter() - t1:.0f}s")
+    return n
 
 
 def _key_text(record: dict) -> str:

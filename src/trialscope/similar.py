@@ -285,6 +285,7 @@ def study_features(record: dict) -> Features:
     )
 
 
+@lru_cache(maxsize=500_000)
 def token_hash(tok: str) -> int:
     return zlib.crc32(tok.encode())
 

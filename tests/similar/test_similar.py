@@ -167,3 +167,24 @@ def test_static_encoder_matches_model2vec():
     ref = ref / np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), 1e-12)
     assert ours.shape == (4, enc.dim)
     assert np.allclose(ours, ref, atol=1e-4)
+
+
+def test_hnsw_takes_incremental_additions(sample_db, tmp_path, monkeypatch):
+    from trialscope.index import vectors
+    from trialscope.ingest import ingest
+
+    monkeypatch.setattr(vectors, "HNSW_THRESHOLD", 100)
+    db = str(tmp_path / "inc.db")
+    shutil.copy(sample_db, db)
+    store = open_store(db)
+    vectors.catch_up(store)
+    rec = store.get("NCT05113290").record
+    rec["protocolSection"]["identificationModule"]["nctId"] = "NCT09999992"
+    (tmp_path / "new.json").write_bytes(orjson.dumps(rec))
+    ingest(store, [str(tmp_path / "new.json")], progress=False)
+    assert vectors.catch_up(store) == 1
+    idx = vectors.open_index(store)
+    assert idx.hnsw is not None and idx.hnsw.ntotal == idx.rows
+    top = similar_to(store, "NCT05113290", limit=1)
+    assert top[0]["nctId"] == "NCT09999992"
+    store.close()
