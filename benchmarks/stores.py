@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -110,6 +111,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip-ingest", action="store_true", help="skip the end-to-end ingests")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the servers on kill
     if find_bindir() is None:
         print(json.dumps({"error": "PostgreSQL server binaries not found (make sysdeps)"}))
         return 1
