@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -9,6 +10,8 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlencode
 
+import anyio
+import anyio.to_thread
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -118,14 +121,30 @@ def make_env() -> Environment:
 
 def create_app(db: str | None = None) -> FastAPI:
     db = db or os.environ.get("TRIALSCOPE_DB")
+    web = Web(db)
+    env = make_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        # open the search index and compile the templates before the first request
+        def warm() -> None:
+            try:
+                web.searcher  # noqa: B018
+                for name in ("search.html", "study.html", "stats.html", "error.html"):
+                    env.get_template(name)
+            except Exception:
+                log.exception("warm-up failed; the first request will retry")
+
+        await anyio.to_thread.run_sync(warm)
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="trialscope API",
         version="2.0.3",
         description="A ClinicalTrials.gov API v2 compatible, read-only API over a local trialscope store.",
         docs_url=None, redoc_url=None, openapi_url="/openapi.json",
     )
-    web = Web(db)
-    env = make_env()
     app.state.web = web
     app.state.env = env
 
