@@ -75,6 +75,12 @@ def test_search_facet_record_see_also(server, browser, artifacts):
     page.wait_for_selector("h1#study-title")
     assert page.locator("h2", has_text="Summary").first.is_visible()
 
+    # a big record loads its preview when the <details> opens (htmx)
+    page.goto(server + "/study/NCT02465060")
+    page.locator("details#json-preview summary").click()
+    page.wait_for_selector("details#json-preview pre")
+    assert "clinical_study" in page.inner_text("details#json-preview pre")
+
     page.goto(server + "/stats?q=liver+cancer")
     page.wait_for_selector("svg.chart")
     page.screenshot(path=str(artifacts / "stats.png"), full_page=False)

@@ -63,6 +63,21 @@ def test_see_also_fragment_and_page(client):
     assert 'class="see-also"' in client.get("/study/NCT03949231").text
 
 
+def test_big_records_load_their_preview_on_demand(client):
+    html = client.get("/study/NCT02465060").text  # a ~750 KB legacy XML record with results
+    assert 'hx-get="/study/NCT02465060/preview?kind=raw"' in html
+    assert 'hx-get="/study/NCT02465060/preview?kind=v2"' in html
+    assert "&lt;clinical_study" not in html  # not inlined
+    frag = client.get("/study/NCT02465060/preview", params={"kind": "raw"}, headers={"HX-Request": "true"})
+    assert frag.status_code == 200 and frag.text.startswith("<pre") and "&lt;clinical_study" in frag.text
+    assert "preview stops at 60,000" in frag.text
+    v2 = client.get("/study/NCT02465060/preview", params={"kind": "v2"}).text  # no JS: a whole page
+    assert "<html" in v2 and "&#34;protocolSection&#34;" in v2
+    assert client.get("/study/NCT02465060/preview", params={"kind": "x"}).status_code == 400
+    small = client.get("/study/NCT03949231").text
+    assert "hx-get=\"/study/NCT03949231/preview" not in small and "&lt;clinical_study" in small
+
+
 def test_raw_record(client):
     r = client.get("/study/NCT03949231/raw")
     assert r.status_code == 200

@@ -39,7 +39,7 @@ from .params import (
     prev_pairs,
     ui_request,
 )
-from .view import study_view
+from .view import preview_text, study_view
 
 log = logging.getLogger("trialscope.web")
 HERE = Path(__file__).parent
@@ -270,6 +270,18 @@ def create_app(db: str | None = None) -> FastAPI:
         except RecordError:
             title = canonical
         return page("see_also.html", see_also=rows, nct=canonical, title=title)
+
+    @app.get("/study/{nct}/preview", response_class=HTMLResponse, include_in_schema=False)
+    def study_preview(nct: str, request: Request, kind: str = "raw"):
+        canonical = _canonical(nct)
+        if kind not in ("raw", "v2"):
+            raise ParamError("kind", f"unknown preview kind {kind!r}", ["raw", "v2"])
+        stored = web.store.get(canonical)
+        if stored is None:
+            raise StarletteHTTPException(404, f"{canonical} is not in this registry copy.")
+        text, cut = preview_text(stored, None, kind)
+        name = "_preview.html" if request.headers.get("hx-request") else "preview.html"
+        return page(name, text=text, cut=cut, kind=kind, nct=canonical)
 
     @app.get("/study/{nct}/raw", include_in_schema=False)
     def study_raw(nct: str):

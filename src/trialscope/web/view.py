@@ -76,6 +76,20 @@ def _cap(text: str | None) -> tuple[str | None, bool]:
     return text[: cut if cut > 0 else PREVIEW_CHARS], True
 
 
+INLINE_PREVIEW_BYTES = 30_000
+
+
+def preview_text(stored, record: dict | None, kind: str) -> tuple[str, bool]:
+    """(text, cut): the source record ("raw": pretty JSON or the XML) or the v2 JSON ("v2")."""
+    if kind == "v2":
+        return _cap(pretty_json(record if record is not None else stored.record_json))
+    try:
+        text = stored.raw.decode("utf-8") if stored.raw_format == "xml" else pretty_json(stored.raw)
+    except (UnicodeDecodeError, orjson.JSONDecodeError):
+        text = stored.raw.decode("utf-8", "replace")
+    return _cap(text)
+
+
 def study_view(stored) -> dict[str, Any]:
     record = orjson.loads(stored.record_json)
     p = record.get("protocolSection") or {}
@@ -133,14 +147,10 @@ def study_view(stored) -> dict[str, Any]:
     meshes = g(record, "derivedSection", "conditionBrowseModule", "meshes", default=[]) or []
     locations = contacts.get("locations") or []
     raw_is_xml = stored.raw_format == "xml"
-    try:
-        raw_text = stored.raw.decode("utf-8") if raw_is_xml else pretty_json(stored.raw)
-    except (UnicodeDecodeError, orjson.JSONDecodeError):
-        raw_text = stored.raw.decode("utf-8", "replace")
-    raw_text, raw_cut = _cap(raw_text)
-    # the converted v2 JSON of a big XML-origin record is linked (API), not inlined
-    v2_big = raw_is_xml and len(stored.record_json) > PREVIEW_CHARS
-    v2_text, v2_cut = _cap(pretty_json(record) if raw_is_xml and not v2_big else None)
+    # small records carry their preview inline; big ones load it on demand (/study/X/preview)
+    lazy = len(stored.raw) > INLINE_PREVIEW_BYTES
+    raw_text, raw_cut = (None, False) if lazy else preview_text(stored, record, "raw")
+    v2_text, v2_cut = (None, False) if lazy or not raw_is_xml else preview_text(stored, record, "v2")
     return {
         "record": record,
         "nct": ident.get("nctId") or stored.nct_id,
@@ -185,7 +195,7 @@ def study_view(stored) -> dict[str, Any]:
         "raw_cut": raw_cut,
         "v2_text": v2_text,
         "v2_cut": v2_cut,
-        "v2_big": v2_big,
+        "lazy_preview": lazy,
         "raw_size": len(stored.raw),
         "source": stored.source,
         "ingested_at": stored.ingested_at,
