@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import orjson
@@ -402,6 +402,7 @@ def _list_studies(
     bar: Progress, say: Callable[[str], None],
 ) -> None:
     params = {"pageSize": str(page_size)}
+    ceiling = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     if cursor.get("since"):
         params["filter.advanced"] = f"AREA[LastUpdatePostDate]RANGE[{cursor['since']},MAX]"
     for total, studies, nxt in _pages(client, params, cursor.get("token"), summary, say):
@@ -417,6 +418,8 @@ def _list_studies(
             else:
                 versions.append(got)
                 mark = _as_date(got.last_update)
+                if mark and mark > ceiling:  # a date in the future is bad data: never jump past today
+                    mark = ceiling
                 if mark and (cursor["high_water"] is None or mark > cursor["high_water"]):
                     cursor["high_water"] = mark
         cursor.update(token=nxt, pages=page)

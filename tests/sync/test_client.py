@@ -218,3 +218,12 @@ def test_incomplete_sweep_still_moves_the_high_water_mark(store):
     s = sync(store, BASE, client=make(Upstream(pages, ids=[])))
     assert any("incomplete" in w for w in s.warnings) and s.withdrawn == 0
     assert s.high_water == "2024-05-06"  # the listing itself was whole
+
+
+def test_a_future_date_does_not_push_the_mark_past_today(store):
+    from datetime import UTC, datetime, timedelta
+
+    pages = {None: {"studies": [study("NCT00000001", "2099-01-01"), study("NCT00000002", "2024-01-01")]}}
+    s = sync(store, BASE, client=make(Upstream(pages)))
+    assert s.high_water <= (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    assert s.high_water > "2024-01-01"
