@@ -134,7 +134,7 @@ def test_single_study_any_case_and_404(client):
     ({"query.term": "x" * 2001}, "query.term"),
     ({"query.term": "(liver"}, "query.term"),
     ({"query.term": '"unclosed'}, "query.term"),
-    ({"pageToken": "not-a-token"}, None),
+    ({"pageToken": "not-a-token"}, "pageToken"),
     ({"bogus": "1"}, "bogus"),
     ({"filter.ids": "NCT1"}, "filter.ids"),
 ])
@@ -145,6 +145,12 @@ def test_bad_parameters_are_400_json(client, params, param):
     assert "message" in body
     if param:
         assert body["parameter"] == param
+
+
+def test_page_token_of_another_query_is_400(client):
+    token = client.get("/api/v2/studies", params={"query.term": "liver"}).json()["nextPageToken"]
+    r = client.get("/api/v2/studies", params={"query.term": "diabetes", "pageToken": token})
+    assert r.status_code == 400 and r.json()["parameter"] == "pageToken"
 
 
 def test_version_size_similar(client):

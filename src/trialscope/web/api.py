@@ -10,12 +10,19 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from ..record import NCT_RE
-from .backend import QueryError, SearchRequest, Web, similar
+from .backend import FilterError, QueryError, SearchRequest, Web, similar
 from .export import to_csv
 from .fields import parse_fields, project
 from .params import LABELS, PHASES, SEXES, STATUSES, STUDY_TYPES, ParamError, api_request
 
 API_VERSION = "2.0.3"
+
+# search-layer parameter names -> the API v2 parameter a client gave
+_API_PARAM = {
+    "page_token": "pageToken", "limit": "pageSize", "near": "filter.geo", "dates": "filter.advanced",
+    "status": "filter.overallStatus", "ids": "filter.ids", "phase": "filter.advanced",
+    "study_type": "filter.advanced", "sex": "filter.advanced", "sort": "sort",
+}
 
 FIELD_FACETS = {
     "OverallStatus": ("status", "ENUM"),
@@ -111,6 +118,10 @@ def router(web: Web) -> APIRouter:
         except QueryError as exc:
             given = [k for k in request.query_params if k.startswith("query.")]
             exc.param = given[0] if len(given) == 1 else "query.*"
+            raise
+        except FilterError as exc:  # name the API parameter, not the search field
+            base = str(exc.param).split(".")[0]
+            exc.param = _API_PARAM.get(base, exc.param)
             raise
         ids = [h.nct_id for h in result.hits]
         got = web.store.get_many(ids)
