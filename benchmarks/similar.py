@@ -404,6 +404,7 @@ def latency(n: int, seed: int, queries: int) -> dict:
     from corpus import base_records
 
     from trialscope.index import vectors
+    from trialscope.index.embeddings import get_encoder
     from trialscope.similar import similar_to
 
     _, what = base_records()
@@ -412,7 +413,7 @@ def latency(n: int, seed: int, queries: int) -> dict:
     t0 = time.perf_counter()
     idx = vectors.open_index(url)
     built = 0
-    if idx is None or idx.rows != n:
+    if idx is None or idx.rows != n or not vectors.is_current(idx, get_encoder()):
         built = compose_index(url, n, seed)
     build_s = time.perf_counter() - t0
     idx = vectors.open_index(url)
@@ -524,7 +525,7 @@ class _Parts:
         from corpus import base_records
 
         from trialscope.index.embeddings import SUMMARY_CHARS, get_encoder, study_fields
-        from trialscope.similar import _tokens, study_features
+        from trialscope.similar import LEX_SUMMARY_CHARS, _tokens, study_features
 
         self.base, _ = base_records()
         enc = get_encoder()
@@ -552,7 +553,7 @@ class _Parts:
                 "title": _tokens(f["title"]), "cond": _tokens(" ".join(f["conditions"])),
                 "terms": _tokens(" ".join(bf.c)) if not bf.cd else [],
                 "intr": _tokens(" ".join(f["interventions"])), "kw": _tokens(" ".join(f["keywords"])),
-                "summ": _tokens((f["summary"] or f["description"])[:1500]),
+                "summ": _tokens((f["summary"] or f["description"])[:LEX_SUMMARY_CHARS]),
                 "has_cond": bool(f["conditions"]),
             })
             self.key.append({"title": f["title"], "cond": " ".join(f["conditions"]),
@@ -600,7 +601,7 @@ def compose_index(url: str, n: int, seed: int) -> int:
     from corpus import nct_for
 
     from trialscope.index import vectors
-    from trialscope.similar import LEX_MIN_TOKENS, Features, _token_fields, encode_features
+    from trialscope.similar import KEY_REPEAT, Features, _token_fields, encode_features
 
     P = _parts()
     picks = _picks(n, seed, len(P.base))
@@ -631,9 +632,7 @@ def compose_index(url: str, n: int, seed: int) -> int:
             conds, derived, terms = (fa.c, True, []) if fa.cd else ([], False, [])
         else:
             conds, derived, terms = fb.c, False, tb["terms"]
-        toks = ta["title"] + tb["cond"] + terms + tc["intr"] + tb["kw"]
-        if len(toks) < LEX_MIN_TOKENS:
-            toks = toks + ta["summ"]
+        toks = (ta["title"] + tb["cond"] + terms + tc["intr"] + tb["kw"]) * KEY_REPEAT + ta["summ"]
         f = Features(t=fa.t, s=fa.s, p=fa.p, st=fa.st, pp=fa.pp, c=conds, cd=derived, im=fc.im, iv=fc.iv,
                      **_token_fields(toks))
         feats.append(encode_features(f))

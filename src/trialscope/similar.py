@@ -19,8 +19,8 @@ Features (`study_features`, stored per study in the vector index)
 - interventions: normalised names (lower case, doses, routes, forms and brackets removed;
   placebo and usual-care names dropped) weigh 1.0, intervention MeSH terms 1.0 and their
   ancestors 0.08 x depth (max 0.4); same overlap measure.
-- lexical: TF-IDF cosine over title, conditions, interventions and keywords (the brief
-  summary is added when those give fewer than 12 words), tokens from `mesh.tokens`.
+- lexical: TF-IDF cosine over title, conditions, interventions and keywords (counted
+  twice) plus the first 1,000 characters of the brief summary, tokens from `mesh.tokens`.
 - embedding: cosine of the study embeddings (`index/embeddings.py`).
 - design: phase overlap (Jaccard of phases, "NA" ignored), same study type, same primary
   purpose.
@@ -61,7 +61,8 @@ WEIGHTS: dict[str, float] = {
 }
 KNN = 200
 LEXICAL = 50
-LEX_MIN_TOKENS = 12
+KEY_REPEAT = 2
+LEX_SUMMARY_CHARS = 1000
 DERIVED_CONDITIONS = 4
 DERIVED_CHARS = 300
 
@@ -274,9 +275,9 @@ def study_features(record: dict) -> Features:
     imesh = list(dict.fromkeys(_browse_terms(record, "interventionBrowseModule")))
 
     key_text = " ".join([f["title"], *f["conditions"], *conds, *f["interventions"], *f["keywords"]])
-    toks = _tokens(key_text)
-    if len(toks) < LEX_MIN_TOKENS:
-        toks += _tokens((f["summary"] or f["description"])[:1500])
+    # key fields count double; the opening of the summary adds context (sparse records,
+    # such as SIGIR's title + summary ones, have little else)
+    toks = _tokens(key_text) * KEY_REPEAT + _tokens((f["summary"] or f["description"])[:LEX_SUMMARY_CHARS])
     return Features(
         t=title, s=status.get("overallStatus"),
         p=[x for x in design.get("phases") or [] if x != "NA"],
