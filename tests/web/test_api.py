@@ -25,6 +25,7 @@ def test_studies_shape_and_total(client):
     assert len(body["studies"]) == 10  # default pageSize
     study = body["studies"][0]
     assert study["protocolSection"]["identificationModule"]["nctId"].startswith("NCT")
+    assert all(isinstance(s["hasResults"], bool) for s in body["studies"])
     assert "nextPageToken" in body
 
 

@@ -59,6 +59,13 @@ def _json(body, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
+def _v2_bytes(record_json: bytes) -> bytes:
+    """The stored record as the v2 API serves it: `hasResults` is always present there."""
+    if b'"hasResults"' in record_json or not record_json.endswith(b"}"):
+        return record_json
+    return record_json[:-1] + b',"hasResults":false}'
+
+
 def query_error_json(exc) -> dict:
     pos = getattr(exc, "position", None)
     msg = str(exc) or "the query could not be parsed"
@@ -140,7 +147,7 @@ def router(web: Web) -> APIRouter:
         if opts["countTotal"]:
             head += b'"totalCount":' + str(result.total).encode() + b","
         if tree is None:
-            parts = [got[i].record_json for i in ids if i in got]
+            parts = [_v2_bytes(got[i].record_json) for i in ids if i in got]
         else:
             parts = [orjson.dumps(project(orjson.loads(got[i].record_json), tree)) for i in ids if i in got]
         body = head + b'"studies":[' + b",".join(parts) + b"]" + tail + b"}"
@@ -166,7 +173,7 @@ def router(web: Web) -> APIRouter:
         if fmt == "csv":
             return Response(to_csv([orjson.loads(stored.record_json)]), media_type="text/csv; charset=utf-8")
         if tree is None:
-            return Response(stored.record_json, media_type="application/json")
+            return Response(_v2_bytes(stored.record_json), media_type="application/json")
         return _json(project(orjson.loads(stored.record_json), tree))
 
     @r.get("/studies/{nctId}/similar", summary="Related studies (trialscope extension)")
