@@ -85,6 +85,9 @@ def test_filter_advanced(client):
         # legacy XML records may carry only the submit date, which the index falls back to
         st = d["statusModule"]
         assert (st.get("lastUpdatePostDateStruct", {}).get("date") or st["lastUpdateSubmitDate"]) >= "2015-01-01"
+    with_results = client.get("/api/v2/studies", params={
+        "filter.advanced": "AREA[ResultsFirstPostDate]RANGE[MIN,MAX]", "fields": "NCTId,HasResults", "pageSize": "50"}).json()
+    assert with_results["studies"] and all(s["hasResults"] for s in with_results["studies"])
     for area in ("StartDate", "StudyFirstPostDate", "CompletionDate", "ResultsFirstPostDate"):
         r = client.get("/api/v2/studies", params={"filter.advanced": f"AREA[{area}]RANGE[MIN,2030-12-31]"})
         assert r.status_code == 200, (area, r.text)

@@ -283,10 +283,11 @@ def parse_advanced(expr: str, req_kwargs: dict) -> None:
             if not rm:
                 raise ParamError("filter.advanced", f"AREA[{area}] needs RANGE[from,to]", allowed)
             lo, hi = (x.strip() for x in rm.groups())
-            lo = None if lo.upper() in ("MIN", "") else lo
-            hi = None if hi.upper() in ("MAX", "") else hi
+            # MIN / MAX are open ends, but the study must have the date (as in v2)
+            lo = "1800-01-01" if lo.upper() in ("MIN", "") else lo
+            hi = "2199-12-31" if hi.upper() in ("MAX", "") else hi
             for d in (lo, hi):
-                if d is not None and not _DATE.match(d):
+                if not _DATE.match(d):
                     raise ParamError("filter.advanced", f"bad date {d!r} in AREA[{area}]", "YYYY, YYYY-MM or YYYY-MM-DD, MIN or MAX")
             req_kwargs.setdefault("dates", {})[DATE_AREAS[area]] = (lo, hi)
         elif area in ENUM_AREAS:
