@@ -164,6 +164,13 @@ def normalise_intervention(name: str) -> str:
     return s
 
 
+def _display_intervention(name: str) -> str:
+    """"Drug: sorafenib (Nexavar, BAY43-9006)" -> "Sorafenib" (for explanations)."""
+    s = _BRACKETS.sub(" ", _PREFIX.sub("", name.strip()))
+    s = re.sub(r"\s+", " ", s).strip(" ,;-") or name.strip()
+    return s[:1].upper() + s[1:] if s[:1].islower() else s
+
+
 # --- features -------------------------------------------------------------------------
 def _browse_terms(record: dict, module: str) -> list[str]:
     mod = ((record.get("derivedSection") or {}).get(module)) or {}
@@ -271,7 +278,7 @@ def study_features(record: dict) -> Features:
     for name in f["interventions"]:
         norm = normalise_intervention(name)
         if norm and norm not in _GENERIC_INTERVENTIONS and len(norm) > 1:
-            iv_names.setdefault(norm, name.strip())
+            iv_names.setdefault(norm, _display_intervention(name))
     imesh = list(dict.fromkeys(_browse_terms(record, "interventionBrowseModule")))
 
     key_text = " ".join([f["title"], *f["conditions"], *conds, *f["interventions"], *f["keywords"]])
@@ -437,6 +444,10 @@ def explain(t: Features, c: Features, lexical: Lexical | None = None) -> str:
     shared_i = [disp for norm, disp in t.iv.items() if norm in c.iv]
     if not shared_i:
         shared_i = [k for k in t.im if k in set(c.im)]
+    if not shared_i and not t.iv:  # a target with no interventions list: names in its text
+        ttoks = set(t.tokens)
+        shared_i = [disp for norm, disp in c.iv.items()
+                    if (words := norm.split()) and all(w in ttoks for w in words) and len(norm) > 3]
     parts.extend(shared_i[:2])
     phases = [p for p in t.p if p in c.p]
     if phases and parts:
