@@ -145,7 +145,7 @@ def test_unreadable_input_fails_clearly_without_traceback(tmp_path: Path) -> Non
 
 def test_kill_9_mid_ingest_leaves_a_consistent_store_and_rerun_completes(tmp_path: Path) -> None:
     studies = json_studies()
-    total = 12_000
+    total = 6_000
     path = tmp_path / "big.jsonl"
     with path.open("wb") as fh:
         for i in range(total):
