@@ -77,7 +77,7 @@ PRIMARY_PURPOSE = _enum(
 )
 MASKING = _enum(
     {"NONE", "SINGLE", "DOUBLE", "TRIPLE", "QUADRUPLE"},
-    {"none (open label)": "NONE", "open label": "NONE", "none": "NONE",
+    {"none (open label)": "NONE", "open label": "NONE", "none": "NONE", "no masking": "NONE",
      "single blind": "SINGLE", "double blind": "DOUBLE", "double-blind": "DOUBLE",
      "triple blind": "TRIPLE", "quadruple blind": "QUADRUPLE", "single-blind": "SINGLE"},
 )
@@ -669,7 +669,7 @@ def _expanded_access_info(b: _Builder, el: Element) -> None:
 @_on("phase")
 def _phase(b: _Builder, el: Element) -> None:
     text = _text(el)
-    phases = [PHASE(p.strip()) for p in text.split("/")]
+    phases = [PHASE(text)] if text == "N/A" else [PHASE(p.strip()) for p in text.split("/")]
     if None in phases:
         b.keep("phase", text)
     else:
