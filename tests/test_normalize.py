@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trialscope.normalize import DAYS_PER_UNIT, age_days, parse_date
+from trialscope.normalize import DAYS_PER_UNIT, age_days, parse_date, unescape_markdown
 
 dates = st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31))
 ISO_RESULT = re.compile(r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")
@@ -99,3 +99,16 @@ def test_any_text_gives_days_none_or_value_error(text: str) -> None:
     except ValueError:
         return
     assert result is None or result >= 0
+
+
+def test_unescape_markdown() -> None:
+    assert unescape_markdown("Life expectancy \\<3 years \\& \\[BCLC\\] \\*note") == "Life expectancy <3 years & [BCLC] *note"
+    assert unescape_markdown("a\\\\b") == "a\\b"
+    assert unescape_markdown("* item") == "* item"
+
+
+@given(st.text(max_size=40))
+def test_unescape_inverts_the_xml_converters_escaping(text: str) -> None:
+    from trialscope.sources.xml_convert import markdown
+
+    assert unescape_markdown(markdown(text)) == text.strip()

@@ -85,3 +85,14 @@ def age_days(text: str | None) -> float | None:
 
 def years_to_days(years: float) -> float:
     return years * DAYS_PER_UNIT["year"]
+
+
+_MD_ESCAPED = re.compile(r"\\([\\<>\[\]&*^~.\-_()#+!`{}|])")
+
+
+def unescape_markdown(text: str) -> str:
+    r"""v2 free text as plain text: `\<3 years` -> `<3 years` (v2 escapes markdown characters).
+
+    For showing v2 text outside a markdown renderer; list markers (`* `) are left as they are.
+    """
+    return _MD_ESCAPED.sub(r"\1", text) if "\\" in text else text
