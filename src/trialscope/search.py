@@ -199,6 +199,8 @@ class _Compiler:
         if isinstance(node, And):
             positive = [c for c in node.children if not isinstance(c, Not)]
             negative = [c.child for c in node.children if isinstance(c, Not)]
+            if node.implicit and len(positive) > MAX_ALL_REQUIRED:
+                positive = self._bag(positive)
             pos_q = [q for q in map(self.compile, positive) if q is not None]
             neg_q = [q for q in map(self.compile, negative) if q is not None]
             # a long text (e.g. a patient note): rank by how much of it matches
@@ -212,6 +214,21 @@ class _Compiler:
                 return clauses[0][1]
             return Query.boolean_query(clauses)
         raise TypeError(node)
+
+    def _bag(self, nodes: list) -> list:
+        """The words of a long text once each, without stop words: a patient note repeats
+        itself, and every word costs a scorer per field. Phrases and fielded terms stay."""
+        out, seen = [], set()
+        for n in nodes:
+            if isinstance(n, Term) and not n.prefix and n.field is None:
+                for tok in self.an.analyze(n.text):
+                    if tok in seen or tok in _STOP or len(tok) < 2 or tok.isdigit():
+                        continue
+                    seen.add(tok)
+                    out.append(Term(tok))
+            else:
+                out.append(n)
+        return out
 
     def fields_for(self, name: str | None) -> list[tuple[str, float]]:
         names = list(TEXT_WEIGHTS) if name is None else QUERY_FIELDS[name]
@@ -267,6 +284,10 @@ class _Compiler:
 
 TIE_BREAKER: float | None = 0.1  # a word's score: best field + this share of the others
 _ANALYZER = analyzer()
+# stop words of long free texts (stemmed forms, as the analyzer gives them)
+_STOP = frozenset(
+    ["a", "about", "abov", "after", "again", "against", "all", "also", "am", "an", "and", "ani", "are", "as", "at", "be", "becaus", "been", "befor", "be", "below", "between", "both", "but", "by", "can", "could", "did", "do", "doe", "dure", "each", "few", "for", "from", "further", "had", "has", "have", "he", "her", "here", "him", "his", "how", "i", "if", "in", "into", "is", "it", "it", "itself", "me", "more", "most", "my", "no", "nor", "not", "of", "off", "on", "onc", "onli", "or", "other", "our", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "veri", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "whi", "will", "with", "would", "you", "your", "yo", "y", "o", "s", "t", "patient", "histori"]
+)
 _FOLDING = folding_analyzer()
 
 
