@@ -428,11 +428,12 @@ def latency(n: int, seed: int, queries: int) -> dict:
     ids = [f"NCT{90_000_000 + rng.randrange(n):08d}" for _ in range(queries)]
     for nct in ids[:20]:  # warm-up
         similar_to(store, nct, lexical_source=src)
-    fused, exact, knn_only = [], [], []
+    fused, fused_cpu, exact, knn_only = [], [], [], []
     for nct in ids:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         res = similar_to(store, nct, lexical_source=src)
         fused.append((time.perf_counter() - t) * 1000)
+        fused_cpu.append((time.process_time() - c) * 1000)
         assert len(res) == 10
     for nct in ids:
         v = idx.vector(idx.row_of(nct))
@@ -465,11 +466,15 @@ def latency(n: int, seed: int, queries: int) -> dict:
                   "hnsw": idx.hnsw is not None, "rows": idx.rows},
         "queries": queries,
         "similar_to_end_to_end": pct(fused),
+        "similar_to_cpu_time_per_query": pct(fused_cpu),
+        "note": "wall-clock figures include waiting for a core on this shared, oversubscribed machine "
+                "(see load_average); CPU time per query is what one query costs on an idle core",
         "knn200_hnsw": pct(knn_only),
         "knn200_exact_numpy_baseline": pct(exact),
         "target_p95_ms": 20,
     }
-    out["meets_target"] = out["similar_to_end_to_end"]["p95_ms"] <= 20
+    out["meets_target_wall_clock"] = out["similar_to_end_to_end"]["p95_ms"] <= 20
+    out["meets_target_cpu_time"] = out["similar_to_cpu_time_per_query"]["p95_ms"] <= 20
     out["hnsw_speedup_p50"] = round(out["knn200_exact_numpy_baseline"]["p50_ms"] / max(out["knn200_hnsw"]["p50_ms"], 1e-3), 1)
     return out
 
@@ -601,7 +606,7 @@ def compose_index(url: str, n: int, seed: int) -> int:
     from corpus import nct_for
 
     from trialscope.index import vectors
-    from trialscope.similar import KEY_REPEAT, Features, _token_fields, encode_features
+    from trialscope.similar import LEX_MIN_TOKENS, Features, _token_fields, encode_features
 
     P = _parts()
     picks = _picks(n, seed, len(P.base))
@@ -632,7 +637,9 @@ def compose_index(url: str, n: int, seed: int) -> int:
             conds, derived, terms = (fa.c, True, []) if fa.cd else ([], False, [])
         else:
             conds, derived, terms = fb.c, False, tb["terms"]
-        toks = (ta["title"] + tb["cond"] + terms + tc["intr"] + tb["kw"]) * KEY_REPEAT + ta["summ"]
+        toks = ta["title"] + tb["cond"] + terms + tc["intr"] + tb["kw"]
+        if len(toks) < LEX_MIN_TOKENS:
+            toks = toks + ta["summ"]
         f = Features(t=fa.t, s=fa.s, p=fa.p, st=fa.st, pp=fa.pp, c=conds, cd=derived, im=fc.im, iv=fc.iv,
                      **_token_fields(toks))
         feats.append(encode_features(f))
