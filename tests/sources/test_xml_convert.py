@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import re
 import zipfile
 from collections.abc import Iterator
@@ -514,3 +515,57 @@ def test_only_fields_without_a_v2_home_stay_legacy() -> None:
     unexpected = {k: v for k, v in found.items() if k not in NO_V2_HOME}
     assert not unexpected
     assert {"required_header", "study_design", "primary_outcome[]/safety_issue"} <= found.keys()
+
+
+def test_mangled_xml_converts_or_is_rejected_cleanly() -> None:
+    """Blanked, junk-valued, extra, re-typed or missing elements: a valid record or a RecordError."""
+    rnd = random.Random(20190101)
+    studies = [data for _, data in sample_xml()][:80]
+    junk = ["", " ", "N/A", "Yes", "garbage", "12", "May 2019", "<", "1/2/3", "Phase 9"]
+    rejected = 0
+    for _ in range(400):
+        root = etree.fromstring(rnd.choice(studies))
+        elements = [e for e in root.iter() if isinstance(e.tag, str) and e is not root and e.tag != "nct_id"]
+        for el in rnd.sample(elements, min(6, len(elements))):
+            op = rnd.random()
+            if op < 0.3:
+                for child in list(el):
+                    el.remove(child)
+                el.text = rnd.choice(junk)
+            elif op < 0.5:
+                el.text = rnd.choice(junk)
+            elif op < 0.7:
+                etree.SubElement(el, "unexpected").text = "x"
+            elif op < 0.85:
+                el.set("type", rnd.choice(junk))
+            elif el.getparent() is not None:
+                el.getparent().remove(el)
+        try:
+            validate(convert_study(root))
+        except RecordError as exc:
+            assert "id_info/nct_id" in str(exc)
+            rejected += 1
+    assert rejected < 400
+
+
+def _count_key(node: object, name: str) -> int:
+    if isinstance(node, dict):
+        return sum((k == name or k.endswith("/" + name)) + _count_key(v, name) for k, v in node.items())
+    if isinstance(node, list):
+        return sum(_count_key(v, name) for v in node)
+    return 0
+
+
+def test_unknown_children_anywhere_are_kept() -> None:
+    """A child element the converter does not know, in any container, lands in legacySection."""
+    for _, data in list(sample_xml())[:60]:
+        root = etree.fromstring(data)
+        containers = [
+            el for el in root.iter()
+            if isinstance(el.tag, str) and el.tag != "clinical_results" and len(el)
+            and not any(a.tag == "clinical_results" for a in el.iterancestors())
+        ]
+        for el in containers:
+            etree.SubElement(el, "unexpected").text = "x"
+        record = convert_study(root)
+        assert _count_key(record.get("legacySection", {}), "unexpected") == len(containers)

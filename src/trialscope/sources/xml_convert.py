@@ -181,11 +181,7 @@ def textblock(text: str) -> str:
 
 
 def _text(el: Element) -> str:
-    """The text of a leaf, or of its `textblock` child, stripped."""
-    if len(el):
-        block = el.find("textblock")
-        if block is not None:
-            return textblock(block.text or "")
+    """The text of a leaf, stripped."""
     return (el.text or "").strip()
 
 
@@ -222,6 +218,18 @@ class _Builder:
 
     def keep(self, path: str, value: Any) -> None:
         self.legacy[path] = value
+
+    def block(self, el: Element, path: str) -> str:
+        """The re-flowed `textblock` of a text element (other children go to legacySection)."""
+        if not len(el):
+            return (el.text or "").strip()
+        text = ""
+        for child in el:
+            if child.tag == "textblock":
+                text = textblock(child.text or "")
+            elif isinstance(child.tag, str):
+                self.keep(f"{path}/{child.tag}", _generic(child))
+        return text
 
     def date(self, path: str, text: str) -> str | None:
         try:
@@ -281,6 +289,29 @@ def _generic(el: Element) -> Any:
 
 _NAME_PARTS = ("first_name", "middle_name", "last_name", "degrees")
 _CONTACT_KEYS = {"phone": "phone", "phone_ext": "phoneExt", "email": "email"}
+
+
+def _fields(b: _Builder, el: Element, path: str, known: frozenset[str]) -> dict[str, str]:
+    """The texts of `el`'s children named in `known`; any other child goes to legacySection."""
+    out: dict[str, str] = {}
+    for child in el:
+        tag = child.tag
+        if tag in known:
+            out[tag] = _text(child)
+        elif isinstance(tag, str):
+            b.keep(f"{path}/{tag}", _generic(child))
+    return out
+
+
+def _list(b: _Builder, el: Element, tag: str) -> list[str]:
+    """The texts of `el`'s `tag` children (a repeated list); any other child goes to legacySection."""
+    values = []
+    for child in el:
+        if child.tag == tag:
+            values.append(_text(child))
+        elif isinstance(child.tag, str):
+            b.keep(f"{el.tag}/{child.tag}", _generic(child))
+    return values
 
 
 def _person(b: _Builder, el: Element, path: str, extra: tuple[str, ...] = ()) -> tuple[str, dict[str, str]]:
@@ -446,7 +477,7 @@ def _eligibility(b: _Builder, el: Element) -> None:
         tag = child.tag
         path = f"eligibility/{tag}"
         if tag == "criteria":
-            mod["eligibilityCriteria"] = _text(child)
+            mod["eligibilityCriteria"] = b.block(child, path)
         elif tag == "gender":
             value = b.enum(path, _text(child), SEX)
             if value:
@@ -471,7 +502,7 @@ def _eligibility(b: _Builder, el: Element) -> None:
             if value is not None:
                 mod["healthyVolunteers"] = value
         elif tag == "study_pop":
-            mod["studyPopulation"] = _text(child)
+            mod["studyPopulation"] = b.block(child, path)
         elif tag == "sampling_method":
             value = b.enum(path, _text(child), SAMPLING)
             if value:
@@ -566,14 +597,18 @@ for _tag, _module, _key, _convert in (
     ("brief_title", "identificationModule", "briefTitle", None),
     ("official_title", "identificationModule", "officialTitle", None),
     ("acronym", "identificationModule", "acronym", None),
-    ("brief_summary", "descriptionModule", "briefSummary", None),
-    ("detailed_description", "descriptionModule", "detailedDescription", None),
     ("overall_status", "statusModule", "overallStatus", STATUS),
     ("last_known_status", "statusModule", "lastKnownStatus", STATUS),
     ("why_stopped", "statusModule", "whyStopped", None),
     ("target_duration", "designModule", "targetDuration", None),
 ):
     _simple(_tag, _module, _key, _convert)
+
+
+@_on("brief_summary", "detailed_description")
+def _description(b: _Builder, el: Element) -> None:
+    key = "briefSummary" if el.tag == "brief_summary" else "detailedDescription"
+    b.mod("descriptionModule")[key] = b.block(el, el.tag)
 
 
 @_on("source")
@@ -596,6 +631,9 @@ def _id_info(b: _Builder, el: Element) -> None:
             b.keep(f"id_info/{tag}", _generic(child))
 
 
+_SPONSOR_FIELDS = frozenset(("agency", "agency_class"))
+
+
 @_on("sponsors")
 def _sponsors(b: _Builder, el: Element) -> None:
     mod = b.mod("sponsorCollaboratorsModule")
@@ -605,11 +643,12 @@ def _sponsors(b: _Builder, el: Element) -> None:
             if isinstance(tag, str):
                 b.keep(f"sponsors/{tag}", _generic(child))
             continue
-        sponsor = {"name": (child.findtext("agency") or "").strip()}
-        cls = child.findtext("agency_class")
+        path = "sponsors/lead_sponsor" if tag == "lead_sponsor" else b.index("sponsors/collaborator")
+        fields = _fields(b, child, path, _SPONSOR_FIELDS)
+        sponsor = {"name": fields.get("agency", "")}
+        cls = fields.get("agency_class")
         if cls:
-            path = "sponsors/lead_sponsor" if tag == "lead_sponsor" else b.index("sponsors/collaborator")
-            value = b.enum(f"{path}/agency_class", cls.strip(), AGENCY_CLASS)
+            value = b.enum(f"{path}/agency_class", cls, AGENCY_CLASS)
             if value:
                 sponsor["class"] = value
         if tag == "lead_sponsor":
@@ -723,7 +762,7 @@ def _biospec_retention(b: _Builder, el: Element) -> None:
 
 @_on("biospec_descr")
 def _biospec_descr(b: _Builder, el: Element) -> None:
-    b.mod("designModule").setdefault("bioSpec", {})["description"] = _text(el)
+    b.mod("designModule").setdefault("bioSpec", {})["description"] = b.block(el, el.tag)
 
 
 @_on("enrollment")
@@ -827,30 +866,36 @@ def _locations(b: _Builder, el: Element) -> None:
     b.mod("contactsLocationsModule").setdefault("locations", []).append(_location(b, el))
 
 
+_REFERENCE_FIELDS = frozenset(("PMID", "citation"))
+
+
 @_on("reference", "results_reference")
 def _reference(b: _Builder, el: Element) -> None:
+    fields = _fields(b, el, b.index(el.tag), _REFERENCE_FIELDS)
     ref: dict[str, str] = {}
-    pmid = el.findtext("PMID")
-    if pmid:
-        ref["pmid"] = pmid.strip()
+    if fields.get("PMID"):
+        ref["pmid"] = fields["PMID"]
     ref["type"] = "RESULT" if el.tag == "results_reference" else "BACKGROUND"
-    citation = el.findtext("citation")
-    if citation:
-        ref["citation"] = citation.strip()
+    if fields.get("citation"):
+        ref["citation"] = fields["citation"]
     b.mod("referencesModule").setdefault("references", []).append(ref)
+
+
+_LINK_FIELDS = frozenset(("url", "description"))
 
 
 @_on("link")
 def _link(b: _Builder, el: Element) -> None:
+    fields = _fields(b, el, b.index("link"), _LINK_FIELDS)
     link: dict[str, str] = {}
-    label = el.findtext("description")
-    if label:
-        link["label"] = markdown(label)
-    link["url"] = (el.findtext("url") or "").strip()
+    if fields.get("description"):
+        link["label"] = markdown(fields["description"])
+    link["url"] = fields.get("url", "")
     b.mod("referencesModule").setdefault("seeAlsoLinks", []).append(link)
 
 
 _DOC_KEYS = {"doc_id": "id", "doc_type": "type", "doc_url": "url", "doc_comment": "comment"}
+_DOC_FIELDS = frozenset(_DOC_KEYS)
 
 
 @_on("study_docs")
@@ -858,7 +903,10 @@ def _study_docs(b: _Builder, el: Element) -> None:
     docs = b.mod("referencesModule").setdefault("availIpds", [])
     for doc in el:
         if doc.tag == "study_doc":
-            docs.append({_DOC_KEYS[c.tag]: _text(c) for c in doc if c.tag in _DOC_KEYS})
+            fields = _fields(b, doc, b.index("study_docs/study_doc"), _DOC_FIELDS)
+            docs.append({_DOC_KEYS[tag]: value for tag, value in fields.items()})
+        elif isinstance(doc.tag, str):
+            b.keep(f"study_docs/{doc.tag}", _generic(doc))
 
 
 @_on("patient_data")
@@ -953,7 +1001,7 @@ def _provided_documents(b: _Builder, el: Element) -> None:
 
 @_on("condition_browse", "intervention_browse")
 def _browse(b: _Builder, el: Element) -> None:
-    meshes = [{"term": _text(t)} for t in el if t.tag == "mesh_term"]
+    meshes = [{"term": term} for term in _list(b, el, "mesh_term")]
     if meshes:
         key = "conditionBrowseModule" if el.tag == "condition_browse" else "interventionBrowseModule"
         b.derived[key] = {"meshes": meshes}
@@ -961,13 +1009,13 @@ def _browse(b: _Builder, el: Element) -> None:
 
 @_on("removed_countries")
 def _removed_countries(b: _Builder, el: Element) -> None:
-    countries = [_text(c) for c in el if c.tag == "country"]
+    countries = _list(b, el, "country")
     b.derived.setdefault("miscInfoModule", {})["removedCountries"] = countries
 
 
 @_on("location_countries")
 def _location_countries(b: _Builder, el: Element) -> None:
-    b.keep("location_countries", [_text(c) for c in el if c.tag == "country"])
+    b.keep("location_countries", _list(b, el, "country"))
 
 
 def _skip(b: _Builder, el: Element) -> None:
