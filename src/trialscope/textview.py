@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import textwrap
 
+from .normalize import unescape_markdown
 from .record import Study, display_title
 
 WIDTH = 96
 
 
 def _wrap(text: str, indent: str = "  ") -> str:
+    text = unescape_markdown(text)
     paras = [p.strip() for p in text.replace("\r", "").split("\n\n") if p.strip()]
     return "\n\n".join(
         textwrap.fill(" ".join(p.split()), WIDTH, initial_indent=indent, subsequent_indent=indent)
@@ -109,7 +111,7 @@ def render(study: Study, source: str, last_update: str) -> str:
                  f"{elig.maximum_age or 'no maximum'}   Healthy volunteers: "
                  f"{'yes' if elig.healthy_volunteers else 'no'}"]
         if elig.eligibility_criteria:
-            lines.append(textwrap.indent(elig.eligibility_criteria.strip(), "  "))
+            lines.append(textwrap.indent(unescape_markdown(elig.eligibility_criteria.strip()), "  "))
         section("Eligibility", "\n".join(lines))
 
     if contacts and contacts.locations:

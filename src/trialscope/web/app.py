@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..normalize import unescape_markdown
 from ..record import NCT_RE
 from . import api
 from .backend import FilterError, QueryError, Web, similar
@@ -97,7 +98,7 @@ class SecurityHeaders:
 def _paragraphs(text: str | None) -> list[str]:
     if not text:
         return []
-    text = text.replace("\r\n", "\n").replace("\\>", ">").replace("\\<", "<")
+    text = unescape_markdown(text.replace("\r\n", "\n"))
     return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 

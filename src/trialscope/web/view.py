@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from ..normalize import unescape_markdown
 from ..record import RecordError, display_title, validate
 from .params import label
 
@@ -30,7 +31,7 @@ def split_criteria(text: str | None) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {"inclusion": [], "exclusion": [], "other": []}
     if not text:
         return out
-    text = text.replace("\r\n", "\n").replace("\\>", ">").replace("\\<", "<").replace("\\*", "*")
+    text = unescape_markdown(text.replace("\r\n", "\n"))
     # put inline headings ("Inclusion Criteria: - age ...") on their own lines
     text = _INLINE.sub(lambda m: f"\n{m.group(1).capitalize()} Criteria:\n", text)
     bucket = "other"
