@@ -178,13 +178,17 @@ def cmd_copy(args: argparse.Namespace) -> int:
     try:
         dst = open_store(args.destination)
     except Exception as exc:
+        src.close()
         raise UsageError(f"cannot open the destination {args.destination}: {exc}") from None
     try:
         summary = copy_store(src, dst, progress=args.progress)
+        check = verify(src, dst)
+        after_ingest(dst)
     except CopyError as exc:
         raise UsageError(str(exc)) from None
-    check = verify(src, dst)
-    after_ingest(dst)
+    finally:
+        src.close()
+        dst.close()
     if args.json:
         sys.stdout.write(orjson.dumps({"copy": summary, "verify": check},
                                       option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -202,8 +206,6 @@ def cmd_copy(args: argparse.Namespace) -> int:
         for line in check["mismatched"][:20]:
             print(f"    {line}")
         print("OK: the stores agree" if check["ok"] else "FAILED: the stores differ")
-    src.close()
-    dst.close()
     return 0 if check["ok"] else 1
 
 

@@ -103,9 +103,9 @@ class SQLiteStore:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.url, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may wait too
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
         return conn
 
@@ -119,6 +119,10 @@ class SQLiteStore:
         for number in range(version, SCHEMA_VERSION):
             db.execute("BEGIN IMMEDIATE")
             try:
+                # another process opening the same new file may have migrated meanwhile
+                if db.execute("PRAGMA user_version").fetchone()[0] > number:
+                    db.execute("COMMIT")
+                    continue
                 for statement in MIGRATIONS[number].split(";"):
                     if statement.strip():
                         db.execute(statement)
