@@ -210,7 +210,7 @@ def test_kill_9_mid_sync_then_resume(upstream, tmp_path):
     proc = subprocess.Popen(
         _cli("sync", "--from", upstream.base, "--db", mirror, "--page-size", str(page),
              "--rate", "6", "--no-progress"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=(log := open(tmp_path / "sync.log", "wb")),  # noqa: SIM115
     )
     deadline = time.monotonic() + 60
     pages = 0
@@ -230,7 +230,9 @@ def test_kill_9_mid_sync_then_resume(upstream, tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    assert pages >= 4, "the sync finished or stalled before it could be killed"
+        log.close()
+    assert pages >= 4, "the sync finished or stalled before it could be killed: " + (
+        tmp_path / "sync.log").read_text(errors="replace")[-2000:]
     st = open_store(mirror)
     cursor = orjson.loads(st.get_meta(CURSOR_KEY))
     # every committed page is whole: studies == pages x page size, nothing half-written
