@@ -233,7 +233,9 @@ def _page_items(
     for i, item in enumerate(studies):
         if isinstance(item, dict) and "protocolSection" in item:
             nct = nct_id_of(item)
-            yield SourceRecord(item, orjson.dumps(item), Origin(f"{base}/studies/{nct or '?'}"), "json")
+            # raw is filled in from the serialized record (the same bytes: the API's JSON
+            # object), so each study is serialized once
+            yield SourceRecord(item, b"", Origin(f"{base}/studies/{nct or '?'}"), "json")
         else:
             where = Origin(f"{base}/studies", f"page{page}/studies[{i}]")
             nct = nct_id_of(item) if isinstance(item, dict) else None
@@ -413,6 +415,8 @@ def _list_studies(
         rejects: list[Reject] = []
         for item in _page_items(studies, client.base_url, page):
             got = to_version(item) if isinstance(item, SourceRecord) else item
+            if isinstance(got, StudyVersion):
+                got.raw = got.record
             if isinstance(got, Reject):
                 rejects.append(got)
             else:
