@@ -346,13 +346,12 @@ def run_fts(path: str, queries: list[dict]) -> tuple[list[float], list[int]]:
                                 vals), "?")
         db.execute("DELETE FROM hits")
         if match:
-            sql = "INSERT INTO hits SELECT fts.rowid FROM fts"
-            if where:
-                sql += " JOIN meta ON meta.id = fts.rowid"
-            sql += " WHERE fts MATCH ?" + "".join(" AND " + w for w in where)
-            db.execute(sql, [match, *params])
-            top = db.execute(f"SELECT fts.rowid, bm25(fts, {weights}) AS r FROM fts WHERE fts MATCH ? "
-                             "AND fts.rowid IN hits ORDER BY r LIMIT 20", [match]).fetchall()
+            # (not "... AND rowid IN hits": FTS5 would then run the MATCH once per hit)
+            join = " JOIN meta ON meta.id = fts.rowid" if where else ""
+            cond = " WHERE fts MATCH ?" + "".join(" AND " + w for w in where)
+            db.execute("INSERT INTO hits SELECT fts.rowid FROM fts" + join + cond, [match, *params])
+            top = db.execute(f"SELECT fts.rowid, bm25(fts, {weights}) AS r FROM fts{join}{cond} "
+                             "ORDER BY r LIMIT 20", [match, *params]).fetchall()
         else:
             db.execute("INSERT INTO hits SELECT meta.id FROM meta" + (" WHERE " + " AND ".join(where) if where else ""), params)
             top = db.execute("SELECT id, 0 FROM hits ORDER BY id LIMIT 20").fetchall()
