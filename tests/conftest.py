@@ -66,7 +66,7 @@ def pg_server():
     from trialscope.store.postgres import TemporaryServer, find_bindir
 
     if find_bindir() is None:
-        pytest.skip("PostgreSQL server binaries not installed (make sysdeps)")
+        pytest.fail("PostgreSQL server binaries not installed: run make sysdeps (make test does)")
     server = TemporaryServer().start()
     yield server
     server.stop()
