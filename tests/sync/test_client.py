@@ -227,3 +227,27 @@ def test_a_future_date_does_not_push_the_mark_past_today(store):
     s = sync(store, BASE, client=make(Upstream(pages)))
     assert s.high_water <= (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     assert s.high_water > "2024-01-01"
+
+
+def test_cli_usage_errors_and_status_text(tmp_path, capsys):
+    from trialscope.cli import main
+
+    db = str(tmp_path / "s.db")
+    assert main(["sync", "--db", db, "--from", "ftp://example.org"]) == 2
+    assert main(["sync", "--db", db, "--since", "last week"]) == 2
+    assert main(["sync", "--db", db, "--since", "2024-01-01", "--full"]) == 2
+    assert main(["sync", "--db", db, "--page-size", "5000"]) == 2
+    capsys.readouterr()
+    assert main(["status", "--db", db]) == 0
+    assert "never synced" in capsys.readouterr().out
+    st = open_store(db)
+    sync(st, BASE, client=make(Upstream({None: {"studies": [study("NCT00000001", "2024-02-03")]}})))
+    st.close()
+    assert main(["status", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "1 studies" in out and "newest last-update date: 2024-02-03" in out
+    assert "last successful sync" in out and "high-water mark 2024-02-03" in out
+    assert main(["status", "--db", db, "--json"]) == 0
+    info = orjson.loads(capsys.readouterr().out)
+    assert info["last_sync"]["added"] == 1 and info["high_water"] == "2024-02-03"
+    assert info["data_age_days"] > 0
