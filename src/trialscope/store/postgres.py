@@ -28,6 +28,7 @@ Design choices:
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -752,6 +753,7 @@ class TemporaryServer:
             opts += " " + self.options
         self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-o", opts,
                   "-l", str(self.dir / "server.log"), "-w", "-t", "60", "start")
+        atexit.register(self.stop)  # never leave a server behind, however the caller ends
         return self
 
     def url(self, dbname: str = "postgres") -> str:
@@ -768,6 +770,8 @@ class TemporaryServer:
         return self.url(name)
 
     def stop(self) -> None:
+        if not self.dir.exists():
+            return
         with suppress(subprocess.CalledProcessError):
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast",
                       "-w", "stop")
