@@ -95,8 +95,8 @@ FACETS = {
 MAX_LIMIT = 1000
 # Above this many matches facets are counted on a hash sample of about FACET_SAMPLE_TARGET
 # documents (SearchResult.facets_approximate) unless SearchRequest.exact_facets.
-FACET_SAMPLE_ABOVE = 50_000
-FACET_SAMPLE_TARGET = 25_000
+FACET_SAMPLE_ABOVE = 25_000
+FACET_SAMPLE_TARGET = 12_000
 MAX_MESH_EXPANSION = 256
 
 
