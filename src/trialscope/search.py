@@ -597,7 +597,8 @@ class Searcher:
         m = max(1, min(SHARDS, math.ceil(SHARDS * FACET_SAMPLE_TARGET / total)))
         if m >= SHARDS:
             return self.facets(query)
-        shard = Query.range_query(self.schema, "shard", FieldType.Unsigned, 0, m - 1)
+        # the shard postings lead the intersection: only sampled documents evaluate the query
+        shard = Query.range_query(self.schema, "shard", FieldType.Unsigned, 0, m - 1, use_inverted_index=True)
         sample = Query.boolean_query([(Occur.Must, query), (Occur.Must, _const(shard))])
         scale = SHARDS / m
         out = {}
