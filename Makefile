@@ -31,9 +31,18 @@ test: $(BIN)/.installed sysdeps
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks scripts
 
-# Benchmarks read ../shared/data; each prints JSON figures.
-bench: $(BIN)/.installed
-	$(BIN)/python benchmarks/ingest.py
+# Benchmarks read ../shared/data (each says so when it is absent) and print JSON figures;
+# copies land in benchmarks/out/. The 500k-study runs take a while: BENCH_N=50000 for a quick pass.
+BENCH_N ?= 500000
+bench: $(BIN)/.installed sysdeps
+	@mkdir -p benchmarks/out
+	$(BIN)/python benchmarks/ingest.py | tee benchmarks/out/ingest.json
+	$(BIN)/python benchmarks/stores.py | tee benchmarks/out/stores.json
+	$(BIN)/python benchmarks/web.py | tee benchmarks/out/web.json
+	$(BIN)/python benchmarks/search.py --n $(BENCH_N) | tee benchmarks/out/search.json
+	$(BIN)/python benchmarks/similar.py --latency $(BENCH_N) | tee benchmarks/out/similar.json
+	$(BIN)/python benchmarks/embed.py | tee benchmarks/out/embed.json
+	$(BIN)/python benchmarks/results_coverage.py | tee benchmarks/out/results_coverage.json
 
 clean:
 	rm -rf $(VENV) $(DB) $(DB)-* $(DB).index $(DB).vectors test-artifacts
