@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 
 
@@ -16,8 +17,18 @@ def create_app(db: str | None = None):
 
 
 def app_factory():
-    """uvicorn --factory entry point; the store comes from $TRIALSCOPE_DB."""
-    return create_app(os.environ.get("TRIALSCOPE_DB"))
+    """uvicorn --factory entry point; the store comes from $TRIALSCOPE_DB.
+
+    The long-lived objects made at start-up are frozen out of the cyclic garbage collector
+    and its first generation made larger: a large record (a results-heavy page allocates
+    ~10^5 objects) otherwise triggers full collections mid-request. Measured on
+    NCT00460603's page: p95 66 ms -> 32 ms, p50 24 -> 21 ms.
+    """
+    app = create_app(os.environ.get("TRIALSCOPE_DB"))
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 50)
+    return app
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
