@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -220,3 +220,28 @@ def summary_of(record: dict) -> dict[str, Any]:
         "phases": design.get("phases") or [],
         "has_results": bool(record.get("hasResults") or record.get("resultsSection")),
     }
+
+
+def stats_from(execute: Callable[[str], Iterable[tuple]]) -> dict[str, dict[str, int]]:
+    """Counts by status, study type, phase and results, from the denormalized columns.
+
+    ``execute`` runs one SQL statement and returns its rows; the SQL is the same on every backend.
+    """
+    out: dict[str, dict[str, int]] = {}
+    for key, col in (("overallStatus", "overall_status"), ("studyType", "study_type")):
+        out[key] = {
+            (v or "(not stated)"): n
+            for v, n in execute(
+                f"SELECT {col}, count(*) FROM studies GROUP BY {col} ORDER BY count(*) DESC"
+            )
+        }
+    phases: dict[str, int] = {}
+    for v, n in execute("SELECT phases, count(*) FROM studies GROUP BY phases"):
+        for p in orjson.loads(v or "[]") or ["NA"]:
+            phases[p] = phases.get(p, 0) + n
+    out["phase"] = dict(sorted(phases.items(), key=lambda kv: -kv[1]))
+    out["hasResults"] = {
+        ("true" if v else "false"): n
+        for v, n in execute("SELECT has_results, count(*) FROM studies GROUP BY has_results")
+    }
+    return out

@@ -53,6 +53,7 @@ from .base import (
     StoredStudy,
     StudyVersion,
     decide,
+    stats_from,
     summary_of,
 )
 
@@ -557,27 +558,8 @@ class PostgresStore:
             return conn.execute("SELECT max(last_update) FROM studies").fetchone()[0]
 
     def stats(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
         with self.pool.connection() as conn:
-            for key, col in (("overallStatus", "overall_status"), ("studyType", "study_type")):
-                out[key] = {
-                    (v or "(not stated)"): n
-                    for v, n in conn.execute(
-                        f"SELECT {col}, count(*) FROM studies GROUP BY {col} ORDER BY count(*) DESC"
-                    )
-                }
-            phases: dict[str, int] = {}
-            for v, n in conn.execute("SELECT phases, count(*) FROM studies GROUP BY phases"):
-                for p in orjson.loads(v or "[]") or ["NA"]:
-                    phases[p] = phases.get(p, 0) + n
-            out["phase"] = dict(sorted(phases.items(), key=lambda kv: -kv[1]))
-            out["hasResults"] = {
-                ("true" if v else "false"): n
-                for v, n in conn.execute(
-                    "SELECT has_results, count(*) FROM studies GROUP BY has_results"
-                )
-            }
-        return out
+            return stats_from(conn.execute)
 
     def runs(self, limit: int = 20, kind: str | None = None) -> list[IngestRun]:
         where, args = ("WHERE kind = %s", (kind,)) if kind else ("", ())

@@ -24,6 +24,7 @@ from .base import (
     StoredStudy,
     StudyVersion,
     decide,
+    stats_from,
     summary_of,
 )
 
@@ -438,25 +439,7 @@ class SQLiteStore:
         return dict(self.db.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
 
     def stats(self) -> dict[str, dict[str, int]]:
-        db = self.db
-        out: dict[str, dict[str, int]] = {}
-        for key, col in (("overallStatus", "overall_status"), ("studyType", "study_type")):
-            out[key] = {
-                (v or "(not stated)"): n
-                for v, n in db.execute(
-                    f"SELECT {col}, count(*) FROM studies GROUP BY {col} ORDER BY count(*) DESC"
-                )
-            }
-        phases: dict[str, int] = {}
-        for v, n in db.execute("SELECT phases, count(*) FROM studies GROUP BY phases"):
-            for p in orjson.loads(v or "[]") or ["NA"]:
-                phases[p] = phases.get(p, 0) + n
-        out["phase"] = dict(sorted(phases.items(), key=lambda kv: -kv[1]))
-        out["hasResults"] = {
-            ("true" if v else "false"): n
-            for v, n in db.execute("SELECT has_results, count(*) FROM studies GROUP BY has_results")
-        }
-        return out
+        return stats_from(self.db.execute)
 
     def runs(self, limit: int = 20, kind: str | None = None) -> list[IngestRun]:
         where, args = ("WHERE kind = ?", (kind,)) if kind else ("", ())
