@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,12 +34,16 @@ def running_server(db: str, port: int | None = None, env: dict | None = None,
     base = f"http://127.0.0.1:{port}"
     full_env = {**os.environ, **(env or {})}
     cmd = [*_command(), "serve", "--db", db, "--host", "127.0.0.1", "--port", str(port), *(args or [])]
-    proc = subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Output goes to a file, not a pipe: nobody reads a pipe while tests run, and a chatty
+    # server would block once it filled.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
+    proc = subprocess.Popen(cmd, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                log.seek(0)
+                out = log.read().decode(errors="replace")
                 raise RuntimeError(f"trialscope serve exited with {proc.returncode}:\n{out}")
             try:
                 if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
@@ -56,5 +61,4 @@ def running_server(db: str, port: int | None = None, env: dict | None = None,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
+        log.close()
