@@ -330,15 +330,24 @@ class PostgresStore:
 
     def mark_withdrawn(self, nct_ids: Iterable[str], when: str) -> int:
         """Mark studies gone upstream (never deletes them); returns how many changed."""
+        return self._set_withdrawn(nct_ids, when)
+
+    def unmark_withdrawn(self, nct_ids: Iterable[str]) -> int:
+        """Studies back upstream: clear their withdrawn mark; returns how many changed."""
+        return self._set_withdrawn(nct_ids, None)
+
+    def _set_withdrawn(self, nct_ids: Iterable[str], when: str | None) -> int:
+        """Set (a date) or clear (None) the withdrawn mark; each change takes a new seq."""
         ids = sorted(set(nct_ids))
         if not ids:
             return 0
+        condition = "withdrawn_at IS NULL" if when else "withdrawn_at IS NOT NULL"
         with self._writing() as conn:
             seq = self._seq(conn)
             todo = [
                 r[0]
                 for r in conn.execute(
-                    "SELECT nct_id FROM studies WHERE nct_id = ANY(%s) AND withdrawn_at IS NULL"
+                    f"SELECT nct_id FROM studies WHERE nct_id = ANY(%s) AND {condition}"
                     " ORDER BY nct_id",
                     (ids,),
                 )
@@ -348,30 +357,6 @@ class PostgresStore:
                     "UPDATE studies s SET withdrawn_at = %s, seq = %s + t.n"
                     " FROM unnest(%s::text[]) WITH ORDINALITY AS t(id, n) WHERE s.nct_id = t.id",
                     (when, seq, todo),
-                )
-                self._set_meta(conn, "seq", str(seq + len(todo)))
-        return len(todo)
-
-    def unmark_withdrawn(self, nct_ids: Iterable[str]) -> int:
-        """Studies back upstream: clear their withdrawn mark; returns how many changed."""
-        ids = sorted(set(nct_ids))
-        if not ids:
-            return 0
-        with self._writing() as conn:
-            seq = self._seq(conn)
-            todo = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT nct_id FROM studies WHERE nct_id = ANY(%s) AND withdrawn_at IS NOT NULL"
-                    " ORDER BY nct_id",
-                    (ids,),
-                )
-            ]
-            if todo:
-                conn.execute(
-                    "UPDATE studies s SET withdrawn_at = NULL, seq = %s + t.n"
-                    " FROM unnest(%s::text[]) WITH ORDINALITY AS t(id, n) WHERE s.nct_id = t.id",
-                    (seq, todo),
                 )
                 self._set_meta(conn, "seq", str(seq + len(todo)))
         return len(todo)

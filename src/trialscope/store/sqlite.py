@@ -214,39 +214,27 @@ class SQLiteStore:
         )
 
     def mark_withdrawn(self, nct_ids: Iterable[str], when: str) -> int:
-        db = self.db
-        changed = 0
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            seq = int(self._meta(db, "seq") or 0)
-            for nct in nct_ids:
-                seq += 1
-                changed += db.execute(
-                    "UPDATE studies SET withdrawn_at = ?, seq = ? WHERE nct_id = ? AND withdrawn_at IS NULL",
-                    (when, seq, nct),
-                ).rowcount
-            self._set_meta(db, "seq", str(seq))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return changed
+        return self._set_withdrawn(nct_ids, when)
 
     def unmark_withdrawn(self, nct_ids: Iterable[str]) -> int:
         """Studies back upstream: clear their withdrawn mark; returns how many changed."""
+        return self._set_withdrawn(nct_ids, None)
+
+    def _set_withdrawn(self, nct_ids: Iterable[str], when: str | None) -> int:
+        """Set (a date) or clear (None) the withdrawn mark; each change takes a new seq."""
         db = self.db
+        condition = "withdrawn_at IS NULL" if when else "withdrawn_at IS NOT NULL"
         changed = 0
         db.execute("BEGIN IMMEDIATE")
         try:
             seq = int(self._meta(db, "seq") or 0)
             for nct in sorted(set(nct_ids)):
-                cur = db.execute(
-                    "UPDATE studies SET withdrawn_at = NULL, seq = ? WHERE nct_id = ? AND withdrawn_at IS NOT NULL",
-                    (seq + 1, nct),
-                )
-                if cur.rowcount:
+                if db.execute(
+                    f"UPDATE studies SET withdrawn_at = ?, seq = ? WHERE nct_id = ? AND {condition}",
+                    (when, seq + 1, nct),
+                ).rowcount:
                     seq += 1
-                    changed += cur.rowcount
+                    changed += 1
             self._set_meta(db, "seq", str(seq))
             db.execute("COMMIT")
         except BaseException:
