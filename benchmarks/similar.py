@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "out"
-KEYS = ["emb", "lex", "cond", "intr", "phase", "type", "purpose"]
+KEYS = ["emb", "lex", "cond", "intr", "phase", "type", "purpose", "pop"]
 
 
 def log(msg: str) -> None:
@@ -231,9 +231,22 @@ def evaluate(targets: list[Target], weights: dict[str, float], systems=("bm25_ml
             for name in systems}
         if len(systems) == 3:
             f, b, e = (out[half][x]["NDCG@10"] for x in ("fused", "bm25_mlt", "embeddings"))
-            out[half]["margin_NDCG@10"] = {"fused_minus_bm25": round(f - b, 4),
-                                           "fused_minus_embeddings": round(f - e, 4)}
+            out[half]["margin_NDCG@10"] = {
+                "fused_minus_bm25": round(f - b, 4),
+                "fused_minus_bm25_95ci": _paired_ci(res["fused:n"], res["bm25_mlt:n"]),
+                "fused_minus_embeddings": round(f - e, 4),
+                "fused_minus_embeddings_95ci": _paired_ci(res["fused:n"], res["embeddings:n"])}
     return out
+
+
+def _paired_ci(a: list[float], b: list[float], rounds: int = 2000) -> list[float]:
+    """95% paired-bootstrap interval of mean(a - b) over targets (seeded: reproducible)."""
+    d = np.asarray(a) - np.asarray(b)
+    if not len(d):
+        return [0.0, 0.0]
+    idx = np.random.default_rng(0).integers(0, len(d), size=(rounds, len(d)))
+    means = d[idx].mean(axis=1)
+    return [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)]
 
 
 def prepare(store, idx, bm25: BM25, records_by_nct: dict, tnccts: list[str], gain_of, ideal_of) -> list[Target]:
@@ -498,7 +511,7 @@ def _composition_check(idx, n: int, seed: int, k: int = 200) -> dict:
     same = 0
     for r, rec in zip(rows, recs, strict=True):
         f, g = feats[r][1], study_features(rec)
-        same += (f.c, f.im, f.iv, f.kh, f.kc, f.t) == (g.c, g.im, g.iv, g.kh, g.kc, g.t)
+        same += (f.c, f.im, f.iv, f.kh, f.kc, f.t, f.ag, f.sx) == (g.c, g.im, g.iv, g.kh, g.kc, g.t, g.ag, g.sx)
     return {"embedding_cosine_min": round(float(cos.min()), 4), "embedding_cosine_mean": round(float(cos.mean()), 4),
             "features_identical": f"{same}/{k}"}
 
@@ -641,7 +654,7 @@ def compose_index(url: str, n: int, seed: int) -> int:
         if len(toks) < LEX_MIN_TOKENS:
             toks = toks + ta["summ"]
         f = Features(t=fa.t, s=fa.s, p=fa.p, st=fa.st, pp=fa.pp, c=conds, cd=derived, im=fc.im, iv=fc.iv,
-                     **_token_fields(toks))
+                     ag=fa.ag, sx=fa.sx, **_token_fields(toks))
         feats.append(encode_features(f))
         hashes.append(f.kh)
         if (i + 1) % 100_000 == 0:

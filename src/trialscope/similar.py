@@ -25,28 +25,35 @@ Features (`study_features`, stored per study in the vector index)
 - embedding: cosine of the study embeddings (`index/embeddings.py`).
 - design: phase overlap (Jaccard of phases, "NA" ignored), same study type, same primary
   purpose.
+- population: who the two studies enrol. 0 when their sexes exclude each other (FEMALE vs
+  MALE), else the overlap of their eligible age ranges over the union of the two (years;
+  a missing bound is open: 0 or 120). Trials that the same patient could join share it.
 
-The fused score (weights in `WEIGHTS`, summing to ~1 so scores read as 0..1)
----------------------------------------------------------------------------
-    score = 0.49 conditions + 0.36 lexical + 0.06 embedding + 0.06 interventions
-          + 0.015 phase + 0.015 study type (+ 0 primary purpose)
+The fused score (weights in `WEIGHTS`, summing to 1 so scores read as 0..1)
+--------------------------------------------------------------------------
+    score = 0.42 conditions + 0.31 lexical + 0.14 population + 0.08 embedding
+          + 0.025 interventions + 0.015 phase + 0.01 study type (+ 0 primary purpose)
 
 How they were chosen: `benchmarks/similar.py --tune` runs coordinate ascent on the mean
 NDCG@10 of both evaluations over the dev half (targets whose NCT id ends in an even digit).
-Two runs settled near emb 0.04-0.10, lex 0.36-0.6, cond 0.5-0.8, intr 0, phase 0, type
-0.015-0.02 (only ratios matter). We ship that with small intervention and phase weights kept
-as tie-breakers (same drug, same phase: what a clinician expects, and what neither evaluation
-measures), which costs <= 0.002 NDCG@10 on dev, scaled to sum to 1.
+It settles near cond 0.8, lex 0.31-0.6, pop 0.14-0.3, emb 0-0.15, type 0.01 (only ratios
+matter). We ship that with small embedding, intervention and phase weights kept as
+tie-breakers (same drug, same phase: what a clinician expects, and what neither evaluation
+measures), which costs 0.001 of the mean dev NDCG@10, scaled to sum to 1.
 
-Held-out half (odd NCT ids), 800 targets per evaluation, fused vs BM25 more-like-this vs
-embeddings alone:
-- condition agreement (21k real studies): NDCG@10 0.929 vs 0.695 vs 0.690, P@10 0.93 vs
-  0.72 vs 0.71 (flattering: the fused score reads condition MeSH itself);
-- SIGIR 2016 co-relevance (3,170 title+summary records): NDCG@10 0.338 vs 0.346 vs 0.309,
-  P@10 0.503 vs 0.501 vs 0.453: on sparse records the fused score ties BM25.
-With the full-MiniLM embeddings (TRIALSCOPE_EMBEDDINGS=minilm) SIGIR goes to 0.349 fused /
-0.347 embeddings alone (P@10 0.524): above BM25. Static model size vs SIGIR embeddings-alone
-NDCG@10: 64 dims 2.2 MB 0.299, 128 dims 4.0 MB (shipped) 0.309, 256 dims 7.0 MB 0.314.
+Held-out half (odd NCT ids), fused vs BM25 more-like-this vs embeddings alone, with the
+95% paired-bootstrap interval of the margin over BM25:
+- condition agreement (21k real studies, 382 targets): NDCG@10 0.924 vs 0.695 vs 0.690,
+  P@10 0.93 vs 0.72 vs 0.71; margin +0.229 [0.199, 0.258] (flattering: the fused score
+  reads condition MeSH itself);
+- SIGIR 2016 co-relevance (3,170 title+summary records, 408 targets): NDCG@10 0.356 vs
+  0.346 vs 0.309, P@10 0.515 vs 0.501 vs 0.453; margin +0.010 [-0.004, 0.024] (dev half:
+  +0.025 [0.010, 0.040]). Before the population feature the fused score only tied BM25
+  here (0.338 vs 0.346): on records with nothing but a title and a summary, who a trial
+  enrols is what word overlap cannot see.
+With the full-MiniLM embeddings (TRIALSCOPE_EMBEDDINGS=minilm) the embeddings alone reach
+0.347 on SIGIR. Static model size vs SIGIR embeddings-alone NDCG@10: 64 dims 2.2 MB 0.299,
+128 dims 4.0 MB (shipped) 0.309, 256 dims 7.0 MB 0.314.
 The embedding's low weight reflects that on these evaluations it mostly finds what lexical
 and MeSH overlap find; it still supplies most candidates (kNN) and carries studies with
 little structure or wording in common.
@@ -68,15 +75,18 @@ import numpy as np
 import orjson
 
 WEIGHTS: dict[str, float] = {
-    "emb": 0.06,
-    "lex": 0.36,
-    "cond": 0.49,
-    "intr": 0.06,
+    "emb": 0.08,
+    "lex": 0.31,
+    "cond": 0.42,
+    "intr": 0.025,
     "phase": 0.015,
-    "type": 0.015,
+    "type": 0.01,
     "purpose": 0.0,
+    "pop": 0.14,
 }
 KNN = 200
+MAX_AGE_YEARS = 120.0
+CHILDREN_MAX_AGE, OLDER_ADULTS_MIN_AGE = 18.0, 60.0
 LEXICAL = 50
 LEX_MIN_TOKENS = 12
 LEX_SUMMARY_CHARS = 1500
@@ -213,7 +223,8 @@ class Features(msgspec.Struct, array_like=True):
 
     t title, s overall status, p phases, st study type, pp primary purpose, c condition
     MeSH terms (cd: derived from the summary), im intervention MeSH terms, iv normalised
-    intervention name -> name as written, kh/kc/ks key-field tokens (hashes, counts, text).
+    intervention name -> name as written, kh/kc/ks key-field tokens (hashes, counts, text),
+    ag/sx the eligible population (age range in years, sex).
     """
 
     t: str
@@ -228,6 +239,8 @@ class Features(msgspec.Struct, array_like=True):
     kh: bytes  # key-field token hashes (crc32, uint32, ascending)
     kc: bytes  # their counts (uint16, same order)
     ks: str  # the distinct tokens, space separated (for explanations and lexical candidates)
+    ag: tuple[float, float] = (0.0, MAX_AGE_YEARS)  # eligible ages in years, open bounds 0 / 120
+    sx: str | None = None  # eligible sex: ALL, FEMALE, MALE
 
     @property
     def tokens(self) -> list[str]:
@@ -309,7 +322,22 @@ def study_features(record: dict) -> Features:
         p=[x for x in design.get("phases") or [] if x != "NA"],
         st=design.get("studyType"), pp=info.get("primaryPurpose"),
         c=conds, cd=derived, im=imesh, iv=iv_names, **_token_fields(toks),
+        ag=_age_range(p.get("eligibilityModule") or {}), sx=(p.get("eligibilityModule") or {}).get("sex"),
     )
+
+
+def _age_range(elig: dict) -> tuple[float, float]:
+    """Eligible ages in years; a missing or unreadable bound is open (0 or 120)."""
+    from .normalize import age_days
+
+    out = []
+    for key, default in (("minimumAge", 0.0), ("maximumAge", MAX_AGE_YEARS)):
+        try:
+            days = age_days(elig.get(key))
+        except ValueError:
+            days = None
+        out.append(default if days is None else min(MAX_AGE_YEARS, days / 365.25))
+    return (out[0], max(out[0], out[1]))
 
 
 @lru_cache(maxsize=500_000)
@@ -441,6 +469,27 @@ def _jaccard(a: list, b: list) -> float:
     return len(sa & sb) / len(sa | sb)
 
 
+def _population(a: Features, b: Features) -> float:
+    """How far two studies enrol the same people: 0 when their sexes exclude each other,
+    else the overlap of their age ranges over their union (intervals in years)."""
+    if a.sx in ("FEMALE", "MALE") and b.sx in ("FEMALE", "MALE") and a.sx != b.sx:
+        return 0.0
+    lo, hi = max(a.ag[0], b.ag[0]), min(a.ag[1], b.ag[1])
+    if hi < lo:
+        return 0.0
+    span = max(a.ag[1], b.ag[1]) - min(a.ag[0], b.ag[0])
+    return (hi - lo) / span if span > 0 else 1.0
+
+
+def _population_label(t: Features, c: Features) -> str | None:
+    """"children" / "older adults" when both studies enrol only them (else None)."""
+    if t.ag[1] <= CHILDREN_MAX_AGE and c.ag[1] <= CHILDREN_MAX_AGE:
+        return "children"
+    if t.ag[0] >= OLDER_ADULTS_MIN_AGE and c.ag[0] >= OLDER_ADULTS_MIN_AGE:
+        return "older adults"
+    return None
+
+
 def components(t: Features, c: Features, emb: float, lex: float) -> dict[str, float]:
     """The fused score's inputs for target t and candidate c (each in [0, 1])."""
     return {
@@ -451,6 +500,7 @@ def components(t: Features, c: Features, emb: float, lex: float) -> dict[str, fl
         "phase": _jaccard(t.p, c.p),
         "type": 1.0 if t.st and t.st == c.st else 0.0,
         "purpose": 1.0 if t.pp and t.pp == c.pp else 0.0,
+        "pop": _population(t, c),
     }
 
 
@@ -486,6 +536,9 @@ def explain(t: Features, c: Features, lexical: Lexical | None = None) -> str:
     phases = [p for p in t.p if p in c.p]
     if phases and parts:
         parts.append(" / ".join(_PHASE_LABEL.get(p, p) for p in phases))
+    population = _population_label(t, c)
+    if population and parts:
+        parts.append(population)
     if parts:
         return "shares " + " · ".join(parts)
     ctoks = set(c.tokens)

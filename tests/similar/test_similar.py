@@ -10,7 +10,14 @@ import orjson
 import pytest
 
 from trialscope.cli import UsageError, main
-from trialscope.similar import normalise_intervention, similar_to, similar_to_text
+from trialscope.similar import (
+    components,
+    explain,
+    normalise_intervention,
+    similar_to,
+    similar_to_text,
+    study_features,
+)
 from trialscope.store import open_store
 
 LIVER = re.compile(r"\bliver\b|hepat|\bhcc\b", re.I)
@@ -90,6 +97,32 @@ def test_cli_json_and_text(sample_db, capsys):
 def test_intervention_names_normalised():
     assert normalise_intervention("Drug: Sorafenib 400 mg tablets (Nexavar)") == "sorafenib"
     assert normalise_intervention("Toripalimab 240mg IV") == "toripalimab"
+
+
+def _study(nct: str, sex: str, min_age: str | None, max_age: str | None) -> dict:
+    elig = {"sex": sex} | ({"minimumAge": min_age} if min_age else {}) | ({"maximumAge": max_age} if max_age else {})
+    return {"protocolSection": {
+        "identificationModule": {"nctId": nct, "briefTitle": "Asthma in the clinic"},
+        "conditionsModule": {"conditions": ["Asthma"]}, "eligibilityModule": elig}}
+
+
+def test_population_overlap_counts_age_and_sex():
+    kids = study_features(_study("NCT00000001", "ALL", "6 Years", "17 Years"))
+    teens = study_features(_study("NCT00000002", "ALL", "12 Years", "17 Years"))
+    adults = study_features(_study("NCT00000003", "ALL", "18 Years", None))
+    women = study_features(_study("NCT00000004", "FEMALE", "18 Years", None))
+    men = study_features(_study("NCT00000005", "MALE", "18 Years", None))
+    assert kids.ag == (6.0, 17.0) and adults.ag == (18.0, 120.0)
+
+    def pop(a, b):
+        return components(a, b, 0.0, 0.0)["pop"]
+
+    assert pop(kids, teens) == pytest.approx(5 / 11)
+    assert pop(kids, adults) == 0.0  # disjoint ages
+    assert pop(women, men) == 0.0  # sexes exclude each other
+    assert pop(women, adults) == 1.0  # ALL includes women
+    assert explain(kids, teens).endswith("· children")
+    assert "children" not in explain(kids, adults)
 
 
 def test_incremental_update_adds_new_study(sample_db, tmp_path, manifest):
