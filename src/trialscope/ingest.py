@@ -23,6 +23,7 @@ from .store.base import Store, StudyVersion, summary_of
 
 BATCH_SIZE = 500
 CHUNK = 64  # documents per task sent to a parsing worker
+IN_FLIGHT = 4  # tasks per worker queued ahead (bounds memory)
 
 
 @dataclass
@@ -135,7 +136,7 @@ def convert_all(
         pending: deque = deque()
         for chunk in chunks:
             pending.append(pool.apply_async(_convert, (chunk,)))
-            if len(pending) >= workers * 4:
+            if len(pending) >= workers * IN_FLIGHT:
                 yield from pending.popleft().get()
         while pending:
             yield from pending.popleft().get()

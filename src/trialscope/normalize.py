@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 MONTHS = {
     name: i
@@ -29,6 +30,7 @@ _MONTH_YEAR = re.compile(r"^([A-Za-z]+)\.?,?\s+([0-9]{4})$")
 _ISO = re.compile(r"^([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?$")
 
 
+@lru_cache(maxsize=65_536)  # a registry dump repeats its dates: "January 2019" thousands of times
 def parse_date(text: str) -> str:
     """`January 1, 2019` -> `2019-01-01`; `May 2019` -> `2019-05`; ISO forms pass through.
 

@@ -94,7 +94,31 @@ def test_corrupt_zip_entry_is_rejected_and_others_survive(tmp_path: Path) -> Non
     items = list(read(archive))
     rejects = [i for i in items if isinstance(i, Reject)]
     assert len(rejects) == 1 and rejects[0].origin.entry == info.filename
+    assert rejects[0].message.startswith("corrupt archive entry")
     assert sum(isinstance(i, SourceRecord) for i in items) == 2
+
+
+def test_json_lines_inside_a_zip_are_split_into_studies(tmp_path: Path) -> None:
+    # each line is a whole study (kilobytes long): the format is told from the first line
+    raws = sample_json_studies(3)
+    archive = tmp_path / "lines.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("studies.jsonl", b"\n".join(orjson.dumps(json.loads(r)) for r in raws) + b"\n")
+    items = list(read(archive))
+    assert [i.origin.line for i in items] == [1, 2, 3]
+    assert [nct(i.raw) for i in items] == [nct(r) for r in raws]
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2])
+def test_zip_entries_read_byte_exact_whatever_the_compression(tmp_path: Path, method: int) -> None:
+    # deflate entries are inflated where they are parsed; the others are read by zipfile
+    raws = sample_json_studies(3)
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w", method) as z:
+        for r in raws:
+            z.writestr(f"{nct(r)}.json", r)
+    items = list(read(archive))
+    assert [i.raw for i in items] == raws
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ archive entries, JSON Lines lines), streaming, so memory stays bounded whatever 
 
 from __future__ import annotations
 
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -59,12 +60,17 @@ def read(path: str | Path) -> Iterator[SourceRecord | Reject]:
 
 
 def parse(doc: Document) -> Iterator[SourceRecord | Reject]:
+    try:
+        data = doc.payload()
+    except ValueError as exc:
+        yield Reject(doc.origin, str(exc))
+        return
     if doc.kind == "jsonline":
-        yield jsonv2.read_line(doc.data, doc.origin)
+        yield jsonv2.read_line(data, doc.origin)
     elif doc.kind == "json":
-        yield from jsonv2.read_document(doc.data, doc.origin)
+        yield from jsonv2.read_document(data, doc.origin)
     else:
-        yield from xml.read_document(doc.data, doc.origin)
+        yield from xml.read_document(data, doc.origin)
 
 
 def documents(path: str | Path) -> Iterator[Document | Reject]:
@@ -116,22 +122,67 @@ def _lines(stream, origin: Origin) -> Iterator[Document]:
 def _zip_documents(p: Path) -> Iterator[Document | Reject]:
     try:
         archive = zipfile.ZipFile(p)
+        raw = p.open("rb")
     except (zipfile.BadZipFile, OSError) as exc:
         raise SourceFailure(f"{p}: broken or truncated zip archive ({exc})") from None
-    with archive:
+    with archive, raw:
         for info in archive.infolist():
             if info.is_dir() or Path(info.filename).name.startswith("."):
                 continue
             origin = Origin(str(p), info.filename)
             try:
-                data = archive.read(info)
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
-                yield Reject(origin, f"corrupt archive entry: {exc}")
+                packed = _deflated_bytes(raw, info)
+                if packed is None:
+                    data = archive.read(info)
+                    kind = detect(data[:HEAD])
+                else:
+                    data = packed
+                    kind = detect(_head(packed))
+                    if kind == "jsonl":  # split into lines here: each line is a document
+                        data = Document(packed, origin, kind, (info.file_size, info.CRC)).payload()
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+                message = str(exc)
+                if not message.startswith("corrupt archive entry"):
+                    message = f"corrupt archive entry: {message}"
+                yield Reject(origin, message)
                 continue
-            kind = detect(data[:65536])
             if kind == "jsonl":
                 yield from _lines(iter(data.splitlines(keepends=True)), origin)
             elif kind in ("json", "xml"):
-                yield Document(data, origin, kind)
+                deflated = (info.file_size, info.CRC) if packed is not None and data is packed else None
+                yield Document(data, origin, kind, deflated)
             else:
                 yield Reject(origin, "archive entry is neither JSON nor XML")
+
+
+HEAD = 65536  # bytes of a document enough to detect its format
+
+
+def _head(packed: bytes) -> bytes:
+    """Inflate just enough of an entry to tell its format: its opening bytes, and for one
+    that opens like JSON, its first line (JSON Lines vs a JSON document; at most HEAD)."""
+    inflater = zlib.decompressobj(-15)
+    head = inflater.decompress(packed, 512)
+    while len(head) < HEAD and inflater.unconsumed_tail:
+        text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if text and (text[:1] not in b"{[" or b"\n" in text):
+            break
+        head += inflater.decompress(inflater.unconsumed_tail, 4096)
+    return head
+
+
+def _deflated_bytes(fh, info: zipfile.ZipInfo) -> bytes | None:
+    """The still-deflated bytes of a plain deflate entry, read straight from the archive;
+    None for any other entry (stored, other methods, encrypted: zipfile reads those)."""
+    if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1:
+        return None
+    fh.seek(info.header_offset)
+    header = fh.read(30)
+    if len(header) < 30 or header[:4] != ZIP_MAGIC:
+        raise zipfile.BadZipFile(f"bad local header for {info.filename}")
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    fh.seek(info.header_offset + 30 + name_len + extra_len)
+    data = fh.read(info.compress_size)
+    if len(data) < info.compress_size:
+        raise EOFError("entry is truncated")
+    return data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 
@@ -37,6 +38,22 @@ class Document:
     data: bytes
     origin: Origin
     kind: str  # "json", "jsonline" or "xml"
+    # a zip entry still deflated (inflated by `payload`, in the worker that parses it, so
+    # the process splitting the archive only copies compressed bytes): its size and CRC-32
+    deflated: tuple[int, int] | None = None
+
+    def payload(self) -> bytes:
+        """The document's bytes; raises ValueError naming the fault of a corrupt entry."""
+        if self.deflated is None:
+            return self.data
+        size, crc = self.deflated
+        try:
+            data = zlib.decompress(self.data, -15)
+        except zlib.error as exc:
+            raise ValueError(f"corrupt archive entry: {exc}") from None
+        if len(data) != size or zlib.crc32(data) != crc:
+            raise ValueError("corrupt archive entry: size or CRC-32 does not match the archive's directory")
+        return data
 
 
 @dataclass(slots=True)

@@ -42,10 +42,11 @@ class StudyVersion:
     raw_format: str  # "json" or "xml"
     source: str  # where it came from (file!entry:line or URL)
     summary: dict[str, Any] = field(default_factory=dict)  # denormalized facts for stats
+    # hashed once where the version is made (an ingest worker), not again by the writer
+    raw_sha: str = field(init=False)
 
-    @property
-    def raw_sha(self) -> str:
-        return hashlib.sha1(self.raw).hexdigest()
+    def __post_init__(self) -> None:
+        self.raw_sha = hashlib.sha1(self.raw).hexdigest()
 
 
 @dataclass(slots=True)
