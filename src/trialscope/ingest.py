@@ -6,6 +6,7 @@ store consistent and the same ingest run again completes it (stored versions are
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import time
@@ -19,7 +20,7 @@ from . import sources
 from .progress import Progress
 from .record import RecordError, dumps, last_update, nct_id_of, validate
 from .sources.base import Document, Reject, SourceFailure, SourceRecord
-from .store.base import Store, StudyVersion, summary_of
+from .store.base import RAW_DEFLATE, Store, StudyVersion, summary_of
 
 BATCH_SIZE = 500
 CHUNK = 64  # documents per task sent to a parsing worker
@@ -59,14 +60,17 @@ def to_version(item: SourceRecord) -> StudyVersion | Reject:
         return Reject(item.origin, str(exc), nct_id_of(item.record))
     record = item.record
     nct = study.protocol_section.identification_module.nct_id
+    packed = item.deflated is not None
     return StudyVersion(
         nct_id=nct,
         last_update=last_update(record),
         record=dumps(record),
-        raw=item.raw,
+        raw=item.deflated if packed else item.raw,
         raw_format=item.format,
         source=str(item.origin),
         summary=summary_of(record),
+        raw_codec=RAW_DEFLATE if packed else None,
+        raw_sha=hashlib.sha1(item.raw).hexdigest(),
     )
 
 

@@ -303,3 +303,51 @@ def test_postgres_read_only_connection_serves_reads(pg_server):
     fresh = pg_server.create_database() + "?options=-c%20default_transaction_read_only%3Don"
     with pytest.raises(RuntimeError, match="read-only"):
         open_store(fresh)
+
+
+def test_zip_entries_keep_their_deflate_stream_and_read_back_exact(store_url, sample_dir, tmp_path):
+    """A study from a zip archive is stored as the archive's deflate stream (SQLite) and
+    read back byte-exact; a newer version files it in history, still exact."""
+    import zipfile
+
+    from trialscope.ingest import ingest
+
+    archive = sample_dir / "ctg-studies.json.zip"
+    with zipfile.ZipFile(archive) as z:
+        original = z.read("NCT05113290.json")
+    st = open_store(store_url)
+    ingest(st, [str(archive)], progress=False)
+    got = st.get("NCT05113290")
+    assert got.raw == original
+    if not store_url.startswith("postgresql"):
+        codec, size = st.db.execute(
+            "SELECT raw_codec, length(raw) FROM studies WHERE nct_id = 'NCT05113290'").fetchone()
+        assert codec == "deflate" and size < len(original)
+    newer = orjson.loads(original)
+    newer["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"] = {"date": "2099-01-01", "type": "ACTUAL"}
+    write(st, [to_version(SourceRecord(newer, orjson.dumps(newer), Origin("newer.json"), "json"))])
+    (old,) = st.history("NCT05113290")
+    assert old.raw == original and st.get("NCT05113290").raw == orjson.dumps(newer)
+    assert [h.raw for h in st.iter_history()] == [original]
+    st.close()
+
+
+def test_sqlite_store_of_schema_v1_migrates_and_keeps_its_rows(tmp_path):
+    import sqlite3
+
+    from trialscope.store import sqlite
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(sqlite.MIGRATIONS[0])
+    rec = record("NCT00000001", "2020-01-01")
+    db.execute("INSERT INTO studies VALUES (?,?,?,?,?,?,?,?,?,NULL,?,?,?,?)",
+               ("NCT00000001", "2020-01-01", "sha", orjson.dumps(rec), b"<raw/>", "xml", "old.xml",
+                "2020-01-02", 1, "RECRUITING", "INTERVENTIONAL", '["PHASE2"]', 0))
+    db.execute("PRAGMA user_version=1")
+    db.close()
+    st = open_store(str(path))
+    assert st.schema_version() == sqlite.SCHEMA_VERSION
+    got = st.get("NCT00000001")
+    assert got.raw == b"<raw/>" and got.raw_codec is None and got.record == rec
+    st.close()

@@ -66,11 +66,15 @@ def parse(doc: Document) -> Iterator[SourceRecord | Reject]:
         yield Reject(doc.origin, str(exc))
         return
     if doc.kind == "jsonline":
-        yield jsonv2.read_line(data, doc.origin)
+        items: Iterator[SourceRecord | Reject] = iter([jsonv2.read_line(data, doc.origin)])
     elif doc.kind == "json":
-        yield from jsonv2.read_document(data, doc.origin)
+        items = jsonv2.read_document(data, doc.origin)
     else:
-        yield from xml.read_document(data, doc.origin)
+        items = xml.read_document(data, doc.origin)
+    for item in items:
+        if doc.deflated is not None and isinstance(item, SourceRecord) and item.raw is data:
+            item.deflated = doc.data  # the whole entry is this record: keep its deflate stream
+        yield item
 
 
 def documents(path: str | Path) -> Iterator[Document | Reject]:

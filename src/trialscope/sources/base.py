@@ -62,6 +62,7 @@ class SourceRecord:
     raw: bytes
     origin: Origin
     format: str  # "json" or "xml": the format of ``raw``
+    deflated: bytes | None = None  # ``raw`` as its zip archive held it (a deflate stream)
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -31,6 +32,20 @@ class Outcome(enum.StrEnum):
     OLDER = "older"  # an older version than the stored one: filed in history
 
 
+RAW_DEFLATE = "deflate"
+
+
+def inflate_raw(data: bytes, codec: str | None) -> bytes:
+    """The source bytes from raw bytes as stored: as read, or (codec "deflate") the
+    deflate stream a zip archive held them in, kept as it was rather than inflated
+    and stored again (a third of the size, and no work for the writer)."""
+    if codec is None:
+        return data
+    if codec == RAW_DEFLATE:
+        return zlib.decompress(data, -15)
+    raise ValueError(f"unknown raw codec {codec!r}")
+
+
 @dataclass(slots=True)
 class StudyVersion:
     """One version of a study as a source delivered it, ready to store."""
@@ -38,15 +53,22 @@ class StudyVersion:
     nct_id: str
     last_update: str
     record: bytes  # the v2 JSON object, serialized
-    raw: bytes  # the source bytes, exactly as read
+    raw: bytes  # the source bytes exactly as read, or their deflate stream (raw_codec)
     raw_format: str  # "json" or "xml"
     source: str  # where it came from (file!entry:line or URL)
     summary: dict[str, Any] = field(default_factory=dict)  # denormalized facts for stats
-    # hashed once where the version is made (an ingest worker), not again by the writer
-    raw_sha: str = field(init=False)
+    raw_codec: str | None = None  # None, or RAW_DEFLATE (see inflate_raw)
+    # SHA-1 of the source bytes: given by the ingest worker that had them inflated, so the
+    # writer never hashes (or inflates) them; computed here when not given
+    raw_sha: str = ""
 
     def __post_init__(self) -> None:
-        self.raw_sha = hashlib.sha1(self.raw).hexdigest()
+        if not self.raw_sha:
+            self.raw_sha = hashlib.sha1(self.source_bytes).hexdigest()
+
+    @property
+    def source_bytes(self) -> bytes:
+        return inflate_raw(self.raw, self.raw_codec)
 
 
 @dataclass(slots=True)
@@ -54,16 +76,22 @@ class StoredStudy:
     nct_id: str
     last_update: str
     record_json: bytes
-    raw: bytes
+    stored_raw: bytes  # as stored: see raw_codec
     raw_format: str
     source: str
     ingested_at: str
     seq: int
     withdrawn_at: str | None = None
+    raw_codec: str | None = None
 
     @property
     def record(self) -> dict:
         return orjson.loads(self.record_json)
+
+    @property
+    def raw(self) -> bytes:
+        """The source bytes exactly as ingested."""
+        return inflate_raw(self.stored_raw, self.raw_codec)
 
 
 @dataclass(slots=True)
@@ -71,10 +99,15 @@ class HistoryEntry:
     nct_id: str
     last_update: str
     record_json: bytes
-    raw: bytes
+    stored_raw: bytes
     raw_format: str
     source: str
     replaced_at: str
+    raw_codec: str | None = None
+
+    @property
+    def raw(self) -> bytes:
+        return inflate_raw(self.stored_raw, self.raw_codec)
 
 
 @dataclass(slots=True)

@@ -626,7 +626,7 @@ def _safe(url: str) -> str:
 def _study_row(v: StudyVersion, stamp: str, seq: int) -> tuple:
     s = v.summary
     return (
-        v.nct_id, v.last_update, v.raw_sha, v.record, v.raw, v.raw_format, v.source, stamp, seq,
+        v.nct_id, v.last_update, v.raw_sha, v.record, v.source_bytes, v.raw_format, v.source, stamp, seq,
         None, s.get("overall_status"), s.get("study_type"),
         orjson.dumps(s.get("phases") or []).decode(), bool(s.get("has_results")),
     )
@@ -643,7 +643,7 @@ def _stored_row(s: StoredStudy) -> tuple:
 
 
 def _history_row(v: StudyVersion, stamp: str) -> tuple:
-    return (v.nct_id, v.last_update, v.raw_sha, v.record, v.raw, v.raw_format, v.source, stamp)
+    return (v.nct_id, v.last_update, v.raw_sha, v.record, v.source_bytes, v.raw_format, v.source, stamp)
 
 
 def _copy_into(

@@ -83,6 +83,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX rejects_run ON rejects(run_id);
     """,
+    # 2: raw bytes may be kept as the deflate stream their zip archive held them in
+    # (raw_codec 'deflate'; NULL: as read). See store.base.inflate_raw.
+    """
+    ALTER TABLE studies ADD COLUMN raw_codec TEXT;
+    ALTER TABLE study_history ADD COLUMN raw_codec TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -174,17 +180,18 @@ class SQLiteStore:
                 if outcome is Outcome.UPDATED:
                     db.execute(
                         "INSERT OR IGNORE INTO study_history SELECT nct_id, last_update, raw_sha,"
-                        " record, raw, raw_format, source, ? FROM studies WHERE nct_id = ?",
+                        " record, raw, raw_format, source, ?, raw_codec FROM studies WHERE nct_id = ?",
                         (stamp, v.nct_id),
                     )
                 seq += 1
                 s = v.summary
                 db.execute(
-                    "INSERT OR REPLACE INTO studies VALUES (?,?,?,?,?,?,?,?,?,NULL,?,?,?,?)",
+                    "INSERT OR REPLACE INTO studies VALUES (?,?,?,?,?,?,?,?,?,NULL,?,?,?,?,?)",
                     (
                         v.nct_id, v.last_update, v.raw_sha, v.record, v.raw, v.raw_format,
                         v.source, stamp, seq, s.get("overall_status"), s.get("study_type"),
                         orjson.dumps(s.get("phases") or []).decode(), int(bool(s.get("has_results"))),
+                        v.raw_codec,
                     ),
                 )
                 current[v.nct_id] = (v.last_update, v.raw_sha)
@@ -209,8 +216,8 @@ class SQLiteStore:
     @staticmethod
     def _to_history(db: sqlite3.Connection, v: StudyVersion, stamp: str) -> None:
         db.execute(
-            "INSERT OR IGNORE INTO study_history VALUES (?,?,?,?,?,?,?,?)",
-            (v.nct_id, v.last_update, v.raw_sha, v.record, v.raw, v.raw_format, v.source, stamp),
+            "INSERT OR IGNORE INTO study_history VALUES (?,?,?,?,?,?,?,?,?)",
+            (v.nct_id, v.last_update, v.raw_sha, v.record, v.raw, v.raw_format, v.source, stamp, v.raw_codec),
         )
 
     def mark_withdrawn(self, nct_ids: Iterable[str], when: str) -> int:
@@ -259,20 +266,20 @@ class SQLiteStore:
         for st in studies:
             s = summary_of(orjson.loads(st.record_json))
             rows.append((
-                st.nct_id, st.last_update, hashlib.sha1(st.raw).hexdigest(), st.record_json, st.raw,
+                st.nct_id, st.last_update, hashlib.sha1(st.raw).hexdigest(), st.record_json, st.stored_raw,
                 st.raw_format, st.source, st.ingested_at, st.seq, st.withdrawn_at,
                 s.get("overall_status"), s.get("study_type"),
-                orjson.dumps(s.get("phases") or []).decode(), int(bool(s.get("has_results"))),
+                orjson.dumps(s.get("phases") or []).decode(), int(bool(s.get("has_results"))), st.raw_codec,
             ))
-        self._bulk("INSERT OR REPLACE INTO studies VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self._bulk("INSERT OR REPLACE INTO studies VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def import_history(self, entries: list[HistoryEntry]) -> None:
         rows = [
-            (h.nct_id, h.last_update, hashlib.sha1(h.raw).hexdigest(), h.record_json, h.raw,
-             h.raw_format, h.source, h.replaced_at)
+            (h.nct_id, h.last_update, hashlib.sha1(h.raw).hexdigest(), h.record_json, h.stored_raw,
+             h.raw_format, h.source, h.replaced_at, h.raw_codec)
             for h in entries
         ]
-        self._bulk("INSERT OR IGNORE INTO study_history VALUES (?,?,?,?,?,?,?,?)", rows)
+        self._bulk("INSERT OR IGNORE INTO study_history VALUES (?,?,?,?,?,?,?,?,?)", rows)
 
     def import_runs(self, runs: list[IngestRun]) -> None:
         self._bulk(
@@ -325,7 +332,8 @@ class SQLiteStore:
 
     # -- reads ----------------------------------------------------------------------------
 
-    _STUDY_COLS = "nct_id, last_update, record, raw, raw_format, source, ingested_at, seq, withdrawn_at"
+    _STUDY_COLS = ("nct_id, last_update, record, raw, raw_format, source, ingested_at, seq, withdrawn_at,"
+                   " raw_codec")
 
     def get(self, nct_id: str) -> StoredStudy | None:
         row = self.db.execute(
@@ -345,7 +353,7 @@ class SQLiteStore:
 
     def history(self, nct_id: str) -> list[HistoryEntry]:
         rows = self.db.execute(
-            "SELECT nct_id, last_update, record, raw, raw_format, source, replaced_at"
+            "SELECT nct_id, last_update, record, raw, raw_format, source, replaced_at, raw_codec"
             " FROM study_history WHERE nct_id = ? ORDER BY last_update DESC",
             (nct_id,),
         )
@@ -368,7 +376,7 @@ class SQLiteStore:
         last: tuple = ("", "", "")
         while True:
             rows = self.db.execute(
-                "SELECT nct_id, last_update, raw_sha, record, raw, raw_format, source, replaced_at"
+                "SELECT nct_id, last_update, raw_sha, record, raw, raw_format, source, replaced_at, raw_codec"
                 " FROM study_history WHERE (nct_id, last_update, raw_sha) > (?, ?, ?)"
                 " ORDER BY nct_id, last_update, raw_sha LIMIT ?",
                 (*last, batch_size),
@@ -376,7 +384,7 @@ class SQLiteStore:
             if not rows:
                 return
             for r in rows:
-                yield HistoryEntry(r[0], r[1], r[3], r[4], r[5], r[6], r[7])
+                yield HistoryEntry(r[0], r[1], r[3], r[4], r[5], r[6], r[7], r[8])
             last = rows[-1][:3]
 
     def changes_since(self, seq: int, limit: int = 1000) -> list[StoredStudy]:
