@@ -80,14 +80,16 @@ def _cap(text: str | None) -> tuple[str | None, bool]:
 INLINE_PREVIEW_BYTES = 30_000
 
 
-def preview_text(stored, record: dict | None, kind: str) -> tuple[str, bool]:
-    """(text, cut): the source record ("raw": pretty JSON or the XML) or the v2 JSON ("v2")."""
+def preview_text(stored, record: dict | None, kind: str, raw: bytes | None = None) -> tuple[str, bool]:
+    """(text, cut): the source record ("raw": pretty JSON or the XML) or the v2 JSON ("v2").
+    `raw`: the source bytes when the caller has them already (reading them may inflate)."""
     if kind == "v2":
         return _cap(pretty_json(record if record is not None else stored.record_json))
+    raw = stored.raw if raw is None else raw
     try:
-        text = stored.raw.decode("utf-8") if stored.raw_format == "xml" else pretty_json(stored.raw)
+        text = raw.decode("utf-8") if stored.raw_format == "xml" else pretty_json(raw)
     except (UnicodeDecodeError, orjson.JSONDecodeError):
-        text = stored.raw.decode("utf-8", "replace")
+        text = raw.decode("utf-8", "replace")
     return _cap(text)
 
 
@@ -149,8 +151,9 @@ def study_view(stored) -> dict[str, Any]:
     locations = contacts.get("locations") or []
     raw_is_xml = stored.raw_format == "xml"
     # small records carry their preview inline; big ones load it on demand (/study/X/preview)
-    lazy = len(stored.raw) > INLINE_PREVIEW_BYTES
-    raw_text, raw_cut = (None, False) if lazy else preview_text(stored, record, "raw")
+    raw = stored.raw
+    lazy = len(raw) > INLINE_PREVIEW_BYTES
+    raw_text, raw_cut = (None, False) if lazy else preview_text(stored, record, "raw", raw)
     v2_text, v2_cut = (None, False) if lazy or not raw_is_xml else preview_text(stored, record, "v2")
     return {
         "record": record,
@@ -197,7 +200,7 @@ def study_view(stored) -> dict[str, Any]:
         "v2_text": v2_text,
         "v2_cut": v2_cut,
         "lazy_preview": lazy,
-        "raw_size": len(stored.raw),
+        "raw_size": len(raw),
         "source": stored.source,
         "ingested_at": stored.ingested_at,
         "withdrawn_at": stored.withdrawn_at,
