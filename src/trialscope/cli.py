@@ -67,8 +67,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     if stored is None:
         raise UsageError(f"{nct} is not in the store {args.db or default_db()}")
     if args.raw:
-        sys.stdout.buffer.write(stored.raw)
-        if not stored.raw.endswith(b"\n"):
+        raw = stored.raw
+        sys.stdout.buffer.write(raw)
+        if not raw.endswith(b"\n"):
             sys.stdout.buffer.write(b"\n")
     elif args.json:
         _print_json(stored.record)
