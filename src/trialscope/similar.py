@@ -285,6 +285,7 @@ def study_features(record: dict) -> Features:
     status = p.get("statusModule") or {}
     design = p.get("designModule") or {}
     info = design.get("designInfo") or {}
+    elig = p.get("eligibilityModule") or {}
     try:  # display_title needs only these modules: validating just them is ~20x faster
         title = display_title(validate({"protocolSection": {
             k: p[k] for k in ("identificationModule", "descriptionModule", "sponsorCollaboratorsModule")
@@ -322,7 +323,7 @@ def study_features(record: dict) -> Features:
         p=[x for x in design.get("phases") or [] if x != "NA"],
         st=design.get("studyType"), pp=info.get("primaryPurpose"),
         c=conds, cd=derived, im=imesh, iv=iv_names, **_token_fields(toks),
-        ag=_age_range(p.get("eligibilityModule") or {}), sx=(p.get("eligibilityModule") or {}).get("sex"),
+        ag=_age_range(elig), sx=elig.get("sex"),
     )
 
 

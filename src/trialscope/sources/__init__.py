@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 from . import jsonv2, xml
-from .base import Document, Origin, Reject, SourceFailure, SourceRecord
+from .base import Document, Origin, Reject, SourceFailure, SourceRecord, inflate_entry
 
 __all__ = [
     "Document", "Origin", "Reject", "SourceFailure", "SourceRecord",
@@ -60,17 +60,15 @@ def read(path: str | Path) -> Iterator[SourceRecord | Reject]:
 
 
 def parse(doc: Document) -> Iterator[SourceRecord | Reject]:
+    if doc.kind == "jsonline":  # lines are split from inflated bytes: never deflated
+        yield jsonv2.read_line(doc.data, doc.origin)
+        return
     try:
         data = doc.payload()
     except ValueError as exc:
-        yield Reject(doc.origin, str(exc))
+        yield Reject(doc.origin, f"corrupt archive entry: {exc}")
         return
-    if doc.kind == "jsonline":
-        items: Iterator[SourceRecord | Reject] = iter([jsonv2.read_line(data, doc.origin)])
-    elif doc.kind == "json":
-        items = jsonv2.read_document(data, doc.origin)
-    else:
-        items = xml.read_document(data, doc.origin)
+    items = (jsonv2.read_document if doc.kind == "json" else xml.read_document)(data, doc.origin)
     for item in items:
         if doc.deflated is not None and isinstance(item, SourceRecord) and item.raw is data:
             item.deflated = doc.data  # the whole entry is this record: keep its deflate stream
@@ -135,25 +133,21 @@ def _zip_documents(p: Path) -> Iterator[Document | Reject]:
                 continue
             origin = Origin(str(p), info.filename)
             try:
-                packed = _deflated_bytes(raw, info)
-                if packed is None:
-                    data = archive.read(info)
+                data = _deflated_bytes(raw, info)
+                if data is None:  # zipfile reads it
+                    data, deflated = archive.read(info), None
                     kind = detect(data[:HEAD])
-                else:
-                    data = packed
-                    kind = detect(_head(packed))
+                else:  # left deflated: the worker that parses it inflates it
+                    deflated = (info.file_size, info.CRC)
+                    kind = detect(_head(data))
                     if kind == "jsonl":  # split into lines here: each line is a document
-                        data = Document(packed, origin, kind, (info.file_size, info.CRC)).payload()
+                        data, deflated = inflate_entry(data, *deflated), None
             except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
-                message = str(exc)
-                if not message.startswith("corrupt archive entry"):
-                    message = f"corrupt archive entry: {message}"
-                yield Reject(origin, message)
+                yield Reject(origin, f"corrupt archive entry: {exc}")
                 continue
             if kind == "jsonl":
                 yield from _lines(iter(data.splitlines(keepends=True)), origin)
             elif kind in ("json", "xml"):
-                deflated = (info.file_size, info.CRC) if packed is not None and data is packed else None
                 yield Document(data, origin, kind, deflated)
             else:
                 yield Reject(origin, "archive entry is neither JSON nor XML")

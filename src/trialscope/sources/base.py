@@ -44,16 +44,19 @@ class Document:
 
     def payload(self) -> bytes:
         """The document's bytes; raises ValueError naming the fault of a corrupt entry."""
-        if self.deflated is None:
-            return self.data
-        size, crc = self.deflated
-        try:
-            data = zlib.decompress(self.data, -15)
-        except zlib.error as exc:
-            raise ValueError(f"corrupt archive entry: {exc}") from None
-        if len(data) != size or zlib.crc32(data) != crc:
-            raise ValueError("corrupt archive entry: size or CRC-32 does not match the archive's directory")
-        return data
+        return self.data if self.deflated is None else inflate_entry(self.data, *self.deflated)
+
+
+def inflate_entry(data: bytes, size: int, crc: int) -> bytes:
+    """A zip entry's deflate stream inflated and checked against its directory's size and
+    CRC-32; raises ValueError naming the fault."""
+    try:
+        out = zlib.decompress(data, -15)
+    except zlib.error as exc:
+        raise ValueError(str(exc)) from None
+    if len(out) != size or zlib.crc32(out) != crc:
+        raise ValueError("size or CRC-32 does not match the archive's directory")
+    return out
 
 
 @dataclass(slots=True)
