@@ -123,6 +123,7 @@ IPD_INFO = _enum(
 _MD_SPECIAL = re.compile(r"[\\<>\[\]&*^~]")
 _MD_ESCAPE = str.maketrans({c: "\\" + c for c in "\\<>[]&*^~"})
 _ITEM = re.compile(r"(-|\*|•|[0-9]{1,3}[.)])\s+")
+_ITEM_START = frozenset("-*•0123456789")  # the characters an _ITEM match can begin with
 
 
 def markdown(text: str) -> str:
@@ -139,20 +140,20 @@ def textblock(text: str) -> str:
     list item, bullets as `* `, nested items indented two spaces per level, and no blank
     line between items of the same list.
     """
-    lines = [line.rstrip() for line in text.split("\n")]
     blocks: list[tuple[int, str, list[str]]] = []  # (level or -1 for a paragraph, marker, words)
     columns: list[int] = []  # content column of each open list level
     open_block = False
-    for line in lines:
-        stripped = line.lstrip()
+    for line in text.split("\n"):
+        stripped = line.strip()
         if not stripped:
             open_block = False
             continue
-        item = _ITEM.match(stripped)
+        # most lines are wrapped prose: try the item pattern only where one could start
+        item = _ITEM.match(stripped) if stripped[0] in _ITEM_START else None
         if open_block and item is None:
             blocks[-1][2].append(stripped)
             continue
-        indent = len(line) - len(stripped)
+        indent = len(line) - len(line.lstrip())
         if item is None:
             while columns and columns[-1] > indent:
                 columns.pop()
