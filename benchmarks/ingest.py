@@ -47,12 +47,24 @@ def parse_only(paths: list[str], workers: int) -> tuple[int, float]:
     return n, time.perf_counter() - start
 
 
-def end_to_end(paths: list[str], workers: int) -> tuple[dict, float]:
+def end_to_end(paths: list[str], workers: int) -> tuple[dict, float, dict]:
     with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(str(Path(tmp) / "bench.db"))
+        path = Path(tmp) / "bench.db"
+        store = open_store(str(path))
         summary = ingest(store, paths, progress=False, workers=workers)
+        sizes = store_sizes(store, path)
         store.close()
-    return summary.as_dict(), summary.seconds
+    return summary.as_dict(), summary.seconds, sizes
+
+
+def store_sizes(store, path: Path) -> dict:
+    """The store file, and its raw bytes as stored (zip entries keep their deflate stream)
+    vs as the source held them."""
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    stored = store.db.execute("SELECT sum(length(raw)), sum(length(record)) FROM studies").fetchone()
+    source = sum(len(s.raw) for s in store.iter_studies())
+    return {"file_mb": round(path.stat().st_size / 1e6, 1), "raw_stored_mb": round(stored[0] / 1e6, 1),
+            "raw_source_mb": round(source / 1e6, 1), "record_mb": round(stored[1] / 1e6, 1)}
 
 
 def main() -> int:
@@ -73,7 +85,7 @@ def main() -> int:
     for _ in range(args.repeat):
         n, seconds = parse_only(names, args.workers)
         parse_rates.append(n / seconds)
-        summary, seconds = end_to_end(names, args.workers)
+        summary, seconds, sizes = end_to_end(names, args.workers)
         read = summary["added"] + summary["updated"] + summary["unchanged"] + summary["rejected"]
         e2e_rates.append(read / seconds)
     parse, e2e = statistics.median(parse_rates), statistics.median(e2e_rates)
@@ -87,6 +99,7 @@ def main() -> int:
         "parse_only_records_per_s": round(parse),
         "end_to_end_records_per_s": round(e2e),
         "end_to_end_share_of_parse_only": round(e2e / parse, 3),
+        "store_sizes": sizes,
         "last_run": summary,
     }, indent=1))
     return 0

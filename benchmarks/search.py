@@ -491,6 +491,71 @@ def by_kind(queries: list[dict], times: list[float]) -> dict:
     return {k: summary(v) for k, v in kinds.items()}
 
 
+def pass_breakdown(searcher: Searcher, queries: list[dict], repeat: int) -> dict:
+    """Where a query's time goes: the two passes the binding makes (top hits with count,
+    then the facet aggregation), each alone, and the alternatives measured against them:
+    hits without count, the count as an aggregation (no scoring), and both passes on two
+    threads (which gains only if the binding releases the GIL while it searches)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    built = [searcher.build_query(ts_request(q))[1] for q in queries]
+    raw = searcher._searcher
+    count_agg = {"n": {"value_count": {"field": "shard"}}}
+    passes = {
+        "hits_with_count": lambda q: raw.search(q, 20, count=True),
+        "hits_without_count": lambda q: raw.search(q, 20, count=False),
+        "count_by_aggregation": lambda q: raw.aggregate(q, count_agg),
+        "facets_exact": searcher.facets,
+        "both_passes_serial": lambda q: (raw.search(q, 20, count=True), searcher.facets(q)),
+    }
+    pool = ThreadPoolExecutor(2)
+
+    def two_threads(q):
+        hits = pool.submit(raw.search, q, 20, True)
+        facets = pool.submit(searcher.facets, q)
+        return hits.result(), facets.result()
+
+    passes["both_passes_two_threads"] = two_threads
+    times: dict[str, list[list[float]]] = {name: [] for name in passes}
+    for _ in range(repeat):
+        for name, run in passes.items():
+            row = []
+            for q in built:
+                t = time.perf_counter()
+                run(q)
+                row.append((time.perf_counter() - t) * 1000)
+            times[name].append(row)
+    pool.shutdown()
+    return {name: summary([statistics.median(r[i] for r in rows) for i in range(len(built))])
+            for name, rows in times.items()}
+
+
+def build_split(base: list[dict], n: int, seed: int) -> dict:
+    """CPU per study of the index build's two halves on the first n studies of the corpus:
+    building tantivy documents in Python, and tantivy's indexing (its threads included)."""
+    import tempfile
+
+    recs = [rec for _, rec in zip(range(n), build_corpus(n, seed, base), strict=False)]
+    c = time.process_time()
+    docs = [study_document(r) for r in recs]
+    doc_cpu = time.process_time() - c
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "split.index")
+        FullTextIndex._create(path)
+        writer = FullTextIndex(path).writer()
+        c = time.process_time()
+        for doc in docs:
+            writer.add_document(doc)
+        writer.commit()
+        writer.wait_merging_threads()
+        index_cpu = time.process_time() - c
+    doc_us, index_us = doc_cpu / n * 1e6, index_cpu / n * 1e6
+    cores = os.cpu_count() or 1
+    return {"studies": n, "document_building_cpu_us_per_study": round(doc_us),
+            "tantivy_indexing_cpu_us_per_study": round(index_us),
+            f"ceiling_studies_per_s_on_{cores}_cores": round(cores * 1e6 / (doc_us + index_us))}
+
+
 def measure(name: str, fn, queries: list[dict], repeat: int) -> dict:
     """Median per query over `repeat` passes after a warm-up pass. Wall-clock latency, and
     for in-process systems also the process CPU time per query (robust to a busy machine)."""
@@ -565,6 +630,10 @@ def main(argv: list[str] | None = None) -> int:
         req.facets = False
         searcher.search(req)
     result["trialscope_without_facets_mean_ms"] = round((time.perf_counter() - t) * 1000 / len(queries), 3)
+    log("where the time goes: each pass alone, and the build's two halves ...")
+    result["query_passes_ms"] = pass_breakdown(searcher, queries, args.repeat)
+    result["build_cpu_split"] = build_split(base, min(args.n, 30_000), args.seed)
+    log(f"  {result['build_cpu_split']}")
 
     if not args.no_fts:
         log("building SQLite FTS5 baseline ...")
