@@ -221,12 +221,18 @@ def create_app(db: str | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request):
         ui = parse_ui(request.query_params)
-        result = web.search(ui_request(ui))
-        facets = {k: v for k, v in (result.facets or {}).items()}
+        result = web.search(ui_request(ui, facets=False))  # the facets come after: /facets
         nxt = next_pairs(ui, result.next_page_token, len(result.hits)) if result.next_page_token else None
-        return page("search.html", ui=ui, result=result, facets=facets, total=web.store.count(),
-                    export_qs=urlencode(ui.pairs()), next_qs=urlencode(nxt) if nxt else None,
-                    prev_qs=urlencode(prev_pairs(ui)) if ui.page else None)
+        return page("search.html", ui=ui, result=result, export_qs=urlencode(ui.pairs()),
+                    next_qs=urlencode(nxt) if nxt else None, prev_qs=urlencode(prev_pairs(ui)) if ui.page else None)
+
+    @app.get("/facets", response_class=HTMLResponse, include_in_schema=False)
+    def facets_page(request: Request):
+        """The search page's filter counts: loaded by htmx after the page, a page of its own without JavaScript."""
+        ui = parse_ui(request.query_params)
+        facets, approximate = web.facet_counts(ui_request(ui, snippets=False))
+        name = "_facets.html" if request.headers.get("hx-request") else "facets.html"
+        return page(name, ui=ui, facets=facets, approximate=approximate)
 
     @app.get("/study/{nct}", response_class=HTMLResponse, include_in_schema=False)
     def study_page(nct: str, request: Request):
@@ -354,7 +360,8 @@ def create_app(db: str | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz():
-        return {"ok": True, "studies": web.store.count()}
+        # the pid tells the processes of `serve --workers N` apart
+        return {"ok": True, "studies": web.store.count(), "pid": os.getpid()}
 
     return app
 
