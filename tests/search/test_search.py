@@ -379,3 +379,26 @@ def test_huge_result_sets_sample_their_facets(searcher, monkeypatch):
     assert abs(got[top] - want[top]) <= 0.25 * want[top]
     forced = searcher.search(SearchRequest(limit=1, exact_facets=True))
     assert not forced.facets_approximate and forced.facets == exact.facets
+
+
+def test_facet_counts_alone_match_the_search(searcher, monkeypatch):
+    """The search page's facets: counted without the hits, only the ones asked for, and a
+    total given by the caller only chooses between exact and sampled counts."""
+    import trialscope.search.searcher as search_mod
+
+    req = SearchRequest(query="cancer", phase=["PHASE2", "PHASE3"], limit=1)
+    full = searcher.search(req)
+    assert full.total > 0
+    facets, approx = searcher.facet_counts(req)
+    assert facets == full.facets and not approx
+    page = ("status", "phase", "study_type", "country")
+    some, approx = searcher.facet_counts(req, page, total=full.total)
+    assert set(some) == set(page) and not approx
+    assert all(some[k] == full.facets[k] for k in page)
+    assert searcher.facet_counts(SearchRequest(query="zzzqqqxxnomatch"), page) == ({}, False)
+    # a total above the sampling threshold samples (and says so); the search's own total never lies
+    monkeypatch.setattr(search_mod, "FACET_SAMPLE_ABOVE", 10)
+    monkeypatch.setattr(search_mod, "FACET_SAMPLE_TARGET", max(1, full.total // 2))
+    sampled, approx = searcher.facet_counts(req, page, total=full.total)
+    assert approx and set(sampled) <= set(page)
+    assert all(n <= full.total for vals in sampled.values() for _, n in vals)

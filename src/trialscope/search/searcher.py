@@ -156,44 +156,58 @@ class Searcher:
         return SearchResult(total=total, hits=hits, facets=facets, next_page_token=token,
                             facets_approximate=approximate)
 
-    def facet_counts(self, req: SearchRequest) -> tuple[dict[str, list[tuple[str, int]]], bool]:
-        """The facets of a search alone, without its hits: -> (facets, approximate)."""
-        return self._facets_of(self._searcher, self.build_query(req)[1], req.exact_facets)
+    def facet_counts(self, req: SearchRequest, names=None, total: int | None = None
+                     ) -> tuple[dict[str, list[tuple[str, int]]], bool]:
+        """The facets of a search alone, without its hits: -> (facets, approximate).
 
-    def _facets_of(self, searcher, query: Query, exact: bool) -> tuple[dict[str, list[tuple[str, int]]], bool]:
-        """Exact facets up to FACET_SAMPLE_ABOVE matches, sampled ones above (the count,
-        an aggregation without terms, is cheap beside the facet pass)."""
-        total = searcher.search(query, 1, count=True).count
+        `names`: the FACETS to count (default all; a page counts only those it shows).
+        `total`: the search's match count when the caller has it (the page it was shown on):
+        it saves the count pass that chooses between exact and sampled counts. It only steers
+        that choice, so a wrong one costs time, never wrong counts or a wrong mark."""
+        return self._facets_of(self._searcher, self.build_query(req)[1], req.exact_facets, names, total)
+
+    def _facets_of(self, searcher, query: Query, exact: bool, names=None, total: int | None = None
+                   ) -> tuple[dict[str, list[tuple[str, int]]], bool]:
+        """Exact facets up to FACET_SAMPLE_ABOVE matches, sampled ones above."""
+        if total is None:
+            total = searcher.search(query, 1, count=True).count
         if not total:
             return {}, False
         if exact or total <= FACET_SAMPLE_ABOVE:
-            return self.facets(query, searcher), False
-        return self._sampled_facets(query, total, searcher), True
+            return self.facets(query, searcher, names), False
+        return self._sampled_facets(query, total, searcher, names)
 
-    def _sampled_facets(self, query: Query, total: int, searcher=None) -> dict[str, list[tuple[str, int]]]:
+    def _sampled_facets(self, query: Query, total: int, searcher=None, names=None
+                        ) -> tuple[dict[str, list[tuple[str, int]]], bool]:
         """Facets of a very large result set, counted on a fixed hash sample of it (the
         documents whose `shard` is below m of SHARDS) and scaled up: about FACET_SAMPLE_TARGET
         documents are counted whatever the total, so the cost stays bounded."""
         m = max(1, min(SHARDS, math.ceil(SHARDS * FACET_SAMPLE_TARGET / total)))
         if m >= SHARDS:
-            return self.facets(query, searcher)
+            return self.facets(query, searcher, names), False
         # the shard postings lead the intersection: only sampled documents evaluate the query
         shard = Query.range_query(self.schema, "shard", FieldType.Unsigned, 0, m - 1, use_inverted_index=True)
         sample = Query.boolean_query([(Occur.Must, query), (Occur.Must, const(shard))])
         scale = SHARDS / m
         out = {}
-        for name, vals in self.facets(sample, searcher).items():
+        for name, vals in self.facets(sample, searcher, names).items():
             out[name] = [(v, min(total, round(n * scale))) for v, n in vals]
-        return out
+        return out, True
 
-    def facets(self, query: Query, searcher=None) -> dict[str, list[tuple[str, int]]]:
-        """Counts over the documents `query` matches: three terms aggregations in one pass
-        (the grouped low-cardinality column, countries, condition MeSH terms), in Rust."""
-        aggs = {
-            "facet": {"terms": {"field": "facet", "size": 1000}},
-            "country": {"terms": {"field": "country_facet", "size": FACETS["country"][1]}},
-            "condition_mesh": {"terms": {"field": "mesh_facet", "size": FACETS["condition_mesh"][1]}},
-        }
+    def facets(self, query: Query, searcher=None, names=None) -> dict[str, list[tuple[str, int]]]:
+        """Counts over the documents `query` matches: up to three terms aggregations in one
+        pass (the grouped low-cardinality column, countries, condition MeSH terms), in Rust;
+        only the columns `names` (default: every facet) need are read."""
+        names = list(FACETS) if names is None else [n for n in FACETS if n in names]
+        aggs = {}
+        if any(n in GROUPED_FACETS for n in names):
+            aggs["facet"] = {"terms": {"field": "facet", "size": 1000}}
+        if "country" in names:
+            aggs["country"] = {"terms": {"field": "country_facet", "size": FACETS["country"][1]}}
+        if "condition_mesh" in names:
+            aggs["condition_mesh"] = {"terms": {"field": "mesh_facet", "size": FACETS["condition_mesh"][1]}}
+        if not aggs:
+            return {}
         result = (searcher or self._searcher).aggregate(query, aggs)
         grouped: dict[str, list[tuple[str, int]]] = {name: [] for name in GROUPED_FACETS}
         for b in (result.get("facet") or {}).get("buckets") or []:
@@ -201,7 +215,8 @@ class Searcher:
             if name in grouped:
                 grouped[name].append((value, int(b["doc_count"])))
         out: dict[str, list[tuple[str, int]]] = {}
-        for name, (_, size) in FACETS.items():
+        for name in names:
+            size = FACETS[name][1]
             if name in grouped:
                 vals = sorted(grouped[name], key=lambda kv: (-kv[1], kv[0]))[:size]
             else:

@@ -46,6 +46,7 @@ log = logging.getLogger("trialscope.web")
 HERE = Path(__file__).parent
 REGISTRY = "ClinicalTrials.gov (US)"
 SEE_ALSO = 6
+PAGE_FACETS = ("status", "phase", "study_type", "country")  # the filters the search page shows
 EXPORT_CAP = 10_000  # rows in one CSV / RIS export
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -224,13 +225,16 @@ def create_app(db: str | None = None) -> FastAPI:
         result = web.search(ui_request(ui, facets=False))  # the facets come after: /facets
         nxt = next_pairs(ui, result.next_page_token, len(result.hits)) if result.next_page_token else None
         return page("search.html", ui=ui, result=result, export_qs=urlencode(ui.pairs()),
+                    facets_qs=urlencode([*ui.pairs(), ("n", result.total)]),
                     next_qs=urlencode(nxt) if nxt else None, prev_qs=urlencode(prev_pairs(ui)) if ui.page else None)
 
     @app.get("/facets", response_class=HTMLResponse, include_in_schema=False)
     def facets_page(request: Request):
         """The search page's filter counts: loaded by htmx after the page, a page of its own without JavaScript."""
         ui = parse_ui(request.query_params)
-        facets, approximate = web.facet_counts(ui_request(ui, snippets=False))
+        n = request.query_params.get("n") or ""  # the total the page showed: saves a count pass
+        total = int(n) if n.isdigit() and len(n) <= 9 else None
+        facets, approximate = web.facet_counts(ui_request(ui, snippets=False), PAGE_FACETS, total)
         name = "_facets.html" if request.headers.get("hx-request") else "facets.html"
         return page(name, ui=ui, facets=facets, approximate=approximate)
 

@@ -97,10 +97,10 @@ class Web:
         self.catch_up()
         return self.searcher.search(req)
 
-    def facet_counts(self, req) -> tuple[dict[str, list[tuple[str, int]]], bool]:
+    def facet_counts(self, req, names=None, total: int | None = None) -> tuple[dict[str, list[tuple[str, int]]], bool]:
         """A search's facets alone (the search page loads them after its hits)."""
         self.catch_up()
-        return self.searcher.facet_counts(req)
+        return self.searcher.facet_counts(req, names, total)
 
     def cached(self, key: Any, compute):
         """Memoize an expensive derived value until the store changes."""
