@@ -6,7 +6,10 @@ Measures GET /api/v2/studies (a mix of queries), record pages of random studies,
 record page of the study with the largest resultsSection (rendered every time, page cache
 off; and again with the default per-store-state page cache). Prints JSON.
 
-    python benchmarks/web.py [--clients 8] [--requests 400] [--workers 1] [--db FILE]
+Then the same scenarios with the same clients against `serve --workers N` (default 2, one
+process per core), in the same run: p95 and requests/s beside one process.
+
+    python benchmarks/web.py [--clients 8] [--requests 400] [--workers 2] [--db FILE]
 """
 
 from __future__ import annotations
@@ -124,7 +127,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=400, help="per scenario")
-    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="server processes to compare with one (default 2; 1 skips the comparison)")
     ap.add_argument("--db", default=None)
     args = ap.parse_args()
 
@@ -135,11 +139,10 @@ def main() -> int:
     ids = list(store.nct_ids())
     heavy, heavy_size = largest_results(db)
     rng = random.Random(7)
-    extra = ["--workers", str(args.workers)] if args.workers > 1 else []
-    report: dict = {"data": note, "studies": len(ids), "clients": args.clients, "workers": args.workers,
+    report: dict = {"data": note, "studies": len(ids), "clients": args.clients, "workers": 1,
                     "results_heavy_study": heavy, "results_heavy_bytes": heavy_size, "targets_p95_ms": TARGETS_MS}
     # page cache off: every record page is rendered (the honest, cold figure)
-    with running_server(db, args=extra, env={"TRIALSCOPE_PAGE_CACHE": "0"}) as base:
+    with running_server(db, env={"TRIALSCOPE_PAGE_CACHE": "0"}) as base:
         # warm up: index open, templates compiled, every page type touched once
         run(base, [("/api/v2/studies", q) for q in API_MIX] + [("/study/" + i, {}) for i in ids[:20]], 2)
         if heavy:
@@ -147,7 +150,11 @@ def main() -> int:
         api = [("/api/v2/studies", API_MIX[i % len(API_MIX)]) for i in range(args.requests)]
         pages = [("/study/" + rng.choice(ids), {}) for _ in range(args.requests)]
         heavy_urls = [("/study/" + heavy, {})] * max(40, args.requests // 4) if heavy else []
-        search = [("/", {"q": q}) for q in (["liver cancer", "sorafenib", "diabetes", "asthma"] * args.requests)[: args.requests // 2]]
+        words = (["liver cancer", "sorafenib", "diabetes", "asthma"] * args.requests)[: args.requests // 2]
+        # the search page's first paint (hits + total), and its filter counts, which htmx
+        # loads after it (/facets)
+        search = [("/", {"q": q}) for q in words]
+        facets = [("/facets", {"q": q}) for q in words]
         for clients in sorted({1, args.clients}):
             tag = "" if clients == args.clients else "_1client"
             report["api_search" + tag] = run(base, api, clients)
@@ -155,8 +162,22 @@ def main() -> int:
             if heavy:
                 report["results_heavy_page" + tag] = run(base, heavy_urls, clients)
             report["search_page" + tag] = run(base, search, clients)
+            report["search_facets" + tag] = run(base, facets, clients)
+    if args.workers > 1:  # the same clients against N processes, same run
+        with running_server(db, args=["--workers", str(args.workers)], env={"TRIALSCOPE_PAGE_CACHE": "0"}) as base:
+            run(base, [("/api/v2/studies", q) for q in API_MIX] * args.workers
+                + [("/study/" + i, {}) for i in ids[:20]], args.clients)
+            multi = {name: run(base, urls, args.clients) for name, urls in
+                     (("api_search", api), ("record_page", pages), ("search_page", search),
+                      ("search_facets", facets))}
+        report[f"workers_{args.workers}"] = multi
+        report[f"workers_{args.workers}_vs_1"] = {
+            name: {"req_per_s": f"{r['req_per_s']} vs {report[name]['req_per_s']}",
+                   "throughput_ratio": round(r["req_per_s"] / report[name]["req_per_s"], 2),
+                   "p95_ms": f"{r['p95_ms']} vs {report[name]['p95_ms']}"}
+            for name, r in multi.items()}
     if heavy:  # the same page again with the per-store-state page cache on (the default)
-        with running_server(db, args=extra) as base:
+        with running_server(db) as base:
             run(base, [("/study/" + heavy, {})] * 2, 1)
             report["results_heavy_page_cached"] = run(
                 base, [("/study/" + heavy, {})] * max(40, args.requests // 4), args.clients)

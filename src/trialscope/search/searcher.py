@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import tantivy
 from tantivy import FieldType, Occur, Order, Query
@@ -25,8 +23,6 @@ from .snippets import snippet
 FACET_SAMPLE_ABOVE = 25_000
 FACET_SAMPLE_TARGET = 12_000
 PRECOUNT_ABOVE = 10_000  # page offsets beyond this are checked against the result size first
-# facet passes running beside the hits of a search (one process's requests share them)
-_POOL = ThreadPoolExecutor(max(2, os.cpu_count() or 2), thread_name_prefix="facets")
 
 
 class Searcher:
@@ -112,9 +108,6 @@ class Searcher:
         fp = fingerprint(req)
         offset = read_token(req.page_token, fp)
         searcher = self._searcher
-        # facets, when asked for, are counted on another thread beside the hits (the binding
-        # lets go of the GIL while it searches); the web page asks for them separately
-        pending = _POOL.submit(self._facets_of, searcher, full_q, req.exact_facets) if req.facets else None
         # a page's cost grows with its offset (the top offset+limit are kept): a deep offset
         # is checked against the result size before it is collected
         if offset > PRECOUNT_ABOVE:
@@ -132,8 +125,8 @@ class Searcher:
             raise past_end(req.page_token, offset, total)
         facets: dict[str, list[tuple[str, int]]] = {}
         approximate = False
-        if pending is not None:
-            facets, approximate = pending.result()
+        if req.facets:  # after the hits, which gave the total that chooses exact or sampled
+            facets, approximate = self._facets_of(searcher, full_q, req.exact_facets, total=total)
         snippet_gen = None
         if req.snippets and text_q is not None:
             snippet_gen = tantivy.SnippetGenerator.create(searcher, text_q, self.schema, "summary")
