@@ -1,10 +1,11 @@
-# trialscope: `make run` serves the bundled sample; `make test` runs every test.
+# trialscope: `make run` serves the bundled sample (`make run WORKERS=0`: one process per core); `make test` runs every test.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DB     ?= trialscope.db
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+WORKERS ?= 1
 
 .PHONY: run test lint bench sysdeps clean
 
@@ -18,7 +19,7 @@ $(DB): | $(BIN)/.installed
 	$(BIN)/trialscope ingest sample/*.zip --db $(DB)
 
 run: $(BIN)/.installed $(DB)
-	$(BIN)/trialscope serve --db $(DB) --host $(HOST) --port $(PORT)
+	$(BIN)/trialscope serve --db $(DB) --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 # Debian packages some tests drive for real: chromium (browser tests), postgresql (store tests).
 sysdeps:

@@ -88,6 +88,17 @@ def largest_results(db: str) -> tuple[str | None, int]:
     return best, size
 
 
+def facets_url(base: str, q: str) -> tuple[str, dict]:
+    """The /facets request a search page makes after first paint (as htmx would send it)."""
+    import html
+    import re
+    from urllib.parse import parse_qsl
+
+    page = httpx.get(base + "/", params={"q": q}, timeout=60).text
+    qs = html.unescape(re.search(r'hx-get="/facets\?([^"]*)"', page).group(1))
+    return "/facets", dict(parse_qsl(qs))
+
+
 def run(base: str, urls: list[tuple[str, dict]], clients: int) -> dict:
     """Each client thread takes URLs round-robin; returns latency figures in ms."""
     lat: list[float] = []
@@ -154,7 +165,8 @@ def main() -> int:
         # the search page's first paint (hits + total), and its filter counts, which htmx
         # loads after it (/facets)
         search = [("/", {"q": q}) for q in words]
-        facets = [("/facets", {"q": q}) for q in words]
+        facet_urls = {q: facets_url(base, q) for q in set(words)}
+        facets = [facet_urls[q] for q in words]
         for clients in sorted({1, args.clients}):
             tag = "" if clients == args.clients else "_1client"
             report["api_search" + tag] = run(base, api, clients)

@@ -156,7 +156,8 @@ class Searcher:
         `names`: the FACETS to count (default all; a page counts only those it shows).
         `total`: the search's match count when the caller has it (the page it was shown on):
         it saves the count pass that chooses between exact and sampled counts. It only steers
-        that choice, so a wrong one costs time, never wrong counts or a wrong mark."""
+        that choice (sampled counts are marked approximate either way), so a wrong one costs
+        time or precision, never an unmarked estimate."""
         return self._facets_of(self._searcher, self.build_query(req)[1], req.exact_facets, names, total)
 
     def _facets_of(self, searcher, query: Query, exact: bool, names=None, total: int | None = None

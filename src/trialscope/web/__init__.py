@@ -40,12 +40,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     db = args.db or default_db()
     os.environ["TRIALSCOPE_DB"] = db
+    workers = args.workers if args.workers > 0 else os.cpu_count() or 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    print(f"trialscope: serving {db} at http://{args.host}:{args.port}/ (API: /api/v2/studies, docs: /docs)",
-          flush=True)
+    print(f"trialscope: serving {db} at http://{args.host}:{args.port}/ (API: /api/v2/studies, docs: /docs)"
+          + (f" with {workers} worker processes" if workers > 1 else ""), flush=True)
+    # N processes share the listening socket, the store (SQLite WAL: readers never block) and
+    # the index (one writer at a time under its lock: the first to catch up applies a change,
+    # the others reload what it committed)
     uvicorn.run(
         "trialscope.web:app_factory", factory=True, host=args.host, port=args.port,
-        workers=args.workers if args.workers > 1 else None, log_level=args.log_level,
+        workers=workers if workers > 1 else None, log_level=args.log_level,
         access_log=args.access_log,
     )
     return 0
@@ -55,7 +59,8 @@ def register_commands(sub, common) -> None:
     p = sub.add_parser("serve", parents=[common], help="run the web app and the API v2 server")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes sharing the port, store and index (default 1; 0: one per core)")
     p.add_argument("--log-level", default="warning")
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=cmd_serve)
