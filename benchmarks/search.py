@@ -37,7 +37,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import OUT, base_records, build_corpus  # noqa: E402
 
-from trialscope.index import FullTextIndex  # noqa: E402
+from trialscope.index import FullTextIndex, bulk_build  # noqa: E402
 from trialscope.index.fulltext import TEXT_WEIGHTS, study_document  # noqa: E402
 from trialscope.search import OPEN_STATUSES, Searcher, SearchRequest  # noqa: E402
 from trialscope.web.app import PAGE_FACETS  # noqa: E402
@@ -189,20 +189,17 @@ class _IndexOnly:
 def build_trialscope(n: int, seed: int, base: list[dict], path: str) -> dict:
     if os.path.isdir(path):
         shutil.rmtree(path)
-    FullTextIndex._create(path)
-    idx = FullTextIndex(path)
     t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
-    writer = idx.writer()
-    for i, rec in enumerate(build_corpus(n, seed, base), 1):
-        writer.add_document(study_document(rec))
+
+    def progress(i: int) -> None:
         if i % 100_000 == 0:
-            writer.commit()
             log(f"  trialscope: {i:,} indexed, {i / (time.perf_counter() - t0):,.0f}/s")
-    writer.commit()
-    writer.wait_merging_threads()
+
+    # the product's bulk build (`trialscope index`, a first ingest): same writer, one commit
+    bulk_build(path, (study_document(rec) for rec in build_corpus(n, seed, base)), progress)
     dt = time.perf_counter() - t0
     cpu = _cpu_since(r0)
-    idx.set_seq(1)
+    FullTextIndex(path).set_seq(1)
     size = sum(f.stat().st_size for f in Path(path).iterdir())
     return {"studies": n, "seconds": round(dt, 1), "studies_per_s": round(n / dt), "index_mb": round(size / 1e6),
             "cpu_s": round(cpu, 1), "studies_per_cpu_s": round(n / cpu)}
