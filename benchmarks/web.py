@@ -99,8 +99,31 @@ def facets_url(base: str, q: str) -> tuple[str, dict]:
     return "/facets", dict(parse_qsl(qs))
 
 
-def run(base: str, urls: list[tuple[str, dict]], clients: int) -> dict:
-    """Each client thread takes URLs round-robin; returns latency figures in ms."""
+def server_pids(base: str, workers: int) -> list[int]:
+    """The pids of the server processes answering on `base` (healthz names its process)."""
+    pids: set[int] = set()
+    for _ in range(200):
+        pids.add(httpx.get(base + "/healthz", timeout=60).json()["pid"])
+        if len(pids) >= workers:
+            break
+    return sorted(pids)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (robust to a busy machine, unlike latency)."""
+    import os
+
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run(base: str, urls: list[tuple[str, dict]], clients: int, pids: list[int] | None = None) -> dict:
+    """Each client thread takes URLs round-robin; returns latency figures in ms (and the
+    server's CPU per request when its `pids` are given)."""
     lat: list[float] = []
     status: dict[int, int] = {}
     lock = threading.Lock()
@@ -117,6 +140,7 @@ def run(base: str, urls: list[tuple[str, dict]], clients: int) -> dict:
                     lat.append(ms)
                     status[r.status_code] = status.get(r.status_code, 0) + 1
 
+    cpu0 = cpu_seconds(pids) if pids else 0.0
     t0 = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
     for t in threads:
@@ -124,6 +148,7 @@ def run(base: str, urls: list[tuple[str, dict]], clients: int) -> dict:
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    cpu = cpu_seconds(pids) - cpu0 if pids else None
     lat.sort()
 
     def pct(p: float) -> float:
@@ -131,7 +156,9 @@ def run(base: str, urls: list[tuple[str, dict]], clients: int) -> dict:
 
     return {"requests": len(lat), "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
             "mean_ms": round(statistics.fmean(lat), 2), "max_ms": round(lat[-1], 2),
-            "req_per_s": round(len(lat) / wall, 1), "status": status}
+            "req_per_s": round(len(lat) / wall, 1), "status": status,
+            **({"server_cpu_ms_per_request": round(cpu * 1000 / len(lat), 2)} if pids else {}),
+            "load_avg_1min": round(__import__("os").getloadavg()[0], 1)}
 
 
 def main() -> int:
@@ -154,6 +181,7 @@ def main() -> int:
                     "results_heavy_study": heavy, "results_heavy_bytes": heavy_size, "targets_p95_ms": TARGETS_MS}
     # page cache off: every record page is rendered (the honest, cold figure)
     with running_server(db, env={"TRIALSCOPE_PAGE_CACHE": "0"}) as base:
+        pids = server_pids(base, 1)
         # warm up: index open, templates compiled, every page type touched once
         run(base, [("/api/v2/studies", q) for q in API_MIX] + [("/study/" + i, {}) for i in ids[:20]], 2)
         if heavy:
@@ -169,24 +197,29 @@ def main() -> int:
         facets = [facet_urls[q] for q in words]
         for clients in sorted({1, args.clients}):
             tag = "" if clients == args.clients else "_1client"
-            report["api_search" + tag] = run(base, api, clients)
-            report["record_page" + tag] = run(base, pages, clients)
+            report["api_search" + tag] = run(base, api, clients, pids)
+            report["record_page" + tag] = run(base, pages, clients, pids)
             if heavy:
-                report["results_heavy_page" + tag] = run(base, heavy_urls, clients)
-            report["search_page" + tag] = run(base, search, clients)
-            report["search_facets" + tag] = run(base, facets, clients)
+                report["results_heavy_page" + tag] = run(base, heavy_urls, clients, pids)
+            report["search_page" + tag] = run(base, search, clients, pids)
+            report["search_facets" + tag] = run(base, facets, clients, pids)
     if args.workers > 1:  # the same clients against N processes, same run
         with running_server(db, args=["--workers", str(args.workers)], env={"TRIALSCOPE_PAGE_CACHE": "0"}) as base:
-            run(base, [("/api/v2/studies", q) for q in API_MIX] * args.workers
-                + [("/study/" + i, {}) for i in ids[:20]], args.clients)
-            multi = {name: run(base, urls, args.clients) for name, urls in
+            # warm every process (connections land on any of them): index, templates, pages
+            run(base, ([("/api/v2/studies", q) for q in API_MIX] + [("/study/" + i, {}) for i in ids[:20]]
+                       + search[:8] + facets[:8]) * 2 * args.workers, args.clients)
+            pids = server_pids(base, args.workers)
+            report[f"workers_{args.workers}_pids_seen"] = len(pids)
+            multi = {name: run(base, urls, args.clients, pids) for name, urls in
                      (("api_search", api), ("record_page", pages), ("search_page", search),
                       ("search_facets", facets))}
         report[f"workers_{args.workers}"] = multi
         report[f"workers_{args.workers}_vs_1"] = {
             name: {"req_per_s": f"{r['req_per_s']} vs {report[name]['req_per_s']}",
                    "throughput_ratio": round(r["req_per_s"] / report[name]["req_per_s"], 2),
-                   "p95_ms": f"{r['p95_ms']} vs {report[name]['p95_ms']}"}
+                   "p95_ms": f"{r['p95_ms']} vs {report[name]['p95_ms']}",
+                   "server_cpu_ms_per_request": f"{r['server_cpu_ms_per_request']} vs "
+                                                f"{report[name]['server_cpu_ms_per_request']}"}
             for name, r in multi.items()}
     if heavy:  # the same page again with the per-store-state page cache on (the default)
         with running_server(db) as base:
