@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import zlib
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -19,8 +20,9 @@ import orjson
 import tantivy
 
 from ..normalize import age_days
+from ..trust import effective_status
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Free-text fields and their weights (BM25 per field, summed over fields).
 TEXT_WEIGHTS: dict[str, float] = {
@@ -125,6 +127,7 @@ def build_schema() -> tantivy.Schema:
     for name in SORT_FIELDS:
         sb.add_integer_field(name, indexed=True, fast=True)
         sb.add_integer_field("neg_" + name, fast=True)
+    sb.add_integer_field(STALE_FIELD, indexed=True)  # see "trust and places" below
     sb.add_bytes_field("hit", stored=True)
     return sb.build()
 
@@ -247,8 +250,9 @@ def _outcome_texts(proto: dict, record: dict) -> list[str]:
     return texts
 
 
-def study_document(record: dict, withdrawn: bool = False) -> tantivy.Document:
-    """The tantivy document of one v2 study record."""
+def study_document(record: dict, withdrawn: bool = False, asof: date | None = None) -> tantivy.Document:
+    """The tantivy document of one v2 study record; its status is the effective one as of
+    `asof` (default today; see `trialscope.trust`)."""
     proto = record.get("protocolSection") or {}
     ident = proto.get("identificationModule") or {}
     status = proto.get("statusModule") or {}
@@ -323,25 +327,23 @@ def study_document(record: dict, withdrawn: bool = False) -> tantivy.Document:
 
     countries = set()
     loc_texts: list[str] = []
-    cells: set[str] = set()
     for loc in locs:
         loc_texts.extend((loc.get("facility"), loc.get("city"), loc.get("state"), loc.get("country")))
         if loc.get("country"):
             countries.add(loc["country"])
-        gp = loc.get("geoPoint")
-        if gp and gp.get("lat") is not None and gp.get("lon") is not None:
-            with contextlib.suppress(TypeError, ValueError):
-                cells.update(geo_cells(float(gp["lat"]), float(gp["lon"])))
+    points = site_points(locs)
     _add_all(doc, "loc", dict.fromkeys(t for t in loc_texts if t))
     _add_all(doc, "country", countries)
-    _add_all(doc, "geo", cells)
+    _add_all(doc, "geo", {c for p in points for c in geo_cells(p[0], p[1])})
 
     ids = [nct, *(ident.get("nctIdAliases") or ())]
     ids.append((ident.get("orgStudyIdInfo") or {}).get("id"))
     ids.extend(s.get("id") for s in ident.get("secondaryIdInfos") or ())
     _add_all(doc, "ids", ids)
 
-    overall = status.get("overallStatus")
+    effective = effective_status(record, asof)
+    overall = effective.status
+    doc.add_integer(STALE_FIELD, date_int(effective.stale_from.isoformat()) if effective.stale_from else 0)
     _add_all(doc, "status", (overall,))
     phases = design.get("phases") or []
     _add_all(doc, "phase", phases)
@@ -385,8 +387,58 @@ def study_document(record: dict, withdrawn: bool = False) -> tantivy.Document:
     doc.add_bytes("hit", orjson.dumps({
         "t": title, "s": overall, "p": phases, "c": conditions[:10], "sp": lead.get("name"),
         "ty": design.get("studyType"), "sd": start, "lu": last_upd,
+        "s0": effective.reported, "v": effective.verified, "g": points[:MAX_HIT_POINTS],
     }))
     return doc
+
+
+# -- trust and places (issue 14) --------------------------------------------------------
+# The status indexed is the effective one as of the index's as-of date (trialscope.trust):
+# `stale_at` (YYYYMMDD, 0 = never) is the day a study turns "Unknown status", so when the
+# date moves on the few studies whose status flips are found by a range query and
+# re-indexed (index/__init__.py, redate). Sites without the registry's geoPoint get an
+# approximate, city-level point from the shipped gazetteer (trialscope.geo); the stored
+# record is unchanged. Each hit keeps its sites' points, for the nearest site and maps.
+
+STALE_FIELD = "stale_at"
+MAX_HIT_POINTS = 300  # site points kept per hit (the nearest site, the map)
+GEOCODE_SITES = True  # off only to measure what geocoding costs (benchmarks/geocode.py)
+
+
+def site_points(locs) -> list[list]:
+    """[lat, lon, approximate (0/1), "facility, city"] of each site with a position, the
+    registry's geoPoint first; sites sharing a position are kept once."""
+    out: list[list] = []
+    seen: set[tuple] = set()
+    for loc in locs:
+        if not isinstance(loc, dict):
+            continue
+        gp = loc.get("geoPoint") or {}
+        point, approx = None, 0
+        with contextlib.suppress(TypeError, ValueError):
+            if gp.get("lat") is not None and gp.get("lon") is not None:
+                point = (float(gp["lat"]), float(gp["lon"]))
+        if point is None and GEOCODE_SITES and (loc.get("city") or loc.get("zip")):
+            point, approx = _approximate(loc), 1
+        if point is None or not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180):
+            continue
+        key = (round(point[0], 4), round(point[1], 4), loc.get("facility"))
+        if key in seen:
+            continue
+        seen.add(key)
+        label = ", ".join(str(x) for x in (loc.get("facility"), loc.get("city")) if x)[:120]
+        out.append([round(point[0], 4), round(point[1], 4), approx, label])
+    return out
+
+
+def _approximate(loc: dict) -> tuple[float, float] | None:
+    from ..geo import site_point
+
+    def text(key: str) -> str | None:
+        v = loc.get(key)
+        return v if isinstance(v, str) else None
+
+    return site_point(text("city"), text("state"), text("zip"), text("country"))
 
 
 def _display_title(record: dict) -> str:
