@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import re
@@ -20,12 +21,15 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..geo import suggest
 from ..normalize import unescape_markdown
 from ..record import NCT_RE
+from ..trust import month_year
 from . import api
 from .backend import FilterError, QueryError, Web, similar
 from .charts import bar_chart
 from .export import to_csv, to_ris
+from .maps import search_map, study_map
 from .params import (
     LABELS,
     PHASES,
@@ -35,6 +39,7 @@ from .params import (
     UI_SORTS,
     ParamError,
     label,
+    near_place,
     next_pairs,
     parse_ui,
     prev_pairs,
@@ -115,6 +120,7 @@ def make_env() -> Environment:
     env.filters["status_class"] = lambda s: STATUS_CLASS.get(s or "", "other")
     env.filters["paragraphs"] = _paragraphs
     env.filters["qs"] = lambda pairs: urlencode(pairs)
+    env.filters["month_year"] = month_year
     env.globals.update(REGISTRY=REGISTRY, STATUSES=STATUSES, PHASES=PHASES, STUDY_TYPES=STUDY_TYPES,
                        SEXES=SEXES, UI_SORTS=UI_SORTS, LABELS=LABELS)
     return env
@@ -150,7 +156,7 @@ def create_app(db: str | None = None) -> FastAPI:
     app.state.env = env
 
     def page(name: str, status_code: int = 200, **ctx) -> HTMLResponse:
-        html = env.get_template(name).render(**ctx)
+        html = env.get_template(name).render(data_age=web.data_age(), **ctx)
         return HTMLResponse(html, status_code=status_code)
 
     app.add_middleware(SecurityHeaders)
@@ -223,10 +229,27 @@ def create_app(db: str | None = None) -> FastAPI:
         ui = parse_ui(request.query_params)
         result = web.search(ui_request(ui))
         facets = {k: v for k, v in (result.facets or {}).items()}
+        # a facet with a choice made is counted without its own choice (as the registry
+        # does), so ticking Recruiting leaves Not yet recruiting there to add (OR within a
+        # facet, AND across facets)
+        for key, facet_name in (("status", "status"), ("phase", "phase"), ("type", "study_type"),
+                                ("country", "country")):
+            if getattr(ui, key) and result.total:
+                other = copy.copy(ui)
+                setattr(other, key, None)
+                other.page = ""
+                req = ui_request(other, limit=1, snippets=False)
+                facets[facet_name] = (web.search(req).facets or {}).get(facet_name) or facets.get(facet_name)
         nxt = next_pairs(ui, result.next_page_token, len(result.hits)) if result.next_page_token else None
         return page("search.html", ui=ui, result=result, facets=facets, total=web.store.count(),
                     export_qs=urlencode(ui.pairs()), next_qs=urlencode(nxt) if nxt else None,
-                    prev_qs=urlencode(prev_pairs(ui)) if ui.page else None)
+                    prev_qs=urlencode(prev_pairs(ui)) if ui.page else None, place=near_place(ui),
+                    map_svg=search_map(result.hits, near_place(ui), ui_request(ui).near))
+
+    @app.get("/places/suggest", include_in_schema=False)
+    def places_suggest(q: str = ""):
+        """As-you-type suggestions for the search form's "Near" box."""
+        return JSONResponse({"q": q[:100], "places": [p.as_json() for p in suggest(q[:100])]})
 
     @app.get("/study/{nct}", response_class=HTMLResponse, include_in_schema=False)
     def study_page(nct: str, request: Request):
@@ -246,7 +269,8 @@ def create_app(db: str | None = None) -> FastAPI:
             v = study_view(stored)
             results = _results_view(v["record"]) if v["has_results"] else None
             html = env.get_template("study.html").render(
-                s=v, results=results, see_also=see_also, request=request)
+                s=v, results=results, see_also=see_also, request=request, data_age=web.data_age(),
+                map_svg=study_map(v["locations"], v["record"]))
             web.page_put(key, html)
         return HTMLResponse(html)
 

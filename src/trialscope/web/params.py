@@ -107,7 +107,9 @@ UI_SORTS = {
     "start_date:asc": "Start date (oldest)",
     "enrollment:desc": "Enrollment (largest)",
     "results_first_posted:desc": "Results posted (newest)",
+    "distance": "Distance (nearest first)",
 }
+OPEN = ["RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "AVAILABLE"]  # status=open
 
 
 @dataclass
@@ -126,6 +128,7 @@ class UiSearch:
     age: str = ""
     sex: str = ""
     results: str = ""
+    near: str = ""  # a place, a US ZIP code or "lat,lon" (see trialscope.geo)
     lat: str = ""
     lon: str = ""
     dist: str = ""
@@ -137,7 +140,8 @@ class UiSearch:
     @property
     def empty(self) -> bool:
         return not any([self.q, self.cond, self.intr, self.locn, self.spons, self.status, self.phase,
-                        self.type, self.country, self.age, self.sex, self.results, self.lat])
+                        self.type, self.country, self.age, self.sex, self.results, self.lat,
+                        self.near])
 
     def pairs(self, **override: Any) -> list[tuple[str, str]]:
         """URL parameters for this state (override: replace some; page resets unless given)."""
@@ -172,7 +176,10 @@ def parse_ui(params) -> UiSearch:
     ui = UiSearch()
     for key in ("q", "cond", "intr", "locn", "spons"):
         setattr(ui, key, _text(key, params.get(key)))
-    ui.status = _enum("status", params.getlist("status"), STATUSES)
+    statuses = [v for v in params.getlist("status") if v.strip().lower() != "open"]
+    if len(statuses) < len(params.getlist("status")):  # "open", as in the CLI and the registry
+        statuses += OPEN
+    ui.status = _enum("status", statuses, STATUSES)
     ui.phase = _enum("phase", params.getlist("phase"), PHASES)
     ui.type = _enum("type", params.getlist("type"), STUDY_TYPES)
     age = (params.get("age") or "").strip()
@@ -188,14 +195,21 @@ def parse_ui(params) -> UiSearch:
     if results not in ("", "yes", "no"):
         raise ParamError("results", "results must be yes or no", ["yes", "no"])
     ui.results = results
+    ui.near = _text("near", params.get("near"))[:200]
     ui.lat, ui.lon, ui.dist = (params.get(k, "").strip() for k in ("lat", "lon", "dist"))
     if any((ui.lat, ui.lon)):
         _float("lat", ui.lat, -90, 90)
         _float("lon", ui.lon, -180, 180)
+    if ui.near or ui.lat or ui.lon:
         _float("dist", ui.dist or "100", 0.1, 20000)
-    sort = params.get("sort") or "relevance"
+    if ui.near:
+        near_place(ui)  # a clear 400 for a place the gazetteer does not know
+    sort = params.get("sort") or ("distance" if (ui.near or ui.lat) and not ui.q else "relevance")
     if sort not in UI_SORTS:
         raise ParamError("sort", f"unknown sort {sort!r}", list(UI_SORTS))
+    if sort == "distance" and not (ui.near or ui.lat):
+        raise ParamError("sort", "sorting by distance needs a place (near) to measure from",
+                         "a place in near, or lat and lon")
     ui.sort = sort
     ui.page = _text("page", params.get("page"))[:200]
     try:
@@ -204,6 +218,22 @@ def parse_ui(params) -> UiSearch:
         ui.start = 0
     ui.back = [b[:200] for b in params.getlist("back")][-60:] if ui.page else []
     return ui
+
+
+def near_place(ui: UiSearch):
+    """The point a search measures distance from: `near` (a place) or `lat`/`lon`."""
+    from ..geo import Place, PlaceError, geocode
+
+    if ui.near:
+        try:
+            return geocode(ui.near)
+        except PlaceError as exc:
+            raise ParamError("near", str(exc), "a city (Chicago, IL · Lyon, France), a US ZIP code "
+                             "(60611) or coordinates (41.88,-87.63)") from None
+    if ui.lat and ui.lon:
+        return Place(float(ui.lat), float(ui.lon), f"{float(ui.lat):.4f}, {float(ui.lon):.4f}", None, None,
+                     "point")
+    return None
 
 
 def next_pairs(ui: UiSearch, token: str, shown: int) -> list[tuple[str, str]]:
@@ -224,8 +254,9 @@ def ui_request(ui: UiSearch, *, limit: int = PAGE_SIZE, facets: bool = True, sni
     if sort == "relevance" and not (ui.q or fields):
         sort = "last_update:desc"  # nothing to rank by: newest first
     near = None
-    if ui.lat and ui.lon:
-        near = (float(ui.lat), float(ui.lon), float(ui.dist or 100))
+    place = near_place(ui)
+    if place is not None:
+        near = (place.lat, place.lon, float(ui.dist or 100))
     return SearchRequest(
         query=ui.q, fields=fields, status=ui.status or [], phase=ui.phase or [],
         study_type=ui.type or [], country=ui.country or [], age=float(ui.age) if ui.age else None,
