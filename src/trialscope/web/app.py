@@ -227,24 +227,32 @@ def create_app(db: str | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request):
         ui = parse_ui(request.query_params)
-        result = web.search(ui_request(ui))
-        facets = {k: v for k, v in (result.facets or {}).items()}
+        result = web.search(ui_request(ui, facets=False))  # the facets come after: /facets
+        nxt = next_pairs(ui, result.next_page_token, len(result.hits)) if result.next_page_token else None
+        place = near_place(ui)
+        return page("search.html", ui=ui, result=result, total=web.store.count(),
+                    export_qs=urlencode(ui.pairs()), next_qs=urlencode(nxt) if nxt else None,
+                    prev_qs=urlencode(prev_pairs(ui)) if ui.page else None, place=place,
+                    map_svg=search_map(result.hits, place, ui_request(ui).near))
+
+    @app.get("/facets", response_class=HTMLResponse, include_in_schema=False)
+    def facets_page(request: Request):
+        """The search page's filter counts: loaded by htmx after the page, a page of its own without JavaScript."""
+        ui = parse_ui(request.query_params)
+        facets, approximate = web.facet_counts(ui_request(ui, snippets=False))
         # a facet with a choice made is counted without its own choice (as the registry
         # does), so ticking Recruiting leaves Not yet recruiting there to add (OR within a
         # facet, AND across facets)
         for key, facet_name in (("status", "status"), ("phase", "phase"), ("type", "study_type"),
                                 ("country", "country")):
-            if getattr(ui, key) and result.total:
+            if getattr(ui, key):
                 other = copy.copy(ui)
                 setattr(other, key, None)
                 other.page = ""
-                req = ui_request(other, limit=1, snippets=False)
-                facets[facet_name] = (web.search(req).facets or {}).get(facet_name) or facets.get(facet_name)
-        nxt = next_pairs(ui, result.next_page_token, len(result.hits)) if result.next_page_token else None
-        return page("search.html", ui=ui, result=result, facets=facets, total=web.store.count(),
-                    export_qs=urlencode(ui.pairs()), next_qs=urlencode(nxt) if nxt else None,
-                    prev_qs=urlencode(prev_pairs(ui)) if ui.page else None, place=near_place(ui),
-                    map_svg=search_map(result.hits, near_place(ui), ui_request(ui).near))
+                counts, _ = web.facet_counts(ui_request(other, snippets=False))
+                facets[facet_name] = counts.get(facet_name) or facets.get(facet_name)
+        name = "_facets.html" if request.headers.get("hx-request") else "facets.html"
+        return page(name, ui=ui, facets=facets, approximate=approximate)
 
     @app.get("/places/suggest", include_in_schema=False)
     def places_suggest(q: str = ""):
@@ -378,7 +386,8 @@ def create_app(db: str | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz():
-        return {"ok": True, "studies": web.store.count()}
+        # the pid tells the processes of `serve --workers N` apart
+        return {"ok": True, "studies": web.store.count(), "pid": os.getpid()}
 
     return app
 
