@@ -9,11 +9,11 @@ import sys
 
 import orjson
 
+from ..essie import QueryError
 from ..index import catch_up as _catch_up
 from ..index import index_path
 from ..index import rebuild as _rebuild
 from ..index.fulltext import DATE_FIELDS
-from ..query import QueryError
 from .request import SORT_KEYS, FilterError, SearchRequest
 from .searcher import Searcher
 

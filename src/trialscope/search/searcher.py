@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import tantivy
 from tantivy import FieldType, Occur, Order, Query
 
+from ..essie import QueryError, areas, parse
 from ..index import FullTextIndex, index_path
 from ..index import catch_up as _catch_up
-from ..index.fulltext import GROUPED_FACETS, QUERY_FIELDS, SHARDS, geo_cover, haversine_km, hit_data
-from ..query import parse
+from ..index.fulltext import GROUPED_FACETS, SHARDS, geo_cover, haversine_km, hit_data
 from .compile import Compiler
 from .cursor import fingerprint, make_token, past_end, read_token
 from .filters import Filters, const, parse_sort
@@ -67,20 +67,26 @@ class Searcher:
     # -- building the query ------------------------------------------------------------
 
     def build_query(self, req: SearchRequest) -> tuple[Query | None, Query]:
-        """-> (the text query for scoring and snippets, the full query with filters)."""
-        compiler = Compiler(self.schema, req.expand_mesh)
+        """-> (the text query for scoring and snippets, the full query with filters).
+
+        `req.query` and `req.fields` score; `req.advanced` (filter.advanced, postFilter.advanced)
+        filters without scoring. Every one is parsed and compiled by the same essie evaluator;
+        a QueryError names the parameter it came from."""
+        compiler = Compiler(self.schema, req.expand_mesh, self._searcher)
         text_parts: list[Query] = []
-        node = parse(req.query or "", lenient=req.lenient)
-        q = compiler.compile(node)
-        if q is not None:
-            text_parts.append(q)
+        sources = [(None, None, req.query or "")]
         for key, value in (req.fields or {}).items():
             name = key.removeprefix("query.")
-            if name not in QUERY_FIELDS:
-                raise FilterError("fields", sorted(QUERY_FIELDS), key)
-            if value is None or not str(value).strip():
-                continue
-            q = compiler.compile(parse(str(value), default_field=name, lenient=req.lenient))
+            if name not in areas.SUGAR and name not in areas.AREA_BY_PARAM:
+                raise FilterError("fields", sorted({*areas.SUGAR, *areas.AREA_BY_PARAM}), key)
+            if value is not None and str(value).strip():
+                field = name if name in areas.SUGAR else areas.AREA_BY_PARAM[name].name
+                sources.append((f"query.{name}", field, str(value)))
+        for param, field, text in sources:
+            try:
+                q = compiler.compile(parse(text, default_field=field, lenient=req.lenient))
+            except QueryError as exc:
+                raise (exc.with_param(param) if param else exc) from None
             if q is not None:
                 text_parts.append(q)
         text_q = None
@@ -89,6 +95,13 @@ class Searcher:
         elif text_parts:
             text_q = Query.boolean_query([(Occur.Must, p) for p in text_parts])
         filters = self.filters(req)
+        for param, expr in req.advanced or ():
+            try:
+                q = compiler.compile(parse(expr))
+            except QueryError as exc:
+                raise exc.with_param(param) from None
+            if q is not None:
+                filters.append(q)
         if not filters:
             return text_q, text_q if text_q is not None else Query.all_query()
         clauses = [(Occur.Must, text_q if text_q is not None else Query.all_query())]

@@ -25,7 +25,7 @@ from ..geo import suggest
 from ..normalize import unescape_markdown
 from ..record import NCT_RE
 from ..trust import month_year
-from . import api
+from . import api, api_schema
 from .backend import FilterError, QueryError, Web, similar
 from .charts import bar_chart
 from .export import to_csv, to_ris
@@ -45,6 +45,7 @@ from .params import (
     prev_pairs,
     ui_request,
 )
+from .safety import PanicGuard
 from .view import preview_text, study_view
 
 log = logging.getLogger("trialscope.web")
@@ -159,6 +160,12 @@ def create_app(db: str | None = None) -> FastAPI:
         html = env.get_template(name).render(data_age=web.data_age(), **ctx)
         return HTMLResponse(html, status_code=status_code)
 
+    def error_500() -> str:
+        return env.get_template("error.html").render(
+            code=500, heading="Something went wrong", allowed=None, back="/",
+            message="The server hit an unexpected error. It has been logged.")
+
+    app.add_middleware(PanicGuard, html=error_500)  # inside SecurityHeaders: its 500 gets them too
     app.add_middleware(SecurityHeaders)
 
     def wants_json(request: Request) -> bool:
@@ -214,13 +221,11 @@ def create_app(db: str | None = None) -> FastAPI:
         if wants_json(request):
             return JSONResponse({"error": "internal error", "status": 500}, status_code=500,
                                 headers=SECURITY_HEADERS)
-        html = env.get_template("error.html").render(
-            code=500, heading="Something went wrong", allowed=None, back="/",
-            message="The server hit an unexpected error. It has been logged.")
-        return HTMLResponse(html, status_code=500, headers=SECURITY_HEADERS)
+        return HTMLResponse(error_500(), status_code=500, headers=SECURITY_HEADERS)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router(web))
+    api_schema.install(app)
 
     # -- pages --------------------------------------------------------------------------
 
