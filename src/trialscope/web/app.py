@@ -26,6 +26,7 @@ from . import api
 from .backend import FilterError, QueryError, Web, similar
 from .charts import bar_chart
 from .export import to_csv, to_ris
+from .history import router as history_routes
 from .params import (
     LABELS,
     PHASES,
@@ -215,6 +216,7 @@ def create_app(db: str | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router(web))
+    app.include_router(history_routes(web, env))
 
     # -- pages --------------------------------------------------------------------------
 
