@@ -104,7 +104,7 @@ _EMPTY = (None, "", [], {})
 
 def same_content(a: Any, b: Any) -> bool:
     """Equal, or equal once text is read as people read it (spacing, markdown escapes) and
-    empty values as absent. Stops at the first difference."""
+    empty values as absent, lists of values in any order. Stops at the first difference."""
     if a == b:
         return True
     if isinstance(a, str) and isinstance(b, str):
@@ -115,8 +115,16 @@ def same_content(a: Any, b: Any) -> bool:
             return False
         return all(same_content(a[k], b[k]) for k in keys)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same_content(x, y) for x, y in zip(a, b, strict=True))
+        if len(a) != len(b):
+            return False
+        if all(not isinstance(x, dict | list) for x in (*a, *b)):  # values: order does not count
+            return Counter(map(_plain, a)) == Counter(map(_plain, b))
+        return all(same_content(x, y) for x, y in zip(a, b, strict=True))
     return a in _EMPTY and b in _EMPTY
+
+
+def _plain(x: Any) -> Any:
+    return labels.plain(x) if isinstance(x, str) else x
 
 
 def strip_ignored(key: tuple[str, str], value: Any) -> Any:
@@ -171,8 +179,9 @@ class _Walker:
         if len(self.md.changes) >= MAX_CHANGES:
             self.md.more += 1
             return
+        key = next((p for p in reversed(path) if isinstance(p, str)), None)
         change = Change(_jsonpath(path), " › ".join(names) or self.md.label, kind, a, b,
-                        None if a is None else _shown(a), None if b is None else _shown(b))
+                        None if a is None else _shown(a, key), None if b is None else _shown(b, key))
         if kind == "changed" and isinstance(a, str) and isinstance(b, str):
             change.words = word_diff(a, b)
         self.md.changes.append(change)
@@ -337,12 +346,12 @@ def word_diff(a: str, b: str) -> list[tuple[str, str]] | None:
     return out
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Any, key: str | None) -> str:
     if isinstance(value, dict) and not _atomic(value) and _leaves(value) > SMALL_SUBTREE:
         head = labels.item_title(value)
         n = _leaves(value)
         return (f"{head} ({n:,} values)" if head else f"{n:,} values")
-    return labels.show(value)
+    return labels.show(value, key=key)
 
 
 def _jsonpath(path: tuple) -> str:

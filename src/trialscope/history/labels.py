@@ -92,6 +92,15 @@ ENUMS: dict[str, str] = {
     "ESTIMATED": "estimated", "ACTUAL": "actual", "ANTICIPATED": "anticipated",
 }
 
+# fields whose values are v2 enums (RECRUITING, PHASE2, DRUG...), shown as words; other
+# upper-case text (COPD, HIV) is left as written
+ENUM_FIELDS = frozenset({
+    "overallStatus", "lastKnownStatus", "studyType", "phases", "allocation", "interventionModel",
+    "observationalModel", "timePerspective", "primaryPurpose", "masking", "whoMasked", "type",
+    "class", "sex", "stdAges", "role", "status", "ipdSharing", "samplingMethod", "infoTypes",
+    "statusForNctId", "designAllocation", "purpose",
+})
+
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _ENUM = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
@@ -118,7 +127,7 @@ def enum(value: str) -> str:
     """An enum value as a word: RECRUITING -> "Recruiting"; other text is left as it is."""
     if value in ENUMS:
         return ENUMS[value]
-    if _ENUM.match(value) and len(value) > 1:
+    if _ENUM.match(value):
         return value.replace("_", " ").capitalize()
     return value
 
@@ -136,13 +145,14 @@ def plain(text: str) -> str:
     return " ".join(unescape_markdown(text).split())
 
 
-def show(value: Any, limit: int = 600) -> str:
-    """Any v2 value as one line for people (enums as words, dates and counts with their type)."""
-    text = _show(value)
+def show(value: Any, limit: int = 600, key: str | None = None) -> str:
+    """Any v2 value as one line for people (enums as words, dates and counts with their type);
+    ``key``: the field it is the value of (enum fields read as words)."""
+    text = _show(value, key)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, key: str | None = None) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -150,17 +160,17 @@ def _show(value: Any) -> str:
     if isinstance(value, int | float):
         return f"{value:,}"
     if isinstance(value, str):
-        return enum(value) if _ENUM.match(value) else plain(value)
+        return enum(value) if key in ENUM_FIELDS else plain(value)
     if is_date_struct(value) or is_count_struct(value):
         main = value.get("date", value.get("count"))
         kind = value.get("type")
         return _show(main) + (f" ({enum(kind)})" if kind else "")
     if isinstance(value, list):
-        return "; ".join(_show(v) for v in value)
+        return "; ".join(_show(v, key) for v in value)
     if isinstance(value, dict):
-        head = item_title(value)
-        rest = [f"{field_label(k)}: {_show(v)}" for k, v in value.items()
-                if v not in (None, "", [], {}) and _show(v) != head]
+        key, head = _titled(value)
+        rest = [f"{field_label(k)}: {_show(v, k)}" for k, v in value.items()
+                if v not in (None, "", [], {}) and k != key]
         return " — ".join([head, "; ".join(rest)]) if head and rest else head or "; ".join(rest)
     return str(value)
 
@@ -180,13 +190,19 @@ _TITLE_KEYS = ("measure", "label", "title", "name", "facility", "term", "citatio
 
 
 def item_title(item: Any) -> str:
+    """What names an element of a list: an outcome's measure, a site's facility and place..."""
     if not isinstance(item, dict):
         return _show(item) if item is not None else ""
+    return _titled(item)[1]
+
+
+def _titled(item: dict) -> tuple[str | None, str]:
+    """(the key that names the element, its name)."""
     for key in _TITLE_KEYS:
         value = item.get(key)
         if isinstance(value, str) and value.strip():
             if key == "facility":
                 place = ", ".join(x for x in (item.get("city"), item.get("country")) if isinstance(x, str))
-                return plain(value) + (f" ({place})" if place else "")
-            return plain(value)
-    return ""
+                return key, plain(value) + (f" ({place})" if place else "")
+            return key, plain(value)
+    return None, ""

@@ -140,9 +140,9 @@ def new_facts(record: dict) -> list[str]:
     conditions = [c for c in (p.get("conditionsModule") or {}).get("conditions") or [] if isinstance(c, str)]
     out = []
     if status:
-        out.append(labels.show(status))
+        out.append(labels.show(status, key="overallStatus"))
     if phases and phases != ["NA"]:
-        out.append(", ".join(labels.show(x) for x in phases if isinstance(x, str)))
+        out.append(", ".join(labels.show(x, key="phases") for x in phases if isinstance(x, str)))
     if isinstance(enrollment, dict) and enrollment.get("count") is not None:
         out.append(f"enrollment {labels.show(enrollment, 60)}")
     if conditions:

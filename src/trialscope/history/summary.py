@@ -42,17 +42,12 @@ FACTS: list[tuple[str, str, tuple[str, ...]]] = [
     ("title", "title", _p("identificationModule", "briefTitle")),
     ("sponsor", "lead sponsor", _p("sponsorCollaboratorsModule", "leadSponsor", "name")),
 ]
-# what the key facts already say, left out when looking for other changes: (section,
-# module) -> keys of that module (None: the whole module)
-KEY_PARTS: dict[tuple[str, str], frozenset[str] | None] = {
-    ("protocolSection", "statusModule"): frozenset({
-        "overallStatus", "whyStopped", "startDateStruct", "primaryCompletionDateStruct",
-        "completionDateStruct", "lastUpdatePostDateStruct", "lastUpdateSubmitDate"}),
-    ("protocolSection", "designModule"): frozenset({"enrollmentInfo", "phases"}),
-    ("protocolSection", "identificationModule"): frozenset({"briefTitle"}),
-    ("protocolSection", "sponsorCollaboratorsModule"): frozenset({"leadSponsor"}),
-    ("protocolSection", "outcomesModule"): frozenset({"primaryOutcomes"}),
-    ("protocolSection", "eligibilityModule"): None,
+# what each key fact already says, left out when looking for other changes once it is
+# said: fact -> ((section, module), key of that module, or None for the whole module)
+SAID_BY: dict[str, tuple[tuple[str, str], str | None]] = {
+    **{key: (("protocolSection", path[1]), path[2]) for key, _, path in FACTS},
+    "primary_outcomes": (("protocolSection", "outcomesModule"), "primaryOutcomes"),
+    "eligibility": (("protocolSection", "eligibilityModule"), None),
 }
 _QUOTED = {"why_stopped", "title"}
 
@@ -95,7 +90,7 @@ def summarize(earlier: dict, later: dict) -> VersionChanges:
         if key in _QUOTED:
             out.facts.append(f"{words} changed" if a and b else f"{words} {'added' if b else 'removed'}")
         else:
-            out.facts.append(f"{words} {labels.show(a, 80)} → {labels.show(b, 80)}")
+            out.facts.append(f"{words} {labels.show(a, 80, path[-1])} → {labels.show(b, 80, path[-1])}")
     outcome_fact = _outcomes_fact(earlier, later)
     if outcome_fact:
         out.keys.append("primary_outcomes")
@@ -117,9 +112,10 @@ def summarize(earlier: dict, later: dict) -> VersionChanges:
             continue  # hasResults, said by "results posted"
         if key[0] == "resultsSection" and (not has_a or not has_b):
             continue
-        drop = KEY_PARTS.get(key, frozenset())
-        if drop is None:
+        said = [SAID_BY[k][1] for k in out.keys if k in SAID_BY and SAID_BY[k][0] == key]
+        if None in said:
             continue
+        drop = frozenset(said)
         a = strip_ignored(key, _module(earlier, key))
         b = strip_ignored(key, _module(later, key))
         if not same_content(_without(a, drop), _without(b, drop)):
