@@ -28,6 +28,7 @@ FIELDS = (
     "kw", "elig", "summary",
 )
 MAX_ALL_REQUIRED = 6  # bare words beyond this are ranked, not all required
+MAX_DEPTH = 32  # nested parentheses and NOTs; deeper is an error (the parser recurses)
 
 
 class QueryError(ValueError):
@@ -144,6 +145,12 @@ class _Parser:
         self.i = 0
         self.text = text
         self.default_field = default_field
+        self.depth = 0
+
+    def nest(self, tok: _Tok) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError(f"query nests more than {MAX_DEPTH} levels (parentheses, NOT or fields)", tok.pos)
 
     def peek(self) -> _Tok | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -200,7 +207,10 @@ class _Parser:
             nxt = self.peek()
             if nxt is None or nxt.kind in ("RPAREN", "OR", "AND"):
                 raise QueryError(f"{tok.value} needs something on its right", tok.pos)
-            return Not(self.unary(fld))
+            self.nest(tok)
+            node = Not(self.unary(fld))
+            self.depth -= 1
+            return node
         return self.primary(fld)
 
     def primary(self, fld: str | None) -> Node:
@@ -211,15 +221,18 @@ class _Parser:
             nxt = self.peek()
             if nxt is None or nxt.kind in ("RPAREN", "OR", "AND"):
                 raise QueryError(f"{tok.value}: needs a value", tok.pos)
-            if nxt.kind in ("NOT", "MINUS"):
-                return self.unary(tok.value)
-            return self.primary(tok.value)
+            self.nest(tok)
+            node = self.unary(tok.value) if nxt.kind in ("NOT", "MINUS") else self.primary(tok.value)
+            self.depth -= 1
+            return node
         if tok.kind == "LPAREN":
             if self.peek() is None:
                 raise QueryError("unclosed parenthesis", tok.pos)
             if self.peek().kind == "RPAREN":
                 raise QueryError("empty parentheses", tok.pos)
+            self.nest(tok)
             node = self.or_expr(fld)
+            self.depth -= 1
             close = self.peek()
             if close is None or close.kind != "RPAREN":
                 raise QueryError("unclosed parenthesis", tok.pos)

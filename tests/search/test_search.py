@@ -365,7 +365,7 @@ def test_incremental_ingest_updates_the_index(tmp_path, sample_dir):
 
 
 def test_huge_result_sets_sample_their_facets(searcher, monkeypatch):
-    import trialscope.search as search_mod
+    import trialscope.search.searcher as search_mod
 
     exact = searcher.search(SearchRequest(limit=1))
     assert not exact.facets_approximate

@@ -81,7 +81,11 @@ def test_big_records_load_their_preview_on_demand(client):
 def test_raw_record(client):
     r = client.get("/study/NCT03949231/raw")
     assert r.status_code == 200
-    assert r.headers["content-type"].startswith(("application/xml", "application/json"))
+    # untrusted bytes are a download, never rendered by the browser
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["content-disposition"] == 'attachment; filename="NCT03949231.xml"'
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.content.lstrip().startswith(b"<?xml") or b"<clinical_study" in r.content[:500]
 
 
 def test_search_page(client):

@@ -292,10 +292,11 @@ def create_app(db: str | None = None) -> FastAPI:
         stored = web.store.get(canonical)
         if stored is None:
             raise StarletteHTTPException(404, f"{canonical} is not in this registry copy.")
-        media = "application/xml" if stored.raw_format == "xml" else "application/json"
+        # untrusted bytes: a download, never a document the browser renders (XHTML in an
+        # ingested XML file would run as a page of this origin)
         ext = "xml" if stored.raw_format == "xml" else "json"
-        return Response(stored.raw, media_type=media,
-                        headers={"Content-Disposition": f'inline; filename="{canonical}.{ext}"'})
+        return Response(stored.raw, media_type="application/octet-stream",
+                        headers={"Content-Disposition": f'attachment; filename="{canonical}.{ext}"'})
 
     @app.get("/stats", response_class=HTMLResponse, include_in_schema=False)
     def stats_page(request: Request):

@@ -305,7 +305,8 @@ def parse_advanced(expr: str, req_kwargs: dict) -> None:
             raise ParamError("filter.advanced", f"unsupported area {area!r}", allowed)
 
 
-_GEO = re.compile(r"^distance\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*,\s*([\d.]+)\s*(mi|km|m|ft)?\s*\)$", re.I)
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
+_GEO = re.compile(rf"^distance\(\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*(mi|km|m|ft)?\s*\)$", re.I)
 
 
 class _Merged:
@@ -358,11 +359,17 @@ def api_request(params) -> tuple[SearchRequest, dict]:
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise ParamError("filter.geo", "latitude/longitude out of range", "lat -90..90, lon -180..180")
         km = dist * {"mi": 1.609344, "km": 1.0, "m": 0.001, "ft": 0.0003048}[unit]
+        if not 0 < km <= 20000:
+            raise ParamError("filter.geo", "distance must be above 0 and at most 20,000 km",
+                             "distance(lat,lon,50mi) — a distance above 0")
         kw["near"] = (lat, lon, km)
     parse_advanced(params.get("filter.advanced") or "", kw)
     sort = params.get("sort") or ""
-    if sort:
-        first = _split(sort)[0]
+    if sort.strip():
+        keys = _split(sort)
+        if not keys:
+            raise ParamError("sort", f"cannot read sort {sort!r}", list(API_SORTS))
+        first = keys[0]
         name, _, direction = first.partition(":")
         if name not in API_SORTS:
             raise ParamError("sort", f"unknown sort field {name!r}", list(API_SORTS))

@@ -1,0 +1,192 @@
+"""The searcher: one open index, queries compiled with their filters, hits, facets, pages."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import tantivy
+from tantivy import FieldType, Occur, Order, Query
+
+from ..index import FullTextIndex, index_path
+from ..index import catch_up as _catch_up
+from ..index.fulltext import GROUPED_FACETS, QUERY_FIELDS, SHARDS, hit_data
+from ..query import parse
+from .compile import Compiler
+from .cursor import fingerprint, make_token, past_end, read_token
+from .filters import Filters, const, parse_sort
+from .request import _SORT_FIELD, FACETS, MAX_LIMIT, FilterError, Hit, SearchRequest, SearchResult
+from .snippets import snippet
+
+# Above this many matches facets are counted on a hash sample of about FACET_SAMPLE_TARGET
+# documents (SearchResult.facets_approximate) unless SearchRequest.exact_facets.
+FACET_SAMPLE_ABOVE = 25_000
+FACET_SAMPLE_TARGET = 12_000
+PRECOUNT_ABOVE = 10_000  # page offsets beyond this are checked against the result size first
+
+
+class Searcher:
+    """Searches the index derived from `store`; opens it, building or catching it up first."""
+
+    def __init__(self, store, catch_up: bool = True) -> None:
+        self.store = store
+        self.index = FullTextIndex(index_path(store))
+        self.schema = self.index.schema
+        self._lock = threading.Lock()
+        self._countries: dict[str, str] | None = None
+        self._filters = Filters(self.schema, self._known_countries)
+        if catch_up:
+            self.catch_up()
+        self.index.index.reload()
+        self._searcher = self.index.index.searcher()
+
+    def catch_up(self) -> int:
+        """Apply store changes since the index's seq (or pick up another process's)."""
+        with self._lock:
+            n = _catch_up(self.store, self.index)
+            self.reload()
+            return n
+
+    def reload(self) -> None:
+        """See the latest committed index (another process may have written it)."""
+        self.index.index.reload()
+        self._searcher = self.index.index.searcher()
+        self._countries = None
+
+    @property
+    def num_docs(self) -> int:
+        return self._searcher.num_docs
+
+    # -- building the query ------------------------------------------------------------
+
+    def build_query(self, req: SearchRequest) -> tuple[Query | None, Query]:
+        """-> (the text query for scoring and snippets, the full query with filters)."""
+        compiler = Compiler(self.schema, req.expand_mesh)
+        text_parts: list[Query] = []
+        node = parse(req.query or "", lenient=req.lenient)
+        q = compiler.compile(node)
+        if q is not None:
+            text_parts.append(q)
+        for key, value in (req.fields or {}).items():
+            name = key.removeprefix("query.")
+            if name not in QUERY_FIELDS:
+                raise FilterError("fields", sorted(QUERY_FIELDS), key)
+            if value is None or not str(value).strip():
+                continue
+            q = compiler.compile(parse(str(value), default_field=name, lenient=req.lenient))
+            if q is not None:
+                text_parts.append(q)
+        text_q = None
+        if len(text_parts) == 1:
+            text_q = text_parts[0]
+        elif text_parts:
+            text_q = Query.boolean_query([(Occur.Must, p) for p in text_parts])
+        filters = self.filters(req)
+        if not filters:
+            return text_q, text_q if text_q is not None else Query.all_query()
+        clauses = [(Occur.Must, text_q if text_q is not None else Query.all_query())]
+        clauses += [(Occur.Must, const(f)) for f in filters]
+        return text_q, Query.boolean_query(clauses)
+
+    def filters(self, req: SearchRequest) -> list[Query]:
+        return self._filters.build(req)
+
+    def _known_countries(self) -> dict[str, str]:
+        if self._countries is None:
+            terms = self._searcher.terms_with_prefix("country", "", limit=None)
+            self._countries = {t.lower(): t for t, _ in terms}
+        return self._countries
+
+    def search(self, req: SearchRequest) -> SearchResult:
+        if not isinstance(req.limit, int) or not 1 <= req.limit <= MAX_LIMIT:
+            raise FilterError("limit", [f"1..{MAX_LIMIT}"], req.limit)
+        sort_key, desc = parse_sort(req.sort)
+        text_q, full_q = self.build_query(req)
+        fp = fingerprint(req)
+        offset = read_token(req.page_token, fp)
+        searcher = self._searcher
+        # a page's cost grows with its offset (the top offset+limit are kept): a deep offset
+        # is checked against the result size before it is collected
+        if offset > PRECOUNT_ABOVE:
+            total = searcher.search(full_q, 1, count=True).count
+            if offset > total:
+                raise past_end(req.page_token, offset, total)
+        if sort_key == "relevance":
+            res = searcher.search(full_q, req.limit, count=True, offset=offset)
+        else:
+            fld = _SORT_FIELD[sort_key]
+            res = searcher.search(full_q, req.limit, count=True, offset=offset,
+                                  order_by_field=fld if desc else "neg_" + fld, order=Order.Desc)
+        total = res.count
+        if offset > total:
+            raise past_end(req.page_token, offset, total)
+        facets: dict[str, list[tuple[str, int]]] = {}
+        approximate = False
+        if req.facets and total:
+            if req.exact_facets or total <= FACET_SAMPLE_ABOVE:
+                facets = self.facets(full_q)
+            else:
+                facets, approximate = self._sampled_facets(full_q, total), True
+        snippet_gen = None
+        if req.snippets and text_q is not None:
+            snippet_gen = tantivy.SnippetGenerator.create(searcher, text_q, self.schema, "summary")
+            snippet_gen.set_max_num_chars(240)
+        hits = []
+        for score, addr in res.hits:
+            doc = searcher.doc(addr)
+            data = hit_data(doc)
+            text = snippet(doc, snippet_gen) if req.snippets else None
+            hits.append(Hit(
+                nct_id=doc.get_first("nct"),
+                score=float(score) if sort_key == "relevance" else 0.0,
+                brief_title=data.get("t") or "", overall_status=data.get("s"),
+                phases=data.get("p") or [], conditions=data.get("c") or [], sponsor=data.get("sp"),
+                snippet=text, study_type=data.get("ty"), start_date=data.get("sd"),
+                last_update=data.get("lu"),
+            ))
+        end = offset + len(hits)
+        token = make_token(end, fp) if hits and end < total else None
+        return SearchResult(total=total, hits=hits, facets=facets, next_page_token=token,
+                            facets_approximate=approximate)
+
+    def _sampled_facets(self, query: Query, total: int) -> dict[str, list[tuple[str, int]]]:
+        """Facets of a very large result set, counted on a fixed hash sample of it (the
+        documents whose `shard` is below m of SHARDS) and scaled up: about FACET_SAMPLE_TARGET
+        documents are counted whatever the total, so the cost stays bounded."""
+        m = max(1, min(SHARDS, math.ceil(SHARDS * FACET_SAMPLE_TARGET / total)))
+        if m >= SHARDS:
+            return self.facets(query)
+        # the shard postings lead the intersection: only sampled documents evaluate the query
+        shard = Query.range_query(self.schema, "shard", FieldType.Unsigned, 0, m - 1, use_inverted_index=True)
+        sample = Query.boolean_query([(Occur.Must, query), (Occur.Must, const(shard))])
+        scale = SHARDS / m
+        out = {}
+        for name, vals in self.facets(sample).items():
+            out[name] = [(v, min(total, round(n * scale))) for v, n in vals]
+        return out
+
+    def facets(self, query: Query) -> dict[str, list[tuple[str, int]]]:
+        """Counts over the documents `query` matches: three terms aggregations in one pass
+        (the grouped low-cardinality column, countries, condition MeSH terms), in Rust."""
+        aggs = {
+            "facet": {"terms": {"field": "facet", "size": 1000}},
+            "country": {"terms": {"field": "country_facet", "size": FACETS["country"][1]}},
+            "condition_mesh": {"terms": {"field": "mesh_facet", "size": FACETS["condition_mesh"][1]}},
+        }
+        result = self._searcher.aggregate(query, aggs)
+        grouped: dict[str, list[tuple[str, int]]] = {name: [] for name in GROUPED_FACETS}
+        for b in (result.get("facet") or {}).get("buckets") or []:
+            name, _, value = str(b["key"]).partition(":")
+            if name in grouped:
+                grouped[name].append((value, int(b["doc_count"])))
+        out: dict[str, list[tuple[str, int]]] = {}
+        for name, (_, size) in FACETS.items():
+            if name in grouped:
+                vals = sorted(grouped[name], key=lambda kv: (-kv[1], kv[0]))[:size]
+            else:
+                buckets = (result.get(name) or {}).get("buckets") or []
+                vals = [(str(b["key"]), int(b["doc_count"])) for b in buckets]
+            out[name] = vals
+        return out
+
+
