@@ -1,4 +1,5 @@
-"""`trialscope history NCT… [--diff A..B] [--json]`: a study's versions, or a diff of two."""
+"""`trialscope history NCT… [--diff A..B] [--json]`: a study's versions, or a diff of two;
+`trialscope watch add|list|remove|check`: saved searches and what is new for them."""
 
 from __future__ import annotations
 
@@ -119,6 +120,114 @@ def _word(op: str, text: str) -> str:
     return text
 
 
+def cmd_watch_add(args: argparse.Namespace) -> int:
+    from ..cli import UsageError
+    from ..search import FilterError, QueryError, Searcher
+    from ..search.cli import request_from_args
+    from ..store import open_store
+    from . import watch
+
+    store = open_store(args.db)
+    req = request_from_args(args)
+    try:  # a search that cannot run is refused now, not at every check
+        Searcher(store).search(watch.Watch("", watch.spec_of(req), "", 0, "").request(limit=1, facets=False,
+                                                                                     snippets=False))
+        w = watch.add(store, args.name, req)
+    except (QueryError, FilterError, watch.WatchError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        _print_json(w.as_json())
+    else:
+        print(f"saved {w.name!r}: {clean(w.describe())}")
+        print("  `trialscope watch check` reports what is new or changed from now on")
+    return 0
+
+
+def cmd_watch_list(args: argparse.Namespace) -> int:
+    from ..store import open_store
+    from . import watch
+
+    watches = watch.saved(open_store(args.db))
+    if args.json:
+        _print_json([w.as_json() for w in watches])
+        return 0
+    if not watches:
+        print("no saved searches (add one with: trialscope watch add NAME QUERY… [filters])")
+    for w in watches:
+        print(f"{w.name}: {clean(w.describe())}  (last checked {w.checked_at})")
+    return 0
+
+
+def cmd_watch_remove(args: argparse.Namespace) -> int:
+    from ..cli import UsageError
+    from ..store import open_store
+    from . import watch
+
+    try:
+        watch.remove(open_store(args.db), args.name)
+    except watch.WatchError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"removed {args.name!r}")
+    return 0
+
+
+def cmd_watch_check(args: argparse.Namespace) -> int:
+    from ..cli import UsageError
+    from ..index import catch_up
+    from ..search import Searcher
+    from ..store import open_store
+    from . import mail, watch
+
+    store = open_store(args.db)
+    try:
+        watches = watch.saved(store, args.names or None)
+        config = mail.load_config(args.config)
+        mailing = args.mail or config.send
+        if mailing:
+            config.ready()
+    except (watch.WatchError, mail.MailError) as exc:
+        raise UsageError(str(exc)) from None
+    catch_up(store)  # the index must hold every change the check reads
+    results = watch.check(store, Searcher(store), watches)
+    sent = None
+    if mailing:
+        message = mail.compose(config, results)
+        if message is not None:
+            try:
+                mail.send(config, message)
+            except mail.MailError as exc:
+                print(f"error: {exc}; nothing was marked as seen", file=sys.stderr)
+                return 1
+            sent = list(config.to)
+    if not args.peek:
+        watch.mark_checked(store, results)
+    if args.json:
+        _print_json({"searches": [r.as_json() for r in results], "mailedTo": sent, "marked": not args.peek})
+        return 0
+    print(render_check(results, sent))
+    return 0
+
+
+def render_check(results, sent: list[str] | None) -> str:
+    if not results:
+        return "no saved searches (add one with: trialscope watch add NAME QUERY… [filters])"
+    out = []
+    for r in results:
+        n = len(r.entries)
+        since = r.since_time
+        out.append(f"{r.watch.name}: " + (f"{n}{'+' if r.more else ''} new or changed since {since}" if n
+                                           else f"nothing new since {since}"))
+        for e in r.entries:
+            head = {"new": "NEW", "updated": "UPDATED", "withdrawn": "GONE"}[e.kind]
+            versions = f"  (v{e.from_version} → v{e.to_version})" if e.from_version else ""
+            out.append(f"  {head:<8} {e.nct_id}  {clean(e.title)}{versions}")
+            if e.facts:
+                out.append(_wrap("; ".join(e.facts), "           "))
+    if sent:
+        out.append(f"\nmailed to {', '.join(sent)}")
+    return "\n".join(out)
+
+
 def register_commands(sub, common) -> None:
     p = sub.add_parser("history", parents=[common],
                        help="the versions of a study held, what changed in each, or a diff of two")
@@ -129,3 +238,27 @@ def register_commands(sub, common) -> None:
                         "alone: the latest against the one before")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_history)
+
+    from ..search.cli import add_search_arguments
+
+    watch = sub.add_parser("watch", help="saved searches: what is new or changed since the last check")
+    wsub = watch.add_subparsers(dest="watch_command", required=True)
+    p = wsub.add_parser("add", parents=[common], help="save a search (the query and filters of `search`)")
+    p.add_argument("name", help="a name for it (letters, digits, spaces, _ . -)")
+    add_search_arguments(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_watch_add)
+    p = wsub.add_parser("list", parents=[common], help="the saved searches")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_watch_list)
+    p = wsub.add_parser("remove", parents=[common], help="forget a saved search")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_watch_remove)
+    p = wsub.add_parser("check", parents=[common],
+                        help="what is new or changed for each saved search since its last check")
+    p.add_argument("names", nargs="*", help="only these saved searches (default: all)")
+    p.add_argument("--mail", action="store_true", help="also send it by e-mail (see the README: SMTP settings)")
+    p.add_argument("--config", help="a TOML file with a [mail] table (default: $TRIALSCOPE_CONFIG or ./trialscope.toml)")
+    p.add_argument("--peek", action="store_true", help="show, but do not mark as seen")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_watch_check)

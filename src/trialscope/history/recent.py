@@ -51,15 +51,16 @@ class ChangeEntry:
 
 
 def recent(store, match: Matcher, *, limit: int = FEED_ENTRIES, scan: int = FEED_SCAN,
-           since_seq: int = 0, since_time: str | None = None) -> tuple[list[ChangeEntry], int]:
+           since_seq: int = 0, since_time: str | None = None,
+           until_seq: int | None = None) -> tuple[list[ChangeEntry], int]:
     """The newest changes matching a search, newest first: (entries, changes scanned).
 
-    Reads at most ``scan`` store changes, and none at or before ``since_seq``. With
-    ``since_time`` (a saved search's last check) each study is described against the
-    version it had then rather than against the version before the current one."""
+    Reads at most ``scan`` store changes, none at or before ``since_seq`` and none after
+    ``until_seq``. With ``since_time`` (a saved search's last check) each study is described
+    against the version it had then rather than against the version before the current one."""
     out: list[ChangeEntry] = []
     scanned = 0
-    before: int | None = None
+    before: int | None = None if until_seq is None else until_seq + 1
     while scanned < scan and len(out) < limit:
         rows = [r for r in store.recent_changes(before, min(PAGE, scan - scanned)) if r[1] > since_seq]
         if not rows:
@@ -114,20 +115,24 @@ def describe(store, stored, since_time: str | None = None) -> ChangeEntry | None
 def baseline(held: list[Version], since_time: str | None) -> Version | None:
     """The version to describe the current one against: the one before it; or, for a
     saved search last checked at ``since_time``, the one that was current then. None when
-    the study is new (since then)."""
+    the study is new (since then).
+
+    The study was written after the check (its seq says so), so the version current then
+    has been filed in history since: the oldest version filed at or after the check time
+    (that is newer than everything filed before it). Times are to the second, so a version
+    filed in the second of the check counts as filed after it: a change is never missed,
+    at worst described from one version earlier."""
     current = held[-1]
     if since_time is None:
         return held[-2] if len(held) > 1 else None
-    before = [v for v in held[:-1] if v.stored_at <= since_time]
-    # filed in history after the check: it was current at the check, or came later (the
-    # oldest of those newer than everything filed before the check)
+    before = [v for v in held[:-1] if v.stored_at < since_time]
     floor = before[-1].number if before else 0
-    after = [v for v in held[:-1] if v.stored_at > since_time and v.number > floor]
+    after = [v for v in held[:-1] if v.stored_at >= since_time and v.number > floor]
     if after:
         return after[0]
-    if current.stored_at > since_time:
-        return None if not before else before[-1]
-    return current
+    if current.stored_at >= since_time:  # written since, replacing nothing then held: new
+        return before[-1] if before else None
+    return current  # the record is as it was: only a mark changed
 
 
 def new_facts(record: dict) -> list[str]:
