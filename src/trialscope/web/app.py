@@ -30,6 +30,7 @@ from .backend import FilterError, QueryError, Web, similar
 from .charts import bar_chart
 from .export import to_csv, to_ris
 from .maps import search_map, study_map
+from .history import router as history_routes
 from .params import (
     LABELS,
     PHASES,
@@ -225,6 +226,7 @@ def create_app(db: str | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router(web))
+    app.include_router(history_routes(web, env))
     api_schema.install(app)
 
     # -- pages --------------------------------------------------------------------------
