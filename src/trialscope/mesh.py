@@ -195,6 +195,15 @@ class MeshVocabulary:
                 return names
         return []
 
+    def names_for_key(self, key: str) -> list[str]:
+        """Descriptors whose term key (`term_key`) is exactly `key`, best first."""
+        names = self._terms.get(key)
+        return names.split("|") if names else []
+
+    def term_keys(self) -> Iterable[str]:
+        """Every key of the term index (for building phrase spotters over it)."""
+        return self._terms.keys()
+
     def _is_condition(self, name: str) -> bool:
         return any(tn.startswith(_CONDITION_TREES) for tn in self._trees.get(name, ()))
 
