@@ -29,8 +29,8 @@ from . import api, api_schema
 from .backend import FilterError, QueryError, Web, similar
 from .charts import bar_chart
 from .export import to_csv, to_ris
-from .maps import search_map, study_map
 from .history import router as history_routes
+from .maps import search_map, study_map
 from .params import (
     LABELS,
     PHASES,
