@@ -384,7 +384,7 @@ def study_document(record: dict, withdrawn: bool = False, asof: date | None = No
                 doc.add_text("facet", f"{name}:{v}")
     _add_all(doc, "country_facet", countries)
 
-    add_pieces(doc, record)
+    add_pieces(doc, record, overall)
     title = brief or ident.get("officialTitle") or _display_title(record)
     doc.add_bytes("hit", orjson.dumps({
         "t": title, "s": overall, "p": phases, "c": conditions[:10], "sp": lead.get("name"),
@@ -520,7 +520,9 @@ def piece_number(kind: str, value) -> int | None:
         return None
 
 
-def add_pieces(doc: tantivy.Document, record: dict) -> None:
+def add_pieces(doc: tantivy.Document, record: dict, overall_status: str | None = None) -> None:
+    """`overall_status`: the effective status (`trust.effective_status`), which AREA[OverallStatus]
+    matches, as the status filter and facet do; the stored record keeps what was ingested."""
     from ..essie.areas import PIECES
 
     texts: dict[str, list[str]] = {}
@@ -531,6 +533,8 @@ def add_pieces(doc: tantivy.Document, record: dict) -> None:
         values = piece_values(record, p.path)
         if p.name == "HasResults" and not values:
             values = [bool(record.get("resultsSection"))]
+        elif p.name == "OverallStatus" and overall_status:
+            values = [overall_status]
         if not values:
             continue
         doc.add_text(PIECE_PRESENT, p.name)
