@@ -19,12 +19,21 @@ import shutil
 import threading
 import time
 from collections.abc import Iterable
+from datetime import date
 
 import orjson
 import tantivy
 
 from ..store import derived_dir
-from .fulltext import SCHEMA_VERSION, analyzer, build_schema, folding_analyzer, study_document
+from .fulltext import (
+    SCHEMA_VERSION,
+    STALE_FIELD,
+    analyzer,
+    build_schema,
+    date_int,
+    folding_analyzer,
+    study_document,
+)
 
 META = "trialscope-index.json"
 WRITER_HEAP = 512_000_000
@@ -107,8 +116,19 @@ class FullTextIndex:
         meta = self._read_meta(self.path) or {}
         return int(meta.get("seq") or 0)
 
-    def set_seq(self, seq: int) -> None:
-        self._write_meta(self.path, {"schema": SCHEMA_VERSION, "seq": seq, "updated": time.time()})
+    @property
+    def asof(self) -> date | None:
+        """The date the indexed (effective) statuses hold for; see `redate`."""
+        meta = self._read_meta(self.path) or {}
+        try:
+            return date.fromisoformat(meta["asof"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def set_seq(self, seq: int, asof: date | None = None) -> None:
+        asof = asof or self.asof or date.today()
+        self._write_meta(self.path, {"schema": SCHEMA_VERSION, "seq": seq, "asof": asof.isoformat(),
+                                     "updated": time.time()})
 
     def writer(self, heap: int = WRITER_HEAP, threads: int = 0) -> tantivy.IndexWriter:
         return self.index.writer(heap_size=heap, num_threads=threads)
@@ -177,8 +197,12 @@ def catch_up(store, index: FullTextIndex | None = None, batch: int = 1000) -> in
 
 def _catch_up(store, idx: FullTextIndex, batch: int) -> int:
     seq = idx.seq
+    today = date.today()
+    redated = 0
+    if seq and idx.asof != today:
+        redated = _redate(store, idx, today)
     if store.max_seq() <= seq:
-        return 0
+        return redated
     if seq == 0:  # a fresh index: a bulk build is faster than replaying changes
         return _rebuild(store, idx)
     try:
@@ -193,7 +217,8 @@ def _catch_up(store, idx: FullTextIndex, batch: int) -> int:
                 break
             for s in changes:
                 writer.delete_documents_by_term("nct", s.nct_id)
-                writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None))
+                writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None,
+                                                   asof=today))
                 seq = max(seq, s.seq)
                 applied += 1
         writer.commit()
@@ -201,9 +226,41 @@ def _catch_up(store, idx: FullTextIndex, batch: int) -> int:
     except BaseException:
         writer.rollback()
         raise
-    idx.set_seq(seq)
+    idx.set_seq(seq, today)
     idx.index.reload()
-    return applied
+    return applied + redated
+
+
+def _redate(store, idx: FullTextIndex, today: date) -> int:
+    """Move the index's effective statuses from its as-of date to `today`: re-index the
+    studies whose `stale_at` day lies between the two (a range query finds them; usually a
+    handful a day), then record the new date."""
+    lo, hi = sorted((idx.asof or date.min, today))  # the statuses that differ flip in (lo, hi]
+    lo_i, hi_i = date_int(lo.isoformat()) + 1, date_int(hi.isoformat())
+    idx.index.reload()
+    searcher = idx.index.searcher()
+    q = tantivy.Query.range_query(idx.schema, STALE_FIELD, tantivy.FieldType.Integer, lo_i, hi_i)
+    total = searcher.search(q, 1, count=True).count
+    ids = [searcher.doc(a).get_first("nct") for _, a in searcher.search(q, total).hits] if total else []
+    if ids:
+        try:
+            writer = idx.writer(heap=64_000_000)
+        except ValueError:  # tantivy's own lock: another writer is at work; try next time
+            return 0
+        try:
+            got = store.get_many(ids)
+            for nct, s in got.items():
+                writer.delete_documents_by_term("nct", nct)
+                writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None, asof=today))
+            writer.commit()
+            writer.wait_merging_threads()
+        except BaseException:
+            writer.rollback()
+            raise
+        del writer
+    idx.set_seq(idx.seq, today)
+    idx.index.reload()
+    return len(ids)
 
 
 def bulk_build(path: str, docs: Iterable[tantivy.Document], progress=None) -> int:
@@ -240,12 +297,13 @@ def rebuild(store, index: FullTextIndex | None = None, progress=None) -> int:
 def _rebuild(store, index: FullTextIndex | None = None, progress=None, path: str | None = None) -> int:
     path = path or (index.path if index is not None else index_path(store))
     seq = store.max_seq()  # studies written after this point are caught up later
+    today = date.today()
     tmp = path + ".building"
     if os.path.isdir(tmp):
         shutil.rmtree(tmp)
-    docs = (study_document(s.record, withdrawn=s.withdrawn_at is not None) for s in store.iter_studies())
+    docs = (study_document(s.record, withdrawn=s.withdrawn_at is not None, asof=today) for s in store.iter_studies())
     n = bulk_build(tmp, docs, progress)
-    FullTextIndex(tmp).set_seq(seq)
+    FullTextIndex(tmp).set_seq(seq, today)
     old = path + ".old"
     if os.path.isdir(old):
         shutil.rmtree(old)

@@ -8,10 +8,10 @@ import threading
 import tantivy
 from tantivy import FieldType, Occur, Order, Query
 
+from ..essie import QueryError, areas, parse
 from ..index import FullTextIndex, index_path
 from ..index import catch_up as _catch_up
-from ..index.fulltext import GROUPED_FACETS, QUERY_FIELDS, SHARDS, hit_data
-from ..query import parse
+from ..index.fulltext import GROUPED_FACETS, SHARDS, geo_cover, haversine_km, hit_data
 from .compile import Compiler
 from .cursor import fingerprint, make_token, past_end, read_token
 from .filters import Filters, const, parse_sort
@@ -63,20 +63,26 @@ class Searcher:
     # -- building the query ------------------------------------------------------------
 
     def build_query(self, req: SearchRequest) -> tuple[Query | None, Query]:
-        """-> (the text query for scoring and snippets, the full query with filters)."""
-        compiler = Compiler(self.schema, req.expand_mesh)
+        """-> (the text query for scoring and snippets, the full query with filters).
+
+        `req.query` and `req.fields` score; `req.advanced` (filter.advanced, postFilter.advanced)
+        filters without scoring. Every one is parsed and compiled by the same essie evaluator;
+        a QueryError names the parameter it came from."""
+        compiler = Compiler(self.schema, req.expand_mesh, self._searcher)
         text_parts: list[Query] = []
-        node = parse(req.query or "", lenient=req.lenient)
-        q = compiler.compile(node)
-        if q is not None:
-            text_parts.append(q)
+        sources = [(None, None, req.query or "")]
         for key, value in (req.fields or {}).items():
             name = key.removeprefix("query.")
-            if name not in QUERY_FIELDS:
-                raise FilterError("fields", sorted(QUERY_FIELDS), key)
-            if value is None or not str(value).strip():
-                continue
-            q = compiler.compile(parse(str(value), default_field=name, lenient=req.lenient))
+            if name not in areas.SUGAR and name not in areas.AREA_BY_PARAM:
+                raise FilterError("fields", sorted({*areas.SUGAR, *areas.AREA_BY_PARAM}), key)
+            if value is not None and str(value).strip():
+                field = name if name in areas.SUGAR else areas.AREA_BY_PARAM[name].name
+                sources.append((f"query.{name}", field, str(value)))
+        for param, field, text in sources:
+            try:
+                q = compiler.compile(parse(text, default_field=field, lenient=req.lenient))
+            except QueryError as exc:
+                raise (exc.with_param(param) if param else exc) from None
             if q is not None:
                 text_parts.append(q)
         text_q = None
@@ -85,6 +91,13 @@ class Searcher:
         elif text_parts:
             text_q = Query.boolean_query([(Occur.Must, p) for p in text_parts])
         filters = self.filters(req)
+        for param, expr in req.advanced or ():
+            try:
+                q = compiler.compile(parse(expr))
+            except QueryError as exc:
+                raise exc.with_param(param) from None
+            if q is not None:
+                filters.append(q)
         if not filters:
             return text_q, text_q if text_q is not None else Query.all_query()
         clauses = [(Occur.Must, text_q if text_q is not None else Query.all_query())]
@@ -114,7 +127,12 @@ class Searcher:
             total = searcher.search(full_q, 1, count=True).count
             if offset > total:
                 raise past_end(req.page_token, offset, total)
-        if sort_key == "relevance":
+        if sort_key == "distance":
+            if req.near is None:
+                raise FilterError("sort", ["distance needs near (a place or point and a radius)"], req.sort)
+            res = searcher.search(distance_rings(self.schema, full_q, req.near), req.limit, count=True,
+                                  offset=offset)
+        elif sort_key == "relevance":
             res = searcher.search(full_q, req.limit, count=True, offset=offset)
         else:
             fld = _SORT_FIELD[sort_key]
@@ -142,8 +160,12 @@ class Searcher:
                 brief_title=data.get("t") or "", overall_status=data.get("s"),
                 phases=data.get("p") or [], conditions=data.get("c") or [], sponsor=data.get("sp"),
                 snippet=text, study_type=data.get("ty"), start_date=data.get("sd"),
-                last_update=data.get("lu"),
+                last_update=data.get("lu"), reported_status=data.get("s0", data.get("s")),
+                status_verified=data.get("v"), sites=data.get("g") or [],
+                nearest=nearest_site(data.get("g") or [], req.near) if req.near else None,
             ))
+        if sort_key == "distance":  # exact order within the page (rings order it across pages)
+            hits.sort(key=lambda h: h.nearest["km"] if h.nearest else math.inf)
         end = offset + len(hits)
         token = make_token(end, fp) if hits and end < total else None
         return SearchResult(total=total, hits=hits, facets=facets, next_page_token=token,
@@ -220,3 +242,34 @@ class Searcher:
         return out
 
 
+# -- distance (issue 14) ------------------------------------------------------------------
+
+RINGS = 16  # radius x 0.75^k, k < RINGS: down to 1% of the radius
+
+
+def distance_rings(schema, query: Query, near) -> Query:
+    """`query` scored by how near its nearest site is: one constant point per ring (of radius
+    r, 0.75 r, 0.56 r, ...) the study has a site in, so sorting by score is sorting by distance
+    to within a ring's width; the page is then put in exact order."""
+    lat, lon, radius = (float(x) for x in near)
+    clauses = [(Occur.Must, const(query))]
+    for k in range(RINGS):
+        cells = geo_cover(lat, lon, radius * 0.75**k)
+        if not cells:
+            break
+        clauses.append((Occur.Should, Query.const_score_query(Query.term_set_query(schema, "geo", cells), 1.0)))
+    return Query.boolean_query(clauses)
+
+
+def nearest_site(points: list, near) -> dict | None:
+    """The hit's site nearest to `near`: {"label", "km", "approximate"}."""
+    lat, lon = float(near[0]), float(near[1])
+    best = None
+    for p in points:
+        km = haversine_km(lat, lon, p[0], p[1])
+        if best is None or km < best[0]:
+            best = (km, p)
+    if best is None:
+        return None
+    km, p = best
+    return {"label": p[3], "km": round(km, 1), "approximate": bool(p[2])}
