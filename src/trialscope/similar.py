@@ -68,11 +68,14 @@ import re
 import sys
 import zlib
 from collections import Counter
+from datetime import date
 from functools import lru_cache
 
 import msgspec
 import numpy as np
 import orjson
+
+from .trust import ACTIVE_STATUSES, stale_from
 
 WEIGHTS: dict[str, float] = {
     "emb": 0.08,
@@ -83,7 +86,10 @@ WEIGHTS: dict[str, float] = {
     "type": 0.01,
     "purpose": 0.0,
     "pop": 0.14,
+    "current": 0.0,  # set below, with the measurement
+    "era": 0.0,
 }
+ERA_YEARS = 20.0  # start years this far apart share no era
 KNN = 200
 MAX_AGE_YEARS = 120.0
 CHILDREN_MAX_AGE, OLDER_ADULTS_MIN_AGE = 18.0, 60.0
@@ -241,6 +247,10 @@ class Features(msgspec.Struct, array_like=True):
     ks: str  # the distinct tokens, space separated (for explanations and lexical candidates)
     ag: tuple[float, float] = (0.0, MAX_AGE_YEARS)  # eligible ages in years, open bounds 0 / 120
     sx: str | None = None  # eligible sex: ALL, FEMALE, MALE
+    # current until: -1 not an active status; 0 active and never judged stale; else the day
+    # (YYYYMMDD) the registry's rule turns it "Unknown status" (trialscope.trust)
+    cu: int = -1
+    sy: int = 0  # start year (0: not given)
 
     @property
     def tokens(self) -> list[str]:
@@ -318,8 +328,14 @@ def study_features(record: dict) -> Features:
     toks = _tokens(key_text)
     if len(toks) < LEX_MIN_TOKENS:
         toks += _tokens((f["summary"] or f["description"])[:LEX_SUMMARY_CHARS])
+    if status.get("overallStatus") in ACTIVE_STATUSES:
+        turns = stale_from(status)
+        current_until = int(turns.strftime("%Y%m%d")) if turns else 0
+    else:
+        current_until = -1
+    start = str((status.get("startDateStruct") or {}).get("date") or "")[:4]
     return Features(
-        t=title, s=status.get("overallStatus"),
+        cu=current_until, sy=int(start) if start.isdigit() else 0, t=title, s=status.get("overallStatus"),
         p=[x for x in design.get("phases") or [] if x != "NA"],
         st=design.get("studyType"), pp=info.get("primaryPurpose"),
         c=conds, cd=derived, im=imesh, iv=iv_names, **_token_fields(toks),
@@ -502,7 +518,18 @@ def components(t: Features, c: Features, emb: float, lex: float) -> dict[str, fl
         "type": 1.0 if t.st and t.st == c.st else 0.0,
         "purpose": 1.0 if t.pp and t.pp == c.pp else 0.0,
         "pop": _population(t, c),
+        "current": 1.0 if is_current(c) else 0.0,
+        "era": max(0.0, 1.0 - abs(t.sy - c.sy) / ERA_YEARS) if t.sy and c.sy else 0.0,
     }
+
+
+def is_current(f: Features) -> bool:
+    """Recruiting, about to, or active, and not past the registry's "Unknown status" day."""
+    return f.cu == 0 or f.cu > _today()
+
+
+def _today() -> int:
+    return int(date.today().strftime("%Y%m%d"))
 
 
 def fused_score(parts: dict[str, float], weights: dict[str, float] | None = None) -> float:
@@ -659,7 +686,7 @@ def _rank(store, idx, tfeat: dict, tvec: np.ndarray, exclude: str | None, limit:
     lexical = idx.lexical()
     return [
         {"nctId": nct, "briefTitle": cf.t, "overallStatus": cf.s, "phases": cf.p,
-         "score": round(score, 4), "why": explain(tfeat, cf, lexical)}
+         "startYear": cf.sy or None, "score": round(score, 4), "why": explain(tfeat, cf, lexical)}
         for score, nct, cf in scored[:limit]
     ]
 
