@@ -198,13 +198,19 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def geo_cover(lat: float, lon: float, radius_km: float) -> list[str]:
+def geo_cover(lat: float, lon: float, radius_km: float, steps: int = 40) -> list[str]:
     """Grid cells whose union covers the circle: cells wholly inside at the coarsest level
-    possible, boundary cells refined down to a level of about radius/40 (so a site counts as
-    within the radius when it lies within about 3% of the radius outside it, never less).
-    Sites are never dropped when inside; the antimeridian is not wrapped."""
+    possible, boundary cells refined down to a level of about radius/`steps` (so a site
+    counts as within the radius when it lies within about 3% of the radius outside it, never
+    less, at the default 40). Sites are never dropped when inside; the antimeridian is not
+    wrapped. Cached: a search's pages, facet passes and distance rings reuse their covers."""
+    return list(_geo_cover(round(lat, 5), round(lon, 5), round(radius_km, 3), steps))
+
+
+@lru_cache(maxsize=2048)
+def _geo_cover(lat: float, lon: float, radius_km: float, steps: int) -> tuple[str, ...]:
     finest = 0
-    while finest < len(GEO_LEVELS) - 1 and GEO_LEVELS[finest + 1] * 111.2 <= radius_km / 40:
+    while finest < len(GEO_LEVELS) - 1 and GEO_LEVELS[finest + 1] * 111.2 <= radius_km / steps:
         finest += 1
     start = finest
     while start < len(GEO_LEVELS) - 1 and GEO_LEVELS[start] * 111.2 < radius_km / 2:
@@ -213,6 +219,7 @@ def geo_cover(lat: float, lon: float, radius_km: float) -> list[str]:
     coslat = max(math.cos(math.radians(min(89.9, abs(lat) + dlat))), 1e-6)
     dlon = min(180.0, radius_km / (111.2 * coslat))
     out: list[str] = []
+    kx = 111.2 * math.cos(math.radians(lat))
 
     def visit(k: int, i: int, j: int) -> None:
         s = GEO_LEVELS[k]
@@ -220,8 +227,17 @@ def geo_cover(lat: float, lon: float, radius_km: float) -> list[str]:
         near = haversine_km(lat, lon, min(max(lat, la0), la1), min(max(lon, lo0), lo1))
         if near > radius_km:
             return
-        far = max(haversine_km(lat, lon, a, b) for a in (la0, la1) for b in (lo0, lo1))
-        if far <= radius_km or k == finest:
+        if k == finest:
+            out.append(f"{k}:{i}:{j}")
+            return
+        # wholly inside? a flat-earth estimate settles the clear cases, haversine the rest
+        fx, fy = max(abs(lo0 - lon), abs(lo1 - lon)) * kx, max(abs(la0 - lat), abs(la1 - lat)) * 111.2
+        flat = math.hypot(fx, fy)
+        if flat > radius_km * 1.1:
+            far = flat
+        else:
+            far = max(haversine_km(lat, lon, a, b) for a in (la0, la1) for b in (lo0, lo1))
+        if far <= radius_km:
             out.append(f"{k}:{i}:{j}")
             return
         for di in range(4):
@@ -232,7 +248,7 @@ def geo_cover(lat: float, lon: float, radius_km: float) -> list[str]:
     for i in range(math.floor((lat - dlat) / s), math.floor((lat + dlat) / s) + 1):
         for j in range(math.floor((lon - dlon) / s), math.floor((lon + dlon) / s) + 1):
             visit(start, i, j)
-    return out
+    return tuple(out)
 
 
 def _outcome_texts(proto: dict, record: dict) -> list[str]:

@@ -202,6 +202,7 @@ class Searcher:
 # -- distance (issue 14) ------------------------------------------------------------------
 
 RINGS = 16  # radius x 0.75^k, k < RINGS: down to 1% of the radius
+RING_STEPS = 8  # ring covers are coarser than the filter's: they only order the hits
 
 
 def distance_rings(schema, query: Query, near) -> Query:
@@ -211,7 +212,7 @@ def distance_rings(schema, query: Query, near) -> Query:
     lat, lon, radius = (float(x) for x in near)
     clauses = [(Occur.Must, const(query))]
     for k in range(RINGS):
-        cells = geo_cover(lat, lon, radius * 0.75**k)
+        cells = geo_cover(lat, lon, radius * 0.75**k, steps=RING_STEPS)
         if not cells:
             break
         clauses.append((Occur.Should, Query.const_score_query(Query.term_set_query(schema, "geo", cells), 1.0)))
