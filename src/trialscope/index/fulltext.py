@@ -16,6 +16,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import orjson
 import tantivy
 
@@ -128,6 +129,7 @@ def build_schema() -> tantivy.Schema:
         sb.add_integer_field(name, indexed=True, fast=True)
         sb.add_integer_field("neg_" + name, fast=True)
     sb.add_integer_field(STALE_FIELD, indexed=True)  # see "trust and places" below
+    sb.add_bytes_field("pts", stored=True)  # site positions, float32 [lat, lon, approximate]
     sb.add_bytes_field("hit", stored=True)
     return sb.build()
 
@@ -198,12 +200,14 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def geo_cover(lat: float, lon: float, radius_km: float, steps: int = 40) -> list[str]:
+def geo_cover(lat: float, lon: float, radius_km: float, steps: int = 20) -> list[str]:
     """Grid cells whose union covers the circle: cells wholly inside at the coarsest level
-    possible, boundary cells refined down to a level of about radius/`steps` (so a site
-    counts as within the radius when it lies within about 3% of the radius outside it, never
-    less, at the default 40). Sites are never dropped when inside; the antimeridian is not
-    wrapped. Cached: a search's pages, facet passes and distance rings reuse their covers."""
+    possible, boundary cells refined down to a level of at most radius/`steps` (so a site
+    counts as within the radius when it lies within about 7% of the radius outside it, never
+    less, at the default 20; the grid's levels are 4x apart, so most radii get finer cells).
+    Fewer, coarser boundary cells make the filter cheaper: at 100 km, 590 cells instead of
+    2,420 at radius/40. Sites are never dropped when inside; the antimeridian is not wrapped.
+    Cached: a search's pages, facet passes and distance rings reuse their covers."""
     return list(_geo_cover(round(lat, 5), round(lon, 5), round(radius_km, 3), steps))
 
 
@@ -403,8 +407,9 @@ def study_document(record: dict, withdrawn: bool = False, asof: date | None = No
     doc.add_bytes("hit", orjson.dumps({
         "t": title, "s": overall, "p": phases, "c": conditions[:10], "sp": lead.get("name"),
         "ty": design.get("studyType"), "sd": start, "lu": last_upd,
-        "s0": effective.reported, "v": effective.verified, "g": points[:MAX_HIT_POINTS],
+        "s0": effective.reported, "v": effective.verified, "gl": [p[3] for p in points[:MAX_HIT_POINTS]],
     }))
+    doc.add_bytes("pts", np.asarray([p[:3] for p in points[:MAX_HIT_POINTS]], dtype=np.float32).tobytes())
     return doc
 
 
@@ -445,6 +450,35 @@ def site_points(locs) -> list[list]:
         label = ", ".join(str(x) for x in (loc.get("facility"), loc.get("city")) if x)[:120]
         out.append([round(point[0], 4), round(point[1], 4), approx, label])
     return out
+
+
+class HitSites:
+    """A hit's site positions as stored (`pts`, float32 rows of lat, lon, approximate) with
+    their labels; iterating gives [lat, lon, approximate, label] lists."""
+
+    def __init__(self, doc: tantivy.Document, labels: list[str] | None):
+        raw = doc.get_first("pts") or b""
+        self.array = np.frombuffer(raw, dtype=np.float32).reshape(-1, 3)
+        self.labels = labels or []
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __iter__(self):
+        for (lat, lon, approx), label in zip(self.array.tolist(), self.labels, strict=False):
+            yield [round(lat, 4), round(lon, 4), int(approx), label]
+
+    def nearest(self, lat: float, lon: float) -> dict | None:
+        """{"label", "km", "approximate"} of the site nearest to (lat, lon)."""
+        if not len(self.array):
+            return None
+        p1, p2 = np.radians(lat), np.radians(self.array[:, 0].astype(np.float64))
+        dl = np.radians(self.array[:, 1].astype(np.float64) - lon)
+        a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+        km = 2 * EARTH_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+        i = int(np.argmin(km))
+        label = self.labels[i] if i < len(self.labels) else ""
+        return {"label": label, "km": round(float(km[i]), 1), "approximate": bool(self.array[i, 2])}
 
 
 def _approximate(loc: dict) -> tuple[float, float] | None:
