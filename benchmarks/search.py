@@ -572,6 +572,40 @@ def build_split(base: list[dict], n: int, seed: int) -> dict:
             f"ceiling_studies_per_s_on_{cores}_cores": round(cores * 1e6 / (doc_us + index_us))}
 
 
+NEAR_PLACES = ("Chicago, IL", "Boston, MA", "Houston, TX", "Los Angeles, CA", "New York, NY", "Toronto",
+               "London, United Kingdom", "Paris, France", "Berlin", "Shanghai", "Seoul", "Sao Paulo")
+
+
+def near_vs_plain(searcher: Searcher, queries: list[dict], repeat: int) -> dict:
+    """The same queries with and without a distance filter (a place from NEAR_PLACES within
+    100 km, geocoded once: what the web page does), and sorted by distance; medians of
+    `repeat` passes per query, interleaved so machine noise hits all three alike."""
+    from trialscope.geo import geocode
+
+    points = [geocode(p) for p in NEAR_PLACES]
+    plain, near, by_distance = [], [], []
+    for i, q in enumerate(queries):
+        pt = points[i % len(points)]
+        variants = [ts_request(q), ts_request(q), ts_request(q)]
+        variants[1].near = variants[2].near = (pt.lat, pt.lon, 100.0)
+        variants[2].sort = "distance"
+        runs: list[list[float]] = [[], [], []]
+        for _ in range(repeat):
+            for k, req in enumerate(variants):
+                t = time.perf_counter()
+                searcher.search(req)
+                runs[k].append((time.perf_counter() - t) * 1000)
+        plain.append(statistics.median(runs[0]))
+        near.append(statistics.median(runs[1]))
+        by_distance.append(statistics.median(runs[2]))
+    out = {"without_distance": summary(plain), "near_100km": summary(near),
+           "near_100km_sorted_by_distance": summary(by_distance)}
+    out["p95_ratio_near_over_plain"] = round(out["near_100km"]["p95"] / out["without_distance"]["p95"], 2)
+    out["p95_ratio_distance_sort_over_plain"] = round(
+        out["near_100km_sorted_by_distance"]["p95"] / out["without_distance"]["p95"], 2)
+    return out
+
+
 def measure(name: str, fn, queries: list[dict], repeat: int) -> dict:
     """Median per query over `repeat` passes after a warm-up pass. Wall-clock latency, and
     for in-process systems also the process CPU time per query (robust to a busy machine)."""
@@ -632,6 +666,9 @@ def main(argv: list[str] | None = None) -> int:
         if mode != "full":
             out.pop("totals")
         result[key] = out
+    log("near: the same queries within 100 km of a place, and sorted by distance ...")
+    result["near"] = near_vs_plain(searcher, queries, args.repeat)
+    log(f"  {result['near']}")
     log("where the time goes: each pass alone, and the build's two halves ...")
     result["query_passes_ms"] = pass_breakdown(searcher, queries, args.repeat)
     result["build_cpu_split"] = build_split(base, min(args.n, 30_000), args.seed)

@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "out"
-KEYS = ["emb", "lex", "cond", "intr", "phase", "type", "purpose", "pop"]
+KEYS = ["emb", "lex", "cond", "intr", "phase", "type", "purpose", "pop", "current", "era"]
 
 
 def log(msg: str) -> None:
@@ -730,6 +730,8 @@ def main() -> None:
         with open(OUT / f"sim-targets-{name}{_suffix(encoder)}.pkl", "wb") as fh:
             pickle.dump(ts, fh)
         report[name] = evaluate(ts, WEIGHTS)
+        # the same run without the preference for current trials (what See also did before)
+        report[name + "_without_current_preference"] = evaluate(ts, {**WEIGHTS, "current": 0.0, "era": 0.0})
     if args.tune:
         tuned = tune(list(sets.values()), WEIGHTS)
         report["tuned_weights_this_run"] = tuned

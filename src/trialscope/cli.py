@@ -87,11 +87,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(stats)
         return 0
+    from .web.params import label
+
     print(f"{stats['total']:,} studies")
-    for key, label in (("overallStatus", "By status"), ("phase", "By phase"), ("studyType", "By study type")):
-        print(f"\n{label}")
+    for key, title in (("overallStatus", "By status (as the records give it)"), ("phase", "By phase"),
+                       ("studyType", "By study type")):
+        print(f"\n{title}")
         for value, n in stats[key].items():
-            print(f"  {value:<28} {n:>8,}")
+            print(f"  {label(value):<28} {n:>8,}")
     return 0
 
 

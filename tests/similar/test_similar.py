@@ -64,7 +64,8 @@ def test_hcc_trial_top5_are_liver_trials(store, manifest):
 
 def test_results_shape_and_explanations(store):
     results = similar_to(store, "nct03949231", limit=10)
-    assert all(set(r) == {"nctId", "briefTitle", "overallStatus", "phases", "score", "why"} for r in results)
+    assert all(set(r) == {"nctId", "briefTitle", "overallStatus", "phases", "startYear", "score", "why"}
+               for r in results)
     assert all(r["why"] for r in results)
     assert all(r["nctId"] != "NCT03949231" for r in results)
     scores = [r["score"] for r in results]

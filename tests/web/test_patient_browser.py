@@ -98,7 +98,7 @@ def test_near_chicago_finds_legacy_xml_studies(server, browser, artifacts):
     page.wait_for_selector("#near-list option", state="attached")
     assert page.locator("#near-list option").first.get_attribute("value") == "Chicago, Illinois"
     page.fill("#near", "Chicago, IL")
-    page.locator("form.who button[type=submit]").click()
+    page.locator("form.searchbar button[type=submit]").click()
     page.wait_for_url("**near=Chicago*")
     page.wait_for_selector("p.near-note")
     assert _total(page) >= 5
@@ -106,7 +106,8 @@ def test_near_chicago_finds_legacy_xml_studies(server, browser, artifacts):
     assert re.search(r"Nearest site: .+ · [\d.]+ km", nearest), nearest
     assert page.locator("details.map-card[open] svg.search-map circle.site").count() > 0
     assert page.locator("svg.search-map path.land").count() == 1
-    page.screenshot(path=str(artifacts / "near-search.png"), full_page=False)
+    page.screenshot(path=str(artifacts / "near-search.png"), full_page=True,
+                    clip={"x": 0, "y": 0, "width": 1280, "height": 1400})
     # sorted by distance, nearest first
     page.goto(server + "/?q=liver+cancer&near=60611&sort=distance")
     kms = [float(re.search(r"([\d.,]+) km", t).group(1).replace(",", ""))

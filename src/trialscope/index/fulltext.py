@@ -16,6 +16,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import orjson
 import tantivy
 
@@ -128,6 +129,7 @@ def build_schema() -> tantivy.Schema:
         sb.add_integer_field(name, indexed=True, fast=True)
         sb.add_integer_field("neg_" + name, fast=True)
     sb.add_integer_field(STALE_FIELD, indexed=True)  # see "trust and places" below
+    sb.add_bytes_field("pts", stored=True)  # site positions, float32 [lat, lon, approximate]
     sb.add_bytes_field("hit", stored=True)
     add_piece_fields(sb)
     return sb.build()
@@ -199,13 +201,21 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def geo_cover(lat: float, lon: float, radius_km: float) -> list[str]:
+def geo_cover(lat: float, lon: float, radius_km: float, steps: int = 20) -> list[str]:
     """Grid cells whose union covers the circle: cells wholly inside at the coarsest level
-    possible, boundary cells refined down to a level of about radius/40 (so a site counts as
-    within the radius when it lies within about 3% of the radius outside it, never less).
-    Sites are never dropped when inside; the antimeridian is not wrapped."""
+    possible, boundary cells refined down to a level of at most radius/`steps` (so a site
+    counts as within the radius when it lies within about 7% of the radius outside it, never
+    less, at the default 20; the grid's levels are 4x apart, so most radii get finer cells).
+    Fewer, coarser boundary cells make the filter cheaper: at 100 km, 590 cells instead of
+    2,420 at radius/40. Sites are never dropped when inside; the antimeridian is not wrapped.
+    Cached: a search's pages, facet passes and distance rings reuse their covers."""
+    return list(_geo_cover(round(lat, 5), round(lon, 5), round(radius_km, 3), steps))
+
+
+@lru_cache(maxsize=2048)
+def _geo_cover(lat: float, lon: float, radius_km: float, steps: int) -> tuple[str, ...]:
     finest = 0
-    while finest < len(GEO_LEVELS) - 1 and GEO_LEVELS[finest + 1] * 111.2 <= radius_km / 40:
+    while finest < len(GEO_LEVELS) - 1 and GEO_LEVELS[finest + 1] * 111.2 <= radius_km / steps:
         finest += 1
     start = finest
     while start < len(GEO_LEVELS) - 1 and GEO_LEVELS[start] * 111.2 < radius_km / 2:
@@ -214,6 +224,7 @@ def geo_cover(lat: float, lon: float, radius_km: float) -> list[str]:
     coslat = max(math.cos(math.radians(min(89.9, abs(lat) + dlat))), 1e-6)
     dlon = min(180.0, radius_km / (111.2 * coslat))
     out: list[str] = []
+    kx = 111.2 * math.cos(math.radians(lat))
 
     def visit(k: int, i: int, j: int) -> None:
         s = GEO_LEVELS[k]
@@ -221,8 +232,17 @@ def geo_cover(lat: float, lon: float, radius_km: float) -> list[str]:
         near = haversine_km(lat, lon, min(max(lat, la0), la1), min(max(lon, lo0), lo1))
         if near > radius_km:
             return
-        far = max(haversine_km(lat, lon, a, b) for a in (la0, la1) for b in (lo0, lo1))
-        if far <= radius_km or k == finest:
+        if k == finest:
+            out.append(f"{k}:{i}:{j}")
+            return
+        # wholly inside? a flat-earth estimate settles the clear cases, haversine the rest
+        fx, fy = max(abs(lo0 - lon), abs(lo1 - lon)) * kx, max(abs(la0 - lat), abs(la1 - lat)) * 111.2
+        flat = math.hypot(fx, fy)
+        if flat > radius_km * 1.1:
+            far = flat
+        else:
+            far = max(haversine_km(lat, lon, a, b) for a in (la0, la1) for b in (lo0, lo1))
+        if far <= radius_km:
             out.append(f"{k}:{i}:{j}")
             return
         for di in range(4):
@@ -233,7 +253,7 @@ def geo_cover(lat: float, lon: float, radius_km: float) -> list[str]:
     for i in range(math.floor((lat - dlat) / s), math.floor((lat + dlat) / s) + 1):
         for j in range(math.floor((lon - dlon) / s), math.floor((lon + dlon) / s) + 1):
             visit(start, i, j)
-    return out
+    return tuple(out)
 
 
 def _outcome_texts(proto: dict, record: dict) -> list[str]:
@@ -389,8 +409,9 @@ def study_document(record: dict, withdrawn: bool = False, asof: date | None = No
     doc.add_bytes("hit", orjson.dumps({
         "t": title, "s": overall, "p": phases, "c": conditions[:10], "sp": lead.get("name"),
         "ty": design.get("studyType"), "sd": start, "lu": last_upd,
-        "s0": effective.reported, "v": effective.verified, "g": points[:MAX_HIT_POINTS],
+        "s0": effective.reported, "v": effective.verified, "gl": [p[3] for p in points[:MAX_HIT_POINTS]],
     }))
+    doc.add_bytes("pts", np.asarray([p[:3] for p in points[:MAX_HIT_POINTS]], dtype=np.float32).tobytes())
     return doc
 
 
@@ -431,6 +452,35 @@ def site_points(locs) -> list[list]:
         label = ", ".join(str(x) for x in (loc.get("facility"), loc.get("city")) if x)[:120]
         out.append([round(point[0], 4), round(point[1], 4), approx, label])
     return out
+
+
+class HitSites:
+    """A hit's site positions as stored (`pts`, float32 rows of lat, lon, approximate) with
+    their labels; iterating gives [lat, lon, approximate, label] lists."""
+
+    def __init__(self, doc: tantivy.Document, labels: list[str] | None):
+        raw = doc.get_first("pts") or b""
+        self.array = np.frombuffer(raw, dtype=np.float32).reshape(-1, 3)
+        self.labels = labels or []
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __iter__(self):
+        for (lat, lon, approx), label in zip(self.array.tolist(), self.labels, strict=False):
+            yield [round(lat, 4), round(lon, 4), int(approx), label]
+
+    def nearest(self, lat: float, lon: float) -> dict | None:
+        """{"label", "km", "approximate"} of the site nearest to (lat, lon)."""
+        if not len(self.array):
+            return None
+        p1, p2 = np.radians(lat), np.radians(self.array[:, 0].astype(np.float64))
+        dl = np.radians(self.array[:, 1].astype(np.float64) - lon)
+        a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+        km = 2 * EARTH_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+        i = int(np.argmin(km))
+        label = self.labels[i] if i < len(self.labels) else ""
+        return {"label": label, "km": round(float(km[i]), 1), "approximate": bool(self.array[i, 2])}
 
 
 def _approximate(loc: dict) -> tuple[float, float] | None:

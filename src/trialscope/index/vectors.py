@@ -37,7 +37,7 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 64
 HNSW_EF_SEARCH = 256
 BATCH = 2000
-FORMAT = 6  # bump when the stored features change: the index is rebuilt
+FORMAT = 7  # bump when the stored features change: the index is rebuilt
 
 
 def index_dir(store_or_url) -> Path:

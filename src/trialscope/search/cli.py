@@ -39,6 +39,28 @@ def _parse_near(text: str) -> tuple[float, float, float]:
     return place.lat, place.lon, km
 
 
+_HINT_FILTERS = (("status", "--status", []), ("age", "--age", None), ("near", "--near", None),
+                 ("phase", "--phase", []), ("country", "--country", []), ("sex", "--sex", None))
+
+
+def zero_hint(searcher: Searcher, req: SearchRequest) -> str | None:
+    """For a search that found nothing: what each filter alone removed ("without --status:
+    13 studies"), so an empty answer says why."""
+    import copy
+
+    found = []
+    for attr, flag, empty in _HINT_FILTERS:
+        if getattr(req, attr) in (None, []):
+            continue
+        other = copy.copy(req)
+        setattr(other, attr, empty)
+        other.limit, other.facets, other.snippets, other.page_token, other.sort = 1, False, False, None, "relevance"
+        n = searcher.search(other).total
+        if n:
+            found.append(f"without {flag}: {n:,} stud{'y' if n == 1 else 'ies'}")
+    return "no studies match; " + "; ".join(found) if found else None
+
+
 def _date_range(text: str | None) -> tuple[str | None, str | None] | None:
     if not text:
         return None
@@ -83,9 +105,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     req.sort, req.limit, req.page_token, req.snippets = args.sort, args.limit, args.page_token, not args.json
     try:
         store = open_store(args.db)
-        result = Searcher(store).search(req)
+        searcher = Searcher(store)
+        result = searcher.search(req)
     except (QueryError, FilterError) as exc:
         raise UsageError(str(exc)) from None
+    if not result.total:
+        hint = zero_hint(searcher, req)
+        if hint:
+            print(hint, file=sys.stderr)
     if args.json:
         out = result.as_json()
         keep = ("nctId", "briefTitle", "overallStatus", "reportedStatus", "statusVerifiedDate",

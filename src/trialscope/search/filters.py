@@ -106,6 +106,7 @@ class Filters:
     def __init__(self, schema: tantivy.Schema, known_countries: Callable[[], dict[str, str]]):
         self.schema = schema
         self._known_countries = known_countries
+        self._near_cache: dict[tuple, Query] = {}
 
     def _terms(self, fld: str, values: list[str]) -> Query:
         if len(values) == 1:
@@ -170,8 +171,7 @@ class Filters:
                 raise FilterError("near", ["(lat, lon, radius_km)"], req.near) from None
             if not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 < radius <= 20000):
                 raise FilterError("near", ["lat -90..90, lon -180..180, radius 0..20000 km"], req.near)
-            cells = geo_cover(lat, lon, radius)
-            out.append(Query.term_set_query(s, "geo", cells) if cells else Query.empty_query())
+            out.append(self._near(lat, lon, radius))
         if req.ids:
             try:
                 ids = [normalize_nct(i) for i in as_list(req.ids)]
@@ -181,6 +181,19 @@ class Filters:
         if not req.include_withdrawn:
             out.append(negate(Query.term_query(s, "withdrawn", "true")))
         return out
+
+    def _near(self, lat: float, lon: float, radius: float) -> Query:
+        """The distance clause, built once per point and radius (a search's pages and facet
+        passes ask for the same one)."""
+        key = (round(lat, 5), round(lon, 5), round(radius, 3))
+        q = self._near_cache.get(key)
+        if q is None:
+            cells = geo_cover(lat, lon, radius)
+            q = Query.term_set_query(self.schema, "geo", cells) if cells else Query.empty_query()
+            if len(self._near_cache) > 256:
+                self._near_cache.clear()
+            self._near_cache[key] = q
+        return q
 
     def countries(self, values: list[str]) -> list[str]:
         """Country names as the index spells them (matched without regard to case)."""

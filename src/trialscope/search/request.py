@@ -97,7 +97,7 @@ class Hit:
     reported_status: str | None = None  # as the record gives it (overall_status is effective)
     status_verified: str | None = None
     nearest: dict | None = None  # with `near`: {"label", "km", "approximate"} of the nearest site
-    sites: list | None = None  # [lat, lon, approximate, label] per site (for maps; not in JSON)
+    sites: object = None  # index.fulltext.HitSites: [lat, lon, approximate, label] per site (maps)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from tantivy import FieldType, Occur, Order, Query
 from ..essie import QueryError, areas, parse
 from ..index import FullTextIndex, index_path
 from ..index import catch_up as _catch_up
-from ..index.fulltext import GROUPED_FACETS, SHARDS, geo_cover, haversine_km, hit_data
+from ..index.fulltext import GROUPED_FACETS, SHARDS, HitSites, geo_cover, hit_data
 from .compile import Compiler
 from .cursor import fingerprint, make_token, past_end, read_token
 from .filters import Filters, const, parse_sort
@@ -34,6 +34,7 @@ class Searcher:
         self.schema = self.index.schema
         self._lock = threading.Lock()
         self._countries: dict[str, str] | None = None
+        self._rings: dict[tuple, list[Query]] = {}
         self._filters = Filters(self.schema, self._known_countries)
         if catch_up:
             self.catch_up()
@@ -130,7 +131,7 @@ class Searcher:
         if sort_key == "distance":
             if req.near is None:
                 raise FilterError("sort", ["distance needs near (a place or point and a radius)"], req.sort)
-            res = searcher.search(distance_rings(self.schema, full_q, req.near), req.limit, count=True,
+            res = searcher.search(self.distance_rings(full_q, req.near), req.limit, count=True,
                                   offset=offset)
         elif sort_key == "relevance":
             res = searcher.search(full_q, req.limit, count=True, offset=offset)
@@ -161,8 +162,8 @@ class Searcher:
                 phases=data.get("p") or [], conditions=data.get("c") or [], sponsor=data.get("sp"),
                 snippet=text, study_type=data.get("ty"), start_date=data.get("sd"),
                 last_update=data.get("lu"), reported_status=data.get("s0", data.get("s")),
-                status_verified=data.get("v"), sites=data.get("g") or [],
-                nearest=nearest_site(data.get("g") or [], req.near) if req.near else None,
+                status_verified=data.get("v"), sites=(sites := HitSites(doc, data.get("gl"))),
+                nearest=sites.nearest(float(req.near[0]), float(req.near[1])) if req.near else None,
             ))
         if sort_key == "distance":  # exact order within the page (rings order it across pages)
             hits.sort(key=lambda h: h.nearest["km"] if h.nearest else math.inf)
@@ -170,6 +171,26 @@ class Searcher:
         token = make_token(end, fp) if hits and end < total else None
         return SearchResult(total=total, hits=hits, facets=facets, next_page_token=token,
                             facets_approximate=approximate)
+
+    def distance_rings(self, query: Query, near) -> Query:
+        """`query` scored by how near its nearest site is: one constant point per ring (of
+        radius r, 0.55 r, 0.3 r, ...) the study has a site in, so sorting by score is sorting
+        by distance to within a ring's width; the page is then put in exact order. The rings
+        are built once per point and radius."""
+        lat, lon, radius = (float(x) for x in near)
+        key = (round(lat, 5), round(lon, 5), round(radius, 3))
+        rings = self._rings.get(key)
+        if rings is None:
+            rings = []
+            for k in range(RINGS):
+                cells = geo_cover(lat, lon, radius * 0.55**k, steps=RING_STEPS)
+                if not cells:
+                    break
+                rings.append(Query.const_score_query(Query.term_set_query(self.schema, "geo", cells), 1.0))
+            if len(self._rings) > 256:
+                self._rings.clear()
+            self._rings[key] = rings
+        return Query.boolean_query([(Occur.Must, const(query)), *((Occur.Should, q) for q in rings)])
 
     def facet_counts(self, req: SearchRequest, names=None, total: int | None = None
                      ) -> tuple[dict[str, list[tuple[str, int]]], bool]:
@@ -244,32 +265,5 @@ class Searcher:
 
 # -- distance (issue 14) ------------------------------------------------------------------
 
-RINGS = 16  # radius x 0.75^k, k < RINGS: down to 1% of the radius
-
-
-def distance_rings(schema, query: Query, near) -> Query:
-    """`query` scored by how near its nearest site is: one constant point per ring (of radius
-    r, 0.75 r, 0.56 r, ...) the study has a site in, so sorting by score is sorting by distance
-    to within a ring's width; the page is then put in exact order."""
-    lat, lon, radius = (float(x) for x in near)
-    clauses = [(Occur.Must, const(query))]
-    for k in range(RINGS):
-        cells = geo_cover(lat, lon, radius * 0.75**k)
-        if not cells:
-            break
-        clauses.append((Occur.Should, Query.const_score_query(Query.term_set_query(schema, "geo", cells), 1.0)))
-    return Query.boolean_query(clauses)
-
-
-def nearest_site(points: list, near) -> dict | None:
-    """The hit's site nearest to `near`: {"label", "km", "approximate"}."""
-    lat, lon = float(near[0]), float(near[1])
-    best = None
-    for p in points:
-        km = haversine_km(lat, lon, p[0], p[1])
-        if best is None or km < best[0]:
-            best = (km, p)
-    if best is None:
-        return None
-    km, p = best
-    return {"label": p[3], "km": round(km, 1), "approximate": bool(p[2])}
+RINGS = 8  # radius x 0.55^k, k < RINGS: down to 1.5% of the radius
+RING_STEPS = 8  # ring covers are coarser than the filter's: they only order the hits

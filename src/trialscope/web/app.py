@@ -47,12 +47,13 @@ from .params import (
     ui_request,
 )
 from .safety import PanicGuard
-from .view import preview_text, study_view
+from .view import display_text, preview_text, study_view
 
 log = logging.getLogger("trialscope.web")
 HERE = Path(__file__).parent
 REGISTRY = "ClinicalTrials.gov (US)"
-SEE_ALSO = 6
+SEE_ALSO = 20  # on the record page, as on the registry page; "more" opens up to SEE_ALSO_MORE
+SEE_ALSO_MORE = 100
 PAGE_FACETS = ("status", "phase", "study_type", "country")  # the filters the search page shows
 EXPORT_CAP = 10_000  # rows in one CSV / RIS export
 
@@ -103,11 +104,42 @@ class SecurityHeaders:
         return await self.app(scope, receive, send_with_headers)
 
 
-def _paragraphs(text: str | None) -> list[str]:
+_BULLET_LINE = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+")
+
+
+class Block(str):
+    """A paragraph of record text; `items` holds its entries when it is a markdown list."""
+
+    items: list[str] | None = None
+
+
+def _paragraphs(text: str | None) -> list[Block]:
+    """Record text as paragraphs, markdown bullet lists (`* item`) as lists (`Block.items`)."""
     if not text:
         return []
-    text = unescape_markdown(text.replace("\r\n", "\n"))
-    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
+    text = display_text(unescape_markdown(text.replace("\r\n", "\n")))
+    out: list[Block] = []
+    for para in re.split(r"\n\s*\n", text):
+        lines = [ln for ln in para.split("\n") if ln.strip()]
+        if not lines:
+            continue
+        starts = [i for i, ln in enumerate(lines) if _BULLET_LINE.match(ln)]
+        if starts and (starts[0] == 0 or len(starts) >= 2):
+            lead = " ".join(" ".join(lines[: starts[0]]).split())
+            if lead:
+                out.append(Block(lead))
+            items: list[str] = []
+            for i, ln in enumerate(lines[starts[0]:], starts[0]):
+                if i in starts:
+                    items.append(_BULLET_LINE.sub("", ln, count=1))
+                else:
+                    items[-1] += " " + ln.strip()
+            block = Block(" ".join(items))
+            block.items = [" ".join(x.split()) for x in items]
+            out.append(block)
+        else:
+            out.append(Block(" ".join(para.split())))
+    return out
 
 
 def make_env() -> Environment:
@@ -288,32 +320,37 @@ def create_app(db: str | None = None) -> FastAPI:
             v = study_view(stored)
             results = _results_view(v["record"]) if v["has_results"] else None
             html = env.get_template("study.html").render(
-                s=v, results=results, see_also=see_also, request=request, data_age=web.data_age(),
+                s=v, results=results, see_also=see_also, request=request, nct=canonical, more=True, data_age=web.data_age(),
                 map_svg=study_map(v["locations"], v["record"]))
             web.page_put(key, html)
         return HTMLResponse(html)
 
     @app.get("/study/{nct}/see-also", response_class=HTMLResponse, include_in_schema=False)
-    def see_also_page(nct: str, request: Request):
+    def see_also_page(nct: str, request: Request, limit: str = ""):
         canonical = _canonical(nct)
         stored = web.store.get(canonical)
         if stored is None:
             raise StarletteHTTPException(404, f"{canonical} is not in this registry copy.")
+        if limit and not (limit.isdigit() and 1 <= int(limit) <= SEE_ALSO_MORE):
+            raise ParamError("limit", f"limit must be a whole number from 1 to {SEE_ALSO_MORE}",
+                             f"1 to {SEE_ALSO_MORE}")
+        n = int(limit) if limit else SEE_ALSO
         record = orjson.loads(stored.record_json)
         try:
-            rows = similar(web, canonical, record, SEE_ALSO)
+            rows = similar(web, canonical, record, n)
         except Exception:
             log.exception("see also failed for %s", canonical)
             rows = []
         if request.headers.get("hx-request"):
-            return page("_see_also.html", see_also=rows)
+            return page("_see_also.html", see_also=rows, nct=canonical, more=n < SEE_ALSO_MORE)
         from ..record import RecordError, display_title, validate
 
         try:
             title = display_title(validate(record))
         except RecordError:
             title = canonical
-        return page("see_also.html", see_also=rows, nct=canonical, title=title)
+        return page("see_also.html", see_also=rows, nct=canonical, title=title,
+                    more=n < SEE_ALSO_MORE and len(rows) >= n, next_limit=min(SEE_ALSO_MORE, n + 30))
 
     @app.get("/study/{nct}/preview", response_class=HTMLResponse, include_in_schema=False)
     def study_preview(nct: str, request: Request, kind: str = "raw"):
@@ -425,41 +462,26 @@ def _results_view(record: dict):
 
 
 def _aggregate(web: Web, ui) -> dict:
-    """Counts for /stats over every study the search matches."""
+    """Counts for /stats over every study the search matches: the search's own facets
+    (counted exactly), so a bar and the filter it links to always agree; start years from
+    the hits."""
     from .params import ui_request as _req
 
-    status: Counter = Counter()
-    phase: Counter = Counter()
+    req = _req(ui, limit=1, facets=True, snippets=False)
+    req.exact_facets = True
+    req.sort = "relevance"
+    first = web.search(req)
+    facets = first.facets or {}
     year: Counter = Counter()
-    cond: Counter = Counter()
-    country: Counter = Counter()
     token = None
-    total = 0
-    facet_countries = None
     for _ in range(50):
-        req = _req(ui, limit=1000, facets=token is None, snippets=False)
+        req = _req(ui, limit=1000, facets=False, snippets=False)
         req.page_token = token
         req.sort = "relevance"
         result = web.search(req)
-        if token is None:
-            total = result.total
-            if result.facets and result.facets.get("country"):
-                facet_countries = result.facets["country"]
         for h in result.hits:
-            status[h.overall_status or "UNKNOWN"] += 1
-            for p in h.phases or ["NA"]:
-                phase[p] += 1
             if h.start_date:
                 year[h.start_date[:4]] += 1
-            for c in h.conditions or []:
-                cond[c] += 1
-        if facet_countries is None:
-            got = web.store.get_many([h.nct_id for h in result.hits])
-            for s in got.values():
-                rec = orjson.loads(s.record_json)
-                locs = ((rec.get("protocolSection") or {}).get("contactsLocationsModule") or {}).get("locations") or []
-                for c in {loc.get("country") for loc in locs if loc.get("country")}:
-                    country[c] += 1
         token = result.next_page_token
         if not token:
             break
@@ -467,10 +489,10 @@ def _aggregate(web: Web, ui) -> dict:
     if len(years) > 30:
         years = years[-30:]
     return {
-        "total": total,
-        "status": status.most_common(),
-        "phase": sorted(phase.items(), key=lambda kv: PHASES.index(kv[0]) if kv[0] in PHASES else 99),
+        "total": first.total,
+        "status": list(facets.get("status") or []),
+        "phase": sorted(facets.get("phase") or [], key=lambda kv: PHASES.index(kv[0]) if kv[0] in PHASES else 99),
         "year": years,
-        "conditions": cond.most_common(15),
-        "country": (facet_countries or country.most_common())[:15],
+        "conditions": list(facets.get("condition_mesh") or [])[:15],
+        "country": list(facets.get("country") or [])[:15],
     }

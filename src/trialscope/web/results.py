@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -954,6 +955,21 @@ def _clip_mid(text: str, limit: int) -> str:
     return text[:head].rstrip() + "…" + text[-tail:].lstrip()
 
 
+def _clip_all(titles: list[str], limit: int) -> dict[str, str]:
+    """title -> its label, each clipped with `_clip_mid`; where two clip alike ("Cohort A:
+    Sorafenib…800 mg" twice), those show what tells them apart, after their shared opening."""
+    out = {t: _clip_mid(t, limit) for t in titles}
+    seen: dict[str, list[str]] = {}
+    for t, c in out.items():
+        seen.setdefault(c, []).append(t)
+    for group in (g for g in seen.values() if len(g) > 1):
+        common = len(os.path.commonprefix(group))
+        for t in group:
+            rest = t[max(0, common - 4):]
+            out[t] = "…" + _clip_mid(rest, limit - 1) if common > 4 else _clip_mid(rest, limit)
+    return out
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -1005,13 +1021,15 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
       f'viewBox="0 0 {_n(W)} {_n(height)}" width="{_n(W)}" height="{_n(height)}" '
       f'role="img" aria-labelledby="t-{anchor}" font-size="12" '
       f'font-family="system-ui, sans-serif"><title id="t-{anchor}">{title_e}</title>')
+    legend_labels = _clip_all([g.title for g in groups], col_chars)
+    bar_labels = _clip_all([g.title for g in groups], 28)
     if legend:
         for i, g in enumerate(groups):
             lx = 8 + (i % cols) * col_w
             ly = TOP + (i // cols) * LEGEND_ROW
             a(f'<rect class="sw {g.css}" fill="{PALETTE[g.color % len(PALETTE)]}" x="{_n(lx)}" '
               f'y="{_n(ly)}" width="10" height="10"/><text x="{_n(lx + 14)}" y="{_n(ly + 9)}">'
-              f'<title>{escape(g.title)}</title>{escape(_clip_mid(g.title, col_chars))}</text>')
+              f'<title>{escape(g.title)}</title>{escape(legend_labels[g.title])}</text>')
     bottom = height - AXIS_H + 4
     # grid and axis
     for t in tks:
@@ -1038,7 +1056,7 @@ def bar_chart(title: str, groups: list[Group], rows: list[tuple[str, list[Cell]]
             a('<g class="bar-row">')
             if single:
                 a(f'<text class="glabel" x="{_n(lab_r)}" y="{_n(cy + 4)}" text-anchor="end">'
-                  f'<title>{escape(g.title)}</title>{escape(_clip_mid(g.title, 28))}</text>')
+                  f'<title>{escape(g.title)}</title>{escape(bar_labels[g.title])}</text>')
             if c.value is None:
                 a(f'<text class="na" x="{_n(zero_x + 4)}" y="{_n(cy + 4)}">'
                   f'{escape(_clip(c.text, 60))}</text></g>')
@@ -1097,6 +1115,7 @@ def flow_chart(groups: list[Group], started: dict[str, float], completed: dict[s
            f'font-family="system-ui, sans-serif"><title id="t-{anchor}">'
            f'Participants completing, per group</title>']
     lab_r = _label_width(g.title for g, _, _ in rows)
+    labels = _clip_all([g.title for g, _, _ in rows], 28)
     x0 = lab_r + 8.0
     y = TOP
     for g, s, c in rows:
@@ -1104,7 +1123,7 @@ def flow_chart(groups: list[Group], started: dict[str, float], completed: dict[s
         done = min(max((c or 0.0) / s, 0.0), 1.0)
         out.append(
             f'<text class="glabel" x="{_n(lab_r)}" y="{_n(cy + 4)}" text-anchor="end">'
-            f'<title>{escape(g.title)}</title>{escape(_clip_mid(g.title, 28))}</text>'
+            f'<title>{escape(g.title)}</title>{escape(labels[g.title])}</text>'
             f'<rect class="flow-all" x="{_n(x0)}" y="{_n(y)}" width="{_n(X1 - x0)}" '
             f'height="{_n(BAR_H)}" fill="#eee" stroke="#999"/>'
             f'<rect class="flow-done {g.css}" fill="{PALETTE[g.color % len(PALETTE)]}" '

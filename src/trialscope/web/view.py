@@ -27,12 +27,22 @@ def g(d: Any, *path: str, default: Any = None) -> Any:
     return d
 
 
+_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def display_text(text: str) -> str:
+    """Full-width ASCII forms (`＜ ＞ ＝ ２`, common in records typed with CJK input methods)
+    as plain ASCII for display: many fonts lack the full-width glyphs, and a missing `＜`
+    turns "ECOG score ＜ 2" into "ECOG score □ 2"."""
+    return text.translate(_FULLWIDTH) if any(0xFF01 <= ord(c) <= 0xFF5E or c == "\u3000" for c in text) else text
+
+
 def split_criteria(text: str | None) -> dict[str, list[str]]:
     """Eligibility criteria text → {"inclusion": [...], "exclusion": [...], "other": [...]}."""
     out: dict[str, list[str]] = {"inclusion": [], "exclusion": [], "other": []}
     if not text:
         return out
-    text = unescape_markdown(text.replace("\r\n", "\n"))
+    text = display_text(unescape_markdown(text.replace("\r\n", "\n")))
     # put inline headings ("Inclusion Criteria: - age ...") on their own lines
     text = _INLINE.sub(lambda m: f"\n{m.group(1).capitalize()} Criteria:\n", text)
     bucket = "other"
