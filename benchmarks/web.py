@@ -4,9 +4,11 @@ Data: the shared ctgov JSON + legacy XML (../shared/data/ctgov, ~8.3k studies). 
 absent it falls back to the in-repo sample (564 studies) and says so in the output.
 Measures GET /api/v2/studies (a mix of queries), record pages of random studies, and the
 record page of the study with the largest resultsSection (rendered every time, page cache
-off; and again with the default per-store-state page cache). Prints JSON.
+off; and again with the default per-store-state page cache). Beside them, in the same run
+and interleaved, a plain query.term against the same topics written in Essie with AREA[] and
+RANGE[] (`essie_vs_plain`: p95 of each and their ratio; target: Essie within 1.5x). Prints JSON.
 
-    python benchmarks/web.py [--clients 8] [--requests 400] [--workers 1] [--db FILE]
+    python benchmarks/web.py [--clients 8] [--requests 400] [--workers 1] [--db FILE] [--essie-only]
 """
 
 from __future__ import annotations
@@ -46,6 +48,42 @@ API_MIX = [
     {"query.titles": "randomized", "sort": "StartDate:desc"},
     {"query.spons": "National Cancer Institute", "pageSize": "25"},
 ]
+
+
+# the same topics as plain words and as Essie with AREA[] and RANGE[] (one pair per line)
+ESSIE_PAIRS = [
+    ("diabetes", "AREA[Condition]diabetes AND AREA[StartDate]RANGE[2015-01-01,MAX]"),
+    ("sorafenib", "AREA[InterventionName]sorafenib AND AREA[EnrollmentCount]RANGE[100,MAX]"),
+    ("breast cancer", 'AREA[Condition]"breast cancer" AND AREA[LastUpdatePostDate]RANGE[2020-01-01,MAX]'),
+    ("asthma", "AREA[ConditionSearch]asthma AND AREA[MinimumAge]RANGE[MIN, 18 years]"),
+    ("covid-19", "AREA[Condition]covid-19 AND AREA[Phase]PHASE3 AND AREA[StartDate]RANGE[2020-03-01,2022-12-31]"),
+    ("hepatocellular carcinoma", 'AREA[ConditionSearch]"hepatocellular carcinoma" AND AREA[HasResults]true'),
+]
+
+
+def essie_vs_plain(base: str, n: int) -> dict:
+    """Plain and Essie requests interleaved (so the machine's load hits both alike), one client."""
+    plain, essie = [], []
+    with httpx.Client(base_url=base, timeout=60) as c:
+        for i in range(n):
+            words, expr = ESSIE_PAIRS[i % len(ESSIE_PAIRS)]
+            for text, out in ((words, plain), (expr, essie)) if i % 2 else ((expr, essie), (words, plain)):
+                t = time.perf_counter()
+                r = c.get("/api/v2/studies", params={"query.term": text, "countTotal": "true"})
+                _ = r.content
+                out.append(((time.perf_counter() - t) * 1000, r.status_code))
+
+    def figures(xs: list[tuple[float, int]]) -> dict:
+        lat = sorted(x for x, _ in xs)
+        return {"requests": len(lat), "p50_ms": round(statistics.median(lat), 2),
+                "p95_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.95))], 2),
+                "errors": sum(1 for _, code in xs if code != 200)}
+
+    p, e = figures(plain), figures(essie)
+    ratio = round(e["p95_ms"] / p["p95_ms"], 2) if p["p95_ms"] else None
+    return {"plain_query": p, "essie_query": e, "p95_ratio": ratio,
+            "meets_target": ratio is not None and ratio <= 1.5, "target_ratio": 1.5,
+            "pairs": [list(x) for x in ESSIE_PAIRS]}
 
 
 def build_db(db: str | None) -> tuple[str, str]:
@@ -126,6 +164,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=400, help="per scenario")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--db", default=None)
+    ap.add_argument("--essie-only", action="store_true", help="only the plain vs Essie query comparison")
     args = ap.parse_args()
 
     db, note = build_db(args.db)
@@ -138,6 +177,13 @@ def main() -> int:
     extra = ["--workers", str(args.workers)] if args.workers > 1 else []
     report: dict = {"data": note, "studies": len(ids), "clients": args.clients, "workers": args.workers,
                     "results_heavy_study": heavy, "results_heavy_bytes": heavy_size, "targets_p95_ms": TARGETS_MS}
+    if args.essie_only:
+        with running_server(db, args=extra) as base:
+            essie_vs_plain(base, 24)  # warm up
+            report["essie_vs_plain"] = essie_vs_plain(base, args.requests)
+        report["load_average"] = [round(x, 2) for x in __import__("os").getloadavg()]
+        print(json.dumps(report, indent=2))
+        return 0
     # page cache off: every record page is rendered (the honest, cold figure)
     with running_server(db, args=extra, env={"TRIALSCOPE_PAGE_CACHE": "0"}) as base:
         # warm up: index open, templates compiled, every page type touched once
@@ -155,6 +201,8 @@ def main() -> int:
             if heavy:
                 report["results_heavy_page" + tag] = run(base, heavy_urls, clients)
             report["search_page" + tag] = run(base, search, clients)
+        essie_vs_plain(base, 24)  # warm up
+        report["essie_vs_plain"] = essie_vs_plain(base, args.requests)
     if heavy:  # the same page again with the per-store-state page cache on (the default)
         with running_server(db, args=extra) as base:
             run(base, [("/study/" + heavy, {})] * 2, 1)
