@@ -468,20 +468,59 @@ def piece_number(kind: str, value) -> int | None:
         return None
 
 
-def add_pieces(doc: tantivy.Document, record: dict) -> None:
+@lru_cache(maxsize=1)
+def _piece_trie() -> dict:
+    """The indexed pieces' paths as a tree of keys: {key: (subtree, [pieces ending here])}."""
     from ..essie.areas import PIECES
 
-    texts: dict[str, list[str]] = {}
-    keys: dict[str, list[str]] = {}
+    root: dict = {}
     for p in PIECES.values():
         if not p.indexed:
             continue
-        values = piece_values(record, p.path)
-        if p.name == "HasResults" and not values:
-            values = [bool(record.get("resultsSection"))]
+        node, keys = root, p.path.split(".")
+        for i, key in enumerate(keys):
+            sub, ends = node.setdefault(key, ({}, []))
+            if i == len(keys) - 1:
+                ends.append(p.name)
+            node = sub
+    return root
+
+
+def _walk(value, trie: dict, out: dict) -> None:
+    """Collects every piece's values in one pass over the record (lists crossed)."""
+    if isinstance(value, list):
+        for v in value:
+            _walk(v, trie, out)
+        return
+    if not isinstance(value, dict):
+        return
+    for key, (sub, ends) in trie.items():
+        v = value.get(key)
+        if v is None:
+            continue
+        for p in ends:
+            vals = out.setdefault(p, [])
+            for x in (v if isinstance(v, list) else (v,)):
+                if x is not None and x != "" and len(vals) < MAX_PIECE_VALUES:
+                    vals.append(x)
+        if sub:
+            _walk(v, sub, out)
+
+
+def add_pieces(doc: tantivy.Document, record: dict) -> None:
+    from ..essie.areas import PIECES
+
+    found: dict[str, list] = {}
+    _walk(record, _piece_trie(), found)
+    if "hasResults" not in record:
+        found["HasResults"] = [bool(record.get("resultsSection"))]
+    texts: dict[str, list[str]] = {}
+    keys: dict[str, list[str]] = {}
+    for name, values in found.items():
         if not values:
             continue
-        doc.add_text(PIECE_PRESENT, p.name)
+        p = PIECES[name]
+        doc.add_text(PIECE_PRESENT, name)
         if p.type == "text":
             texts[p.name] = [f"{VALUE_START} {v} {VALUE_END}" for v in values if isinstance(v, (str, int, float))]
         elif p.type in ("enum", "boolean"):
