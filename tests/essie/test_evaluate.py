@@ -86,6 +86,14 @@ def test_numbers_ages_dates_and_missing(searcher, records):
     assert missing == set(records) - where(records, "ResultsFirstPostDate", bool)
 
 
+def test_value_counts(searcher, records):
+    assert ids(searcher, query="AREA[Phase:size]2") == where(records, "Phase", lambda v: len(v) == 2)
+    none = ids(searcher, query="AREA[Phase:size]RANGE[MIN,0]")
+    assert none == where(records, "Phase", lambda v: not v) and none
+    many = ids(searcher, advanced=[("filter.advanced", "AREA[Condition:size]RANGE[3,MAX]")])
+    assert many == where(records, "Condition", lambda v: len(v) >= 3) and many
+
+
 def test_coverage_expansion_and_areas_in_query_cond(searcher, records):
     full = ids(searcher, fields={"cond": 'AREA[Condition]COVERAGE[FullMatch]"hepatocellular carcinoma"'})
     # coverage is over the value's words: "Hepatocellular Carcinoma." is a full match

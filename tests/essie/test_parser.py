@@ -40,6 +40,7 @@ from trialscope.essie.areas import AREAS, PIECES, SUGAR, piece, search_areas_jso
     ("AREA[ConditionSearch](liver OR hcc) sorafenib", "((ConditionSearch:liver OR ConditionSearch:hcc) sorafenib)"),
     ("AREA[Condition]AREA[Phase]PHASE2", "Phase:PHASE2"),  # the inner area wins
     ("TILT[StartDate]prostate", "prostate"),
+    ("AREA[phase:SIZE]RANGE[2,MAX]", "Phase:size:RANGE[2,MAX]"),
     (r"\MISSING AREA[Condition]\ALL", "(MISSING Condition:ALL)"),  # escaped: words
     ('"sleep \\"deprivation\\""', '"sleep "deprivation""'),
 ])
@@ -79,6 +80,7 @@ def test_short_forms_are_sugar_over_the_same_tree():
     ("SEARCH[Location](AREA[Phase]PHASE2)", "only the group's pieces", 17),
     ("TILT[Condition]x", "TILT[Condition] needs a date piece", 0),
     ("AREA[Phase]", "AREA needs something on its right", 0),
+    ("AREA[Phase:count]2", "unknown area 'Phase:count'", 0),
 ])
 def test_errors_name_the_construct_and_its_position(text, message, position):
     with pytest.raises(QueryError) as err:

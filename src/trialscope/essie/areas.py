@@ -286,6 +286,21 @@ def piece(name: str) -> Piece | None:
     return _BY_LOWER.get(name.lower())
 
 
+SIZE_SUFFIX = ":size"
+
+
+def size_name(p: Piece) -> str:
+    """The field name of a piece's value count, as a query names it (`Phase:size`)."""
+    return p.name + SIZE_SUFFIX
+
+
+def sized(name: str | None) -> Piece | None:
+    """The piece whose value count `name` (`Phase:size`) asks for, else None."""
+    if name and name.endswith(SIZE_SUFFIX):
+        return piece(name[: -len(SIZE_SUFFIX)])
+    return None
+
+
 def pieces_by_type(kind: str) -> list[Piece]:
     return [p for p in PIECES.values() if p.type == kind]
 
@@ -406,4 +421,4 @@ def search_areas_json() -> list[dict]:
 _API_TYPE = {"text": "string", "markup": "markup", "enum": "enum", "date": "date", "number": "integer",
              "boolean": "boolean", "age": "age", "geo": "geo"}
 __all__ = ["PIECES", "AREAS", "SUGAR", "GROUPS", "AREA_BY_PARAM", "Piece", "Area", "Part", "piece", "area",
-           "resolve", "pieces_by_type", "search_areas_json"]
+           "resolve", "pieces_by_type", "search_areas_json", "size_name", "sized"]

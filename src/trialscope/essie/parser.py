@@ -12,6 +12,7 @@
     AREA[LastUpdatePostDate]RANGE[2023-01-15,MAX], AREA[MinimumAge]RANGE[MIN, 16 years]
     AREA[ResultsFirstPostDate]MISSING          studies without the piece
     AREA[StartDate]2022                        a date piece matches the dates within 2022
+    AREA[Phase:size]2, AREA[Condition:size]RANGE[3,MAX]   how many values a piece has
     SEARCH[Location](AREA[LocationCity]Portland AND AREA[LocationState]Maine)   one site
     EXPANSION[None|Term|Concept|Relaxation|Lossy] x, COVERAGE[FullMatch|StartsWith|EndsWith|Contains] x
     cond:"liver cancer" intr:sorafenib hepat*  trialscope's short forms: fields, prefixes
@@ -63,6 +64,13 @@ class _Scope:
 
 
 def _canonical(name: str, pos: int, group: str | None) -> str:
+    base, colon, suffix = name.partition(":")
+    if colon:  # AREA[Phase:size]: how many values the piece has
+        p = areas.piece(base.strip())
+        if suffix.strip().lower() != "size" or p is None or group:
+            raise QueryError(f"unknown area {name!r} (a piece's value count is AREA[<piece>:size], "
+                             "e.g. AREA[Phase:size]RANGE[2,MAX])", pos)
+        return areas.size_name(p)
     found = areas.area(name) if name not in areas.SUGAR else None
     if found is not None:
         if group:

@@ -20,7 +20,7 @@ import tantivy
 
 from ..normalize import age_days
 
-SCHEMA_VERSION = 8  # 8: the Essie pieces (see the block at the end)
+SCHEMA_VERSION = 9  # 8: the Essie pieces (see the block at the end); 9: their value counts
 
 # Free-text fields and their weights (BM25 per field, summed over fields).
 TEXT_WEIGHTS: dict[str, float] = {
@@ -421,6 +421,11 @@ def number_field(piece_name: str) -> str:
     return "n_" + piece_name
 
 
+def size_field(piece_name: str) -> str:
+    """How many values the piece has in a study (AREA[Phase:size]); absent when none."""
+    return "z_" + piece_name
+
+
 def add_piece_fields(sb: tantivy.SchemaBuilder) -> None:
     from ..essie.areas import PIECES
 
@@ -431,6 +436,8 @@ def add_piece_fields(sb: tantivy.SchemaBuilder) -> None:
     for p in PIECES.values():
         if p.type in ("date", "number", "age"):
             sb.add_integer_field(number_field(p.name), indexed=True)
+        if p.indexed:
+            sb.add_integer_field(size_field(p.name), indexed=True)
 
 
 def piece_values(record: dict, path: str) -> list:
@@ -521,6 +528,7 @@ def add_pieces(doc: tantivy.Document, record: dict) -> None:
             continue
         p = PIECES[name]
         doc.add_text(PIECE_PRESENT, name)
+        doc.add_integer(size_field(name), len(values))
         if p.type == "text":
             texts[p.name] = [f"{VALUE_START} {v} {VALUE_END}" for v in values if isinstance(v, (str, int, float))]
         elif p.type in ("enum", "boolean"):

@@ -53,6 +53,7 @@ from ..index.fulltext import (
     folding_analyzer,
     mesh_lookup,
     number_field,
+    size_field,
 )
 from ..normalize import age_days
 
@@ -187,6 +188,9 @@ class Compiler:
     # -- leaves -------------------------------------------------------------------------
 
     def leaf(self, node) -> Query | None:
+        counted = areas.sized(node.field)
+        if counted is not None:
+            return self.piece_size(node, counted)
         target = areas.resolve(node.field)
         if isinstance(target, areas.Piece):
             return self.piece_leaf(node, target)
@@ -329,6 +333,27 @@ class Compiler:
         if lo > hi:
             return Query.empty_query()
         return Query.range_query(self.schema, fld, FieldType.Integer, lo, hi)
+
+    def piece_size(self, node, p: areas.Piece) -> Query:
+        """AREA[Phase:size]2 or RANGE[lo,hi]: the number of values; 0 is a study without any."""
+        count = areas.PIECES["EnrollmentCount"]  # read bounds as whole numbers
+        if isinstance(node, Missing):
+            return self.piece_leaf(node, p)
+        if isinstance(node, Range):
+            lo, hi = bound(count, node.lo, False, node.pos), bound(count, node.hi, True, node.pos)
+        elif isinstance(node, Term) and not node.prefix:
+            lo = hi = bound(count, node.text, False, node.pos)
+        else:
+            raise QueryError(f"AREA[{p.name}:size] takes a count or RANGE[low, high]", node.pos)
+        lo = 0 if lo is None else max(lo, 0)
+        hi = _I64_MAX if hi is None else hi
+        if lo > hi:
+            return Query.empty_query()
+        q = Query.range_query(self.schema, size_field(p.name), FieldType.Integer, max(lo, 1), hi) if hi >= 1 else None
+        if lo > 0:
+            return q
+        none = self.piece_leaf(Missing(p.name, node.pos), p)
+        return none if q is None else Query.boolean_query([(Occur.Should, q), (Occur.Should, none)])
 
     # -- SEARCH[Location](...) -----------------------------------------------------------
 
