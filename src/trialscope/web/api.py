@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -371,7 +370,7 @@ def router(web: Web) -> APIRouter:
         fields: str | None = Query(None, description=f"piece names or v2 paths of list fields, {pipe} (default: every list field)",
                                    examples=["Phase", "Condition|InterventionName"]),
     ):
-        pieces = field_stats.select(fields, None)
+        pieces = field_stats.select(fields, None, lists=True)
         return _json(field_stats.field_sizes(stats(), pieces, explicit=bool((fields or "").strip())))
 
     @r.get("/stats/size", summary="Study JSON sizes", responses=S.ok_json("SizeStats"), response_class=Response)
@@ -414,6 +413,5 @@ def _size_stats(web: Web) -> dict:
         "percentiles": pct,
         "ranges": ranges,
         "largestStudies": [{"id": nct, "sizeBytes": n} for n, nct in largest],
-        "generatedAt": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", ""),
     }
 

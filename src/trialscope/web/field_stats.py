@@ -14,13 +14,19 @@ from typing import Any
 
 import orjson
 
-from ..essie.areas import PIECES, Piece, piece
+from ..essie.areas import PIECES, Piece
+from .metadata import branches
 from .params import ParamError
 
 TOP_VALUES = 25
 STATS_TYPE = {"enum": "ENUM", "text": "STRING", "markup": "STRING", "age": "STRING", "date": "DATE",
               "number": "INTEGER", "boolean": "BOOLEAN"}
 STAT_PIECES = [p for p in PIECES.values() if p.type in STATS_TYPE]
+
+
+def _list_branches() -> list[Piece]:
+    """List-valued branches (Intervention, Location, ...), counted for /stats/field/sizes."""
+    return [Piece(name, path, "list") for name, (path, is_list) in branches().items() if is_list]
 
 
 def values_at(value: Any, parts: list[str]) -> tuple[list[Any], bool]:
@@ -41,14 +47,17 @@ def values_at(value: Any, parts: list[str]) -> tuple[list[Any], bool]:
     return out, crossed
 
 
-def select(fields: str | None, types: str | None) -> list[Piece]:
-    """The pieces a request names (piece names or v2 paths), filtered by stats type."""
+def select(fields: str | None, types: str | None, lists: bool = False) -> list[Piece]:
+    """The pieces a request names (piece names or v2 paths), filtered by stats type;
+    `lists` also takes list-valued branches (for sizes)."""
     names = [v.strip() for v in (fields or "").replace("|", ",").split(",") if v.strip()]
-    by_path = {p.path: p for p in STAT_PIECES}
+    pool = STAT_PIECES + (_list_branches() if lists else [])
+    by_path = {p.path: p for p in pool}
+    by_name = {p.name.lower(): p for p in pool}
     chosen: list[Piece] = []
     for name in names:
-        p = piece(name) or by_path.get(name)
-        if p is None or p.type not in STATS_TYPE:
+        p = by_name.get(name.lower()) or by_path.get(name)
+        if p is None:
             raise ParamError("fields", f"no value statistics for {name[:80]!r}",
                              "piece names (Phase, Condition, InterventionName, ...) or v2 paths of leaf fields")
         if p not in chosen:
@@ -58,9 +67,9 @@ def select(fields: str | None, types: str | None) -> list[Piece]:
         if t not in ("ENUM", "STRING", "DATE", "INTEGER", "NUMBER", "BOOLEAN"):
             raise ParamError("types", f"unknown field type {t[:40]!r}",
                              ["ENUM", "STRING", "DATE", "INTEGER", "NUMBER", "BOOLEAN"])
-    chosen = chosen or STAT_PIECES
+    chosen = chosen or pool
     if wanted:
-        chosen = [p for p in chosen if STATS_TYPE[p.type] in wanted]
+        chosen = [p for p in chosen if STATS_TYPE.get(p.type) in wanted]
     return chosen
 
 
@@ -85,6 +94,8 @@ class _Acc:
             return
         if crossed:
             self.sizes[len(vals)] += 1
+        if self.piece.type == "list":
+            return
         if self.piece.type == "boolean":
             if any(v is True for v in vals):
                 self.true += 1
@@ -152,7 +163,7 @@ def _date_format(d: str) -> str:
 
 def gather(records: Iterable[tuple[str, bytes]]) -> dict[str, _Acc]:
     """One pass over (nct id, record JSON) pairs for every piece."""
-    accs = {p.name: _Acc(p) for p in STAT_PIECES}
+    accs = {p.name: _Acc(p) for p in STAT_PIECES + _list_branches()}
     for nct, raw in records:
         record = orjson.loads(raw)
         for acc in accs.values():
@@ -161,7 +172,7 @@ def gather(records: Iterable[tuple[str, bytes]]) -> dict[str, _Acc]:
 
 
 def field_values(accs: dict[str, _Acc], pieces: list[Piece]) -> list[dict]:
-    return [accs[p.name].values_json() for p in pieces]
+    return [accs[p.name].values_json() for p in pieces if p.type in STATS_TYPE]
 
 
 def field_sizes(accs: dict[str, _Acc], pieces: list[Piece], explicit: bool) -> list[dict]:
