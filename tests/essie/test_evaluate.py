@@ -70,6 +70,10 @@ def test_enums_booleans_and_lists(searcher, records):
     assert ids(searcher, query="AREA[OverallStatus]RECRUITING") == ids(searcher, status=["RECRUITING"])
     assert ids(searcher, query="AREA[HasResults]true") == ids(searcher, has_results=True)
     assert ids(searcher, query="AREA[StdAge]CHILD") == where(records, "StdAge", lambda v: "CHILD" in v)
+    us = where(records, "LocationCountry", lambda v: "United States" in v)
+    assert ids(searcher, query="AREA[LocationCountry]United States") == us and us
+    assert ids(searcher, query="SEARCH[Location](AREA[LocationCountry]United States)") == us
+    assert ids(searcher, query="AREA[Phase]Phase 3") == ids(searcher, phase=["PHASE3"])
     china = where(records, "LocationCountry", lambda v: "China" in v)
     assert ids(searcher, query="AREA[LocationCountry]China") == china and china
 

@@ -49,8 +49,16 @@ def test_essie_trees(text, tree):
 
 
 def test_context_operators_bind_tighter_than_and():
-    node = parse("AREA[Condition]liver cancer")
-    assert isinstance(node, And) and node.children == [Term("liver", "Condition"), Term("cancer")]
+    # a search term is every word up to the next operator
+    node = parse("AREA[Condition]liver cancer AND sorafenib")
+    assert node.children[0] == And([Term("liver", "Condition"), Term("cancer", "Condition")], implicit=True)
+    assert node.children[1] == Term("sorafenib")
+    assert parse("AREA[Phase]Phase 3") == Term("Phase 3", "Phase")
+    assert parse("AREA[MinimumAge]16 years") == Term("16 years", "MinimumAge")
+    assert parse("COVERAGE[FullMatch]AREA[Condition]liver cancer") == Phrase("liver cancer", "Condition",
+                                                                           coverage="FullMatch")
+    assert parse("EXPANSION[None]heart attack") == Phrase("heart attack", expansion="None")
+    assert isinstance(parse("AREA[Condition]liver OR lung"), Or)
     assert parse("AREA[Condition]ALL") == MatchAll()
     assert isinstance(parse("AREA[StartDate]MISSING"), Missing)
     assert parse("AREA[EnrollmentCount]RANGE[10,]") == Range("10", "", "EnrollmentCount")

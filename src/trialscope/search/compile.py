@@ -152,13 +152,17 @@ class Compiler:
                 required.append(q)
         words_q = required[0] if len(required) == 1 else Query.boolean_query([(Occur.Must, q) for q in required])
         alternatives = [words_q]
-        if same_scope and not isinstance(areas.resolve(fld), areas.Piece):
-            target = areas.resolve(fld)
+        target = areas.resolve(fld)
+        if same_scope and isinstance(target, areas.Piece):
+            phrase = self.leaf(Phrase(text, fld, expansion="None")) if target.type == "text" else None
+            if phrase is not None:
+                alternatives.append(Query.boost_query(phrase, PHRASE_BOOST))
+        elif same_scope:
             positional = [(f, w) for f, w in self.fields_for(target, "None") if f not in NO_POSITIONS]
             phrase = self.text_leaf(Phrase(text, fld, expansion="None"), positional, target) if positional else None
             if phrase is not None:
                 alternatives.append(Query.boost_query(phrase, PHRASE_BOOST))
-            if fld is None and self.expand_mesh and words[0].expansion in ("Concept", "Relaxation"):
+            if (target is None or target.synonyms) and self._expands(words[0].expansion):
                 names = _mesh_names(text, whole=True)
                 if names:
                     concept = Query.term_set_query(self.schema, "mesh_exact", names)
@@ -364,6 +368,9 @@ class Compiler:
             raise QueryError(f"SEARCH[{node.group}] needs an open index", node.pos)
         check = _SiteCheck(self.an, node.pos)
         check.validate(node.child)
+        if not _has_and_or_not(node.child):  # one condition (or alternatives): a site has it iff the study has
+            q = self.compile(node.child)
+            return Query.all_query() if q is None else q
         pre = None if _has_not(node.child) else self.compile(node.child)
         if pre is None:
             pre = Query.term_query(self.schema, PIECE_PRESENT, "LocationCity")
@@ -375,8 +382,7 @@ class Compiler:
         for _, addr in res.hits:
             doc = self.searcher.doc(addr)
             raw = doc.get_first(PIECE_SITES)
-            if raw and any(check.holds(node.child, dict(zip(SITE_PARTS, site, strict=False)))
-                           for site in orjson.loads(raw)):
+            if raw and any(check.site_holds(node.child, site) for site in orjson.loads(raw)):
                 ids.append(doc.get_first("nct"))
         if not ids:
             return Query.empty_query()
@@ -394,6 +400,7 @@ class _SiteCheck:
         self.an = an
         self.pos = pos
         self._tokens: dict[str, list[str]] = {}
+        self._seen: dict[tuple, bool] = {}
 
     def validate(self, node) -> None:
         if isinstance(node, (Range,)):
@@ -404,6 +411,14 @@ class _SiteCheck:
             self.validate(child)
         if isinstance(node, Not):
             self.validate(node.child)
+
+    def site_holds(self, node, site: list) -> bool:
+        """`holds` for a stored site, remembered per distinct site (sites repeat across studies)."""
+        key = tuple(site)
+        hit = self._seen.get(key)
+        if hit is None:
+            hit = self._seen[key] = self.holds(node, dict(zip(SITE_PARTS, site, strict=False)))
+        return hit
 
     def toks(self, text: str) -> list[str]:
         if text not in self._tokens:
@@ -453,6 +468,12 @@ def _matches(have: list[str], want: list[str], coverage: str, prefix: bool) -> b
         ):
             return True
     return False
+
+
+def _has_and_or_not(node) -> bool:
+    if isinstance(node, (And, Not)):
+        return True
+    return any(_has_and_or_not(c) for c in getattr(node, "children", ()))
 
 
 def _has_not(node) -> bool:
