@@ -107,7 +107,7 @@ def test_depth_is_bounded_for_every_operator():
 
 def test_query_error_names_the_parameter():
     exc = QueryError("unclosed quote", 3).with_param("query.cond")
-    assert str(exc) == "query.cond: unclosed quote at position 3" and exc.param == "query.cond"
+    assert str(exc) == "query.cond: unclosed quote at character 4" and exc.param == "query.cond"
 
 
 def _leaf_paths(tp, prefix: str, out: set[str]) -> None:
