@@ -90,6 +90,13 @@ def test_numbers_ages_dates_and_missing(searcher, records):
     assert missing == set(records) - where(records, "ResultsFirstPostDate", bool)
 
 
+def test_long_texts_by_their_words(searcher, records):
+    got = ids(searcher, query="AREA[ReferenceCitation]sorafenib")
+    assert got == where(records, "ReferenceCitation", lambda v: any("sorafenib" in words(c) for c in v)) and got
+    summary = ids(searcher, query="AREA[BriefSummary]sorafenib")
+    assert summary == where(records, "BriefSummary", lambda v: any("sorafenib" in words(c) for c in v)) and summary
+
+
 def test_value_counts(searcher, records):
     assert ids(searcher, query="AREA[Phase:size]2") == where(records, "Phase", lambda v: len(v) == 2)
     none = ids(searcher, query="AREA[Phase:size]RANGE[MIN,0]")

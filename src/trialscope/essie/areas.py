@@ -192,7 +192,7 @@ LocationContactEMail {_P}.contactsLocationsModule.locations.contacts.email T
 LocationGeoPoint {_P}.contactsLocationsModule.locations.geoPoint G
 ReferencePMID {_P}.referencesModule.references.pmid T
 ReferenceType {_P}.referencesModule.references.type E
-ReferenceCitation {_P}.referencesModule.references.citation T
+ReferenceCitation {_P}.referencesModule.references.citation M
 SeeAlsoLinkLabel {_P}.referencesModule.seeAlsoLinks.label T
 SeeAlsoLinkURL {_P}.referencesModule.seeAlsoLinks.url T
 IPDSharing {_P}.ipdSharingStatementModule.ipdSharing E

@@ -20,7 +20,7 @@ import tantivy
 
 from ..normalize import age_days
 
-SCHEMA_VERSION = 9  # 8: the Essie pieces (see the block at the end); 9: their value counts
+SCHEMA_VERSION = 10  # 8: the Essie pieces (see the block at the end); 9: their value counts; 10: long texts
 
 # Free-text fields and their weights (BM25 per field, summed over fields).
 TEXT_WEIGHTS: dict[str, float] = {
@@ -413,6 +413,10 @@ def hit_data(doc: tantivy.Document) -> dict[str, Any]:
 # dates (YYYYMMDD), numbers and ages (days) in one integer field per piece; the names of the
 # pieces a study has (for MISSING); and each site's parts, stored, for SEARCH[Location].
 PIECE_TEXT, PIECE_KEY, PIECE_PRESENT, PIECE_SITES = "pieces", "pkey", "present", "sites"
+# long texts without a full-text field of their own (citations: a third of all piece words),
+# indexed without positions: words, not phrases
+PIECE_LONG = "pieces_long"
+OWN_FIELD = {"BriefSummary": "summary", "DetailedDescription": "descr", "EligibilityCriteria": "elig"}
 VALUE_START, VALUE_END = "qqbos", "qqeos"  # sentinel words around each text value
 MAX_PIECE_VALUES = 2000  # values kept per piece and study (a study may list thousands of sites)
 
@@ -430,6 +434,7 @@ def add_piece_fields(sb: tantivy.SchemaBuilder) -> None:
     from ..essie.areas import PIECES
 
     sb.add_json_field(PIECE_TEXT, tokenizer_name="en", index_option="position")
+    sb.add_json_field(PIECE_LONG, tokenizer_name="en", index_option="freq")
     sb.add_json_field(PIECE_KEY, tokenizer_name="raw", index_option="basic")
     sb.add_text_field(PIECE_PRESENT, tokenizer_name="raw", index_option="basic")
     sb.add_bytes_field(PIECE_SITES, stored=True)
@@ -522,6 +527,7 @@ def add_pieces(doc: tantivy.Document, record: dict) -> None:
     if "hasResults" not in record:
         found["HasResults"] = [bool(record.get("resultsSection"))]
     texts: dict[str, list[str]] = {}
+    longs: dict[str, list[str]] = {}
     keys: dict[str, list[str]] = {}
     for name, values in found.items():
         if not values:
@@ -531,6 +537,8 @@ def add_pieces(doc: tantivy.Document, record: dict) -> None:
         doc.add_integer(size_field(name), len(values))
         if p.type == "text":
             texts[p.name] = [f"{VALUE_START} {v} {VALUE_END}" for v in values if isinstance(v, (str, int, float))]
+        elif p.type == "markup" and name not in OWN_FIELD:
+            longs[name] = [v for v in values if isinstance(v, str)]
         elif p.type in ("enum", "boolean"):
             keys[p.name] = [str(v).lower() if isinstance(v, bool) else str(v).upper() for v in values]
         elif p.type in ("date", "number", "age"):
@@ -540,6 +548,8 @@ def add_pieces(doc: tantivy.Document, record: dict) -> None:
                     doc.add_integer(number_field(p.name), n)
     if texts:
         doc.add_json(PIECE_TEXT, texts)
+    if longs:
+        doc.add_json(PIECE_LONG, longs)
     if keys:
         doc.add_json(PIECE_KEY, keys)
     locs = ((record.get("protocolSection") or {}).get("contactsLocationsModule") or {}).get("locations") or ()

@@ -39,7 +39,9 @@ from ..essie.ast import (
 from ..essie.parser import MAX_ALL_REQUIRED
 from ..index.fulltext import (
     NO_POSITIONS,
+    OWN_FIELD,
     PIECE_KEY,
+    PIECE_LONG,
     PIECE_PRESENT,
     PIECE_SITES,
     PIECE_TEXT,
@@ -59,8 +61,6 @@ from ..normalize import age_days
 
 MAX_MESH_EXPANSION = 256
 MAX_SITE_CANDIDATES = 50_000  # SEARCH[Location] checks at most this many studies site by site
-# markup pieces are searched in their own full-text field (no sentinels: Contains only)
-MARKUP_FIELDS = {"BriefSummary": "summary", "DetailedDescription": "descr", "EligibilityCriteria": "elig"}
 # the fields a plain multi-word term must be found in (all its words), so that "liver cancer"
 # is not a lung-cancer trial that asks for adequate liver function
 TOPICAL_FIELDS = ("title", "acronym", "cond", "mesh", "intr", "kw", "summary", "ids")
@@ -282,10 +282,18 @@ class Compiler:
         if p.type == "markup":
             if node.coverage != "Contains":
                 raise QueryError(f"COVERAGE[{node.coverage}] on {p.name} (long text): only Contains", node.pos)
-            fld = MARKUP_FIELDS.get(p.name)
-            if fld is None:
-                raise QueryError(f"AREA[{p.name}] is not searchable here", node.pos)
-            return self.text_leaf(node, [(fld, 1.0)], None)
+            fld = OWN_FIELD.get(p.name)
+            if fld is not None:
+                return self.text_leaf(node, [(fld, 1.0)], None)
+            path = f"{PIECE_LONG}.{p.name}"
+            if isinstance(node, Term) and node.prefix:
+                raise QueryError(f"a prefix on AREA[{p.name}] (long text, searched by whole words)", node.pos)
+            tokens = self.an.analyze(node.text)
+            if not tokens:
+                return None
+            if len(tokens) == 1:
+                return Query.term_query(self.schema, path, tokens[0])
+            return Query.boolean_query([(Occur.Must, Query.term_query(self.schema, path, t)) for t in tokens])
         return self.piece_text(node, p)
 
     def piece_text(self, node: Term | Phrase, p: areas.Piece) -> Query | None:
