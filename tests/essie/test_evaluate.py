@@ -97,6 +97,11 @@ def test_long_texts_by_their_words(searcher, records):
     assert summary == where(records, "BriefSummary", lambda v: any("sorafenib" in words(c) for c in v)) and summary
 
 
+def test_query_id_lists_any_of_the_ids(searcher):
+    assert ids(searcher, fields={"id": "NCT03949231 NCT05113290"}) == {"NCT03949231", "NCT05113290"}
+    assert ids(searcher, fields={"id": "NCT03949231 AND NCT05113290"}) == set()
+
+
 def test_value_counts(searcher, records):
     assert ids(searcher, query="AREA[Phase:size]2") == where(records, "Phase", lambda v: len(v) == 2)
     none = ids(searcher, query="AREA[Phase:size]RANGE[MIN,0]")

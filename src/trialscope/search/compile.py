@@ -111,6 +111,8 @@ class Compiler:
                 occur = Occur.Should  # a long text (e.g. a patient note): rank by how much matches
             elif words and all(w.expansion == "Lossy" for w in words):
                 occur = Occur.Should
+            elif words and len(words) == len(positive) and all(_is_id_area(w.field) for w in words):
+                occur = Occur.Should  # a list of study ids: any of them, as the registry's IdSearch
             elif len(words) >= 2:
                 return self.multiword(node, words, positive, negative)
         pos_q = [q for q in map(self.compile, positive) if q is not None]
@@ -476,6 +478,11 @@ def _matches(have: list[str], want: list[str], coverage: str, prefix: bool) -> b
         ):
             return True
     return False
+
+
+def _is_id_area(name: str | None) -> bool:
+    target = areas.resolve(name)
+    return isinstance(target, areas.Area) and target.name == "IdSearch"
 
 
 def _has_and_or_not(node) -> bool:
