@@ -108,6 +108,8 @@ def test_value_counts(searcher, records):
     assert none == where(records, "Phase", lambda v: not v) and none
     many = ids(searcher, advanced=[("filter.advanced", "AREA[Condition:size]RANGE[3,MAX]")])
     assert many == where(records, "Condition", lambda v: len(v) >= 3) and many
+    assert ids(searcher, query="AREA[BriefTitle:size]1") == where(records, "BriefTitle", bool)
+    assert ids(searcher, query="AREA[BriefTitle:size]RANGE[2,MAX]") == set()
 
 
 def test_coverage_expansion_and_areas_in_query_cond(searcher, records):

@@ -110,32 +110,34 @@ def test_query_error_names_the_parameter():
     assert str(exc) == "query.cond: unclosed quote at character 4" and exc.param == "query.cond"
 
 
-def _leaf_paths(tp, prefix: str, out: set[str]) -> None:
+def _leaf_paths(tp, prefix: str, out: dict[str, bool], in_list: bool = False) -> None:
     info = msgspec.inspect.type_info(tp) if not isinstance(tp, msgspec.inspect.Type) else tp
     if isinstance(info, msgspec.inspect.UnionType):
         for t in info.types:
             if not isinstance(t, msgspec.inspect.NoneType):
-                _leaf_paths(t, prefix, out)
+                _leaf_paths(t, prefix, out, in_list)
         return
     if isinstance(info, msgspec.inspect.ListType):
-        _leaf_paths(info.item_type, prefix, out)
+        _leaf_paths(info.item_type, prefix, out, True)
         return
     if isinstance(info, msgspec.inspect.StructType):
         for f in info.fields:
-            _leaf_paths(f.type, f"{prefix}.{f.encode_name}" if prefix else f.encode_name, out)
+            _leaf_paths(f.type, f"{prefix}.{f.encode_name}" if prefix else f.encode_name, out, in_list)
         return
     if isinstance(info, msgspec.inspect.DictType):
         return  # results and legacy sections: untyped in record.py
-    out.add(prefix)
+    out[prefix] = in_list
 
 
 def test_every_leaf_of_the_record_structure_has_a_piece():
-    paths: set[str] = set()
+    paths: dict[str, bool] = {}
     _leaf_paths(record.Study, "", paths)
-    named = {p.path for p in PIECES.values()}
+    named = {p.path: p for p in PIECES.values()}
     geo = {p.path for p in PIECES.values() if p.type == "geo"}
     missing = {p for p in paths if p not in named and not any(p.startswith(g + ".") for g in geo)}
     assert not missing, sorted(missing)
+    wrong = {path for path, listed in paths.items() if path in named and named[path].is_list != listed}
+    assert not wrong, sorted(wrong)
 
 
 def test_areas_are_built_from_pieces():
@@ -149,3 +151,4 @@ def test_areas_are_built_from_pieces():
                                                                       "outc", "spons", "lead", "id", "patient"}
     assert piece("locationzip").path.endswith("locations.zip")
     assert piece("MinimumAge").type == "age" and piece("Phase").values[-1] == "NA"
+    assert piece("Phase").is_list and piece("LocationCity").is_list and not piece("BriefTitle").is_list

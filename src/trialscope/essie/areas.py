@@ -25,6 +25,11 @@ class Piece:
     values: tuple[str, ...] = ()  # an enum's allowed values, where the structure fixes them
 
     @property
+    def is_list(self) -> bool:
+        """Whether a study can hold several values (the path crosses a list of the structure)."""
+        return any(key in _LIST_KEYS for key in self.path.split("."))
+
+    @property
     def sortable(self) -> bool:
         return self.type in ("date", "number", "age")
 
@@ -34,6 +39,15 @@ class Piece:
         return self.type != "geo" and not self.path.startswith(_UNINDEXED)
 
 
+# the keys of the v2 structure whose values are lists
+_LIST_KEY_NAMES = """
+nctIdAliases secondaryIdInfos collaborators conditions keywords phases whoMasked armGroups interventions
+interventionNames armGroupLabels otherNames primaryOutcomes secondaryOutcomes otherOutcomes stdAges
+centralContacts overallOfficials locations contacts references seeAlsoLinks infoTypes meshes ancestors
+browseLeaves browseBranches removedCountries groups periods measures classes categories measurements
+outcomeMeasures analyses eventGroups seriousEvents otherEvents
+"""
+_LIST_KEYS = frozenset(_LIST_KEY_NAMES.split())
 _UNINDEXED = ("resultsSection.outcomeMeasuresModule.outcomeMeasures.classes",
               "resultsSection.baselineCharacteristicsModule.measures.classes")
 

@@ -20,7 +20,8 @@ import tantivy
 
 from ..normalize import age_days
 
-SCHEMA_VERSION = 10  # 8: the Essie pieces (see the block at the end); 9: their value counts; 10: long texts
+SCHEMA_VERSION = 11  # 8: the Essie pieces (see the block at the end); 9: their value counts;
+# 10: long texts; 11: value counts of list pieces only
 
 # Free-text fields and their weights (BM25 per field, summed over fields).
 TEXT_WEIGHTS: dict[str, float] = {
@@ -441,7 +442,7 @@ def add_piece_fields(sb: tantivy.SchemaBuilder) -> None:
     for p in PIECES.values():
         if p.type in ("date", "number", "age"):
             sb.add_integer_field(number_field(p.name), indexed=True)
-        if p.indexed:
+        if p.indexed and p.is_list:
             sb.add_integer_field(size_field(p.name), indexed=True)
 
 
@@ -534,7 +535,8 @@ def add_pieces(doc: tantivy.Document, record: dict) -> None:
             continue
         p = PIECES[name]
         doc.add_text(PIECE_PRESENT, name)
-        doc.add_integer(size_field(name), len(values))
+        if p.is_list:
+            doc.add_integer(size_field(name), len(values))
         if p.type == "text":
             texts[p.name] = [f"{VALUE_START} {v} {VALUE_END}" for v in values if isinstance(v, (str, int, float))]
         elif p.type == "markup" and name not in OWN_FIELD:

@@ -363,7 +363,14 @@ class Compiler:
         hi = _I64_MAX if hi is None else hi
         if lo > hi:
             return Query.empty_query()
-        q = Query.range_query(self.schema, size_field(p.name), FieldType.Integer, max(lo, 1), hi) if hi >= 1 else None
+        if hi < 1:
+            q = None
+        elif p.is_list:
+            q = Query.range_query(self.schema, size_field(p.name), FieldType.Integer, max(lo, 1), hi)
+        elif lo > 1:  # a single-valued piece has one value or none
+            return Query.empty_query()
+        else:
+            q = Query.term_query(self.schema, PIECE_PRESENT, p.name)
         if lo > 0:
             return q
         none = self.piece_leaf(Missing(p.name, node.pos), p)
