@@ -20,8 +20,9 @@ import tantivy
 
 from ..normalize import age_days
 
-SCHEMA_VERSION = 11  # 8: the Essie pieces (see the block at the end); 9: their value counts;
-# 10: long texts; 11: value counts of list pieces only
+SCHEMA_VERSION = 12  # 8: the Essie pieces (see the block at the end); 9: their value counts;
+# 10: long texts; 11: value counts of list pieces only;
+# 12: each distinct value once
 
 # Free-text fields and their weights (BM25 per field, summed over fields).
 TEXT_WEIGHTS: dict[str, float] = {
@@ -537,14 +538,16 @@ def add_pieces(doc: tantivy.Document, record: dict) -> None:
         doc.add_text(PIECE_PRESENT, name)
         if p.is_list:
             doc.add_integer(size_field(name), len(values))
-        if p.type == "text":
-            texts[p.name] = [f"{VALUE_START} {v} {VALUE_END}" for v in values if isinstance(v, (str, int, float))]
+        if p.type == "text":  # each distinct value once (500 sites in one country are one country)
+            texts[p.name] = [f"{VALUE_START} {v} {VALUE_END}"
+                             for v in dict.fromkeys(v for v in values if isinstance(v, (str, int, float)))]
         elif p.type == "markup" and name not in OWN_FIELD:
-            longs[name] = [v for v in values if isinstance(v, str)]
+            longs[name] = list(dict.fromkeys(v for v in values if isinstance(v, str)))
         elif p.type in ("enum", "boolean"):
-            keys[p.name] = [str(v).lower() if isinstance(v, bool) else str(v).upper() for v in values]
+            keys[p.name] = list(dict.fromkeys(str(v).lower() if isinstance(v, bool) else str(v).upper()
+                                              for v in values))
         elif p.type in ("date", "number", "age"):
-            for v in values:
+            for v in dict.fromkeys(v for v in values if isinstance(v, (str, int, float))):
                 n = piece_number(p.type, v)
                 if n is not None:
                     doc.add_integer(number_field(p.name), n)
