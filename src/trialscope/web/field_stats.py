@@ -29,24 +29,6 @@ def _list_branches() -> list[Piece]:
     return [Piece(name, path, "list") for name, (path, is_list) in branches().items() if is_list]
 
 
-def values_at(value: Any, parts: list[str]) -> tuple[list[Any], bool]:
-    """The leaf values at a dotted path (lists crossed transparently), and whether a list was crossed."""
-    out: list[Any] = []
-    crossed = False
-    stack = [(value, 0)]
-    while stack:
-        node, i = stack.pop()
-        if isinstance(node, list):
-            crossed = True
-            stack.extend((v, i) for v in reversed(node))
-        elif i == len(parts):
-            if node is not None:
-                out.append(node)
-        elif isinstance(node, dict) and parts[i] in node:
-            stack.append((node[parts[i]], i + 1))
-    return out, crossed
-
-
 def select(fields: str | None, types: str | None, lists: bool = False) -> list[Piece]:
     """The pieces a request names (piece names or v2 paths), filtered by stats type;
     `lists` also takes list-valued branches (for sizes)."""
@@ -86,8 +68,8 @@ class _Acc:
         self.longest: tuple[int, str, str] = (-1, "", "")
         self.true = self.false = 0
 
-    def add(self, record: dict, nct: str) -> None:
-        vals, crossed = values_at(record, self.parts)
+    def add(self, vals: list[Any], crossed: bool, nct: str) -> None:
+        """One study's values of this piece (none: the study lacks it)."""
         self.is_list |= crossed
         if not vals:
             self.missing += 1
@@ -102,7 +84,7 @@ class _Acc:
             else:
                 self.false += 1
             return
-        for v in set(_text(v) for v in vals):
+        for v in {v if isinstance(v, str) else _text(v) for v in vals}:
             self.values[v] += 1
             if self.piece.type in ("text", "markup") and len(v) > self.longest[0]:
                 self.longest = (len(v), nct, v)
@@ -161,13 +143,52 @@ def _date_format(d: str) -> str:
     return {4: "yyyy", 7: "yyyy-MM", 10: "yyyy-MM-dd"}.get(len(d), "other")
 
 
-def gather(records: Iterable[tuple[str, bytes]]) -> dict[str, _Acc]:
-    """One pass over (nct id, record JSON) pairs for every piece."""
-    accs = {p.name: _Acc(p) for p in STAT_PIECES + _list_branches()}
+def _trie(accs: Iterable[_Acc]) -> dict:
+    """The pieces' paths as one tree (key -> subtree; None -> the pieces ending there)."""
+    root: dict = {}
+    for acc in accs:
+        node = root
+        for part in acc.parts:
+            node = node.setdefault(part, {})
+        node.setdefault(None, []).append(acc)
+    return root
+
+
+def _walk(record: dict, trie: dict) -> dict[_Acc, list]:
+    """Every piece's values in one walk of the record (lists crossed transparently):
+    acc -> [values, whether a list was crossed]."""
+    found: dict[_Acc, list] = {}
+    stack: list[tuple[Any, dict, bool]] = [(record, trie, False)]
+    while stack:
+        value, node, crossed = stack.pop()
+        if isinstance(value, list):
+            stack.extend((v, node, True) for v in reversed(value))
+            continue
+        if value is None:
+            continue
+        for acc in node.get(None, ()):
+            got = found.get(acc)
+            if got is None:
+                found[acc] = [[value], crossed]
+            else:
+                got[0].append(value)
+                got[1] |= crossed
+        if isinstance(value, dict):
+            for key, child in node.items():
+                if key is not None and key in value:
+                    stack.append((value[key], child, crossed))
+    return found
+
+
+def gather(records: Iterable[tuple[str, bytes]], pieces: list[Piece]) -> dict[str, _Acc]:
+    """One pass over (nct id, record JSON) pairs, one walk per record, for the pieces asked for."""
+    accs = {p.name: _Acc(p) for p in pieces}
+    trie = _trie(accs.values())
     for nct, raw in records:
-        record = orjson.loads(raw)
+        found = _walk(orjson.loads(raw), trie)
         for acc in accs.values():
-            acc.add(record, nct)
+            vals, crossed = found.get(acc) or ((), False)
+            acc.add(list(vals), crossed, nct)
     return accs
 
 
@@ -181,6 +202,6 @@ def field_sizes(accs: dict[str, _Acc], pieces: list[Piece], explicit: bool) -> l
     if explicit:
         for p in pieces:
             if not accs[p.name].is_list:
-                raise ParamError("fields", f"{p.name} is not a list field",
-                                 sorted(a.piece.name for a in accs.values() if a.is_list))
+                raise ParamError("fields", f"{p.name} is not a list field in any study",
+                                 "list fields: Phase, Condition, Intervention, Location, ...")
     return [accs[p.name].sizes_json() for p in pieces if accs[p.name].is_list]
