@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from functools import lru_cache
 
 import orjson
@@ -35,6 +36,7 @@ from ..essie.ast import (
     Range,
     Search,
     Term,
+    to_string,
 )
 from ..essie.parser import MAX_ALL_REQUIRED
 from ..index.fulltext import (
@@ -388,6 +390,11 @@ class Compiler:
         if not _has_and_or_not(node.child):  # one condition (or alternatives): a site has it iff the study has
             q = self.compile(node.child)
             return Query.all_query() if q is None else q
+        key = (id(self.searcher), to_string(node), self.expand_mesh)
+        cached = _SITE_MATCHES.get(key)
+        if cached is not None and cached[0] is self.searcher:  # the next page of the same search
+            ids = cached[1]
+            return Query.term_set_query(self.schema, "nct", ids) if ids else Query.empty_query()
         pre = None if _has_not(node.child) else self.compile(node.child)
         if pre is None:
             pre = Query.term_query(self.schema, PIECE_PRESENT, "LocationCity")
@@ -401,11 +408,18 @@ class Compiler:
             raw = doc.get_first(PIECE_SITES)
             if raw and any(check.site_holds(node.child, site) for site in orjson.loads(raw)):
                 ids.append(doc.get_first("nct"))
+        with _SITE_LOCK:
+            if len(_SITE_MATCHES) >= 32:
+                _SITE_MATCHES.pop(next(iter(_SITE_MATCHES)))
+            _SITE_MATCHES[key] = (self.searcher, ids)
         if not ids:
             return Query.empty_query()
         return Query.term_set_query(self.schema, "nct", ids)
 
 
+# SEARCH[...] results of recent searches, per open index searcher (paging asks again)
+_SITE_MATCHES: dict[tuple, tuple] = {}
+_SITE_LOCK = threading.Lock()
 _SITE_KEYS = {"LocationFacility": "facility", "LocationStatus": "status", "LocationCity": "city",
               "LocationState": "state", "LocationZip": "zip", "LocationCountry": "country"}
 
