@@ -289,3 +289,20 @@ def test_field_sizes(client):
     assert sum(t["studiesCount"] for t in by["Condition"]["topSizes"]) > 400
     assert client.get("/api/v2/stats/field/sizes", params={"fields": "BriefTitle"}).status_code == 400
     assert len(client.get("/api/v2/stats/field/sizes").json()) > 20
+
+
+def test_a_query_of_only_nct_ids_ignores_the_filters(client):
+    """The contract: 'If any query parameter contains only NCT IDs (comma- and/or space-separated),
+    filters are ignored.'"""
+    params = {"filter.overallStatus": "COMPLETED", "filter.ids": "NCT00000001", "fields": "NCTId"}
+    for q in ("NCT03949231,NCT05113290", "nct03949231 NCT05113290", " NCT03949231 , NCT05113290 "):
+        body = client.get("/api/v2/studies", params={"query.term": q, **params}).json()
+        assert sorted(_ids(body)) == ["NCT03949231", "NCT05113290"], q
+    # a query with other words keeps the filters
+    body = client.get("/api/v2/studies", params={"query.term": "NCT03949231 liver", **params}).json()
+    assert body["studies"] == []
+    # ignored filters are still checked
+    r = client.get("/api/v2/studies", params={"query.id": "NCT03949231", "filter.advanced": "AREA[Nope]x"})
+    assert r.status_code == 400 and r.json()["parameter"] == "filter.advanced"
+    r = client.get("/api/v2/studies", params={"query.id": "NCT03949231", "filter.overallStatus": "RUNNING"})
+    assert r.status_code == 400 and r.json()["parameter"] == "filter.overallStatus"
