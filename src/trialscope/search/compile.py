@@ -104,7 +104,6 @@ class Compiler:
     def conjunction(self, node: And) -> Query | None:
         positive = [c for c in node.children if not isinstance(c, Not)]
         negative = [c.child for c in node.children if isinstance(c, Not)]
-        boosts: list[Query] = []
         occur = Occur.Must
         if node.implicit:
             words = [c for c in positive if isinstance(c, Term) and not c.prefix]
@@ -116,11 +115,10 @@ class Compiler:
             elif words and len(words) == len(positive) and all(_is_id_area(w.field) for w in words):
                 occur = Occur.Should  # a list of study ids: any of them, as the registry's IdSearch
             elif len(words) >= 2:
-                return self.multiword(node, words, positive, negative)
+                return self.multiword(words, positive, negative)
         pos_q = [q for q in map(self.compile, positive) if q is not None]
         neg_q = [q for q in map(self.compile, negative) if q is not None]
         clauses = [(occur, q) for q in pos_q] + [(Occur.MustNot, q) for q in neg_q]
-        clauses += [(Occur.Should, q) for q in boosts]
         if not pos_q:
             if not neg_q:
                 return None
@@ -129,7 +127,7 @@ class Compiler:
             return clauses[0][1]
         return Query.boolean_query(clauses)
 
-    def multiword(self, node: And, words: list[Term], positive: list, negative: list) -> Query:
+    def multiword(self, words: list[Term], positive: list, negative: list) -> Query:
         """A few words side by side: one multi-word term. Every word is required; in free text
         (no field) every word must be in a topical field (title, conditions, interventions,
         keywords, summary, ids), not only in the criteria or the site list; the phrase and the
