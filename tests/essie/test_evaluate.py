@@ -172,6 +172,9 @@ def test_the_box_is_precise(searcher, records):
         text = " ".join([proto["identificationModule"].get("briefTitle", ""),
                          *((proto.get("conditionsModule") or {}).get("conditions") or [])])
         assert liver.search(text), (h.nct_id, text)
+    # words about where and who still count: a place in the box finds the trials held there
+    near = ids(searcher, query="liver cancer chicago")
+    assert near and near <= box & ids(searcher, fields={"loc": "chicago"})
     # conditions found through MeSH: heart attack -> Myocardial Infarction
     mi = ids(searcher, query="heart attack")
     assert any("Myocardial Infarction" in " ".join((records[n]["protocolSection"].get("conditionsModule") or {})

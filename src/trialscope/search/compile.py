@@ -63,9 +63,11 @@ from ..normalize import age_days
 
 MAX_MESH_EXPANSION = 256
 MAX_SITE_CANDIDATES = 50_000  # SEARCH[Location] checks at most this many studies site by site
-# the fields a plain multi-word term must be found in (all its words), so that "liver cancer"
-# is not a lung-cancer trial that asks for adequate liver function
-TOPICAL_FIELDS = ("title", "acronym", "cond", "mesh", "intr", "kw", "summary", "ids")
+# the fields each word of a plain multi-word term must be found in: what a study is about, who
+# runs it and where (so "liver cancer chicago" works), but not the criteria, the detailed
+# description or the outcomes, so that "liver cancer" is not a lung-cancer trial that asks for
+# adequate liver function
+TOPICAL_FIELDS = ("title", "acronym", "cond", "mesh", "intr", "kw", "summary", "ids", "lead", "collab", "loc")
 PHRASE_BOOST = 2.0  # the words as a phrase (in a positional field)
 CONCEPT_BOOST = 3.0  # the words name the study's condition in MeSH
 
