@@ -57,6 +57,14 @@ def test_evaluator_never_raises_anything_but_a_query_error(searcher, text, where
     assert result.total >= 0 and len(result.hits) <= 5
 
 
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(expressions)
+def test_lenient_search_never_raises(searcher, text):
+    """Patient notes (lenient): whatever the text, a result, never an error."""
+    result = searcher.search(SearchRequest(query=text, lenient=True, limit=3, facets=False, snippets=False))
+    assert result.total >= 0
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.integers(min_value=40, max_value=2000), st.sampled_from(["(", "NOT ", "-(", "AREA[Condition]",
                                                                    "COVERAGE[Contains]", "cond: "]))

@@ -292,7 +292,12 @@ def parse(text: str, default_field: str | None = None, lenient: bool = False) ->
     except QueryError:
         if not lenient:
             raise
-        words = [Term(w, scope.field) for w in re.split(r"[\s()\"]+", text) if w]
-        if not words:
-            return MatchAll()
-        return words[0] if len(words) == 1 else And(words, implicit=True)
+        return as_words(text, scope.field)
+
+
+def as_words(text: str, field: str | None = None) -> Node:
+    """The text as plain words, no syntax at all (lenient mode's reading of a patient note)."""
+    words = [Term(w, field) for w in re.split(r"[\s()\"\[\]]+", text) if w]
+    if not words:
+        return MatchAll()
+    return words[0] if len(words) == 1 else And(words, implicit=True)
