@@ -4,12 +4,14 @@ Data: the shared ctgov JSON + legacy XML (../shared/data/ctgov, ~8.3k studies). 
 absent it falls back to the in-repo sample (564 studies) and says so in the output.
 Measures GET /api/v2/studies (a mix of queries), record pages of random studies, and the
 record page of the study with the largest resultsSection (rendered every time, page cache
-off; and again with the default per-store-state page cache). Prints JSON.
+off; and again with the default per-store-state page cache). Beside them, in the same run
+and interleaved, a plain query.term against the same topics written in Essie with AREA[] and
+RANGE[] (`essie_vs_plain`: p95 of each and their ratio; target: Essie within 1.5x). Prints JSON.
 
 Then the same scenarios with the same clients against `serve --workers N` (default 2, one
 process per core), in the same run: p95 and requests/s beside one process.
 
-    python benchmarks/web.py [--clients 8] [--requests 400] [--workers 2] [--db FILE]
+    python benchmarks/web.py [--clients 8] [--requests 400] [--workers 2] [--db FILE] [--essie-only]
 """
 
 from __future__ import annotations
@@ -49,6 +51,42 @@ API_MIX = [
     {"query.titles": "randomized", "sort": "StartDate:desc"},
     {"query.spons": "National Cancer Institute", "pageSize": "25"},
 ]
+
+
+# the same topics as plain words and as Essie with AREA[] and RANGE[] (one pair per line)
+ESSIE_PAIRS = [
+    ("diabetes", "AREA[Condition]diabetes AND AREA[StartDate]RANGE[2015-01-01,MAX]"),
+    ("sorafenib", "AREA[InterventionName]sorafenib AND AREA[EnrollmentCount]RANGE[100,MAX]"),
+    ("breast cancer", 'AREA[Condition]"breast cancer" AND AREA[LastUpdatePostDate]RANGE[2020-01-01,MAX]'),
+    ("asthma", "AREA[ConditionSearch]asthma AND AREA[MinimumAge]RANGE[MIN, 18 years]"),
+    ("covid-19", "AREA[Condition]covid-19 AND AREA[Phase]PHASE3 AND AREA[StartDate]RANGE[2020-03-01,2022-12-31]"),
+    ("hepatocellular carcinoma", 'AREA[ConditionSearch]"hepatocellular carcinoma" AND AREA[HasResults]true'),
+]
+
+
+def essie_vs_plain(base: str, n: int) -> dict:
+    """Plain and Essie requests interleaved (so the machine's load hits both alike), one client."""
+    plain, essie = [], []
+    with httpx.Client(base_url=base, timeout=60) as c:
+        for i in range(n):
+            words, expr = ESSIE_PAIRS[i % len(ESSIE_PAIRS)]
+            for text, out in ((words, plain), (expr, essie)) if i % 2 else ((expr, essie), (words, plain)):
+                t = time.perf_counter()
+                r = c.get("/api/v2/studies", params={"query.term": text, "countTotal": "true"})
+                _ = r.content
+                out.append(((time.perf_counter() - t) * 1000, r.status_code))
+
+    def figures(xs: list[tuple[float, int]]) -> dict:
+        lat = sorted(x for x, _ in xs)
+        return {"requests": len(lat), "p50_ms": round(statistics.median(lat), 2),
+                "p95_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.95))], 2),
+                "errors": sum(1 for _, code in xs if code != 200)}
+
+    p, e = figures(plain), figures(essie)
+    ratio = round(e["p95_ms"] / p["p95_ms"], 2) if p["p95_ms"] else None
+    return {"plain_query": p, "essie_query": e, "p95_ratio": ratio,
+            "meets_target": ratio is not None and ratio <= 1.5, "target_ratio": 1.5,
+            "pairs": [list(x) for x in ESSIE_PAIRS]}
 
 
 def build_db(db: str | None) -> tuple[str, str]:
@@ -168,6 +206,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2,
                     help="server processes to compare with one (default 2; 1 skips the comparison)")
     ap.add_argument("--db", default=None)
+    ap.add_argument("--essie-only", action="store_true", help="only the plain vs Essie query comparison")
     args = ap.parse_args()
 
     db, note = build_db(args.db)
@@ -179,6 +218,13 @@ def main() -> int:
     rng = random.Random(7)
     report: dict = {"data": note, "studies": len(ids), "clients": args.clients, "workers": 1,
                     "results_heavy_study": heavy, "results_heavy_bytes": heavy_size, "targets_p95_ms": TARGETS_MS}
+    if args.essie_only:
+        with running_server(db) as base:
+            essie_vs_plain(base, 24)  # warm up
+            report["essie_vs_plain"] = essie_vs_plain(base, args.requests)
+        report["load_average"] = [round(x, 2) for x in __import__("os").getloadavg()]
+        print(json.dumps(report, indent=2))
+        return 0
     # page cache off: every record page is rendered (the honest, cold figure)
     with running_server(db, env={"TRIALSCOPE_PAGE_CACHE": "0"}) as base:
         pids = server_pids(base, 1)
@@ -203,6 +249,8 @@ def main() -> int:
                 report["results_heavy_page" + tag] = run(base, heavy_urls, clients, pids)
             report["search_page" + tag] = run(base, search, clients, pids)
             report["search_facets" + tag] = run(base, facets, clients, pids)
+        essie_vs_plain(base, 24)  # warm up
+        report["essie_vs_plain"] = essie_vs_plain(base, args.requests)
     if args.workers > 1:  # the same clients against N processes, same run
         with running_server(db, args=["--workers", str(args.workers)], env={"TRIALSCOPE_PAGE_CACHE": "0"}) as base:
             # warm every process (connections land on any of them): index, templates, pages

@@ -70,6 +70,10 @@ def test_enums_booleans_and_lists(searcher, records):
     assert ids(searcher, query="AREA[OverallStatus]RECRUITING") == ids(searcher, status=["RECRUITING"])
     assert ids(searcher, query="AREA[HasResults]true") == ids(searcher, has_results=True)
     assert ids(searcher, query="AREA[StdAge]CHILD") == where(records, "StdAge", lambda v: "CHILD" in v)
+    us = where(records, "LocationCountry", lambda v: "United States" in v)
+    assert ids(searcher, query="AREA[LocationCountry]United States") == us and us
+    assert ids(searcher, query="SEARCH[Location](AREA[LocationCountry]United States)") == us
+    assert ids(searcher, query="AREA[Phase]Phase 3") == ids(searcher, phase=["PHASE3"])
     china = where(records, "LocationCountry", lambda v: "China" in v)
     assert ids(searcher, query="AREA[LocationCountry]China") == china and china
 
@@ -84,6 +88,28 @@ def test_numbers_ages_dates_and_missing(searcher, records):
     assert y2022 == where(records, "StartDate", lambda v: bool(v) and v[0].startswith("2022")) and y2022
     missing = ids(searcher, query="AREA[ResultsFirstPostDate]MISSING")
     assert missing == set(records) - where(records, "ResultsFirstPostDate", bool)
+
+
+def test_long_texts_by_their_words(searcher, records):
+    got = ids(searcher, query="AREA[ReferenceCitation]sorafenib")
+    assert got == where(records, "ReferenceCitation", lambda v: any("sorafenib" in words(c) for c in v)) and got
+    summary = ids(searcher, query="AREA[BriefSummary]sorafenib")
+    assert summary == where(records, "BriefSummary", lambda v: any("sorafenib" in words(c) for c in v)) and summary
+
+
+def test_query_id_lists_any_of_the_ids(searcher):
+    assert ids(searcher, fields={"id": "NCT03949231 NCT05113290"}) == {"NCT03949231", "NCT05113290"}
+    assert ids(searcher, fields={"id": "NCT03949231 AND NCT05113290"}) == set()
+
+
+def test_value_counts(searcher, records):
+    assert ids(searcher, query="AREA[Phase:size]2") == where(records, "Phase", lambda v: len(v) == 2)
+    none = ids(searcher, query="AREA[Phase:size]RANGE[MIN,0]")
+    assert none == where(records, "Phase", lambda v: not v) and none
+    many = ids(searcher, advanced=[("filter.advanced", "AREA[Condition:size]RANGE[3,MAX]")])
+    assert many == where(records, "Condition", lambda v: len(v) >= 3) and many
+    assert ids(searcher, query="AREA[BriefTitle:size]1") == where(records, "BriefTitle", bool)
+    assert ids(searcher, query="AREA[BriefTitle:size]RANGE[2,MAX]") == set()
 
 
 def test_coverage_expansion_and_areas_in_query_cond(searcher, records):
@@ -146,6 +172,9 @@ def test_the_box_is_precise(searcher, records):
         text = " ".join([proto["identificationModule"].get("briefTitle", ""),
                          *((proto.get("conditionsModule") or {}).get("conditions") or [])])
         assert liver.search(text), (h.nct_id, text)
+    # words about where and who still count: a place in the box finds the trials held there
+    near = ids(searcher, query="liver cancer chicago")
+    assert near and near <= box & ids(searcher, fields={"loc": "chicago"})
     # conditions found through MeSH: heart attack -> Myocardial Infarction
     mi = ids(searcher, query="heart attack")
     assert any("Myocardial Infarction" in " ".join((records[n]["protocolSection"].get("conditionsModule") or {})

@@ -40,6 +40,7 @@ from trialscope.essie.areas import AREAS, PIECES, SUGAR, piece, search_areas_jso
     ("AREA[ConditionSearch](liver OR hcc) sorafenib", "((ConditionSearch:liver OR ConditionSearch:hcc) sorafenib)"),
     ("AREA[Condition]AREA[Phase]PHASE2", "Phase:PHASE2"),  # the inner area wins
     ("TILT[StartDate]prostate", "prostate"),
+    ("AREA[phase:SIZE]RANGE[2,MAX]", "Phase:size:RANGE[2,MAX]"),
     (r"\MISSING AREA[Condition]\ALL", "(MISSING Condition:ALL)"),  # escaped: words
     ('"sleep \\"deprivation\\""', '"sleep "deprivation""'),
 ])
@@ -48,8 +49,16 @@ def test_essie_trees(text, tree):
 
 
 def test_context_operators_bind_tighter_than_and():
-    node = parse("AREA[Condition]liver cancer")
-    assert isinstance(node, And) and node.children == [Term("liver", "Condition"), Term("cancer")]
+    # a search term is every word up to the next operator
+    node = parse("AREA[Condition]liver cancer AND sorafenib")
+    assert node.children[0] == And([Term("liver", "Condition"), Term("cancer", "Condition")], implicit=True)
+    assert node.children[1] == Term("sorafenib")
+    assert parse("AREA[Phase]Phase 3") == Term("Phase 3", "Phase")
+    assert parse("AREA[MinimumAge]16 years") == Term("16 years", "MinimumAge")
+    assert parse("COVERAGE[FullMatch]AREA[Condition]liver cancer") == Phrase("liver cancer", "Condition",
+                                                                           coverage="FullMatch")
+    assert parse("EXPANSION[None]heart attack") == Phrase("heart attack", expansion="None")
+    assert isinstance(parse("AREA[Condition]liver OR lung"), Or)
     assert parse("AREA[Condition]ALL") == MatchAll()
     assert isinstance(parse("AREA[StartDate]MISSING"), Missing)
     assert parse("AREA[EnrollmentCount]RANGE[10,]") == Range("10", "", "EnrollmentCount")
@@ -79,6 +88,7 @@ def test_short_forms_are_sugar_over_the_same_tree():
     ("SEARCH[Location](AREA[Phase]PHASE2)", "only the group's pieces", 17),
     ("TILT[Condition]x", "TILT[Condition] needs a date piece", 0),
     ("AREA[Phase]", "AREA needs something on its right", 0),
+    ("AREA[Phase:count]2", "unknown area 'Phase:count'", 0),
 ])
 def test_errors_name_the_construct_and_its_position(text, message, position):
     with pytest.raises(QueryError) as err:
@@ -97,35 +107,37 @@ def test_depth_is_bounded_for_every_operator():
 
 def test_query_error_names_the_parameter():
     exc = QueryError("unclosed quote", 3).with_param("query.cond")
-    assert str(exc) == "query.cond: unclosed quote at position 3" and exc.param == "query.cond"
+    assert str(exc) == "query.cond: unclosed quote at character 4" and exc.param == "query.cond"
 
 
-def _leaf_paths(tp, prefix: str, out: set[str]) -> None:
+def _leaf_paths(tp, prefix: str, out: dict[str, bool], in_list: bool = False) -> None:
     info = msgspec.inspect.type_info(tp) if not isinstance(tp, msgspec.inspect.Type) else tp
     if isinstance(info, msgspec.inspect.UnionType):
         for t in info.types:
             if not isinstance(t, msgspec.inspect.NoneType):
-                _leaf_paths(t, prefix, out)
+                _leaf_paths(t, prefix, out, in_list)
         return
     if isinstance(info, msgspec.inspect.ListType):
-        _leaf_paths(info.item_type, prefix, out)
+        _leaf_paths(info.item_type, prefix, out, True)
         return
     if isinstance(info, msgspec.inspect.StructType):
         for f in info.fields:
-            _leaf_paths(f.type, f"{prefix}.{f.encode_name}" if prefix else f.encode_name, out)
+            _leaf_paths(f.type, f"{prefix}.{f.encode_name}" if prefix else f.encode_name, out, in_list)
         return
     if isinstance(info, msgspec.inspect.DictType):
         return  # results and legacy sections: untyped in record.py
-    out.add(prefix)
+    out[prefix] = in_list
 
 
 def test_every_leaf_of_the_record_structure_has_a_piece():
-    paths: set[str] = set()
+    paths: dict[str, bool] = {}
     _leaf_paths(record.Study, "", paths)
-    named = {p.path for p in PIECES.values()}
+    named = {p.path: p for p in PIECES.values()}
     geo = {p.path for p in PIECES.values() if p.type == "geo"}
     missing = {p for p in paths if p not in named and not any(p.startswith(g + ".") for g in geo)}
     assert not missing, sorted(missing)
+    wrong = {path for path, listed in paths.items() if path in named and named[path].is_list != listed}
+    assert not wrong, sorted(wrong)
 
 
 def test_areas_are_built_from_pieces():
@@ -139,3 +151,4 @@ def test_areas_are_built_from_pieces():
                                                                       "outc", "spons", "lead", "id", "patient"}
     assert piece("locationzip").path.endswith("locations.zip")
     assert piece("MinimumAge").type == "age" and piece("Phase").values[-1] == "NA"
+    assert piece("Phase").is_list and piece("LocationCity").is_list and not piece("BriefTitle").is_list

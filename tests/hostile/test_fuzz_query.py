@@ -1,9 +1,10 @@
 """Fuzzing the query language (hypothesis): the Essie parser, its evaluator, and
-filter.advanced. Any input is a QueryError (or FilterError) with a message, or a result:
+filter.advanced, in the library and through a real server. Any input is a QueryError (or FilterError) with a message, or a result:
 never another exception, never a crash. Bounded: a few hundred inputs, well under a minute."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -56,6 +57,14 @@ def test_evaluator_never_raises_anything_but_a_query_error(searcher, text, where
     assert result.total >= 0 and len(result.hits) <= 5
 
 
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(expressions)
+def test_lenient_search_never_raises(searcher, text):
+    """Patient notes (lenient): whatever the text, a result, never an error."""
+    result = searcher.search(SearchRequest(query=text, lenient=True, limit=3, facets=False, snippets=False))
+    assert result.total >= 0
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.integers(min_value=40, max_value=2000), st.sampled_from(["(", "NOT ", "-(", "AREA[Condition]",
                                                                    "COVERAGE[Contains]", "cond: "]))
@@ -64,3 +73,16 @@ def test_deep_or_long_inputs_are_bounded(searcher, n, unit):
     with pytest.raises(QueryError):
         parse(text)
     searcher.search(SearchRequest(query=text, lenient=True, limit=1, facets=False, snippets=False))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(expressions, st.sampled_from(["filter.advanced", "postFilter.advanced", "query.term", "query.cond",
+                                     "query.locn", "query.id"]))
+def test_the_api_answers_200_or_a_400_naming_the_parameter(hostile_server, text, param):
+    r = httpx.get(f"{hostile_server}/api/v2/studies", params={param: text, "pageSize": "2"}, timeout=30)
+    assert r.status_code in (200, 400), (param, text, r.status_code, r.text[:200])
+    body = r.json()
+    if r.status_code == 400:
+        assert param in str(body), (param, text, body)
+    else:
+        assert "studies" in body

@@ -5,16 +5,12 @@ and the raw source record is a download, never a document of this origin."""
 
 from __future__ import annotations
 
-import os
-
 import httpx
 import pytest
 
 from tests.hostile.records import serve_records, with_text_everywhere
+from tests.web.test_browser import ARGS, CHROMIUM
 
-CHROMIUM = os.environ.get("TRIALSCOPE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-        "--disable-component-update", "--disable-sync"]
 PAYLOADS = {
     "NCT09999921": "<script>alert('s')</script>",
     "NCT09999922": "<img src=x onerror=alert('i')>",

@@ -58,7 +58,7 @@ def test_errors_point_at_positions(query, message, position):
         parse(query)
     assert message in str(err.value)
     assert err.value.position == position
-    assert f"at position {position}" in str(err.value)
+    assert f"at character {position + 1}" in str(err.value)  # people count from 1
 
 
 def test_patient_note_text_is_not_syntax():

@@ -124,7 +124,7 @@ def test_fielded_queries(searcher):
 def test_query_errors_raise_with_position(searcher):
     with pytest.raises(QueryError) as err:
         searcher.search(SearchRequest(query='liver "cancer'))
-    assert err.value.position == 6 and "unclosed quote at position 6" in str(err.value)
+    assert err.value.position == 6 and "unclosed quote at character 7" in str(err.value)
     with pytest.raises(QueryError):
         searcher.search(SearchRequest(query="liver AND"))
     assert searcher.search(SearchRequest(query='liver "cancer', lenient=True)).total > 0
@@ -312,7 +312,7 @@ def test_cli_search_json_and_errors(sample_db, capsys):
     assert "studies" in text
     assert main(["search", "--db", sample_db, 'liver "cancer']) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: unclosed quote at position 6") and "Traceback" not in err
+    assert err.startswith("error: unclosed quote at character 7") and "Traceback" not in err
     assert main(["search", "--db", sample_db, "--status", "bogus", "x"]) == 2
     assert "RECRUITING" in capsys.readouterr().err
     assert main(["search", "--db", sample_db, "--near", "Nowhere-upon-Nothing", "x"]) == 2

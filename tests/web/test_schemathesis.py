@@ -13,6 +13,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -22,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.servers import running_server
 
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 50  # per operation and mode: about a minute in all on the sample
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, response_headers_conformance]
 
@@ -58,31 +59,35 @@ def test_every_operation_is_documented_with_real_schemas(fuzz_server):
     assert served >= API_PARAMS, API_PARAMS - served
 
 
-def _fuzz(op, base: str, calls: dict[str, int]):
-    @given(case=op.as_strategy())
+def _fuzz(op, base: str, calls: dict[str, int], mode: GenerationMode):
+    @given(case=op.as_strategy(generation_mode=mode))
     @settings(max_examples=MAX_EXAMPLES, deadline=10_000, derandomize=True, database=None,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     def run(case):
-        calls[op.label] += 1
+        calls[f"{mode} {op.label}"] += 1
         case.call_and_validate(base_url=base, checks=CHECKS, timeout=30)
 
     return run
 
 
-def test_api_conforms_to_its_openapi(fuzz_server):
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_api_conforms_to_its_openapi(fuzz_server, mode):
     """Each operation in turn (schemathesis's pytest loader does not run on this pytest):
-    MAX_EXAMPLES generated requests, every check on every response."""
+    up to MAX_EXAMPLES generated requests, valid ones (positive) and ones that break the
+    schema (negative, which must be 4xx), every check on every response."""
     schema = schemathesis.openapi.from_url(f"{fuzz_server}/openapi.json")
     failures: dict[str, str] = {}
     calls: dict[str, int] = {}
     for result in schema.get_all_operations():
         op = result.ok()
-        calls[op.label] = 0
+        if mode == GenerationMode.NEGATIVE and not op.definition.raw.get("parameters"):
+            continue  # nothing to break
+        calls[f"{mode} {op.label}"] = 0
         try:
-            _fuzz(op, fuzz_server, calls)()
+            _fuzz(op, fuzz_server, calls, mode)()
         except Exception as exc:  # keep going: report every operation that fails
             failures[op.label] = f"{type(exc).__name__}: {str(exc)[:1500]}"
-    print(f"schemathesis: {len(calls)} operations, {sum(calls.values())} requests, {len(failures)} failing")
-    assert len(calls) >= 10
+    print(f"schemathesis {mode}: {len(calls)} operations, {sum(calls.values())} requests, {len(failures)} failing")
+    assert len(calls) >= (10 if mode == GenerationMode.POSITIVE else 6)
     assert all(n >= 1 for n in calls.values()), (calls, failures)
     assert not failures, "\n\n".join(f"{k}\n{v}" for k, v in failures.items())

@@ -25,6 +25,11 @@ class Piece:
     values: tuple[str, ...] = ()  # an enum's allowed values, where the structure fixes them
 
     @property
+    def is_list(self) -> bool:
+        """Whether a study can hold several values (the path crosses a list of the structure)."""
+        return any(key in _LIST_KEYS for key in self.path.split("."))
+
+    @property
     def sortable(self) -> bool:
         return self.type in ("date", "number", "age")
 
@@ -34,6 +39,15 @@ class Piece:
         return self.type != "geo" and not self.path.startswith(_UNINDEXED)
 
 
+# the keys of the v2 structure whose values are lists
+_LIST_KEY_NAMES = """
+nctIdAliases secondaryIdInfos collaborators conditions keywords phases whoMasked armGroups interventions
+interventionNames armGroupLabels otherNames primaryOutcomes secondaryOutcomes otherOutcomes stdAges
+centralContacts overallOfficials locations contacts references seeAlsoLinks infoTypes meshes ancestors
+browseLeaves browseBranches removedCountries groups periods measures classes categories measurements
+outcomeMeasures analyses eventGroups seriousEvents otherEvents
+"""
+_LIST_KEYS = frozenset(_LIST_KEY_NAMES.split())
 _UNINDEXED = ("resultsSection.outcomeMeasuresModule.outcomeMeasures.classes",
               "resultsSection.baselineCharacteristicsModule.measures.classes")
 
@@ -192,7 +206,7 @@ LocationContactEMail {_P}.contactsLocationsModule.locations.contacts.email T
 LocationGeoPoint {_P}.contactsLocationsModule.locations.geoPoint G
 ReferencePMID {_P}.referencesModule.references.pmid T
 ReferenceType {_P}.referencesModule.references.type E
-ReferenceCitation {_P}.referencesModule.references.citation T
+ReferenceCitation {_P}.referencesModule.references.citation M
 SeeAlsoLinkLabel {_P}.referencesModule.seeAlsoLinks.label T
 SeeAlsoLinkURL {_P}.referencesModule.seeAlsoLinks.url T
 IPDSharing {_P}.ipdSharingStatementModule.ipdSharing E
@@ -284,6 +298,21 @@ _BY_LOWER = {k.lower(): v for k, v in PIECES.items()}
 def piece(name: str) -> Piece | None:
     """A piece by name, in any letter case."""
     return _BY_LOWER.get(name.lower())
+
+
+SIZE_SUFFIX = ":size"
+
+
+def size_name(p: Piece) -> str:
+    """The field name of a piece's value count, as a query names it (`Phase:size`)."""
+    return p.name + SIZE_SUFFIX
+
+
+def sized(name: str | None) -> Piece | None:
+    """The piece whose value count `name` (`Phase:size`) asks for, else None."""
+    if name and name.endswith(SIZE_SUFFIX):
+        return piece(name[: -len(SIZE_SUFFIX)])
+    return None
 
 
 def pieces_by_type(kind: str) -> list[Piece]:
@@ -406,4 +435,4 @@ def search_areas_json() -> list[dict]:
 _API_TYPE = {"text": "string", "markup": "markup", "enum": "enum", "date": "date", "number": "integer",
              "boolean": "boolean", "age": "age", "geo": "geo"}
 __all__ = ["PIECES", "AREAS", "SUGAR", "GROUPS", "AREA_BY_PARAM", "Piece", "Area", "Part", "piece", "area",
-           "resolve", "pieces_by_type", "search_areas_json"]
+           "resolve", "pieces_by_type", "search_areas_json", "size_name", "sized"]

@@ -19,7 +19,8 @@ DEFAULT_COVERAGE = "Contains"
 
 class QueryError(ValueError):
     """A malformed or unevaluable query. `position` is the 0-based character offset of the
-    problem (None when it is not one place); `param` names the request parameter, when known."""
+    problem (None when it is not one place), shown to people counted from 1 ("at character 7");
+    `param` names the request parameter, when known."""
 
     def __init__(self, message: str, position: int | None = None, param: str | None = None):
         self.message = message
@@ -28,7 +29,7 @@ class QueryError(ValueError):
         super().__init__(self._text())
 
     def _text(self) -> str:
-        text = self.message if self.position is None else f"{self.message} at position {self.position}"
+        text = self.message if self.position is None else f"{self.message} at character {self.position + 1}"
         return f"{self.param}: {text}" if self.param else text
 
     def with_param(self, param: str) -> QueryError:

@@ -12,12 +12,14 @@
     AREA[LastUpdatePostDate]RANGE[2023-01-15,MAX], AREA[MinimumAge]RANGE[MIN, 16 years]
     AREA[ResultsFirstPostDate]MISSING          studies without the piece
     AREA[StartDate]2022                        a date piece matches the dates within 2022
+    AREA[Phase:size]2, AREA[Condition:size]RANGE[3,MAX]   how many values a piece has
     SEARCH[Location](AREA[LocationCity]Portland AND AREA[LocationState]Maine)   one site
     EXPANSION[None|Term|Concept|Relaxation|Lossy] x, COVERAGE[FullMatch|StartsWith|EndsWith|Contains] x
     cond:"liver cancer" intr:sorafenib hepat*  trialscope's short forms: fields, prefixes
 
-A context operator applies to the term or group right after it and is pushed down onto its
-leaves. Nesting (parentheses, NOT, operators, fields) is bounded by MAX_DEPTH, so no input
+A context operator applies to the search term right after it (every word up to the next
+operator, so AREA[LocationCountry]United States is one country) or to the group after it, and
+is pushed down onto its leaves. Nesting (parentheses, NOT, operators, fields) is bounded by MAX_DEPTH, so no input
 can exhaust the stack; deeper is a QueryError naming the position. `parse(text,
 lenient=True)` never raises: on any error it reads the text as plain words (patient notes).
 """
@@ -63,6 +65,13 @@ class _Scope:
 
 
 def _canonical(name: str, pos: int, group: str | None) -> str:
+    base, colon, suffix = name.partition(":")
+    if colon:  # AREA[Phase:size]: how many values the piece has
+        p = areas.piece(base.strip())
+        if suffix.strip().lower() != "size" or p is None or group:
+            raise QueryError(f"unknown area {name!r} (a piece's value count is AREA[<piece>:size], "
+                             "e.g. AREA[Phase:size]RANGE[2,MAX])", pos)
+        return areas.size_name(p)
     found = areas.area(name) if name not in areas.SUGAR else None
     if found is not None:
         if group:
@@ -155,12 +164,39 @@ class _Parser:
             self.take()
             self._needs_right(tok)
             self.nest(tok)
-            node = self.unary(self.context(tok, scope))
+            inner = self.context(tok, scope)
+            node = self.term_run(inner) if tok.value != "SEARCH" else None
+            if node is None:
+                node = self.unary(inner)
             if tok.value == "SEARCH":
                 node = Search(tok.arg, node, tok.pos)
             self.depth -= 1
             return node
         return self.primary(scope)
+
+    def term_run(self, scope: _Scope) -> Node | None:
+        """An operator applies to the search term after it, and a search term is every word up
+        to the next operator: AREA[LocationCountry]United States is the country "United States".
+        A code, date, number or age piece reads the words as one value (`16 years`, `Phase 3`)."""
+        run: list[Tok] = []
+        while (tok := self.peek()) is not None and tok.kind == "WORD":
+            if not tok.escaped and tok.value in ("MISSING", "ALL") and scope.area_pos is not None and not run:
+                return None  # AREA[x]MISSING: primary reads it
+            run.append(self.take())
+        if not run:
+            return None
+        p = areas.piece(scope.field) if scope.field else None
+        if len(run) > 1 and p is not None and p.type not in ("text", "markup"):
+            return Term(" ".join(t.value for t in run), scope.field, expansion=scope.expansion,
+                        coverage=scope.coverage, pos=run[0].pos)
+        exact = scope.coverage != DEFAULT_COVERAGE or scope.expansion in ("None", "Term", "Concept")
+        if len(run) > 1 and exact and not any(t.value.endswith("*") for t in run):
+            # only Relaxation and Lossy let the words of a term part: otherwise it is a phrase
+            return Phrase(" ".join(t.value for t in run), scope.field, expansion=scope.expansion,
+                          coverage=scope.coverage, pos=run[0].pos)
+        self.i -= len(run)
+        words = [self.primary(scope) for _ in run]
+        return words[0] if len(words) == 1 else And(words, implicit=True)
 
     def context(self, tok: Tok, scope: _Scope) -> _Scope:
         op, arg = tok.value, tok.arg
@@ -256,7 +292,12 @@ def parse(text: str, default_field: str | None = None, lenient: bool = False) ->
     except QueryError:
         if not lenient:
             raise
-        words = [Term(w, scope.field) for w in re.split(r"[\s()\"]+", text) if w]
-        if not words:
-            return MatchAll()
-        return words[0] if len(words) == 1 else And(words, implicit=True)
+        return as_words(text, scope.field)
+
+
+def as_words(text: str, field: str | None = None) -> Node:
+    """The text as plain words, no syntax at all (lenient mode's reading of a patient note)."""
+    words = [Term(w, field) for w in re.split(r"[\s()\"\[\]]+", text) if w]
+    if not words:
+        return MatchAll()
+    return words[0] if len(words) == 1 else And(words, implicit=True)

@@ -23,7 +23,9 @@ import tantivy
 from ..normalize import age_days
 from ..trust import effective_status
 
-SCHEMA_VERSION = 9  # 8: trust and places; 9: the Essie pieces (see the blocks at the end)
+SCHEMA_VERSION = 13  # 8: trust and places; 9: the Essie pieces (see the block at the end);
+# 10: their value counts; 11: long texts; 12: value counts of list pieces only;
+# 13: each distinct value once
 
 # Free-text fields and their weights (BM25 per field, summed over fields).
 TEXT_WEIGHTS: dict[str, float] = {
@@ -515,6 +517,10 @@ def hit_data(doc: tantivy.Document) -> dict[str, Any]:
 # dates (YYYYMMDD), numbers and ages (days) in one integer field per piece; the names of the
 # pieces a study has (for MISSING); and each site's parts, stored, for SEARCH[Location].
 PIECE_TEXT, PIECE_KEY, PIECE_PRESENT, PIECE_SITES = "pieces", "pkey", "present", "sites"
+# long texts without a full-text field of their own (citations: a third of all piece words),
+# indexed without positions: words, not phrases
+PIECE_LONG = "pieces_long"
+OWN_FIELD = {"BriefSummary": "summary", "DetailedDescription": "descr", "EligibilityCriteria": "elig"}
 VALUE_START, VALUE_END = "qqbos", "qqeos"  # sentinel words around each text value
 MAX_PIECE_VALUES = 2000  # values kept per piece and study (a study may list thousands of sites)
 
@@ -523,16 +529,24 @@ def number_field(piece_name: str) -> str:
     return "n_" + piece_name
 
 
+def size_field(piece_name: str) -> str:
+    """How many values the piece has in a study (AREA[Phase:size]); absent when none."""
+    return "z_" + piece_name
+
+
 def add_piece_fields(sb: tantivy.SchemaBuilder) -> None:
     from ..essie.areas import PIECES
 
     sb.add_json_field(PIECE_TEXT, tokenizer_name="en", index_option="position")
+    sb.add_json_field(PIECE_LONG, tokenizer_name="en", index_option="freq")
     sb.add_json_field(PIECE_KEY, tokenizer_name="raw", index_option="basic")
     sb.add_text_field(PIECE_PRESENT, tokenizer_name="raw", index_option="basic")
     sb.add_bytes_field(PIECE_SITES, stored=True)
     for p in PIECES.values():
         if p.type in ("date", "number", "age"):
             sb.add_integer_field(number_field(p.name), indexed=True)
+        if p.indexed and p.is_list:
+            sb.add_integer_field(size_field(p.name), indexed=True)
 
 
 def piece_values(record: dict, path: str) -> list:
@@ -570,35 +584,83 @@ def piece_number(kind: str, value) -> int | None:
         return None
 
 
+@lru_cache(maxsize=1)
+def _piece_trie() -> dict:
+    """The indexed pieces' paths as a tree of keys: {key: (subtree, [pieces ending here])}."""
+    from ..essie.areas import PIECES
+
+    root: dict = {}
+    for p in PIECES.values():
+        if not p.indexed:
+            continue
+        node, keys = root, p.path.split(".")
+        for i, key in enumerate(keys):
+            sub, ends = node.setdefault(key, ({}, []))
+            if i == len(keys) - 1:
+                ends.append(p.name)
+            node = sub
+    return root
+
+
+def _walk(value, trie: dict, out: dict) -> None:
+    """Collects every piece's values in one pass over the record (lists crossed)."""
+    if isinstance(value, list):
+        for v in value:
+            _walk(v, trie, out)
+        return
+    if not isinstance(value, dict):
+        return
+    for key, (sub, ends) in trie.items():
+        v = value.get(key)
+        if v is None:
+            continue
+        for p in ends:
+            vals = out.setdefault(p, [])
+            for x in (v if isinstance(v, list) else (v,)):
+                if x is not None and x != "" and len(vals) < MAX_PIECE_VALUES:
+                    vals.append(x)
+        if sub:
+            _walk(v, sub, out)
+
+
 def add_pieces(doc: tantivy.Document, record: dict, overall_status: str | None = None) -> None:
     """`overall_status`: the effective status (`trust.effective_status`), which AREA[OverallStatus]
     matches, as the status filter and facet do; the stored record keeps what was ingested."""
     from ..essie.areas import PIECES
 
+    found: dict[str, list] = {}
+    _walk(record, _piece_trie(), found)
+    if "hasResults" not in record:
+        found["HasResults"] = [bool(record.get("resultsSection"))]
+    if overall_status:
+        found["OverallStatus"] = [overall_status]
     texts: dict[str, list[str]] = {}
+    longs: dict[str, list[str]] = {}
     keys: dict[str, list[str]] = {}
-    for p in PIECES.values():
-        if not p.indexed:
-            continue
-        values = piece_values(record, p.path)
-        if p.name == "HasResults" and not values:
-            values = [bool(record.get("resultsSection"))]
-        elif p.name == "OverallStatus" and overall_status:
-            values = [overall_status]
+    for name, values in found.items():
         if not values:
             continue
-        doc.add_text(PIECE_PRESENT, p.name)
-        if p.type == "text":
-            texts[p.name] = [f"{VALUE_START} {v} {VALUE_END}" for v in values if isinstance(v, (str, int, float))]
+        p = PIECES[name]
+        doc.add_text(PIECE_PRESENT, name)
+        if p.is_list:
+            doc.add_integer(size_field(name), len(values))
+        if p.type == "text":  # each distinct value once (500 sites in one country are one country)
+            texts[p.name] = [f"{VALUE_START} {v} {VALUE_END}"
+                             for v in dict.fromkeys(v for v in values if isinstance(v, (str, int, float)))]
+        elif p.type == "markup" and name not in OWN_FIELD:
+            longs[name] = list(dict.fromkeys(v for v in values if isinstance(v, str)))
         elif p.type in ("enum", "boolean"):
-            keys[p.name] = [str(v).lower() if isinstance(v, bool) else str(v).upper() for v in values]
+            keys[p.name] = list(dict.fromkeys(str(v).lower() if isinstance(v, bool) else str(v).upper()
+                                              for v in values))
         elif p.type in ("date", "number", "age"):
-            for v in values:
+            for v in dict.fromkeys(v for v in values if isinstance(v, (str, int, float))):
                 n = piece_number(p.type, v)
                 if n is not None:
                     doc.add_integer(number_field(p.name), n)
     if texts:
         doc.add_json(PIECE_TEXT, texts)
+    if longs:
+        doc.add_json(PIECE_LONG, longs)
     if keys:
         doc.add_json(PIECE_KEY, keys)
     locs = ((record.get("protocolSection") or {}).get("contactsLocationsModule") or {}).get("locations") or ()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from functools import lru_cache
 
 import orjson
@@ -35,11 +36,14 @@ from ..essie.ast import (
     Range,
     Search,
     Term,
+    to_string,
 )
 from ..essie.parser import MAX_ALL_REQUIRED
 from ..index.fulltext import (
     NO_POSITIONS,
+    OWN_FIELD,
     PIECE_KEY,
+    PIECE_LONG,
     PIECE_PRESENT,
     PIECE_SITES,
     PIECE_TEXT,
@@ -53,16 +57,17 @@ from ..index.fulltext import (
     folding_analyzer,
     mesh_lookup,
     number_field,
+    size_field,
 )
 from ..normalize import age_days
 
 MAX_MESH_EXPANSION = 256
 MAX_SITE_CANDIDATES = 50_000  # SEARCH[Location] checks at most this many studies site by site
-# markup pieces are searched in their own full-text field (no sentinels: Contains only)
-MARKUP_FIELDS = {"BriefSummary": "summary", "DetailedDescription": "descr", "EligibilityCriteria": "elig"}
-# the fields a plain multi-word term must be found in (all its words), so that "liver cancer"
-# is not a lung-cancer trial that asks for adequate liver function
-TOPICAL_FIELDS = ("title", "acronym", "cond", "mesh", "intr", "kw", "summary", "ids")
+# the fields each word of a plain multi-word term must be found in: what a study is about, who
+# runs it and where (so "liver cancer chicago" works), but not the criteria, the detailed
+# description or the outcomes, so that "liver cancer" is not a lung-cancer trial that asks for
+# adequate liver function
+TOPICAL_FIELDS = ("title", "acronym", "cond", "mesh", "intr", "kw", "summary", "ids", "lead", "collab", "loc")
 PHRASE_BOOST = 2.0  # the words as a phrase (in a positional field)
 CONCEPT_BOOST = 3.0  # the words name the study's condition in MeSH
 
@@ -101,7 +106,6 @@ class Compiler:
     def conjunction(self, node: And) -> Query | None:
         positive = [c for c in node.children if not isinstance(c, Not)]
         negative = [c.child for c in node.children if isinstance(c, Not)]
-        boosts: list[Query] = []
         occur = Occur.Must
         if node.implicit:
             words = [c for c in positive if isinstance(c, Term) and not c.prefix]
@@ -110,12 +114,13 @@ class Compiler:
                 occur = Occur.Should  # a long text (e.g. a patient note): rank by how much matches
             elif words and all(w.expansion == "Lossy" for w in words):
                 occur = Occur.Should
+            elif words and len(words) == len(positive) and all(_is_id_area(w.field) for w in words):
+                occur = Occur.Should  # a list of study ids: any of them, as the registry's IdSearch
             elif len(words) >= 2:
-                return self.multiword(node, words, positive, negative)
+                return self.multiword(words, positive, negative)
         pos_q = [q for q in map(self.compile, positive) if q is not None]
         neg_q = [q for q in map(self.compile, negative) if q is not None]
         clauses = [(occur, q) for q in pos_q] + [(Occur.MustNot, q) for q in neg_q]
-        clauses += [(Occur.Should, q) for q in boosts]
         if not pos_q:
             if not neg_q:
                 return None
@@ -124,7 +129,7 @@ class Compiler:
             return clauses[0][1]
         return Query.boolean_query(clauses)
 
-    def multiword(self, node: And, words: list[Term], positive: list, negative: list) -> Query:
+    def multiword(self, words: list[Term], positive: list, negative: list) -> Query:
         """A few words side by side: one multi-word term. Every word is required; in free text
         (no field) every word must be in a topical field (title, conditions, interventions,
         keywords, summary, ids), not only in the criteria or the site list; the phrase and the
@@ -151,13 +156,17 @@ class Compiler:
                 required.append(q)
         words_q = required[0] if len(required) == 1 else Query.boolean_query([(Occur.Must, q) for q in required])
         alternatives = [words_q]
-        if same_scope and not isinstance(areas.resolve(fld), areas.Piece):
-            target = areas.resolve(fld)
+        target = areas.resolve(fld)
+        if same_scope and isinstance(target, areas.Piece):
+            phrase = self.leaf(Phrase(text, fld, expansion="None")) if target.type == "text" else None
+            if phrase is not None:
+                alternatives.append(Query.boost_query(phrase, PHRASE_BOOST))
+        elif same_scope:
             positional = [(f, w) for f, w in self.fields_for(target, "None") if f not in NO_POSITIONS]
             phrase = self.text_leaf(Phrase(text, fld, expansion="None"), positional, target) if positional else None
             if phrase is not None:
                 alternatives.append(Query.boost_query(phrase, PHRASE_BOOST))
-            if fld is None and self.expand_mesh and words[0].expansion in ("Concept", "Relaxation"):
+            if (target is None or target.synonyms) and self._expands(words[0].expansion):
                 names = _mesh_names(text, whole=True)
                 if names:
                     concept = Query.term_set_query(self.schema, "mesh_exact", names)
@@ -187,6 +196,9 @@ class Compiler:
     # -- leaves -------------------------------------------------------------------------
 
     def leaf(self, node) -> Query | None:
+        counted = areas.sized(node.field)
+        if counted is not None:
+            return self.piece_size(node, counted)
         target = areas.resolve(node.field)
         if isinstance(target, areas.Piece):
             return self.piece_leaf(node, target)
@@ -274,10 +286,18 @@ class Compiler:
         if p.type == "markup":
             if node.coverage != "Contains":
                 raise QueryError(f"COVERAGE[{node.coverage}] on {p.name} (long text): only Contains", node.pos)
-            fld = MARKUP_FIELDS.get(p.name)
-            if fld is None:
-                raise QueryError(f"AREA[{p.name}] is not searchable here", node.pos)
-            return self.text_leaf(node, [(fld, 1.0)], None)
+            fld = OWN_FIELD.get(p.name)
+            if fld is not None:
+                return self.text_leaf(node, [(fld, 1.0)], None)
+            path = f"{PIECE_LONG}.{p.name}"
+            if isinstance(node, Term) and node.prefix:
+                raise QueryError(f"a prefix on AREA[{p.name}] (long text, searched by whole words)", node.pos)
+            tokens = self.an.analyze(node.text)
+            if not tokens:
+                return None
+            if len(tokens) == 1:
+                return Query.term_query(self.schema, path, tokens[0])
+            return Query.boolean_query([(Occur.Must, Query.term_query(self.schema, path, t)) for t in tokens])
         return self.piece_text(node, p)
 
     def piece_text(self, node: Term | Phrase, p: areas.Piece) -> Query | None:
@@ -330,6 +350,34 @@ class Compiler:
             return Query.empty_query()
         return Query.range_query(self.schema, fld, FieldType.Integer, lo, hi)
 
+    def piece_size(self, node, p: areas.Piece) -> Query:
+        """AREA[Phase:size]2 or RANGE[lo,hi]: the number of values; 0 is a study without any."""
+        count = areas.PIECES["EnrollmentCount"]  # read bounds as whole numbers
+        if isinstance(node, Missing):
+            return self.piece_leaf(node, p)
+        if isinstance(node, Range):
+            lo, hi = bound(count, node.lo, False, node.pos), bound(count, node.hi, True, node.pos)
+        elif isinstance(node, Term) and not node.prefix:
+            lo = hi = bound(count, node.text, False, node.pos)
+        else:
+            raise QueryError(f"AREA[{p.name}:size] takes a count or RANGE[low, high]", node.pos)
+        lo = 0 if lo is None else max(lo, 0)
+        hi = _I64_MAX if hi is None else hi
+        if lo > hi:
+            return Query.empty_query()
+        if hi < 1:
+            q = None
+        elif p.is_list:
+            q = Query.range_query(self.schema, size_field(p.name), FieldType.Integer, max(lo, 1), hi)
+        elif lo > 1:  # a single-valued piece has one value or none
+            return Query.empty_query()
+        else:
+            q = Query.term_query(self.schema, PIECE_PRESENT, p.name)
+        if lo > 0:
+            return q
+        none = self.piece_leaf(Missing(p.name, node.pos), p)
+        return none if q is None else Query.boolean_query([(Occur.Should, q), (Occur.Should, none)])
+
     # -- SEARCH[Location](...) -----------------------------------------------------------
 
     def group(self, node: Search) -> Query:
@@ -339,6 +387,14 @@ class Compiler:
             raise QueryError(f"SEARCH[{node.group}] needs an open index", node.pos)
         check = _SiteCheck(self.an, node.pos)
         check.validate(node.child)
+        if not _has_and_or_not(node.child):  # one condition (or alternatives): a site has it iff the study has
+            q = self.compile(node.child)
+            return Query.all_query() if q is None else q
+        key = (id(self.searcher), to_string(node), self.expand_mesh)
+        cached = _SITE_MATCHES.get(key)
+        if cached is not None and cached[0] is self.searcher:  # the next page of the same search
+            ids = cached[1]
+            return Query.term_set_query(self.schema, "nct", ids) if ids else Query.empty_query()
         pre = None if _has_not(node.child) else self.compile(node.child)
         if pre is None:
             pre = Query.term_query(self.schema, PIECE_PRESENT, "LocationCity")
@@ -350,14 +406,20 @@ class Compiler:
         for _, addr in res.hits:
             doc = self.searcher.doc(addr)
             raw = doc.get_first(PIECE_SITES)
-            if raw and any(check.holds(node.child, dict(zip(SITE_PARTS, site, strict=False)))
-                           for site in orjson.loads(raw)):
+            if raw and any(check.site_holds(node.child, site) for site in orjson.loads(raw)):
                 ids.append(doc.get_first("nct"))
+        with _SITE_LOCK:
+            if len(_SITE_MATCHES) >= 32:
+                _SITE_MATCHES.pop(next(iter(_SITE_MATCHES)))
+            _SITE_MATCHES[key] = (self.searcher, ids)
         if not ids:
             return Query.empty_query()
         return Query.term_set_query(self.schema, "nct", ids)
 
 
+# SEARCH[...] results of recent searches, per open index searcher (paging asks again)
+_SITE_MATCHES: dict[tuple, tuple] = {}
+_SITE_LOCK = threading.Lock()
 _SITE_KEYS = {"LocationFacility": "facility", "LocationStatus": "status", "LocationCity": "city",
               "LocationState": "state", "LocationZip": "zip", "LocationCountry": "country"}
 
@@ -369,6 +431,7 @@ class _SiteCheck:
         self.an = an
         self.pos = pos
         self._tokens: dict[str, list[str]] = {}
+        self._seen: dict[tuple, bool] = {}
 
     def validate(self, node) -> None:
         if isinstance(node, (Range,)):
@@ -379,6 +442,14 @@ class _SiteCheck:
             self.validate(child)
         if isinstance(node, Not):
             self.validate(node.child)
+
+    def site_holds(self, node, site: list) -> bool:
+        """`holds` for a stored site, remembered per distinct site (sites repeat across studies)."""
+        key = tuple(site)
+        hit = self._seen.get(key)
+        if hit is None:
+            hit = self._seen[key] = self.holds(node, dict(zip(SITE_PARTS, site, strict=False)))
+        return hit
 
     def toks(self, text: str) -> list[str]:
         if text not in self._tokens:
@@ -428,6 +499,17 @@ def _matches(have: list[str], want: list[str], coverage: str, prefix: bool) -> b
         ):
             return True
     return False
+
+
+def _is_id_area(name: str | None) -> bool:
+    target = areas.resolve(name)
+    return isinstance(target, areas.Area) and target.name == "IdSearch"
+
+
+def _has_and_or_not(node) -> bool:
+    if isinstance(node, (And, Not)):
+        return True
+    return any(_has_and_or_not(c) for c in getattr(node, "children", ()))
 
 
 def _has_not(node) -> bool:

@@ -9,6 +9,7 @@ import tantivy
 from tantivy import FieldType, Occur, Order, Query
 
 from ..essie import QueryError, areas, parse
+from ..essie.parser import as_words
 from ..index import FullTextIndex, index_path
 from ..index import catch_up as _catch_up
 from ..index.fulltext import GROUPED_FACETS, SHARDS, HitSites, geo_cover, hit_data
@@ -81,7 +82,12 @@ class Searcher:
                 sources.append((f"query.{name}", field, str(value)))
         for param, field, text in sources:
             try:
-                q = compiler.compile(parse(text, default_field=field, lenient=req.lenient))
+                try:
+                    q = compiler.compile(parse(text, default_field=field, lenient=req.lenient))
+                except QueryError:
+                    if not req.lenient:
+                        raise
+                    q = compiler.compile(as_words(text, field))  # lenient: never an error
             except QueryError as exc:
                 raise (exc.with_param(param) if param else exc) from None
             if q is not None:

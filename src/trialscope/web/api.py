@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -350,9 +349,10 @@ def router(web: Web) -> APIRouter:
             raise HTTPException(404, f"study {nct} not found")
         return _json({"nctId": nct, "similar": similar(web, nct, orjson.loads(stored.record_json), limit)})
 
-    def stats() -> dict:
-        return web.cached("field-stats", lambda: field_stats.gather(
-            (s.nct_id, s.record_json) for s in web.store.iter_studies()))
+    def stats(pieces) -> dict:
+        """The statistics of these pieces: one pass over the store per store state and set."""
+        return web.cached(("field-stats", tuple(p.name for p in pieces)), lambda: field_stats.gather(
+            ((s.nct_id, s.record_json) for s in web.store.iter_studies()), pieces))
 
     @r.get("/stats/field/values", summary="Value statistics of the study leaf fields",
            responses=S.ok_json("FieldValuesStats", array=True), response_class=Response)
@@ -363,7 +363,9 @@ def router(web: Web) -> APIRouter:
                                    examples=["Phase", "Condition|InterventionName"]),
     ):
         pieces = field_stats.select(fields, types)
-        return _json(field_stats.field_values(stats(), pieces))
+        key = ("field-values", tuple(p.name for p in pieces))
+        return Response(web.cached(key, lambda: orjson.dumps(field_stats.field_values(stats(pieces), pieces))),
+                        media_type="application/json")
 
     @r.get("/stats/field/sizes", summary="Sizes of list fields",
            responses=S.ok_json("ListSizes", array=True), response_class=Response)
@@ -371,8 +373,8 @@ def router(web: Web) -> APIRouter:
         fields: str | None = Query(None, description=f"piece names or v2 paths of list fields, {pipe} (default: every list field)",
                                    examples=["Phase", "Condition|InterventionName"]),
     ):
-        pieces = field_stats.select(fields, None)
-        return _json(field_stats.field_sizes(stats(), pieces, explicit=bool((fields or "").strip())))
+        pieces = field_stats.select(fields, None, lists=True)
+        return _json(field_stats.field_sizes(stats(pieces), pieces, explicit=bool((fields or "").strip())))
 
     @r.get("/stats/size", summary="Study JSON sizes", responses=S.ok_json("SizeStats"), response_class=Response)
     def stats_size():
@@ -414,6 +416,5 @@ def _size_stats(web: Web) -> dict:
         "percentiles": pct,
         "ranges": ranges,
         "largestStudies": [{"id": nct, "sizeBytes": n} for n, nct in largest],
-        "generatedAt": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", ""),
     }
 

@@ -57,6 +57,7 @@ API_PARAMS = {f"query.{a}" for a in QUERY_AREAS} | {f"filter.{f}" for f in _FILT
     f"postFilter.{f}" for f in _FILTERS} | {"sort", "fields", "countTotal", "pageSize", "pageToken",
                                             "format", "markupFormat", "aggFilters", "geoDecay"}
 _INT = re.compile(r"^\+?\d{1,9}$")
+_ONLY_IDS = re.compile(r"^[\s,]*(?:NCT[0-9]{8}[\s,]*)+$", re.I)
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 _GEO = re.compile(rf"^distance\(\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*(mi|km|m|ft)?\s*\)$", re.I)
 _GEO_DECAY = re.compile(r"^func:(gauss|exp|linear),scale:(\d+(\.\d+)?(km|mi)),offset:(\d+(\.\d+)?(km|mi)),"
@@ -205,6 +206,16 @@ def parse_agg_filters(value: str, kw: dict) -> None:
             _intersect(kw, key, values)
 
 
+def _check_essie(param: str, expr: str) -> None:
+    from ..essie import QueryError, parse
+
+    try:
+        parse(expr)
+    except QueryError as exc:
+        exc.param = param
+        raise
+
+
 def api_request(params) -> tuple[SearchRequest, ApiOptions]:
     """API v2 /studies parameters → (SearchRequest, options)."""
     for key in params:
@@ -219,17 +230,25 @@ def api_request(params) -> tuple[SearchRequest, ApiOptions]:
         value = _text(f"query.{area}", params.get(f"query.{area}"))
         if value:
             kw["fields"][area] = value
+    # the contract: when a query parameter holds only NCT ids, the filter.* and postFilter.*
+    # parameters are ignored (they are still checked)
+    only_ids = False
+    for area, value in kw["fields"].items():
+        if _ONLY_IDS.match(value):  # a list of ids is any of them
+            only_ids = True
+            kw["fields"][area] = " OR ".join(re.findall(r"NCT[0-9]{8}", value.upper()))
     if "term" in kw["fields"]:
         kw["query"] = kw["fields"].pop("term")
+    f: dict[str, Any] = {} if only_ids else kw
     for name in ("filter.overallStatus", "postFilter.overallStatus"):  # both given: both apply
         if params.get(name):
-            _intersect(kw, "status", _enum(name, [params.get(name)], STATUSES))
+            _intersect(f, "status", _enum(name, [params.get(name)], STATUSES))
     for name in ("filter.ids", "postFilter.ids"):
         if params.get(name):
-            _intersect(kw, "ids", _ids(name, params.get(name)))
+            _intersect(f, "ids", _ids(name, params.get(name)))
     geo = _merged(params, "geo")
     if geo:
-        kw["near"] = _geo(_which(params, "geo"), geo)
+        f["near"] = _geo(_which(params, "geo"), geo)
     decay = (params.get("geoDecay") or "").strip()
     if decay:
         if not _GEO_DECAY.match(decay):
@@ -242,7 +261,9 @@ def api_request(params) -> tuple[SearchRequest, ApiOptions]:
     for name in ("filter.advanced", "postFilter.advanced"):
         expr = _text(name, params.get(name))
         if expr:
-            kw.setdefault("advanced", []).append((name, expr))
+            if only_ids:  # ignored, but a malformed one is still a 400
+                _check_essie(name, expr)
+            f.setdefault("advanced", []).append((name, expr))
     agg = (params.get("aggFilters") or "").strip()
     if agg:
         parse_agg_filters(agg, kw)

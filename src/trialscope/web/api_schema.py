@@ -103,7 +103,6 @@ COMPONENTS: dict[str, dict] = {
         "totalStudies": _INT, "averageSizeBytes": _INT, "percentiles": {"type": "object"},
         "ranges": _arr(_obj({"sizeRange": _STR, "studiesCount": _INT}, ["sizeRange", "studiesCount"])),
         "largestStudies": _arr(_obj({"id": _STR, "sizeBytes": _INT}, ["id", "sizeBytes"])),
-        "generatedAt": _STR,
     }, ["totalStudies", "averageSizeBytes", "percentiles", "ranges", "largestStudies"]),
     "FieldValuesStats": {"anyOf": [
         _obj({**_STATS_BASE, "uniqueValuesCount": _INT, "topValues": _arr(_VALUE_COUNT),

@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from ..essie.areas import PIECES, Piece, piece
+from ..essie.areas import PIECES, Piece
+from .metadata import branches
 from .params import ParamError
 
 TOP_VALUES = 25
@@ -23,32 +24,22 @@ STATS_TYPE = {"enum": "ENUM", "text": "STRING", "markup": "STRING", "age": "STRI
 STAT_PIECES = [p for p in PIECES.values() if p.type in STATS_TYPE]
 
 
-def values_at(value: Any, parts: list[str]) -> tuple[list[Any], bool]:
-    """The leaf values at a dotted path (lists crossed transparently), and whether a list was crossed."""
-    out: list[Any] = []
-    crossed = False
-    stack = [(value, 0)]
-    while stack:
-        node, i = stack.pop()
-        if isinstance(node, list):
-            crossed = True
-            stack.extend((v, i) for v in reversed(node))
-        elif i == len(parts):
-            if node is not None:
-                out.append(node)
-        elif isinstance(node, dict) and parts[i] in node:
-            stack.append((node[parts[i]], i + 1))
-    return out, crossed
+def _list_branches() -> list[Piece]:
+    """List-valued branches (Intervention, Location, ...), counted for /stats/field/sizes."""
+    return [Piece(name, path, "list") for name, (path, is_list) in branches().items() if is_list]
 
 
-def select(fields: str | None, types: str | None) -> list[Piece]:
-    """The pieces a request names (piece names or v2 paths), filtered by stats type."""
+def select(fields: str | None, types: str | None, lists: bool = False) -> list[Piece]:
+    """The pieces a request names (piece names or v2 paths), filtered by stats type;
+    `lists` also takes list-valued branches (for sizes)."""
     names = [v.strip() for v in (fields or "").replace("|", ",").split(",") if v.strip()]
-    by_path = {p.path: p for p in STAT_PIECES}
+    pool = STAT_PIECES + (_list_branches() if lists else [])
+    by_path = {p.path: p for p in pool}
+    by_name = {p.name.lower(): p for p in pool}
     chosen: list[Piece] = []
     for name in names:
-        p = piece(name) or by_path.get(name)
-        if p is None or p.type not in STATS_TYPE:
+        p = by_name.get(name.lower()) or by_path.get(name)
+        if p is None:
             raise ParamError("fields", f"no value statistics for {name[:80]!r}",
                              "piece names (Phase, Condition, InterventionName, ...) or v2 paths of leaf fields")
         if p not in chosen:
@@ -58,9 +49,9 @@ def select(fields: str | None, types: str | None) -> list[Piece]:
         if t not in ("ENUM", "STRING", "DATE", "INTEGER", "NUMBER", "BOOLEAN"):
             raise ParamError("types", f"unknown field type {t[:40]!r}",
                              ["ENUM", "STRING", "DATE", "INTEGER", "NUMBER", "BOOLEAN"])
-    chosen = chosen or STAT_PIECES
+    chosen = chosen or pool
     if wanted:
-        chosen = [p for p in chosen if STATS_TYPE[p.type] in wanted]
+        chosen = [p for p in chosen if STATS_TYPE.get(p.type) in wanted]
     return chosen
 
 
@@ -77,21 +68,23 @@ class _Acc:
         self.longest: tuple[int, str, str] = (-1, "", "")
         self.true = self.false = 0
 
-    def add(self, record: dict, nct: str) -> None:
-        vals, crossed = values_at(record, self.parts)
+    def add(self, vals: list[Any], crossed: bool, nct: str) -> None:
+        """One study's values of this piece (none: the study lacks it)."""
         self.is_list |= crossed
         if not vals:
             self.missing += 1
             return
         if crossed:
             self.sizes[len(vals)] += 1
+        if self.piece.type == "list":
+            return
         if self.piece.type == "boolean":
             if any(v is True for v in vals):
                 self.true += 1
             else:
                 self.false += 1
             return
-        for v in set(_text(v) for v in vals):
+        for v in {v if isinstance(v, str) else _text(v) for v in vals}:
             self.values[v] += 1
             if self.piece.type in ("text", "markup") and len(v) > self.longest[0]:
                 self.longest = (len(v), nct, v)
@@ -150,18 +143,57 @@ def _date_format(d: str) -> str:
     return {4: "yyyy", 7: "yyyy-MM", 10: "yyyy-MM-dd"}.get(len(d), "other")
 
 
-def gather(records: Iterable[tuple[str, bytes]]) -> dict[str, _Acc]:
-    """One pass over (nct id, record JSON) pairs for every piece."""
-    accs = {p.name: _Acc(p) for p in STAT_PIECES}
+def _trie(accs: Iterable[_Acc]) -> dict:
+    """The pieces' paths as one tree (key -> subtree; None -> the pieces ending there)."""
+    root: dict = {}
+    for acc in accs:
+        node = root
+        for part in acc.parts:
+            node = node.setdefault(part, {})
+        node.setdefault(None, []).append(acc)
+    return root
+
+
+def _walk(record: dict, trie: dict) -> dict[_Acc, list]:
+    """Every piece's values in one walk of the record (lists crossed transparently):
+    acc -> [values, whether a list was crossed]."""
+    found: dict[_Acc, list] = {}
+    stack: list[tuple[Any, dict, bool]] = [(record, trie, False)]
+    while stack:
+        value, node, crossed = stack.pop()
+        if isinstance(value, list):
+            stack.extend((v, node, True) for v in reversed(value))
+            continue
+        if value is None:
+            continue
+        for acc in node.get(None, ()):
+            got = found.get(acc)
+            if got is None:
+                found[acc] = [[value], crossed]
+            else:
+                got[0].append(value)
+                got[1] |= crossed
+        if isinstance(value, dict):
+            for key, child in node.items():
+                if key is not None and key in value:
+                    stack.append((value[key], child, crossed))
+    return found
+
+
+def gather(records: Iterable[tuple[str, bytes]], pieces: list[Piece]) -> dict[str, _Acc]:
+    """One pass over (nct id, record JSON) pairs, one walk per record, for the pieces asked for."""
+    accs = {p.name: _Acc(p) for p in pieces}
+    trie = _trie(accs.values())
     for nct, raw in records:
-        record = orjson.loads(raw)
+        found = _walk(orjson.loads(raw), trie)
         for acc in accs.values():
-            acc.add(record, nct)
+            vals, crossed = found.get(acc) or ((), False)
+            acc.add(list(vals), crossed, nct)
     return accs
 
 
 def field_values(accs: dict[str, _Acc], pieces: list[Piece]) -> list[dict]:
-    return [accs[p.name].values_json() for p in pieces]
+    return [accs[p.name].values_json() for p in pieces if p.type in STATS_TYPE]
 
 
 def field_sizes(accs: dict[str, _Acc], pieces: list[Piece], explicit: bool) -> list[dict]:
@@ -170,6 +202,6 @@ def field_sizes(accs: dict[str, _Acc], pieces: list[Piece], explicit: bool) -> l
     if explicit:
         for p in pieces:
             if not accs[p.name].is_list:
-                raise ParamError("fields", f"{p.name} is not a list field",
-                                 sorted(a.piece.name for a in accs.values() if a.is_list))
+                raise ParamError("fields", f"{p.name} is not a list field in any study",
+                                 "list fields: Phase, Condition, Intervention, Location, ...")
     return [accs[p.name].sizes_json() for p in pieces if accs[p.name].is_list]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..essie.areas import PIECES, SUGAR, area, piece
+from .metadata import branches
 from .params import ParamError
 
 P = "protocolSection"
@@ -41,6 +42,9 @@ def _paths(name: str) -> list[str] | None:
         return [p.path]
     if name.lower() in _LOWER:
         return [_LOWER[name.lower()]]
+    branch = {k.lower(): v for k, v in branches().items()}.get(name.lower())
+    if branch is not None:  # a struct piece: Reference, Location, ArmGroup, ...
+        return [branch[0]]
     a = area(name) if name not in SUGAR else None
     if a is not None:
         return [PIECES[n].path for part in a.parts for n in part.pieces]

@@ -23,6 +23,31 @@ def _pascal(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
+_NOT_LISTS = {"limitationsAndCaveats", "status", "class", "phases"}
+
+
+def _singular(name: str) -> str:
+    if name.endswith("yses"):
+        return name[:-2] + "is"  # analyses -> analysis
+    for tail, repl in (("ies", "y"), ("ves", "f"), ("shes", "sh"), ("ches", "ch"), ("sses", "ss"), ("s", "")):
+        if name.endswith(tail):
+            return name[: -len(tail)] + repl
+    return name
+
+
+def _branch_piece(name: str, is_list: bool) -> str:
+    """A branch's piece name: PascalCase, a list named for one item (references -> Reference)."""
+    return _pascal(_singular(name) if is_list else name)
+
+
+def _is_list(path: str, typed_lists: set[str]) -> bool:
+    """Typed parts say; the untyped results section's containers are lists when plural."""
+    if path.startswith(("resultsSection.", "documentSection.", "annotationSection.")) and path.count(".") > 1:
+        name = path.rsplit(".", 1)[1]
+        return name.endswith("s") and name not in _NOT_LISTS
+    return path in typed_lists
+
+
 def _list_paths() -> set[str]:
     """Dotted paths of the typed structure whose value is a list."""
     out: set[str] = set()
@@ -43,27 +68,29 @@ def _list_paths() -> set[str]:
 
 
 @lru_cache(maxsize=1)
-def metadata() -> list[dict]:
-    """The FieldNodeList: every piece, under its sections and modules."""
-    lists = _list_paths()
+def _build() -> tuple[list[dict], dict[str, tuple[str, bool]]]:
+    typed_lists = _list_paths()
     roots: dict[str, dict] = {}
+    branch: dict[str, tuple[str, bool]] = {}
     for p in PIECES.values():
         parts = p.path.split(".")
         level = roots
         for i, part in enumerate(parts):
             path = ".".join(parts[: i + 1])
+            is_list = _is_list(path, typed_lists)
             node = level.get(part)
             if node is None:
-                node = level[part] = {"name": part, "piece": _pascal(part), "sourceType": "STRUCT",
-                                      "type": _pascal(part), "_children": {}}
-                if path in lists:
-                    node["type"] += "[]"
+                piece = _branch_piece(part, is_list)
+                node = level[part] = {"name": part, "piece": piece, "sourceType": "STRUCT",
+                                      "type": piece + ("[]" if is_list else ""), "_children": {}}
             if i == len(parts) - 1:
                 node["piece"] = p.name
                 if not node["_children"]:  # a leaf (a piece that is also a branch stays a branch)
                     node["sourceType"] = _SOURCE[p.type]
-                    node["type"] = _TYPE[p.type] + ("[]" if path in lists else "")
+                    node["type"] = _TYPE[p.type] + ("[]" if is_list else "")
                     node["isEnum"] = p.type == "enum"
+            else:
+                branch.setdefault(node["piece"], (path, is_list))
             level = node["_children"]
 
     def finish(node: dict) -> dict:
@@ -72,4 +99,14 @@ def metadata() -> list[dict]:
             node["children"] = [finish(c) for c in children.values()]
         return node
 
-    return [finish(n) for n in roots.values()]
+    return [finish(n) for n in roots.values()], branch
+
+
+def metadata() -> list[dict]:
+    """The FieldNodeList: every piece, under its sections and modules."""
+    return _build()[0]
+
+
+def branches() -> dict[str, tuple[str, bool]]:
+    """Branch pieces (ProtocolSection, Location, Reference, ...) -> (v2 path, whether a list)."""
+    return _build()[1]
