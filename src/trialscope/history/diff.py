@@ -18,6 +18,7 @@ from typing import Any
 
 from . import labels
 from .outcomes import same_outcome, similarity
+from .parts import SECTIONS, Parts
 
 # paths every version differs in by definition (its own date stamps)
 IGNORED: frozenset[tuple[str, ...]] = frozenset({
@@ -28,7 +29,6 @@ IGNORED: frozenset[tuple[str, ...]] = frozenset({
     ("legacySection", "required_header"),
     ("legacySection", "last_update_submitted_qc"),
 })
-SECTIONS = ("protocolSection", "resultsSection", "annotationSection", "documentSection", "derivedSection")
 OUTCOME_LISTS = frozenset({"primaryOutcomes", "secondaryOutcomes", "otherOutcomes"})
 LONG_TEXT_WORDS = 12  # texts longer than this (on either side) get a word-by-word diff
 CONTEXT_WORDS = 12  # unchanged words kept around each change in a word diff
@@ -92,11 +92,23 @@ def diff_records(earlier: dict, later: dict) -> list[ModuleDiff]:
     return sorted(out.values(), key=lambda m: (labels.MODULE_ORDER.get(m.key, 999), m.key))
 
 
-def changed_modules(earlier: dict, later: dict) -> list[tuple[str, str]]:
+def changed_modules(earlier: Parts, later: Parts) -> list[tuple[str, str]]:
     """The modules that differ (ignoring the version stamps, spacing and markdown escapes),
-    without walking them: cheap."""
-    return [key for key, a, b in _modules(earlier, later)
-            if not same_content(strip_ignored(key, a), strip_ignored(key, b))]
+    without walking them: cheap (equal raw JSON is equal; only the others are parsed)."""
+    same_sections = {s for s in SECTIONS if earlier.raw((s, "")) is not None
+                     and earlier.raw((s, "")) == later.raw((s, ""))}
+    keys = later.module_keys(skip=same_sections)
+    keys += [k for k in earlier.module_keys(skip=same_sections) if k not in keys]
+    out = []
+    for key in keys:
+        if key == ("legacySection", "") and not (earlier.has("legacySection") and later.has("legacySection")):
+            continue  # see _modules
+        ra, rb = earlier.raw(key), later.raw(key)
+        if ra is not None and ra == rb:
+            continue
+        if not same_content(strip_ignored(key, earlier.get(key)), strip_ignored(key, later.get(key))):
+            out.append(key)
+    return out
 
 
 _EMPTY = (None, "", [], {})
@@ -127,11 +139,17 @@ def _plain(x: Any) -> Any:
     return labels.plain(x) if isinstance(x, str) else x
 
 
+# (section, module) -> the keys of that module IGNORED leaves out
+_IGNORED_IN: dict[tuple[str, ...], frozenset[str]] = {
+    m: frozenset(p[-1] for p in IGNORED if p[:-1] == m) for m in {p[:-1] for p in IGNORED}}
+
+
 def strip_ignored(key: tuple[str, str], value: Any) -> Any:
-    if not isinstance(value, dict):
+    """A module's value without the version stamps IGNORED lists."""
+    drop = _IGNORED_IN.get(tuple(k for k in key if k))
+    if not drop or not isinstance(value, dict):
         return value
-    drop = {p[-1] for p in IGNORED if p[:-1] == tuple(k for k in key if k)}
-    return {k: v for k, v in value.items() if k not in drop} if drop else value
+    return {k: v for k, v in value.items() if k not in drop}
 
 
 def _modules(a: dict, b: dict):

@@ -247,7 +247,7 @@ def router(web, env) -> APIRouter:
 def _title(record: dict, nct: str) -> str:
     from ..history.recent import title_of
 
-    return title_of(record, nct)
+    return title_of((record.get("protocolSection") or {}).get("identificationModule"), nct)
 
 
 def _feed(web, ui, pairs: list[tuple[str, str]], base: str, indexed: int) -> bytes:
