@@ -211,3 +211,20 @@ def test_feed_json_shape_for_no_matches(site):
     feed = parse_feed(site, {"q": "zzzznotaword"})
     assert feed.entries == [] and feed.feed.updated
     assert json.dumps(feed.feed.title)
+
+
+def test_outcome_switch_filter_on_the_search_page_api_and_stats(site):
+    html = site.get("/", params={"switched": "true"}).text
+    assert "2 studies" in html and SWITCHED in html and "NCT00498550" in html and STATUS_AND_ENROLLMENT not in html
+    assert "<legend>Outcome switched</legend>" in site.get("/").text
+    body = site.get("/api/v2/studies", params={"filter.outcomeSwitched": "true", "fields": "NCTId"}).json()
+    assert {s["protocolSection"]["identificationModule"]["nctId"] for s in body["studies"]} == {SWITCHED, "NCT00498550"}
+    bad = site.get("/api/v2/studies", params={"filter.outcomeSwitched": "maybe"})
+    assert bad.status_code == 400 and bad.json()["parameter"] == "filter.outcomeSwitched"
+    assert site.get("/", params={"switched": "maybe"}).status_code == 400
+    stats = site.get("/stats").text
+    assert '<a href="/?switched=true">2 studies</a> with an outcome switched' in stats
+    assert '<a href="/?q=depression&amp;switched=true">1 study</a>' in site.get("/stats", params={"q": "depression"}).text
+    spec = site.get("/openapi.json").json()
+    names = {p["name"] for p in spec["paths"]["/api/v2/studies"]["get"]["parameters"]}
+    assert "filter.outcomeSwitched" in names

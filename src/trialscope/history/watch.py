@@ -27,7 +27,7 @@ CHECK_ENTRIES = 200  # entries one saved search reports at most per check
 # the SearchRequest fields a saved search keeps (paging, sorting, facets are not the search)
 SPEC_FIELDS = ("query", "fields", "status", "phase", "study_type", "intervention_type", "sponsor_class",
                "sex", "age", "healthy_volunteers", "country", "has_results", "dates", "near", "ids",
-               "expand_mesh", "include_withdrawn", "lenient")
+               "outcome_switched", "expand_mesh", "include_withdrawn", "lenient")
 
 
 class WatchError(ValueError):

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 import orjson
 import tantivy
 
+from ..history.flags import with_flags
 from ..store import derived_dir
 from .fulltext import SCHEMA_VERSION, analyzer, build_schema, folding_analyzer, study_document
 
@@ -29,7 +30,7 @@ META = "trialscope-index.json"
 WRITER_HEAP = 512_000_000
 COMMIT_EVERY = 50_000
 
-__all__ = ["FullTextIndex", "catch_up", "rebuild", "index_path"]
+__all__ = ["FullTextIndex", "catch_up", "rebuild", "reindex", "index_path"]
 
 
 def index_path(store) -> str:
@@ -152,9 +153,10 @@ def _catch_up(store, idx: FullTextIndex, batch: int) -> int:
             changes = store.changes_since(seq, batch)
             if not changes:
                 break
-            for s in changes:
+            for s, switched in with_flags(store, changes):
                 writer.delete_documents_by_term("nct", s.nct_id)
-                writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None))
+                writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None,
+                                                   outcome_switched=switched))
                 seq = max(seq, s.seq)
                 applied += 1
         writer.commit()
@@ -165,6 +167,31 @@ def _catch_up(store, idx: FullTextIndex, batch: int) -> int:
     idx.set_seq(seq)
     idx.index.reload()
     return applied
+
+
+def reindex(store, nct_ids: list[str]) -> int:
+    """Index these studies again (derived facts of theirs changed without a new seq, e.g.
+    an older version filed in history); waits for the index's writer. Returns how many."""
+    path = index_path(store)
+    with _write_lock(path, wait=True):
+        idx = FullTextIndex(path)
+        writer = idx.writer(heap=128_000_000)
+        n = 0
+        try:
+            for i in range(0, len(nct_ids), 1000):
+                got = store.get_many(nct_ids[i : i + 1000])
+                for s, switched in with_flags(store, got.values()):
+                    writer.delete_documents_by_term("nct", s.nct_id)
+                    writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None,
+                                                       outcome_switched=switched))
+                    n += 1
+            writer.commit()
+            writer.wait_merging_threads()
+        except BaseException:
+            writer.rollback()
+            raise
+        idx.index.reload()
+        return n
 
 
 def rebuild(store, index: FullTextIndex | None = None, progress=None) -> int:
@@ -186,8 +213,9 @@ def _rebuild(store, index: FullTextIndex | None = None, progress=None, path: str
     fresh = FullTextIndex(tmp)
     writer = fresh.writer()
     n = 0
-    for s in store.iter_studies():
-        writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None))
+    for s, switched in with_flags(store, store.iter_studies()):
+        writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None,
+                                           outcome_switched=switched))
         n += 1
         if progress is not None:
             progress(n)

@@ -20,7 +20,7 @@ import tantivy
 
 from ..normalize import age_days
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Free-text fields and their weights (BM25 per field, summed over fields).
 TEXT_WEIGHTS: dict[str, float] = {
@@ -66,11 +66,12 @@ QUERY_FIELDS: dict[str, list[str]] = {
 # Raw fast fields (filters + facets).
 RAW_FIELDS = (
     "status", "phase", "stype", "itype", "sclass", "country", "results", "sex", "hv", "withdrawn",
+    "oswitch",  # the outcome-switch flag (trialscope.history.outcomes), computed from the versions
 )
 # facet name -> the raw field whose values it counts (in the shared "facet" column)
 GROUPED_FACETS = {
     "status": "status", "phase": "phase", "study_type": "stype", "intervention_type": "itype",
-    "sponsor_class": "sclass", "has_results": "results",
+    "sponsor_class": "sclass", "has_results": "results", "outcome_switched": "oswitch",
 }
 DATE_FIELDS = ("start", "first_posted", "last_update", "completion", "results_first_posted")
 SORT_FIELDS = (*DATE_FIELDS, "enrollment")
@@ -247,8 +248,9 @@ def _outcome_texts(proto: dict, record: dict) -> list[str]:
     return texts
 
 
-def study_document(record: dict, withdrawn: bool = False) -> tantivy.Document:
-    """The tantivy document of one v2 study record."""
+def study_document(record: dict, withdrawn: bool = False, outcome_switched: bool = False) -> tantivy.Document:
+    """The tantivy document of one v2 study record (`outcome_switched`: its flag, which
+    depends on the study's versions, not on this record: see `history.flags`)."""
     proto = record.get("protocolSection") or {}
     ident = proto.get("identificationModule") or {}
     status = proto.get("statusModule") or {}
@@ -352,6 +354,7 @@ def study_document(record: dict, withdrawn: bool = False) -> tantivy.Document:
     hv = elig.get("healthyVolunteers")
     doc.add_text("hv", "unknown" if hv is None else ("true" if hv else "false"))
     doc.add_text("withdrawn", "true" if withdrawn else "false")
+    doc.add_text("oswitch", "true" if outcome_switched else "false")
     lo, hi = _age(elig.get("minimumAge")), _age(elig.get("maximumAge"))
     doc.add_float("min_age", lo if lo is not None else 0.0)
     doc.add_float("max_age", hi if hi is not None else OPEN_MAX_AGE)
@@ -375,7 +378,8 @@ def study_document(record: dict, withdrawn: bool = False) -> tantivy.Document:
 
     for name, values in (("status", (overall,)), ("phase", phases), ("study_type", (design.get("studyType"),)),
                          ("intervention_type", itypes), ("sponsor_class", (lead.get("class"),)),
-                         ("has_results", ("true" if has_results else "false",))):
+                         ("has_results", ("true" if has_results else "false",)),
+                         ("outcome_switched", ("true" if outcome_switched else "false",))):
         for v in values:
             if v:
                 doc.add_text("facet", f"{name}:{v}")

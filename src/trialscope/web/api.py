@@ -111,6 +111,9 @@ def router(web: Web) -> APIRouter:
         filter_geo: str | None = Query(None, alias="filter.geo", description="distance(lat,lon,50mi)"),
         filter_advanced: str | None = Query(None, alias="filter.advanced",
                                             description="AREA[Phase]PHASE3 AND AREA[LastUpdatePostDate]RANGE[2023-01-01,MAX]"),
+        filter_switched: str | None = Query(None, alias="filter.outcomeSwitched",
+                                            description="trialscope extension: true (or false) for studies whose primary "
+                                                        "outcome changed after the start date; see /studies/{nctId}/history"),
         sort: str | None = Query(None, description="@relevance, LastUpdatePostDate:desc, StartDate, EnrollmentCount, ResultsFirstPostDate"),
         fields: str | None = Query(None, description="NCTId,BriefTitle,OverallStatus,Phase or ConditionsModule or protocolSection paths"),
         countTotal: str | None = Query(None, description="true adds totalCount"),

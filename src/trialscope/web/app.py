@@ -394,6 +394,7 @@ def _aggregate(web: Web, ui) -> dict:
     token = None
     total = 0
     facet_countries = None
+    switched = 0
     for _ in range(50):
         req = _req(ui, limit=1000, facets=token is None, snippets=False)
         req.page_token = token
@@ -403,6 +404,7 @@ def _aggregate(web: Web, ui) -> dict:
             total = result.total
             if result.facets and result.facets.get("country"):
                 facet_countries = result.facets["country"]
+            switched = dict((result.facets or {}).get("outcome_switched") or []).get("true", 0)
         for h in result.hits:
             status[h.overall_status or "UNKNOWN"] += 1
             for p in h.phases or ["NA"]:
@@ -431,4 +433,5 @@ def _aggregate(web: Web, ui) -> dict:
         "year": years,
         "conditions": cond.most_common(15),
         "country": (facet_countries or country.most_common())[:15],
+        "outcome_switched": switched,
     }

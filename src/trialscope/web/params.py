@@ -123,6 +123,7 @@ class UiSearch:
     phase: list[str] | None = None
     type: list[str] | None = None
     country: list[str] | None = None
+    switched: list[str] | None = None  # "true" / "false": the outcome-switch flag (one = a filter)
     age: str = ""
     sex: str = ""
     results: str = ""
@@ -137,7 +138,7 @@ class UiSearch:
     @property
     def empty(self) -> bool:
         return not any([self.q, self.cond, self.intr, self.locn, self.spons, self.status, self.phase,
-                        self.type, self.country, self.age, self.sex, self.results, self.lat])
+                        self.type, self.country, self.age, self.sex, self.results, self.lat, self.switched])
 
     def pairs(self, **override: Any) -> list[tuple[str, str]]:
         """URL parameters for this state (override: replace some; page resets unless given)."""
@@ -180,6 +181,8 @@ def parse_ui(params) -> UiSearch:
         _float("age", age, 0, 150)
     ui.age = age
     ui.country = [c.strip() for c in params.getlist("country") if c.strip()][:20] or None
+    ui.switched = _enum("switched", params.getlist("switched"), ["TRUE", "FALSE"])
+    ui.switched = [v.lower() for v in ui.switched] if ui.switched else None
     sex = (params.get("sex") or "").upper()
     if sex and sex not in SEXES:
         raise ParamError("sex", f"unknown value {sex!r} for sex", SEXES)
@@ -230,6 +233,7 @@ def ui_request(ui: UiSearch, *, limit: int = PAGE_SIZE, facets: bool = True, sni
         query=ui.q, fields=fields, status=ui.status or [], phase=ui.phase or [],
         study_type=ui.type or [], country=ui.country or [], age=float(ui.age) if ui.age else None,
         sex=ui.sex or None, has_results={"yes": True, "no": False}.get(ui.results), near=near,
+        outcome_switched={("true",): True, ("false",): False}.get(tuple(ui.switched or ())),
         sort=sort, limit=limit, page_token=ui.page or None, facets=facets, snippets=snippets,
     )
 
@@ -256,7 +260,7 @@ ENUM_AREAS = {
     "OverallStatus": ("status", STATUSES),
     "Sex": ("sex", SEXES),
 }
-_FILTERS = ("overallStatus", "ids", "geo", "advanced")
+_FILTERS = ("overallStatus", "ids", "geo", "advanced", "outcomeSwitched")  # the last: a trialscope extension
 API_PARAMS = {f"query.{a}" for a in QUERY_AREAS} | {f"filter.{f}" for f in _FILTERS} | {
     f"postFilter.{f}" for f in _FILTERS} | {"sort", "fields", "countTotal", "pageSize", "pageToken",
                                             "format", "markupFormat"}
@@ -364,6 +368,11 @@ def api_request(params) -> tuple[SearchRequest, dict]:
                              "distance(lat,lon,50mi) — a distance above 0")
         kw["near"] = (lat, lon, km)
     parse_advanced(params.get("filter.advanced") or "", kw)
+    switched = params.get("filter.outcomeSwitched")
+    if switched:
+        if switched.lower() not in ("true", "false"):
+            raise ParamError("filter.outcomeSwitched", "filter.outcomeSwitched must be true or false", ["true", "false"])
+        kw["outcome_switched"] = switched.lower() == "true"
     sort = params.get("sort") or ""
     if sort.strip():
         keys = _split(sort)
