@@ -229,10 +229,7 @@ def main() -> None:
     else:
         report["feed"] = {"skipped": f"SHARED DATA ABSENT ({SHARED}): the feed benchmark needs the shared corpus"}
     report["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    text = json.dumps(report, indent=2)
-    print(text)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "history.json").write_text(text + "\n")
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -98,7 +98,8 @@ ENUM_FIELDS = frozenset({
     "overallStatus", "lastKnownStatus", "studyType", "phases", "allocation", "interventionModel",
     "observationalModel", "timePerspective", "primaryPurpose", "masking", "whoMasked", "type",
     "class", "sex", "stdAges", "role", "status", "ipdSharing", "samplingMethod", "infoTypes",
-    "statusForNctId", "designAllocation", "purpose",
+    "statusForNctId", "designAllocation", "purpose", "paramType", "dispersionType", "reportingStatus",
+    "groupType", "nonInferiorityType",
 })
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -138,6 +139,14 @@ def is_date_struct(value: Any) -> bool:
 
 def is_count_struct(value: Any) -> bool:
     return isinstance(value, dict) and "count" in value and set(value) <= {"count", "type"}
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Record text for a terminal or a mail: no control characters (no escape sequences)."""
+    return _CONTROL.sub("", text)
 
 
 def plain(text: str) -> str:
