@@ -18,7 +18,7 @@ from typing import Any
 
 from . import labels
 from .outcomes import same_outcome, similarity
-from .parts import SECTIONS, Parts
+from .parts import SECTIONS, Parts, empty
 
 # paths every version differs in by definition (its own date stamps)
 IGNORED: frozenset[tuple[str, ...]] = frozenset({
@@ -111,9 +111,6 @@ def changed_modules(earlier: Parts, later: Parts) -> list[tuple[str, str]]:
     return out
 
 
-_EMPTY = (None, "", [], {})
-
-
 def same_content(a: Any, b: Any) -> bool:
     """Equal, or equal once text is read as people read it (spacing, markdown escapes) and
     empty values as absent, lists of values in any order. Stops at the first difference."""
@@ -122,8 +119,8 @@ def same_content(a: Any, b: Any) -> bool:
     if isinstance(a, str) and isinstance(b, str):
         return labels.plain(a) == labels.plain(b)
     if isinstance(a, dict) and isinstance(b, dict):
-        keys = {k for k, v in a.items() if v not in _EMPTY}
-        if keys != {k for k, v in b.items() if v not in _EMPTY}:
+        keys = {k for k, v in a.items() if not empty(v)}
+        if keys != {k for k, v in b.items() if not empty(v)}:
             return False
         return all(same_content(a[k], b[k]) for k in keys)
     if isinstance(a, list) and isinstance(b, list):
@@ -132,7 +129,7 @@ def same_content(a: Any, b: Any) -> bool:
         if all(not isinstance(x, dict | list) for x in (*a, *b)):  # values: order does not count
             return Counter(map(_plain, a)) == Counter(map(_plain, b))
         return all(same_content(x, y) for x, y in zip(a, b, strict=True))
-    return a in _EMPTY and b in _EMPTY
+    return empty(a) and empty(b)
 
 
 def _plain(x: Any) -> Any:

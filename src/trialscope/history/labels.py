@@ -173,7 +173,8 @@ def _show(value: Any, key: str | None = None) -> str:
     if is_date_struct(value) or is_count_struct(value):
         main = value.get("date", value.get("count"))
         kind = value.get("type")
-        return _show(main) + (f" ({enum(kind)})" if kind else "")
+        kind_text = enum(kind) if isinstance(kind, str) else _show(kind)
+        return _show(main) + (f" ({kind_text})" if kind not in (None, "", [], {}) else "")
     if isinstance(value, list):
         return "; ".join(_show(v, key) for v in value)
     if isinstance(value, dict):

@@ -40,11 +40,15 @@ class Parts:
         return list(self._top if self._top is not None else self._record or {})
 
     def has(self, section: str) -> bool:
-        """Whether the record has the section, not empty (without parsing it)."""
+        """Whether the record has the section with something in it (empty values, however
+        nested, are nothing); a long section is not parsed to tell."""
         if self._top is None:
-            return bool((self._record or {}).get(section))
+            return not empty((self._record or {}).get(section))
         raw = self._top.get(section)
-        return raw is not None and bytes(raw).strip() not in (b"null", b"{}", b"[]", b'""', b"false", b"0")
+        if raw is None:
+            return False
+        data = bytes(raw)
+        return len(data) > 256 or not empty(_loads(data))
 
     def modules(self, section: str) -> list[str]:
         if self._top is None:
@@ -102,6 +106,15 @@ class Parts:
             except (msgspec.DecodeError, msgspec.ValidationError):  # not an object: no modules
                 self._sections[section] = None
         return self._sections[section]
+
+
+def empty(value: Any) -> bool:
+    """None, "", or containers of nothing but empty values."""
+    if isinstance(value, dict):
+        return all(empty(v) for v in value.values())
+    if isinstance(value, list):
+        return all(empty(v) for v in value)
+    return value is None or value == ""
 
 
 def _from_dict(record: dict, key: Key) -> Any:
