@@ -44,6 +44,7 @@ bench: $(BIN)/.installed sysdeps
 	$(BIN)/python benchmarks/similar.py --latency $(BENCH_N) | tee benchmarks/out/similar.json
 	$(BIN)/python benchmarks/embed.py | tee benchmarks/out/embed.json
 	$(BIN)/python benchmarks/results_coverage.py | tee benchmarks/out/results_coverage.json
+	$(BIN)/python benchmarks/history.py | tee benchmarks/out/history.json
 
 clean:
 	rm -rf $(VENV) $(DB) $(DB)-* $(DB).index $(DB).vectors test-artifacts

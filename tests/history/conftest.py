@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import orjson
 import pytest
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "history"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "history"
 V1, V2 = DATA / "v1", DATA / "v2"
 STATUS_AND_ENROLLMENT = "NCT04542642"  # Recruiting → Completed, 130 (estimated) → 52 (actual)
 SWITCHED = "NCT04524598"  # four primary outcomes added after the start date
@@ -30,10 +32,12 @@ def ingest_into(db: str, *paths: Path) -> None:
 
 @pytest.fixture(scope="session")
 def pairs_db(tmp_path_factory) -> str:
-    """A SQLite store holding both versions of every fixture study (older ingested first)."""
+    """A SQLite store holding both versions of every fixture study (older ingested first),
+    read by paths relative to the repository (the sources pages and screenshots show)."""
     db = str(tmp_path_factory.mktemp("pairs") / "pairs.db")
-    ingest_into(db, V1)
-    ingest_into(db, V2)
+    with contextlib.chdir(ROOT):
+        ingest_into(db, V1.relative_to(ROOT))
+        ingest_into(db, V2.relative_to(ROOT))
     return db
 
 

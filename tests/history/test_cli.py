@@ -67,6 +67,6 @@ def test_errors_are_one_line(pairs_db, capsys, argv, message):
 
 
 def test_terminal_output_has_no_control_characters():
-    from trialscope.history.cli import clean
+    from trialscope.history.labels import printable
 
-    assert clean("title\x1b[31m red\x07") == "title[31m red"
+    assert printable("title\x1b[31m red\x07") == "title[31m red"

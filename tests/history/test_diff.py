@@ -132,3 +132,37 @@ def test_pick_versions_by_number_date_or_name():
 def test_bad_version_ranges_say_why(spec, message):
     with pytest.raises(VersionError, match=message.replace("(", r"\(").replace(")", r"\)")):
         pick_range(held("2019-01-01", "2020-01-01", "2021-06-30"), spec)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_leaf = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=20),
+                  st.sampled_from(["RECRUITING", "COMPLETED", "PHASE2", "Overall survival", "a  b", "a b"]))
+_value = st.recursive(_leaf, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(
+        ["measure", "facility", "city", "label", "type", "date", "count", "x", "y"]), inner, max_size=4)),
+    max_leaves=20)
+_module = st.dictionaries(st.sampled_from(["overallStatus", "primaryOutcomes", "locations", "phases",
+                                           "enrollmentInfo", "briefSummary", "other"]), _value, max_size=5)
+_record = st.fixed_dictionaries({}, optional={
+    "protocolSection": st.dictionaries(st.sampled_from(["statusModule", "outcomesModule", "designModule",
+                                                        "contactsLocationsModule"]), _module, max_size=4),
+    "resultsSection": st.dictionaries(st.sampled_from(["participantFlowModule"]), _module, max_size=1),
+    "hasResults": st.booleans(),
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(_record, _record)
+def test_any_two_records_diff_and_summarize(a, b):
+    """Whatever two records hold, the diff and the summary work, and agree on "no change"."""
+    assert diff_records(a, a) == []
+    modules = diff_records(a, b)
+    line = summarize(a, b).line()
+    assert (line == "no change in the record's content") == (not modules), (modules, line)
+    if not modules:
+        assert diff_records(b, a) == []
+    for m in modules:
+        for c in m.changes:
+            assert c.kind in ("added", "removed", "changed") and c.path.startswith("$")

@@ -14,6 +14,7 @@ from trialscope.history.outcomes import (
     similarity,
     tokens,
 )
+from trialscope.history.parts import Parts
 
 
 def record(primary: list[str], secondary: list[str] = (), start: str | None = "2020-01-15") -> dict:
@@ -29,6 +30,10 @@ class V:
     number: int
     last_update: str
     record: dict
+
+    @property
+    def parts(self) -> Parts:
+        return Parts(record=self.record)
 
 
 def kinds(a: dict, b: dict) -> list[str]:

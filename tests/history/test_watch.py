@@ -270,3 +270,15 @@ def test_check_reports_against_the_version_current_at_the_last_check(tmp_path):
     assert (entry.kind, entry.from_version, entry.to_version) == ("updated", 1, 3)
     assert entry.facts[0] == "status Recruiting → Terminated"
     store.close()
+
+
+def test_saved_search_with_the_outcome_switch_filter(tmp_path, capsys):
+    db = str(tmp_path / "s.db")
+    ingest_into(db, V2)
+    assert run(capsys, "watch", "add", "switched", "--outcome-switched", "--db", db)[0] == 0
+    ingest_into(db, V1)  # older versions filed: the flag is set now
+    code, out, _ = run(capsys, "watch", "list", "--db", db)
+    assert out.startswith("switched: --outcome-switched yes")
+    code, out, _ = run(capsys, "watch", "check", "--db", db, "--json")
+    # the older versions changed no current record: nothing new or changed to report
+    assert json.loads(out)["searches"][0]["entries"] == []

@@ -49,7 +49,7 @@ def compare_versions(earlier: Version, later: Version) -> VersionDiff:
 
 def step(earlier: Version, later: Version) -> VersionChanges:
     """The summary of the changes from one version to another."""
-    out = summarize(earlier.record, later.record)
+    out = summarize(earlier.parts, later.parts)
     if earlier.last_update == later.last_update:
         formats = (f" ({earlier.raw_format} and {later.raw_format})"
                    if earlier.raw_format != later.raw_format else "")

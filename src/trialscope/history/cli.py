@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import textwrap
 
@@ -12,15 +11,12 @@ import orjson
 
 from . import VersionError, compare_versions, pick_range, study_history
 from .diff import ModuleDiff
+from .labels import printable
 
 WIDTH = 96
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 KIND_MARK = {"added": "+", "removed": "-", "changed": "~"}
 
 
-def clean(text: str) -> str:
-    """Record text for a terminal: no control characters (no escape sequences from a record)."""
-    return _CONTROL.sub("", text)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -55,7 +51,7 @@ def _print_json(value: object) -> None:
 
 
 def _wrap(text: str, indent: str) -> str:
-    return textwrap.fill(clean(text), WIDTH, initial_indent=indent, subsequent_indent=indent)
+    return textwrap.fill(printable(text), WIDTH, initial_indent=indent, subsequent_indent=indent)
 
 
 def render_versions(history) -> str:
@@ -67,7 +63,7 @@ def render_versions(history) -> str:
     out = [head]
     for v in history.versions:
         mark = "  (current)" if v.current else ""
-        out.append(f"  v{v.number:<3} {v.last_update or '(no date)':<10}  {v.raw_format:<4}{mark}  {clean(v.source)}")
+        out.append(f"  v{v.number:<3} {v.last_update or '(no date)':<10}  {v.raw_format:<4}{mark}  {printable(v.source)}")
         out.append(_wrap(history.summary(v), "        "))
     if switch.events:
         out.append("")
@@ -138,7 +134,7 @@ def cmd_watch_add(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(w.as_json())
     else:
-        print(f"saved {w.name!r}: {clean(w.describe())}")
+        print(f"saved {w.name!r}: {printable(w.describe())}")
         print("  `trialscope watch check` reports what is new or changed from now on")
     return 0
 
@@ -154,7 +150,7 @@ def cmd_watch_list(args: argparse.Namespace) -> int:
     if not watches:
         print("no saved searches (add one with: trialscope watch add NAME QUERY… [filters])")
     for w in watches:
-        print(f"{w.name}: {clean(w.describe())}  (last checked {w.checked_at})")
+        print(f"{w.name}: {printable(w.describe())}  (last checked {w.checked_at})")
     return 0
 
 
@@ -220,7 +216,7 @@ def render_check(results, sent: list[str] | None) -> str:
         for e in r.entries:
             head = {"new": "NEW", "updated": "UPDATED", "withdrawn": "GONE"}[e.kind]
             versions = f"  (v{e.from_version} → v{e.to_version})" if e.from_version else ""
-            out.append(f"  {head:<8} {e.nct_id}  {clean(e.title)}{versions}")
+            out.append(f"  {head:<8} {e.nct_id}  {printable(e.title)}{versions}")
             if e.facts:
                 out.append(_wrap("; ".join(e.facts), "           "))
     if sent:

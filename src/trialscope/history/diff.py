@@ -18,6 +18,7 @@ from typing import Any
 
 from . import labels
 from .outcomes import same_outcome, similarity
+from .parts import SECTIONS, Parts, empty
 
 # paths every version differs in by definition (its own date stamps)
 IGNORED: frozenset[tuple[str, ...]] = frozenset({
@@ -28,7 +29,6 @@ IGNORED: frozenset[tuple[str, ...]] = frozenset({
     ("legacySection", "required_header"),
     ("legacySection", "last_update_submitted_qc"),
 })
-SECTIONS = ("protocolSection", "resultsSection", "annotationSection", "documentSection", "derivedSection")
 OUTCOME_LISTS = frozenset({"primaryOutcomes", "secondaryOutcomes", "otherOutcomes"})
 LONG_TEXT_WORDS = 12  # texts longer than this (on either side) get a word-by-word diff
 CONTEXT_WORDS = 12  # unchanged words kept around each change in a word diff
@@ -92,14 +92,23 @@ def diff_records(earlier: dict, later: dict) -> list[ModuleDiff]:
     return sorted(out.values(), key=lambda m: (labels.MODULE_ORDER.get(m.key, 999), m.key))
 
 
-def changed_modules(earlier: dict, later: dict) -> list[tuple[str, str]]:
+def changed_modules(earlier: Parts, later: Parts) -> list[tuple[str, str]]:
     """The modules that differ (ignoring the version stamps, spacing and markdown escapes),
-    without walking them: cheap."""
-    return [key for key, a, b in _modules(earlier, later)
-            if not same_content(strip_ignored(key, a), strip_ignored(key, b))]
-
-
-_EMPTY = (None, "", [], {})
+    without walking them: cheap (equal raw JSON is equal; only the others are parsed)."""
+    same_sections = {s for s in SECTIONS if earlier.raw((s, "")) is not None
+                     and earlier.raw((s, "")) == later.raw((s, ""))}
+    keys = later.module_keys(skip=same_sections)
+    keys += [k for k in earlier.module_keys(skip=same_sections) if k not in keys]
+    out = []
+    for key in keys:
+        if key == ("legacySection", "") and not (earlier.has("legacySection") and later.has("legacySection")):
+            continue  # see _modules
+        ra, rb = earlier.raw(key), later.raw(key)
+        if ra is not None and ra == rb:
+            continue
+        if not same_content(strip_ignored(key, earlier.get(key)), strip_ignored(key, later.get(key))):
+            out.append(key)
+    return out
 
 
 def same_content(a: Any, b: Any) -> bool:
@@ -110,8 +119,8 @@ def same_content(a: Any, b: Any) -> bool:
     if isinstance(a, str) and isinstance(b, str):
         return labels.plain(a) == labels.plain(b)
     if isinstance(a, dict) and isinstance(b, dict):
-        keys = {k for k, v in a.items() if v not in _EMPTY}
-        if keys != {k for k, v in b.items() if v not in _EMPTY}:
+        keys = {k for k, v in a.items() if not empty(v)}
+        if keys != {k for k, v in b.items() if not empty(v)}:
             return False
         return all(same_content(a[k], b[k]) for k in keys)
     if isinstance(a, list) and isinstance(b, list):
@@ -120,18 +129,24 @@ def same_content(a: Any, b: Any) -> bool:
         if all(not isinstance(x, dict | list) for x in (*a, *b)):  # values: order does not count
             return Counter(map(_plain, a)) == Counter(map(_plain, b))
         return all(same_content(x, y) for x, y in zip(a, b, strict=True))
-    return a in _EMPTY and b in _EMPTY
+    return empty(a) and empty(b)
 
 
 def _plain(x: Any) -> Any:
     return labels.plain(x) if isinstance(x, str) else x
 
 
+# (section, module) -> the keys of that module IGNORED leaves out
+_IGNORED_IN: dict[tuple[str, ...], frozenset[str]] = {
+    m: frozenset(p[-1] for p in IGNORED if p[:-1] == m) for m in {p[:-1] for p in IGNORED}}
+
+
 def strip_ignored(key: tuple[str, str], value: Any) -> Any:
-    if not isinstance(value, dict):
+    """A module's value without the version stamps IGNORED lists."""
+    drop = _IGNORED_IN.get(tuple(k for k in key if k))
+    if not drop or not isinstance(value, dict):
         return value
-    drop = {p[-1] for p in IGNORED if p[:-1] == tuple(k for k in key if k)}
-    return {k: v for k, v in value.items() if k not in drop} if drop else value
+    return {k: v for k, v in value.items() if k not in drop}
 
 
 def _modules(a: dict, b: dict):

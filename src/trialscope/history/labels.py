@@ -98,7 +98,8 @@ ENUM_FIELDS = frozenset({
     "overallStatus", "lastKnownStatus", "studyType", "phases", "allocation", "interventionModel",
     "observationalModel", "timePerspective", "primaryPurpose", "masking", "whoMasked", "type",
     "class", "sex", "stdAges", "role", "status", "ipdSharing", "samplingMethod", "infoTypes",
-    "statusForNctId", "designAllocation", "purpose",
+    "statusForNctId", "designAllocation", "purpose", "paramType", "dispersionType", "reportingStatus",
+    "groupType", "nonInferiorityType",
 })
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -140,6 +141,14 @@ def is_count_struct(value: Any) -> bool:
     return isinstance(value, dict) and "count" in value and set(value) <= {"count", "type"}
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Record text for a terminal or a mail: no control characters (no escape sequences)."""
+    return _CONTROL.sub("", text)
+
+
 def plain(text: str) -> str:
     """Record text for reading: markdown escapes removed, runs of space made one."""
     return " ".join(unescape_markdown(text).split())
@@ -164,7 +173,8 @@ def _show(value: Any, key: str | None = None) -> str:
     if is_date_struct(value) or is_count_struct(value):
         main = value.get("date", value.get("count"))
         kind = value.get("type")
-        return _show(main) + (f" ({enum(kind)})" if kind else "")
+        kind_text = enum(kind) if isinstance(kind, str) else _show(kind)
+        return _show(main) + (f" ({kind_text})" if kind not in (None, "", [], {}) else "")
     if isinstance(value, list):
         return "; ".join(_show(v, key) for v in value)
     if isinstance(value, dict):

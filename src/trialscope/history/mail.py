@@ -28,6 +28,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from .labels import printable
 from .recent import ChangeEntry
 
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
@@ -151,7 +152,7 @@ def _entry_lines(e: ChangeEntry, base: str | None) -> list[str]:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(printable(text).split())
 
 
 def send(config: MailConfig, msg: EmailMessage) -> None:

@@ -94,11 +94,14 @@ def outcome_text(outcome: Any) -> str:
     return ""
 
 
-def outcomes_of(record: dict, kind: str) -> list[str]:
-    """The wordings of a record's primary (kind "primary") or secondary outcomes."""
-    module = (record.get("protocolSection") or {}).get("outcomesModule") or {}
-    items = module.get(f"{kind}Outcomes") or []
-    return [t for t in (outcome_text(o) for o in items if isinstance(items, list)) if t]
+def outcomes_of(module: Any, kind: str) -> list[str]:
+    """The wordings of an outcomes module's primary (kind "primary") or secondary outcomes."""
+    items = module.get(f"{kind}Outcomes") if isinstance(module, dict) else None
+    return [t for t in (outcome_text(o) for o in items) if t] if isinstance(items, list) else []
+
+
+def outcomes_module(record: dict) -> Any:
+    return (record.get("protocolSection") or {}).get("outcomesModule")
 
 
 @dataclass(slots=True)
@@ -130,9 +133,13 @@ def _greedy(left: list[str], right: list[str], accept) -> list[tuple[int, int]]:
 
 
 def compare(earlier: dict, later: dict) -> list[Event]:
-    """The primary-outcome events from one version to the next (see the module docstring).
+    """The primary-outcome events from one version (a v2 record) to the next."""
+    return compare_modules(outcomes_module(earlier), outcomes_module(later))
 
-    Empty when either version has no primary outcome (none registered yet, or a record
+
+def compare_modules(earlier: Any, later: Any) -> list[Event]:
+    """The primary-outcome events from one outcomes module to the next (see the module
+    docstring). Empty when either has no primary outcome (none registered yet, or a record
     that does not carry them)."""
     old, new = outcomes_of(earlier, "primary"), outcomes_of(later, "primary")
     if not old or not new or [tokens(t) for t in old] == [tokens(t) for t in new]:
@@ -163,9 +170,9 @@ def compare(earlier: dict, later: dict) -> list[Event]:
     return events
 
 
-def start_date(record: dict) -> str | None:
-    status = (record.get("protocolSection") or {}).get("statusModule") or {}
-    date = (status.get("startDateStruct") or {}).get("date")
+def start_date(status: Any) -> str | None:
+    """A status module's start date, when it is a date."""
+    date = ((status.get("startDateStruct") if isinstance(status, dict) else None) or {}).get("date")
     return date if isinstance(date, str) and re.match(r"^\d{4}(-\d{2}(-\d{2})?)?$", date) else None
 
 
@@ -226,18 +233,26 @@ class OutcomeSwitch:
         }
 
 
+STATUS = ("protocolSection", "statusModule")
+OUTCOMES = ("protocolSection", "outcomesModule")
+
+
 def outcome_switch(versions: list) -> OutcomeSwitch:
-    """The flag over a study's versions (oldest first; each with .number, .last_update, .record)."""
+    """The flag over a study's versions (oldest first; each with .number, .last_update and
+    .parts, the record's modules: see `history.parts`)."""
     start = None
     for v in reversed(versions):
-        start = start_date(v.record)
+        start = start_date(v.parts.get(STATUS))
         if start:
             break
     events: list[SwitchEvent] = []
-    held = [v for v in versions if outcomes_of(v.record, "primary")]  # the others are skipped
+    held = [v for v in versions if outcomes_of(v.parts.get(OUTCOMES), "primary")]  # the others are skipped
     for earlier, later in zip(held, held[1:], strict=False):
+        raw = earlier.parts.raw(OUTCOMES)
+        if raw is not None and raw == later.parts.raw(OUTCOMES):
+            continue  # the same outcomes, byte for byte
         after = start is not None and bool(earlier.last_update) and earlier.last_update >= last_day(start)
-        for e in compare(earlier.record, later.record):
+        for e in compare_modules(earlier.parts.get(OUTCOMES), later.parts.get(OUTCOMES)):
             events.append(SwitchEvent(**asdict(e), from_version=earlier.number, to_version=later.number,
                                       from_date=earlier.last_update, to_date=later.last_update,
                                       after_start=after))

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 from ..normalize import unescape_markdown
 from . import labels
+from .parts import Parts
 from .versions import Version, versions
 
-PAGE = 500  # store changes read (and matched against the search) at a time
+PAGE = 1000  # store changes read (and matched against the search: one search) at a time
 FEED_SCAN = 5000  # a feed covers at most this many of the newest store changes
 FEED_ENTRIES = 50
 
@@ -86,20 +87,22 @@ def describe(store, stored, since_time: str | None = None) -> ChangeEntry | None
     """A study's last change as an entry, or None when no key fact changed."""
     from . import step
 
-    held = versions(store, stored.nct_id)
+    held = versions(store, stored.nct_id, current=stored)
     if not held:
         return None
     current = held[-1]
-    entry = ChangeEntry(stored.nct_id, stored.seq, "new", title_of(current.record, stored.nct_id),
-                        _status(current.record), stored.ingested_at, current.last_update,
-                        to_version=current.number)
+    ident = current.parts.get(("protocolSection", "identificationModule"))
+    status = current.parts.get(("protocolSection", "statusModule"))
+    entry = ChangeEntry(stored.nct_id, stored.seq, "new", title_of(ident, stored.nct_id),
+                        _str((status or {}).get("overallStatus") if isinstance(status, dict) else None),
+                        stored.ingested_at, current.last_update, to_version=current.number)
     if stored.withdrawn_at:
         entry.kind = "withdrawn"
         entry.facts = [f"not found on the registry since {stored.withdrawn_at[:10]}"]
         return entry
     base = baseline(held, since_time)
     if base is None:
-        entry.facts = new_facts(current.record)
+        entry.facts = new_facts(current.parts)
         return entry
     if base is current:
         return None  # nothing but a mark changed, and no mark is set now
@@ -135,16 +138,17 @@ def baseline(held: list[Version], since_time: str | None) -> Version | None:
     return current  # the record is as it was: only a mark changed
 
 
-def new_facts(record: dict) -> list[str]:
+def new_facts(parts: Parts) -> list[str]:
     """What a new study is, in a few words: status, phase, enrollment, conditions."""
-    p = record.get("protocolSection") or {}
-    status = (p.get("statusModule") or {}).get("overallStatus")
-    design = p.get("designModule") or {}
+    status = _get(parts, "statusModule").get("overallStatus")
+    design = _get(parts, "designModule")
     phases = design.get("phases") or []
+    phases = phases if isinstance(phases, list) else []
     enrollment = design.get("enrollmentInfo")
-    conditions = [c for c in (p.get("conditionsModule") or {}).get("conditions") or [] if isinstance(c, str)]
+    conditions = _get(parts, "conditionsModule").get("conditions") or []
+    conditions = [c for c in conditions if isinstance(c, str)] if isinstance(conditions, list) else []
     out = []
-    if status:
+    if isinstance(status, str) and status:
         out.append(labels.show(status, key="overallStatus"))
     if phases and phases != ["NA"]:
         out.append(", ".join(labels.show(x, key="phases") for x in phases if isinstance(x, str)))
@@ -155,8 +159,14 @@ def new_facts(record: dict) -> list[str]:
     return out
 
 
-def title_of(record: dict, nct_id: str) -> str:
-    ident = (record.get("protocolSection") or {}).get("identificationModule") or {}
+def _get(parts: Parts, module: str) -> dict:
+    value = parts.get(("protocolSection", module))
+    return value if isinstance(value, dict) else {}
+
+
+def title_of(ident: dict | None, nct_id: str) -> str:
+    """A study's title from its identification module (brief, else official)."""
+    ident = ident if isinstance(ident, dict) else {}
     for key in ("briefTitle", "officialTitle"):
         value = ident.get(key)
         if isinstance(value, str) and value.strip():
@@ -164,8 +174,7 @@ def title_of(record: dict, nct_id: str) -> str:
     return f"Untitled study {nct_id}"
 
 
-def _status(record: dict) -> str | None:
-    value = ((record.get("protocolSection") or {}).get("statusModule") or {}).get("overallStatus")
+def _str(value) -> str | None:
     return value if isinstance(value, str) else None
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from . import labels
 from .diff import changed_modules, same_content, strip_ignored
-from .outcomes import compare
+from .outcomes import compare_modules
+from .parts import Parts
 
 
 def _g(record: dict, *path: str) -> Any:
@@ -78,12 +79,15 @@ class VersionChanges:
                 "otherModules": self.other_modules}
 
 
-def summarize(earlier: dict, later: dict) -> VersionChanges:
-    """Key facts and the other modules changed between two records. Cheap (no full diff):
-    it compares the facts and then whole modules, which is what a list of 50 versions needs."""
+def summarize(earlier: Parts | dict, later: Parts | dict) -> VersionChanges:
+    """Key facts and the other modules changed between two records (`Parts`, or v2 dicts).
+    Cheap (no full diff): it compares the facts and then whole modules, parsing only those
+    it reads or that differ, which is what a list of 50 versions needs."""
+    a_parts = earlier if isinstance(earlier, Parts) else Parts(record=earlier)
+    b_parts = later if isinstance(later, Parts) else Parts(record=later)
     out = VersionChanges()
     for key, words, path in FACTS:
-        a, b = _g(earlier, *path), _g(later, *path)
+        a, b = _fact(a_parts, path), _fact(b_parts, path)
         if _same(a, b):
             continue
         out.keys.append(key)
@@ -91,23 +95,23 @@ def summarize(earlier: dict, later: dict) -> VersionChanges:
             out.facts.append(f"{words} changed" if a and b else f"{words} {'added' if b else 'removed'}")
         else:
             out.facts.append(f"{words} {labels.show(a, 80, path[-1])} → {labels.show(b, 80, path[-1])}")
-    outcome_fact = _outcomes_fact(earlier, later)
+    changed = changed_modules(a_parts, b_parts)
+    outcome_fact = _outcomes_fact(a_parts.get(OUTCOMES), b_parts.get(OUTCOMES)) if OUTCOMES in changed else None
     if outcome_fact:
         out.keys.append("primary_outcomes")
         out.facts.append(outcome_fact)
-    has_a, has_b = bool(earlier.get("resultsSection")), bool(later.get("resultsSection"))
+    has_a, has_b = a_parts.has("resultsSection"), b_parts.has("resultsSection")
     if has_a != has_b:
         out.keys.append("results")
         out.facts.append("results posted" if has_b else "results no longer shown")
-    if not same_content(_g(earlier, "protocolSection", "eligibilityModule"),
-                        _g(later, "protocolSection", "eligibilityModule")):
+    if ELIGIBILITY in changed:
         out.keys.append("eligibility")
         out.facts.append("eligibility changed")
-    sites = _sites_fact(earlier, later)
+    sites = _sites_fact(a_parts.get(CONTACTS), b_parts.get(CONTACTS)) if CONTACTS in changed else None
     if sites:
         out.keys.append("sites")
         out.facts.append(sites)
-    for key in changed_modules(earlier, later):
+    for key in changed:
         if key == ("", "") and has_a != has_b:
             continue  # hasResults, said by "results posted"
         if key[0] == "resultsSection" and (not has_a or not has_b):
@@ -115,20 +119,22 @@ def summarize(earlier: dict, later: dict) -> VersionChanges:
         said = [SAID_BY[k][1] for k in out.keys if k in SAID_BY and SAID_BY[k][0] == key]
         if None in said:
             continue
-        drop = frozenset(said)
-        a = strip_ignored(key, _module(earlier, key))
-        b = strip_ignored(key, _module(later, key))
-        if not same_content(_without(a, drop), _without(b, drop)):
-            out.other_modules.append(labels.module_label(key))
+        if said:  # changed, but maybe only in what a key fact says already
+            a = _without(strip_ignored(key, a_parts.get(key)), frozenset(said))
+            b = _without(strip_ignored(key, b_parts.get(key)), frozenset(said))
+            if same_content(a, b):
+                continue
+        out.other_modules.append(labels.module_label(key))
     return out
 
 
-def _module(record: dict, key: tuple[str, str]) -> Any:
-    section, module = key
-    if not section:
-        return {k: v for k, v in record.items() if not k.endswith("Section")}
-    value = record.get(section)
-    return value.get(module) if module and isinstance(value, dict) else value
+OUTCOMES = ("protocolSection", "outcomesModule")
+ELIGIBILITY = ("protocolSection", "eligibilityModule")
+CONTACTS = ("protocolSection", "contactsLocationsModule")
+
+
+def _fact(parts: Parts, path: tuple[str, ...]) -> Any:
+    return _g(parts.get((path[0], path[1])), *path[2:])
 
 
 def _without(value: Any, drop: frozenset[str]) -> Any:
@@ -141,11 +147,11 @@ def _same(a: Any, b: Any) -> bool:
     return same_content(a, b)
 
 
-def _outcomes_fact(earlier: dict, later: dict) -> str | None:
-    events = compare(earlier, later)
+def _outcomes_fact(earlier: Any, later: Any) -> str | None:
+    """What happened to the primary outcomes, from one outcomes module to the next."""
+    events = compare_modules(earlier, later)
     if not events:
-        a = _g(earlier, "protocolSection", "outcomesModule", "primaryOutcomes")
-        b = _g(later, "protocolSection", "outcomesModule", "primaryOutcomes")
+        a, b = _g(earlier, "primaryOutcomes"), _g(later, "primaryOutcomes")
         if not a and b:
             return "primary outcomes registered"
         return None
@@ -159,10 +165,11 @@ def _outcomes_fact(earlier: dict, later: dict) -> str | None:
     return "primary outcome changed (" + ", ".join(parts) + ")"
 
 
-def _sites_fact(earlier: dict, later: dict) -> str | None:
-    def sites(record: dict) -> set[str]:
-        locs = _g(record, "protocolSection", "contactsLocationsModule", "locations") or []
-        return {labels.item_title(x).lower() for x in locs if isinstance(x, dict)}
+def _sites_fact(earlier: Any, later: Any) -> str | None:
+    """Sites added and removed, from one contacts-and-locations module to the next."""
+    def sites(module: Any) -> set[str]:
+        locs = _g(module, "locations") or []
+        return {labels.item_title(x).lower() for x in locs if isinstance(x, dict)} if isinstance(locs, list) else set()
 
     a, b = sites(earlier), sites(later)
     added, removed = len(b - a), len(a - b)

@@ -13,6 +13,8 @@ from functools import cached_property
 
 import orjson
 
+from .parts import Parts
+
 
 class VersionError(ValueError):
     """A version that is not held, or a version range that cannot be read."""
@@ -29,6 +31,11 @@ class Version:
     record_json: bytes = field(repr=False)
 
     @cached_property
+    def parts(self) -> Parts:
+        """The record's modules, each parsed when asked for (cheap summaries)."""
+        return Parts(self.record_json)
+
+    @cached_property
     def record(self) -> dict:
         try:
             value = orjson.loads(self.record_json)
@@ -41,9 +48,10 @@ class Version:
                 "format": self.raw_format, "current": self.current, "storedAt": self.stored_at}
 
 
-def versions(store, nct_id: str) -> list[Version]:
-    """Every version of a study the store holds, oldest first; [] for a study it lacks."""
-    current = store.get(nct_id)
+def versions(store, nct_id: str, current=None) -> list[Version]:
+    """Every version of a study the store holds, oldest first; [] for a study it lacks.
+    ``current``: its StoredStudy, when the caller has read it already."""
+    current = current if current is not None else store.get(nct_id)
     if current is None:
         return []
     rows = [(h.last_update, 0, h.replaced_at, h) for h in store.history(nct_id)]

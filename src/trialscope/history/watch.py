@@ -27,7 +27,7 @@ CHECK_ENTRIES = 200  # entries one saved search reports at most per check
 # the SearchRequest fields a saved search keeps (paging, sorting, facets are not the search)
 SPEC_FIELDS = ("query", "fields", "status", "phase", "study_type", "intervention_type", "sponsor_class",
                "sex", "age", "healthy_volunteers", "country", "has_results", "dates", "near", "ids",
-               "expand_mesh", "include_withdrawn", "lenient")
+               "outcome_switched", "expand_mesh", "include_withdrawn", "lenient")
 
 
 class WatchError(ValueError):
@@ -148,8 +148,10 @@ class CheckResult:
 
 def check(store, searcher, watches: list[Watch]) -> list[CheckResult]:
     """What is new or changed for each saved search since its last check (nothing is marked
-    as seen here: `mark_checked` does that, once the results are delivered)."""
-    until = store.max_seq()
+    as seen here: `mark_checked` does that, once the results are delivered). It reads the
+    store changes the search index holds (the rest are for the next check)."""
+    until = min(store.max_seq(), searcher.index.seq)
+    searcher.reload()  # sees at least what the index held at `until`
     out = []
     for w in watches:
         entries, scanned = recent(store, _matcher(searcher, w), limit=CHECK_ENTRIES + 1,

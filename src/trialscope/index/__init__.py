@@ -24,6 +24,7 @@ from datetime import date
 import orjson
 import tantivy
 
+from ..history.flags import with_flags
 from ..store import derived_dir
 from .fulltext import (
     SCHEMA_VERSION,
@@ -38,7 +39,7 @@ from .fulltext import (
 META = "trialscope-index.json"
 WRITER_HEAP = 512_000_000
 
-__all__ = ["FullTextIndex", "bulk_build", "catch_up", "rebuild", "index_path"]
+__all__ = ["FullTextIndex", "bulk_build", "catch_up", "rebuild", "reindex", "index_path"]
 
 
 def index_path(store) -> str:
@@ -215,10 +216,10 @@ def _catch_up(store, idx: FullTextIndex, batch: int) -> int:
             changes = store.changes_since(seq, batch)
             if not changes:
                 break
-            for s in changes:
+            for s, switched in with_flags(store, changes):
                 writer.delete_documents_by_term("nct", s.nct_id)
                 writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None,
-                                                   asof=today))
+                                                   asof=today, outcome_switched=switched))
                 seq = max(seq, s.seq)
                 applied += 1
         writer.commit()
@@ -249,9 +250,10 @@ def _redate(store, idx: FullTextIndex, today: date) -> int:
             return 0
         try:
             got = store.get_many(ids)
-            for nct, s in got.items():
-                writer.delete_documents_by_term("nct", nct)
-                writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None, asof=today))
+            for s, switched in with_flags(store, got.values()):
+                writer.delete_documents_by_term("nct", s.nct_id)
+                writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None,
+                                                   asof=today, outcome_switched=switched))
             writer.commit()
             writer.wait_merging_threads()
         except BaseException:
@@ -285,6 +287,31 @@ def bulk_build(path: str, docs: Iterable[tantivy.Document], progress=None) -> in
     return n
 
 
+def reindex(store, nct_ids: list[str]) -> int:
+    """Index these studies again (derived facts of theirs changed without a new seq, e.g.
+    an older version filed in history); waits for the index's writer. Returns how many."""
+    path = index_path(store)
+    with _write_lock(path, wait=True):
+        idx = FullTextIndex(path)
+        writer = idx.writer(heap=128_000_000)
+        n = 0
+        try:
+            for i in range(0, len(nct_ids), 1000):
+                got = store.get_many(nct_ids[i : i + 1000])
+                for s, switched in with_flags(store, got.values()):
+                    writer.delete_documents_by_term("nct", s.nct_id)
+                    writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None,
+                                                       asof=idx.asof, outcome_switched=switched))
+                    n += 1
+            writer.commit()
+            writer.wait_merging_threads()
+        except BaseException:
+            writer.rollback()
+            raise
+        idx.index.reload()
+        return n
+
+
 def rebuild(store, index: FullTextIndex | None = None, progress=None) -> int:
     """Build the index afresh from every current study; returns the number indexed.
 
@@ -301,7 +328,9 @@ def _rebuild(store, index: FullTextIndex | None = None, progress=None, path: str
     tmp = path + ".building"
     if os.path.isdir(tmp):
         shutil.rmtree(tmp)
-    docs = (study_document(s.record, withdrawn=s.withdrawn_at is not None, asof=today) for s in store.iter_studies())
+    docs = (study_document(s.record, withdrawn=s.withdrawn_at is not None, asof=today,
+                           outcome_switched=switched)
+            for s, switched in with_flags(store, store.iter_studies()))
     n = bulk_build(tmp, docs, progress)
     FullTextIndex(tmp).set_seq(seq, today)
     old = path + ".old"

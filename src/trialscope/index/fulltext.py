@@ -23,9 +23,9 @@ import tantivy
 from ..normalize import age_days
 from ..trust import effective_status
 
-SCHEMA_VERSION = 13  # 8: trust and places; 9: the Essie pieces (see the block at the end);
+SCHEMA_VERSION = 14  # 8: trust and places; 9: the Essie pieces (see the block at the end);
 # 10: their value counts; 11: long texts; 12: value counts of list pieces only;
-# 13: each distinct value once
+# 13: each distinct value once; 14: the outcome-switch flag (oswitch)
 
 # Free-text fields and their weights (BM25 per field, summed over fields).
 TEXT_WEIGHTS: dict[str, float] = {
@@ -71,11 +71,12 @@ QUERY_FIELDS: dict[str, list[str]] = {
 # Raw fast fields (filters + facets).
 RAW_FIELDS = (
     "status", "phase", "stype", "itype", "sclass", "country", "results", "sex", "hv", "withdrawn",
+    "oswitch",  # the outcome-switch flag (trialscope.history.outcomes), computed from the versions
 )
 # facet name -> the raw field whose values it counts (in the shared "facet" column)
 GROUPED_FACETS = {
     "status": "status", "phase": "phase", "study_type": "stype", "intervention_type": "itype",
-    "sponsor_class": "sclass", "has_results": "results",
+    "sponsor_class": "sclass", "has_results": "results", "outcome_switched": "oswitch",
 }
 DATE_FIELDS = ("start", "first_posted", "last_update", "completion", "results_first_posted")
 SORT_FIELDS = (*DATE_FIELDS, "enrollment")
@@ -273,9 +274,11 @@ def _outcome_texts(proto: dict, record: dict) -> list[str]:
     return texts
 
 
-def study_document(record: dict, withdrawn: bool = False, asof: date | None = None) -> tantivy.Document:
+def study_document(record: dict, withdrawn: bool = False, asof: date | None = None,
+                   outcome_switched: bool = False) -> tantivy.Document:
     """The tantivy document of one v2 study record; its status is the effective one as of
-    `asof` (default today; see `trialscope.trust`)."""
+    `asof` (default today; see `trialscope.trust`); `outcome_switched`: its flag, which
+    depends on the study's versions, not on this record (see `history.flags`)."""
     proto = record.get("protocolSection") or {}
     ident = proto.get("identificationModule") or {}
     status = proto.get("statusModule") or {}
@@ -377,6 +380,7 @@ def study_document(record: dict, withdrawn: bool = False, asof: date | None = No
     hv = elig.get("healthyVolunteers")
     doc.add_text("hv", "unknown" if hv is None else ("true" if hv else "false"))
     doc.add_text("withdrawn", "true" if withdrawn else "false")
+    doc.add_text("oswitch", "true" if outcome_switched else "false")
     lo, hi = _age(elig.get("minimumAge")), _age(elig.get("maximumAge"))
     doc.add_float("min_age", lo if lo is not None else 0.0)
     doc.add_float("max_age", hi if hi is not None else OPEN_MAX_AGE)
@@ -400,7 +404,8 @@ def study_document(record: dict, withdrawn: bool = False, asof: date | None = No
 
     for name, values in (("status", (overall,)), ("phase", phases), ("study_type", (design.get("studyType"),)),
                          ("intervention_type", itypes), ("sponsor_class", (lead.get("class"),)),
-                         ("has_results", ("true" if has_results else "false",))):
+                         ("has_results", ("true" if has_results else "false",)),
+                         ("outcome_switched", ("true" if outcome_switched else "false",))):
         for v in values:
             if v:
                 doc.add_text("facet", f"{name}:{v}")

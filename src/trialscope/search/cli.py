@@ -92,6 +92,7 @@ def request_from_args(args: argparse.Namespace) -> SearchRequest:
         intervention_type=args.intervention_type or [], sponsor_class=args.sponsor_class or [],
         sex=args.sex, age=args.age, healthy_volunteers=_yes_no(args.healthy_volunteers),
         country=args.country or [], has_results=_yes_no(args.has_results), dates=dates,
+        outcome_switched=_yes_no(args.outcome_switched),
         near=_parse_near(args.near) if args.near else None, ids=args.ids or [],
         expand_mesh=not args.no_expand, include_withdrawn=not args.exclude_withdrawn, lenient=args.lenient,
     )
@@ -195,6 +196,8 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--healthy-volunteers", help="yes/no")
     p.add_argument("--country", action="append")
     p.add_argument("--has-results", help="yes/no")
+    p.add_argument("--outcome-switched", nargs="?", const="yes", metavar="yes/no",
+                   help="a primary outcome changed after the start date (see `trialscope history`)")
     for key in DATE_FIELDS:
         p.add_argument(f"--{key.replace('_', '-')}", dest=key, help="date range FROM..TO (YYYY[-MM[-DD]])")
     p.add_argument("--near", help='a place, ZIP code or LAT,LON, then an optional ,RADIUS in km '

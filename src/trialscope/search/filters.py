@@ -150,6 +150,8 @@ class Filters:
             out.append(self._terms("country", self.countries(as_list(req.country))))
         if req.has_results is not None:
             out.append(Query.term_query(s, "results", "true" if req.has_results else "false"))
+        if req.outcome_switched is not None:
+            out.append(Query.term_query(s, "oswitch", "true" if req.outcome_switched else "false"))
         for key, bounds in (req.dates or {}).items():
             if key not in DATE_FIELDS:
                 raise FilterError("dates", list(DATE_FIELDS), key)

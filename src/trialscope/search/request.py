@@ -47,6 +47,7 @@ FACETS = {
     "country": ("country", 25),
     "condition_mesh": ("mesh_facet", 15),
     "has_results": ("results", 2),
+    "outcome_switched": ("oswitch", 2),
 }
 MAX_LIMIT = 1000
 
@@ -65,6 +66,7 @@ class SearchRequest:
     healthy_volunteers: bool | None = None
     country: list[str] = field(default_factory=list)
     has_results: bool | None = None
+    outcome_switched: bool | None = None  # a primary outcome changed after the start (history.outcomes)
     dates: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     near: tuple[float, float, float] | None = None
     ids: list[str] = field(default_factory=list)

@@ -218,6 +218,10 @@ class Store(Protocol):
 
     def history_count(self) -> int: ...
 
+    def history_ids(self, since: str | None = None) -> set[str]:
+        """NCT ids of the studies with a version in history (filed at or after ``since``, an
+        ISO 8601 time like replaced_at, when given): index scans, never the records."""
+
     def iter_rejects(self) -> Iterator[RejectEntry]: ...
 
     def meta_items(self) -> dict[str, str]: ...

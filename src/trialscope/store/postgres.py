@@ -134,6 +134,11 @@ MIGRATIONS: list[str] = [
         END IF;
     END $$;
     """,
+    # 3: history by the time a version was filed (derived data that depends on a study's
+    # versions, such as the outcome-switch flag, finds what an ingest filed; history_ids)
+    """
+    CREATE INDEX study_history_replaced ON study_history(replaced_at, nct_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -595,6 +600,14 @@ class PostgresStore:
     def history_count(self) -> int:
         with self.pool.connection() as conn:
             return conn.execute("SELECT count(*) FROM study_history").fetchone()[0]
+
+    def history_ids(self, since: str | None = None) -> set[str]:
+        with self.pool.connection() as conn:
+            if since is None:
+                rows = conn.execute("SELECT DISTINCT nct_id FROM study_history")
+            else:
+                rows = conn.execute("SELECT DISTINCT nct_id FROM study_history WHERE replaced_at >= %s", (since,))
+            return {r[0] for r in rows}
 
     def get_meta(self, key: str) -> str | None:
         with self.pool.connection() as conn:

@@ -89,6 +89,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE studies ADD COLUMN raw_codec TEXT;
     ALTER TABLE study_history ADD COLUMN raw_codec TEXT;
     """,
+    # 3: history by the time a version was filed (derived data that depends on a study's
+    # versions, such as the outcome-switch flag, finds what an ingest filed; history_ids)
+    """
+    CREATE INDEX study_history_replaced ON study_history(replaced_at, nct_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -422,6 +427,12 @@ class SQLiteStore:
 
     def history_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM study_history").fetchone()[0]
+
+    def history_ids(self, since: str | None = None) -> set[str]:
+        if since is None:
+            return {r[0] for r in self.db.execute("SELECT DISTINCT nct_id FROM study_history")}
+        return {r[0] for r in self.db.execute(
+            "SELECT DISTINCT nct_id FROM study_history WHERE replaced_at >= ?", (since,))}
 
     def iter_rejects(self) -> Iterator[RejectEntry]:
         """Every reject of every run, in the order they were logged."""

@@ -244,6 +244,9 @@ def router(web: Web) -> APIRouter:
                                        examples=["NCT04852770|NCT01728545|NCT02109302"]),
         filter_advanced: str | None = Query(None, alias="filter.advanced", description="a filter in the query language",
                                             examples=["AREA[StartDate]2022", "AREA[Phase]PHASE3"]),
+        filter_switched: str | None = Query(None, alias="filter.outcomeSwitched",
+                                            description="trialscope extension: true (or false) for studies whose primary "
+                                                        "outcome changed after the start date; see /studies/{nctId}/history"),
         filter_synonyms: str | None = Query(None, alias="filter.synonyms",
                                             description="not supported (no registry synonym ids): a 400 names it"),
         post_status: str | None = Query(None, alias="postFilter.overallStatus", description="as filter.overallStatus"),

@@ -55,7 +55,8 @@ AGG_FILTERS: dict[str, tuple[str, dict[str, Any]]] = {
 _FILTERS = ("overallStatus", "ids", "geo", "advanced", "synonyms")
 API_PARAMS = {f"query.{a}" for a in QUERY_AREAS} | {f"filter.{f}" for f in _FILTERS} | {
     f"postFilter.{f}" for f in _FILTERS} | {"sort", "fields", "countTotal", "pageSize", "pageToken",
-                                            "format", "markupFormat", "aggFilters", "geoDecay"}
+                                            "format", "markupFormat", "aggFilters", "geoDecay",
+                                            "filter.outcomeSwitched"}  # the last: a trialscope extension
 _INT = re.compile(r"^\+?\d{1,9}$")
 _ONLY_IDS = re.compile(r"^[\s,]*(?:NCT[0-9]{8}[\s,]*)+$", re.I)
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
@@ -257,6 +258,9 @@ def api_request(params) -> tuple[SearchRequest, ApiOptions]:
         if geo:  # the contract ignores it without filter.geo; with it, it would rank by distance
             raise ParamError("geoDecay", "geoDecay is not supported: trialscope filters by distance "
                                          "but does not rank by it")
+    switched = params.get("filter.outcomeSwitched")  # beyond the contract (history.outcomes)
+    if switched and switched.strip():
+        f["outcome_switched"] = parse_bool("filter.outcomeSwitched", switched)
     # filter.advanced and postFilter.advanced: Essie expressions the searcher ANDs in as filters
     for name in ("filter.advanced", "postFilter.advanced"):
         expr = _text(name, params.get(name))

@@ -54,7 +54,7 @@ HERE = Path(__file__).parent
 REGISTRY = "ClinicalTrials.gov (US)"
 SEE_ALSO = 20  # on the record page, as on the registry page; "more" opens up to SEE_ALSO_MORE
 SEE_ALSO_MORE = 100
-PAGE_FACETS = ("status", "phase", "study_type", "country")  # the filters the search page shows
+PAGE_FACETS = ("status", "phase", "study_type", "country", "outcome_switched")  # the filters the search page shows
 EXPORT_CAP = 10_000  # rows in one CSV / RIS export
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -495,4 +495,5 @@ def _aggregate(web: Web, ui) -> dict:
         "year": years,
         "conditions": list(facets.get("condition_mesh") or [])[:15],
         "country": list(facets.get("country") or [])[:15],
+        "outcome_switched": dict(facets.get("outcome_switched") or []).get("true", 0),
     }

@@ -230,8 +230,15 @@ def router(web, env) -> APIRouter:
         ui = parse_ui(request.query_params)
         ui.page = ""
         pairs = ui.pairs()
-        body = web.cached(("feed.atom", tuple(pairs), str(request.base_url)),
-                          lambda: _feed(web, ui, pairs, str(request.base_url).rstrip("/")))
+        # the feed reads the store changes the index holds, so each is matched against the
+        # search as indexed: the index's seq first, then a searcher that sees at least that
+        indexed = web.searcher.index.seq
+
+        def compute() -> bytes:
+            web.searcher.catch_up()
+            return _feed(web, ui, pairs, str(request.base_url).rstrip("/"), indexed)
+
+        body = web.cached(("feed.atom", tuple(pairs), str(request.base_url), indexed), compute)
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     return r
@@ -240,17 +247,16 @@ def router(web, env) -> APIRouter:
 def _title(record: dict, nct: str) -> str:
     from ..history.recent import title_of
 
-    return title_of(record, nct)
+    return title_of((record.get("protocolSection") or {}).get("identificationModule"), nct)
 
 
-def _feed(web, ui, pairs: list[tuple[str, str]], base: str) -> bytes:
+def _feed(web, ui, pairs: list[tuple[str, str]], base: str, indexed: int) -> bytes:
     def request_for(ids: list[str]):
         req = ui_request(ui, limit=len(ids), facets=False, snippets=False)
         req.ids = ids
         return req
 
-    web.catch_up()
-    entries, _ = recent(web.store, search_matcher(web.searcher, request_for))
+    entries, _ = recent(web.store, search_matcher(web.searcher, request_for), until_seq=indexed)
     qs = urlencode(pairs)
     what = " ".join(v for k, v in pairs if k in ("q", "cond", "intr", "locn", "spons")) or "all studies"
     return feed(

@@ -125,6 +125,7 @@ class UiSearch:
     phase: list[str] | None = None
     type: list[str] | None = None
     country: list[str] | None = None
+    switched: list[str] | None = None  # "true" / "false": the outcome-switch flag (one = a filter)
     age: str = ""
     sex: str = ""
     results: str = ""
@@ -141,7 +142,7 @@ class UiSearch:
     def empty(self) -> bool:
         return not any([self.q, self.cond, self.intr, self.locn, self.spons, self.status, self.phase,
                         self.type, self.country, self.age, self.sex, self.results, self.lat,
-                        self.near])
+                        self.near, self.switched])
 
     def pairs(self, **override: Any) -> list[tuple[str, str]]:
         """URL parameters for this state (override: replace some; page resets unless given)."""
@@ -187,6 +188,8 @@ def parse_ui(params) -> UiSearch:
         _float("age", age, 0, 150)
     ui.age = age
     ui.country = [c.strip() for c in params.getlist("country") if c.strip()][:20] or None
+    ui.switched = _enum("switched", params.getlist("switched"), ["TRUE", "FALSE"])
+    ui.switched = [v.lower() for v in ui.switched] if ui.switched else None
     sex = (params.get("sex") or "").upper()
     if sex and sex not in SEXES:
         raise ParamError("sex", f"unknown value {sex!r} for sex", SEXES)
@@ -261,5 +264,6 @@ def ui_request(ui: UiSearch, *, limit: int = PAGE_SIZE, facets: bool = True, sni
         query=ui.q, fields=fields, status=ui.status or [], phase=ui.phase or [],
         study_type=ui.type or [], country=ui.country or [], age=float(ui.age) if ui.age else None,
         sex=ui.sex or None, has_results={"yes": True, "no": False}.get(ui.results), near=near,
+        outcome_switched={("true",): True, ("false",): False}.get(tuple(ui.switched or ())),
         sort=sort, limit=limit, page_token=ui.page or None, facets=facets, snippets=snippets,
     )
