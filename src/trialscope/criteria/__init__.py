@@ -18,7 +18,7 @@ from __future__ import annotations
 import msgspec
 
 from .kinds import type_criterion
-from .split import Item, split
+from .split import Item, sections_of
 from .text import clean
 from .types import (
     Age,
@@ -55,7 +55,7 @@ def parse_criteria(text: str | None) -> Criteria:
     if not text or not isinstance(text, str):
         return Criteria()
     text = text[:MAX_TEXT]
-    sections = split(text)
+    sections = sections_of(text)
     return Criteria(inclusion=[_criterion(text, it) for it in sections.inclusion],
                     exclusion=[_criterion(text, it) for it in sections.exclusion])
 
