@@ -180,6 +180,14 @@ class MeshVocabulary:
                     covered[i : i + n] = [True] * n
         return _unique(found)
 
+    def lookup_whole(self, text: str) -> list[str]:
+        """Descriptors that the whole text names (no phrase inside it); [] otherwise."""
+        toks = tokens(text)
+        for key in _variants(toks) if toks else ():
+            if key in self._terms:
+                return self._terms[key].split("|")
+        return []
+
     def _phrase(self, toks: list[str]) -> list[str]:
         for key in _variants(toks):
             names = [n for n in self._terms.get(key, "").split("|") if self._is_condition(n)]
