@@ -33,6 +33,14 @@ _TOO_GENERAL = frozenset({
     "Hypersensitivity", "Drug Hypersensitivity", "Death", "Weight Loss", "Therapeutics",
     "Pharmaceutical Preparations", "Drug Therapy", "Water", "Oxygen", "Placebos", "Control Groups",
 })
+# Clinical words the term index does not hold (matched in any case).
+_LAY = {"febrile": "Fever", "afebrile": "Fever", "hypercholesteremia": "Hypercholesterolemia",
+        "breathlessness": "Dyspnea", "sob": "Dyspnea", "dyspnoea": "Dyspnea", "oedema": "Edema",
+        "haemorrhage": "Hemorrhage", "anaemia": "Anemia", "anaemic": "Anemia", "anemic": "Anemia",
+        "diarrhoea": "Diarrhea", "leukaemia": "Leukemia",
+        "a-fib": "Atrial Fibrillation", "afib": "Atrial Fibrillation", "cirrhotic": "Liver Cirrhosis",
+        "diabetic": "Diabetes Mellitus", "hypertensive": "Hypertension", "obese": "Obesity",
+        "septic": "Sepsis", "asthmatic": "Asthma", "epileptic": "Epilepsy"}
 # Clinical shorthand the term index does not hold (matched in upper case only).
 _ABBREVIATIONS = {
     "CHF": "Heart Failure", "HF": "Heart Failure", "MI": "Myocardial Infarction",
@@ -61,7 +69,16 @@ _ABBREVIATIONS = {
 }
 _CONDITION_TREES = ("C", "F03")
 _DRUG_TREES = ("D",)
-_PROCEDURE_TREES = ("E02", "E04", "E05.")
+_PROCEDURE_TREES = ("E02", "E04")
+_DIAGNOSTIC_TREES = ("E01", "E05")  # biopsy, endoscopy, genetic testing: not treatments
+# Chemicals that are not treatments when named alone ("smokes", "alcohol", "barium swallow"),
+# and descriptors of molecules rather than medicines.
+_NOT_TREATMENTS = frozenset({"Smoke", "Tobacco", "Tobacco Products", "Ethanol", "Alcohols", "Barium",
+                             "Barium Sulfate", "Contrast Media", "Food", "Bilirubin", "Creatinine", "Glucose",
+                             "Cholesterol", "Hemoglobins", "Albumins", "Oxygen", "Water", "Sodium", "Potassium",
+                             "Calcium", "Iron", "Urea", "Biomarkers", "Caffeine", "Coffee", "Air"})
+_MOLECULE = re.compile(r"\b(?:Receptors?|Genes?|Proteins?|Antigens?|Enzymes?|Cells?|RNA|DNA|Mutation|Peptides?|"
+                       r"Ligands?|Kinases?)\b")
 
 # Stems of non-proprietary drug names: a word ending so is a drug even if MeSH lacks it.
 _DRUG_STEM = re.compile(
@@ -99,7 +116,7 @@ class Mention:
 # ("no ascites, encephalopathy or bleeding"); "other" and "active" end at a comma.
 _CUE_WORDS = {
     **dict.fromkeys(("no", "not", "without", "never", "none", "neither", "nor", "absence", "absent",
-                     "exclude", "excluded", "excluding", "non"), "neg"),
+                     "exclude", "excluded", "excluding"), "neg"),
     **dict.fromkeys(("other", "another", "second", "additional", "secondary", "previous", "prior",
                      "concurrent", "concomitant", "synchronous", "metachronous"), "other"),
     **dict.fromkeys(("active", "uncontrolled", "current", "currently", "ongoing", "symptomatic", "untreated",
@@ -171,6 +188,7 @@ class _Word:
             alone = _names(tuple(sorted(self.toks)))
         if not alone[0]:
             abbrev = _ABBREVIATIONS.get(word.upper()) if word.isupper() and len(word) >= 2 else None
+            abbrev = abbrev or _LAY.get(self.low) or None
             if abbrev:
                 alone = ((abbrev,), "condition")
             elif is_drug_word(word):
@@ -207,6 +225,10 @@ def _names(key_tokens: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
         for kind, trees in (("condition", _CONDITION_TREES), ("drug", _DRUG_TREES),
                             ("procedure", _PROCEDURE_TREES)):
             chosen = tuple(n for n in names if n not in _TOO_GENERAL and _in_trees(n, trees))
+            if kind == "drug":
+                chosen = tuple(n for n in chosen if n not in _NOT_TREATMENTS and not _MOLECULE.search(n))
+            elif kind == "procedure":
+                chosen = tuple(n for n in chosen if not _in_trees(n, _DIAGNOSTIC_TREES))
             if chosen:
                 return chosen, kind
     return (), ""

@@ -401,7 +401,8 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
             return _Verdict(None, f"history of {best_c.text} (active?)", ev)
         return _Verdict(True, best_c.text, ev)
     for c, pnames in p.denied:
-        if _strength(names, pnames) >= 0.9:
+        # denying a condition denies everything narrower: "denies diabetes" answers "type 2 diabetes"
+        if names & pnames or _strength(pnames, names) >= 0.9:
             return _Verdict(False, f"no {c.text}", [Evidence(c.start, c.end, f"no {c.text}")])
     if best_c is not None:
         return _Verdict(None, f"{best_c.text} (related)", [Evidence(best_c.start, best_c.end, best_c.text)])
