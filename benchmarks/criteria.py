@@ -9,7 +9,9 @@ Reads the shared archives (../shared/data/ctgov, and ctgov-extra with --extra). 
   criteria (`criteria_of`), write the derived SQLite file; one process;
 - `criteria_parse_only`: `criteria_of(record)` alone over the same records (no store I/O),
   serial, and over the ingest worker count (what it adds when run in the parse workers);
-- per-study parse times (median, p95, max) from the serial pass.
+- per-study parse times (median, p95, max) from the serial pass;
+- CPU seconds (this process and the ingest's worker processes) beside the wall times: on a
+  shared machine the wall times swing with the load, the CPU ratio much less.
 
 The headline ratio is catch-up time over ingest time. Prints JSON; medians over --repeat.
 """
@@ -20,6 +22,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -62,22 +65,33 @@ def per_study(records: list[bytes]) -> list[float]:
     return sorted(times)
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (the ingest workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def one_run(paths: list[str], workers: int, limit: int | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(str(Path(tmp) / "bench.db"))
+        cpu = _cpu()
         summary = ingest(store, paths, progress=False, workers=workers)
+        ingest_cpu = _cpu() - cpu
         ingest_s = summary.seconds
         studies = store.count()
+        cpu = _cpu()
         t = time.perf_counter()
         criteria_index.catch_up(store)
         catch_up_s = time.perf_counter() - t
+        catch_up_cpu = _cpu() - cpu
         size = (criteria_index.index_dir(store) / "criteria.sqlite").stat().st_size
         records = [s.record_json for s in store.iter_studies()][:limit]
         store.close()
     serial = parse_only(records, 1)
     pooled = parse_only(records, workers)
     times = per_study(records)
-    return {"studies": studies, "ingest_s": ingest_s, "catch_up_s": catch_up_s, "parse_serial_s": serial,
+    return {"studies": studies, "ingest_s": ingest_s, "catch_up_s": catch_up_s, "ingest_cpu_s": ingest_cpu,
+            "catch_up_cpu_s": catch_up_cpu, "parse_serial_s": serial,
             "parse_pool_s": pooled, "parsed": len(records), "times": times, "derived_mb": size / 1e6}
 
 
@@ -112,6 +126,9 @@ def main() -> int:
         "ingest_us_per_study": round(ingest_s / n * 1e6),
         "criteria_catch_up_us_per_study": round(catch_up_s / n * 1e6),
         "catch_up_over_ingest": round(catch_up_s / ingest_s, 3),
+        "cpu_us_per_study": {"ingest": round(med("ingest_cpu_s") / n * 1e6),
+                             "criteria_catch_up": round(med("catch_up_cpu_s") / n * 1e6)},
+        "catch_up_over_ingest_cpu": round(med("catch_up_cpu_s") / med("ingest_cpu_s"), 3),
         "criteria_parse_us_per_study_serial": round(med("parse_serial_s") / parsed * 1e6),
         "criteria_parse_us_per_study_in_workers": round(med("parse_pool_s") / parsed * 1e6),
         "parse_in_workers_over_ingest": round((med("parse_pool_s") / parsed) / (ingest_s / n), 3),

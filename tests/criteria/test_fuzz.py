@@ -8,7 +8,7 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trialscope.criteria import Criteria, criteria_of, decode, encode, parse_criteria
+from trialscope.criteria import Criteria, Eligibility, criteria_of, decode, encode, parse_criteria
 
 PIECES = st.sampled_from([
     "Inclusion Criteria:", "Exclusion Criteria:", "INCLUSION:", "\n", "\n\n", "  ", "* ", "- ", "1. ", "2) ",
@@ -58,5 +58,9 @@ def test_one_megabyte_is_bounded():
 
 
 def test_criteria_of_bad_records():
-    for record in ({}, {"protocolSection": None}, {"protocolSection": {"eligibilityModule": {"eligibilityCriteria": 5}}}):
-        assert decode(criteria_of(record)) == Criteria()
+    bad = ({}, {"protocolSection": None}, {"protocolSection": {"eligibilityModule": {"eligibilityCriteria": 5}}},
+           {"protocolSection": {"eligibilityModule": {"minimumAge": "soon", "sex": 3, "healthyVolunteers": "y"}}},
+           {"derivedSection": {"conditionBrowseModule": {"meshes": [None, {"term": 7}]}}}, [], None)
+    for record in bad:
+        c = decode(criteria_of(record))
+        assert c.inclusion == [] and c.exclusion == [] and c.eligibility == Eligibility()

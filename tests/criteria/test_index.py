@@ -35,7 +35,11 @@ def test_ingest_builds_it_for_the_whole_sample(sample_db):
         got = index.get_many(store, ncts)
         assert set(got) == set(ncts)
         record = store.get("NCT03949231").record
-        assert got["NCT03949231"] == parse_criteria(record["protocolSection"]["eligibilityModule"]["eligibilityCriteria"])
+        mine = got["NCT03949231"]
+        assert mine.inclusion == parse_criteria(record["protocolSection"]["eligibilityModule"]["eligibilityCriteria"]).inclusion
+        assert (mine.eligibility.min_age_years, mine.eligibility.max_age_years) == (18.0, 80.0)
+        assert mine.eligibility.sex == "ALL" and mine.eligibility.healthy_volunteers is False
+        assert mine.eligibility.conditions == ["Liver Neoplasms"]  # the record's condition MeSH term
         assert len(got["NCT03949231"].exclusion[5].children) == 4
     finally:
         store.close()

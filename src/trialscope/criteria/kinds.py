@@ -15,6 +15,7 @@ from functools import lru_cache
 from .concepts import spot
 from .text import COMPARATOR, NUMBER, comparator, lower, number
 from .types import (
+    FACT_KIND,
     Age,
     AnyFact,
     Condition,
@@ -62,7 +63,7 @@ def _typed(text: str, group: str) -> tuple[str, tuple[AnyFact, ...]]:
         facts += consents(low)
     facts += concepts(text, low, group, skip=[(f.start, f.end) for f in lab_facts])
     facts.sort(key=lambda f: f.start)
-    kinds = {f.__struct_config__.tag for f in facts}
+    kinds = {FACT_KIND[type(f)] for f in facts}
     kind = next((k for k in _KIND_ORDER if k in kinds), "other")
     return kind, tuple(facts)
 
@@ -103,7 +104,7 @@ _SUBJECT = re.compile(
     r"aged?|age|who|are|is|be|must|should|,|/|-)\s*)+", re.I)
 _RANGE = re.compile(
     r"(?:between|from|aged?|age\s*(?:range|group)?\s*(?:of|is|:|=)?)?\s*" + _N + _TUNIT_OPT
-    + r"\s*(?:-|to|and|through|until|–)\s*" + _N + _TUNIT_OPT + r"(?P<after>\s*(?:years?\s+)?(?:of\s+age|old|\(inclusive\)|inclusive))?")
+    + r"\s*(?:-|to|and|through|until|–)\s*(?P<lt><\s*|≤\s*)?" + _N + _TUNIT_OPT + r"(?P<after>\s*(?:years?\s+)?(?:of\s+age|old|\(inclusive\)|inclusive))?")
 _LOWER_WORDS = re.compile(_N + _TUNIT_OPT + r"\s*(?:of\s+age\s*|old\s*)?(?:or|and)\s*(older|over|above|more|greater|up|elder|beyond)")
 _UPPER_WORDS = re.compile(_N + _TUNIT_OPT + r"\s*(?:of\s+age\s*|old\s*)?(?:or|and)\s*(younger|under|below|less|lower)")
 _COMPARED = re.compile(r"(?P<comp>" + COMPARATOR + r")\s*(?:the\s+age\s+of\s*)?" + _N + _TUNIT_OPT)
@@ -135,15 +136,16 @@ def ages(text: str, low: str, group: str = "") -> list[Age]:
         return []
     out: list[Age] = []
     for m in _RANGE.finditer(low):
-        u1, u2 = m.group(2), m.group(4)
+        u1, u2 = m.group(2), m.group(5)
         led = low.startswith("age", m.start()) or _AGE_BEFORE.search(low, max(0, m.start() - 8), m.start())
         if not (u1 or u2 or m.group("after") or in_age_group or led):
             continue
         if not _age_place(low, m.start(), m.end(), has_ctx, in_age_group, m.group("after")):
             continue
-        lo, hi = _years(m.group(1), u1 or u2), _years(m.group(3), u2 or u1)
+        lo, hi = _years(m.group(1), u1 or u2), _years(m.group(4), u2 or u1)
         if lo < hi <= 120:
-            out.append(Age(start=m.start(), end=m.end(), min_years=lo, max_years=hi))
+            out.append(Age(start=m.start(), end=m.end(), min_years=lo, max_years=hi,
+                           max_inclusive=not (m.group("lt") or "").startswith("<")))
             return out
     for pattern, side in ((_LOWER_WORDS, "min"), (_UPPER_WORDS, "max")):
         for m in pattern.finditer(low):
@@ -178,10 +180,12 @@ def _age_place(low: str, start: int, end: int, has_ctx: bool, in_age_group: bool
     after "within", "for", "history" and the like."""
     if in_age_group:
         return True
+    if "gestation" in low[max(0, start - 30): end + 30]:
+        return False  # a gestational age is no age limit
     before = low[max(0, start - 40): start]
     if _DURATION.search(before.split(",")[-1].split(";")[-1]):
         return False
-    near = low[max(0, start - 25): end + 20]
+    near = low[max(0, start - 25): end + 32]
     return bool(re.search(_AGE_CTX, near)) or (after is not None and bool(after)) or (
         _SUBJECT.match(low) is not None and start <= _SUBJECT.match(low).end() + 12)
 
