@@ -208,77 +208,63 @@ def search_run(store, note: str, k: int) -> list[str]:
 
 # --- the matcher -----------------------------------------------------------------------------
 class Topic:
-    """One note's matcher inputs, computed once: candidates, their features, their grades,
-    and the assessments (made on demand and kept: folds re-rank the same candidates)."""
+    """One note's matcher inputs, computed once: its candidates in fusion order, the
+    assessment and features of the first `rank.ASSESS`, and their grades."""
 
     def __init__(self, coll: str, topic: dict, store, judged: dict[str, int]):
-        from trialscope.match import filters_for, prepare, read_facts
+        from trialscope.match import (
+            assess_many,
+            feature_rows,
+            filters_for,
+            prepare,
+            rank,
+            read_facts,
+        )
 
-        self.coll, self.id, self.text, self.store = coll, topic["id"], topic["text"], store
+        self.coll, self.id = coll, topic["id"]
         t0 = time.perf_counter()
-        self.facts = read_facts(self.text)
-        self.prepared = prepare(store, self.text, self.facts, filters_for(self.facts))
-        self.prepare_s = time.perf_counter() - t0
+        facts = read_facts(topic["text"])
+        self.prepared = prepare(store, topic["text"], facts, filters_for(facts))
+        wanted = [c.nct_id for c in self.prepared.cands[:rank.ASSESS]]
+        records = {n: s.record for n, s in store.get_many(wanted).items()}
+        self.rows = feature_rows(self.prepared, assess_many(store, facts, wanted, records), rank.ASSESS)
+        self.seconds = time.perf_counter() - t0
         self.ncts = [c.nct_id for c in self.prepared.cands]
         self.grades = [judged.get(n, -1) for n in self.ncts]
-        self.assessed: dict[str, object] = {}
 
-    def assessments(self, ncts: list[str]) -> dict[str, object]:
-        from trialscope.match import assess_many
-
-        missing = [n for n in ncts if n not in self.assessed]
-        if missing:
-            got = assess_many(self.store, self.facts, missing)
-            for n in missing:
-                self.assessed[n] = got.get(n)
-        return self.assessed
-
-    def judged(self, rows: list[dict], idx: list[int]) -> tuple[list[dict], list[int]]:
-        """The judged ones of `rows` (rows[k] is candidate idx[k]) and their grades."""
-        keep = [k for k, i in enumerate(idx) if self.grades[i] >= 0]
-        return [rows[k] for k in keep], [self.grades[idx[k]] for k in keep]
+    def judged(self) -> tuple[list[dict], list[int]]:
+        """The judged candidates' feature rows and grades (what the ranker learns from)."""
+        keep = [i for i in range(len(self.rows)) if self.grades[i] >= 0]
+        return [self.rows[i] for i in keep], [self.grades[i] for i in keep]
 
 
 def train(topics: list[Topic]):
-    """Both stages on these topics, as scripts/train_match_ranker.py does."""
+    """The ranker trained on these topics, exactly as scripts/train_match_ranker.py does."""
     from trialscope.match import rank
 
-    groups1 = [t.judged(t.prepared.rows, list(range(len(t.ncts)))) for t in topics]
-    stage1 = rank.fit(groups1)
-    groups2 = []
-    for t in topics:
-        s1 = stage1.score(t.prepared.rows)
-        top = sorted(range(len(t.ncts)), key=lambda i: (-s1[i], i))[:rank.ASSESS]
-        got = t.assessments([t.ncts[i] for i in top])
-        rows = [t.prepared.rows[i] | rank.eligibility_features(got.get(t.ncts[i])) for i in top]
-        groups2.append(t.judged(rows, top))
-    stage2 = rank.fit(groups2)
-    return rank.Model(stage1, stage2, {})
+    return rank.fit([t.judged() for t in topics])
 
 
-def matcher_runs(topics: list[Topic], folds: int) -> dict[str, list[str]]:
-    """Each topic ranked by a model trained on the other folds (both collections)."""
-    from trialscope.match import order
-
+def folds_of(topics: list[Topic], folds: int) -> dict[str, int]:
+    """Topic id -> fold: each collection's topics dealt round-robin in id order."""
     by_coll = defaultdict(list)
     for t in topics:
         by_coll[t.coll].append(t)
-    fold_of = {}
-    for ts in by_coll.values():
-        for i, t in enumerate(sorted(ts, key=lambda t: t.id)):
-            fold_of[t.id] = i % folds
+    return {t.id: i % folds for ts in by_coll.values() for i, t in enumerate(sorted(ts, key=lambda t: t.id))}
+
+
+def matcher_runs(topics: list[Topic], folds: int) -> dict[str, list[str]]:
+    """Each topic ranked by a model trained on the other folds' topics (both collections)."""
+    from trialscope.match import order
+
+    fold_of = folds_of(topics, folds)
     runs = {}
     for k in range(folds):
         model = train([t for t in topics if fold_of[t.id] != k])
         for t in topics:
-            if fold_of[t.id] != k:
-                continue
-            s1 = model.retrieval.score(t.prepared.rows)
-            first = sorted(range(len(t.ncts)), key=lambda i: (-s1[i], i))
-            t.assessments([t.ncts[i] for i in first[:100]])
-            ordered, _ = order(t.prepared, model, t.assessed)
-            runs[t.id] = [t.ncts[i] for i in ordered]
-        log(f"  fold {k + 1}/{folds} done")
+            if fold_of[t.id] == k:
+                ordered, _ = order(t.prepared, t.rows, model)
+                runs[t.id] = [t.ncts[i] for i in ordered]
     return runs
 
 
@@ -360,7 +346,7 @@ def main() -> None:
                     [scores["match"][i]["NDCG@10"] for i in ids], [scores[base][i]["NDCG@10"] for i in ids])
             mts = [t for t in all_topics if t.coll == name]
             out["candidates_per_topic_median"] = int(statistics.median(len(t.ncts) for t in mts))
-            out["prepare_ms_median"] = round(statistics.median(t.prepare_s for t in mts) * 1000, 1)
+            out["matcher_ms_median_during_quality_run"] = round(statistics.median(t.seconds for t in mts) * 1000, 1)
             report[name] = out
     if args.no_latency:
         print(json.dumps(report, indent=2))

@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import msgspec
 
+from ..mesh import vocabulary
+from ..normalize import age_days
 from .kinds import type_criterion
-from .split import Item, split
+from .split import Item, sections_of
 from .text import clean
 from .types import (
+    FACT_KIND,
     Age,
     AnyFact,
     Condition,
     Consent,
     Criteria,
     Criterion,
+    Eligibility,
     Fact,
     Lab,
     Performance,
@@ -37,13 +41,13 @@ from .types import (
 )
 
 __all__ = [
-    "Age", "AnyFact", "Condition", "Consent", "Criteria", "Criterion", "Fact", "Lab", "Performance",
-    "Reproductive", "Sex", "Stage", "Therapy", "parse_criteria", "criteria_of", "encode", "decode",
-    "FORMAT",
+    "Age", "AnyFact", "Condition", "Consent", "Criteria", "Criterion", "Eligibility", "FACT_KIND", "Fact",
+    "Lab", "Performance", "Reproductive", "Sex", "Stage", "Therapy", "parse_criteria", "criteria_of",
+    "eligibility_of", "encode", "decode", "FORMAT",
 ]
 
 # Bump when parsing or the stored structure changes: the derived index is rebuilt.
-FORMAT = 1
+FORMAT = 2
 MAX_TEXT = 200_000  # characters read from one eligibility text (the registry's limit is far lower)
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -55,7 +59,7 @@ def parse_criteria(text: str | None) -> Criteria:
     if not text or not isinstance(text, str):
         return Criteria()
     text = text[:MAX_TEXT]
-    sections = split(text)
+    sections = sections_of(text)
     return Criteria(inclusion=[_criterion(text, it) for it in sections.inclusion],
                     exclusion=[_criterion(text, it) for it in sections.exclusion])
 
@@ -68,9 +72,51 @@ def _criterion(text: str, item: Item) -> Criterion:
 
 
 def criteria_of(record: dict) -> bytes:
-    """The stored form of a v2 record's parsed criteria (msgpack of `Criteria`)."""
-    module = ((record or {}).get("protocolSection") or {}).get("eligibilityModule") or {}
-    return encode(parse_criteria(module.get("eligibilityCriteria")))
+    """The stored form of a v2 record's parsed criteria and structured eligibility (msgpack
+    of `Criteria`). A pure function of the record: an ingest worker process can run it."""
+    return encode(read_record(record))
+
+
+def read_record(record: dict) -> Criteria:
+    """A v2 record's criteria, parsed, with its structured eligibility."""
+    module = _dict(_dict(record).get("protocolSection")).get("eligibilityModule")
+    text = _dict(module).get("eligibilityCriteria")
+    criteria = parse_criteria(text if isinstance(text, str) else None)
+    criteria.eligibility = eligibility_of(record)
+    return criteria
+
+
+def eligibility_of(record: dict | None) -> Eligibility:
+    """The structured eligibility of a v2 record (unusable values are left out)."""
+    protocol = _dict(_dict(record).get("protocolSection"))
+    module = _dict(protocol.get("eligibilityModule"))
+    out = Eligibility()
+    for key, years, written in (("minimumAge", "min_age_years", "min_age"), ("maximumAge", "max_age_years", "max_age")):
+        value = module.get(key)
+        if isinstance(value, str):
+            try:
+                days = age_days(value)
+            except ValueError:
+                days = None
+            if days is not None:
+                setattr(out, years, round(days / 365.25, 4))
+                setattr(out, written, value.strip()[:40])
+    sex = module.get("sex")
+    out.sex = sex.upper()[:10] if isinstance(sex, str) else ""
+    hv = module.get("healthyVolunteers")
+    out.healthy_volunteers = hv if isinstance(hv, bool) else None
+    meshes = _dict(_dict(_dict(record).get("derivedSection")).get("conditionBrowseModule")).get("meshes")
+    names = [m.get("term") for m in meshes or [] if isinstance(m, dict) and isinstance(m.get("term"), str)]
+    if not names:
+        conditions = _dict(protocol.get("conditionsModule")).get("conditions") or []
+        vocab = vocabulary()
+        names = [n for c in conditions[:10] if isinstance(c, str) for n in vocab.lookup(c[:200])[:3]]
+    out.conditions = list(dict.fromkeys(names))[:20]
+    return out
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def encode(criteria: Criteria) -> bytes:

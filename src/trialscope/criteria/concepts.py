@@ -15,13 +15,12 @@ stems of the international non-proprietary names (`-mab`, `-nib`, `-platin`, ...
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from .. import mesh
 
-_WORD = re.compile(r"[^\W_]+(?:'s)?")
-_BREAK = re.compile(r"[,.;:()\[\]{}/|!?\"]|\s-\s")
 MAX_PHRASE = 8
 
 # Descriptors too general to say anything about a patient when spotted alone.
@@ -34,6 +33,14 @@ _TOO_GENERAL = frozenset({
     "Hypersensitivity", "Drug Hypersensitivity", "Death", "Weight Loss", "Therapeutics",
     "Pharmaceutical Preparations", "Drug Therapy", "Water", "Oxygen", "Placebos", "Control Groups",
 })
+# Clinical words the term index does not hold (matched in any case).
+_LAY = {"febrile": "Fever", "afebrile": "Fever", "hypercholesteremia": "Hypercholesterolemia",
+        "breathlessness": "Dyspnea", "sob": "Dyspnea", "dyspnoea": "Dyspnea", "oedema": "Edema",
+        "haemorrhage": "Hemorrhage", "anaemia": "Anemia", "anaemic": "Anemia", "anemic": "Anemia",
+        "diarrhoea": "Diarrhea", "leukaemia": "Leukemia",
+        "a-fib": "Atrial Fibrillation", "afib": "Atrial Fibrillation", "cirrhotic": "Liver Cirrhosis",
+        "diabetic": "Diabetes Mellitus", "hypertensive": "Hypertension", "obese": "Obesity",
+        "septic": "Sepsis", "asthmatic": "Asthma", "epileptic": "Epilepsy"}
 # Clinical shorthand the term index does not hold (matched in upper case only).
 _ABBREVIATIONS = {
     "CHF": "Heart Failure", "HF": "Heart Failure", "MI": "Myocardial Infarction",
@@ -62,7 +69,16 @@ _ABBREVIATIONS = {
 }
 _CONDITION_TREES = ("C", "F03")
 _DRUG_TREES = ("D",)
-_PROCEDURE_TREES = ("E02", "E04", "E05.")
+_PROCEDURE_TREES = ("E02", "E04")
+_DIAGNOSTIC_TREES = ("E01", "E05")  # biopsy, endoscopy, genetic testing: not treatments
+# Chemicals that are not treatments when named alone ("smokes", "alcohol", "barium swallow"),
+# and descriptors of molecules rather than medicines.
+_NOT_TREATMENTS = frozenset({"Smoke", "Tobacco", "Tobacco Products", "Ethanol", "Alcohols", "Barium",
+                             "Barium Sulfate", "Contrast Media", "Food", "Bilirubin", "Creatinine", "Glucose",
+                             "Cholesterol", "Hemoglobins", "Albumins", "Oxygen", "Water", "Sodium", "Potassium",
+                             "Calcium", "Iron", "Urea", "Biomarkers", "Caffeine", "Coffee", "Air"})
+_MOLECULE = re.compile(r"\b(?:Receptors?|Genes?|Proteins?|Antigens?|Enzymes?|Cells?|RNA|DNA|Mutation|Peptides?|"
+                       r"Ligands?|Kinases?)\b")
 
 # Stems of non-proprietary drug names: a word ending so is a drug even if MeSH lacks it.
 _DRUG_STEM = re.compile(
@@ -89,8 +105,48 @@ _NOT_DRUGS = frozenset({
 class Mention:
     start: int
     end: int
-    names: tuple[str, ...]  # MeSH descriptors, best first ("" for a stem-only drug)
+    names: tuple[str, ...]  # MeSH descriptors, best first (empty for a stem-only drug)
     kind: str  # "condition" | "drug" | "procedure"
+    # Cues before it in its clause: "neg" (no, not, without, free of), "other" (other,
+    # another, prior), "active" (active, uncontrolled, severe), "allergy" (allergic to).
+    cues: frozenset[str] = frozenset()
+
+
+# Cue words, read in the same pass as the concepts. A negation reaches across a list
+# ("no ascites, encephalopathy or bleeding"); "other" and "active" end at a comma.
+_CUE_WORDS = {
+    **dict.fromkeys(("no", "not", "without", "never", "none", "neither", "nor", "absence", "absent",
+                     "exclude", "excluded", "excluding"), "neg"),
+    **dict.fromkeys(("other", "another", "second", "additional", "secondary", "previous", "prior",
+                     "concurrent", "concomitant", "synchronous", "metachronous"), "other"),
+    **dict.fromkeys(("active", "uncontrolled", "current", "currently", "ongoing", "symptomatic", "untreated",
+                     "unstable", "severe", "significant", "decompensated", "acute", "poorly", "inadequately"),
+                    "active"),
+    **dict.fromkeys(("allergy", "allergies", "allergic", "hypersensitivity", "hypersensitive",
+                     "contraindication", "contraindications", "contraindicated", "anaphylaxis"), "allergy"),
+    **dict.fromkeys(("but", "except", "however", "unless", "although", "if"), "stop"),
+}
+_CUE_PAIRS = {("free", "of"): "neg", ("negative", "for"): "neg", ("other", "than"): "stop"}
+_CUE_REACH = {"neg": (60, False), "allergy": (60, False), "other": (30, True), "active": (30, True)}
+_STOP_MARKS = frozenset(".;:!?")
+
+
+def _cues_before(ends: list[int], cues: list[str], pos: int) -> frozenset[str]:
+    found: set[str] = set()
+    i = bisect_right(ends, pos) - 1
+    commas = 0
+    while i >= 0:
+        end, cue = ends[i], cues[i]
+        i -= 1
+        if pos - end > 80 or cue == "stop":
+            break
+        if cue == "comma":
+            commas += 1
+            continue
+        reach, comma_ends = _CUE_REACH[cue]
+        if pos - end <= reach and not (comma_ends and commas):
+            found.add(cue)
+    return frozenset(found)
 
 
 class _Index:
@@ -101,18 +157,11 @@ class _Index:
         self.tokens: set[str] = set()
         self.pairs: set[tuple[str, str]] = set()
         for key in vocab.term_keys():
-            toks = key.split(" ")
-            canon = sorted({_canon(t) for t in toks})
+            canon = sorted({_canon(t) for t in key.split(" ")})
             self.tokens.update(canon)
             for i, a in enumerate(canon):
                 for b in canon[i + 1 :]:
                     self.pairs.add((a, b))
-
-    def pair(self, a: str, b: str) -> bool:
-        a, b = _canon(a), _canon(b)
-        if a == b:
-            return True
-        return (a, b) in self.pairs if a < b else (b, a) in self.pairs
 
 
 def _canon(tok: str) -> str:
@@ -124,20 +173,51 @@ def _index() -> _Index:
     return _Index(mesh.vocabulary())
 
 
-@lru_cache(maxsize=200_000)
-def _norm(word: str) -> tuple[str, ...]:
-    return tuple(mesh.tokens(word))
+class _Word:
+    """What spotting needs of one written word, computed once per distinct word."""
+
+    __slots__ = ("toks", "known", "alone", "low", "cue", "useful")
+
+    def __init__(self, word: str, idx: _Index):
+        self.low = word.lower()
+        self.cue = _CUE_WORDS.get(self.low)
+        self.toks = tuple(_canon(t) for t in mesh.tokens(word))
+        self.known = bool(self.toks) and all(t in idx.tokens for t in self.toks)
+        alone: tuple[tuple[str, ...], str] = ((), "")
+        if self.known:
+            alone = _names(tuple(sorted(self.toks)))
+        if not alone[0]:
+            abbrev = _ABBREVIATIONS.get(word.upper()) if word.isupper() and len(word) >= 2 else None
+            abbrev = abbrev or _LAY.get(self.low) or None
+            if abbrev:
+                alone = ((abbrev,), "condition")
+            elif is_drug_word(word):
+                alone = ((), "drug")
+        self.alone = alone
+        # a word that can neither name a concept nor be part of a phrase ends a window
+        self.useful = self.known or bool(alone[0]) or alone[1] == "drug"
+
+
+_WORDS: dict[str, _Word] = {}  # a cache of every distinct written word seen (bounded below)
+_MAX_WORDS = 500_000
+
+
+def _word(word: str) -> _Word:
+    w = _WORDS.get(word)
+    if w is None:
+        if len(_WORDS) >= _MAX_WORDS:
+            _WORDS.clear()
+        w = _WORDS[word] = _Word(word, _index()) if word[0].isalnum() else _break(word)
+    return w
 
 
 @lru_cache(maxsize=100_000)
 def _names(key_tokens: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
-    """(descriptors, kind) a sorted token tuple names, for a phrase; ((), "") if none."""
+    """(descriptors, kind) a sorted tuple of canonical tokens names; ((), "") if none."""
     vocab = _index().vocab
     keys = [" ".join(key_tokens)]
     if "neoplasm" in key_tokens:
         keys.append(" ".join(sorted("carcinoma" if t == "neoplasm" else t for t in key_tokens)))
-    if "carcinoma" in key_tokens:
-        keys.append(" ".join(sorted("neoplasm" if t == "carcinoma" else t for t in key_tokens)))
     for key in keys:
         names = vocab.names_for_key(key)
         if not names:
@@ -145,6 +225,10 @@ def _names(key_tokens: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
         for kind, trees in (("condition", _CONDITION_TREES), ("drug", _DRUG_TREES),
                             ("procedure", _PROCEDURE_TREES)):
             chosen = tuple(n for n in names if n not in _TOO_GENERAL and _in_trees(n, trees))
+            if kind == "drug":
+                chosen = tuple(n for n in chosen if n not in _NOT_TREATMENTS and not _MOLECULE.search(n))
+            elif kind == "procedure":
+                chosen = tuple(n for n in chosen if not _in_trees(n, _DIAGNOSTIC_TREES))
             if chosen:
                 return chosen, kind
     return (), ""
@@ -155,62 +239,89 @@ def _in_trees(name: str, trees: tuple[str, ...]) -> bool:
     return any(tn.startswith(trees) for tn in _index().vocab.tree_numbers(name))
 
 
-def _words(text: str) -> list[tuple[int, int, tuple[str, ...], int]]:
-    """(start, end, normalised tokens, segment) per word; segments end at punctuation."""
-    breaks = [m.start() for m in _BREAK.finditer(text)]
-    out = []
-    seg = 0
-    bi = 0
-    for m in _WORD.finditer(text):
-        while bi < len(breaks) and breaks[bi] < m.start():
-            bi += 1
-            seg = bi
-        low = m.group(0)
-        toks = _norm(low)
-        if toks:
-            out.append((m.start(), m.end(), toks, seg))
-    return out
+_WORD_OR_BREAK = re.compile(r"[^\W_]+(?:'s)?|[,.;:()\[\]{}/|!?\"]|\s-\s")
+
+
+def _break(mark: str) -> _Word:
+    w = _Word.__new__(_Word)
+    w.toks, w.known, w.alone, w.useful, w.low = (), False, ((), ""), False, ""
+    w.cue = "comma" if mark == "," else "stop" if mark[0] in _STOP_MARKS else "break"
+    return w
 
 
 def spot(text: str, kinds: tuple[str, ...] = ("condition", "drug", "procedure")) -> list[Mention]:
-    """MeSH concepts the text names, left to right, longest phrase first at each place."""
-    idx = _index()
-    words = _words(text)
+    """MeSH concepts the text names, left to right, longest phrase first at each place,
+    each with the context cues before it."""
     out: list[Mention] = []
-    i = 0
-    n = len(words)
-    while i < n:
-        best: Mention | None = None
-        best_j = i
-        window: list[str] = []
-        for j in range(i, min(n, i + MAX_PHRASE)):
-            if words[j][3] != words[i][3]:
-                break
-            new = words[j][2]
-            if any(_canon(t) not in idx.tokens for t in new):
-                break
-            if not all(idx.pair(a, b) for a in window for b in new):
-                break
-            window.extend(new)
-            names, kind = _names(tuple(sorted(window)))
-            if names and kind in kinds:
-                best = Mention(words[i][0], words[j][1], names, kind)
-                best_j = j
-        if best is None:
-            word = text[words[i][0]:words[i][1]]
-            abbrev = _ABBREVIATIONS.get(word.upper()) if word.isupper() and len(word) >= 2 else None
-            if abbrev and "condition" in kinds:
-                best = Mention(words[i][0], words[i][1], (abbrev,), "condition")
-            elif "drug" in kinds and is_drug_word(word):
-                best = Mention(words[i][0], words[i][1], (), "drug")
-        if best is not None:
-            out.append(best)
-            i = best_j + 1
-        else:
-            i += 1
+    segment: list[tuple[int, int, _Word]] = []
+    ends: list[int] = []
+    cues: list[str] = []
+    prev = ""
+    get = _WORDS.get
+    find = text.find
+    pos = 0
+    for g in _WORD_OR_BREAK.findall(text):
+        # findall's tokens come in order, and the characters between them hold no word
+        # character, so each token starts at its first occurrence after the previous one
+        start = find(g, pos)
+        pos = start + len(g)
+        w = get(g) or _word(g)
+        cue = w.cue
+        if w.toks or w.low:  # a word
+            if prev:
+                cue = _CUE_PAIRS.get((prev, w.low), cue)
+            if cue is not None:
+                ends.append(pos)
+                cues.append(cue)
+            prev = w.low
+            if w.useful:
+                segment.append((start, pos, w))
+            elif w.toks and segment:
+                _scan(segment, kinds, out, ends, cues)
+                segment = []
+            continue
+        if segment:  # a break
+            _scan(segment, kinds, out, ends, cues)
+            segment = []
+        prev = ""
+        if cue != "break":
+            ends.append(pos)
+            cues.append(cue)
+    if segment:
+        _scan(segment, kinds, out, ends, cues)
     return out
 
 
+def _scan(words: list[tuple[int, int, _Word]], kinds: tuple[str, ...], out: list[Mention],
+          ends: list[int], cues: list[str]) -> None:
+    pairs = _index().pairs
+    n = len(words)
+    i = 0
+    while i < n:
+        start, end, w = words[i]
+        best_j = i
+        names, kind = w.alone
+        best = (names, kind) if (names or kind == "drug") and kind in kinds else None
+        if w.known and i + 1 < n:
+            window = list(w.toks)
+            for j in range(i + 1, min(n, i + MAX_PHRASE)):
+                nw = words[j][2]
+                if not nw.known:
+                    break
+                if not all(a == b or ((a, b) if a < b else (b, a)) in pairs for a in window for b in nw.toks):
+                    break
+                window.extend(nw.toks)
+                names, kind = _names(tuple(sorted(window)))
+                if names and kind in kinds:
+                    best, best_j = (names, kind), j
+        if best is not None:
+            out.append(Mention(start, words[best_j][1], best[0], best[1], _cues_before(ends, cues, start)))
+            i = best_j + 1
+        else:
+            i += 1
+
+
+@lru_cache(maxsize=100_000)
 def is_drug_word(word: str) -> bool:
     """Whether a word has the shape of a drug's non-proprietary name (sorafenib, toripalimab)."""
     low = word.lower()

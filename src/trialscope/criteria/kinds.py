@@ -10,10 +10,12 @@ units in any spelling), not for particular studies. A criterion may state severa
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .concepts import spot
 from .text import COMPARATOR, NUMBER, comparator, lower, number
 from .types import (
+    FACT_KIND,
     Age,
     AnyFact,
     Condition,
@@ -34,23 +36,59 @@ _MAX_TEXT = 4000  # a criterion longer than this is typed on its first part only
 
 def type_criterion(text: str, group: str = "") -> tuple[str, list[AnyFact]]:
     """(kind, facts) of one criterion's cleaned text; `group` is its sub-heading, which
-    gives bare values their sense (an "Age:" group's "18 and over")."""
-    text = text[:_MAX_TEXT]
+    gives bare values their sense (an "Age:" group's "18 and over"). The facts are shared
+    with other criteria of the same words: read them, do not change them."""
+    kind, facts = _typed(text[:_MAX_TEXT], group)
+    return kind, list(facts)
+
+
+@lru_cache(maxsize=20_000)  # registries repeat criteria word for word ("Not pregnant or nursing")
+def _typed(text: str, group: str) -> tuple[str, tuple[AnyFact, ...]]:
     low = lower(text)
     facts: list[AnyFact] = []
-    facts += ages(text, low, group)
-    facts += sexes(low)
-    facts += performances(low)
-    lab_facts = labs(text, low)
+    digits = _has(low, _DIGITS)
+    if digits:
+        facts += ages(text, low, group)
+    if _has(low, _SEX_WORDS):
+        facts += sexes(low)
+    if digits and _has(low, _PERF_WORDS):
+        facts += performances(low)
+    lab_facts = labs(text, low) if digits or _has(low, _NORMAL_WORDS) else []
     facts += lab_facts
-    facts += stages(low)
-    facts += reproductive(low)
-    facts += consents(low)
+    if _has(low, _STAGE_WORDS) or (digits and _TNM_GATE.search(low)):
+        facts += stages(low)
+    if _has(low, _REPRODUCTIVE_WORDS):
+        facts += reproductive(low)
+    if _has(low, _CONSENT_WORDS):
+        facts += consents(low)
     facts += concepts(text, low, group, skip=[(f.start, f.end) for f in lab_facts])
     facts.sort(key=lambda f: f.start)
-    kinds = {f.__struct_config__.tag for f in facts}
+    kinds = {FACT_KIND[type(f)] for f in facts}
     kind = next((k for k in _KIND_ORDER if k in kinds), "other")
-    return kind, facts
+    return kind, tuple(facts)
+
+
+# Cheap tests (substring searches) that let a reader skip a criterion that cannot hold its
+# kind of fact; each reader still decides on its own rules.
+def _has(low: str, words: tuple[str, ...]) -> bool:
+    return any(w in low for w in words)
+
+
+_DIGITS = tuple("0123456789")
+_SEX_WORDS = ("male", "men", "man", "girl", "boy", "menopaus")
+_PERF_WORDS = ("ecog", "karnofsky", "kps", "lansky", "lps", "zubrod", "performance", "ps", "who", "world health")
+_NORMAL_WORDS = ("normal", "wnl", "uln")
+_STAGE_WORDS = ("stage", "bclc", "barcelona", "child", "binet", "figo", "nyha", "new york heart", "ann arbor",
+                "rai", "gleason", "grade")
+_TNM_GATE = re.compile(r"\b[cpy]?t(?:[0-4x]|is)")
+_REPRODUCTIVE_WORDS = ("pregn", "lactat", "breast", "nursing", "contracep", "birth control", "bearing", "steril",
+                "abstin", "condom", "barrier", "gestat", "expecting", "fertile")
+_CONSENT_WORDS = ("consent", "assent", "willing", "able to", "comply", "complian", "agree", "adhere")
+_THERAPY_WORDS = ("therap", "chemo", "cytotox", "radi", "transplant", "tace", "arterial", "emboli", "ablation",
+                  "rfa", "hai", "regional", "sirt", "surg", "resect", "operat", "ectomy", "otomy", "tki",
+                  "kinase", "targeted", "hormon", "endocrine", "androgen", "adt", "aromatase", "systemic",
+                  "cancer", "tumo", "prior", "previous", "checkpoint", "pd-", "pd1", "pdl1", "ctla", "immun",
+                  "treat", "line", "regimen", "naive", "naïve", "sbrt")
 
 
 # -- age --------------------------------------------------------------------------------
@@ -66,10 +104,11 @@ _SUBJECT = re.compile(
     r"aged?|age|who|are|is|be|must|should|,|/|-)\s*)+", re.I)
 _RANGE = re.compile(
     r"(?:between|from|aged?|age\s*(?:range|group)?\s*(?:of|is|:|=)?)?\s*" + _N + _TUNIT_OPT
-    + r"\s*(?:-|to|and|through|until|–)\s*" + _N + _TUNIT_OPT + r"(?P<after>\s*(?:years?\s+)?(?:of\s+age|old|\(inclusive\)|inclusive))?")
+    + r"\s*(?:-|to|and|through|until|–)\s*(?P<lt><\s*|≤\s*)?" + _N + _TUNIT_OPT + r"(?P<after>\s*(?:years?\s+)?(?:of\s+age|old|\(inclusive\)|inclusive))?")
 _LOWER_WORDS = re.compile(_N + _TUNIT_OPT + r"\s*(?:of\s+age\s*|old\s*)?(?:or|and)\s*(older|over|above|more|greater|up|elder|beyond)")
 _UPPER_WORDS = re.compile(_N + _TUNIT_OPT + r"\s*(?:of\s+age\s*|old\s*)?(?:or|and)\s*(younger|under|below|less|lower)")
 _COMPARED = re.compile(r"(?P<comp>" + COMPARATOR + r")\s*(?:the\s+age\s+of\s*)?" + _N + _TUNIT_OPT)
+_AGE_BEFORE = re.compile(r"\bage[ds]?\s*[:=]?\s*$")
 _OLDER = re.compile(r"(older|younger)\s+than\s*" + _N + _TUNIT_OPT)
 _AGE_OF = re.compile(r"(over|above|under|below)\s+(?:the\s+)?age\s+(?:of\s+)?" + _N + _TUNIT_OPT)
 _DURATION = re.compile(r"\b(?:within|past|last|prior|previous|since|ago|for|duration|history|survival|"
@@ -97,14 +136,16 @@ def ages(text: str, low: str, group: str = "") -> list[Age]:
         return []
     out: list[Age] = []
     for m in _RANGE.finditer(low):
-        u1, u2 = m.group(2), m.group(4)
-        if not (u1 or u2 or m.group("after") or in_age_group):
+        u1, u2 = m.group(2), m.group(5)
+        led = low.startswith("age", m.start()) or _AGE_BEFORE.search(low, max(0, m.start() - 8), m.start())
+        if not (u1 or u2 or m.group("after") or in_age_group or led):
             continue
         if not _age_place(low, m.start(), m.end(), has_ctx, in_age_group, m.group("after")):
             continue
-        lo, hi = _years(m.group(1), u1 or u2), _years(m.group(3), u2 or u1)
+        lo, hi = _years(m.group(1), u1 or u2), _years(m.group(4), u2 or u1)
         if lo < hi <= 120:
-            out.append(Age(start=m.start(), end=m.end(), min_years=lo, max_years=hi))
+            out.append(Age(start=m.start(), end=m.end(), min_years=lo, max_years=hi,
+                           max_inclusive=not (m.group("lt") or "").startswith("<")))
             return out
     for pattern, side in ((_LOWER_WORDS, "min"), (_UPPER_WORDS, "max")):
         for m in pattern.finditer(low):
@@ -125,7 +166,7 @@ def ages(text: str, low: str, group: str = "") -> list[Age]:
             op = comparator(m.group("comp"))
             if op not in ("<", "<=", ">", ">="):
                 continue
-            if not (m.group(3) or in_age_group):
+            if not (m.group(3) or in_age_group or _AGE_BEFORE.search(low, max(0, m.start() - 8), m.start())):
                 continue
             if not _age_place(low, m.start(), m.end(), has_ctx, in_age_group, None):
                 continue
@@ -139,10 +180,12 @@ def _age_place(low: str, start: int, end: int, has_ctx: bool, in_age_group: bool
     after "within", "for", "history" and the like."""
     if in_age_group:
         return True
+    if "gestation" in low[max(0, start - 30): end + 30]:
+        return False  # a gestational age is no age limit
     before = low[max(0, start - 40): start]
     if _DURATION.search(before.split(",")[-1].split(";")[-1]):
         return False
-    near = low[max(0, start - 25): end + 20]
+    near = low[max(0, start - 25): end + 32]
     return bool(re.search(_AGE_CTX, near)) or (after is not None and bool(after)) or (
         _SUBJECT.match(low) is not None and start <= _SUBJECT.match(low).end() + 12)
 
@@ -280,7 +323,7 @@ def _analyte_regexes() -> tuple[re.Pattern, re.Pattern, dict[str, str]]:
 _LOOSE, _STRICT, _ANALYTE_BY_NAME = _analyte_regexes()
 _VALUE = re.compile(
     r"(?P<fill>[^0-9;≤≥<>=]{0,45}?)(?P<comp>" + COMPARATOR + r")?\s*(?P<v>" + NUMBER + r")"
-    r"(?:\s*(?:-|to|–)\s*(?P<v2>" + NUMBER + r"))?\s*(?P<unit>" + UNIT + r")?", re.I)
+    r"(?:\s*%?\s*(?:-|to|–|and)\s*(?P<v2>" + NUMBER + r"))?\s*(?P<unit>" + UNIT + r")?", re.I)
 _FILL_STOP = re.compile(r"[.;]\s|\bwithin\b|\bdays?\b|\bweeks?\b|\bmonths?\b|\bgrade\b")
 _WNL = re.compile(r"[^;.]{0,25}?\b(?:within\s+(?:the\s+)?(?:institutional\s+)?normal\s+(?:limits|range)|wnl|"
                   r"normal\s+range|(?:is|be|are)\s+normal)\b")
@@ -367,7 +410,7 @@ _LETTER_STAGE = re.compile(
     r"(?P<vals>(?:[0abcd]|[0-9]{1,2}|iv|i{1,3})[a-c]?[0-9]?(?:" + _SEP + r"(?:[abcd]|[0-9]{1,2}|iv|i{1,3})[a-c]?[0-9]?)*)(?![a-z0-9])"
 )
 _STAGE_LETTER_AFTER = re.compile(r"\bstages?\s*(?P<vals>[0abcd](?:" + _SEP + r"[abcd])*)(?![a-z0-9])")
-_TNM = re.compile(r"\b[cpy]?(?P<t>t(?:[0-4]|is|x)[a-d]?)\s*,?\s*(?P<n>n(?:[0-3]|x)[a-c]?)?\s*,?\s*(?P<m>m(?:[01]|x)[a-c]?)?(?![a-z0-9])")
+_TNM = re.compile(r"\b[cpy]?(?P<t>t(?:[0-4]|is|x)[a-d]?(?:-t?[0-4][a-d]?)?)\s*,?\s*(?P<n>n(?:[0-3]|x)[a-c]?)?\s*,?\s*(?P<m>m(?:[01]|x)[a-c]?)?(?![a-z0-9])")
 _GLEASON = re.compile(r"\bgleason\s*(?:score|sum|grade)?\s*(?:of\s*)?(?P<comp>" + COMPARATOR + r")?\s*(?P<v>[0-9]{1,2})"
                       r"(?:\s*(?:-|to)\s*(?P<v2>[0-9]{1,2}))?")
 _GRADE = re.compile(r"(?:(?P<pre>" + COMPARATOR + r")\s*)?\bgrades?\s*(?P<comp>" + COMPARATOR
@@ -517,17 +560,6 @@ def consents(low: str) -> list[Consent]:
 
 # -- conditions and treatments ---------------------------------------------------------
 
-_NEG_CUE = re.compile(r"(?:\bno\b|\bnot\b|\bwithout\b|\babsence\s+of|\bfree\s+of|\bnegative\s+for|\bnever\b|"
-                      r"\bnone\b|\bneither\b|\bnor\b|\bexclud\w*|\bno\s+(?:known|prior|previous|history|evidence))"
-                      r"[^.;:]{0,60}$")
-_NEG_BREAK = re.compile(r"\b(?:but|except|however|unless|other\s+than|although|if)\b|,\s*(?:and\s+)?(?:must|should|with)\b")
-_OTHER_CUE = re.compile(r"(?:\bother\b|\banother\b|\bsecond\b|\badditional\b|\bsecondary\b|\bprevious\b|\bprior\b|"
-                        r"\bconcurrent\b|\bconcomitant\b|\bsynchronous\b|\bmetachronous\b)[^.;,]{0,30}$")
-_ACTIVE_CUE = re.compile(r"(?:\bactive\b|\buncontrolled\b|\bcurrent\w*\b|\bongoing\b|\bsymptomatic\b|\buntreated\b|"
-                         r"\bunstable\b|\bsevere\b|\bclinically\s+significant\b|\bdecompensated\b|\bacute\b|"
-                         r"\bpoorly\s+controlled\b|\binadequately\s+controlled\b)[^.;,]{0,30}$")
-_ALLERGY = re.compile(r"(?:allerg\w*|hypersensitiv\w*|contraindicat\w*|anaphyla\w*)[^.;]{0,60}$")
-
 THERAPY_NOUNS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"\b(?:chemotherap\w*|chemo\b|cytotoxic\w*|chemoradi\w*)"), "chemotherapy"),
     (re.compile(r"\b(?:immunotherap\w*|checkpoint\s+inhibit\w*|immune\s+checkpoint|anti-?pd-?(?:l)?1|pd-?(?:l)?1\s+"
@@ -546,6 +578,11 @@ THERAPY_NOUNS: list[tuple[re.Pattern, str]] = [
                 r"agents?)|anti-?tumou?r\s+(?:therap\w*|treatment\w*)|(?:prior|previous)\s+(?:therap\w*|treatment\w*))"),
      "any"),
 ]
+_THERAPY_ANY = re.compile("|".join(f"(?P<t{i}>{p.pattern})" for i, (p, _) in enumerate(THERAPY_NOUNS)))
+_LINES_GATE = re.compile(r"line|regimen|na[iï]ve|untreated|no\s+prior")
+_THERAPY_CUE_WORDS = ("receiv", "treat", "exposure", "exposed", "refractory", "progress", "fail", "intoleran",
+                      "resistan", "administ", "taking", "use of", "using", "concomitant", "concurrent", "current",
+                      "history of", "after", "following", "s/p", "status post", "undergo", "underwent")
 _THERAPY_CUE = re.compile(r"\b(?:prior|previous\w*|received|receiving|treated|treatment|therap\w*|exposure|exposed|naive|"
                           r"naïve|untreated|refractory|progress\w*|failed|failure|intoleran\w*|resistan\w*|lines?\b|"
                           r"regimens?|administ\w*|taking|use\s+of|using|concomitant|concurrent|current\w*|history\s+of|"
@@ -569,37 +606,38 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
     """Conditions (MeSH) and treatments named by the criterion, with negation and context;
     `skip` spans (lab thresholds) name analytes, not drugs."""
     out: list[AnyFact] = []
-    therapy_ctx = bool(_THERAPY_CUE.search(low)) or "therapy" in group.lower() or "medication" in group.lower()
-    for men in spot(text):
+    therapy_words = _has(low, _THERAPY_WORDS)
+    therapy_ctx = (therapy_words and bool(_THERAPY_CUE.search(low))) or "therapy" in group.lower() \
+        or "medication" in group.lower() or (_has(low, _THERAPY_CUE_WORDS) and bool(_THERAPY_CUE.search(low)))
+    covered: list[tuple[int, int]] = []
+    mentions = spot(text)
+    for men in mentions:
         if any(s <= men.start < e for s, e in skip):
             continue
-        before = low[max(0, men.start - 80): men.start]
-        clause = _NEG_BREAK.split(before)[-1]
-        negated = bool(_NEG_CUE.search(clause))
+        flags = men.cues
         if men.kind == "condition":
-            out.append(Condition(start=men.start, end=men.end, text=text[men.start:men.end],
-                                 mesh=list(men.names), negated=negated,
-                                 other=bool(_OTHER_CUE.search(low[max(0, men.start - 40): men.start])),
-                                 active=bool(_ACTIVE_CUE.search(low[max(0, men.start - 40): men.start]))))
-        elif therapy_ctx and not _ALLERGY.search(low[max(0, men.start - 60): men.start]):
+            out.append(Condition(start=men.start, end=men.end, text=text[men.start:men.end], mesh=list(men.names),
+                                 negated="neg" in flags, other="other" in flags, active="active" in flags))
+        elif therapy_ctx and "allergy" not in flags:
             category = "drug" if men.kind == "drug" else procedure_category(men.names)
             out.append(Therapy(start=men.start, end=men.end, category=category,
-                               names=[low[men.start:men.end]], mesh=list(men.names), negated=negated))
-    covered = [(f.start, f.end) for f in out if isinstance(f, Therapy)]
-    for pattern, category in THERAPY_NOUNS:
-        for m in pattern.finditer(low):
+                               names=[low[men.start:men.end]], mesh=list(men.names), negated="neg" in flags))
+            covered.append((men.start, men.end))
+    if therapy_ctx and therapy_words:
+        for m in _THERAPY_ANY.finditer(low):
             if any(s <= m.start() < e or m.start() <= s < m.end() for s, e in covered):
                 continue
-            if _ALLERGY.search(low[max(0, m.start() - 60): m.start()]):
+            flags = _cues_at(low, m.start())
+            if "allergy" in flags:
                 continue
-            clause = _NEG_BREAK.split(low[max(0, m.start() - 80): m.start()])[-1]
+            category = THERAPY_NOUNS[int(m.lastgroup[1:])][1]
             out.append(Therapy(start=m.start(), end=m.end(), category=category, names=[m.group(0)],
-                               negated=bool(_NEG_CUE.search(clause))))
-            covered.append(m.span())
-    lines = _lines_of_therapy(low)
-    if lines is not None:
-        out.append(lines)
-    if out:
+                               negated="neg" in flags))
+        if _LINES_GATE.search(low):
+            lines = _lines_of_therapy(low)
+            if lines is not None:
+                out.append(lines)
+    if any(isinstance(f, Therapy) for f in out) and "within" in low:
         w = _WITHIN.search(low)
         if w:
             n = _NUMBER_WORDS.get(w.group("n"))
@@ -608,6 +646,21 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
                 if isinstance(f, Therapy):
                     f.within_days = n * _DAYS[w.group("u")[0]]
     return out
+
+
+_NOUN_NEG = re.compile(r"(?:\bno\b|\bnot\b|\bwithout\b|\bnever\b|\bnone\b|\bneither\b|\bnor\b)[^.;:]{0,60}$")
+_NOUN_ALLERGY = re.compile(r"(?:allerg|hypersensitiv|contraindicat)[^.;]{0,60}$")
+
+
+def _cues_at(low: str, pos: int) -> frozenset[str]:
+    """Negation and allergy cues in the 80 characters before a therapy noun."""
+    before = low[max(0, pos - 80): pos]
+    found = set()
+    if ("no" in before or "never" in before or "without" in before) and _NOUN_NEG.search(before):
+        found.add("neg")
+    if ("allerg" in before or "hypersens" in before or "contraindic" in before) and _NOUN_ALLERGY.search(before):
+        found.add("allergy")
+    return frozenset(found)
 
 
 def procedure_category(names: tuple[str, ...]) -> str:

@@ -9,7 +9,7 @@ of marker (NCT03949231's exclusion 6 holds items A-D), runs of items on one line
 include"), and sub-headings flip the sense ("Patients with the following are excluded:").
 A text with no heading is inclusion.
 
-`split(text)` returns, per section, the tree of `Item`s with their spans in `text`; the
+`sections_of(text)` returns, per section, the tree of `Item`s with their spans in `text`; the
 typing of each item's words is `kinds.py`'s job.
 """
 
@@ -143,14 +143,17 @@ class Marker:
     end: int  # where the item's words start, relative to the line
 
 
-def marker(line: str, open_styles: dict[str, str]) -> Marker | None:
+def marker(line: str, open_styles) -> Marker | None:
     """The list marker a line starts with. Letters and roman numerals only count where a
     list can start ("a", "i") or where they continue an open list, so "U.S. sites" or
-    "I. Inclusion" do not start lists by accident."""
+    "I. Inclusion" do not start lists by accident. `open_styles` maps each open list's
+    style to its last label (or is a function returning that map, called only if needed)."""
     m = _MARKER.match(line)
     if not m or m.group("m") == "":
         return None
     g = m.groupdict()
+    if callable(open_styles) and (g["rom"] or g["prom"] or g["let"] or g["plet"]):
+        open_styles = open_styles()
     if g["dotted"]:
         depth = g["dotted"].count(".")
         return Marker(f"dotted{depth}", g["dotted"], m.end())
@@ -226,7 +229,9 @@ class _Builder:
 
     def _reset(self) -> None:
         target = getattr(self.sections, self.current)
-        self.stack: list[_Frame] = [_Frame("", -1, target)]
+        # a section met again (after a sub-heading) continues its list
+        style = target[-1].style if target and target[-1].style != "prose" else ""
+        self.stack: list[_Frame] = [_Frame(style, -1, target)]
 
     def open_styles(self) -> dict[str, str]:
         return {f.style: f.items[-1].label for f in self.stack if f.style and f.items}
@@ -253,43 +258,51 @@ class _Builder:
             return
         self.count += 1
         item.group = self.group
-        # a sibling of an open list of the same style, or a new list under the last item
+        # a sibling in an open list of the same style at about the same indentation, or a
+        # new list under the last item (a deeper bullet, or another kind of marker)
         for i in range(len(self.stack) - 1, -1, -1):
             frame = self.stack[i]
-            if frame.style and frame.style == item.style and (i == 0 or indent >= frame.indent - 1):
+            if frame.style == item.style and frame.items and (frame.indent < 0 or abs(indent - frame.indent) <= 1):
                 del self.stack[i + 1 :]
                 frame.items.append(item)
                 return
-        while len(self.stack) > 1 and indent < self.stack[-1].indent:
+        while len(self.stack) > 1 and indent < self.stack[-1].indent - 1:
             self.stack.pop()
         top = self.stack[-1]
-        if len(self.stack) == 1 and (not top.style or top.style == item.style or not top.items):
-            if not top.style or not top.items:
-                top.style = item.style
+        if not top.items:
+            top.style, top.indent = item.style, indent
             top.items.append(item)
             return
-        parent = top.items[-1] if top.items else None
-        if parent is None or len(self.stack) > MAX_DEPTH:
+        parent = top.items[-1]
+        if len(self.stack) > MAX_DEPTH:
             top.items.append(item)
             return
         self.stack.append(_Frame(item.style, indent, parent.children))
         parent.children.append(item)
 
+    def add_item(self, start: int, end: int) -> None:
+        """One unmarked item at the top of the current list (a piece of run-on text)."""
+        if self.count >= MAX_ITEMS:
+            return
+        self.count += 1
+        del self.stack[1:]
+        self.stack[0].items.append(Item(start, end, style="prose", group=self.group))
+
     def add_prose(self, start: int, end: int) -> None:
         """Unmarked text with no item open: one item per sentence or semicolon clause."""
         top = self.stack[0]
         del self.stack[1:]
-        for s, e in sentences(self.text, start, end):
-            if self.count >= MAX_ITEMS:
-                return
-            self.count += 1
-            top.items.append(Item(s, e, style="prose", group=self.group))
+        for ss, se in sentences(self.text, start, end):
+            for s, e in _run_on(self.text, ss, se) if se - ss > 150 else ((ss, se),):
+                if self.count >= MAX_ITEMS:
+                    return
+                self.count += 1
+                top.items.append(Item(s, e, style="prose", group=self.group))
 
 
 _SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=[\"'(\[]?[A-Z0-9])|;\s*|\s+-\s+(?=[A-Z])")
 _ABBREV = re.compile(
-    r"(?:\b(?:e\.g|i\.e|vs|etc|approx|dr|mr|mrs|ms|no|al|st|fig|incl|resp|min|max|cf|ca|"
-    r"[A-Z])\.|\b[0-9]+\.)$", re.I)
+    r"(?:\b(?:e\.g|i\.e|vs|etc|approx|dr|mr|mrs|ms|no|al|st|fig|incl|resp|min|max|cf|ca)\.|\b[0-9]+\.)$", re.I)
 
 
 def sentences(text: str, start: int, end: int):
@@ -344,7 +357,7 @@ def _indent(text: str, start: int, end: int) -> int:
 _GROUP_LABEL = re.compile(r"[A-Z][A-Za-z/&,\- ]{1,40}")
 
 
-def split(text: str | None) -> Sections:
+def sections_of(text: str | None) -> Sections:
     """The sections of an eligibility text, each a list of items (nested by `children`)."""
     if not text:
         return Sections()
@@ -362,11 +375,19 @@ def split(text: str | None) -> Sections:
         if s >= e:
             blank_before = True
             continue
-        _line(b, text, s, e, indent, blank_before, _peek(text, lines, i, b))
+        cut = _INLINE_HEAD.search(text, s + 1, e)
+        if cut is not None and _WORDY.search(text, s, cut.start()):  # "... 0-1. Exclusion Criteria: ..."
+            lines.insert(i, (cut.end(), e))
+            e = cut.start()
+        _line(b, text, s, e, indent, blank_before, lambda i=i: _peek(text, lines, i, b))
         blank_before = False
     _split_runs(text, b.sections.inclusion)
     _split_runs(text, b.sections.exclusion)
     return b.sections
+
+
+_WORDY = re.compile(r"[A-Za-z]{2}")
+_INLINE_HEAD = re.compile(r"(?<=\S)\s+(?=(?:(?:key|main|major)\s+)?(?:inclusion|exclusion)\s+criteria\s*[:：])", re.I)
 
 
 def _peek(text: str, lines, i: int, b: _Builder) -> Marker | None:
@@ -374,12 +395,12 @@ def _peek(text: str, lines, i: int, b: _Builder) -> Marker | None:
     for s, e in lines[i : i + 3]:
         line = text[s:e].strip()
         if line:
-            return marker(line, b.open_styles())
+            return marker(line, b.open_styles)
     return None
 
 
-def _line(b: _Builder, text: str, s: int, e: int, indent: int, blank_before: bool,
-          next_marker: Marker | None) -> None:
+def _line(b: _Builder, text: str, s: int, e: int, indent: int, blank_before: bool, peek) -> None:
+    """One non-blank line; `peek()` gives the next line's marker (asked only when needed)."""
     line = text[s:e]
     head = heading(line)
     if head is not None:
@@ -393,7 +414,7 @@ def _line(b: _Builder, text: str, s: int, e: int, indent: int, blank_before: boo
         while rest < e and text[rest] in " \t:：*_-":
             rest += 1
         if rest < e:
-            _line(b, text, rest, e, indent, True, next_marker)
+            _line(b, text, rest, e, indent, True, peek)
         return
     pdq = _PDQ_HEAD.match(line)
     if pdq:
@@ -401,7 +422,7 @@ def _line(b: _Builder, text: str, s: int, e: int, indent: int, blank_before: boo
         if s + pdq.end() < e:
             _pdq_content(b, text, s + pdq.end(), e)
         return
-    mk = marker(line, b.open_styles())
+    mk = marker(line, b.open_styles)
     if mk is not None:
         ws = s + mk.end
         if ws >= e:  # a marker alone on its line: the words follow
@@ -411,6 +432,7 @@ def _line(b: _Builder, text: str, s: int, e: int, indent: int, blank_before: boo
     # unmarked words: a sub-heading, a group label, a continuation, or prose
     stripped = line.rstrip(" *_")
     if stripped.endswith((":", "：")) and len(stripped) <= 200:
+        next_marker = peek()
         sense = lead_in_section(stripped)
         open_item = b.deepest()
         root = b.stack[0]
@@ -423,13 +445,18 @@ def _line(b: _Builder, text: str, s: int, e: int, indent: int, blank_before: boo
             return
         open_item.end = e
         return
-    if (blank_before and next_marker is not None and _GROUP_LABEL.fullmatch(stripped)
-            and len(stripped.split()) <= 5):
+    if (blank_before and len(stripped) <= 42 and _GROUP_LABEL.fullmatch(stripped)
+            and len(stripped.split()) <= 5 and peek() is not None):
         b.set_section(b.current, group=stripped)
         return
     open_item = b.deepest()
     prose_paragraph = blank_before and (open_item is None or open_item.style == "prose" or
                                         (len(b.stack) == 1 and not b.stack[0].style))
+    if open_item is not None and open_item.style == "prose" and not blank_before:
+        # unmarked criteria one a line: a new line opens a new one unless it carries on a
+        # sentence wrapped mid-way (no closing punctuation before, lower case after)
+        ends_sentence = text[open_item.end - 1: open_item.end] in ".;:!?"
+        prose_paragraph = ends_sentence or line[:1].isupper() or line[:1].isdigit()
     if open_item is not None and not prose_paragraph:
         open_item.end = e  # a continuation of the item above
         return
@@ -453,16 +480,48 @@ def _pdq_content(b: _Builder, text: str, s: int, e: int) -> None:
         b._reset()
         b.group = f"{group}: {label}" if label else group
         for bs, be in _inline_bullets(text, ps, pe):
-            b.add_prose(bs, be)
+            b.add_item(bs, be)
     b.group = group
 
 
 _INLINE_BULLET = re.compile(r"\s(?:-|\*|•)\s+(?=\S)")
+# Where the line breaks of an old NCI text were lost, items run on: "... 100,000/mm3 Platelet
+# count ..."; a new item starts at a capitalised word that typically opens one, after a word
+# that cannot end a name ("No New York Heart Association" stays whole).
+_ITEM_OPENERS = (
+    "No|Not|At least|At most|Must|Prior|Concurrent|Negative|Positive|Fertile|Absolute|Platelets?|"
+    "Hemoglobin|Hematocrit|Bilirubin|SGOT|SGPT|AST|ALT|Alkaline|Creatinine|WBC|Granulocytes?|Recovered|"
+    "Greater|Less|More than|Over|Under|Zubrod|Karnofsky|ECOG|WHO|HIV|Any|See|Measurable|Histologically|"
+    "Cytologically|Pathologically|Clinically|Documented|Diagnosis|Willing|Able|Life expectancy|"
+    "Patients?|LVEF|Ejection|Adequate|Normal|History|Previously|Other|PT|INR|Albumin|Hepatitis|May|"
+    "Only|Inoperable|Unresectable|Evaluable|Estrogen|Progesterone|Hormone|Menopausal|Postmenopausal|"
+    "Premenopausal|Serum|Urine|Total|Calcium|Glucose|Lymphocytes?|CD4|Neutrophils?|Ability|Eligible|"
+    "Primary|Metastatic|Recurrent|Refractory|Newly|Confirmed|Biopsy|Presence|Absence|Currently|"
+    "Previous|Completion|Completed|Resolved|Received|Recovery|Except|Allowed|Required|Pregnant|"
+    "Nursing|Effective|Ambulatory|Disease-free|Chemotherapy|Radiotherapy|Surgery|Stage|Grade"
+)
+_RUN_ON = re.compile(r"(?<=[A-Za-z0-9)%\]])\s+(?=(?:" + _ITEM_OPENERS + r")\b(?![-,]))")
 
 
 def _inline_bullets(text: str, s: int, e: int):
+    """Pieces of run-on PDQ text: at inline bullets, then where a new item opens."""
     pos = s
     for m in _INLINE_BULLET.finditer(text, s, e):
+        if text[pos:m.start()].strip():
+            yield from _run_on(text, pos, m.start())
+        pos = m.end()
+    if text[pos:e].strip():
+        yield from _run_on(text, pos, e)
+
+
+_JOINS = ("and", "or", "of", "to", "with", "than", "by", "the", "a", "an", "nor", "for", "in", "on", "at")
+
+
+def _run_on(text: str, s: int, e: int):
+    pos = s
+    for m in _RUN_ON.finditer(text, s, e):
+        if text[max(s, m.start() - 5): m.start()].rsplit(" ", 1)[-1].lower() in _JOINS:
+            continue  # "AST and ALT" is one item
         if text[pos:m.start()].strip():
             yield _trim(text, pos, m.start())
         pos = m.end()

@@ -109,6 +109,10 @@ class Consent(Fact, tag="consent"):
 
 AnyFact = Age | Sex | Condition | Stage | Performance | Lab | Therapy | Reproductive | Consent
 
+# A fact's kind by its type (the tag, without msgspec's slower config lookup).
+FACT_KIND: dict[type, str] = {t: t.__struct_config__.tag for t in
+                              (Age, Sex, Condition, Stage, Performance, Lab, Therapy, Reproductive, Consent)}
+
 KINDS = ("age", "sex", "condition", "stage", "performance", "lab", "therapy", "reproductive",
          "consent", "other")
 
@@ -130,9 +134,24 @@ class Criterion(msgspec.Struct, kw_only=True, omit_defaults=True):
             yield from child.walk()
 
 
+class Eligibility(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The record's structured eligibility (minimumAge, maximumAge, sex, healthyVolunteers)
+    and the trial's own conditions (MeSH), kept beside the parsed text so a patient can be
+    assessed without reading the record."""
+
+    min_age_years: float | None = None
+    max_age_years: float | None = None
+    min_age: str = ""  # as written ("18 Years")
+    max_age: str = ""
+    sex: str = ""  # "FEMALE" | "MALE" | "ALL" | ""
+    healthy_volunteers: bool | None = None
+    conditions: list[str] = []  # MeSH names of the trial's conditions
+
+
 class Criteria(msgspec.Struct, kw_only=True, omit_defaults=True):
     inclusion: list[Criterion] = []
     exclusion: list[Criterion] = []
+    eligibility: Eligibility | None = None  # set by criteria_of(record)
 
     def sections(self):
         """(section, criterion) for every top-level criterion, inclusion first."""

@@ -108,9 +108,9 @@ _COUNT = {"×10^9/L": 1.0, "/µL": 0.001, "×10^3/µL": 1.0, "×10^4/µL": 10.0,
 _COUNTED = {"platelets", "anc", "wbc", "lymphocytes"}
 
 _UNIT_FORMS: list[tuple[re.Pattern, str]] = [
-    (re.compile(r"^(?:x|×|\*)?\s*(?:the\s+)?(?:institutional\s+|site\s+)?(?:uln|upper\s+limits?\s+of\s+(?:the\s+)?"
-                r"(?:institutional\s+)?normal(?:\s+range)?|upper\s+normal\s+limits?|upper\s+limit\s+of\s+"
-                r"(?:the\s+)?(?:reference\s+range|normal)|ulrr|nl)$", re.I), "×ULN"),
+    (re.compile(r"^(?:x|×|\*)?\s*(?:the\s+)?(?:institutional\s+|site\s+|local\s+)?(?:laboratory\s+|lab\s+)?"
+                r"(?:uln|upper\s+limits?(?:\s+of\s+(?:the\s+)?(?:institutional\s+)?(?:normal|reference)(?:\s+range)?)?"
+                r"|upper\s+normal\s+limits?|ulrr|nl|normal(?:\s+values?)?)$", re.I), "×ULN"),
     (re.compile(r"^(?:x|×|\*)?\s*(?:the\s+)?(?:lln|lower\s+limits?\s+of\s+normal)$", re.I), "×LLN"),
     (re.compile(r"^(?:x|×|\*)?\s*10\s*(?:\^|e|\*\*)?\s*9\s*/\s*l$|^(?:g|giga)/l$|^bil/l$|^10\^9/l$", re.I), "×10^9/L"),
     (re.compile(r"^(?:x|×|\*)?\s*10\s*(?:\^|e|\*\*)?\s*12\s*/\s*l$|^t/l$", re.I), "×10^12/L"),
@@ -149,8 +149,10 @@ _UNIT_FORMS: list[tuple[re.Pattern, str]] = [
 # What unit the words after a number can be (for the typing and reading regexes).
 UNIT = (
     r"(?:(?:x|×|\*)\s*10\s*(?:\^|e|\*\*)?\s*(?:9|12|6|10|11|3|4|5)\s*/\s*(?:l|µl|ul|mcl|mm\^?3|mm³|cumm|cmm)"
-    r"|(?:x|×|\*|times)?\s*(?:the\s+)?(?:institutional\s+|site\s+)?(?:uln|upper\s+limits?\s+of\s+(?:the\s+)?"
-    r"(?:institutional\s+)?normal(?:\s+range)?|upper\s+normal\s+limits?|ulrr|lln|lower\s+limits?\s+of\s+normal)"
+    r"|(?:x|×|\*|times)?\s*(?:the\s+)?(?:institutional\s+|site\s+|local\s+)?(?:laboratory\s+|lab\s+)?"
+    r"(?:uln|upper\s+limits?(?:\s+of\s+(?:the\s+)?(?:institutional\s+)?(?:normal|reference)(?:\s+range)?)?"
+    r"|upper\s+normal\s+limits?|ulrr|lln|lower\s+limits?\s+of\s+normal)"
+    r"|(?:x|×|\*|times)\s*(?:the\s+)?(?:normal|nl)\b"
     r"|ml\s*/\s*min(?:ute)?\s*/\s*1[.,]73\s*(?:m2|m\^2|m²|sq\.?\s*m)|(?:ml|cc)\s*/\s*min(?:ute)?"
     r"|(?:µ|u|micro|mc)mol(?:e)?s?\s*/\s*l|umul/l|mmol\s*/\s*mol|mmol\s*/\s*l|nmol\s*/\s*l|meq\s*/\s*l"
     r"|mg\s*/\s*(?:dl|100\s*ml|l)|mg%|gm?\s*/\s*(?:dl|l|100\s*ml)|gm?%|ng\s*/\s*(?:dl|ml)|(?:µg|ug|mcg)\s*/\s*l"

@@ -18,7 +18,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..criteria import FORMAT, Criteria, criteria_of, decode, parse_criteria
+from ..criteria import FORMAT, Criteria, criteria_of, decode, read_record
 from ..store import derived_dir
 
 BATCH = 1000
@@ -163,8 +163,7 @@ def get_many(store, ncts) -> dict[str, Criteria]:
     missing = [n for n in ncts if n not in out]
     if missing:
         for nct, study in store.get_many(missing).items():
-            module = (study.record.get("protocolSection") or {}).get("eligibilityModule") or {}
-            out[nct] = parse_criteria(module.get("eligibilityCriteria"))
+            out[nct] = read_record(study.record)
     return out
 
 

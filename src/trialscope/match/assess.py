@@ -32,13 +32,16 @@ from typing import Any, Protocol
 
 import msgspec
 
+from ..criteria import eligibility_of
 from ..criteria.kinds import LOWER_BOUNDED
 from ..criteria.types import (
+    FACT_KIND,
     Age,
     Condition,
     Consent,
     Criteria,
     Criterion,
+    Eligibility,
     Lab,
     Performance,
     Reproductive,
@@ -48,7 +51,6 @@ from ..criteria.types import (
 )
 from ..criteria.units import REFERENCE_ULN, convert, infer_unit
 from ..mesh import vocabulary
-from ..normalize import age_days
 from .patient import PatientFacts
 
 MET, NOT_MET, UNKNOWN = "met", "not_met", "unknown"
@@ -401,7 +403,8 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
             return _Verdict(None, f"history of {best_c.text} (active?)", ev)
         return _Verdict(True, best_c.text, ev)
     for c, pnames in p.denied:
-        if _strength(names, pnames) >= 0.9:
+        # denying a condition denies everything narrower: "denies diabetes" answers "type 2 diabetes"
+        if names & pnames or _strength(pnames, names) >= 0.9:
             return _Verdict(False, f"no {c.text}", [Evidence(c.start, c.end, f"no {c.text}")])
     if best_c is not None:
         return _Verdict(None, f"{best_c.text} (related)", [Evidence(best_c.start, best_c.end, best_c.text)])
@@ -529,7 +532,7 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
     """(holds?, reason, evidence) for the criterion's own facts."""
     by_kind: dict[str, list[_Verdict]] = {}
     for f in criterion.facts:
-        kind = f.__struct_config__.tag
+        kind = FACT_KIND[type(f)]
         if kind == "grade" or (isinstance(f, Stage) and f.system == "grade"):
             continue  # a toxicity grade qualifies the condition beside it
         if isinstance(f, Reproductive) and f.state == "contraception" and len(criterion.facts) > 1:
@@ -584,28 +587,22 @@ def _unique(evidence: list[Evidence]) -> list[Evidence]:
     return list(dict.fromkeys(evidence))
 
 
-def _structured(record: dict | None, p: _Patient) -> list[CriterionResult]:
-    module = ((record or {}).get("protocolSection") or {}).get("eligibilityModule") or {}
+def _structured(elig: Eligibility, p: _Patient) -> list[CriterionResult]:
+    """The record's structured eligibility as criteria: age limits, sex, healthy volunteers."""
     out: list[CriterionResult] = []
-    try:
-        lo, hi = age_days(module.get("minimumAge")), age_days(module.get("maximumAge"))
-    except ValueError:
-        lo = hi = None
+    lo, hi = elig.min_age_years, elig.max_age_years
     if lo is not None or hi is not None:
-        lo_y = lo / 365.25 if lo is not None else None
-        hi_y = hi / 365.25 if hi is not None else None
-        text = "Age " + (f"{module.get('minimumAge')}" if lo is not None else "") + (
-            " to " if lo is not None and hi is not None else "") + (
-            f"{'up to ' if lo is None else ''}{module.get('maximumAge')}" if hi is not None else " or older")
-        c = Criterion(text=text, start=-1, end=-1, label="age", kind="age",
-                      facts=[Age(min_years=lo_y, max_years=hi_y)])
+        if lo is not None and hi is not None:
+            text = f"Age {elig.min_age} to {elig.max_age}"
+        else:
+            text = f"Age {elig.min_age} or older" if lo is not None else f"Age up to {elig.max_age}"
+        c = Criterion(text=text, start=-1, end=-1, label="age", kind="age", facts=[Age(min_years=lo, max_years=hi)])
         out.append(_judge_criterion(c, "inclusion", p, frozenset()))
-    sex = str(module.get("sex") or "").upper()
-    if sex in ("FEMALE", "MALE"):
-        c = Criterion(text=f"Sex: {sex.lower()}", start=-1, end=-1, label="sex", kind="sex",
-                      facts=[Sex(sex=sex.lower())])
+    if elig.sex in ("FEMALE", "MALE"):
+        c = Criterion(text=f"Sex: {elig.sex.lower()}", start=-1, end=-1, label="sex", kind="sex",
+                      facts=[Sex(sex=elig.sex.lower())])
         out.append(_judge_criterion(c, "inclusion", p, frozenset()))
-    if module.get("healthyVolunteers") is False and p.facts.healthy:
+    if elig.healthy_volunteers is False and p.facts.healthy:
         c = Criterion(text="Does not accept healthy volunteers", start=-1, end=-1, label="healthy", kind="other")
         out.append(CriterionResult(section="inclusion", criterion=c, status=NOT_MET, decisive=True,
                                    reason="healthy volunteer", judged_by="rules"))
@@ -614,19 +611,13 @@ def _structured(record: dict | None, p: _Patient) -> list[CriterionResult]:
     return out
 
 
-def _targets(criteria: Criteria, record: dict | None) -> frozenset[str]:
-    """The trial's own diseases: the record's condition MeSH terms, else the conditions its
-    inclusion criteria name."""
-    meshes = (((record or {}).get("derivedSection") or {}).get("conditionBrowseModule") or {}).get("meshes") or []
-    names = {m.get("term") for m in meshes if isinstance(m, dict) and m.get("term")}
-    if not names:
-        names = {n for c in criteria.inclusion for f in c.facts if isinstance(f, Condition) and not f.negated
-                 for n in f.mesh}
-    if not names:
-        conds = (((record or {}).get("protocolSection") or {}).get("conditionsModule") or {}).get("conditions") or []
-        vocab = vocabulary()
-        names = {n for cond in conds[:10] if isinstance(cond, str) for n in vocab.lookup(cond)[:3]}
-    return frozenset(names)
+def _targets(criteria: Criteria, elig: Eligibility) -> frozenset[str]:
+    """The trial's own diseases: its condition MeSH terms, else the conditions its inclusion
+    criteria name."""
+    if elig.conditions:
+        return frozenset(elig.conditions)
+    return frozenset(n for c in criteria.inclusion for f in c.facts if isinstance(f, Condition) and not f.negated
+                     for n in f.mesh)
 
 
 _UNKNOWN_NAMES = {"performance": "performance status", "stage": "stage", "therapy": "prior therapy",
@@ -654,10 +645,13 @@ def _unknown_name(r: CriterionResult) -> str | None:
 
 def assess(criteria: Criteria, facts: PatientFacts, record: dict | None = None, *,
            judge: CriterionJudge | None = None, note: str | None = None) -> Assessment:
-    """Judge each criterion of a trial for this patient (see the module docstring)."""
+    """Judge each criterion of a trial for this patient (see the module docstring). The
+    structured eligibility comes from `record` when given, else from what the derived
+    criteria keep of it (`Criteria.eligibility`), so the record need not be read."""
     p = _patient(facts)
-    targets = _targets(criteria, record)
-    results = _structured(record, p)
+    elig = eligibility_of(record) if record is not None else (criteria.eligibility or Eligibility())
+    targets = _targets(criteria, elig)
+    results = _structured(elig, p)
     for section, c in criteria.sections():
         results.append(_judge_criterion(c, section, p, targets))
     if judge is not None:

@@ -257,6 +257,7 @@ _RELATIVE = (r"(?:son|daughter|child|children|kid|brother|sister|mother|father|h
              r"girlfriend|baby|grandson|granddaughter|grandchild|nephew|niece|cousin|sibling|twin|friend|"
              r"neighbou?r|mom|dad|parent)s?")
 _RELATIVE_AFTER = re.compile(r"[\s-]*(?:\w+[\s-]+){0,2}?" + _RELATIVE + r"\b")
+_POSSESSIVE = re.compile(r"(?:\bher|\bhis|\btheir|\bour|'s)\s+(?:\w+\s+)?$")
 _NEWBORN = re.compile(r"\b(?:newborn|neonate|new-born)\b")
 
 
@@ -291,8 +292,10 @@ def _age(note: str, low: str) -> _Scalar | None:
             unit = (m.groupdict().get("u") or "y").lower()
             years = n / 12 if unit.startswith("mo") else n / 52.18 if unit.startswith("w") else \
                 n / 365.25 if unit.startswith("d") else n
-            if not 0 <= years <= 120 or _RELATIVE_AFTER.match(low, m.end()):
+            if not 0 <= years <= 120:
                 continue
+            if _RELATIVE_AFTER.match(low, m.end()) and _POSSESSIVE.search(low, max(0, m.start() - 12), m.start()):
+                continue  # "her 5-year-old son": someone else's age
             if i == _SEX_CASE_PATTERN and not _age_led(low, m.start()):
                 continue
             found.append((m.start(), m.end(), years, weight))
@@ -318,6 +321,7 @@ def _age_led(low: str, pos: int) -> bool:
     return pos < 3 or bool(re.search(r"(?:^|[.:;\n]\s*|\b(?:pt|patient|is|a|an)\s+)$", before))
 
 
+_AGE_WORDS = re.compile(r"\b[0-9]{1,3}[\s-]*(?:year|yr|month|week)s?[\s-]*old\b")
 _FEMALE_STRONG = re.compile(r"\b(?:woman|women|female|girl|lady|mrs|ms|miss|gravida|g[0-9]p[0-9])\b")
 _MALE_STRONG = re.compile(r"\b(?:man|men|male|boy|gentleman|mr)\b")
 _FEMALE_WEAK = re.compile(r"\b(?:she|her|hers|herself|pregnan\w*|menstrua\w*|menses|uterus|uterine|ovar\w*|"
@@ -341,11 +345,15 @@ def _sex(note: str, low: str, age: _Scalar | None) -> _Scalar | None:
                            age.start + cased.end(1))
     votes = {"female": 0.0, "male": 0.0}
     first: dict[str, tuple[int, int]] = {}
+    # "born to a 39-year-old woman": a sex word after someone else's age is not the patient's
+    others = [m.end() for m in _AGE_WORDS.finditer(low) if age is None or not age.start <= m.start() < age.end]
     for pattern, sex, weight in ((_FEMALE_STRONG, "female", 3.0), (_MALE_STRONG, "male", 3.0),
                                  (_FEMALE_WEAK, "female", 1.0), (_MALE_WEAK, "male", 1.0)):
         for m in pattern.finditer(low):
             if weight > 1 and _NOT_SELF.search(low[m.end(): m.end() + 12]):
                 continue  # "male partners"
+            if weight > 1 and any(0 <= m.start() - e <= 25 for e in others):
+                continue
             votes[sex] += weight
             if sex not in first or m.start() < first[sex][0]:
                 first[sex] = m.span()
@@ -361,13 +369,14 @@ def _sex(note: str, low: str, age: _Scalar | None) -> _Scalar | None:
 _NEG_PRE = re.compile(
     r"(?:\bno\b|\bnot\b|\bdenies\b|\bdenied\b|\bdeny\b|\bdenying\b|\bwithout\b|\bnegative\s+for\b|\bfree\s+of\b|"
     r"\babsence\s+of\b|\babsent\b|\bruled\s+out\b|\brules\s+out\b|\bnever\b|\bnone\b|\bneither\b|\bnor\b|"
-    r"\bunremarkable\s+for\b|\bresolved\b|\bno\s+(?:known|history|evidence|signs?|symptoms?)\b|\bnon-?)"
+    r"\bunremarkable\s+for\b|\bresolved\b|\bno\s+(?:known|history|evidence|signs?|symptoms?)\b)"
 )
 _NEG_POST = re.compile(r"[^.;]{0,20}?\b(?:was|were|is|are|has\s+been|have\s+been)?\s*(?:ruled\s+out|excluded|negative|"
                        r"absent|not\s+(?:seen|present|detected|found|identified)|unlikely)\b")
 _FAMILY = re.compile(r"\b(?:family\s+(?:history|hx)|fhx|fh\b|" + _RELATIVE.replace("partner|", "") + r"|maternal|paternal|"
                      r"aunt|uncle|grand(?:mother|father|parent)s?)\b")
 _FAMILY_AFTER = re.compile(r"\s*(?:in|of)\s+(?:his|her|their|the\s+patient's|a)\s+(?:\w+\s+)?" + _RELATIVE + r"\b")
+_FAMILY_HEADING = re.compile(r"\b(?:family\s+(?:history|hx)|fhx|fh)\s*:[^.;\n]*$")
 _SELF_RESTART = re.compile(r"\b(?:she|he|patient|pt)\b")
 _HISTORY = re.compile(r"(?:\bhistory\s+of\b|\bhx\s+of\b|\bh/o\b|\bpmh\b|\bpast\s+medical\b|\bprevious\w*\b|\bprior\b|"
                       r"\bs/p\b|\bstatus\s+post\b|\bremote\b|\bformer\b|\btreated\s+for\b|\bsurvivor\b|\bin\s+remission\b)")
@@ -384,7 +393,8 @@ def _conditions(note: str, low: str, clauses: _Clauses) -> list[ConditionFact]:
         negated = bool(_NEG_PRE.search(before)) or bool(_NEG_POST.match(low, men.end))
         fam_before = _FAMILY.search(before)
         family = bool(_FAMILY_AFTER.match(low, men.end)) or (
-            fam_before is not None and not _SELF_RESTART.search(before[fam_before.end():]))
+            fam_before is not None and not _SELF_RESTART.search(before[fam_before.end():])) or bool(
+            _FAMILY_HEADING.search(low, max(0, men.start - 80), men.start))
         out.append(ConditionFact(start=men.start, end=men.end, text=note[men.start:men.end], mesh=list(men.names),
                                  negated=negated, family=family, historical=bool(_HISTORY.search(before)),
                                  uncertain=bool(_UNCERTAIN.search(before[-40:]))))
@@ -428,11 +438,11 @@ _DRUG_CLASS: list[tuple[re.Pattern, str]] = [
 ]
 
 
-def drug_category(name: str) -> str:
-    """The treatment class of a drug name: chemotherapy, immunotherapy, targeted, hormonal
-    or plain "drug" (antineoplastic classes by their non-proprietary stems)."""
+def drug_category(*names: str) -> str:
+    """The treatment class of a drug (its words, its MeSH names): chemotherapy,
+    immunotherapy, targeted, hormonal or plain "drug" (by non-proprietary name stems)."""
     for pattern, category in _DRUG_CLASS:
-        if pattern.search(name):
+        if any(pattern.search(n) for n in names if n):
             return category
     return "drug"
 
@@ -452,7 +462,7 @@ def _treatments(note: str, low: str, clauses: _Clauses) -> list[TreatmentFact]:
             continue
         name = low[s:e]
         if kind == "drug":
-            category = drug_category(name + " " + " ".join(names))
+            category = drug_category(name, *names)
         elif kind == "procedure":
             category = kinds.procedure_category(names)
         else:
@@ -600,7 +610,8 @@ def _smoking(low: str) -> SmokingFact | None:
     start, end = m.span()
     py = _PACK_YEARS.search(window)
     pack_years = float(py.group("n")) if py else None
-    if re.search(r"\b(?:never|non-?smok\w*|denies|denied|doesn't|does\s+not|do\s+not|no)\b[^.;]{0,25}\b(?:smok|tobacco|cigar)", window):
+    if re.search(r"\bnon-?smok|\b(?:never|denies|denied|doesn't|does\s+not|do\s+not|no)\b[^.;]{0,25}\b(?:smok|tobacco|"
+                 r"cigar)", window):
         status = "never"
     elif re.search(r"\b(?:former|ex-?|quit|stopped|previous\w*|prior|remote|used\s+to|gave\s+up)\b[^.;]{0,30}"
                    r"|\b(?:smok\w*|tobacco)\b[^.;]{0,30}\b(?:quit|stopped|ago)\b", window):

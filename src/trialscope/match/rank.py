@@ -1,24 +1,27 @@
-"""Ranking: one score per candidate from what retrieval found and what eligibility says.
+"""Ranking: one score per trial from what retrieval found and what eligibility says.
 
-Two stages, each a linear function of named features (`Model`):
+Candidates come in reciprocal-rank-fusion order (`retrieve`). The first `ASSESS` are
+assessed criterion by criterion and re-ranked by a linear model (`Stage`) over named
+features, standardised:
 
-1. `retrieval` ranks every candidate from cheap features: its rank in each source, the
-   BM25 scores, embedding and TF-IDF similarity to the note, how far its condition MeSH
-   terms overlap the patient's, and how specific its population is to the patient;
-2. `eligibility` re-ranks the first `ASSESS` of those with the same features plus the
-   criterion-by-criterion assessment (`Assessment.features`: criteria met, failed,
-   unknown, decisive exclusions ...).
+- `rrf`: the fused retrieval score (how many sources found the trial, how high);
+- `cond`: how far the trial's condition MeSH terms overlap the patient's own conditions
+  (diseases weigh 1, signs and symptoms 0.3, MeSH ancestors by depth, see
+  `condition_weights`); `lex`: TF-IDF cosine of the note with the trial's key fields;
+- `a_*`: the assessment's own features (`Assessment.features`): the share of inclusion
+  criteria met, of typed ones met, whether a criterion decisively excludes the patient,
+  the overall verdict.
 
-The weights are learned (`fit`: a pairwise logistic loss over the judged trials of each
-topic, L2-regularised, numpy only) by `scripts/train_match_ranker.py` on the shared dev
-collections, and shipped as a small JSON file (`data/match/ranker.json`) that names its
-features, so a feature the model does not know is ignored and one it knows but a candidate
-lacks counts as 0. `benchmarks/match.py` reports topic-level cross-validated figures.
+The weights are learned by `fit` (a pairwise logistic loss over each topic's judged trials,
+regularised towards the fusion order itself, numpy only) in `scripts/train_match_ranker.py`
+on the shared dev collections, and shipped as a small JSON file (`data/match/ranker.json`)
+that names its features: a feature a candidate lacks counts as 0, one the model does not
+name is ignored. `benchmarks/match.py` reports topic-level cross-validated figures for the
+same training.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -26,36 +29,32 @@ from importlib import resources
 import numpy as np
 import orjson
 
-from .retrieve import SOURCE_WEIGHTS, Candidate, Queries
+from .retrieve import RRF_K, SOURCE_WEIGHTS, Candidate, Queries
 
 ASSESS = 100  # candidates assessed criterion by criterion and re-ranked
-MAX_AGE_YEARS = 120.0
 MODEL_FILE = "ranker.json"
-BM25_SOURCES = ("note", "brief", "cond", "key", "intr")
+# What the shipped model reads (chosen by cross-validation on the dev collections: the
+# fusion score, condition overlap, wording, and the assessment's summary figures).
+FEATURES = ["rrf", "cond", "lex", "a_incl_met_frac", "a_typed_incl_met_frac", "a_decisive", "a_eligible"]
+PRIOR = {"rrf": 1.0}  # the model fit starts from, and is pulled towards: the fusion order
+L2 = 0.03
 
 
 # --- features ---------------------------------------------------------------------------------
 @dataclass
 class Patient:
-    """What the features compare a trial with, derived once per note."""
+    """What the features compare a trial with, computed once per note."""
 
-    age: float | None
-    sex: str | None  # "female" / "male"
     conditions: dict[str, float]  # the patient's own conditions and their MeSH ancestors, weighted
-    treatments: frozenset[str]
     lexical_query: tuple | None  # trialscope.similar.Lexical.query of the note
 
 
-def patient_of(facts, queries: Queries, text: str, lexical) -> Patient:
+def patient_of(queries: Queries, text: str, lexical) -> Patient:
     from ..similar import text_features
     from .retrieve import clean_text
 
-    q = None
-    if lexical is not None:
-        q = lexical.query(text_features(clean_text(text)[:20_000]))
-    return Patient(age=facts.age, sex=facts.sex,
-                   conditions=condition_weights(queries.cond), treatments=frozenset(queries.intr),
-                   lexical_query=q)
+    q = lexical.query(text_features(clean_text(text))) if lexical is not None else None
+    return Patient(conditions=condition_weights(queries.cond), lexical_query=q)
 
 
 def condition_weights(conds: list[tuple[str, float]]) -> dict[str, float]:
@@ -72,56 +71,28 @@ def condition_weights(conds: list[tuple[str, float]]) -> dict[str, float]:
 
 
 def retrieval_features(cands: list[Candidate], patient: Patient, lexical) -> list[dict[str, float]]:
-    """The stage-1 features of every candidate (a dict of name -> value each)."""
+    """Each candidate's retrieval features (name -> value)."""
     from ..similar import _overlap
 
     lex = np.zeros(len(cands))
     with_feats = [i for i, c in enumerate(cands) if c.features is not None]
     if lexical is not None and patient.lexical_query is not None and with_feats:
         lex[with_feats] = lexical.cosines(patient.lexical_query, [cands[i].features for i in with_feats])
-    top = {s: max((c.scores[s] for c in cands if s in c.scores), default=0.0) for s in BM25_SOURCES}
+    scale = (RRF_K + 1) / sum(SOURCE_WEIGHTS.values())  # 1.0 = first in every source
     out = []
     for c, lx in zip(cands, lex.tolist(), strict=True):
-        f: dict[str, float] = {"rrf": c.fused * (60 + 1) / sum(SOURCE_WEIGHTS.values())}
-        for s in SOURCE_WEIGHTS:
-            r = c.ranks.get(s)
-            f["r_" + s] = 1.0 / math.log2(1 + r) if r else 0.0
-        for s in BM25_SOURCES:
-            if top[s] > 0 and s in c.scores:
-                f["s_" + s] = c.scores[s] / top[s]
-        f["emb"] = max(0.0, c.emb)
-        f["lex"] = lx
-        feats = c.features
-        if feats is not None:
-            if patient.conditions and feats.c:
-                f["cond"] = _overlap(patient.conditions, feats.cw)
-                f["cond_exact"] = max((patient.conditions.get(t, 0.0) for t in feats.c), default=0.0)
-            f["cond_none"] = 0.0 if feats.c else 1.0
-            f["cond_derived"] = 1.0 if feats.cd else 0.0
-            lo, hi = feats.ag
-            f["age_span"] = max(0.0, hi - lo) / MAX_AGE_YEARS
-            f["age_bounded"] = (lo > 0) + (hi < MAX_AGE_YEARS) * 1.0
-            if patient.sex and feats.sx in ("FEMALE", "MALE"):
-                f["sex_specific"] = 1.0 if feats.sx == patient.sex.upper() else -1.0
-            if patient.treatments and feats.iv:
-                f["intr_shared"] = 1.0 if patient.treatments & set(feats.iv) else 0.0
-            f["interventional"] = 1.0 if feats.st == "INTERVENTIONAL" else 0.0
+        f = {"rrf": c.fused * scale, "lex": lx, "emb": max(0.0, c.emb)}
+        if c.features is not None and patient.conditions and c.features.c:
+            f["cond"] = _overlap(patient.conditions, c.features.cw)
         out.append(f)
     return out
 
 
 def eligibility_features(assessment) -> dict[str, float]:
-    """The assessment's own features, prefixed (`a_incl_met`, ...); {} without one."""
+    """The assessment's own features, prefixed `a_`; {} without an assessment."""
     if assessment is None:
         return {}
-    feats = getattr(assessment, "features", None) or {}
-    out = {}
-    for k, v in feats.items():
-        try:
-            out["a_" + k] = float(v)
-        except (TypeError, ValueError):
-            continue
-    return out
+    return {"a_" + k: float(v) for k, v in assessment.features.items()}
 
 
 # --- the model --------------------------------------------------------------------------------
@@ -133,6 +104,7 @@ class Stage:
     mean: np.ndarray
     scale: np.ndarray
     weights: np.ndarray
+    about: dict | None = None
 
     def matrix(self, rows: list[dict[str, float]]) -> np.ndarray:
         X = np.zeros((len(rows), len(self.names)))
@@ -150,7 +122,7 @@ class Stage:
         return ((self.matrix(rows) - self.mean) / self.scale) @ self.weights
 
     def as_json(self) -> dict:
-        return {"features": [
+        return {"about": self.about or {}, "features": [
             {"name": n, "mean": round(float(m), 6), "scale": round(float(s), 6), "weight": round(float(w), 6)}
             for n, m, s, w in zip(self.names, self.mean, self.scale, self.weights, strict=True)]}
 
@@ -158,49 +130,34 @@ class Stage:
     def from_json(cls, d: dict) -> Stage:
         feats = d["features"]
         return cls([f["name"] for f in feats], np.array([f["mean"] for f in feats]),
-                   np.array([f["scale"] for f in feats]), np.array([f["weight"] for f in feats]))
-
-
-@dataclass
-class Model:
-    retrieval: Stage
-    eligibility: Stage
-    about: dict
-
-    def as_json(self) -> dict:
-        return {"about": self.about, "retrieval": self.retrieval.as_json(),
-                "eligibility": self.eligibility.as_json()}
-
-    @classmethod
-    def from_json(cls, d: dict) -> Model:
-        return cls(Stage.from_json(d["retrieval"]), Stage.from_json(d["eligibility"]), d.get("about") or {})
+                   np.array([f["scale"] for f in feats]), np.array([f["weight"] for f in feats]),
+                   d.get("about") or {})
 
 
 @cache
-def shipped_model() -> Model:
+def shipped_model() -> Stage:
     """The model trained by scripts/train_match_ranker.py, shipped in the package."""
     data = (resources.files("trialscope") / "data" / "match" / MODEL_FILE).read_bytes()
-    return Model.from_json(orjson.loads(data))
+    return Stage.from_json(orjson.loads(data))
 
 
-# --- training ---------------------------------------------------------------------------------
-def fit(groups: list[tuple[list[dict[str, float]], list[int]]], names: list[str] | None = None,
-        l2: float = 0.01, iterations: int = 400, rate: float = 0.5) -> Stage:
+def fit(groups: list[tuple[list[dict[str, float]], list[int]]], names: list[str] = FEATURES,
+        l2: float = L2, prior: dict[str, float] = PRIOR, iterations: int = 400, rate: float = 0.5) -> Stage:
     """A linear ranker from judged groups (one per topic: feature rows and their grades).
 
     Loss: the logistic loss of every pair of a topic's trials with different grades (the
-    better one should score higher), each topic weighing the same, plus l2 * |w|^2.
-    Features are standardised over all rows first; plain gradient descent (the problem is
-    convex and small).
+    better one should score higher), each topic weighing the same, plus l2 * |w - w0|^2,
+    where w0 is `prior` (by default the fusion score alone: with little data the model stays
+    close to the retrieval order). Features are standardised over all rows first.
     """
-    if names is None:
-        names = sorted({k for rows, _ in groups for row in rows for k in row})
-    probe = Stage(names, np.zeros(len(names)), np.ones(len(names)), np.zeros(len(names)))
+    probe = Stage(list(names), np.zeros(len(names)), np.ones(len(names)), np.zeros(len(names)))
     mats = [probe.matrix(rows) for rows, _ in groups]
-    allx = np.vstack([m for m in mats if len(m)]) if mats else np.zeros((0, len(names)))
+    allx = np.vstack(mats) if mats else np.zeros((0, len(names)))
     mean = allx.mean(axis=0) if len(allx) else np.zeros(len(names))
     scale = allx.std(axis=0) if len(allx) else np.ones(len(names))
     scale[scale < 1e-9] = 1.0
+    w0 = np.array([prior.get(n, 0.0) for n in names])
+    w = w0.copy()
     diffs, weights = [], []
     for m, (_, grades) in zip(mats, groups, strict=True):
         y = np.asarray(grades)
@@ -209,19 +166,17 @@ def fit(groups: list[tuple[list[dict[str, float]], list[int]]], names: list[str]
             z = (m - mean) / scale
             diffs.append(z[i] - z[j])
             weights.append(np.full(len(i), 1.0 / len(i)))
-    w = np.zeros(len(names))
     if diffs:
         D = np.vstack(diffs)
         pw = np.concatenate(weights)
         pw /= pw.sum()
         for _ in range(iterations):
             p = 1.0 / (1.0 + np.exp(np.clip(D @ w, -30, 30)))
-            grad = -(D * (p * pw)[:, None]).sum(axis=0) + 2 * l2 * w
-            w -= rate * grad
+            w -= rate * (-(D * (p * pw)[:, None]).sum(axis=0) + 2 * l2 * (w - w0))
     return Stage(list(names), mean, scale, w)
 
 
-def rank(cands: list[Candidate], rows: list[dict[str, float]], stage: Stage) -> list[int]:
-    """Candidate positions, best first, by the stage's score (ties: the fused order)."""
-    scores = stage.score(rows)
-    return sorted(range(len(cands)), key=lambda i: (-scores[i], i))
+def rerank(rows: list[dict[str, float]], model: Stage) -> tuple[list[int], np.ndarray]:
+    """Positions best first by the model's score (ties keep the fused order), and the scores."""
+    scores = model.score(rows)
+    return sorted(range(len(rows)), key=lambda i: (-scores[i], i)), scores

@@ -1,0 +1,198 @@
+"""Typing criteria: the facts each phrasing states, with values and units."""
+
+from __future__ import annotations
+
+import pytest
+
+from trialscope.criteria import (
+    Age,
+    Condition,
+    Consent,
+    Lab,
+    Performance,
+    Reproductive,
+    Sex,
+    Stage,
+    Therapy,
+    parse_criteria,
+)
+from trialscope.criteria.kinds import type_criterion
+
+
+def facts(text, kind, group=""):
+    return [f for f in type_criterion(text, group)[1] if isinstance(f, kind)]
+
+
+@pytest.mark.parametrize("text, lo, hi", [
+    ("Age 18 to 80 years", 18, 80),
+    ("Aged ≥ 18 years", 18, None),
+    ("Age > 18", 18, None),
+    ("18 years of age or older", 18, None),
+    ("Men and women 18-65 years old", 18, 65),
+    ("Between 18 and 75 years of age", 18, 75),
+    ("Patients older than 65 years", 65, None),
+    ("Patients must be at least 18 years old", 18, None),
+    ("Age 6 months to 17 years", 0.5, 17),
+    ("Adults aged 40 years and above", 40, None),
+    ("Participants ≤ 75 years", None, 75),
+    ("Under the age of 12", None, 12),
+])
+def test_ages(text, lo, hi):
+    (age,) = facts(text, Age)
+    assert (age.min_years, age.max_years) == (lo, hi)
+
+
+def test_age_group_label_gives_bare_numbers_their_sense():
+    (age,) = facts("18 and over", Age, group="Patient characteristics: Age")
+    assert (age.min_years, age.max_years) == (18, None)
+
+
+@pytest.mark.parametrize("text", [
+    "No chemotherapy within 4 weeks", "Life expectancy of at least 12 weeks",
+    "History of cancer in the past 5 years", "Diagnosed at least 6 months before enrolment",
+])
+def test_durations_are_not_ages(text):
+    assert facts(text, Age) == []
+
+
+@pytest.mark.parametrize("text, scale, op, value, value2", [
+    ("ECOG performance status 0-1", "ECOG", "range", 0, 1),
+    ("ECOG score < 2", "ECOG", "<", 2, None),
+    ("ECOG PS ≤ 2", "ECOG", "<=", 2, None),
+    ("Eastern Cooperative Oncology Group (ECOG) performance status of 0, 1 or 2", "ECOG", "range", 0, 2),
+    ("WHO performance status 0 or 1", "ECOG", "range", 0, 1),
+    ("Zubrod 0-2", "ECOG", "range", 0, 2),
+    ("Karnofsky performance status ≥ 70%", "Karnofsky", ">=", 70, None),
+    ("KPS of at least 60", "Karnofsky", ">=", 60, None),
+    ("Lansky score ≥ 50", "Lansky", ">=", 50, None),
+    ("Performance status 2 or less", "ECOG", "<=", 2, None),
+])
+def test_performance(text, scale, op, value, value2):
+    (p,) = facts(text, Performance)
+    assert (p.scale, p.comparator, p.value, p.value2) == (scale, op, value, value2)
+
+
+@pytest.mark.parametrize("text, analyte, op, value, unit", [
+    ("Platelets ≥ 100 x 10^9/L", "platelets", ">=", 100, "×10^9/L"),
+    ("Platelet count ≥ 100,000/mm³", "platelets", ">=", 100000, "/µL"),
+    ("PLT ≥50×10E9/L", "platelets", ">=", 50, "×10^9/L"),
+    ("Absolute neutrophil count (ANC) ≥ 1500/µL", "anc", ">=", 1500, "/µL"),
+    ("Hemoglobin ≥ 9 g/dL", "hemoglobin", ">=", 9, "g/dL"),
+    ("Haemoglobin of at least 90 g/L", "hemoglobin", ">=", 90, "g/L"),
+    ("Total bilirubin < 51 μmol/L", "bilirubin", "<", 51, "µmol/L"),
+    ("Serum bilirubin no greater than 1.5 mg/dl", "bilirubin", "<=", 1.5, "mg/dL"),
+    ("Creatinine ≤ 1.5 × ULN", "creatinine", "<=", 1.5, "×ULN"),
+    ("Serum creatinine ≤ 1.5 times the upper limit of normal", "creatinine", "<=", 1.5, "×ULN"),
+    ("Creatinine clearance ≥ 60 mL/min", "creatinine_clearance", ">=", 60, "mL/min"),
+    ("eGFR ≥ 45 mL/min/1.73 m2", "egfr", ">=", 45, "mL/min/1.73m²"),
+    ("INR ≤ 1.5", "inr", "<=", 1.5, ""),
+    ("HbA1c between 7.0% and 10.5%", "hba1c", "range", 7.0, "%"),
+    ("HbA1c > 53 mmol/mol", "hba1c", ">", 53, "mmol/mol"),
+    ("LVEF ≥ 50%", "lvef", ">=", 50, "%"),
+    ("BMI 18.5-30 kg/m2", "bmi", "range", 18.5, "kg/m²"),
+    ("CD4 count > 200 cells/mm3", "cd4", ">", 200, "/µL"),
+])
+def test_labs(text, analyte, op, value, unit):
+    got = [f for f in facts(text, Lab) if f.analyte == analyte]
+    assert got, facts(text, Lab)
+    lab = got[0]
+    assert (lab.comparator, lab.value, lab.unit) == (op, value, unit)
+
+
+def test_shared_thresholds():
+    labs = {f.analyte: f for f in facts("AST/ALT ≤ 2.5 x ULN (≤ 5 x ULN with liver metastases)", Lab)}
+    assert set(labs) == {"ast", "alt"}
+    assert all((f.comparator, f.value, f.unit) == ("<=", 2.5, "×ULN") for f in labs.values())
+    labs = {f.analyte: f for f in facts("AST and ALT no greater than 2.5 times ULN", Lab)}
+    assert set(labs) == {"ast", "alt"}
+
+
+def test_lab_spans_cover_the_words():
+    text = "Adequate function: platelets ≥ 75,000/µL and bilirubin ≤ 2 mg/dL"
+    for lab in facts(text, Lab):
+        assert text[lab.start:lab.end].lower().startswith(("platelets", "bilirubin"))
+
+
+@pytest.mark.parametrize("text, system, values, low, high", [
+    ("Stage IIIB or IV NSCLC", "stage", ["IIIB", "IV"], "", ""),
+    ("Stage III-IV", "stage", [], "III", "IV"),
+    ("BCLC stage B or C", "BCLC", ["B", "C"], "", ""),
+    ("Child-Pugh class A", "Child-Pugh", ["A"], "", ""),
+    ("Child-Pugh score ≤ 7", "Child-Pugh", [], "", "7"),
+    ("NYHA class III or IV heart failure", "NYHA", ["III", "IV"], "", ""),
+    ("FIGO stage IB2-IIA", "FIGO", [], "IB2", "IIA"),
+    ("Gleason score ≥ 7", "Gleason", [], "7", ""),
+])
+def test_stages(text, system, values, low, high):
+    got = [s for s in facts(text, Stage) if s.system == system]
+    assert got, facts(text, Stage)
+    assert (got[0].values, got[0].low, got[0].high) == (values, low, high)
+
+
+def test_tnm():
+    systems = {s.system: s.values for s in facts("T1-3 N0 M0 breast cancer (AJCC stage)", Stage)}
+    assert systems["TNM-N"] == ["N0"] and systems["TNM-M"] == ["M0"]
+
+
+def test_conditions_with_mesh_negation_and_other():
+    (hcc,) = facts("Histologically confirmed hepatocellular carcinoma", Condition)
+    assert hcc.mesh[0] == "Carcinoma, Hepatocellular" and not hcc.negated
+    conds = facts("No history of other malignancy, uncontrolled hypertension or active hepatitis B", Condition)
+    by = {c.text.lower(): c for c in conds}
+    assert by["malignancy"].negated and by["malignancy"].other
+    assert by["hypertension"].active and by["hypertension"].negated
+    assert "Hepatitis B" in by["hepatitis b"].mesh
+
+
+@pytest.mark.parametrize("text, category, negated, lines, op", [
+    ("Prior treatment with sorafenib", "drug", False, None, ""),
+    ("No prior systemic chemotherapy", "chemotherapy", True, None, ""),
+    ("Must have received at least one prior line of therapy", "any", False, 1, ">="),
+    ("At least 2 prior lines of systemic therapy", "any", False, 2, ">="),
+    ("Treatment-naive patients", "any", False, 0, "="),
+    ("Candidates for second-line treatment", "any", False, 1, "="),
+    ("Prior radiotherapy to the target lesion", "radiotherapy", False, None, ""),
+    ("Previous liver transplantation", "transplant", False, None, ""),
+])
+def test_therapies(text, category, negated, lines, op):
+    got = facts(text, Therapy)
+    if lines is not None:
+        got = [t for t in got if t.lines is not None]
+        assert got and (got[0].lines, got[0].lines_comparator) == (lines, op)
+        return
+    got = [t for t in got if t.category == category]
+    assert got, facts(text, Therapy)
+    assert got[0].negated is negated
+
+
+def test_allergy_to_a_drug_is_not_a_therapy():
+    assert [t for t in facts("Known allergy to doxorubicin", Therapy) if t.names == ["doxorubicin"]] == []
+
+
+@pytest.mark.parametrize("text, states", [
+    ("Pregnant or breastfeeding women", {("pregnant", False), ("lactating", False)}),
+    ("Not pregnant or nursing", {("pregnant", True), ("lactating", True)}),
+    ("Negative serum pregnancy test", {("pregnant", True)}),
+    ("Women of childbearing potential must use effective contraception", {("contraception", False)}),
+])
+def test_reproductive(text, states):
+    assert {(f.state, f.negated) for f in facts(text, Reproductive)} == states
+
+
+def test_sex_only_when_one_sex_is_admitted():
+    assert [f.sex for f in facts("Female patients with breast cancer", Sex)] == ["female"]
+    assert [f.sex for f in facts("Men aged 40 or older", Sex)] == ["male"]
+    assert facts("Male or female", Sex) == []
+    assert facts("Women of childbearing potential must agree to contraception", Sex) == []
+
+
+def test_consent_and_kind():
+    kind, fs = type_criterion("Signed written informed consent")
+    assert kind == "consent" and any(isinstance(f, Consent) for f in fs)
+    assert type_criterion("Willing to comply with the study schedule")[0] == "consent"
+    assert type_criterion("Measurable disease per RECIST 1.1")[0] == "other"
+
+
+def test_kind_prefers_the_most_specific_fact():
+    c = parse_criteria("Inclusion:\n* Age 18-75 with HCC\n* ECOG 0-1 and Child-Pugh A\n")
+    assert [x.kind for x in c.inclusion] == ["age", "performance"]

@@ -1,0 +1,214 @@
+"""Assessing a patient against a trial's criteria, criterion by criterion."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from trialscope.criteria import parse_criteria
+from trialscope.index import criteria as criteria_index
+from trialscope.match.assess import EXCLUDED, LIKELY, MET, NOT_MET, UNKNOWN, Judgement, assess
+from trialscope.match.patient import extract_facts
+from trialscope.store import open_store
+
+HCC = ("A 60-year-old woman with advanced hepatocellular carcinoma (BCLC stage C, Child-Pugh A) that "
+       "progressed after sorafenib. ECOG 1. Platelets 120,000/uL, total bilirubin 1.1 mg/dL, INR 1.1. "
+       "Her mother had breast cancer. She denies ascites or encephalopathy.")
+
+
+@pytest.fixture(scope="module")
+def trial(sample_db):
+    store = open_store(sample_db)
+    record = store.get("NCT03949231").record
+    criteria = criteria_index.get(store, "NCT03949231")
+    store.close()
+    return criteria, record
+
+
+def result(a, section, label):
+    return next(r for r in a.criteria if r.section == section and r.criterion.label == label)
+
+
+def test_hcc_patient_after_sorafenib_is_matched(trial):
+    criteria, record = trial
+    a = assess(criteria, extract_facts(HCC), record)
+    assert a.eligible == LIKELY
+    assert not a.decisive
+    assert a.summary.exclusion_met == 0
+    assert result(a, "inclusion", "1").status == MET  # cytohistological diagnosis of HCC
+    assert result(a, "inclusion", "3").status == MET  # age 18 to 80
+    assert result(a, "inclusion", "4").status == MET  # Child-Pugh A or B; ECOG < 2
+    # advanced HCC, BCLC stage C, and not fit for (or progressed after) locoregional therapy:
+    # the note does not say which therapies she had, so this stays open
+    assert result(a, "inclusion", "8").status != NOT_MET
+    assert result(a, "exclusion", "4").status != MET  # "other tumours or malignancy": HCC is the trial's own
+    assert result(a, "exclusion", "7").status != MET  # sorafenib is no transplant, resection, radio- or chemotherapy
+    assert result(a, "exclusion", "2").status != MET  # she denies ascites and encephalopathy
+    assert a.explanation.startswith("meets ")
+    assert "no exclusion applies" in a.explanation
+    assert a.features["decisive"] == 0.0 and a.features["cond_met"] == 1.0 and a.features["eligible"] == 1.0
+    # the evidence points at the note's words
+    ecog = result(a, "inclusion", "4")
+    assert any(HCC[e.start:e.end] == "ECOG 1" for e in ecog.evidence)
+
+
+def test_pregnant_patient_is_excluded_by_exclusion_5(trial):
+    criteria, record = trial
+    note = HCC + " She is pregnant."
+    a = assess(criteria, extract_facts(note), record)
+    assert a.eligible == EXCLUDED
+    five = result(a, "exclusion", "5")
+    assert five.status == MET and five.decisive
+    assert any(note[e.start:e.end].lower().startswith("pregnant") for e in five.evidence)
+    assert a.summary.excluded_by == ["exclusion 5"]
+    assert "exclusion 5" in a.explanation and "Pregnant or lactating" in a.explanation
+
+
+def test_85_year_old_is_excluded_by_age(trial):
+    criteria, record = trial
+    a = assess(criteria, extract_facts(HCC.replace("60-year-old", "85-year-old")), record)
+    assert a.eligible == EXCLUDED
+    assert result(a, "inclusion", "3").status == NOT_MET and result(a, "inclusion", "3").decisive
+    structured = next(r for r in a.criteria if r.section == "structured" and r.criterion.kind == "age")
+    assert structured.status == NOT_MET and structured.decisive
+    assert "age 85" in a.explanation
+    # a structured override decides too
+    a = assess(criteria, extract_facts(HCC).with_overrides({"age": 81}), record)
+    assert a.eligible == EXCLUDED
+
+
+def test_negated_and_family_conditions_are_not_the_patients(trial):
+    criteria, record = trial
+    note = ("A 55-year-old man with liver cirrhosis. No hepatocellular carcinoma on biopsy. "
+            "His father had lung cancer. No ascites.")
+    a = assess(criteria, extract_facts(note), record)
+    assert result(a, "inclusion", "1").status == NOT_MET  # denies the trial's disease
+    assert result(a, "exclusion", "4").status != MET  # the father's cancer is not his
+    assert result(a, "exclusion", "2").status != MET  # no ascites; varices not mentioned
+    other = assess(criteria, extract_facts("A 55-year-old man with HCC and a history of breast cancer."), record)
+    assert result(other, "exclusion", "4").status == MET  # his own other malignancy
+
+
+def test_labs_convert_units(trial):
+    criteria, record = trial
+    low_platelets = HCC.replace("Platelets 120,000/uL", "Platelets 40,000/uL")
+    six = result(assess(criteria, extract_facts(low_platelets), record), "inclusion", "6")
+    assert six.status == NOT_MET and six.decisive and "platelets" in six.reason
+    high_bilirubin = HCC.replace("total bilirubin 1.1 mg/dL", "total bilirubin 3.5 mg/dL")  # 60 µmol/L
+    assert result(assess(criteria, extract_facts(high_bilirubin), record), "inclusion", "6").status == NOT_MET
+    assert result(assess(criteria, extract_facts(HCC), record), "inclusion", "6").status == UNKNOWN  # WBC, Hb...
+
+
+def _one(text: str, note: str, section: str = "inclusion"):
+    heading = "Inclusion Criteria:" if section == "inclusion" else "Exclusion Criteria:"
+    a = assess(parse_criteria(f"{heading}\n* {text}"), extract_facts(note))
+    return next(r for r in a.criteria if r.section == section)
+
+
+@pytest.mark.parametrize("criterion, note, status", [
+    ("ALT ≤ 2.5 × ULN", "ALT 150 U/L", NOT_MET),
+    ("ALT ≤ 2.5 × ULN", "ALT 60 U/L", MET),
+    ("ALT ≤ 2.5 × ULN", "ALT 70 U/L (normal 10-25)", NOT_MET),  # the note's own upper limit
+    ("Creatinine ≤ 1.5 mg/dL", "creatinine 150 umol/L", NOT_MET),
+    ("Hemoglobin ≥ 9 g/dL", "Hb 95 g/L", MET),
+    ("HbA1c 7-10%", "HbA1c 64 mmol/mol", MET),
+    ("Platelets ≥ 100,000/mm3", "platelets 90 x10^9/L", NOT_MET),
+    ("Stage IIIB-IV NSCLC", "stage IV non-small cell lung cancer", MET),
+    ("Stage IIIB-IV NSCLC", "stage II non-small cell lung cancer", NOT_MET),
+    ("ECOG 0-1", "Karnofsky 90%", MET),
+    ("ECOG 0-1", "ECOG 3", NOT_MET),
+    ("Female", "A 40-year-old man", NOT_MET),
+    ("Postmenopausal women", "A 62-year-old woman", MET),
+    ("No prior systemic therapy", "progressed on sorafenib", NOT_MET),
+    ("No prior systemic therapy", "treatment-naive", MET),
+    ("At least one prior line of therapy", "after two lines of chemotherapy", MET),
+    ("Negative pregnancy test", "A 70-year-old woman", MET),
+    ("Type 2 diabetes", "A 50-year-old man with T2DM", MET),
+    ("Type 2 diabetes", "denies diabetes", NOT_MET),
+    ("Type 2 diabetes", "hypertension", UNKNOWN),
+    ("Signed informed consent", "A 50-year-old man", UNKNOWN),
+])
+def test_inclusion_rules(criterion, note, status):
+    assert _one(criterion, note).status == status
+
+
+@pytest.mark.parametrize("criterion, note, status", [
+    ("Prior treatment with sorafenib", "progressed after sorafenib", MET),
+    ("Pregnant or breastfeeding", "A 30-year-old woman, breastfeeding", MET),
+    ("Pregnant or breastfeeding", "A 30-year-old man", NOT_MET),
+    ("History of myocardial infarction", "Her father had a myocardial infarction", UNKNOWN),
+    ("History of myocardial infarction", "s/p myocardial infarction in 2010", MET),
+    ("Active hepatitis B", "history of hepatitis B", UNKNOWN),
+    ("Grade ≥ 2 peripheral neuropathy", "peripheral neuropathy", UNKNOWN),
+])
+def test_exclusion_rules(criterion, note, status):
+    r = _one(criterion, note, "exclusion")
+    assert r.status == status
+    assert r.decisive == (status == MET)
+
+
+def test_structured_sex_and_healthy_volunteers():
+    record = {"protocolSection": {"eligibilityModule": {"sex": "FEMALE", "minimumAge": "N/A",
+                                                        "healthyVolunteers": False}}}
+    a = assess(parse_criteria(""), extract_facts("A healthy volunteer, 30-year-old man."), record)
+    statuses = {r.criterion.label: r.status for r in a.criteria if r.section == "structured"}
+    assert statuses == {"sex": NOT_MET, "healthy": NOT_MET}
+    assert a.eligible == EXCLUDED
+
+
+def test_nested_children_decide_their_parent(trial):
+    criteria, record = trial
+    note = HCC + " Renal failure on hemodialysis."
+    six = result(assess(criteria, extract_facts(note), record), "exclusion", "6")
+    assert six.status == MET and six.children[1].status == MET
+
+
+class _Judge:
+    def __init__(self):
+        self.asked = []
+
+    def judge(self, criterion, section, note, facts):
+        self.asked.append(criterion)
+        if "coagulation" in criterion:
+            start = note.index("INR 1.1")
+            return Judgement(status=MET, reason="INR normal", evidence=((start, start + 7),))
+        return None
+
+
+class _Broken:
+    def judge(self, criterion, section, note, facts):
+        raise RuntimeError("model unavailable")
+
+
+def test_judge_hook_decides_unknowns_only(trial):
+    criteria, record = trial
+    note = HCC
+    judge = _Judge()
+    a = assess(criteria, extract_facts(note), record, judge=judge, note=note)
+    five = result(a, "inclusion", "5")  # "Tolerable coagulation function": the rules cannot say
+    assert five.status == MET and five.judged_by == "_Judge"
+    assert note[five.evidence[0].start:five.evidence[0].end] == "INR 1.1"
+    assert "Signed informed consent before recruiting" not in judge.asked  # commitments are not asked
+    assert all("Age between" not in q for q in judge.asked)  # decided by the rules already
+    plain = assess(criteria, extract_facts(note), record, judge=_Broken(), note=note)
+    assert result(plain, "inclusion", "5").judged_by == "rules"
+    assert result(plain, "inclusion", "5").status == UNKNOWN
+
+
+@pytest.mark.parametrize("note", ["", "   ", "中文病历", "[**2148-10-1**] \"\" ()"])
+def test_bad_input(trial, note):
+    criteria, record = trial
+    a = assess(criteria, extract_facts(note), record)
+    assert a.eligible in ("possibly eligible", "likely eligible", "excluded")
+    orjson.dumps(a.as_json())
+    empty = assess(parse_criteria(None), extract_facts(note), None)
+    assert empty.criteria == [] and empty.explanation
+
+
+def test_json(trial):
+    criteria, record = trial
+    data = assess(criteria, extract_facts(HCC), record).as_json()
+    assert data["eligible"] == LIKELY and data["criteria"][0]["section"] == "structured"
+    six = next(c for c in data["criteria"] if c["section"] == "exclusion" and c["label"] == "6")
+    assert [c["label"] for c in six["children"]] == ["A", "B", "C", "D"]
+    orjson.dumps(data)

@@ -1,0 +1,217 @@
+"""Patient facts from free-text notes: what is read, with its evidence, and what is not."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+
+from trialscope.match.patient import GIVEN, PatientFacts, extract_facts
+
+HCC_NOTE = (
+    "Mr. [**Known lastname 1234**] is a 60-year-old man with advanced hepatocellular carcinoma "
+    "(BCLC stage C, Child-Pugh A) that progressed on sorafenib after 8 months; s/p right hepatectomy "
+    "[**2148-10-1**]. ECOG 1. He denies chest pain, dyspnea or nausea. No history of diabetes. "
+    "His mother had breast cancer. Labs: platelets 98 K/uL, total bilirubin 1.4 mg/dL (normal 0.2-1.2), "
+    "creatinine 88 umol/L, AST/ALT 62/48 U/L, INR 1.1, albumin 3.6 g/dL. Former smoker, 30 pack-years."
+)
+
+
+class _ByText(dict):
+    """Conditions by their words; a longer phrase holding the words also answers."""
+
+    def __missing__(self, name):
+        for text, c in self.items():
+            if name in text:
+                return c
+        raise KeyError(name)
+
+
+def by_text(facts: PatientFacts):
+    return _ByText({c.text.lower(): c for c in facts.conditions})
+
+
+@pytest.mark.parametrize("note, age", [
+    ("A 58-year-old woman presents", 58), ("58 yo F with chest pain", 58), ("Patient aged 58 with HTN", 58),
+    ("58M presents with chest pain", 58), ("Pt is a 58 y/o male", 58), ("58 year old man", 58),
+    ("A forty-five-year-old teacher", 45), ("A 7-month-old boy", 7 / 12), ("A 15-week-old infant", 15 / 52.18),
+    ("Age: 72. Female.", 72), ("a woman in her late fifties", 58),
+])
+def test_age_forms(note, age):
+    facts = extract_facts(note)
+    assert facts.age == pytest.approx(age, abs=0.01)
+    s, e = facts.age_span
+    assert any(ch.isdigit() for ch in note[s:e]) or "fift" in note[s:e] or "forty" in note[s:e]
+
+
+def test_someone_elses_age_is_not_the_patients():
+    facts = extract_facts("She brought her 5-year-old son. The patient, a 34-year-old teacher, reports cough.")
+    assert facts.age == 34
+
+
+@pytest.mark.parametrize("note, sex", [
+    ("A 58-year-old woman", "female"), ("A 19-year-old male", "male"), ("Mrs. Smith reports", "female"),
+    ("Mr. Jones reports", "male"), ("58F with pain", "female"), ("A 3-year-old girl", "female"),
+    ("An 8-year-old boy", "male"), ("The patient says she has had pain; her husband agrees", "female"),
+    ("Patient reports that he has had cough and his wife is worried", "male"),
+    ("A 15-week-old infant. He was born to a 39-year-old woman.", "male"),
+])
+def test_sex_forms(note, sex):
+    facts = extract_facts(note)
+    assert facts.sex == sex
+    s, e = facts.sex_span
+    assert note[s:e]
+
+
+def test_no_age_no_sex():
+    facts = extract_facts("Patient with cough and fever for two days.")
+    assert facts.age is None and facts.sex is None
+
+
+def test_conditions_negation_family_history():
+    facts = extract_facts(HCC_NOTE)
+    c = by_text(facts)
+    assert "Carcinoma, Hepatocellular" in c["hepatocellular carcinoma"].mesh
+    assert c["hepatocellular carcinoma"].present
+    for denied in ("chest pain", "dyspnea", "nausea"):
+        assert c[denied].negated and not c[denied].present, denied
+    assert c["diabetes"].negated
+    assert c["breast cancer"].family and not c["breast cancer"].present
+    own = {n for x in facts.present_conditions() for n in x.mesh}
+    assert "Breast Neoplasms" not in own and "Diabetes Mellitus" not in own and "Chest Pain" not in own
+    assert "Carcinoma, Hepatocellular" in own
+
+
+@pytest.mark.parametrize("note, name", [
+    ("Patient denies diabetes.", "diabetes"),
+    ("Negative for hepatitis B.", "hepatitis b"),
+    ("Pulmonary embolism was ruled out.", "pulmonary embolism"),
+    ("CT negative; no evidence of metastasis or ascites.", "ascites"),
+    ("Without fever.", "fever"),
+])
+def test_negations(note, name):
+    assert by_text(extract_facts(note))[name].negated
+
+
+def test_negation_stops_at_the_clause():
+    c = by_text(extract_facts("No fever, but she has asthma. Denies nausea; reports headache."))
+    assert c["fever"].negated and c["nausea"].negated
+    assert not c["asthma"].negated and not c["headache"].negated
+
+
+@pytest.mark.parametrize("note, name", [
+    ("Family history of colon cancer.", "colon cancer"),
+    ("Her father died of myocardial infarction at 50.", "myocardial infarction"),
+    ("Breast cancer in her mother and sister.", "breast cancer"),
+    ("FHx: diabetes.", "diabetes"),
+])
+def test_family(note, name):
+    c = by_text(extract_facts(note))[name]
+    assert c.family and not c.present
+
+
+def test_history_and_uncertain():
+    c = by_text(extract_facts("History of stroke. Concern for pneumonia. Possible sepsis."))
+    assert c["stroke"].historical and c["stroke"].present
+    assert c["pneumonia"].uncertain and c["sepsis"].uncertain
+
+
+def test_stage_and_performance():
+    facts = extract_facts(HCC_NOTE + " Karnofsky 80%. Stage IIIB NSCLC. Gleason 7.")
+    systems = {(s.system, s.value) for s in facts.stage}
+    assert {("BCLC", "C"), ("Child-Pugh", "A"), ("stage", "IIIB"), ("Gleason", "7")} <= systems
+    scales = {(p.scale, p.value) for p in facts.performance}
+    assert ("ECOG", 1.0) in scales and ("Karnofsky", 80.0) in scales
+
+
+def test_treatments_and_lines():
+    facts = extract_facts(HCC_NOTE)
+    t = {x.name: x for x in facts.treatments}
+    assert t["sorafenib"].category == "targeted" and t["sorafenib"].progressed and t["sorafenib"].status == "prior"
+    assert "Sorafenib" in t["sorafenib"].mesh
+    assert t["hepatectomy"].category == "surgery"
+    assert facts.lines is not None and facts.lines.prior >= 1
+    facts = extract_facts("Treatment-naive. No prior chemotherapy. Currently on metformin and lisinopril.")
+    assert facts.lines.prior == 0
+    t = {x.name: x for x in facts.treatments}
+    assert t["chemotherapy"].negated
+    assert t["metformin"].status == "current" and t["lisinopril"].status == "current"
+    facts = extract_facts("Progressed after two lines of platinum-based chemotherapy; now second-line candidate.")
+    assert facts.lines.prior == 2
+    assert "Penicillins" not in {m for x in extract_facts("Allergic to penicillin.").treatments for m in x.mesh}
+
+
+def test_new_drug_names_by_their_stems():
+    t = {x.name: x for x in extract_facts("Received toripalimab and lenvatinib, then pembrolizumab.").treatments}
+    assert t["toripalimab"].category == "immunotherapy"
+    assert t["lenvatinib"].category == "targeted"
+
+
+def test_labs_with_units():
+    facts = extract_facts(HCC_NOTE)
+    labs = {x.analyte: x for x in facts.labs}
+    assert (labs["platelets"].value, labs["platelets"].unit) == (98, "×10^3/µL")
+    assert (labs["bilirubin"].value, labs["bilirubin"].unit, labs["bilirubin"].uln) == (1.4, "mg/dL", 1.2)
+    assert (labs["creatinine"].value, labs["creatinine"].unit) == (88, "µmol/L")
+    assert (labs["ast"].value, labs["alt"].value, labs["alt"].unit) == (62, 48, "U/L")
+    assert labs["inr"].value == 1.1 and labs["albumin"].unit == "g/dL"
+    s, e = labs["platelets"].start, labs["platelets"].end
+    assert HCC_NOTE[s:e].startswith("platelets")
+    labs = {x.analyte: x for x in extract_facts("WBC 12,300, Hgb 10.2 g/dl, Plt 450, HbA1c 8.1%, eGFR 52").labs}
+    assert labs["wbc"].value == 12300 and labs["hemoglobin"].value == 10.2 and labs["platelets"].value == 450
+    assert labs["hba1c"].value == 8.1 and labs["egfr"].value == 52
+    assert extract_facts("BP 120/80, HR 70.").labs == []
+
+
+def test_pregnancy_lactation_smoking():
+    f = extract_facts("A 28-year-old woman, currently 12 weeks pregnant, non-smoker.")
+    assert f.pregnant.value is True and f.smoker.status == "never"
+    f = extract_facts("She is breastfeeding her 3-month-old. Negative pregnancy test. Smokes 1 ppd.")
+    assert f.lactating.value is True and f.pregnant.value is False and f.smoker.status == "current"
+    f = extract_facts("Not pregnant. Quit smoking 10 years ago.")
+    assert f.pregnant.value is False and f.smoker.status == "former"
+    assert extract_facts("History of pregnancy-induced hypertension.").pregnant is None
+
+
+@pytest.mark.parametrize("note", [
+    "", "   ", "[**2148-10-1**] [**Hospital 123**] \"quoted\" (brackets) {braces} <tags> \\ back\\slash",
+    "患者は60歳の男性で、肝細胞癌があります。", "Paciente de 60 años con carcinoma hepatocelular.",
+    "\x00\x01\x02 control characters", "１２３ full-width ＜ 2",
+])
+def test_bad_input_never_raises(note):
+    facts = extract_facts(note)
+    orjson.dumps(facts.as_json())
+
+
+def test_spans_stay_inside_the_note():
+    for note in (HCC_NOTE, "Ｐａｔｉｅｎｔ ６０ ｙｏ ｍａｌｅ with HCC", "[**Name**] 45F HTN DM"):
+        f = extract_facts(note)
+        spans = [f.age_span, f.sex_span] + [(c.start, c.end) for c in f.conditions] + \
+            [(x.start, x.end) for x in f.treatments] + [(x.start, x.end) for x in f.labs]
+        for span in spans:
+            if span:
+                assert 0 <= span[0] <= span[1] <= len(note)
+
+
+def test_one_megabyte_note_is_bounded():
+    note = HCC_NOTE * (1_000_000 // len(HCC_NOTE))
+    start = time.perf_counter()
+    facts = extract_facts(note)
+    assert time.perf_counter() - start < 60
+    assert facts.age == 60
+
+
+def test_json_and_overrides():
+    facts = extract_facts(HCC_NOTE)
+    data = facts.as_json()
+    assert data["age"] == 60 and data["sex"] == "male"
+    assert any("hepatocellular carcinoma" in c["text"] for c in data["conditions"])
+    orjson.dumps(data)
+    given = facts.with_overrides({"age": 85, "sex": "female", "pregnant": True, "ecog": 2,
+                                  "conditions": ["type 2 diabetes"], "unknown": 1, "smoker": "never"})
+    assert given.age == 85 and given.age_span == (GIVEN, GIVEN) and given.sex == "female"
+    assert given.pregnant.value is True and given.performance[0].value == 2
+    assert "Diabetes Mellitus, Type 2" in given.conditions[0].mesh and given.smoker.status == "never"
+    assert facts.age == 60  # the original is unchanged
+    assert facts.with_overrides({"age": "old", "sex": "x"}).age == 60
