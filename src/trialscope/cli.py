@@ -30,9 +30,14 @@ def _store(args: argparse.Namespace):
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from .ingest import ingest
+    from .sources.limits import Limits
 
+    try:
+        limits = Limits.from_env()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     store = _store(args)
-    summary = ingest(store, args.paths, progress=args.progress)
+    summary = ingest(store, args.paths, progress=args.progress, limits=limits)
     after_ingest(store)
     if args.json:
         _print_json(summary.as_dict())

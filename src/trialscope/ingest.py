@@ -20,6 +20,7 @@ from . import sources
 from .progress import Progress
 from .record import RecordError, dumps, last_update, nct_id_of, validate
 from .sources.base import Document, Reject, SourceFailure, SourceRecord
+from .sources.limits import Limits
 from .store.base import RAW_DEFLATE, Store, StudyVersion, summary_of
 
 BATCH_SIZE = 500
@@ -92,10 +93,12 @@ def estimate_total(paths: Iterable[str]) -> int | None:
     return total
 
 
-def _documents(paths: Iterable[str], failures: list[str]) -> Iterator[Document | Reject]:
+def _documents(
+    paths: Iterable[str], failures: list[str], limits: Limits | None = None
+) -> Iterator[Document | Reject]:
     for path in paths:
         try:
-            yield from sources.documents(path)
+            yield from sources.documents(path, limits)
         except SourceFailure as exc:
             failures.append(str(exc))
 
@@ -124,14 +127,14 @@ def _chunked(items: Iterator, size: int) -> Iterator[list]:
 
 
 def convert_all(
-    paths: Iterable[str], failures: list[str], workers: int
+    paths: Iterable[str], failures: list[str], workers: int, limits: Limits | None = None
 ) -> Iterator[StudyVersion | Reject]:
     """Versions and rejects from every source, in source order.
 
     With several workers, parsing runs in a process pool with a bounded window of tasks in
     flight, so memory stays bounded however large the input.
     """
-    chunks = _chunked(_documents(paths, failures), CHUNK)
+    chunks = _chunked(_documents(paths, failures, limits), CHUNK)
     if workers <= 1:
         for chunk in chunks:
             yield from _convert(chunk)
@@ -156,10 +159,13 @@ def ingest(
     source: str | None = None,
     on_batch: Callable[[], None] | None = None,
     workers: int | None = None,
+    limits: Limits | None = None,
 ) -> IngestSummary:
     """Ingest every record under ``paths`` (or the given ``items``) into ``store``.
 
     ``workers`` parsing processes (default: one per core, when there is enough to parse).
+    ``limits``: the most one source may make this read (default: from the environment,
+    see sources.limits); a document past one is rejected, naming the limit.
     """
     label = source or " ".join(paths)
     run_id = store.begin_run(kind, label)
@@ -174,7 +180,7 @@ def ingest(
             to_version(i) if isinstance(i, SourceRecord) else i for i in items
         )
     else:
-        stream = convert_all(paths, summary.failures, workers)
+        stream = convert_all(paths, summary.failures, workers, limits or Limits.from_env())
     versions: list[StudyVersion] = []
     rejects: list[Reject] = []
     status = "interrupted"
