@@ -1,7 +1,8 @@
 """Peak memory of `trialscope ingest` against the size of what it reads: bounded, not growing.
 
-Each input is ingested by a real `trialscope ingest` process into a fresh SQLite store (the
-whole command: store, then the search index and vectors catch-up). The figure is the peak
+Each input is ingested into a fresh SQLite store twice: the store stage alone (library
+ingest() in a process of its own), and the whole `trialscope ingest` command (store, then the
+search index and vectors catch-up). The figure is the peak
 RSS of the largest single process it ran (ru_maxrss of the waited-for processes: the command
 and its parsing workers), measured by a probe process of its own. Baseline in the same run:
 one small study (the fixed cost: interpreter, libraries, index writers). Inputs: the shared
@@ -34,10 +35,23 @@ PROBE = (
 )
 
 
-def measure(paths: list[Path], workdir: Path) -> dict:
+STORE_ONLY = (
+    "import json, sys\n"
+    "from trialscope.ingest import ingest\n"
+    "from trialscope.store import open_store\n"
+    "print(json.dumps(ingest(open_store(sys.argv[1]), sys.argv[2:], progress=False).as_dict()))\n"
+)
+
+
+def measure(paths: list[Path], workdir: Path, stage: str) -> dict:
+    """One fresh ingest of ``paths``: the whole command, or (stage "store") the store stage
+    alone (library ingest(), no search index or vectors catch-up)."""
     db = workdir / f"m{len(list(workdir.iterdir()))}.db"
-    cmd = [sys.executable, "-m", "trialscope.cli", "ingest", *map(str, paths), "--db", str(db),
-           "--json", "--no-progress"]
+    if stage == "command":
+        cmd = [sys.executable, "-m", "trialscope.cli", "ingest", *map(str, paths), "--db", str(db),
+               "--json", "--no-progress"]
+    else:
+        cmd = [sys.executable, "-c", STORE_ONLY, str(db), *map(str, paths)]
     out = subprocess.run([sys.executable, "-c", PROBE, *cmd], capture_output=True, text=True, check=True)
     head, _, body = out.stdout.partition("\n")
     code, rss_kb = map(int, head.split())
@@ -45,7 +59,7 @@ def measure(paths: list[Path], workdir: Path) -> dict:
     size = sum(p.stat().st_size for p in paths)
     inflated = sum(_inflated_size(p) for p in paths)
     return {
-        "input": [p.name for p in paths], "input_bytes": size, "inflated_bytes": inflated,
+        "stage": stage, "input": [p.name for p in paths], "input_bytes": size, "inflated_bytes": inflated,
         "peak_rss_mb": round(rss_kb / 1024, 1),
         "records": summary.get("added", 0) + summary.get("updated", 0) + summary.get("unchanged", 0),
         "rejected": summary.get("rejected"), "seconds": summary.get("seconds"), "exit": code,
@@ -88,7 +102,9 @@ def build_bomb(path: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.parse_args()
+    parser.add_argument("--stages", default="store,command",
+                        help="store (library ingest alone), command (trialscope ingest), or both")
+    args = parser.parse_args()
     archives = sorted((SHARED / "ctgov").glob("*.zip")) + sorted((SHARED / "ctgov-extra").glob("*.zip"))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -96,12 +112,12 @@ def main() -> None:
         one = work / "one.json"
         with zipfile.ZipFile(SAMPLE / "ctg-studies.json.zip") as z:
             one.write_bytes(z.read(sorted(z.namelist())[0]))
-        runs = [{"what": "baseline: one study", **measure([one], work / "dbs")},
-                {"what": "zip bomb", **measure([build_bomb(work / "bomb.zip")], work / "dbs")}]
-        for archive in archives:
-            runs.append({"what": "one archive", **measure([archive], work / "dbs")})
+        inputs = [("baseline: one study", [one]), ("zip bomb", [build_bomb(work / "bomb.zip")])]
+        inputs += [("one archive", [a]) for a in archives]
         if len(archives) > 1:
-            runs.append({"what": "whole corpus", **measure(archives, work / "dbs")})
+            inputs.append(("whole corpus", archives))
+        runs = [{"what": what, **measure(paths, work / "dbs", stage)}
+                for what, paths in inputs for stage in args.stages.split(",")]
     print(json.dumps({
         "shared_corpus": "present" if archives else f"absent ({SHARED}): only the baseline and the bomb ran",
         "cpus": os.cpu_count(), "runs": runs,

@@ -172,9 +172,14 @@ def test_kill_9_mid_ingest_leaves_a_consistent_store_and_rerun_completes(tmp_pat
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         stored = conn.execute("SELECT count(*) FROM studies").fetchone()[0]
         assert stored % 500 == 0, "only whole batches are committed"
-        status = conn.execute("SELECT status FROM ingest_runs").fetchone()[0]
-        assert status == "running"  # the killed run is visibly unfinished
+        status, pid = conn.execute("SELECT status, pid FROM ingest_runs").fetchone()
+        assert status == "running" and pid == proc.pid  # the killed run is visibly unfinished
+    # its process is gone: listed as died at once, and marked so when the next run begins
+    [listed] = json.loads(run_cli("runs", "--db", str(db), "--json").stdout)
+    assert listed["status"] == "died" and f"process {proc.pid}" in listed["message"]
     again = run_cli("ingest", str(path), "--db", str(db), "--json")
     summary = json.loads(again.stdout)
     assert summary["added"] == total - stored and summary["unchanged"] == stored
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT status FROM ingest_runs ORDER BY id").fetchall() == [("died",), ("done",)]
     assert open_store(str(db)).count() == total

@@ -45,9 +45,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         rate = summary.as_dict()["records_per_s"]
         print(
             f"run {summary.run_id}: {summary.added} added, {summary.updated} updated, "
-            f"{summary.unchanged} unchanged, {summary.rejected} rejected "
+            f"{summary.unchanged} unchanged, "
+            + (f"{summary.conflicts} conflicts, " if summary.conflicts else "")
+            + f"{summary.rejected} rejected "
             f"in {summary.seconds:.1f}s" + (f" ({rate:,.0f} records/s)" if rate else "")
         )
+        if summary.conflicts:
+            print(f"  {summary.conflicts} conflicts: the same last-update date as the stored version"
+                  " with other content; the stored one stays current, the other is in its history")
         if summary.rejected:
             print(f"  see the rejects with: trialscope rejects --run {summary.run_id}")
     for failure in summary.failures:
@@ -119,7 +124,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     for r in runs:
         print(f"#{r.id} {r.kind:<6} {r.status:<11} {r.started_at}  +{r.added} ~{r.updated} ={r.unchanged} "
-              f"!{r.rejected}  {r.duration_s or 0:.1f}s  {r.source}")
+              + (f"≠{r.conflicts} " if r.conflicts else "")
+              + f"!{r.rejected}  {r.duration_s or 0:.1f}s  {r.source}"
+              + (f"  ({r.message})" if r.status == "died" else ""))
     return 0
 
 

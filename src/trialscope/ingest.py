@@ -18,10 +18,10 @@ from pathlib import Path
 
 from . import sources
 from .progress import Progress
-from .record import RecordError, dumps, last_update, nct_id_of, validate
+from .record import RecordError, check_values, dumps, last_update, nct_id_of, validate
 from .sources.base import Document, Reject, SourceFailure, SourceRecord
 from .sources.limits import Limits
-from .store.base import RAW_DEFLATE, Store, StudyVersion, summary_of
+from .store.base import COUNTED_AS, RAW_DEFLATE, Store, StudyVersion, summary_of
 
 BATCH_SIZE = 500
 CHUNK = 64  # documents per task sent to a parsing worker
@@ -35,18 +35,20 @@ class IngestSummary:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    conflicts: int = 0  # same date as the stored version, other content: filed in history
     rejected: int = 0
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)  # sources that could not be read at all
 
     @property
     def read(self) -> int:
-        return self.added + self.updated + self.unchanged + self.rejected
+        return self.added + self.updated + self.unchanged + self.conflicts + self.rejected
 
     def as_dict(self) -> dict:
         return {
             "run": self.run_id, "source": self.source, "added": self.added,
-            "updated": self.updated, "unchanged": self.unchanged, "rejected": self.rejected,
+            "updated": self.updated, "unchanged": self.unchanged, "conflicts": self.conflicts,
+            "rejected": self.rejected,
             "seconds": round(self.seconds, 3),
             "records_per_s": round(self.read / self.seconds, 1) if self.seconds else None,
             "failures": self.failures,
@@ -57,6 +59,7 @@ def to_version(item: SourceRecord) -> StudyVersion | Reject:
     """Validate one parsed record; a record that fails becomes a reject naming why."""
     try:
         study = validate(item.record)
+        check_values(item.record)
     except RecordError as exc:
         return Reject(item.origin, str(exc), nct_id_of(item.record))
     record = item.record
@@ -205,12 +208,8 @@ def _flush(store: Store, run_id: int, versions: list, rejects: list, summary: In
     if not versions and not rejects:
         return
     for outcome in store.upsert_batch(run_id, versions, rejects):
-        if outcome == "added":
-            summary.added += 1
-        elif outcome == "updated":
-            summary.updated += 1
-        else:
-            summary.unchanged += 1
+        counted = COUNTED_AS[outcome]
+        setattr(summary, counted, getattr(summary, counted) + 1)
     summary.rejected += len(rejects)
     versions.clear()
     rejects.clear()
