@@ -61,7 +61,7 @@ def measure(paths: list[Path], workdir: Path, stage: str) -> dict:
     return {
         "stage": stage, "input": [p.name for p in paths], "input_bytes": size, "inflated_bytes": inflated,
         "peak_rss_mb": round(rss_kb / 1024, 1),
-        "records": summary.get("added", 0) + summary.get("updated", 0) + summary.get("unchanged", 0),
+        "records": sum(summary.get(k, 0) for k in ("added", "updated", "unchanged", "conflicts")),
         "rejected": summary.get("rejected"), "seconds": summary.get("seconds"), "exit": code,
     }
 
