@@ -183,3 +183,21 @@ def test_kill_9_mid_ingest_leaves_a_consistent_store_and_rerun_completes(tmp_pat
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT status FROM ingest_runs ORDER BY id").fetchall() == [("died",), ("done",)]
     assert open_store(str(db)).count() == total
+
+
+def test_ingest_reports_the_whole_command_until_searchable(tmp_path: Path) -> None:
+    path = tmp_path / "two.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(with_id(s, i)) + b"\n" for i, s in enumerate(json_studies()[:2])))
+    db = str(tmp_path / "w.db")
+    started = time.perf_counter()
+    result = run_cli("ingest", str(path), "--db", db, "--json")
+    waited = time.perf_counter() - started
+    whole = json.loads(result.stdout)["command"]
+    stages = whole["stages"]
+    assert {"store", "index", "vectors", "other"} <= stages.keys()
+    assert abs(sum(s["seconds"] for s in stages.values()) - whole["seconds"]) < 0.01
+    assert whole["seconds"] >= json.loads(result.stdout)["seconds"]  # more than the store alone
+    assert whole["seconds"] <= waited  # and no more than the process ran
+    assert abs(whole["records_per_s"] - 2 / whole["seconds"]) <= 0.01 * whole["records_per_s"] + 0.1
+    text = run_cli("ingest", str(path), "--db", str(tmp_path / "t.db")).stdout
+    assert "stored in" in text and "searchable in" in text and "records/s end to end" in text
