@@ -420,6 +420,19 @@ def _checks() -> dict:
     return tree
 
 
+def plausible_stamp(value: str, today: date | None = None) -> bool:
+    """Whether a stored last-update date can stand against a new version: no date at all
+    (''), or a real ISO date not in the future. A store written before dates were checked
+    may hold one that is not; the next valid version then replaces it."""
+    if not value:
+        return True
+    try:
+        when = iso_date(value)
+    except ValueError:
+        return False
+    return when <= (today or datetime.now(UTC).date()) + timedelta(days=FUTURE_GRACE_DAYS)
+
+
 def _walk(node: dict, tree: dict, latest: date) -> None:
     for step, sub in tree.items():
         key = step.removesuffix("[]")

@@ -71,3 +71,21 @@ def test_same_date_other_content_is_a_conflict_counted_apart(store_url):
         store.finish_run(r, "done")
     finally:
         store.close()
+
+
+def test_a_stored_implausible_date_is_replaced_by_the_next_valid_version(store_url):
+    """A store written before dates were checked may hold a far-future version: it does not
+    pin the study; the next valid version replaces it (and it moves to history)."""
+    store = open_store(store_url)
+    try:
+        pinned = to_version(_item("NCT00000001", "pinned"))
+        pinned.last_update = "2999-01-01"  # as an unchecked older trialscope stored it
+        r = store.begin_run("ingest", "old")
+        assert store.upsert_batch(r, [pinned], []) == [Outcome.ADDED]
+        real = to_version(_item("NCT00000001", "real"))  # 2021-01-01
+        assert store.upsert_batch(r, [real], []) == [Outcome.UPDATED]
+        assert store.get("NCT00000001").last_update == "2021-01-01"
+        assert [h.last_update for h in store.history("NCT00000001")] == ["2999-01-01"]
+        store.finish_run(r, "done")
+    finally:
+        store.close()

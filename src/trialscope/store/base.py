@@ -13,7 +13,8 @@ Last-update dates are ISO dates checked on ingest (record.check_values), so comp
 as strings orders them by date. An invalid one never wins: a record whose last-update date
 is no real date (`2021-13-45`), or lies in the future (later than tomorrow, UTC: a mistyped
 year would otherwise pin the record against every real update), is rejected before it
-reaches the store, and the stored version stays current.
+reaches the store, and the stored version stays current; and a stored version whose date is
+invalid (a store written before dates were checked) is replaced by the next valid version.
 Every write bumps a store-wide sequence number, so indexes can catch up incrementally.
 """
 
@@ -31,6 +32,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from ..record import plausible_stamp
 from ..sources.base import Reject
 
 
@@ -311,7 +313,7 @@ def decide(
     """The versioning rule of the module docstring, shared by every backend."""
     if current_update is None:
         return Outcome.ADDED
-    if new.last_update > current_update:
+    if new.last_update > current_update or not plausible_stamp(current_update):
         return Outcome.UPDATED
     if new.last_update < current_update:
         return Outcome.OLDER
