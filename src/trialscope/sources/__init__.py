@@ -7,6 +7,7 @@ archive entries, JSON Lines lines), streaming, so memory stays bounded whatever 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -136,8 +137,9 @@ def _file_documents(p: Path, limits: Limits) -> Iterator[Document | Reject]:
                 return
             if kind in ("json", "xml"):
                 fh.seek(0)
-                data = fh.read(limits.file_bytes + 1)
-                if len(data) > limits.file_bytes:
+                too_big = os.fstat(fh.fileno()).st_size > limits.file_bytes
+                data = b"" if too_big else fh.read(limits.file_bytes + 1)  # (it may be growing)
+                if too_big or len(data) > limits.file_bytes:
                     yield Reject(origin, limits.past("file is larger than", "file_bytes")
                                  + ": split it, or give it as JSON Lines or a zip of studies")
                 else:
