@@ -172,9 +172,32 @@ def test_kill_9_mid_ingest_leaves_a_consistent_store_and_rerun_completes(tmp_pat
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         stored = conn.execute("SELECT count(*) FROM studies").fetchone()[0]
         assert stored % 500 == 0, "only whole batches are committed"
-        status = conn.execute("SELECT status FROM ingest_runs").fetchone()[0]
-        assert status == "running"  # the killed run is visibly unfinished
+        status, pid = conn.execute("SELECT status, pid FROM ingest_runs").fetchone()
+        assert status == "running" and pid == proc.pid  # the killed run is visibly unfinished
+    # its process is gone: listed as died at once, and marked so when the next run begins
+    [listed] = json.loads(run_cli("runs", "--db", str(db), "--json").stdout)
+    assert listed["status"] == "died" and f"process {proc.pid}" in listed["message"]
     again = run_cli("ingest", str(path), "--db", str(db), "--json")
     summary = json.loads(again.stdout)
     assert summary["added"] == total - stored and summary["unchanged"] == stored
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT status FROM ingest_runs ORDER BY id").fetchall() == [("died",), ("done",)]
     assert open_store(str(db)).count() == total
+
+
+def test_ingest_reports_the_whole_command_until_searchable(tmp_path: Path) -> None:
+    path = tmp_path / "two.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(with_id(s, i)) + b"\n" for i, s in enumerate(json_studies()[:2])))
+    db = str(tmp_path / "w.db")
+    started = time.perf_counter()
+    result = run_cli("ingest", str(path), "--db", db, "--json")
+    waited = time.perf_counter() - started
+    whole = json.loads(result.stdout)["command"]
+    stages = whole["stages"]
+    assert {"store", "index", "vectors", "other"} <= stages.keys()
+    assert abs(sum(s["seconds"] for s in stages.values()) - whole["seconds"]) < 0.01
+    assert whole["seconds"] >= json.loads(result.stdout)["seconds"]  # more than the store alone
+    assert whole["seconds"] <= waited  # and no more than the process ran
+    assert abs(whole["records_per_s"] - 2 / whole["seconds"]) <= 0.01 * whole["records_per_s"] + 0.1
+    text = run_cli("ingest", str(path), "--db", str(tmp_path / "t.db")).stdout
+    assert "stored in" in text and "searchable in" in text and "records/s end to end" in text

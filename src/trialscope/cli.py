@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import time
 
 import orjson
 
@@ -30,31 +31,65 @@ def _store(args: argparse.Namespace):
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from .ingest import ingest
+    from .sources.limits import Limits
 
+    try:
+        limits = Limits.from_env()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    started = time.perf_counter()
     store = _store(args)
-    summary = ingest(store, args.paths, progress=args.progress)
-    after_ingest(store)
+    summary = ingest(store, args.paths, progress=args.progress, limits=limits)
+    stages = {"store": summary.seconds, **after_ingest(store)}
+    whole = whole_command(summary.read, time.perf_counter() - started, stages)
     if args.json:
-        _print_json(summary.as_dict())
+        _print_json({**summary.as_dict(), "command": whole})
     else:
         rate = summary.as_dict()["records_per_s"]
         print(
             f"run {summary.run_id}: {summary.added} added, {summary.updated} updated, "
-            f"{summary.unchanged} unchanged, {summary.rejected} rejected "
-            f"in {summary.seconds:.1f}s" + (f" ({rate:,.0f} records/s)" if rate else "")
+            f"{summary.unchanged} unchanged, "
+            + (f"{summary.conflicts} conflicts, " if summary.conflicts else "")
+            + f"{summary.rejected} rejected; "
+            f"stored in {summary.seconds:.1f}s" + (f" ({rate:,.0f} records/s)" if rate else "")
         )
+        if summary.conflicts:
+            print(f"  {summary.conflicts} conflicts: the same last-update date as the stored version"
+                  " with other content; the stored one stays current, the other is in its history")
         if summary.rejected:
             print(f"  see the rejects with: trialscope rejects --run {summary.run_id}")
+        shares = ", ".join(f"{name} {st['seconds']:.1f}s ({st['share']:.0%})"
+                           for name, st in whole["stages"].items())
+        rate = whole["records_per_s"]
+        print(f"searchable in {whole['seconds']:.1f}s: {shares}"
+              + (f"; {rate:,.0f} records/s end to end" if rate else ""))
     for failure in summary.failures:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if summary.failures and summary.read == 0 else 0
 
 
-def after_ingest(store) -> None:
-    """Keep derived data (search index, vectors) in step with the store after a write."""
+def after_ingest(store) -> dict[str, float]:
+    """Keep derived data (search index, vectors) in step with the store after a write;
+    returns the seconds each hook took, by the name of its module's last part."""
+    took: dict[str, float] = {}
     for name in AFTER_INGEST:
         module, func = name.split(":")
+        start = time.perf_counter()
         getattr(importlib.import_module(module), func)(store)
+        took[module.rsplit(".", 1)[-1]] = time.perf_counter() - start
+    return took
+
+
+def whole_command(records: int, seconds: float, stages: dict[str, float]) -> dict:
+    """What a user waits for: the whole command's wall time, each stage's share of it (what
+    no stage accounts for, opening the store and such, is "other"), end-to-end records/s."""
+    stages = {**stages, "other": max(seconds - sum(stages.values()), 0.0)}
+    return {
+        "seconds": round(seconds, 3),
+        "records_per_s": round(records / seconds, 1) if seconds and records else None,
+        "stages": {name: {"seconds": round(s, 3), "share": round(s / seconds, 3) if seconds else 0.0}
+                   for name, s in stages.items()},
+    }
 
 
 # "module:function" hooks called with the store after every ingest or sync.
@@ -118,7 +153,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     for r in runs:
         print(f"#{r.id} {r.kind:<6} {r.status:<11} {r.started_at}  +{r.added} ~{r.updated} ={r.unchanged} "
-              f"!{r.rejected}  {r.duration_s or 0:.1f}s  {r.source}")
+              + (f"≠{r.conflicts} " if r.conflicts else "")
+              + f"!{r.rejected}  {r.duration_s or 0:.1f}s  {r.source}"
+              + (f"  ({r.message})" if r.status == "died" else ""))
     return 0
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from . import sources
 from .progress import Progress
-from .record import RecordError, dumps, last_update, nct_id_of, validate
+from .record import RecordError, check_values, dumps, last_update, nct_id_of, validate
 from .sources.base import Document, Reject, SourceFailure, SourceRecord
-from .store.base import RAW_DEFLATE, Store, StudyVersion, summary_of
+from .sources.limits import Limits
+from .store.base import COUNTED_AS, RAW_DEFLATE, Store, StudyVersion, summary_of
 
 BATCH_SIZE = 500
 CHUNK = 64  # documents per task sent to a parsing worker
@@ -34,18 +35,20 @@ class IngestSummary:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    conflicts: int = 0  # same date as the stored version, other content: filed in history
     rejected: int = 0
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)  # sources that could not be read at all
 
     @property
     def read(self) -> int:
-        return self.added + self.updated + self.unchanged + self.rejected
+        return self.added + self.updated + self.unchanged + self.conflicts + self.rejected
 
     def as_dict(self) -> dict:
         return {
             "run": self.run_id, "source": self.source, "added": self.added,
-            "updated": self.updated, "unchanged": self.unchanged, "rejected": self.rejected,
+            "updated": self.updated, "unchanged": self.unchanged, "conflicts": self.conflicts,
+            "rejected": self.rejected,
             "seconds": round(self.seconds, 3),
             "records_per_s": round(self.read / self.seconds, 1) if self.seconds else None,
             "failures": self.failures,
@@ -56,6 +59,7 @@ def to_version(item: SourceRecord) -> StudyVersion | Reject:
     """Validate one parsed record; a record that fails becomes a reject naming why."""
     try:
         study = validate(item.record)
+        check_values(item.record)
     except RecordError as exc:
         return Reject(item.origin, str(exc), nct_id_of(item.record))
     record = item.record
@@ -92,10 +96,12 @@ def estimate_total(paths: Iterable[str]) -> int | None:
     return total
 
 
-def _documents(paths: Iterable[str], failures: list[str]) -> Iterator[Document | Reject]:
+def _documents(
+    paths: Iterable[str], failures: list[str], limits: Limits | None = None
+) -> Iterator[Document | Reject]:
     for path in paths:
         try:
-            yield from sources.documents(path)
+            yield from sources.documents(path, limits)
         except SourceFailure as exc:
             failures.append(str(exc))
 
@@ -124,14 +130,14 @@ def _chunked(items: Iterator, size: int) -> Iterator[list]:
 
 
 def convert_all(
-    paths: Iterable[str], failures: list[str], workers: int
+    paths: Iterable[str], failures: list[str], workers: int, limits: Limits | None = None
 ) -> Iterator[StudyVersion | Reject]:
     """Versions and rejects from every source, in source order.
 
     With several workers, parsing runs in a process pool with a bounded window of tasks in
     flight, so memory stays bounded however large the input.
     """
-    chunks = _chunked(_documents(paths, failures), CHUNK)
+    chunks = _chunked(_documents(paths, failures, limits), CHUNK)
     if workers <= 1:
         for chunk in chunks:
             yield from _convert(chunk)
@@ -156,10 +162,13 @@ def ingest(
     source: str | None = None,
     on_batch: Callable[[], None] | None = None,
     workers: int | None = None,
+    limits: Limits | None = None,
 ) -> IngestSummary:
     """Ingest every record under ``paths`` (or the given ``items``) into ``store``.
 
     ``workers`` parsing processes (default: one per core, when there is enough to parse).
+    ``limits``: the most one source may make this read (default: from the environment,
+    see sources.limits); a document past one is rejected, naming the limit.
     """
     label = source or " ".join(paths)
     run_id = store.begin_run(kind, label)
@@ -174,7 +183,7 @@ def ingest(
             to_version(i) if isinstance(i, SourceRecord) else i for i in items
         )
     else:
-        stream = convert_all(paths, summary.failures, workers)
+        stream = convert_all(paths, summary.failures, workers, limits or Limits.from_env())
     versions: list[StudyVersion] = []
     rejects: list[Reject] = []
     status = "interrupted"
@@ -199,12 +208,8 @@ def _flush(store: Store, run_id: int, versions: list, rejects: list, summary: In
     if not versions and not rejects:
         return
     for outcome in store.upsert_batch(run_id, versions, rejects):
-        if outcome == "added":
-            summary.added += 1
-        elif outcome == "updated":
-            summary.updated += 1
-        else:
-            summary.unchanged += 1
+        counted = COUNTED_AS[outcome]
+        setattr(summary, counted, getattr(summary, counted) + 1)
     summary.rejected += len(rejects)
     versions.clear()
     rejects.clear()

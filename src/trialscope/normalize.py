@@ -59,6 +59,18 @@ def parse_date(text: str) -> str:
     raise ValueError(f"unrecognised date {text!r}")
 
 
+@lru_cache(maxsize=65_536)
+def iso_date(text: str) -> date:
+    """An ISO date as v2 writes it (`2019`, `2019-05` or `2019-05-17`), as its first day;
+    raises ValueError for any other form or an impossible date (`2021-13-45`)."""
+    m = _ISO.match(text)
+    if not m:
+        raise ValueError(f"not an ISO date {text!r}")
+    y, mo, d = m.groups()
+    _check(int(y), int(mo or 1), int(d or 1), text)
+    return date(int(y), int(mo or 1), int(d or 1))
+
+
 def _check(year: int, month: int, day: int, text: str) -> None:
     try:
         date(year, month, day)

@@ -10,12 +10,16 @@ Fields a legacy XML record carries that have no v2 home live under ``legacySecti
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
 import orjson
 
-NCT_RE = re.compile(r"^NCT\d{8}$")
+from .normalize import iso_date
+
+# [0-9], not \d: \d matches every script's digits (NCT٩٨000205 is no NCT id)
+NCT_RE = re.compile(r"^NCT[0-9]{8}$")
 
 
 class RecordError(ValueError):
@@ -311,6 +315,153 @@ def validate(record: Any) -> Study:
     if not NCT_RE.match(nct):
         raise RecordError(f"malformed NCT id {nct!r} at $.protocolSection.identificationModule.nctId")
     return study
+
+
+# The v2 enumerations (API v2 spec, components/schemas) of the fields checked on ingest.
+STATUS = ("ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION", "NOT_YET_RECRUITING",
+          "RECRUITING", "SUSPENDED", "TERMINATED", "WITHDRAWN", "AVAILABLE", "NO_LONGER_AVAILABLE",
+          "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING", "WITHHELD", "UNKNOWN")
+RECRUITMENT_STATUS = ("ACTIVE_NOT_RECRUITING", "COMPLETED", "ENROLLING_BY_INVITATION",
+                      "NOT_YET_RECRUITING", "RECRUITING", "SUSPENDED", "TERMINATED", "WITHDRAWN",
+                      "AVAILABLE")
+DATE_TYPE = ("ACTUAL", "ESTIMATED")
+ENUMS: dict[str, tuple[str, ...]] = {
+    "statusModule.overallStatus": STATUS,
+    "statusModule.lastKnownStatus": STATUS,
+    "statusModule.startDateStruct.type": DATE_TYPE,
+    "statusModule.primaryCompletionDateStruct.type": DATE_TYPE,
+    "statusModule.completionDateStruct.type": DATE_TYPE,
+    "statusModule.studyFirstPostDateStruct.type": DATE_TYPE,
+    "statusModule.resultsFirstPostDateStruct.type": DATE_TYPE,
+    "statusModule.lastUpdatePostDateStruct.type": DATE_TYPE,
+    "designModule.studyType": ("EXPANDED_ACCESS", "INTERVENTIONAL", "OBSERVATIONAL"),
+    "designModule.phases[]": ("NA", "EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4"),
+    "designModule.designInfo.allocation": ("RANDOMIZED", "NON_RANDOMIZED", "NA"),
+    "designModule.designInfo.interventionModel": ("SINGLE_GROUP", "PARALLEL", "CROSSOVER",
+                                                  "FACTORIAL", "SEQUENTIAL"),
+    "designModule.designInfo.primaryPurpose": ("TREATMENT", "PREVENTION", "DIAGNOSTIC", "ECT",
+                                               "SUPPORTIVE_CARE", "SCREENING",
+                                               "HEALTH_SERVICES_RESEARCH", "BASIC_SCIENCE",
+                                               "DEVICE_FEASIBILITY", "OTHER"),
+    "designModule.designInfo.observationalModel": ("COHORT", "CASE_CONTROL", "CASE_ONLY",
+                                                   "CASE_CROSSOVER", "ECOLOGIC_OR_COMMUNITY",
+                                                   "FAMILY_BASED", "DEFINED_POPULATION",
+                                                   "NATURAL_HISTORY", "OTHER"),
+    "designModule.designInfo.timePerspective": ("RETROSPECTIVE", "PROSPECTIVE", "CROSS_SECTIONAL",
+                                                "OTHER"),
+    "designModule.designInfo.maskingInfo.masking": ("NONE", "SINGLE", "DOUBLE", "TRIPLE",
+                                                    "QUADRUPLE"),
+    "designModule.designInfo.maskingInfo.whoMasked[]": ("PARTICIPANT", "CARE_PROVIDER",
+                                                        "INVESTIGATOR", "OUTCOMES_ASSESSOR"),
+    "designModule.enrollmentInfo.type": ("ACTUAL", "ESTIMATED"),
+    "designModule.bioSpec.retention": ("NONE_RETAINED", "SAMPLES_WITH_DNA", "SAMPLES_WITHOUT_DNA"),
+    "armsInterventionsModule.armGroups[].type": ("EXPERIMENTAL", "ACTIVE_COMPARATOR",
+                                                 "PLACEBO_COMPARATOR", "SHAM_COMPARATOR",
+                                                 "NO_INTERVENTION", "OTHER"),
+    "armsInterventionsModule.interventions[].type": ("BEHAVIORAL", "BIOLOGICAL",
+                                                     "COMBINATION_PRODUCT", "DEVICE",
+                                                     "DIAGNOSTIC_TEST", "DIETARY_SUPPLEMENT", "DRUG",
+                                                     "GENETIC", "PROCEDURE", "RADIATION", "OTHER"),
+    "eligibilityModule.sex": ("FEMALE", "MALE", "ALL"),
+    "eligibilityModule.stdAges[]": ("CHILD", "ADULT", "OLDER_ADULT"),
+    "eligibilityModule.samplingMethod": ("PROBABILITY_SAMPLE", "NON_PROBABILITY_SAMPLE"),
+    "sponsorCollaboratorsModule.leadSponsor.class": ("NIH", "FED", "OTHER_GOV", "INDIV", "INDUSTRY",
+                                                     "NETWORK", "AMBIG", "OTHER", "UNKNOWN"),
+    "sponsorCollaboratorsModule.collaborators[].class": ("NIH", "FED", "OTHER_GOV", "INDIV",
+                                                         "INDUSTRY", "NETWORK", "AMBIG", "OTHER",
+                                                         "UNKNOWN"),
+    "sponsorCollaboratorsModule.responsibleParty.type": ("SPONSOR", "PRINCIPAL_INVESTIGATOR",
+                                                         "SPONSOR_INVESTIGATOR"),
+    "contactsLocationsModule.locations[].status": RECRUITMENT_STATUS,
+    "referencesModule.references[].type": ("BACKGROUND", "RESULT", "DERIVED"),
+}
+# Dates: ISO (YYYY, YYYY-MM or YYYY-MM-DD) and real calendar dates. Those the registry stamps
+# when a record is submitted or posted cannot lie in the future (a day's grace for time
+# zones): one that does is rejected, so a mistyped year can never pin a record against every
+# real update (see store.base: an invalid last-update date never wins).
+DATES = (
+    "statusModule.statusVerifiedDate", "statusModule.startDateStruct.date",
+    "statusModule.primaryCompletionDateStruct.date", "statusModule.completionDateStruct.date",
+)
+STAMPS = (
+    "statusModule.studyFirstSubmitDate", "statusModule.studyFirstSubmitQcDate",
+    "statusModule.studyFirstPostDateStruct.date", "statusModule.resultsFirstSubmitDate",
+    "statusModule.resultsFirstSubmitQcDate", "statusModule.resultsFirstPostDateStruct.date",
+    "statusModule.lastUpdateSubmitDate", "statusModule.lastUpdatePostDateStruct.date",
+)
+FUTURE_GRACE_DAYS = 1
+
+
+def check_values(record: dict, today: date | None = None) -> None:
+    """Enumerations and dates of a (type-checked) v2 record, checked before it is stored;
+    raises RecordError naming the field and the value."""
+    latest = (today or datetime.now(UTC).date()) + timedelta(days=FUTURE_GRACE_DAYS)
+    _walk(record["protocolSection"], _CHECKS, latest)
+
+
+class _Leaf(msgspec.Struct, frozen=True):
+    path: str
+    allowed: frozenset[str] | None  # an enumeration; None: a date
+    stamp: bool = False  # a date the registry stamped (never in the future)
+
+
+def _checks() -> dict:
+    """The checked fields as a tree of keys (``name[]``: each item of a list), so a record
+    is walked once however many fields are checked."""
+    tree: dict = {}
+    leaves = [_Leaf(path, frozenset(allowed)) for path, allowed in ENUMS.items()]
+    leaves += [_Leaf(path, None, path in STAMPS) for path in (*DATES, *STAMPS)]
+    for leaf in leaves:
+        node = tree
+        *steps, last = leaf.path.split(".")
+        for step in steps:
+            node = node.setdefault(step, {})
+        node[last] = leaf
+    return tree
+
+
+def plausible_stamp(value: str, today: date | None = None) -> bool:
+    """Whether a stored last-update date can stand against a new version: no date at all
+    (''), or a real ISO date not in the future. A store written before dates were checked
+    may hold one that is not; the next valid version then replaces it."""
+    if not value:
+        return True
+    try:
+        when = iso_date(value)
+    except ValueError:
+        return False
+    return when <= (today or datetime.now(UTC).date()) + timedelta(days=FUTURE_GRACE_DAYS)
+
+
+def _walk(node: dict, tree: dict, latest: date) -> None:
+    for step, sub in tree.items():
+        key = step.removesuffix("[]")
+        value = node.get(key)
+        if value is None:
+            continue
+        items = value if step.endswith("[]") and isinstance(value, list) else (value,)
+        for item in items:
+            if item is None:
+                continue
+            if isinstance(sub, dict):
+                if isinstance(item, dict):
+                    _walk(item, sub, latest)
+            elif sub.allowed is not None:
+                if item not in sub.allowed:
+                    choices = ENUMS[sub.path]
+                    raise RecordError(
+                        f"{sub.path.replace('[]', '')} is {item!r}, not a v2 value (one of"
+                        f" {', '.join(choices[:6])}{', ...' if len(choices) > 6 else ''})")
+            else:
+                try:
+                    when = iso_date(item)
+                except (ValueError, TypeError):
+                    raise RecordError(f"{sub.path} is {item!r}, not a date (YYYY-MM-DD)") from None
+                if sub.stamp and when > latest:
+                    raise RecordError(f"{sub.path} is {item!r}, a date in the future")
+
+
+_CHECKS = _checks()
 
 
 def nct_id_of(record: dict) -> str | None:

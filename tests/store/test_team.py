@@ -4,6 +4,7 @@ another process (an ingest, a sync) becomes visible through both."""
 from __future__ import annotations
 
 import time
+from datetime import date
 
 import httpx
 import orjson
@@ -12,6 +13,8 @@ from tests.servers import running_server
 from trialscope.ingest import ingest
 from trialscope.sources.base import Origin, SourceRecord
 from trialscope.store import open_store
+
+TODAY = date.today().isoformat()  # a newer version than any sample study's
 
 
 def _total(base: str, **params: str) -> int | None:
@@ -30,14 +33,14 @@ def test_two_servers_share_one_postgres_store(pg_server, sample_dir, tmp_path):
         assert _total(a) == _total(b) == first.added
         nct = next(iter(store.nct_ids()))
         rec = store.get(nct).record
-        rec["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"] = {"date": "2031-01-01"}
+        rec["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"] = {"date": TODAY}
         ingest(store, [], items=[SourceRecord(rec, orjson.dumps(rec), Origin("cron"), "json")],
                progress=False)
         deadline = time.monotonic() + 30
         for base in (a, b):
-            while _total(base, **{"filter.advanced": "AREA[LastUpdatePostDate]RANGE[2031-01-01,MAX]"}) != 1:
+            while _total(base, **{"filter.advanced": f"AREA[LastUpdatePostDate]RANGE[{TODAY},MAX]"}) != 1:
                 assert time.monotonic() < deadline, f"{base} never saw the new version"
                 time.sleep(0.2)
             got = httpx.get(f"{base}/api/v2/studies/{nct}", timeout=30).json()
-            assert got["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"] == "2031-01-01"
+            assert got["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"] == TODAY
     store.close()

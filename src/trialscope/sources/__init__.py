@@ -7,47 +7,76 @@ archive entries, JSON Lines lines), streaming, so memory stays bounded whatever 
 
 from __future__ import annotations
 
-import struct
-import zipfile
-import zlib
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import orjson
 
 from . import jsonv2, xml
-from .base import Document, Origin, Reject, SourceFailure, SourceRecord, inflate_entry
+from .archive import zip_documents
+from .base import TOO_LONG, Document, Origin, Reject, SourceFailure, SourceRecord, split_lines
+from .limits import Limits
 
 __all__ = [
-    "Document", "Origin", "Reject", "SourceFailure", "SourceRecord",
+    "Document", "Limits", "Origin", "Reject", "SourceFailure", "SourceRecord",
     "detect", "documents", "parse", "read",
 ]
 
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+BOM = b"\xef\xbb\xbf"
+FILE_HEAD = 1 << 20  # bytes of a plain file read to tell its format
 
 
-def detect(head: bytes) -> str:
-    """Name the format of a file from its first bytes: zip, xml, json, jsonl or unknown."""
+def detect(head: bytes, whole: bool = False) -> str:
+    """Name the format of a file from its first bytes: zip, xml, json, jsonl or unknown.
+
+    JSON Lines is told from one JSON document by structure: more than one line, where the
+    first line is a complete JSON object on its own, or (the first line broken) the whole
+    text is no JSON document and other lines are complete objects. ``whole`` says ``head``
+    is the whole file (else its last line may be cut short). A JSON array, or a document
+    pretty-printed over many lines, reads as one document.
+    """
     if head.startswith((ZIP_MAGIC, EMPTY_ZIP_MAGIC)):
         return "zip"
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    text = head.removeprefix(BOM).lstrip(b" \t\r\n")
     if text.startswith(b"<"):
         return "xml"
-    if text.startswith((b"{", b"[")):
-        first, sep, rest = text.partition(b"\n")
-        if sep and rest.strip().startswith(b"{") and _is_json(first):
-            return "jsonl"
+    if text.startswith(b"["):
         return "json"
-    return "unknown"
+    if not text.startswith(b"{"):
+        return "unknown"
+    lines = text.split(b"\n")
+    if not whole:
+        lines.pop()  # may be cut short
+    lines = [line for line in (line.strip() for line in lines) if line]
+    if len(lines) < 2 and (whole or not lines or b"\n" not in text.rstrip()):
+        return "json"
+    if _is_object(lines[0]):
+        return "jsonl"
+    objects = sum(1 for line in lines[1:] if _is_object(line))
+    if whole:
+        return "jsonl" if objects and not _is_json(text) else "json"
+    return "jsonl" if objects >= 2 else "json"
 
 
-def _is_json(line: bytes) -> bool:
+def _is_json(text: bytes) -> bool:
     try:
-        orjson.loads(line)
+        orjson.loads(text)
     except orjson.JSONDecodeError:
         return False
     return True
+
+
+def _is_object(line: bytes) -> bool:
+    if not line.startswith(b"{"):
+        return False
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(value, dict) and bool(value)
 
 
 def read(path: str | Path) -> Iterator[SourceRecord | Reject]:
@@ -75,8 +104,11 @@ def parse(doc: Document) -> Iterator[SourceRecord | Reject]:
         yield item
 
 
-def documents(path: str | Path) -> Iterator[Document | Reject]:
-    """Split a path into documents; a source that cannot be read at all raises SourceFailure."""
+def documents(path: str | Path, limits: Limits | None = None) -> Iterator[Document | Reject]:
+    """Split a path into documents; a source that cannot be read at all raises SourceFailure.
+
+    ``limits`` bound what any one source may make this read (default: Limits.from_env())."""
+    limits = limits or Limits.from_env()
     p = Path(path)
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
@@ -84,29 +116,39 @@ def documents(path: str | Path) -> Iterator[Document | Reject]:
             raise SourceFailure(f"{p}: folder holds no files")
         for f in files:
             try:
-                yield from _file_documents(f)
+                yield from _file_documents(f, limits)
             except SourceFailure as exc:
                 yield Reject(Origin(str(f)), str(exc))
         return
     if not p.exists():
         raise SourceFailure(f"{p}: no such file or folder")
-    yield from _file_documents(p)
+    yield from _file_documents(p, limits)
 
 
-def _file_documents(p: Path) -> Iterator[Document | Reject]:
+def _file_documents(p: Path, limits: Limits) -> Iterator[Document | Reject]:
+    origin = Origin(str(p))
     try:
         with p.open("rb") as fh:
-            head = fh.read(65536)
+            head = fh.read(FILE_HEAD)
+            kind = detect(head, whole=len(head) < FILE_HEAD)
+            if kind == "jsonl":
+                fh.seek(0)
+                yield from line_documents(iter(lambda: fh.read(1 << 20), b""), origin, limits)
+                return
+            if kind in ("json", "xml"):
+                fh.seek(0)
+                too_big = os.fstat(fh.fileno()).st_size > limits.file_bytes
+                data = b"" if too_big else fh.read(limits.file_bytes + 1)  # (it may be growing)
+                if too_big or len(data) > limits.file_bytes:
+                    yield Reject(origin, limits.past("file is larger than", "file_bytes")
+                                 + ": split it, or give it as JSON Lines or a zip of studies")
+                else:
+                    yield Document(data, origin, kind)
+                return
     except OSError as exc:
         raise SourceFailure(f"{p}: cannot read ({exc.strerror or exc})") from None
-    kind = detect(head)
     if kind == "zip":
-        yield from _zip_documents(p)
-    elif kind == "jsonl":
-        with p.open("rb") as fh:
-            yield from _lines(fh, Origin(str(p)))
-    elif kind in ("json", "xml"):
-        yield Document(p.read_bytes(), Origin(str(p)), kind)
+        yield from zip_documents(p, limits)
     elif not head.strip():
         raise SourceFailure(f"{p}: file is empty")
     else:
@@ -115,72 +157,12 @@ def _file_documents(p: Path) -> Iterator[Document | Reject]:
         )
 
 
-def _lines(stream, origin: Origin) -> Iterator[Document]:
-    for number, line in enumerate(stream, start=1):
-        if line.strip():
-            yield Document(line, Origin(origin.path, origin.entry, number), "jsonline")
-
-
-def _zip_documents(p: Path) -> Iterator[Document | Reject]:
-    try:
-        archive = zipfile.ZipFile(p)
-        raw = p.open("rb")
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise SourceFailure(f"{p}: broken or truncated zip archive ({exc})") from None
-    with archive, raw:
-        for info in archive.infolist():
-            if info.is_dir() or Path(info.filename).name.startswith("."):
-                continue
-            origin = Origin(str(p), info.filename)
-            try:
-                data = _deflated_bytes(raw, info)
-                if data is None:  # zipfile reads it
-                    data, deflated = archive.read(info), None
-                    kind = detect(data[:HEAD])
-                else:  # left deflated: the worker that parses it inflates it
-                    deflated = (info.file_size, info.CRC)
-                    kind = detect(_head(data))
-                    if kind == "jsonl":  # split into lines here: each line is a document
-                        data, deflated = inflate_entry(data, *deflated), None
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
-                yield Reject(origin, f"corrupt archive entry: {exc}")
-                continue
-            if kind == "jsonl":
-                yield from _lines(iter(data.splitlines(keepends=True)), origin)
-            elif kind in ("json", "xml"):
-                yield Document(data, origin, kind, deflated)
-            else:
-                yield Reject(origin, "archive entry is neither JSON nor XML")
-
-
-HEAD = 65536  # bytes of a document enough to detect its format
-
-
-def _head(packed: bytes) -> bytes:
-    """Inflate just enough of an entry to tell its format: its opening bytes, and for one
-    that opens like JSON, its first line (JSON Lines vs a JSON document; at most HEAD)."""
-    inflater = zlib.decompressobj(-15)
-    head = inflater.decompress(packed, 512)
-    while len(head) < HEAD and inflater.unconsumed_tail:
-        text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-        if text and (text[:1] not in b"{[" or b"\n" in text):
-            break
-        head += inflater.decompress(inflater.unconsumed_tail, 4096)
-    return head
-
-
-def _deflated_bytes(fh, info: zipfile.ZipInfo) -> bytes | None:
-    """The still-deflated bytes of a plain deflate entry, read straight from the archive;
-    None for any other entry (stored, other methods, encrypted: zipfile reads those)."""
-    if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1:
-        return None
-    fh.seek(info.header_offset)
-    header = fh.read(30)
-    if len(header) < 30 or header[:4] != ZIP_MAGIC:
-        raise zipfile.BadZipFile(f"bad local header for {info.filename}")
-    name_len, extra_len = struct.unpack("<HH", header[26:30])
-    fh.seek(info.header_offset + 30 + name_len + extra_len)
-    data = fh.read(info.compress_size)
-    if len(data) < info.compress_size:
-        raise EOFError("entry is truncated")
-    return data
+def line_documents(pieces: Iterable[bytes], origin: Origin, limits: Limits) -> Iterator[Document | Reject]:
+    """Each non-blank line of a JSON Lines stream (given in bounded pieces) as a document;
+    a line longer than the limit is a reject naming its number."""
+    for number, line in split_lines(pieces, limits.line_bytes):
+        where = Origin(origin.path, origin.entry, number)
+        if line is TOO_LONG:
+            yield Reject(where, limits.past("JSON Lines line runs", "line_bytes"))
+        elif line.strip():
+            yield Document(line, where, "jsonline")

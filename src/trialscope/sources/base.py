@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -49,14 +50,60 @@ class Document:
 
 def inflate_entry(data: bytes, size: int, crc: int) -> bytes:
     """A zip entry's deflate stream inflated and checked against its directory's size and
-    CRC-32; raises ValueError naming the fault."""
+    CRC-32; raises ValueError naming the fault.
+
+    Inflation stops one byte past the declared size, so an entry that lies about its size
+    costs no more memory than it declared (and the declared size was checked against the
+    limits when the archive was split)."""
+    inflater = zlib.decompressobj(-15)
     try:
-        out = zlib.decompress(data, -15)
+        out = inflater.decompress(data, size + 1)
     except zlib.error as exc:
         raise ValueError(str(exc)) from None
+    if len(out) > size:
+        raise ValueError(f"inflates past its declared size of {size} bytes")
+    if not inflater.eof:
+        raise ValueError("deflate stream ends early (truncated entry)")
     if len(out) != size or zlib.crc32(out) != crc:
         raise ValueError("size or CRC-32 does not match the archive's directory")
     return out
+
+
+TOO_LONG = None  # what split_lines yields in place of a line longer than its limit
+
+
+def split_lines(chunks: Iterable[bytes], max_line: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line with its newline) for each line of a byte stream given in chunks,
+    holding at most ``max_line`` bytes of one line: a longer one is skipped to its end and
+    yielded as TOO_LONG, so a file with no newline costs no more memory than one line may."""
+    number = 0
+    parts: list[bytes] = []
+    held = 0
+    skipping = False
+    for chunk in chunks:
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            if end < 0:
+                if not skipping and start < len(chunk):
+                    held += len(chunk) - start
+                    if held > max_line:
+                        skipping, parts, held = True, [], 0
+                    else:
+                        parts.append(chunk[start:])
+                break
+            number += 1
+            piece = chunk[start : end + 1]
+            if skipping or held + len(piece) > max_line:
+                yield number, TOO_LONG
+            else:
+                yield number, b"".join((*parts, piece)) if parts else piece
+            skipping, parts, held = False, [], 0
+            start = end + 1
+    if skipping:
+        yield number + 1, TOO_LONG
+    elif parts:
+        yield number + 1, b"".join(parts)
 
 
 @dataclass(slots=True)

@@ -7,7 +7,14 @@ interchangeable. Versioning rule, the same on every backend:
 - an older version never overwrites a newer one; it is kept in history;
 - the same date with the same raw bytes is a no-op; the same date with other bytes keeps
   the current version and files the other in history (first seen wins, so the outcome of a
-  tie does not depend on which copy came last but on what is already there).
+  tie does not depend on which copy came last but on what is already there); such a tie
+  is counted as a conflict, apart from true no-ops, so it never passes unnoticed.
+Last-update dates are ISO dates checked on ingest (record.check_values), so comparing them
+as strings orders them by date. An invalid one never wins: a record whose last-update date
+is no real date (`2021-13-45`), or lies in the future (later than tomorrow, UTC: a mistyped
+year would otherwise pin the record against every real update), is rejected before it
+reaches the store, and the stored version stays current; and a stored version whose date is
+invalid (a store written before dates were checked) is replaced by the next valid version.
 Every write bumps a store-wide sequence number, so indexes can catch up incrementally.
 """
 
@@ -15,13 +22,17 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import os
+import socket
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 
+from ..record import plausible_stamp
 from ..sources.base import Reject
 
 
@@ -30,6 +41,7 @@ class Outcome(enum.StrEnum):
     UPDATED = "updated"
     UNCHANGED = "unchanged"
     OLDER = "older"  # an older version than the stored one: filed in history
+    CONFLICT = "conflict"  # the same date as the stored one, other bytes: filed in history
 
 
 RAW_DEFLATE = "deflate"
@@ -117,13 +129,17 @@ class IngestRun:
     source: str
     started_at: str
     finished_at: str | None
-    status: str  # running, done, failed, interrupted
+    status: str  # running, done, failed, interrupted, died (see mark_dead)
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
     duration_s: float | None = None
     message: str | None = None
+    conflicts: int = 0  # same-date versions with other content (filed in history)
+    pid: int | None = None  # the process running it, on ``host``, started at ``pid_start``
+    host: str | None = None
+    pid_start: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -142,7 +158,62 @@ COUNTED_AS = {
     Outcome.UPDATED: "updated",
     Outcome.UNCHANGED: "unchanged",
     Outcome.OLDER: "unchanged",
+    Outcome.CONFLICT: "conflicts",
 }
+
+
+def new_counts() -> dict[str, int]:
+    return {"added": 0, "updated": 0, "unchanged": 0, "conflicts": 0}
+
+
+# -- runs whose process died (kill -9, power loss): marked "died" -------------------------
+
+DIED = "died"
+
+
+def this_process() -> tuple[int, str, str | None]:
+    """(pid, host, start time) of this process: what a run row records of its owner."""
+    return os.getpid(), socket.gethostname(), _start_time(os.getpid())
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot, with the boot's id: with the pid,
+    names one process for good (a pid is reused after it ends, and after a reboot)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    return f"{boot}:{stat.rsplit(')', 1)[1].split()[19]}"
+
+
+def owner_gone(pid: int | None, host: str | None, pid_start: str | None) -> bool:
+    """Whether the process that ran a run has ended. Only known for runs of this host (a
+    run another machine started is left as it is)."""
+    if pid is None or host != socket.gethostname():
+        return False
+    if pid_start is not None:
+        return _start_time(pid) != pid_start
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def died_message(pid: int, host: str) -> str:
+    return f"process {pid} on {host} ended without finishing the run (killed, or the machine stopped)"
+
+
+def with_dead_marked(runs: list[IngestRun]) -> list[IngestRun]:
+    """Runs as listed, a running one whose process has ended shown as died (reads never
+    write: begin_run records the mark)."""
+    for run in runs:
+        if run.status == "running" and owner_gone(run.pid, run.host, run.pid_start):
+            run.status, run.message = DIED, died_message(run.pid, run.host)
+    return runs
 
 
 class Store(Protocol):
@@ -185,7 +256,9 @@ class Store(Protocol):
     def mark_withdrawn(self, nct_ids: Iterable[str], when: str) -> int:
         """Mark studies gone upstream (never deletes them); returns how many changed."""
 
-    def begin_run(self, kind: str, source: str) -> int: ...
+    def begin_run(self, kind: str, source: str) -> int:
+        """Record a new run, owned by this process; first mark the runs whose process has
+        ended without finishing them as died."""
 
     def finish_run(
         self, run_id: int, status: str, message: str | None = None, duration_s: float | None = None
@@ -244,11 +317,11 @@ def decide(
     """The versioning rule of the module docstring, shared by every backend."""
     if current_update is None:
         return Outcome.ADDED
-    if new.last_update > current_update:
+    if new.last_update > current_update or not plausible_stamp(current_update):
         return Outcome.UPDATED
     if new.last_update < current_update:
         return Outcome.OLDER
-    return Outcome.UNCHANGED if new.raw_sha == current_sha else Outcome.OLDER
+    return Outcome.UNCHANGED if new.raw_sha == current_sha else Outcome.CONFLICT
 
 
 def summary_of(record: dict) -> dict[str, Any]:

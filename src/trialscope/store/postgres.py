@@ -46,6 +46,7 @@ from psycopg_pool import ConnectionPool
 from ..sources.base import Reject
 from .base import (
     COUNTED_AS,
+    DIED,
     HistoryEntry,
     IngestRun,
     Outcome,
@@ -53,8 +54,11 @@ from .base import (
     StoredStudy,
     StudyVersion,
     decide,
+    new_counts,
     stats_from,
     summary_of,
+    this_process,
+    with_dead_marked,
 )
 
 # Advisory lock keys (arbitrary constants, "tsw" / "tsm").
@@ -138,6 +142,14 @@ MIGRATIONS: list[str] = [
     # versions, such as the outcome-switch flag, finds what an ingest filed; history_ids)
     """
     CREATE INDEX study_history_replaced ON study_history(replaced_at, nct_id);
+    """,
+    # 4: runs count same-date conflicts, and record the process that runs them (a run whose
+    # process ended without finishing it is marked died: see base.owner_gone)
+    """
+    ALTER TABLE ingest_runs ADD COLUMN conflicts bigint NOT NULL DEFAULT 0,
+                            ADD COLUMN pid bigint,
+                            ADD COLUMN host text,
+                            ADD COLUMN pid_start text;
     """,
 ]
 
@@ -252,7 +264,7 @@ class PostgresStore:
                 ):
                     current[nct] = (upd, sha)
             in_db = set(current)
-            counts = {"added": 0, "updated": 0, "unchanged": 0}
+            counts = new_counts()
             pending: dict[str, tuple] = {}  # nct -> studies row to write
             pending_version: dict[str, StudyVersion] = {}
             history: list[tuple] = []
@@ -264,7 +276,7 @@ class PostgresStore:
                 counts[COUNTED_AS[outcome]] += 1
                 if outcome is Outcome.UNCHANGED:
                     continue
-                if outcome is Outcome.OLDER:
+                if outcome in (Outcome.OLDER, Outcome.CONFLICT):
                     history.append(_history_row(v, stamp))
                     continue
                 if outcome is Outcome.UPDATED:
@@ -292,8 +304,10 @@ class PostgresStore:
                     )
             conn.execute(
                 "UPDATE ingest_runs SET added = added + %s, updated = updated + %s,"
-                " unchanged = unchanged + %s, rejected = rejected + %s WHERE id = %s",
-                (counts["added"], counts["updated"], counts["unchanged"], len(rejects), run_id),
+                " unchanged = unchanged + %s, conflicts = conflicts + %s, rejected = rejected + %s"
+                " WHERE id = %s",
+                (counts["added"], counts["updated"], counts["unchanged"], counts["conflicts"],
+                 len(rejects), run_id),
             )
             self._set_meta(conn, "seq", str(seq))
             for key, value in (meta or {}).items():
@@ -368,10 +382,18 @@ class PostgresStore:
 
     def begin_run(self, kind: str, source: str) -> int:
         with self.pool.connection() as conn:
+            rows = conn.execute("SELECT * FROM ingest_runs WHERE status = 'running'").fetchall()
+            for run in with_dead_marked([IngestRun(*r) for r in rows]):
+                if run.status == DIED:
+                    conn.execute(
+                        "UPDATE ingest_runs SET status = %s, message = %s"
+                        " WHERE id = %s AND status = 'running'",
+                        (DIED, run.message, run.id),
+                    )
             return conn.execute(
-                "INSERT INTO ingest_runs (kind, source, started_at, status)"
-                " VALUES (%s, %s, %s, 'running') RETURNING id",
-                (kind, source, now()),
+                "INSERT INTO ingest_runs (kind, source, started_at, status, pid, host, pid_start)"
+                " VALUES (%s, %s, %s, 'running', %s, %s, %s) RETURNING id",
+                (kind, source, now(), *this_process()),
             ).fetchone()[0]
 
     def finish_run(
@@ -427,8 +449,8 @@ class PostgresStore:
         with self._writing() as conn, conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO ingest_runs (id, kind, source, started_at, finished_at, status, added,"
-                " updated, unchanged, rejected, duration_s, message)"
-                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                " updated, unchanged, rejected, duration_s, message, conflicts, pid, host, pid_start)"
+                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                 [tuple(r.as_dict().values()) for r in runs],
             )
             cur.execute(
@@ -564,7 +586,7 @@ class PostgresStore:
             rows = conn.execute(
                 f"SELECT * FROM ingest_runs {where} ORDER BY id DESC LIMIT %s", (*args, limit)
             ).fetchall()
-        return [IngestRun(*r) for r in rows]
+        return with_dead_marked([IngestRun(*r) for r in rows])
 
     def rejects(self, run_id: int | None = None, limit: int = 1000) -> list[RejectEntry]:
         with self.pool.connection() as conn:

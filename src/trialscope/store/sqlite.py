@@ -17,6 +17,7 @@ import orjson
 from ..sources.base import Reject
 from .base import (
     COUNTED_AS,
+    DIED,
     HistoryEntry,
     IngestRun,
     Outcome,
@@ -24,8 +25,11 @@ from .base import (
     StoredStudy,
     StudyVersion,
     decide,
+    new_counts,
     stats_from,
     summary_of,
+    this_process,
+    with_dead_marked,
 )
 
 MIGRATIONS: list[str] = [
@@ -93,6 +97,14 @@ MIGRATIONS: list[str] = [
     # versions, such as the outcome-switch flag, finds what an ingest filed; history_ids)
     """
     CREATE INDEX study_history_replaced ON study_history(replaced_at, nct_id);
+    """,
+    # 4: runs count same-date conflicts, and record the process that runs them (a run whose
+    # process ended without finishing it is marked died: see base.owner_gone)
+    """
+    ALTER TABLE ingest_runs ADD COLUMN conflicts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE ingest_runs ADD COLUMN pid INTEGER;
+    ALTER TABLE ingest_runs ADD COLUMN host TEXT;
+    ALTER TABLE ingest_runs ADD COLUMN pid_start TEXT;
     """,
 ]
 
@@ -171,7 +183,7 @@ class SQLiteStore:
                     chunk,
                 ):
                     current[nct] = (upd, sha)
-            counts = {"added": 0, "updated": 0, "unchanged": 0}
+            counts = new_counts()
             for v in versions:
                 cur = current.get(v.nct_id)
                 outcome = decide(cur[0] if cur else None, cur[1] if cur else None, v)
@@ -179,7 +191,7 @@ class SQLiteStore:
                 counts[COUNTED_AS[outcome]] += 1
                 if outcome is Outcome.UNCHANGED:
                     continue
-                if outcome is Outcome.OLDER:
+                if outcome in (Outcome.OLDER, Outcome.CONFLICT):
                     self._to_history(db, v, stamp)
                     continue
                 if outcome is Outcome.UPDATED:
@@ -206,8 +218,10 @@ class SQLiteStore:
             )
             db.execute(
                 "UPDATE ingest_runs SET added = added + ?, updated = updated + ?,"
-                " unchanged = unchanged + ?, rejected = rejected + ? WHERE id = ?",
-                (counts["added"], counts["updated"], counts["unchanged"], len(rejects), run_id),
+                " unchanged = unchanged + ?, conflicts = conflicts + ?, rejected = rejected + ?"
+                " WHERE id = ?",
+                (counts["added"], counts["updated"], counts["unchanged"], counts["conflicts"],
+                 len(rejects), run_id),
             )
             self._set_meta(db, "seq", str(seq))
             for key, value in (meta or {}).items():
@@ -288,7 +302,7 @@ class SQLiteStore:
 
     def import_runs(self, runs: list[IngestRun]) -> None:
         self._bulk(
-            "INSERT INTO ingest_runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO ingest_runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [tuple(r.as_dict().values()) for r in runs],
         )
 
@@ -302,11 +316,21 @@ class SQLiteStore:
         self._bulk("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(items.items()))
 
     def begin_run(self, kind: str, source: str) -> int:
+        self._mark_dead()
         cur = self.db.execute(
-            "INSERT INTO ingest_runs (kind, source, started_at, status) VALUES (?,?,?, 'running')",
-            (kind, source, now()),
+            "INSERT INTO ingest_runs (kind, source, started_at, status, pid, host, pid_start)"
+            " VALUES (?,?,?, 'running', ?,?,?)",
+            (kind, source, now(), *this_process()),
         )
         return int(cur.lastrowid)
+
+    def _mark_dead(self) -> None:
+        for run in with_dead_marked(self._runs("WHERE status = 'running'", (), 1000)):
+            if run.status == DIED:
+                self.db.execute(
+                    "UPDATE ingest_runs SET status = ?, message = ? WHERE id = ? AND status = 'running'",
+                    (DIED, run.message, run.id),
+                )
 
     def finish_run(
         self, run_id: int, status: str, message: str | None = None, duration_s: float | None = None
@@ -456,6 +480,9 @@ class SQLiteStore:
 
     def runs(self, limit: int = 20, kind: str | None = None) -> list[IngestRun]:
         where, args = ("WHERE kind = ?", (kind,)) if kind else ("", ())
+        return with_dead_marked(self._runs(where, args, limit))
+
+    def _runs(self, where: str, args: tuple, limit: int) -> list[IngestRun]:
         rows = self.db.execute(
             f"SELECT * FROM ingest_runs {where} ORDER BY id DESC LIMIT ?", (*args, limit)
         )
