@@ -58,7 +58,8 @@ def after_ingest(store) -> None:
 
 
 # "module:function" hooks called with the store after every ingest or sync.
-AFTER_INGEST: list[str] = ["trialscope.index:catch_up", "trialscope.index.vectors:catch_up"]
+AFTER_INGEST: list[str] = ["trialscope.index:catch_up", "trialscope.index.vectors:catch_up",
+                           "trialscope.index.criteria:catch_up"]
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -170,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules whose register_commands(subparsers, common_parent) adds their subcommands.
-FEATURE_COMMANDS: list[str] = ["trialscope.search", "trialscope.store.copy", "trialscope.web", "trialscope.similar", "trialscope.sync"]
+FEATURE_COMMANDS: list[str] = ["trialscope.search", "trialscope.store.copy", "trialscope.web", "trialscope.similar", "trialscope.sync",
+                              "trialscope.history.cli"]
 
 
 def main(argv: list[str] | None = None) -> int:

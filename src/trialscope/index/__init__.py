@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterable
 from datetime import date
@@ -50,14 +51,31 @@ class FullTextIndex:
 
     def __init__(self, path: str, create: bool = True):
         self.path = path
-        meta = self._read_meta(path)
-        if meta is None or meta.get("schema") != SCHEMA_VERSION or not tantivy.Index.exists(path):
+        if not self._usable(path):
             if not create:
                 raise FileNotFoundError(f"no search index at {path}")
-            self._create(path)
+            # under the write lock: several server processes may start on a store without an
+            # index, and a rebuild swapping directories leaves `path` missing for a moment
+            with _write_lock(path, wait=True):
+                if not self._usable(path):
+                    self._create(path)
         self.index = tantivy.Index.open(path)
+        self.inode = os.stat(path).st_ino  # a rebuild swaps in a new directory: see `swapped`
         self._register(self.index)
         self.schema = self.index.schema
+
+    @classmethod
+    def _usable(cls, path: str) -> bool:
+        meta = cls._read_meta(path)
+        return meta is not None and meta.get("schema") == SCHEMA_VERSION and tantivy.Index.exists(path)
+
+    @property
+    def swapped(self) -> bool:
+        """True when `path` now holds another directory (a rebuild in another process)."""
+        try:
+            return os.stat(self.path).st_ino != self.inode
+        except FileNotFoundError:
+            return False  # mid-swap: keep reading the open one
 
     @staticmethod
     def _register(index: tantivy.Index) -> None:
@@ -86,6 +104,13 @@ class FullTextIndex:
         os.makedirs(path, exist_ok=True)
         tantivy.Index(build_schema(), path=path, reuse=False)
         cls._write_meta(path, {"schema": SCHEMA_VERSION, "seq": 0})
+
+    def reopen(self) -> None:
+        """Open the directory now at `path` (after a rebuild swapped it in)."""
+        self.index = tantivy.Index.open(self.path)
+        self._register(self.index)
+        self.schema = self.index.schema
+        self.inode = os.stat(self.path).st_ino
 
     @property
     def seq(self) -> int:
@@ -130,16 +155,31 @@ def _write_lock(path: str, wait: bool):
     # beside the index, not in it (a rebuild swaps the directory); `x.db-index.lock` for
     # `x.db.index`, which the repository's `*.db-*` ignore rule covers
     lock = path.removesuffix(".index") + "-index.lock" if path.endswith(".index") else path + ".lock"
+    held = _held_locks()
+    if lock in held:  # this thread holds it already (flock would wait on itself)
+        yield True
+        return
     with open(lock, "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             yield False
             return
+        held.add(lock)
         try:
             yield True
         finally:
+            held.discard(lock)
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_local = threading.local()
+
+
+def _held_locks() -> set[str]:
+    if not hasattr(_local, "held"):
+        _local.held = set()
+    return _local.held
 
 
 def catch_up(store, index: FullTextIndex | None = None, batch: int = 1000) -> int:
@@ -264,9 +304,7 @@ def _rebuild(store, index: FullTextIndex | None = None, progress=None, path: str
     if os.path.isdir(old):
         shutil.rmtree(old, ignore_errors=True)
     if index is not None:
-        index.index = tantivy.Index.open(path)
-        FullTextIndex._register(index.index)
-        index.schema = index.index.schema
+        index.reopen()
     # anything written while we built
     rest = _catch_up(store, index or FullTextIndex(path), 1000) if store.max_seq() > seq else 0
     return n + rest

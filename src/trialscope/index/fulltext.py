@@ -23,7 +23,7 @@ import tantivy
 from ..normalize import age_days
 from ..trust import effective_status
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9  # 8: trust and places; 9: the Essie pieces (see the blocks at the end)
 
 # Free-text fields and their weights (BM25 per field, summed over fields).
 TEXT_WEIGHTS: dict[str, float] = {
@@ -131,6 +131,7 @@ def build_schema() -> tantivy.Schema:
     sb.add_integer_field(STALE_FIELD, indexed=True)  # see "trust and places" below
     sb.add_bytes_field("pts", stored=True)  # site positions, float32 [lat, lon, approximate]
     sb.add_bytes_field("hit", stored=True)
+    add_piece_fields(sb)
     return sb.build()
 
 
@@ -403,6 +404,7 @@ def study_document(record: dict, withdrawn: bool = False, asof: date | None = No
                 doc.add_text("facet", f"{name}:{v}")
     _add_all(doc, "country_facet", countries)
 
+    add_pieces(doc, record, overall)
     title = brief or ident.get("officialTitle") or _display_title(record)
     doc.add_bytes("hit", orjson.dumps({
         "t": title, "s": overall, "p": phases, "c": conditions[:10], "sp": lead.get("name"),
@@ -504,3 +506,106 @@ def _display_title(record: dict) -> str:
 def hit_data(doc: tantivy.Document) -> dict[str, Any]:
     raw = doc.get_first("hit")
     return orjson.loads(raw) if raw else {}
+
+
+# -- Essie pieces: AREA[piece], RANGE, MISSING and SEARCH[Location] (trialscope.essie) ------
+# Every indexed piece of `essie.areas.PIECES`, by type: text pieces in one JSON field keyed by
+# piece name, each value between two sentinel words so COVERAGE[FullMatch|StartsWith|EndsWith]
+# are phrases (and no phrase spans two values); enums and booleans exact in a raw JSON field;
+# dates (YYYYMMDD), numbers and ages (days) in one integer field per piece; the names of the
+# pieces a study has (for MISSING); and each site's parts, stored, for SEARCH[Location].
+PIECE_TEXT, PIECE_KEY, PIECE_PRESENT, PIECE_SITES = "pieces", "pkey", "present", "sites"
+VALUE_START, VALUE_END = "qqbos", "qqeos"  # sentinel words around each text value
+MAX_PIECE_VALUES = 2000  # values kept per piece and study (a study may list thousands of sites)
+
+
+def number_field(piece_name: str) -> str:
+    return "n_" + piece_name
+
+
+def add_piece_fields(sb: tantivy.SchemaBuilder) -> None:
+    from ..essie.areas import PIECES
+
+    sb.add_json_field(PIECE_TEXT, tokenizer_name="en", index_option="position")
+    sb.add_json_field(PIECE_KEY, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field(PIECE_PRESENT, tokenizer_name="raw", index_option="basic")
+    sb.add_bytes_field(PIECE_SITES, stored=True)
+    for p in PIECES.values():
+        if p.type in ("date", "number", "age"):
+            sb.add_integer_field(number_field(p.name), indexed=True)
+
+
+def piece_values(record: dict, path: str) -> list:
+    """The values at a dotted path; lists are crossed (and flattened) transparently."""
+    nodes = [record]
+    for key in path.split("."):
+        nxt = []
+        for n in nodes:
+            v = n.get(key) if isinstance(n, dict) else None
+            if isinstance(v, list):
+                nxt.extend(v)
+            elif v is not None:
+                nxt.append(v)
+        nodes = nxt
+        if not nodes:
+            return []
+    return [v for v in nodes if v is not None and v != ""][:MAX_PIECE_VALUES]
+
+
+def piece_number(kind: str, value) -> int | None:
+    """A date, number or age as the integer its field holds (None if unreadable)."""
+    if kind == "date":
+        n = date_int(str(value))
+        return n or None
+    if kind == "age":
+        days = _age(str(value))
+        return None if days is None else round(days)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(float(str(value)))
+    except ValueError:
+        return None
+
+
+def add_pieces(doc: tantivy.Document, record: dict, overall_status: str | None = None) -> None:
+    """`overall_status`: the effective status (`trust.effective_status`), which AREA[OverallStatus]
+    matches, as the status filter and facet do; the stored record keeps what was ingested."""
+    from ..essie.areas import PIECES
+
+    texts: dict[str, list[str]] = {}
+    keys: dict[str, list[str]] = {}
+    for p in PIECES.values():
+        if not p.indexed:
+            continue
+        values = piece_values(record, p.path)
+        if p.name == "HasResults" and not values:
+            values = [bool(record.get("resultsSection"))]
+        elif p.name == "OverallStatus" and overall_status:
+            values = [overall_status]
+        if not values:
+            continue
+        doc.add_text(PIECE_PRESENT, p.name)
+        if p.type == "text":
+            texts[p.name] = [f"{VALUE_START} {v} {VALUE_END}" for v in values if isinstance(v, (str, int, float))]
+        elif p.type in ("enum", "boolean"):
+            keys[p.name] = [str(v).lower() if isinstance(v, bool) else str(v).upper() for v in values]
+        elif p.type in ("date", "number", "age"):
+            for v in values:
+                n = piece_number(p.type, v)
+                if n is not None:
+                    doc.add_integer(number_field(p.name), n)
+    if texts:
+        doc.add_json(PIECE_TEXT, texts)
+    if keys:
+        doc.add_json(PIECE_KEY, keys)
+    locs = ((record.get("protocolSection") or {}).get("contactsLocationsModule") or {}).get("locations") or ()
+    sites = [[loc.get(k) for k in SITE_PARTS] for loc in locs if isinstance(loc, dict)]
+    if sites:
+        doc.add_bytes(PIECE_SITES, orjson.dumps(sites[:MAX_PIECE_VALUES]))
+
+
+# the parts of one site, in the order `sites` stores them (essie.areas.GROUPS["Location"])
+SITE_PARTS = ("facility", "status", "city", "state", "zip", "country")

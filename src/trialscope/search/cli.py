@@ -9,11 +9,11 @@ import sys
 
 import orjson
 
+from ..essie import QueryError
 from ..index import catch_up as _catch_up
 from ..index import index_path
 from ..index import rebuild as _rebuild
 from ..index.fulltext import DATE_FIELDS
-from ..query import QueryError
 from .request import SORT_KEYS, FilterError, SearchRequest
 from .searcher import Searcher
 
@@ -76,16 +76,14 @@ def _yes_no(text: str | None) -> bool | None:
     return text.strip().lower() in ("yes", "y", "true", "1")
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    from ..cli import UsageError
-    from ..store import open_store
-
+def request_from_args(args: argparse.Namespace) -> SearchRequest:
+    """The SearchRequest of the search options (`add_search_arguments`); `watch add` shares them."""
     dates = {}
     for key in DATE_FIELDS:
         rng = _date_range(getattr(args, key))
         if rng:
             dates[key] = rng
-    req = SearchRequest(
+    return SearchRequest(
         query=" ".join(args.query), fields={k: v for k, v in (
             ("cond", args.cond), ("intr", args.intr), ("term", args.term), ("titles", args.titles),
             ("outc", args.outc), ("spons", args.spons), ("lead", args.lead), ("locn", args.locn),
@@ -95,9 +93,16 @@ def cmd_search(args: argparse.Namespace) -> int:
         sex=args.sex, age=args.age, healthy_volunteers=_yes_no(args.healthy_volunteers),
         country=args.country or [], has_results=_yes_no(args.has_results), dates=dates,
         near=_parse_near(args.near) if args.near else None, ids=args.ids or [],
-        sort=args.sort, limit=args.limit, page_token=args.page_token, expand_mesh=not args.no_expand,
-        snippets=not args.json, include_withdrawn=not args.exclude_withdrawn, lenient=args.lenient,
+        expand_mesh=not args.no_expand, include_withdrawn=not args.exclude_withdrawn, lenient=args.lenient,
     )
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from ..cli import UsageError
+    from ..store import open_store
+
+    req = request_from_args(args)
+    req.sort, req.limit, req.page_token, req.snippets = args.sort, args.limit, args.page_token, not args.json
     try:
         store = open_store(args.db)
         searcher = Searcher(store)
@@ -166,6 +171,16 @@ def register_commands(subparsers, common) -> None:
     p.set_defaults(func=cmd_index)
 
     p = subparsers.add_parser("search", parents=[common], help="search studies (query language, filters, facets)")
+    add_search_arguments(p)
+    p.add_argument("--sort", default="relevance", help=", ".join(SORT_KEYS) + " (optionally :asc/:desc)")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--page-token")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+
+def add_search_arguments(p: argparse.ArgumentParser) -> None:
+    """The query and filter options of `search` (read back by `request_from_args`)."""
     p.add_argument("query", nargs="*", help='e.g. cond:"liver cancer" intr:sorafenib NOT pediatric')
     p.add_argument("--cond"); p.add_argument("--intr"); p.add_argument("--term")  # noqa: E702
     p.add_argument("--titles"); p.add_argument("--outc"); p.add_argument("--spons")  # noqa: E702
@@ -185,12 +200,7 @@ def register_commands(subparsers, common) -> None:
     p.add_argument("--near", help='a place, ZIP code or LAT,LON, then an optional ,RADIUS in km '
                    '(default 100) or mi: "Chicago, IL", "60611,50km", "41.88,-87.63,100km"')
     p.add_argument("--ids", action="append", help="NCT ids (comma separated or repeated)")
-    p.add_argument("--sort", default="relevance", help=", ".join(SORT_KEYS) + " (optionally :asc/:desc)")
-    p.add_argument("--limit", type=int, default=20)
-    p.add_argument("--page-token")
     p.add_argument("--no-expand", action="store_true", help="no MeSH expansion for cond:")
     p.add_argument("--exclude-withdrawn", action="store_true", help="leave out studies withdrawn upstream")
     p.add_argument("--lenient", action="store_true", help="read a malformed query as plain words")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_search)
 

@@ -30,10 +30,12 @@ INTERVENTION_TYPE_VALUES = [
 ]
 SPONSOR_CLASS_VALUES = ["NIH", "FED", "OTHER_GOV", "INDIV", "INDUSTRY", "NETWORK", "AMBIG", "OTHER", "UNKNOWN"]
 SEX_VALUES = ["ALL", "FEMALE", "MALE"]
-SORT_KEYS = ["relevance", "last_update", "start_date", "enrollment", "results_first_posted", "distance"]
+SORT_KEYS = ["relevance", "last_update", "start_date", "enrollment", "results_first_posted",
+             "first_posted", "completion", "distance"]
 _SORT_FIELD = {
     "last_update": "last_update", "start_date": "start", "enrollment": "enrollment",
-    "results_first_posted": "results_first_posted",
+    "results_first_posted": "results_first_posted", "first_posted": "first_posted",
+    "completion": "completion",
 }
 # facet name -> (index field, number of buckets)
 FACETS = {
@@ -66,6 +68,8 @@ class SearchRequest:
     dates: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     near: tuple[float, float, float] | None = None
     ids: list[str] = field(default_factory=list)
+    # (parameter, Essie expression) pairs that filter without scoring: filter.advanced, postFilter.advanced
+    advanced: list[tuple[str, str]] = field(default_factory=list)
     sort: str = "relevance"
     limit: int = 20
     page_token: str | None = None

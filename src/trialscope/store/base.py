@@ -171,6 +171,10 @@ class Store(Protocol):
 
     def max_seq(self) -> int: ...
 
+    def recent_changes(self, before_seq: int | None = None, limit: int = 500) -> list[tuple[str, int]]:
+        """(nct_id, seq) of the studies last written before ``before_seq`` (None: the newest),
+        newest first; an index range scan on seq (feeds page back through it)."""
+
     def count(self) -> int: ...
 
     def nct_ids(self) -> Iterator[str]: ...

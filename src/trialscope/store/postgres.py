@@ -507,6 +507,13 @@ class PostgresStore:
         with self.pool.connection() as conn:
             return self._seq(conn)
 
+    def recent_changes(self, before_seq: int | None = None, limit: int = 500) -> list[tuple[str, int]]:
+        before = before_seq if before_seq is not None else 2**62
+        with self.pool.connection() as conn:
+            return [tuple(r) for r in conn.execute(
+                "SELECT nct_id, seq FROM studies WHERE seq < %s ORDER BY seq DESC LIMIT %s", (before, limit)
+            ).fetchall()]
+
     def count(self) -> int:
         with self.pool.connection() as conn:
             return conn.execute("SELECT count(*) FROM studies").fetchone()[0]

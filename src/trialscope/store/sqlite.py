@@ -397,6 +397,12 @@ class SQLiteStore:
     def max_seq(self) -> int:
         return int(self._meta(self.db, "seq") or 0)
 
+    def recent_changes(self, before_seq: int | None = None, limit: int = 500) -> list[tuple[str, int]]:
+        before = before_seq if before_seq is not None else 2**62
+        return self.db.execute(
+            "SELECT nct_id, seq FROM studies WHERE seq < ? ORDER BY seq DESC LIMIT ?", (before, limit)
+        ).fetchall()
+
     def count(self) -> int:
         return self.db.execute("SELECT count(*) FROM studies").fetchone()[0]
 

@@ -116,6 +116,11 @@ class Web:
 
         return self.cached(("data_age",), compute)
 
+    def facet_counts(self, req) -> tuple[dict[str, list[tuple[str, int]]], bool]:
+        """A search's facets alone (the search page loads them after its hits)."""
+        self.catch_up()
+        return self.searcher.facet_counts(req)
+
     def cached(self, key: Any, compute):
         """Memoize an expensive derived value until the store changes."""
         stamp = self.store.max_seq()
