@@ -567,9 +567,9 @@ def bound(p: areas.Piece, text: str, upper: bool, pos: int) -> int | None:
             days = age_days(f"{m.group(1)} {m.group(2) or 'years'}") if m else None
         except ValueError:
             days = None
-        if days is None:
-            raise QueryError(f"bad age {value!r} for AREA[{p.name}] (e.g. 16 years, 6 months; MIN and MAX "
-                             "for open ends)", pos)
+        if days is None or not days < 1e9:  # 1e9 days: well beyond any age, far inside an integer
+            raise QueryError(f"bad age {value!r} for AREA[{p.name}] (e.g. 16 years, 6 months, at most "
+                             "a million years; MIN and MAX for open ends)", pos)
         return math.ceil(days) if upper else math.floor(days)
     try:
         x = float(value)
