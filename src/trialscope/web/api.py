@@ -175,7 +175,8 @@ def _search_page(web: Web, request: Request) -> Response:
         hits, total, token = [h.nct_id for h in result.hits], result.total, result.next_page_token
     got = web.store.get_many(hits)
     if opts.format == "csv":
-        return _csv_page(opts, [_prepared(got[i].record_json, opts) for i in hits if i in got],
+        # markupFormat applies to JSON only (the contract); CSV cells carry the markdown text
+        return _csv_page(opts, [_v2(got[i].record_json) for i in hits if i in got],
                          columns, token, total)
     tail = b""
     if token:
@@ -317,7 +318,9 @@ def router(web: Web) -> APIRouter:
                 raise HTTPException(404, f"study {nct} not found")
             query = f"?{request.url.query}" if request.url.query else ""
             return RedirectResponse(f"/api/v2/studies/{current}{query}", status_code=301)
-        record = legacy_markup(_v2(stored.record_json)) if markup == "legacy" else _v2(stored.record_json)
+        record = _v2(stored.record_json)
+        if markup == "legacy" and fmt == "json":  # markupFormat applies to JSON only
+            record = legacy_markup(record)
         if fmt == "csv":
             return Response(to_csv([record], columns), media_type="text/csv; charset=utf-8",
                             headers={"Content-Disposition": f'attachment; filename="{nct}.csv"'})
