@@ -186,3 +186,17 @@ def test_the_box_is_precise(searcher, records):
     # a patient note keeps its long-text path: ranked, never all words required
     note = "58 year old man with hepatocellular carcinoma and cirrhosis, progressed on sorafenib, ECOG 1"
     assert searcher.search(SearchRequest(query=note, limit=5, facets=False)).total > len(box)
+
+
+def test_the_one_pass_walker_reads_what_each_path_holds(records):
+    """The index reads every piece in one generated pass; it must equal walking each path."""
+    from trialscope.essie.areas import PIECES
+    from trialscope.index import fulltext
+
+    walk = fulltext._walker()
+    for record in records.values():
+        got = walk(record)
+        for p in PIECES.values():
+            if p.indexed:
+                mine = [v for v in got.get(p.name, []) if v is not None and v != ""]
+                assert mine[: fulltext.MAX_PIECE_VALUES] == piece_values(record, p.path), p.name
