@@ -7,6 +7,7 @@ before `/studies/{nctId}`, so `/studies/metadata` is not read as an NCT id.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zipfile
 from typing import Any
@@ -17,11 +18,13 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from ..essie.areas import AREA_BY_PARAM, PIECES, search_areas_json
+from ..index.fulltext import piece_number, piece_values
 from ..normalize import unescape_markdown
 from ..record import NCT_RE
+from ..search.cursor import fingerprint, make_token, past_end, read_token
 from . import api_schema as S
 from . import field_stats
-from .api_params import ApiOptions, api_request
+from .api_params import API_SORTS, MAX_SORTED, ApiOptions, api_request
 from .backend import FilterError, QueryError, SearchRequest, Web, similar
 from .export import csv_columns, to_csv, to_ris
 from .fhir import research_study
@@ -162,7 +165,11 @@ def _search_page(web: Web, request: Request) -> Response:
     hits, total, token = [], 0, None
     if not opts.nothing:
         try:
-            result = web.search(req)
+            if opts.record_sort:
+                hits, total, token = record_sorted(web, req, opts)
+            else:
+                result = web.search(req)
+                hits, total, token = [h.nct_id for h in result.hits], result.total, result.next_page_token
         except QueryError as exc:
             if not getattr(exc, "param", None):
                 given = [k for k in request.query_params if k.startswith("query.")]
@@ -172,7 +179,6 @@ def _search_page(web: Web, request: Request) -> Response:
             base = str(exc.param).split(".")[0]
             exc.param = _API_PARAM.get(base, exc.param)
             raise
-        hits, total, token = [h.nct_id for h in result.hits], result.total, result.next_page_token
     got = web.store.get_many(hits)
     if opts.format == "csv":
         # markupFormat applies to JSON only (the contract); CSV cells carry the markdown text
@@ -189,6 +195,47 @@ def _search_page(web: Web, request: Request) -> Response:
     else:
         parts = [orjson.dumps(project(_prepared(got[i].record_json, opts), tree or True)) for i in hits if i in got]
     return Response(head + b'"studies":[' + b",".join(parts) + b"]" + tail + b"}", media_type="application/json")
+
+
+def record_sorted(web: Web, req: SearchRequest, opts: ApiOptions) -> tuple[list[str], int, str | None]:
+    """A page of a search sorted by keys the index has no column for (any date or number
+    piece, or a second key): the whole result set, at most MAX_SORTED studies, is sorted by
+    the records' values, stably, missing values last whatever the direction."""
+    fp = fingerprint(dataclasses.replace(req, sort=f"relevance|{opts.sort_text}"))
+    offset = read_token(req.page_token, fp)
+    first = web.search(dataclasses.replace(req, limit=1, page_token=None))
+    total = first.total
+    keys = ", ".join(f"{p}:{d}" for p, d in opts.record_sort or [])
+    if total > MAX_SORTED:
+        raise ParamError("sort", f"sort={opts.sort_text[:80]} ({keys}) sorts at most {MAX_SORTED:,} studies and "
+                                 f"this search has {total:,}: narrow the search, or sort by one indexed field",
+                         [k for k in API_SORTS])
+    if offset > total:
+        raise past_end(req.page_token, offset, total)
+    result = web.search(dataclasses.replace(req, limit=max(1, total), page_token=None)) if total > 1 else first
+    ids = [h.nct_id for h in result.hits]
+    got = web.store.get_many(ids)
+    rows = [(rank, i, orjson.loads(got[i].record_json)) for rank, i in enumerate(ids) if i in got]
+    for piece_name, direction in reversed(opts.record_sort or []):
+        rows.sort(key=_sort_key(piece_name, direction))
+    page = [i for _, i, _ in rows[offset: offset + req.limit]]
+    end = offset + len(page)
+    return page, total, make_token(end, fp) if page and end < total else None
+
+
+def _sort_key(piece_name: str, direction: str):
+    if piece_name == "@relevance":
+        return lambda row: row[0]
+    p = PIECES[piece_name]
+    desc = direction == "desc"
+
+    def key(row):
+        nums = [n for n in (piece_number(p.type, v) for v in piece_values(row[2], p.path)) if n is not None]
+        if not nums:
+            return (1, 0)
+        return (0, -max(nums) if desc else min(nums))
+
+    return key
 
 
 def _prepared(record_json: bytes, opts: ApiOptions) -> dict:
@@ -258,8 +305,9 @@ def router(web: Web) -> APIRouter:
                                      examples=["func:exp,scale:300mi,offset:0mi,decay:0.5"]),
         fields: str | None = Query(None, description="json: piece, module, area names or v2 paths (or @query); "
                                    "csv: column names (NCT Number|Study Title)", examples=["NCTId|BriefTitle|OverallStatus"]),
-        sort: str | None = Query(None, description="@relevance or a date/number piece with :asc or :desc "
-                                 "(dates default to desc, numbers to asc)",
+        sort: str | None = Query(None, description="one or two keys: @relevance or a date/number piece, with :asc "
+                                 "or :desc (dates default to desc, numbers to asc; missing values last); "
+                                 "keys without an index column sort result sets of at most 1,000 studies",
                                  examples=["@relevance", "LastUpdatePostDate", "EnrollmentCount:desc"]),
         countTotal: bool = Query(False, description="add totalCount (csv: x-total-count) on the first page"),
         pageSize: int = Query(10, ge=0, description="0 is the default (10); more than 1000 is cut to 1000"),

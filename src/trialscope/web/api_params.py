@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..essie.areas import PIECES
 from .backend import SearchRequest
 from .params import (
     QUERY_AREAS,
@@ -35,7 +36,10 @@ API_SORTS: dict[str, tuple[str, str]] = {
     "ResultsFirstPostDate": ("results_first_posted", "DATE"),
     "EnrollmentCount": ("enrollment", "INTEGER"),
 }
-_SORT_LOWER = {k.lower(): k for k in API_SORTS}
+# every date, number and age piece sorts; those with an index column sort in the index, the
+# others (and second keys) on result sets of at most MAX_SORTED studies
+_SORTABLE = {p.name.lower(): p for p in PIECES.values() if p.sortable}
+MAX_SORTED = 1000
 # aggFilters: the registry website's filter ids and option keys -> SearchRequest values
 AGG_FILTERS: dict[str, tuple[str, dict[str, Any]]] = {
     "status": ("status", {
@@ -74,6 +78,8 @@ class ApiOptions:
     markup: str = "markdown"
     first_page: bool = True
     nothing: bool = False  # the filters contradict each other: the answer is empty
+    record_sort: list[tuple[str, str]] | None = None  # keys the index cannot sort by (sort_page)
+    sort_text: str = ""
 
 
 def _intersect(kw: dict, key: str, values: list) -> None:
@@ -122,36 +128,35 @@ def parse_bool(param: str, value: str | None, default: bool = False) -> bool:
     return text == "true"
 
 
-def parse_sort(value: str) -> str:
-    """`sort`: up to two `piece[:asc|desc]` keys -> the search's sort key. A key's default
-    direction is the contract's (dates desc, numbers asc). trialscope sorts by one key; a
-    second key is honoured only when it cannot change the order (it repeats the first)."""
-    allowed = [*API_SORTS, *(f"{k}:{d}" for k in list(API_SORTS)[1:] for d in ("asc", "desc"))]
+def parse_sort(value: str) -> tuple[str, list[tuple[str, str]] | None]:
+    """`sort`: up to two `piece[:asc|desc]` keys, each with the contract's default direction
+    (dates desc, numbers asc, @relevance desc) -> (the search's sort key, None) when the index
+    sorts it (one indexed key, maybe with @relevance after it), else ("relevance", the keys as
+    (piece, direction)) for `sort_page` to sort a small result set (MAX_SORTED) by the records."""
     keys = _split(value)
-    if not keys:
-        raise ParamError("sort", f"cannot read sort {value!r}", allowed)
-    if len(keys) > 2:
-        raise ParamError("sort", "sort takes at most two keys", allowed)
-    parsed = []
+    allowed = f"@relevance or date/number pieces ({', '.join(p.name for p in _SORTABLE.values())}), :asc or :desc"
+    if not keys or len(keys) > 2:
+        raise ParamError("sort", f"sort takes one or two keys, got {value[:80]!r}", allowed)
+    parsed: list[tuple[str, str]] = []
     for key in keys:
         name, _, direction = key.partition(":")
-        piece = _SORT_LOWER.get(name.strip().lower())
-        if piece is None:
-            raise ParamError("sort", f"cannot sort by {name!r}: sortable fields are dates and numbers "
-                                     "the index keeps", allowed)
-        direction = direction.strip().lower()
+        name, direction = name.strip(), direction.strip().lower()
+        if name == "@relevance":
+            piece, kind = "@relevance", "relevance"
+        else:
+            p = _SORTABLE.get(name.lower())
+            if p is None:
+                raise ParamError("sort", f"cannot sort by {name[:80]!r}: only dates and numbers sort", allowed)
+            piece, kind = p.name, p.type
         if direction not in ("", "asc", "desc") or (piece == "@relevance" and direction == "asc"):
             raise ParamError("sort", f"unknown sort direction {direction!r} for {piece}",
                              ["desc"] if piece == "@relevance" else ["asc", "desc"])
-        search_key, kind = API_SORTS[piece]
-        if not direction:
-            direction = "asc" if kind == "INTEGER" else "desc"
-        parsed.append((piece, search_key, direction))
-    if len(parsed) == 2 and parsed[1][0] not in (parsed[0][0], "@relevance"):
-        raise ParamError("sort", f"a second sort key ({parsed[1][0]}) is not supported: trialscope "
-                                 "sorts by one field (add @relevance to break ties)", allowed)
-    _, search_key, direction = parsed[0]
-    return "relevance" if search_key == "relevance" else f"{search_key}:{direction}"
+        parsed.append((piece, direction or ("desc" if kind in ("date", "relevance") else "asc")))
+    first, direction = parsed[0]
+    if first in API_SORTS and (len(parsed) == 1 or parsed[1][0] in ("@relevance", first)):
+        search_key = API_SORTS[first][0]
+        return ("relevance" if search_key == "relevance" else f"{search_key}:{direction}"), None
+    return "relevance", parsed
 
 
 def _ids(param: str, value: str) -> list[str]:
@@ -268,8 +273,9 @@ def api_request(params) -> tuple[SearchRequest, ApiOptions]:
     if agg:
         parse_agg_filters(agg, kw)
     sort = params.get("sort") or ""
+    record_sort = None
     if sort.strip():
-        kw["sort"] = parse_sort(sort)
+        kw["sort"], record_sort = parse_sort(sort)
     kw["limit"] = parse_page_size(params.get("pageSize"))
     token = params.get("pageToken")
     if token:
@@ -289,5 +295,6 @@ def api_request(params) -> tuple[SearchRequest, ApiOptions]:
     kw["snippets"] = False
     kw["facets"] = False
     opts = ApiOptions(format=fmt, count_total=count and not token, fields=params.get("fields") or "",
-                      markup=markup, first_page=not token, nothing=nothing)
+                      markup=markup, first_page=not token, nothing=nothing,
+                      record_sort=record_sort, sort_text=sort.strip())
     return SearchRequest(**kw), opts
