@@ -24,7 +24,7 @@ from ..record import NCT_RE
 from ..search.cursor import fingerprint, make_token, past_end, read_token
 from . import api_schema as S
 from . import field_stats
-from .api_params import API_SORTS, MAX_SORTED, ApiOptions, api_request
+from .api_params import API_SORTS, MAX_SORTED, ApiOptions, api_request, count_path
 from .backend import FilterError, QueryError, SearchRequest, Web, similar
 from .export import csv_columns, to_csv, to_ris
 from .fhir import research_study
@@ -226,8 +226,11 @@ def record_sorted(web: Web, req: SearchRequest, opts: ApiOptions) -> tuple[list[
 def _sort_key(piece_name: str, direction: str):
     if piece_name == "@relevance":
         return lambda row: row[0]
-    p = PIECES[piece_name]
     desc = direction == "desc"
+    counted = count_path(piece_name)
+    if counted is not None:  # NumArmGroups: a study without arm groups has 0
+        return lambda row: -len(piece_values(row[2], counted)) if desc else len(piece_values(row[2], counted))
+    p = PIECES[piece_name]
 
     def key(row):
         nums = [n for n in (piece_number(p.type, v) for v in piece_values(row[2], p.path)) if n is not None]

@@ -128,13 +128,24 @@ def parse_bool(param: str, value: str | None, default: bool = False) -> bool:
     return text == "true"
 
 
+def count_path(name: str) -> str | None:
+    """`Num<List>s` (NumArmGroups, NumLocations, ...): the path of the list it counts, or None."""
+    from .metadata import branches
+
+    if not (name[:3].lower() == "num" and name.endswith("s")):
+        return None
+    found = {k.lower(): v for k, v in branches().items()}.get(name[3:-1].lower())
+    return found[0] if found and found[1] else None
+
+
 def parse_sort(value: str) -> tuple[str, list[tuple[str, str]] | None]:
     """`sort`: up to two `piece[:asc|desc]` keys, each with the contract's default direction
     (dates desc, numbers asc, @relevance desc) -> (the search's sort key, None) when the index
     sorts it (one indexed key, maybe with @relevance after it), else ("relevance", the keys as
     (piece, direction)) for `sort_page` to sort a small result set (MAX_SORTED) by the records."""
     keys = _split(value)
-    allowed = f"@relevance or date/number pieces ({', '.join(p.name for p in _SORTABLE.values())}), :asc or :desc"
+    allowed = (f"@relevance, date/number pieces ({', '.join(p.name for p in _SORTABLE.values())}) or list "
+               "counts (NumArmGroups, NumLocations, ...), each with :asc or :desc")
     if not keys or len(keys) > 2:
         raise ParamError("sort", f"sort takes one or two keys, got {value[:80]!r}", allowed)
     parsed: list[tuple[str, str]] = []
@@ -143,6 +154,8 @@ def parse_sort(value: str) -> tuple[str, list[tuple[str, str]] | None]:
         name, direction = name.strip(), direction.strip().lower()
         if name == "@relevance":
             piece, kind = "@relevance", "relevance"
+        elif count_path(name) is not None:  # NumArmGroups: how many items a list has
+            piece, kind = name, "number"
         else:
             p = _SORTABLE.get(name.lower())
             if p is None:
