@@ -212,13 +212,41 @@ def test_unsupported_parameters_are_400s_that_name_them(client):
     for params, name in [({"filter.synonyms": "ConditionSearch:1651367"}, "filter.synonyms"),
                          ({"postFilter.synonyms": "BasicSearch:2013558"}, "postFilter.synonyms"),
                          ({"filter.geo": "distance(39.0,-77.1,50mi)",
-                           "geoDecay": "func:linear,scale:100km,offset:10km,decay:0.1"}, "geoDecay"),
+                           "geoDecay": "func:linear,scale:0km,offset:10km,decay:0.1"}, "geoDecay"),
                          ({"geoDecay": "func:cubic"}, "geoDecay"), ({"markupFormat": "html"}, "markupFormat"),
                          ({"countTotal": "maybe"}, "countTotal")]:
         r = client.get("/api/v2/studies", params=params)
         assert r.status_code == 400 and r.json()["parameter"] == name, (params, r.text)
     # geoDecay without filter.geo is ignored, as the contract says
     assert client.get("/api/v2/studies", params={"geoDecay": "func:exp,scale:300mi,offset:0mi,decay:0.5"}).status_code == 200
+
+
+def test_geo_decay_ranks_by_the_closest_site(client):
+    import math
+
+    lat0, lon0 = 39.0035, -77.1013
+
+    def closest(s):
+        locs = s["protocolSection"]["contactsLocationsModule"]["locations"]
+        return min(_km(lat0, lon0, loc["geoPoint"]["lat"], loc["geoPoint"]["lon"]) for loc in locs if "geoPoint" in loc)
+
+    def _km(a, b, c, d):
+        p1, p2 = math.radians(a), math.radians(c)
+        h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(d - b) / 2) ** 2
+        return 2 * 6371.0088 * math.asin(math.sqrt(h))
+
+    for func in ("exp", "gauss", "linear"):
+        body = client.get("/api/v2/studies", params={
+            "filter.geo": f"distance({lat0},{lon0},1000mi)", "geoDecay": f"func:{func},scale:200mi,offset:0mi,decay:0.5",
+            "fields": "NCTId,LocationGeoPoint", "pageSize": 1000}).json()
+        dist = [closest(s) for s in body["studies"]]
+        assert len(dist) > 20
+        if func == "linear":  # beyond the scale / (1 - decay) every factor is 0: ties keep their order
+            dist = [d for d in dist if d < 200 * 1.609344 / 0.5]
+        assert dist == sorted(dist), func  # no text query: proximity alone ranks
+    plain = client.get("/api/v2/studies", params={"filter.geo": f"distance({lat0},{lon0},1000mi)",
+                                                  "fields": "NCTId", "pageSize": 1000}).json()
+    assert sorted(_ids(plain)) == sorted(_ids(body))  # the same studies, in another order
 
 
 def test_markup_format_legacy_unescapes_markdown(client):

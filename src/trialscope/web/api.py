@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from ..essie.areas import AREA_BY_PARAM, PIECES, search_areas_json
-from ..index.fulltext import piece_number, piece_values
+from ..index.fulltext import haversine_km, piece_number, piece_values
 from ..normalize import unescape_markdown
 from ..record import NCT_RE
 from ..search.cursor import fingerprint, make_token, past_end, read_token
@@ -33,6 +33,7 @@ from .metadata import metadata
 from .params import LABELS, PHASES, SEXES, STATUSES, STUDY_TYPES, ParamError
 
 API_VERSION = "2.0.3"
+GEO_DECAY_IGNORED_ABOVE = 10_000  # the contract: geoDecay is ignored for larger result sets
 
 # search-layer parameter names -> the API v2 parameter a client gave
 _API_PARAM = {
@@ -202,25 +203,45 @@ def record_sorted(web: Web, req: SearchRequest, opts: ApiOptions) -> tuple[list[
     piece, or a second key): the whole result set, at most MAX_SORTED studies, is sorted by
     the records' values, stably, missing values last whatever the direction."""
     fp = fingerprint(dataclasses.replace(req, sort=f"relevance|{opts.sort_text}"))
-    offset = read_token(req.page_token, fp)
     first = web.search(dataclasses.replace(req, limit=1, page_token=None))
     total = first.total
-    keys = ", ".join(f"{p}:{d}" for p, d in opts.record_sort or [])
-    if total > MAX_SORTED:
-        raise ParamError("sort", f"sort={opts.sort_text[:80]} ({keys}) sorts at most {MAX_SORTED:,} studies and "
-                                 f"this search has {total:,}: narrow the search, or sort by one indexed field",
-                         [k for k in API_SORTS])
+    if opts.record_sort == [("@geoDecay", "desc")]:
+        if total > GEO_DECAY_IGNORED_ABOVE:  # the contract: ignored for more than 10,000 studies
+            result = web.search(req)
+            return [h.nct_id for h in result.hits], result.total, result.next_page_token
+        if total > MAX_SORTED:
+            raise ParamError("geoDecay", f"geoDecay ranks at most {MAX_SORTED:,} studies and this search has "
+                                         f"{total:,}: narrow the search (a smaller distance)")
+    elif total > MAX_SORTED:
+        keys = ", ".join(f"{p}:{d}" for p, d in opts.record_sort or [])
+        raise ParamError("sort", f"sort={opts.sort_text.split('|')[0][:80]} ({keys}) sorts at most {MAX_SORTED:,} "
+                                 f"studies and this search has {total:,}: narrow the search, or sort by one "
+                                 "indexed field", [k for k in API_SORTS])
+    offset = read_token(req.page_token, fp)
     if offset > total:
         raise past_end(req.page_token, offset, total)
     result = web.search(dataclasses.replace(req, limit=max(1, total), page_token=None)) if total > 1 else first
     ids = [h.nct_id for h in result.hits]
     got = web.store.get_many(ids)
+    scores = {h.nct_id: h.score or 1.0 for h in result.hits}  # filters alone score 0: proximity alone ranks
     rows = [(rank, i, orjson.loads(got[i].record_json)) for rank, i in enumerate(ids) if i in got]
     for piece_name, direction in reversed(opts.record_sort or []):
-        rows.sort(key=_sort_key(piece_name, direction))
+        if piece_name == "@geoDecay":
+            decay = opts.geo_decay
+            rows.sort(key=lambda row: -scores[row[1]] * decay.factor(_closest_km(row[2], decay.lat, decay.lon)))
+        else:
+            rows.sort(key=_sort_key(piece_name, direction))
     page = [i for _, i, _ in rows[offset: offset + req.limit]]
     end = offset + len(page)
     return page, total, make_token(end, fp) if page and end < total else None
+
+
+def _closest_km(record: dict, lat: float, lon: float) -> float | None:
+    """The distance from a point to a study's closest site with coordinates."""
+    points = piece_values(record, "protocolSection.contactsLocationsModule.locations.geoPoint")
+    km = [haversine_km(lat, lon, p["lat"], p["lon"]) for p in points
+          if isinstance(p, dict) and isinstance(p.get("lat"), (int, float)) and isinstance(p.get("lon"), (int, float))]
+    return min(km) if km else None
 
 
 def _sort_key(piece_name: str, direction: str):
@@ -304,7 +325,9 @@ def router(web: Web) -> APIRouter:
         post_synonyms: str | None = Query(None, alias="postFilter.synonyms", description="as filter.synonyms"),
         aggFilters: str | None = Query(None, description="website filters, e.g. results:with,status:com",
                                        examples=["results:with,status:com", "status:not rec,sex:f,healthy:y"]),
-        geoDecay: str | None = Query(None, description="ignored without filter.geo; with it a 400 (no distance ranking)",
+        geoDecay: str | None = Query(None, description="with filter.geo: relevance times a proximity factor of the "
+                                     "distance to a study's closest site (result sets of up to 1,000 studies; "
+                                     "ignored above 10,000 and without filter.geo)",
                                      examples=["func:exp,scale:300mi,offset:0mi,decay:0.5"]),
         fields: str | None = Query(None, description="json: piece, module, area names or v2 paths (or @query); "
                                    "csv: column names (NCT Number|Study Title)", examples=["NCTId|BriefTitle|OverallStatus"]),

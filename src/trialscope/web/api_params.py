@@ -6,6 +6,7 @@ Every parameter of the contract is either honoured with its semantics or answere
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -78,8 +79,32 @@ class ApiOptions:
     markup: str = "markdown"
     first_page: bool = True
     nothing: bool = False  # the filters contradict each other: the answer is empty
-    record_sort: list[tuple[str, str]] | None = None  # keys the index cannot sort by (sort_page)
+    record_sort: list[tuple[str, str]] | None = None  # keys the index cannot sort by (record_sorted)
     sort_text: str = ""
+    geo_decay: GeoDecay | None = None
+
+
+@dataclass
+class GeoDecay:
+    """geoDecay: relevance times a factor that falls with the distance from filter.geo's point
+    to a study's closest site (the decay functions of Elasticsearch's function score)."""
+
+    func: str  # gauss, exp or linear
+    scale_km: float
+    offset_km: float
+    decay: float  # the factor at offset + scale
+    lat: float
+    lon: float
+
+    def factor(self, km: float | None) -> float:
+        if km is None:
+            return 0.0
+        d = max(0.0, km - self.offset_km)
+        if self.func == "gauss":
+            return math.exp(d * d * math.log(self.decay) / (self.scale_km * self.scale_km))
+        if self.func == "exp":
+            return math.exp(math.log(self.decay) * d / self.scale_km)
+        return max(0.0, 1 - d * (1 - self.decay) / self.scale_km)
 
 
 def _intersect(kw: dict, key: str, values: list) -> None:
@@ -268,13 +293,20 @@ def api_request(params) -> tuple[SearchRequest, ApiOptions]:
     if geo:
         f["near"] = _geo(_which(params, "geo"), geo)
     decay = (params.get("geoDecay") or "").strip()
+    geo_decay = None
     if decay:
-        if not _GEO_DECAY.match(decay):
+        m = _GEO_DECAY.match(decay)
+        if not m:
             raise ParamError("geoDecay", f"cannot read geoDecay {decay[:80]!r}",
                              "func:(gauss|exp|linear),scale:<n>(km|mi),offset:<n>(km|mi),decay:<n>")
-        if geo:  # the contract ignores it without filter.geo; with it, it would rank by distance
-            raise ParamError("geoDecay", "geoDecay is not supported: trialscope filters by distance "
-                                         "but does not rank by it")
+        if geo:  # the contract ignores it without filter.geo
+            km = {"km": 1.0, "mi": 1.609344}
+            scale, offset = float(m.group(2)[:-2]) * km[m.group(4)], float(m.group(5)[:-2]) * km[m.group(7)]
+            factor = float(m.group(8))
+            if scale <= 0 or not 0 < factor < 1:
+                raise ParamError("geoDecay", "geoDecay needs a scale above 0 and a decay between 0 and 1",
+                                 "e.g. func:exp,scale:300mi,offset:0mi,decay:0.5")
+            geo_decay = GeoDecay(m.group(1), scale, offset, factor, kw["near"][0], kw["near"][1])
     # filter.advanced and postFilter.advanced: Essie expressions the searcher ANDs in as filters
     for name in ("filter.advanced", "postFilter.advanced"):
         expr = _text(name, params.get(name))
@@ -289,6 +321,8 @@ def api_request(params) -> tuple[SearchRequest, ApiOptions]:
     record_sort = None
     if sort.strip():
         kw["sort"], record_sort = parse_sort(sort)
+    if geo_decay is not None and kw.get("sort", "relevance") == "relevance" and not record_sort:
+        record_sort = [("@geoDecay", "desc")]  # relevance times the proximity factor
     kw["limit"] = parse_page_size(params.get("pageSize"))
     token = params.get("pageToken")
     if token:
@@ -309,5 +343,5 @@ def api_request(params) -> tuple[SearchRequest, ApiOptions]:
     kw["facets"] = False
     opts = ApiOptions(format=fmt, count_total=count and not token, fields=params.get("fields") or "",
                       markup=markup, first_page=not token, nothing=nothing,
-                      record_sort=record_sort, sort_text=sort.strip())
+                      record_sort=record_sort, sort_text=sort.strip() + "|" + decay, geo_decay=geo_decay)
     return SearchRequest(**kw), opts
