@@ -227,8 +227,12 @@ def test_geo_decay_ranks_by_the_closest_site(client):
     lat0, lon0 = 39.0035, -77.1013
 
     def closest(s):
-        locs = s["protocolSection"]["contactsLocationsModule"]["locations"]
-        return min(_km(lat0, lon0, loc["geoPoint"]["lat"], loc["geoPoint"]["lon"]) for loc in locs if "geoPoint" in loc)
+        """The nearest site, for studies whose every site has coordinates (others: None; the
+        index may place a site from its city)."""
+        locs = (s.get("protocolSection", {}).get("contactsLocationsModule") or {}).get("locations") or []
+        if not locs or not all("geoPoint" in loc for loc in locs):
+            return None
+        return min(_km(lat0, lon0, loc["geoPoint"]["lat"], loc["geoPoint"]["lon"]) for loc in locs)
 
     def _km(a, b, c, d):
         p1, p2 = math.radians(a), math.radians(c)
@@ -239,11 +243,12 @@ def test_geo_decay_ranks_by_the_closest_site(client):
         body = client.get("/api/v2/studies", params={
             "filter.geo": f"distance({lat0},{lon0},1000mi)", "geoDecay": f"func:{func},scale:200mi,offset:0mi,decay:0.5",
             "fields": "NCTId,LocationGeoPoint", "pageSize": 1000}).json()
-        dist = [closest(s) for s in body["studies"]]
+        dist = [d for d in (closest(s) for s in body["studies"]) if d is not None]
         assert len(dist) > 20
         if func == "linear":  # beyond the scale / (1 - decay) every factor is 0: ties keep their order
             dist = [d for d in dist if d < 200 * 1.609344 / 0.5]
-        assert dist == sorted(dist), func  # no text query: proximity alone ranks
+        # no text query: proximity alone ranks (to the search's distance, which is rounded to 0.1 km)
+        assert all(b >= a - 0.5 for a, b in zip(dist, dist[1:], strict=False)), func
     plain = client.get("/api/v2/studies", params={"filter.geo": f"distance({lat0},{lon0},1000mi)",
                                                   "fields": "NCTId", "pageSize": 1000}).json()
     assert sorted(_ids(plain)) == sorted(_ids(body))  # the same studies, in another order

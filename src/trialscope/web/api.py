@@ -224,11 +224,18 @@ def record_sorted(web: Web, req: SearchRequest, opts: ApiOptions) -> tuple[list[
     ids = [h.nct_id for h in result.hits]
     got = web.store.get_many(ids)
     scores = {h.nct_id: h.score or 1.0 for h in result.hits}  # filters alone score 0: proximity alone ranks
+    # the search's nearest site where it says (sites geocoded from their city count too)
+    nearest = {h.nct_id: (getattr(h, "nearest", None) or {}).get("km") for h in result.hits}
     rows = [(rank, i, orjson.loads(got[i].record_json)) for rank, i in enumerate(ids) if i in got]
     for piece_name, direction in reversed(opts.record_sort or []):
         if piece_name == "@geoDecay":
             decay = opts.geo_decay
-            rows.sort(key=lambda row: -scores[row[1]] * decay.factor(_closest_km(row[2], decay.lat, decay.lon)))
+
+            def km(row, decay=decay):
+                found = nearest.get(row[1])
+                return found if found is not None else _closest_km(row[2], decay.lat, decay.lon)
+
+            rows.sort(key=lambda row, decay=decay: -scores[row[1]] * decay.factor(km(row)))
         else:
             rows.sort(key=_sort_key(piece_name, direction))
     page = [i for _, i, _ in rows[offset: offset + req.limit]]
