@@ -180,12 +180,29 @@ class MeshVocabulary:
                     covered[i : i + n] = [True] * n
         return _unique(found)
 
+    def lookup_whole(self, text: str) -> list[str]:
+        """Descriptors that the whole text names (no phrase inside it); [] otherwise."""
+        toks = tokens(text)
+        for key in _variants(toks) if toks else ():
+            if key in self._terms:
+                return self._terms[key].split("|")
+        return []
+
     def _phrase(self, toks: list[str]) -> list[str]:
         for key in _variants(toks):
             names = [n for n in self._terms.get(key, "").split("|") if self._is_condition(n)]
             if names:
                 return names
         return []
+
+    def names_for_key(self, key: str) -> list[str]:
+        """Descriptors whose term key (`term_key`) is exactly `key`, best first."""
+        names = self._terms.get(key)
+        return names.split("|") if names else []
+
+    def term_keys(self) -> Iterable[str]:
+        """Every key of the term index (for building phrase spotters over it)."""
+        return self._terms.keys()
 
     def _is_condition(self, name: str) -> bool:
         return any(tn.startswith(_CONDITION_TREES) for tn in self._trees.get(name, ()))

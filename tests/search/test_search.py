@@ -217,14 +217,17 @@ def _km(lat1, lon1, lat2, lon2):
 
 
 def test_distance_filter(searcher, records):
+    from trialscope.index.fulltext import site_points
+
+    # every site with a position: the registry's geoPoint, else the gazetteer's (approximate)
     sites = []
     for nct, rec in records.items():
-        for loc in (rec["protocolSection"].get("contactsLocationsModule") or {}).get("locations") or []:
-            gp = loc.get("geoPoint")
-            if gp:
-                sites.append((nct, gp["lat"], gp["lon"]))
+        locs = (rec["protocolSection"].get("contactsLocationsModule") or {}).get("locations") or []
+        sites.extend((nct, p[0], p[1]) for p in site_points(locs))
     assert sites
-    nct, lat, lon = sites[0]
+    nct, lat, lon = next(s for s in sites if s[0] in {
+        n for n, r in records.items() if any(loc.get("geoPoint") for loc in (
+            r["protocolSection"].get("contactsLocationsModule") or {}).get("locations") or [])})
     # a point 10 km north of the site: within 15 km
     p_lat = lat + 10 / 111.2
     assert 9.5 < _km(lat, lon, p_lat, lon) < 10.5
@@ -296,7 +299,12 @@ def test_cli_search_json_and_errors(sample_db, capsys):
     assert main(["search", "--db", sample_db, "--json", "toripalimab"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["total"] == 1 and out["studies"][0]["nctId"] == "NCT03949231"
-    assert set(out["studies"][0]) == {"nctId", "briefTitle", "overallStatus", "phases", "score"}
+    assert set(out["studies"][0]) == {"nctId", "briefTitle", "overallStatus", "reportedStatus",
+                                      "statusVerifiedDate", "phases", "score"}
+    # recruiting as ingested, but past its completion date and unverified since May 2019
+    assert out["studies"][0]["overallStatus"] == "UNKNOWN"
+    assert out["studies"][0]["reportedStatus"] == "RECRUITING"
+    assert out["studies"][0]["statusVerifiedDate"] == "2019-05"
     assert "status" in out["facets"] and out["nextPageToken"] is None
     assert main(["search", "--db", sample_db, "cond:liver", "--status", "open", "--age", "50",
                  "--near", "40.7,-74.0,500mi", "--sort", "last_update"]) == 0
@@ -307,7 +315,9 @@ def test_cli_search_json_and_errors(sample_db, capsys):
     assert err.startswith("error: unclosed quote at position 6") and "Traceback" not in err
     assert main(["search", "--db", sample_db, "--status", "bogus", "x"]) == 2
     assert "RECRUITING" in capsys.readouterr().err
-    assert main(["search", "--db", sample_db, "--near", "1,2", "x"]) == 2
+    assert main(["search", "--db", sample_db, "--near", "Nowhere-upon-Nothing", "x"]) == 2
+    assert "no place called" in capsys.readouterr().err
+    assert main(["search", "--db", sample_db, "--near", "91,2", "x"]) == 2
 
 
 def _write_json(path, nct, title, date, status="RECRUITING"):

@@ -126,11 +126,12 @@ def test_single_study_any_case_and_404(client):
 
 
 @pytest.mark.parametrize("params,param", [
-    ({"pageSize": "5000"}, "pageSize"),
+    ({"pageSize": "-1"}, "pageSize"),
     ({"pageSize": "ten"}, "pageSize"),
     ({"filter.overallStatus": "RUNNING"}, "filter.overallStatus"),
     ({"filter.advanced": "AREA[Phase]PHASE9"}, "filter.advanced"),
-    ({"filter.advanced": "garbage"}, "filter.advanced"),
+    ({"filter.advanced": "AREA[Nope]x"}, "filter.advanced"),
+    ({"postFilter.advanced": "AREA[Phase"}, "postFilter.advanced"),
     ({"filter.geo": "near(1,2)"}, "filter.geo"),
     ({"fields": "NoSuchField"}, "fields"),
     ({"sort": "Bogus:desc"}, "sort"),
@@ -203,6 +204,6 @@ def test_post_filter_alias_enums_and_field_values(client):
     status = next(e for e in enums if e["type"] == "Status")
     assert "OverallStatus" in status["pieces"] and {"value": "RECRUITING", "legacyValue": "Recruiting"} in status["values"]
     values = client.get("/api/v2/stats/field/values", params={"fields": "OverallStatus,Phase"}).json()
-    assert [v["field"] for v in values] == ["OverallStatus", "Phase"]
+    assert [v["piece"] for v in values] == ["OverallStatus", "Phase"]
     assert sum(t["studiesCount"] for t in values[0]["topValues"]) >= 500
     assert client.get("/api/v2/stats/field/values", params={"fields": "Nope"}).status_code == 400

@@ -94,8 +94,19 @@ def test_search_page(client):
     assert re.search(r"[\d,]+ studies", r.text)
     assert "/study/NCT" in r.text and "badge" in r.text
     assert 'name="q"' in r.text and 'value="liver cancer"' in r.text
-    # facets are plain links that keep the query
-    assert re.search(r'href="/\?q=liver\+cancer&amp;phase=PHASE\d', r.text)
+    # the filter counts are not computed with the page: htmx loads them after it, and
+    # without JavaScript the same address is a link to a page of its own
+    assert 'hx-get="/facets?q=liver+cancer"' in r.text and 'href="/facets?q=liver+cancer"' in r.text
+    assert "facet-link" not in r.text
+    frag = client.get("/facets", params={"q": "liver cancer"}, headers={"HX-Request": "true"})
+    assert frag.status_code == 200 and "<html" not in frag.text
+    # facets are plain links to the search page that keep the query
+    assert re.search(r'href="/\?q=liver\+cancer&amp;phase=PHASE\d', frag.text)
+    assert re.search(r'<legend>Phase</legend>.*?Phase 3</span> <span class="count">\d', frag.text, re.S)
+    full = client.get("/facets", params={"q": "liver cancer", "sort": "last_update:desc"})
+    assert full.status_code == 200 and "<html" in full.text and "Back to the results" in full.text
+    assert re.search(r'href="/\?q=liver\+cancer&amp;phase=PHASE\d[^"]*sort=last_update', full.text)
+    assert client.get("/facets", params={"status": "RUNNING"}).status_code == 400
     r2 = client.get("/", params={"q": "liver cancer", "phase": "PHASE3", "sort": "last_update:desc"})
     assert r2.status_code == 200
 

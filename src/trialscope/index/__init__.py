@@ -16,15 +16,25 @@ import contextlib
 import fcntl
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterable
+from datetime import date
 
 import orjson
 import tantivy
 
 from ..history.flags import with_flags
 from ..store import derived_dir
-from .fulltext import SCHEMA_VERSION, analyzer, build_schema, folding_analyzer, study_document
+from .fulltext import (
+    SCHEMA_VERSION,
+    STALE_FIELD,
+    analyzer,
+    build_schema,
+    date_int,
+    folding_analyzer,
+    study_document,
+)
 
 META = "trialscope-index.json"
 WRITER_HEAP = 512_000_000
@@ -42,14 +52,31 @@ class FullTextIndex:
 
     def __init__(self, path: str, create: bool = True):
         self.path = path
-        meta = self._read_meta(path)
-        if meta is None or meta.get("schema") != SCHEMA_VERSION or not tantivy.Index.exists(path):
+        if not self._usable(path):
             if not create:
                 raise FileNotFoundError(f"no search index at {path}")
-            self._create(path)
+            # under the write lock: several server processes may start on a store without an
+            # index, and a rebuild swapping directories leaves `path` missing for a moment
+            with _write_lock(path, wait=True):
+                if not self._usable(path):
+                    self._create(path)
         self.index = tantivy.Index.open(path)
+        self.inode = os.stat(path).st_ino  # a rebuild swaps in a new directory: see `swapped`
         self._register(self.index)
         self.schema = self.index.schema
+
+    @classmethod
+    def _usable(cls, path: str) -> bool:
+        meta = cls._read_meta(path)
+        return meta is not None and meta.get("schema") == SCHEMA_VERSION and tantivy.Index.exists(path)
+
+    @property
+    def swapped(self) -> bool:
+        """True when `path` now holds another directory (a rebuild in another process)."""
+        try:
+            return os.stat(self.path).st_ino != self.inode
+        except FileNotFoundError:
+            return False  # mid-swap: keep reading the open one
 
     @staticmethod
     def _register(index: tantivy.Index) -> None:
@@ -79,13 +106,31 @@ class FullTextIndex:
         tantivy.Index(build_schema(), path=path, reuse=False)
         cls._write_meta(path, {"schema": SCHEMA_VERSION, "seq": 0})
 
+    def reopen(self) -> None:
+        """Open the directory now at `path` (after a rebuild swapped it in)."""
+        self.index = tantivy.Index.open(self.path)
+        self._register(self.index)
+        self.schema = self.index.schema
+        self.inode = os.stat(self.path).st_ino
+
     @property
     def seq(self) -> int:
         meta = self._read_meta(self.path) or {}
         return int(meta.get("seq") or 0)
 
-    def set_seq(self, seq: int) -> None:
-        self._write_meta(self.path, {"schema": SCHEMA_VERSION, "seq": seq, "updated": time.time()})
+    @property
+    def asof(self) -> date | None:
+        """The date the indexed (effective) statuses hold for; see `redate`."""
+        meta = self._read_meta(self.path) or {}
+        try:
+            return date.fromisoformat(meta["asof"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def set_seq(self, seq: int, asof: date | None = None) -> None:
+        asof = asof or self.asof or date.today()
+        self._write_meta(self.path, {"schema": SCHEMA_VERSION, "seq": seq, "asof": asof.isoformat(),
+                                     "updated": time.time()})
 
     def writer(self, heap: int = WRITER_HEAP, threads: int = 0) -> tantivy.IndexWriter:
         return self.index.writer(heap_size=heap, num_threads=threads)
@@ -111,16 +156,31 @@ def _write_lock(path: str, wait: bool):
     # beside the index, not in it (a rebuild swaps the directory); `x.db-index.lock` for
     # `x.db.index`, which the repository's `*.db-*` ignore rule covers
     lock = path.removesuffix(".index") + "-index.lock" if path.endswith(".index") else path + ".lock"
+    held = _held_locks()
+    if lock in held:  # this thread holds it already (flock would wait on itself)
+        yield True
+        return
     with open(lock, "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             yield False
             return
+        held.add(lock)
         try:
             yield True
         finally:
+            held.discard(lock)
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_local = threading.local()
+
+
+def _held_locks() -> set[str]:
+    if not hasattr(_local, "held"):
+        _local.held = set()
+    return _local.held
 
 
 def catch_up(store, index: FullTextIndex | None = None, batch: int = 1000) -> int:
@@ -139,8 +199,12 @@ def catch_up(store, index: FullTextIndex | None = None, batch: int = 1000) -> in
 
 def _catch_up(store, idx: FullTextIndex, batch: int) -> int:
     seq = idx.seq
+    today = date.today()
+    redated = 0
+    if seq and idx.asof != today:
+        redated = _redate(store, idx, today)
     if store.max_seq() <= seq:
-        return 0
+        return redated
     if seq == 0:  # a fresh index: a bulk build is faster than replaying changes
         return _rebuild(store, idx)
     try:
@@ -156,7 +220,7 @@ def _catch_up(store, idx: FullTextIndex, batch: int) -> int:
             for s, switched in with_flags(store, changes):
                 writer.delete_documents_by_term("nct", s.nct_id)
                 writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None,
-                                                   outcome_switched=switched))
+                                                   asof=today, outcome_switched=switched))
                 seq = max(seq, s.seq)
                 applied += 1
         writer.commit()
@@ -164,9 +228,42 @@ def _catch_up(store, idx: FullTextIndex, batch: int) -> int:
     except BaseException:
         writer.rollback()
         raise
-    idx.set_seq(seq)
+    idx.set_seq(seq, today)
     idx.index.reload()
-    return applied
+    return applied + redated
+
+
+def _redate(store, idx: FullTextIndex, today: date) -> int:
+    """Move the index's effective statuses from its as-of date to `today`: re-index the
+    studies whose `stale_at` day lies between the two (a range query finds them; usually a
+    handful a day), then record the new date."""
+    lo, hi = sorted((idx.asof or date.min, today))  # the statuses that differ flip in (lo, hi]
+    lo_i, hi_i = date_int(lo.isoformat()) + 1, date_int(hi.isoformat())
+    idx.index.reload()
+    searcher = idx.index.searcher()
+    q = tantivy.Query.range_query(idx.schema, STALE_FIELD, tantivy.FieldType.Integer, lo_i, hi_i)
+    total = searcher.search(q, 1, count=True).count
+    ids = [searcher.doc(a).get_first("nct") for _, a in searcher.search(q, total).hits] if total else []
+    if ids:
+        try:
+            writer = idx.writer(heap=64_000_000)
+        except ValueError:  # tantivy's own lock: another writer is at work; try next time
+            return 0
+        try:
+            got = store.get_many(ids)
+            for s, switched in with_flags(store, got.values()):
+                writer.delete_documents_by_term("nct", s.nct_id)
+                writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None, asof=today,
+                                                   outcome_switched=switched))
+            writer.commit()
+            writer.wait_merging_threads()
+        except BaseException:
+            writer.rollback()
+            raise
+        del writer
+    idx.set_seq(idx.seq, today)
+    idx.index.reload()
+    return len(ids)
 
 
 def reindex(store, nct_ids: list[str]) -> int:
@@ -175,6 +272,7 @@ def reindex(store, nct_ids: list[str]) -> int:
     path = index_path(store)
     with _write_lock(path, wait=True):
         idx = FullTextIndex(path)
+        asof = idx.asof or date.today()  # as the rest of the index
         writer = idx.writer(heap=128_000_000)
         n = 0
         try:
@@ -183,7 +281,7 @@ def reindex(store, nct_ids: list[str]) -> int:
                 for s, switched in with_flags(store, got.values()):
                     writer.delete_documents_by_term("nct", s.nct_id)
                     writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None,
-                                                       outcome_switched=switched))
+                                                       asof=asof, outcome_switched=switched))
                     n += 1
             writer.commit()
             writer.wait_merging_threads()
@@ -206,6 +304,7 @@ def rebuild(store, index: FullTextIndex | None = None, progress=None) -> int:
 def _rebuild(store, index: FullTextIndex | None = None, progress=None, path: str | None = None) -> int:
     path = path or (index.path if index is not None else index_path(store))
     seq = store.max_seq()  # studies written after this point are caught up later
+    today = date.today()
     tmp = path + ".building"
     if os.path.isdir(tmp):
         shutil.rmtree(tmp)
@@ -214,7 +313,7 @@ def _rebuild(store, index: FullTextIndex | None = None, progress=None, path: str
     writer = fresh.writer()
     n = 0
     for s, switched in with_flags(store, store.iter_studies()):
-        writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None,
+        writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None, asof=today,
                                            outcome_switched=switched))
         n += 1
         if progress is not None:
@@ -223,7 +322,7 @@ def _rebuild(store, index: FullTextIndex | None = None, progress=None, path: str
             writer.commit()
     writer.commit()
     writer.wait_merging_threads()
-    fresh.set_seq(seq)
+    fresh.set_seq(seq, today)
     del writer, fresh
     old = path + ".old"
     if os.path.isdir(old):
@@ -234,9 +333,7 @@ def _rebuild(store, index: FullTextIndex | None = None, progress=None, path: str
     if os.path.isdir(old):
         shutil.rmtree(old, ignore_errors=True)
     if index is not None:
-        index.index = tantivy.Index.open(path)
-        FullTextIndex._register(index.index)
-        index.schema = index.index.schema
+        index.reopen()
     # anything written while we built
     rest = _catch_up(store, index or FullTextIndex(path), 1000) if store.max_seq() > seq else 0
     return n + rest

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import zlib
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -19,8 +20,9 @@ import orjson
 import tantivy
 
 from ..normalize import age_days
+from ..trust import effective_status
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 10  # 8: trust and places; 9: the Essie pieces (see the blocks at the end); 10: oswitch
 
 # Free-text fields and their weights (BM25 per field, summed over fields).
 TEXT_WEIGHTS: dict[str, float] = {
@@ -126,7 +128,9 @@ def build_schema() -> tantivy.Schema:
     for name in SORT_FIELDS:
         sb.add_integer_field(name, indexed=True, fast=True)
         sb.add_integer_field("neg_" + name, fast=True)
+    sb.add_integer_field(STALE_FIELD, indexed=True)  # see "trust and places" below
     sb.add_bytes_field("hit", stored=True)
+    add_piece_fields(sb)
     return sb.build()
 
 
@@ -248,9 +252,11 @@ def _outcome_texts(proto: dict, record: dict) -> list[str]:
     return texts
 
 
-def study_document(record: dict, withdrawn: bool = False, outcome_switched: bool = False) -> tantivy.Document:
-    """The tantivy document of one v2 study record (`outcome_switched`: its flag, which
-    depends on the study's versions, not on this record: see `history.flags`)."""
+def study_document(record: dict, withdrawn: bool = False, asof: date | None = None,
+                   outcome_switched: bool = False) -> tantivy.Document:
+    """The tantivy document of one v2 study record; its status is the effective one as of
+    `asof` (default today; see `trialscope.trust`); `outcome_switched`: its flag, which
+    depends on the study's versions, not on this record (see `history.flags`)."""
     proto = record.get("protocolSection") or {}
     ident = proto.get("identificationModule") or {}
     status = proto.get("statusModule") or {}
@@ -325,25 +331,23 @@ def study_document(record: dict, withdrawn: bool = False, outcome_switched: bool
 
     countries = set()
     loc_texts: list[str] = []
-    cells: set[str] = set()
     for loc in locs:
         loc_texts.extend((loc.get("facility"), loc.get("city"), loc.get("state"), loc.get("country")))
         if loc.get("country"):
             countries.add(loc["country"])
-        gp = loc.get("geoPoint")
-        if gp and gp.get("lat") is not None and gp.get("lon") is not None:
-            with contextlib.suppress(TypeError, ValueError):
-                cells.update(geo_cells(float(gp["lat"]), float(gp["lon"])))
+    points = site_points(locs)
     _add_all(doc, "loc", dict.fromkeys(t for t in loc_texts if t))
     _add_all(doc, "country", countries)
-    _add_all(doc, "geo", cells)
+    _add_all(doc, "geo", {c for p in points for c in geo_cells(p[0], p[1])})
 
     ids = [nct, *(ident.get("nctIdAliases") or ())]
     ids.append((ident.get("orgStudyIdInfo") or {}).get("id"))
     ids.extend(s.get("id") for s in ident.get("secondaryIdInfos") or ())
     _add_all(doc, "ids", ids)
 
-    overall = status.get("overallStatus")
+    effective = effective_status(record, asof)
+    overall = effective.status
+    doc.add_integer(STALE_FIELD, date_int(effective.stale_from.isoformat()) if effective.stale_from else 0)
     _add_all(doc, "status", (overall,))
     phases = design.get("phases") or []
     _add_all(doc, "phase", phases)
@@ -385,12 +389,63 @@ def study_document(record: dict, withdrawn: bool = False, outcome_switched: bool
                 doc.add_text("facet", f"{name}:{v}")
     _add_all(doc, "country_facet", countries)
 
+    add_pieces(doc, record, overall)
     title = brief or ident.get("officialTitle") or _display_title(record)
     doc.add_bytes("hit", orjson.dumps({
         "t": title, "s": overall, "p": phases, "c": conditions[:10], "sp": lead.get("name"),
         "ty": design.get("studyType"), "sd": start, "lu": last_upd,
+        "s0": effective.reported, "v": effective.verified, "g": points[:MAX_HIT_POINTS],
     }))
     return doc
+
+
+# -- trust and places (issue 14) --------------------------------------------------------
+# The status indexed is the effective one as of the index's as-of date (trialscope.trust):
+# `stale_at` (YYYYMMDD, 0 = never) is the day a study turns "Unknown status", so when the
+# date moves on the few studies whose status flips are found by a range query and
+# re-indexed (index/__init__.py, redate). Sites without the registry's geoPoint get an
+# approximate, city-level point from the shipped gazetteer (trialscope.geo); the stored
+# record is unchanged. Each hit keeps its sites' points, for the nearest site and maps.
+
+STALE_FIELD = "stale_at"
+MAX_HIT_POINTS = 300  # site points kept per hit (the nearest site, the map)
+GEOCODE_SITES = True  # off only to measure what geocoding costs (benchmarks/geocode.py)
+
+
+def site_points(locs) -> list[list]:
+    """[lat, lon, approximate (0/1), "facility, city"] of each site with a position, the
+    registry's geoPoint first; sites sharing a position are kept once."""
+    out: list[list] = []
+    seen: set[tuple] = set()
+    for loc in locs:
+        if not isinstance(loc, dict):
+            continue
+        gp = loc.get("geoPoint") or {}
+        point, approx = None, 0
+        with contextlib.suppress(TypeError, ValueError):
+            if gp.get("lat") is not None and gp.get("lon") is not None:
+                point = (float(gp["lat"]), float(gp["lon"]))
+        if point is None and GEOCODE_SITES and (loc.get("city") or loc.get("zip")):
+            point, approx = _approximate(loc), 1
+        if point is None or not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180):
+            continue
+        key = (round(point[0], 4), round(point[1], 4), loc.get("facility"))
+        if key in seen:
+            continue
+        seen.add(key)
+        label = ", ".join(str(x) for x in (loc.get("facility"), loc.get("city")) if x)[:120]
+        out.append([round(point[0], 4), round(point[1], 4), approx, label])
+    return out
+
+
+def _approximate(loc: dict) -> tuple[float, float] | None:
+    from ..geo import site_point
+
+    def text(key: str) -> str | None:
+        v = loc.get(key)
+        return v if isinstance(v, str) else None
+
+    return site_point(text("city"), text("state"), text("zip"), text("country"))
 
 
 def _display_title(record: dict) -> str:
@@ -406,3 +461,106 @@ def _display_title(record: dict) -> str:
 def hit_data(doc: tantivy.Document) -> dict[str, Any]:
     raw = doc.get_first("hit")
     return orjson.loads(raw) if raw else {}
+
+
+# -- Essie pieces: AREA[piece], RANGE, MISSING and SEARCH[Location] (trialscope.essie) ------
+# Every indexed piece of `essie.areas.PIECES`, by type: text pieces in one JSON field keyed by
+# piece name, each value between two sentinel words so COVERAGE[FullMatch|StartsWith|EndsWith]
+# are phrases (and no phrase spans two values); enums and booleans exact in a raw JSON field;
+# dates (YYYYMMDD), numbers and ages (days) in one integer field per piece; the names of the
+# pieces a study has (for MISSING); and each site's parts, stored, for SEARCH[Location].
+PIECE_TEXT, PIECE_KEY, PIECE_PRESENT, PIECE_SITES = "pieces", "pkey", "present", "sites"
+VALUE_START, VALUE_END = "qqbos", "qqeos"  # sentinel words around each text value
+MAX_PIECE_VALUES = 2000  # values kept per piece and study (a study may list thousands of sites)
+
+
+def number_field(piece_name: str) -> str:
+    return "n_" + piece_name
+
+
+def add_piece_fields(sb: tantivy.SchemaBuilder) -> None:
+    from ..essie.areas import PIECES
+
+    sb.add_json_field(PIECE_TEXT, tokenizer_name="en", index_option="position")
+    sb.add_json_field(PIECE_KEY, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field(PIECE_PRESENT, tokenizer_name="raw", index_option="basic")
+    sb.add_bytes_field(PIECE_SITES, stored=True)
+    for p in PIECES.values():
+        if p.type in ("date", "number", "age"):
+            sb.add_integer_field(number_field(p.name), indexed=True)
+
+
+def piece_values(record: dict, path: str) -> list:
+    """The values at a dotted path; lists are crossed (and flattened) transparently."""
+    nodes = [record]
+    for key in path.split("."):
+        nxt = []
+        for n in nodes:
+            v = n.get(key) if isinstance(n, dict) else None
+            if isinstance(v, list):
+                nxt.extend(v)
+            elif v is not None:
+                nxt.append(v)
+        nodes = nxt
+        if not nodes:
+            return []
+    return [v for v in nodes if v is not None and v != ""][:MAX_PIECE_VALUES]
+
+
+def piece_number(kind: str, value) -> int | None:
+    """A date, number or age as the integer its field holds (None if unreadable)."""
+    if kind == "date":
+        n = date_int(str(value))
+        return n or None
+    if kind == "age":
+        days = _age(str(value))
+        return None if days is None else round(days)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(float(str(value)))
+    except ValueError:
+        return None
+
+
+def add_pieces(doc: tantivy.Document, record: dict, overall_status: str | None = None) -> None:
+    """`overall_status`: the effective status (`trust.effective_status`), which AREA[OverallStatus]
+    matches, as the status filter and facet do; the stored record keeps what was ingested."""
+    from ..essie.areas import PIECES
+
+    texts: dict[str, list[str]] = {}
+    keys: dict[str, list[str]] = {}
+    for p in PIECES.values():
+        if not p.indexed:
+            continue
+        values = piece_values(record, p.path)
+        if p.name == "HasResults" and not values:
+            values = [bool(record.get("resultsSection"))]
+        elif p.name == "OverallStatus" and overall_status:
+            values = [overall_status]
+        if not values:
+            continue
+        doc.add_text(PIECE_PRESENT, p.name)
+        if p.type == "text":
+            texts[p.name] = [f"{VALUE_START} {v} {VALUE_END}" for v in values if isinstance(v, (str, int, float))]
+        elif p.type in ("enum", "boolean"):
+            keys[p.name] = [str(v).lower() if isinstance(v, bool) else str(v).upper() for v in values]
+        elif p.type in ("date", "number", "age"):
+            for v in values:
+                n = piece_number(p.type, v)
+                if n is not None:
+                    doc.add_integer(number_field(p.name), n)
+    if texts:
+        doc.add_json(PIECE_TEXT, texts)
+    if keys:
+        doc.add_json(PIECE_KEY, keys)
+    locs = ((record.get("protocolSection") or {}).get("contactsLocationsModule") or {}).get("locations") or ()
+    sites = [[loc.get(k) for k in SITE_PARTS] for loc in locs if isinstance(loc, dict)]
+    if sites:
+        doc.add_bytes(PIECE_SITES, orjson.dumps(sites[:MAX_PIECE_VALUES]))
+
+
+# the parts of one site, in the order `sites` stores them (essie.areas.GROUPS["Location"])
+SITE_PARTS = ("facility", "status", "city", "state", "zip", "country")

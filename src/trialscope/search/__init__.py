@@ -8,7 +8,7 @@ over the filtered result set, counted in Rust (`searcher.py`); pages are opaque,
 cursors (`cursor.py`).
 """
 
-from ..query import QueryError
+from ..essie import QueryError
 from .cli import register_commands
 from .request import (
     OPEN_STATUSES,

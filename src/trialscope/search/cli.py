@@ -9,31 +9,34 @@ import sys
 
 import orjson
 
+from ..essie import QueryError
 from ..index import catch_up as _catch_up
 from ..index import index_path
 from ..index import rebuild as _rebuild
 from ..index.fulltext import DATE_FIELDS
-from ..query import QueryError
 from .request import SORT_KEYS, FilterError, SearchRequest
 from .searcher import Searcher
 
 
-def _parse_near(text: str) -> tuple[float, float, float]:
-    from ..cli import UsageError
+def status_text(h) -> str:
+    """`RECRUITING (verified 2024-05)`, `UNKNOWN (last said RECRUITING, verified 2019-05)`."""
+    text = h.overall_status or "?"
+    if h.reported_status and h.reported_status != h.overall_status:
+        text += f" (last said {h.reported_status}"
+        return text + (f", verified {h.status_verified})" if h.status_verified else ")")
+    return text + (f" (verified {h.status_verified})" if h.status_verified else "")
 
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 3:
-        raise UsageError(f"--near expects LAT,LON,RADIUS[km|mi], got {text!r}")
-    radius = parts[2].lower()
-    factor = 1.0
-    if radius.endswith("mi"):
-        factor, radius = 1.609344, radius[:-2]
-    elif radius.endswith("km"):
-        radius = radius[:-2]
+
+def _parse_near(text: str) -> tuple[float, float, float]:
+    """--near: a place, a US ZIP code or coordinates, with an optional radius (km or mi)."""
+    from ..cli import UsageError
+    from ..geo import PlaceError, parse_near
+
     try:
-        return float(parts[0]), float(parts[1]), float(radius) * factor
-    except ValueError:
-        raise UsageError(f"--near expects LAT,LON,RADIUS[km|mi], got {text!r}") from None
+        place, km = parse_near(text)
+    except PlaceError as exc:
+        raise UsageError(f"--near: {exc}") from None
+    return place.lat, place.lon, km
 
 
 def _date_range(text: str | None) -> tuple[str | None, str | None] | None:
@@ -86,15 +89,19 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.json:
         out = result.as_json()
-        out["studies"] = [{k: s[k] for k in ("nctId", "briefTitle", "overallStatus", "phases", "score")}
-                          for s in out["studies"]]
+        keep = ("nctId", "briefTitle", "overallStatus", "reportedStatus", "statusVerifiedDate",
+                "phases", "score", "nearestSite")
+        out["studies"] = [{k: s[k] for k in keep if k in s} for s in out["studies"]]
         sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
     print(f"{result.total:,} studies" + (f" (showing {len(result.hits)})" if result.hits else ""))
     for h in result.hits:
         phase = "/".join(h.phases) if h.phases else "-"
-        print(f"\n{h.nct_id}  [{h.overall_status or '?'}]  {phase}")
+        print(f"\n{h.nct_id}  [{status_text(h)}]  {phase}")
         print(f"  {h.brief_title}")
+        if h.nearest:
+            approx = " (city-level position)" if h.nearest["approximate"] else ""
+            print(f"  nearest site: {h.nearest['label']}, {h.nearest['km']:,.0f} km{approx}")
         if h.snippet:
             text = html.unescape(re.sub(r"</?mark>", "*", h.snippet))
             print(f"  {text}")
@@ -166,7 +173,8 @@ def add_search_arguments(p: argparse.ArgumentParser) -> None:
                    help="a primary outcome changed after the start date (see `trialscope history`)")
     for key in DATE_FIELDS:
         p.add_argument(f"--{key.replace('_', '-')}", dest=key, help="date range FROM..TO (YYYY[-MM[-DD]])")
-    p.add_argument("--near", help="LAT,LON,RADIUS with km (default) or mi")
+    p.add_argument("--near", help='a place, ZIP code or LAT,LON, then an optional ,RADIUS in km '
+                   '(default 100) or mi: "Chicago, IL", "60611,50km", "41.88,-87.63,100km"')
     p.add_argument("--ids", action="append", help="NCT ids (comma separated or repeated)")
     p.add_argument("--no-expand", action="store_true", help="no MeSH expansion for cond:")
     p.add_argument("--exclude-withdrawn", action="store_true", help="leave out studies withdrawn upstream")

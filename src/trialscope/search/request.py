@@ -30,10 +30,12 @@ INTERVENTION_TYPE_VALUES = [
 ]
 SPONSOR_CLASS_VALUES = ["NIH", "FED", "OTHER_GOV", "INDIV", "INDUSTRY", "NETWORK", "AMBIG", "OTHER", "UNKNOWN"]
 SEX_VALUES = ["ALL", "FEMALE", "MALE"]
-SORT_KEYS = ["relevance", "last_update", "start_date", "enrollment", "results_first_posted"]
+SORT_KEYS = ["relevance", "last_update", "start_date", "enrollment", "results_first_posted",
+             "first_posted", "completion", "distance"]
 _SORT_FIELD = {
     "last_update": "last_update", "start_date": "start", "enrollment": "enrollment",
-    "results_first_posted": "results_first_posted",
+    "results_first_posted": "results_first_posted", "first_posted": "first_posted",
+    "completion": "completion",
 }
 # facet name -> (index field, number of buckets)
 FACETS = {
@@ -68,6 +70,8 @@ class SearchRequest:
     dates: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     near: tuple[float, float, float] | None = None
     ids: list[str] = field(default_factory=list)
+    # (parameter, Essie expression) pairs that filter without scoring: filter.advanced, postFilter.advanced
+    advanced: list[tuple[str, str]] = field(default_factory=list)
     sort: str = "relevance"
     limit: int = 20
     page_token: str | None = None
@@ -92,6 +96,10 @@ class Hit:
     study_type: str | None = None
     start_date: str | None = None
     last_update: str | None = None
+    reported_status: str | None = None  # as the record gives it (overall_status is effective)
+    status_verified: str | None = None
+    nearest: dict | None = None  # with `near`: {"label", "km", "approximate"} of the nearest site
+    sites: list | None = None  # [lat, lon, approximate, label] per site (for maps; not in JSON)
 
 
 @dataclass
@@ -112,7 +120,10 @@ class SearchResult:
                 {"nctId": h.nct_id, "briefTitle": h.brief_title, "overallStatus": h.overall_status,
                  "phases": h.phases, "score": round(h.score, 4), "conditions": h.conditions,
                  "sponsor": h.sponsor, "snippet": h.snippet, "studyType": h.study_type,
-                 "startDate": h.start_date, "lastUpdate": h.last_update}
+                 "startDate": h.start_date, "lastUpdate": h.last_update,
+                 "statusVerifiedDate": h.status_verified,
+                 **({"reportedStatus": h.reported_status} if h.reported_status != h.overall_status else {}),
+                 **({"nearestSite": h.nearest} if h.nearest else {})}
                 for h in self.hits
             ],
             "facets": {k: [[v, n] for v, n in vals] for k, vals in self.facets.items()},

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import tantivy
 from tantivy import FieldType, Occur, Order, Query
 
+from ..essie import QueryError, areas, parse
 from ..index import FullTextIndex, index_path
 from ..index import catch_up as _catch_up
-from ..index.fulltext import GROUPED_FACETS, QUERY_FIELDS, SHARDS, hit_data
-from ..query import parse
+from ..index.fulltext import GROUPED_FACETS, SHARDS, geo_cover, haversine_km, hit_data
 from .compile import Compiler
 from .cursor import fingerprint, make_token, past_end, read_token
 from .filters import Filters, const, parse_sort
@@ -23,6 +25,8 @@ from .snippets import snippet
 FACET_SAMPLE_ABOVE = 25_000
 FACET_SAMPLE_TARGET = 12_000
 PRECOUNT_ABOVE = 10_000  # page offsets beyond this are checked against the result size first
+# facet passes running beside the hits of a search (one process's requests share them)
+_POOL = ThreadPoolExecutor(max(2, os.cpu_count() or 2), thread_name_prefix="facets")
 
 
 class Searcher:
@@ -48,7 +52,10 @@ class Searcher:
             return n
 
     def reload(self) -> None:
-        """See the latest committed index (another process may have written it)."""
+        """See the latest committed index (another process may have written it, or
+        rebuilt it into a new directory)."""
+        if self.index.swapped:
+            self.index.reopen()
         self.index.index.reload()
         self._searcher = self.index.index.searcher()
         self._countries = None
@@ -60,20 +67,26 @@ class Searcher:
     # -- building the query ------------------------------------------------------------
 
     def build_query(self, req: SearchRequest) -> tuple[Query | None, Query]:
-        """-> (the text query for scoring and snippets, the full query with filters)."""
-        compiler = Compiler(self.schema, req.expand_mesh)
+        """-> (the text query for scoring and snippets, the full query with filters).
+
+        `req.query` and `req.fields` score; `req.advanced` (filter.advanced, postFilter.advanced)
+        filters without scoring. Every one is parsed and compiled by the same essie evaluator;
+        a QueryError names the parameter it came from."""
+        compiler = Compiler(self.schema, req.expand_mesh, self._searcher)
         text_parts: list[Query] = []
-        node = parse(req.query or "", lenient=req.lenient)
-        q = compiler.compile(node)
-        if q is not None:
-            text_parts.append(q)
+        sources = [(None, None, req.query or "")]
         for key, value in (req.fields or {}).items():
             name = key.removeprefix("query.")
-            if name not in QUERY_FIELDS:
-                raise FilterError("fields", sorted(QUERY_FIELDS), key)
-            if value is None or not str(value).strip():
-                continue
-            q = compiler.compile(parse(str(value), default_field=name, lenient=req.lenient))
+            if name not in areas.SUGAR and name not in areas.AREA_BY_PARAM:
+                raise FilterError("fields", sorted({*areas.SUGAR, *areas.AREA_BY_PARAM}), key)
+            if value is not None and str(value).strip():
+                field = name if name in areas.SUGAR else areas.AREA_BY_PARAM[name].name
+                sources.append((f"query.{name}", field, str(value)))
+        for param, field, text in sources:
+            try:
+                q = compiler.compile(parse(text, default_field=field, lenient=req.lenient))
+            except QueryError as exc:
+                raise (exc.with_param(param) if param else exc) from None
             if q is not None:
                 text_parts.append(q)
         text_q = None
@@ -82,6 +95,13 @@ class Searcher:
         elif text_parts:
             text_q = Query.boolean_query([(Occur.Must, p) for p in text_parts])
         filters = self.filters(req)
+        for param, expr in req.advanced or ():
+            try:
+                q = compiler.compile(parse(expr))
+            except QueryError as exc:
+                raise exc.with_param(param) from None
+            if q is not None:
+                filters.append(q)
         if not filters:
             return text_q, text_q if text_q is not None else Query.all_query()
         clauses = [(Occur.Must, text_q if text_q is not None else Query.all_query())]
@@ -105,13 +125,21 @@ class Searcher:
         fp = fingerprint(req)
         offset = read_token(req.page_token, fp)
         searcher = self._searcher
+        # facets, when asked for, are counted on another thread beside the hits (the binding
+        # lets go of the GIL while it searches); the web page asks for them separately
+        pending = _POOL.submit(self._facets_of, searcher, full_q, req.exact_facets) if req.facets else None
         # a page's cost grows with its offset (the top offset+limit are kept): a deep offset
         # is checked against the result size before it is collected
         if offset > PRECOUNT_ABOVE:
             total = searcher.search(full_q, 1, count=True).count
             if offset > total:
                 raise past_end(req.page_token, offset, total)
-        if sort_key == "relevance":
+        if sort_key == "distance":
+            if req.near is None:
+                raise FilterError("sort", ["distance needs near (a place or point and a radius)"], req.sort)
+            res = searcher.search(distance_rings(self.schema, full_q, req.near), req.limit, count=True,
+                                  offset=offset)
+        elif sort_key == "relevance":
             res = searcher.search(full_q, req.limit, count=True, offset=offset)
         else:
             fld = _SORT_FIELD[sort_key]
@@ -122,11 +150,8 @@ class Searcher:
             raise past_end(req.page_token, offset, total)
         facets: dict[str, list[tuple[str, int]]] = {}
         approximate = False
-        if req.facets and total:
-            if req.exact_facets or total <= FACET_SAMPLE_ABOVE:
-                facets = self.facets(full_q)
-            else:
-                facets, approximate = self._sampled_facets(full_q, total), True
+        if pending is not None:
+            facets, approximate = pending.result()
         snippet_gen = None
         if req.snippets and text_q is not None:
             snippet_gen = tantivy.SnippetGenerator.create(searcher, text_q, self.schema, "summary")
@@ -142,30 +167,48 @@ class Searcher:
                 brief_title=data.get("t") or "", overall_status=data.get("s"),
                 phases=data.get("p") or [], conditions=data.get("c") or [], sponsor=data.get("sp"),
                 snippet=text, study_type=data.get("ty"), start_date=data.get("sd"),
-                last_update=data.get("lu"),
+                last_update=data.get("lu"), reported_status=data.get("s0", data.get("s")),
+                status_verified=data.get("v"), sites=data.get("g") or [],
+                nearest=nearest_site(data.get("g") or [], req.near) if req.near else None,
             ))
+        if sort_key == "distance":  # exact order within the page (rings order it across pages)
+            hits.sort(key=lambda h: h.nearest["km"] if h.nearest else math.inf)
         end = offset + len(hits)
         token = make_token(end, fp) if hits and end < total else None
         return SearchResult(total=total, hits=hits, facets=facets, next_page_token=token,
                             facets_approximate=approximate)
 
-    def _sampled_facets(self, query: Query, total: int) -> dict[str, list[tuple[str, int]]]:
+    def facet_counts(self, req: SearchRequest) -> tuple[dict[str, list[tuple[str, int]]], bool]:
+        """The facets of a search alone, without its hits: -> (facets, approximate)."""
+        return self._facets_of(self._searcher, self.build_query(req)[1], req.exact_facets)
+
+    def _facets_of(self, searcher, query: Query, exact: bool) -> tuple[dict[str, list[tuple[str, int]]], bool]:
+        """Exact facets up to FACET_SAMPLE_ABOVE matches, sampled ones above (the count,
+        an aggregation without terms, is cheap beside the facet pass)."""
+        total = searcher.search(query, 1, count=True).count
+        if not total:
+            return {}, False
+        if exact or total <= FACET_SAMPLE_ABOVE:
+            return self.facets(query, searcher), False
+        return self._sampled_facets(query, total, searcher), True
+
+    def _sampled_facets(self, query: Query, total: int, searcher=None) -> dict[str, list[tuple[str, int]]]:
         """Facets of a very large result set, counted on a fixed hash sample of it (the
         documents whose `shard` is below m of SHARDS) and scaled up: about FACET_SAMPLE_TARGET
         documents are counted whatever the total, so the cost stays bounded."""
         m = max(1, min(SHARDS, math.ceil(SHARDS * FACET_SAMPLE_TARGET / total)))
         if m >= SHARDS:
-            return self.facets(query)
+            return self.facets(query, searcher)
         # the shard postings lead the intersection: only sampled documents evaluate the query
         shard = Query.range_query(self.schema, "shard", FieldType.Unsigned, 0, m - 1, use_inverted_index=True)
         sample = Query.boolean_query([(Occur.Must, query), (Occur.Must, const(shard))])
         scale = SHARDS / m
         out = {}
-        for name, vals in self.facets(sample).items():
+        for name, vals in self.facets(sample, searcher).items():
             out[name] = [(v, min(total, round(n * scale))) for v, n in vals]
         return out
 
-    def facets(self, query: Query) -> dict[str, list[tuple[str, int]]]:
+    def facets(self, query: Query, searcher=None) -> dict[str, list[tuple[str, int]]]:
         """Counts over the documents `query` matches: three terms aggregations in one pass
         (the grouped low-cardinality column, countries, condition MeSH terms), in Rust."""
         aggs = {
@@ -173,7 +216,7 @@ class Searcher:
             "country": {"terms": {"field": "country_facet", "size": FACETS["country"][1]}},
             "condition_mesh": {"terms": {"field": "mesh_facet", "size": FACETS["condition_mesh"][1]}},
         }
-        result = self._searcher.aggregate(query, aggs)
+        result = (searcher or self._searcher).aggregate(query, aggs)
         grouped: dict[str, list[tuple[str, int]]] = {name: [] for name in GROUPED_FACETS}
         for b in (result.get("facet") or {}).get("buckets") or []:
             name, _, value = str(b["key"]).partition(":")
@@ -190,3 +233,34 @@ class Searcher:
         return out
 
 
+# -- distance (issue 14) ------------------------------------------------------------------
+
+RINGS = 16  # radius x 0.75^k, k < RINGS: down to 1% of the radius
+
+
+def distance_rings(schema, query: Query, near) -> Query:
+    """`query` scored by how near its nearest site is: one constant point per ring (of radius
+    r, 0.75 r, 0.56 r, ...) the study has a site in, so sorting by score is sorting by distance
+    to within a ring's width; the page is then put in exact order."""
+    lat, lon, radius = (float(x) for x in near)
+    clauses = [(Occur.Must, const(query))]
+    for k in range(RINGS):
+        cells = geo_cover(lat, lon, radius * 0.75**k)
+        if not cells:
+            break
+        clauses.append((Occur.Should, Query.const_score_query(Query.term_set_query(schema, "geo", cells), 1.0)))
+    return Query.boolean_query(clauses)
+
+
+def nearest_site(points: list, near) -> dict | None:
+    """The hit's site nearest to `near`: {"label", "km", "approximate"}."""
+    lat, lon = float(near[0]), float(near[1])
+    best = None
+    for p in points:
+        km = haversine_km(lat, lon, p[0], p[1])
+        if best is None or km < best[0]:
+            best = (km, p)
+    if best is None:
+        return None
+    km, p = best
+    return {"label": p[3], "km": round(km, 1), "approximate": bool(p[2])}

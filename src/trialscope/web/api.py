@@ -1,19 +1,34 @@
-"""`/api/v2`: the ClinicalTrials.gov API v2 contract (read-only) over the local store."""
+"""`/api/v2`: the ClinicalTrials.gov API v2 contract (read-only) over the local store.
+
+Every path of the contract, with its parameters (`api_params.py`), its response shapes and
+status codes as `/openapi.json` documents them (`api_schema.py`). Fixed paths are declared
+before `/studies/{nctId}`, so `/studies/metadata` is not read as an NCT id.
+"""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
+from ..essie.areas import AREA_BY_PARAM, PIECES, search_areas_json
+from ..normalize import unescape_markdown
 from ..record import NCT_RE
+from . import api_schema as S
+from . import field_stats
+from .api_params import ApiOptions, api_request
 from .backend import FilterError, QueryError, SearchRequest, Web, similar
-from .export import to_csv
+from .export import csv_columns, to_csv, to_ris
+from .fhir import research_study
 from .fields import parse_fields, project
-from .params import LABELS, PHASES, SEXES, STATUSES, STUDY_TYPES, ParamError, api_request
+from .metadata import metadata
+from .params import LABELS, PHASES, SEXES, STATUSES, STUDY_TYPES, ParamError
 
 API_VERSION = "2.0.3"
 
@@ -23,20 +38,11 @@ _API_PARAM = {
     "status": "filter.overallStatus", "ids": "filter.ids", "phase": "filter.advanced",
     "study_type": "filter.advanced", "sex": "filter.advanced", "sort": "sort",
 }
-
-FIELD_FACETS = {
-    "OverallStatus": ("status", "ENUM"),
-    "Phase": ("phase", "ENUM"),
-    "StudyType": ("study_type", "ENUM"),
-    "InterventionType": ("intervention_type", "ENUM"),
-    "LeadSponsorClass": ("sponsor_class", "ENUM"),
-    "LocationCountry": ("country", "STRING"),
-    "ConditionMeshTerm": ("condition_mesh", "STRING"),
-    "HasResults": ("has_results", "BOOLEAN"),
-}
 _INTERVENTION_TYPES = ["BEHAVIORAL", "BIOLOGICAL", "COMBINATION_PRODUCT", "DEVICE", "DIAGNOSTIC_TEST",
                        "DIETARY_SUPPLEMENT", "DRUG", "GENETIC", "PROCEDURE", "RADIATION", "OTHER"]
 _AGENCY_CLASSES = ["NIH", "FED", "OTHER_GOV", "INDIV", "INDUSTRY", "NETWORK", "AMBIG", "OTHER", "UNKNOWN"]
+_MARKUP_PATHS = [p.path.split(".") for p in PIECES.values() if p.type == "markup"]
+_NCT_PATTERN = r"^[Nn][Cc][Tt][0-9]{8}$"
 
 
 def _enum(type_: str, pieces: list[str], values: list[str]) -> dict:
@@ -66,6 +72,31 @@ def _v2_bytes(record_json: bytes) -> bytes:
     return record_json[:-1] + b',"hasResults":false}'
 
 
+def _v2(record_json: bytes) -> dict:
+    record = orjson.loads(record_json)
+    record.setdefault("hasResults", False)
+    return record
+
+
+def legacy_markup(record: dict) -> dict:
+    """markupFormat=legacy: markup fields as plain text (v2 escapes markdown characters)."""
+    for parts in _MARKUP_PATHS:
+        _rewrite(record, parts)
+    return record
+
+
+def _rewrite(node: Any, parts: list[str]) -> None:
+    if isinstance(node, list):
+        for v in node:
+            _rewrite(v, parts)
+    elif isinstance(node, dict) and parts and parts[0] in node:
+        if len(parts) == 1:
+            if isinstance(node[parts[0]], str):
+                node[parts[0]] = unescape_markdown(node[parts[0]])
+        else:
+            _rewrite(node[parts[0]], parts[1:])
+
+
 def query_error_json(exc) -> dict:
     pos = getattr(exc, "position", None)
     msg = str(exc) or "the query could not be parsed"
@@ -87,130 +118,272 @@ def filter_error_json(exc) -> dict:
 def _nct_or_error(value: str) -> str:
     nct = value.strip().upper()
     if not NCT_RE.match(nct):
-        raise ParamError("nctId", f"not an NCT id: {value!r}", "NCT followed by 8 digits, e.g. NCT03949231")
+        raise ParamError("nctId", f"not an NCT id: {value[:40]!r}", "NCT followed by 8 digits, e.g. NCT03949231")
     return nct
 
 
-def router(web: Web) -> APIRouter:
-    r = APIRouter(prefix="/api/v2", tags=["ClinicalTrials.gov API v2"])
+def current_id(web: Web, nct: str) -> str | None:
+    """The current study that lists `nct` among its obsolete ids (nctIdAliases), if any."""
+    result = web.search(SearchRequest(fields={"id": nct}, limit=20, facets=False, snippets=False, lenient=True))
+    ids = [h.nct_id for h in result.hits if h.nct_id != nct]
+    for s in web.store.get_many(ids).values():
+        ident = (orjson.loads(s.record_json).get("protocolSection") or {}).get("identificationModule") or {}
+        if nct in (ident.get("nctIdAliases") or []):
+            return s.nct_id
+    return None
 
-    @r.get("/studies", summary="Search studies (API v2 contract)")
-    def studies(
-        request: Request,
-        query_cond: str | None = Query(None, alias="query.cond", description="Conditions or disease"),
-        query_term: str | None = Query(None, alias="query.term", description="Other terms (query language)"),
-        query_intr: str | None = Query(None, alias="query.intr", description="Interventions / treatments"),
-        query_titles: str | None = Query(None, alias="query.titles", description="Titles and acronyms"),
-        query_outc: str | None = Query(None, alias="query.outc", description="Outcome measures"),
-        query_spons: str | None = Query(None, alias="query.spons", description="Sponsors and collaborators"),
-        query_lead: str | None = Query(None, alias="query.lead", description="Lead sponsor"),
-        query_locn: str | None = Query(None, alias="query.locn", description="Locations"),
-        query_id: str | None = Query(None, alias="query.id", description="Study ids"),
-        filter_status: str | None = Query(None, alias="filter.overallStatus", description="e.g. RECRUITING|COMPLETED"),
-        filter_ids: str | None = Query(None, alias="filter.ids", description="NCT ids, comma or pipe separated"),
-        filter_geo: str | None = Query(None, alias="filter.geo", description="distance(lat,lon,50mi)"),
-        filter_advanced: str | None = Query(None, alias="filter.advanced",
-                                            description="AREA[Phase]PHASE3 AND AREA[LastUpdatePostDate]RANGE[2023-01-01,MAX]"),
-        filter_switched: str | None = Query(None, alias="filter.outcomeSwitched",
-                                            description="trialscope extension: true (or false) for studies whose primary "
-                                                        "outcome changed after the start date; see /studies/{nctId}/history"),
-        sort: str | None = Query(None, description="@relevance, LastUpdatePostDate:desc, StartDate, EnrollmentCount, ResultsFirstPostDate"),
-        fields: str | None = Query(None, description="NCTId,BriefTitle,OverallStatus,Phase or ConditionsModule or protocolSection paths"),
-        countTotal: str | None = Query(None, description="true adds totalCount"),
-        pageSize: str | None = Query(None, description="1 to 1000, default 10"),
-        pageToken: str | None = Query(None, description="nextPageToken of the previous page"),
-        format: str | None = Query(None, description="json (default) or csv"),
-    ):
-        req, opts = api_request(request.query_params)
-        tree = parse_fields(opts["fields"])
+
+def _with_aliases(web: Web, ids: list[str]) -> list[str]:
+    """filter.ids: an obsolete id stands for the study that now holds it."""
+    held = web.store.get_many(ids)
+    out = []
+    for i in ids:
+        out.append(i if i in held else (current_id(web, i) or i))
+    return list(dict.fromkeys(out))
+
+
+def _query_fields(params) -> str:
+    """`@query` in fields: the pieces of every search area the request's query.* parameters use."""
+    names = []
+    for key in params:
+        if key.startswith("query.") and params.get(key) and key[6:] in AREA_BY_PARAM:
+            names += [n for part in AREA_BY_PARAM[key[6:]].parts for n in part.pieces]
+    return ",".join(dict.fromkeys(names)) or "NCTId"
+
+
+def _search_page(web: Web, request: Request) -> Response:
+    req, opts = api_request(request.query_params)
+    fields = opts.fields
+    if "@query" in fields:
+        fields = fields.replace("@query", _query_fields(request.query_params))
+    tree = parse_fields(fields) if opts.format == "json" else None
+    columns = csv_columns(fields) if opts.format == "csv" else None
+    if req.ids:
+        req.ids = _with_aliases(web, req.ids)
+    hits, total, token = [], 0, None
+    if not opts.nothing:
         try:
             result = web.search(req)
         except QueryError as exc:
-            given = [k for k in request.query_params if k.startswith("query.")]
-            exc.param = given[0] if len(given) == 1 else "query.*"
+            if not getattr(exc, "param", None):
+                given = [k for k in request.query_params if k.startswith("query.")]
+                exc.param = given[0] if len(given) == 1 else "query.*"
             raise
         except FilterError as exc:  # name the API parameter, not the search field
             base = str(exc.param).split(".")[0]
             exc.param = _API_PARAM.get(base, exc.param)
             raise
-        ids = [h.nct_id for h in result.hits]
-        got = web.store.get_many(ids)
-        if opts["format"] == "csv":
-            records = [orjson.loads(got[i].record_json) for i in ids if i in got]
-            headers = {"Content-Disposition": 'attachment; filename="ctg-studies.csv"'}
-            if result.next_page_token:
-                headers["x-next-page-token"] = result.next_page_token
-            if opts["countTotal"]:
-                headers["x-total-count"] = str(result.total)
-            return Response(to_csv(records), media_type="text/csv; charset=utf-8", headers=headers)
-        tail = b""
-        if result.next_page_token:
-            tail += b',"nextPageToken":' + orjson.dumps(result.next_page_token)
-        head = b"{"
-        if opts["countTotal"]:
-            head += b'"totalCount":' + str(result.total).encode() + b","
-        if tree is None:
-            parts = [_v2_bytes(got[i].record_json) for i in ids if i in got]
-        else:
-            parts = [orjson.dumps(project(orjson.loads(got[i].record_json), tree)) for i in ids if i in got]
-        body = head + b'"studies":[' + b",".join(parts) + b"]" + tail + b"}"
-        return Response(body, media_type="application/json")
+        hits, total, token = [h.nct_id for h in result.hits], result.total, result.next_page_token
+    got = web.store.get_many(hits)
+    if opts.format == "csv":
+        return _csv_page(opts, [_prepared(got[i].record_json, opts) for i in hits if i in got],
+                         columns, token, total)
+    tail = b""
+    if token:
+        tail += b',"nextPageToken":' + orjson.dumps(token)
+    head = b"{"
+    if opts.count_total:
+        head += b'"totalCount":' + str(total).encode() + b","
+    if tree is None and opts.markup == "markdown":
+        parts = [_v2_bytes(got[i].record_json) for i in hits if i in got]
+    else:
+        parts = [orjson.dumps(project(_prepared(got[i].record_json, opts), tree or True)) for i in hits if i in got]
+    return Response(head + b'"studies":[' + b",".join(parts) + b"]" + tail + b"}", media_type="application/json")
 
-    @r.get("/studies/enums", summary="Enumeration types and their values")
+
+def _prepared(record_json: bytes, opts: ApiOptions) -> dict:
+    record = _v2(record_json)
+    return legacy_markup(record) if opts.markup == "legacy" else record
+
+
+def _csv_page(opts: ApiOptions, records: list[dict], columns, token: str | None, total: int) -> Response:
+    """One page of CSV: the header on the first page only; paging and the total in headers."""
+    headers = {"Content-Disposition": 'attachment; filename="ctg-studies.csv"'}
+    if token:
+        headers["x-next-page-token"] = token
+    if opts.count_total:
+        headers["x-total-count"] = str(total)
+    return Response(to_csv(records, columns, header=opts.first_page), media_type="text/csv; charset=utf-8",
+                    headers=headers)
+
+
+_Q = dict[str, Any]
+
+
+def _q(description: str, **schema: Any) -> _Q:
+    return {"description": description, **schema}
+
+
+def router(web: Web) -> APIRouter:
+    r = APIRouter(prefix="/api/v2", tags=["ClinicalTrials.gov API v2"])
+    pipe = "comma- or pipe-separated"
+
+    @r.get("/studies", summary="Search studies (API v2 contract)", responses=S.SEARCH_RESPONSES,
+           response_class=Response)
+    def studies(
+        request: Request,
+        format: str = Query("json", description="json: a page of studies; csv: a page as CSV (header on the first page)",
+                            json_schema_extra={"enum": ["json", "csv"]}),
+        markupFormat: str = Query("markdown", description="markup fields as markdown, or legacy plain text",
+                                  json_schema_extra={"enum": ["markdown", "legacy"]}),
+        query_cond: str | None = Query(None, alias="query.cond", description="Conditions or disease (query language)",
+                                       examples=["lung cancer", "(head OR neck) AND pain"]),
+        query_term: str | None = Query(None, alias="query.term", description="Other terms (query language)",
+                                       examples=["AREA[LastUpdatePostDate]RANGE[2023-01-15,MAX]"]),
+        query_locn: str | None = Query(None, alias="query.locn", description="Location terms"),
+        query_titles: str | None = Query(None, alias="query.titles", description="Titles and acronyms"),
+        query_intr: str | None = Query(None, alias="query.intr", description="Interventions / treatments"),
+        query_outc: str | None = Query(None, alias="query.outc", description="Outcome measures"),
+        query_spons: str | None = Query(None, alias="query.spons", description="Sponsors and collaborators"),
+        query_lead: str | None = Query(None, alias="query.lead", description="Lead sponsor name"),
+        query_id: str | None = Query(None, alias="query.id", description="Study ids (NCT ids, aliases, org ids)"),
+        filter_status: str | None = Query(None, alias="filter.overallStatus", description=f"statuses, {pipe}",
+                                          examples=["NOT_YET_RECRUITING|RECRUITING", "COMPLETED"]),
+        filter_geo: str | None = Query(None, alias="filter.geo", description="distance(lat,lon,50mi); units mi, km, m, ft",
+                                       examples=["distance(39.0035707,-77.1013313,50mi)"]),
+        filter_ids: str | None = Query(None, alias="filter.ids", description=f"NCT ids, {pipe}; obsolete ids (aliases) match their study",
+                                       examples=["NCT04852770|NCT01728545|NCT02109302"]),
+        filter_advanced: str | None = Query(None, alias="filter.advanced", description="a filter in the query language",
+                                            examples=["AREA[StartDate]2022", "AREA[Phase]PHASE3"]),
+        filter_switched: str | None = Query(None, alias="filter.outcomeSwitched",
+                                            description="trialscope extension: true (or false) for studies whose "
+                                                        "primary outcome changed after the start date; see "
+                                                        "/studies/{nctId}/history"),
+        filter_synonyms: str | None = Query(None, alias="filter.synonyms",
+                                            description="not supported (no registry synonym ids): a 400 names it"),
+        post_status: str | None = Query(None, alias="postFilter.overallStatus", description="as filter.overallStatus"),
+        post_geo: str | None = Query(None, alias="postFilter.geo", description="as filter.geo"),
+        post_ids: str | None = Query(None, alias="postFilter.ids", description="as filter.ids"),
+        post_advanced: str | None = Query(None, alias="postFilter.advanced", description="as filter.advanced"),
+        post_synonyms: str | None = Query(None, alias="postFilter.synonyms", description="as filter.synonyms"),
+        aggFilters: str | None = Query(None, description="website filters, e.g. results:with,status:com",
+                                       examples=["results:with,status:com", "status:not rec,sex:f,healthy:y"]),
+        geoDecay: str | None = Query(None, description="ignored without filter.geo; with it a 400 (no distance ranking)",
+                                     examples=["func:exp,scale:300mi,offset:0mi,decay:0.5"]),
+        fields: str | None = Query(None, description="json: piece, module, area names or v2 paths (or @query); "
+                                   "csv: column names (NCT Number|Study Title)", examples=["NCTId|BriefTitle|OverallStatus"]),
+        sort: str | None = Query(None, description="@relevance or a date/number piece with :asc or :desc "
+                                 "(dates default to desc, numbers to asc)",
+                                 examples=["@relevance", "LastUpdatePostDate", "EnrollmentCount:desc"]),
+        countTotal: bool = Query(False, description="add totalCount (csv: x-total-count) on the first page"),
+        pageSize: int = Query(10, ge=0, description="0 is the default (10); more than 1000 is cut to 1000"),
+        pageToken: str | None = Query(None, description="nextPageToken of the previous page (csv: x-next-page-token)"),
+    ):
+        return _search_page(web, request)
+
+    @r.get("/studies/metadata", summary="Data model fields", responses=S.ok_json("FieldNode", array=True),
+           response_class=Response)
+    def studies_metadata(
+        includeIndexedOnly: bool = Query(False, description="also fields only the index has (trialscope has none)"),
+        includeHistoricOnly: bool = Query(False, description="also fields of historic data only (trialscope has none)"),
+    ):
+        return _json(metadata())
+
+    @r.get("/studies/search-areas", summary="Search documents and their areas",
+           responses=S.ok_json("SearchDocument", array=True), response_class=Response)
+    def search_areas():
+        return _json(search_areas_json())
+
+    @r.get("/studies/enums", summary="Enumeration types and their values",
+           responses=S.ok_json("EnumInfo", array=True), response_class=Response)
     def enums():
         return _json(ENUMS)
 
-    @r.get("/studies/{nctId}", summary="One study, in the API v2 structure")
-    def study(nctId: str, request: Request, fields: str | None = None, format: str | None = None):
+    @r.get("/studies/{nctId}", summary="One study", responses=S.STUDY_RESPONSES, response_class=Response)
+    def study(
+        request: Request,
+        nctId: str = Path(description="NCT number, any letter case", pattern=_NCT_PATTERN,
+                          examples=["NCT03949231"]),
+        format: str = Query("json", description="json, csv, json.zip, fhir.json (a FHIR ResearchStudy) or ris",
+                            json_schema_extra={"enum": ["json", "csv", "json.zip", "fhir.json", "ris"]}),
+        markupFormat: str = Query("markdown", json_schema_extra={"enum": ["markdown", "legacy"]},
+                                  description="markup fields as markdown, or legacy plain text"),
+        fields: str | None = Query(None, description="json: piece, module, area names or paths; csv: column names"),
+    ):
+        allowed = ["fields", "format", "markupFormat"]
         for key in request.query_params:
-            if key not in ("fields", "format", "markupFormat"):
-                raise ParamError(key, f"unknown parameter {key!r}", ["fields", "format", "markupFormat"])
+            if key not in allowed:
+                raise ParamError(key, f"unknown parameter {key[:40]!r}", allowed)
         nct = _nct_or_error(nctId)
-        tree = parse_fields(fields or "")
+        fmt = (format or "json").lower()
+        if fmt not in ("json", "csv", "json.zip", "fhir.json", "ris"):
+            raise ParamError("format", f"unknown format {fmt[:40]!r}", ["json", "csv", "json.zip", "fhir.json", "ris"])
+        markup = (markupFormat or "markdown").lower()
+        if markup not in ("markdown", "legacy"):
+            raise ParamError("markupFormat", f"unknown markupFormat {markup[:40]!r}", ["markdown", "legacy"])
+        if fmt in ("fhir.json", "ris") and fields:
+            raise ParamError("fields", f"format={fmt} returns every field: fields must be unset")
+        columns = csv_columns(fields or "") if fmt == "csv" else None
+        tree = parse_fields(fields or "") if fmt in ("json", "json.zip") else None
         stored = web.store.get(nct)
         if stored is None:
-            raise HTTPException(404, f"study {nct} not found")
-        fmt = (format or "json").lower()
-        if fmt not in ("json", "csv"):
-            raise ParamError("format", f"unknown format {fmt!r}", ["json", "csv"])
+            current = current_id(web, nct)
+            if current is None:
+                raise HTTPException(404, f"study {nct} not found")
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"/api/v2/studies/{current}{query}", status_code=301)
+        record = legacy_markup(_v2(stored.record_json)) if markup == "legacy" else _v2(stored.record_json)
         if fmt == "csv":
-            return Response(to_csv([orjson.loads(stored.record_json)]), media_type="text/csv; charset=utf-8")
-        if tree is None:
+            return Response(to_csv([record], columns), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{nct}.csv"'})
+        if fmt == "ris":
+            return Response(to_ris([record]), media_type="application/x-research-info-systems",
+                            headers={"Content-Disposition": f'attachment; filename="{nct}.ris"'})
+        if fmt == "fhir.json":
+            return Response(orjson.dumps(research_study(record)), media_type="application/fhir+json")
+        body = orjson.dumps(project(record, tree) if tree is not None else record)
+        if fmt == "json.zip":
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+                z.writestr(f"{nct}.json", body)
+            return Response(buf.getvalue(), media_type="application/zip",
+                            headers={"Content-Disposition": f'attachment; filename="{nct}.zip"'})
+        if tree is None and markup == "markdown":
             return Response(_v2_bytes(stored.record_json), media_type="application/json")
-        return _json(project(orjson.loads(stored.record_json), tree))
+        return Response(body, media_type="application/json")
 
-    @r.get("/studies/{nctId}/similar", summary="Related studies (trialscope extension)")
-    def similar_studies(nctId: str, limit: int = Query(10, ge=1, le=100)):
+    @r.get("/studies/{nctId}/similar", summary="Related studies (trialscope extension)",
+           responses={**S.ok_json("SimilarStudies"), **S.NOT_FOUND}, response_class=Response)
+    def similar_studies(
+        nctId: str = Path(description="NCT number", pattern=_NCT_PATTERN, examples=["NCT03949231"]),
+        limit: int = Query(10, ge=1, le=100, description="how many related studies"),
+    ):
         nct = _nct_or_error(nctId)
         stored = web.store.get(nct)
         if stored is None:
             raise HTTPException(404, f"study {nct} not found")
         return _json({"nctId": nct, "similar": similar(web, nct, orjson.loads(stored.record_json), limit)})
 
-    @r.get("/stats/field/values", summary="Most frequent values of enum-like fields")
-    def field_values(fields: str | None = Query(None, description="e.g. OverallStatus,Phase (default: all)")):
-        wanted = [f.strip() for f in (fields or "").replace("|", ",").split(",") if f.strip()] or list(FIELD_FACETS)
-        for f in wanted:
-            if f not in FIELD_FACETS:
-                raise ParamError("fields", f"no value statistics for {f!r}", list(FIELD_FACETS))
+    def stats() -> dict:
+        return web.cached("field-stats", lambda: field_stats.gather(
+            (s.nct_id, s.record_json) for s in web.store.iter_studies()))
 
-        def compute():
-            res = web.search(SearchRequest(limit=1, facets=True, snippets=False))
-            out = []
-            for f in FIELD_FACETS:
-                facet, kind = FIELD_FACETS[f]
-                buckets = res.facets.get(facet) or []
-                out.append({"field": f, "piece": f, "type": kind, "uniqueValuesCount": len(buckets),
-                            "topValues": [{"value": v, "studiesCount": n} for v, n in buckets]})
-            return out
+    @r.get("/stats/field/values", summary="Value statistics of the study leaf fields",
+           responses=S.ok_json("FieldValuesStats", array=True), response_class=Response)
+    def field_values(
+        types: str | None = Query(None, description=f"field types, {pipe}: ENUM, STRING, DATE, INTEGER, NUMBER, BOOLEAN",
+                                  examples=["ENUM|BOOLEAN"]),
+        fields: str | None = Query(None, description=f"piece names or v2 paths, {pipe} (default: every field)",
+                                   examples=["Phase", "Condition|InterventionName"]),
+    ):
+        pieces = field_stats.select(fields, types)
+        return _json(field_stats.field_values(stats(), pieces))
 
-        return _json([x for x in web.cached("field-values", compute) if x["field"] in wanted])
+    @r.get("/stats/field/sizes", summary="Sizes of list fields",
+           responses=S.ok_json("ListSizes", array=True), response_class=Response)
+    def field_sizes(
+        fields: str | None = Query(None, description=f"piece names or v2 paths of list fields, {pipe} (default: every list field)",
+                                   examples=["Phase", "Condition|InterventionName"]),
+    ):
+        pieces = field_stats.select(fields, None)
+        return _json(field_stats.field_sizes(stats(), pieces, explicit=bool((fields or "").strip())))
 
-    @r.get("/stats/size", summary="Study JSON sizes")
+    @r.get("/stats/size", summary="Study JSON sizes", responses=S.ok_json("SizeStats"), response_class=Response)
     def stats_size():
         return _json(web.cached("size", lambda: _size_stats(web)))
 
-    @r.get("/version", summary="API version and data timestamp")
+    @r.get("/version", summary="API version and data timestamp", responses=S.ok_json("Version"),
+           response_class=Response)
     def version():
         return _json({"apiVersion": API_VERSION, "dataTimestamp": _data_timestamp(web)})
 
@@ -247,3 +420,4 @@ def _size_stats(web: Web) -> dict:
         "largestStudies": [{"id": nct, "sizeBytes": n} for n, nct in largest],
         "generatedAt": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", ""),
     }
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import re
@@ -20,13 +21,16 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..geo import suggest
 from ..normalize import unescape_markdown
 from ..record import NCT_RE
-from . import api
+from ..trust import month_year
+from . import api, api_schema
 from .backend import FilterError, QueryError, Web, similar
 from .charts import bar_chart
 from .export import to_csv, to_ris
 from .history import router as history_routes
+from .maps import search_map, study_map
 from .params import (
     LABELS,
     PHASES,
@@ -36,11 +40,13 @@ from .params import (
     UI_SORTS,
     ParamError,
     label,
+    near_place,
     next_pairs,
     parse_ui,
     prev_pairs,
     ui_request,
 )
+from .safety import PanicGuard
 from .view import preview_text, study_view
 
 log = logging.getLogger("trialscope.web")
@@ -116,6 +122,7 @@ def make_env() -> Environment:
     env.filters["status_class"] = lambda s: STATUS_CLASS.get(s or "", "other")
     env.filters["paragraphs"] = _paragraphs
     env.filters["qs"] = lambda pairs: urlencode(pairs)
+    env.filters["month_year"] = month_year
     env.globals.update(REGISTRY=REGISTRY, STATUSES=STATUSES, PHASES=PHASES, STUDY_TYPES=STUDY_TYPES,
                        SEXES=SEXES, UI_SORTS=UI_SORTS, LABELS=LABELS)
     return env
@@ -151,9 +158,15 @@ def create_app(db: str | None = None) -> FastAPI:
     app.state.env = env
 
     def page(name: str, status_code: int = 200, **ctx) -> HTMLResponse:
-        html = env.get_template(name).render(**ctx)
+        html = env.get_template(name).render(data_age=web.data_age(), **ctx)
         return HTMLResponse(html, status_code=status_code)
 
+    def error_500() -> str:
+        return env.get_template("error.html").render(
+            code=500, heading="Something went wrong", allowed=None, back="/",
+            message="The server hit an unexpected error. It has been logged.")
+
+    app.add_middleware(PanicGuard, html=error_500)  # inside SecurityHeaders: its 500 gets them too
     app.add_middleware(SecurityHeaders)
 
     def wants_json(request: Request) -> bool:
@@ -209,26 +222,49 @@ def create_app(db: str | None = None) -> FastAPI:
         if wants_json(request):
             return JSONResponse({"error": "internal error", "status": 500}, status_code=500,
                                 headers=SECURITY_HEADERS)
-        html = env.get_template("error.html").render(
-            code=500, heading="Something went wrong", allowed=None, back="/",
-            message="The server hit an unexpected error. It has been logged.")
-        return HTMLResponse(html, status_code=500, headers=SECURITY_HEADERS)
+        return HTMLResponse(error_500(), status_code=500, headers=SECURITY_HEADERS)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router(web))
     app.include_router(history_routes(web, env))
+    api_schema.install(app)
 
     # -- pages --------------------------------------------------------------------------
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request):
         ui = parse_ui(request.query_params)
-        result = web.search(ui_request(ui))
-        facets = {k: v for k, v in (result.facets or {}).items()}
+        result = web.search(ui_request(ui, facets=False))  # the facets come after: /facets
         nxt = next_pairs(ui, result.next_page_token, len(result.hits)) if result.next_page_token else None
-        return page("search.html", ui=ui, result=result, facets=facets, total=web.store.count(),
+        place = near_place(ui)
+        return page("search.html", ui=ui, result=result, total=web.store.count(),
                     export_qs=urlencode(ui.pairs()), next_qs=urlencode(nxt) if nxt else None,
-                    prev_qs=urlencode(prev_pairs(ui)) if ui.page else None)
+                    prev_qs=urlencode(prev_pairs(ui)) if ui.page else None, place=place,
+                    map_svg=search_map(result.hits, place, ui_request(ui).near))
+
+    @app.get("/facets", response_class=HTMLResponse, include_in_schema=False)
+    def facets_page(request: Request):
+        """The search page's filter counts: loaded by htmx after the page, a page of its own without JavaScript."""
+        ui = parse_ui(request.query_params)
+        facets, approximate = web.facet_counts(ui_request(ui, snippets=False))
+        # a facet with a choice made is counted without its own choice (as the registry
+        # does), so ticking Recruiting leaves Not yet recruiting there to add (OR within a
+        # facet, AND across facets)
+        for key, facet_name in (("status", "status"), ("phase", "phase"), ("type", "study_type"),
+                                ("country", "country")):
+            if getattr(ui, key):
+                other = copy.copy(ui)
+                setattr(other, key, None)
+                other.page = ""
+                counts, _ = web.facet_counts(ui_request(other, snippets=False))
+                facets[facet_name] = counts.get(facet_name) or facets.get(facet_name)
+        name = "_facets.html" if request.headers.get("hx-request") else "facets.html"
+        return page(name, ui=ui, facets=facets, approximate=approximate)
+
+    @app.get("/places/suggest", include_in_schema=False)
+    def places_suggest(q: str = ""):
+        """As-you-type suggestions for the search form's "Near" box."""
+        return JSONResponse({"q": q[:100], "places": [p.as_json() for p in suggest(q[:100])]})
 
     @app.get("/study/{nct}", response_class=HTMLResponse, include_in_schema=False)
     def study_page(nct: str, request: Request):
@@ -248,7 +284,8 @@ def create_app(db: str | None = None) -> FastAPI:
             v = study_view(stored)
             results = _results_view(v["record"]) if v["has_results"] else None
             html = env.get_template("study.html").render(
-                s=v, results=results, see_also=see_also, request=request)
+                s=v, results=results, see_also=see_also, request=request, data_age=web.data_age(),
+                map_svg=study_map(v["locations"], v["record"]))
             web.page_put(key, html)
         return HTMLResponse(html)
 
@@ -356,7 +393,8 @@ def create_app(db: str | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz():
-        return {"ok": True, "studies": web.store.count()}
+        # the pid tells the processes of `serve --workers N` apart
+        return {"ok": True, "studies": web.store.count(), "pid": os.getpid()}
 
     return app
 

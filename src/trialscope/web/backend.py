@@ -97,6 +97,30 @@ class Web:
         self.catch_up()
         return self.searcher.search(req)
 
+    def data_age(self) -> dict:
+        """How old the data is, for every page: the last successful sync, else the newest
+        last-update date held (cached until the store changes)."""
+
+        def compute() -> dict:
+            from ..sync import status
+
+            try:
+                st = status(self.store)
+            except Exception:  # a page must not fail for its footer
+                log.exception("data age failed")
+                return {}
+            last = st.get("last_successful_sync") or {}
+            return {"newest_update": st.get("newest_update"), "age_days": st.get("data_age_days"),
+                    "last_sync": (last.get("finished_at") or last.get("started_at") or "")[:10] or None,
+                    "studies": st.get("studies")}
+
+        return self.cached(("data_age",), compute)
+
+    def facet_counts(self, req) -> tuple[dict[str, list[tuple[str, int]]], bool]:
+        """A search's facets alone (the search page loads them after its hits)."""
+        self.catch_up()
+        return self.searcher.facet_counts(req)
+
     def cached(self, key: Any, compute):
         """Memoize an expensive derived value until the store changes."""
         stamp = self.store.max_seq()
@@ -112,12 +136,30 @@ class Web:
 
 
 def similar(web: Web, nct_id: str, record: dict, limit: int = 6) -> list[dict]:
-    """See also (cached per store state): `trialscope.similar`, else search hits for the same conditions."""
+    """See also (cached per store state): `trialscope.similar`, else search hits for the same
+    conditions; each row with its effective status and when it was last verified."""
     rows = web.similar_cached(nct_id, limit)
     if rows is None:
-        rows = _similar(web, nct_id, record, limit)
+        rows = with_trust(web.store, _similar(web, nct_id, record, limit))
         web.remember_similar(nct_id, limit, rows)
     return rows
+
+
+def with_trust(store, rows: list[dict]) -> list[dict]:
+    """Rows of studies with `overallStatus` made effective (trialscope.trust), and
+    `reportedStatus` / `statusVerifiedDate` beside it."""
+    from ..trust import effective_status
+
+    got = store.get_many([r["nctId"] for r in rows])
+    out = []
+    for r in rows:
+        s = got.get(r["nctId"])
+        if s is None:
+            out.append(r)
+            continue
+        e = effective_status(s.record)
+        out.append({**r, "overallStatus": e.status, "reportedStatus": e.reported, "statusVerifiedDate": e.verified})
+    return out
 
 
 def _similar(web: Web, nct_id: str, record: dict, limit: int) -> list[dict]:

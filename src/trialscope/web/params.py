@@ -1,4 +1,5 @@
-"""Turning URL parameters (search page and API v2) into a SearchRequest, with clear errors."""
+"""Turning the search page's URL parameters into a SearchRequest, with clear errors; the
+values and helpers the API's parameters (`api_params.py`) share."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 from .backend import SearchRequest
 
 MAX_QUERY = 2000
-MAX_PAGE_SIZE = 1000
 
 STATUSES = [
     "RECRUITING", "NOT_YET_RECRUITING", "ACTIVE_NOT_RECRUITING", "ENROLLING_BY_INVITATION",
@@ -107,7 +107,9 @@ UI_SORTS = {
     "start_date:asc": "Start date (oldest)",
     "enrollment:desc": "Enrollment (largest)",
     "results_first_posted:desc": "Results posted (newest)",
+    "distance": "Distance (nearest first)",
 }
+OPEN = ["RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "AVAILABLE"]  # status=open
 
 
 @dataclass
@@ -127,6 +129,7 @@ class UiSearch:
     age: str = ""
     sex: str = ""
     results: str = ""
+    near: str = ""  # a place, a US ZIP code or "lat,lon" (see trialscope.geo)
     lat: str = ""
     lon: str = ""
     dist: str = ""
@@ -138,7 +141,8 @@ class UiSearch:
     @property
     def empty(self) -> bool:
         return not any([self.q, self.cond, self.intr, self.locn, self.spons, self.status, self.phase,
-                        self.type, self.country, self.age, self.sex, self.results, self.lat, self.switched])
+                        self.type, self.country, self.age, self.sex, self.results, self.lat,
+                        self.near, self.switched])
 
     def pairs(self, **override: Any) -> list[tuple[str, str]]:
         """URL parameters for this state (override: replace some; page resets unless given)."""
@@ -173,7 +177,10 @@ def parse_ui(params) -> UiSearch:
     ui = UiSearch()
     for key in ("q", "cond", "intr", "locn", "spons"):
         setattr(ui, key, _text(key, params.get(key)))
-    ui.status = _enum("status", params.getlist("status"), STATUSES)
+    statuses = [v for v in params.getlist("status") if v.strip().lower() != "open"]
+    if len(statuses) < len(params.getlist("status")):  # "open", as in the CLI and the registry
+        statuses += OPEN
+    ui.status = _enum("status", statuses, STATUSES)
     ui.phase = _enum("phase", params.getlist("phase"), PHASES)
     ui.type = _enum("type", params.getlist("type"), STUDY_TYPES)
     age = (params.get("age") or "").strip()
@@ -181,8 +188,8 @@ def parse_ui(params) -> UiSearch:
         _float("age", age, 0, 150)
     ui.age = age
     ui.country = [c.strip() for c in params.getlist("country") if c.strip()][:20] or None
-    ui.switched = _enum("switched", params.getlist("switched"), ["TRUE", "FALSE"])
-    ui.switched = [v.lower() for v in ui.switched] if ui.switched else None
+    switched = _enum("switched", params.getlist("switched"), ["TRUE", "FALSE"])
+    ui.switched = [v.lower() for v in switched] if switched else None
     sex = (params.get("sex") or "").upper()
     if sex and sex not in SEXES:
         raise ParamError("sex", f"unknown value {sex!r} for sex", SEXES)
@@ -191,14 +198,21 @@ def parse_ui(params) -> UiSearch:
     if results not in ("", "yes", "no"):
         raise ParamError("results", "results must be yes or no", ["yes", "no"])
     ui.results = results
+    ui.near = _text("near", params.get("near"))[:200]
     ui.lat, ui.lon, ui.dist = (params.get(k, "").strip() for k in ("lat", "lon", "dist"))
     if any((ui.lat, ui.lon)):
         _float("lat", ui.lat, -90, 90)
         _float("lon", ui.lon, -180, 180)
+    if ui.near or ui.lat or ui.lon:
         _float("dist", ui.dist or "100", 0.1, 20000)
-    sort = params.get("sort") or "relevance"
+    if ui.near:
+        near_place(ui)  # a clear 400 for a place the gazetteer does not know
+    sort = params.get("sort") or ("distance" if (ui.near or ui.lat) and not ui.q else "relevance")
     if sort not in UI_SORTS:
         raise ParamError("sort", f"unknown sort {sort!r}", list(UI_SORTS))
+    if sort == "distance" and not (ui.near or ui.lat):
+        raise ParamError("sort", "sorting by distance needs a place (near) to measure from",
+                         "a place in near, or lat and lon")
     ui.sort = sort
     ui.page = _text("page", params.get("page"))[:200]
     try:
@@ -207,6 +221,22 @@ def parse_ui(params) -> UiSearch:
         ui.start = 0
     ui.back = [b[:200] for b in params.getlist("back")][-60:] if ui.page else []
     return ui
+
+
+def near_place(ui: UiSearch):
+    """The point a search measures distance from: `near` (a place) or `lat`/`lon`."""
+    from ..geo import Place, PlaceError, geocode
+
+    if ui.near:
+        try:
+            return geocode(ui.near)
+        except PlaceError as exc:
+            raise ParamError("near", str(exc), "a city (Chicago, IL · Lyon, France), a US ZIP code "
+                             "(60611) or coordinates (41.88,-87.63)") from None
+    if ui.lat and ui.lon:
+        return Place(float(ui.lat), float(ui.lon), f"{float(ui.lat):.4f}, {float(ui.lon):.4f}", None, None,
+                     "point")
+    return None
 
 
 def next_pairs(ui: UiSearch, token: str, shown: int) -> list[tuple[str, str]]:
@@ -227,8 +257,9 @@ def ui_request(ui: UiSearch, *, limit: int = PAGE_SIZE, facets: bool = True, sni
     if sort == "relevance" and not (ui.q or fields):
         sort = "last_update:desc"  # nothing to rank by: newest first
     near = None
-    if ui.lat and ui.lon:
-        near = (float(ui.lat), float(ui.lon), float(ui.dist or 100))
+    place = near_place(ui)
+    if place is not None:
+        near = (place.lat, place.lon, float(ui.dist or 100))
     return SearchRequest(
         query=ui.q, fields=fields, status=ui.status or [], phase=ui.phase or [],
         study_type=ui.type or [], country=ui.country or [], age=float(ui.age) if ui.age else None,
@@ -236,176 +267,3 @@ def ui_request(ui: UiSearch, *, limit: int = PAGE_SIZE, facets: bool = True, sni
         outcome_switched={("true",): True, ("false",): False}.get(tuple(ui.switched or ())),
         sort=sort, limit=limit, page_token=ui.page or None, facets=facets, snippets=snippets,
     )
-
-
-# -- API v2 -------------------------------------------------------------------------------
-
-API_SORTS = {
-    "@relevance": "relevance",
-    "LastUpdatePostDate": "last_update",
-    "StartDate": "start_date",
-    "EnrollmentCount": "enrollment",
-    "ResultsFirstPostDate": "results_first_posted",
-}
-DATE_AREAS = {
-    "LastUpdatePostDate": "last_update",
-    "StartDate": "start",
-    "StudyFirstPostDate": "first_posted",
-    "CompletionDate": "completion",
-    "ResultsFirstPostDate": "results_first_posted",
-}
-ENUM_AREAS = {
-    "Phase": ("phase", PHASES),
-    "StudyType": ("study_type", STUDY_TYPES),
-    "OverallStatus": ("status", STATUSES),
-    "Sex": ("sex", SEXES),
-}
-_FILTERS = ("overallStatus", "ids", "geo", "advanced", "outcomeSwitched")  # the last: a trialscope extension
-API_PARAMS = {f"query.{a}" for a in QUERY_AREAS} | {f"filter.{f}" for f in _FILTERS} | {
-    f"postFilter.{f}" for f in _FILTERS} | {"sort", "fields", "countTotal", "pageSize", "pageToken",
-                                            "format", "markupFormat"}
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-_AREA = re.compile(r"^AREA\[(\w+)\]\s*(.+)$", re.S)
-
-
-def parse_advanced(expr: str, req_kwargs: dict) -> None:
-    """filter.advanced: AREA[...] terms joined by AND."""
-    expr = _text("filter.advanced", expr)
-    if not expr:
-        return
-    allowed = ("AREA[Phase]PHASE3, AREA[StudyType]INTERVENTIONAL, AREA[OverallStatus]RECRUITING, "
-               "AREA[Sex]FEMALE, AREA[<date field>]RANGE[from,to] with date fields "
-               + ", ".join(DATE_AREAS) + " (MIN/MAX allowed), joined by AND")
-    for part in re.split(r"\s+AND\s+", expr.strip().strip("()")):
-        part = part.strip().strip("()").strip()
-        m = _AREA.match(part)
-        if not m:
-            raise ParamError("filter.advanced", f"cannot read {part!r}", allowed)
-        area, value = m.group(1), m.group(2).strip()
-        if area in DATE_AREAS:
-            rm = re.match(r"^RANGE\[\s*([^,\]]*)\s*,\s*([^\]]*)\s*\]$", value)
-            if not rm:
-                raise ParamError("filter.advanced", f"AREA[{area}] needs RANGE[from,to]", allowed)
-            lo, hi = (x.strip() for x in rm.groups())
-            # MIN / MAX are open ends, but the study must have the date (as in v2)
-            lo = "1800-01-01" if lo.upper() in ("MIN", "") else lo
-            hi = "2199-12-31" if hi.upper() in ("MAX", "") else hi
-            for d in (lo, hi):
-                if not _DATE.match(d):
-                    raise ParamError("filter.advanced", f"bad date {d!r} in AREA[{area}]", "YYYY, YYYY-MM or YYYY-MM-DD, MIN or MAX")
-            req_kwargs.setdefault("dates", {})[DATE_AREAS[area]] = (lo, hi)
-        elif area in ENUM_AREAS:
-            key, values = ENUM_AREAS[area]
-            wanted = [v.strip().strip('"').upper() for v in re.split(r"\s+OR\s+", value.strip("()"))]
-            for v in wanted:
-                if v not in values:
-                    raise ParamError("filter.advanced", f"unknown value {v!r} for AREA[{area}]", values)
-            if key == "sex":
-                req_kwargs["sex"] = wanted[0]
-            else:
-                prev = req_kwargs.get(key)
-                req_kwargs[key] = [v for v in wanted if v in prev] if prev else wanted
-        else:
-            raise ParamError("filter.advanced", f"unsupported area {area!r}", allowed)
-
-
-_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
-_GEO = re.compile(rf"^distance\(\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*(mi|km|m|ft)?\s*\)$", re.I)
-
-
-class _Merged:
-    """filter.X and postFilter.X (the v2 API has both; here they filter alike) read as one."""
-
-    def __init__(self, params):
-        self.params = params
-
-    def get(self, key: str, default=None):
-        value = self.params.get(key)
-        if key.startswith("filter.") and not value:
-            value = self.params.get("post" + key[0].upper() + key[1:])
-        return value if value is not None else default
-
-
-def api_request(params) -> tuple[SearchRequest, dict]:
-    """API v2 /studies parameters → (SearchRequest, options)."""
-    for key in params:
-        if key not in API_PARAMS:
-            raise ParamError(key, f"unknown parameter {key!r}", sorted(API_PARAMS))
-    for f in _FILTERS:
-        if params.get(f"filter.{f}") and params.get(f"postFilter.{f}"):
-            raise ParamError(f"postFilter.{f}", f"give filter.{f} or postFilter.{f}, not both", [f"filter.{f}"])
-    params = _Merged(params)
-    kw: dict[str, Any] = {"fields": {}}
-    for area in QUERY_AREAS:
-        value = _text(f"query.{area}", params.get(f"query.{area}"))
-        if value:
-            kw["fields"][area] = value
-    if "term" in kw["fields"]:
-        kw["query"] = kw["fields"].pop("term")
-    status = params.get("filter.overallStatus")
-    if status:
-        kw["status"] = _enum("filter.overallStatus", [status], STATUSES)
-    ids = params.get("filter.ids")
-    if ids:
-        out = []
-        for raw in _split(ids):
-            if not re.fullmatch(r"NCT\d{8}", raw.upper()):
-                raise ParamError("filter.ids", f"not an NCT id: {raw!r}", "NCT ids like NCT03949231, comma or pipe separated")
-            out.append(raw.upper())
-        kw["ids"] = out[:1000]
-    geo = params.get("filter.geo")
-    if geo:
-        m = _GEO.match(geo.strip())
-        if not m:
-            raise ParamError("filter.geo", f"cannot read {geo!r}", "distance(lat,lon,50mi) — units mi, km, m or ft")
-        lat, lon, dist = float(m.group(1)), float(m.group(2)), float(m.group(3))
-        unit = (m.group(4) or "mi").lower()
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise ParamError("filter.geo", "latitude/longitude out of range", "lat -90..90, lon -180..180")
-        km = dist * {"mi": 1.609344, "km": 1.0, "m": 0.001, "ft": 0.0003048}[unit]
-        if not 0 < km <= 20000:
-            raise ParamError("filter.geo", "distance must be above 0 and at most 20,000 km",
-                             "distance(lat,lon,50mi) — a distance above 0")
-        kw["near"] = (lat, lon, km)
-    parse_advanced(params.get("filter.advanced") or "", kw)
-    switched = params.get("filter.outcomeSwitched")
-    if switched:
-        if switched.lower() not in ("true", "false"):
-            raise ParamError("filter.outcomeSwitched", "filter.outcomeSwitched must be true or false", ["true", "false"])
-        kw["outcome_switched"] = switched.lower() == "true"
-    sort = params.get("sort") or ""
-    if sort.strip():
-        keys = _split(sort)
-        if not keys:
-            raise ParamError("sort", f"cannot read sort {sort!r}", list(API_SORTS))
-        first = keys[0]
-        name, _, direction = first.partition(":")
-        if name not in API_SORTS:
-            raise ParamError("sort", f"unknown sort field {name!r}", list(API_SORTS))
-        if direction and direction not in ("asc", "desc"):
-            raise ParamError("sort", f"unknown sort direction {direction!r}", ["asc", "desc"])
-        kw["sort"] = API_SORTS[name] if name == "@relevance" else f"{API_SORTS[name]}:{direction or 'desc'}"
-    size = params.get("pageSize") or "10"
-    try:
-        limit = int(size)
-    except ValueError:
-        raise ParamError("pageSize", f"pageSize must be an integer, got {size!r}", f"1 to {MAX_PAGE_SIZE}") from None
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ParamError("pageSize", f"pageSize {limit} out of range", f"1 to {MAX_PAGE_SIZE}")
-    kw["limit"] = limit
-    token = params.get("pageToken")
-    if token:
-        if len(token) > 500:
-            raise ParamError("pageToken", "pageToken too long", "a nextPageToken from a previous response")
-        kw["page_token"] = token
-    fmt = (params.get("format") or "json").lower()
-    if fmt not in ("json", "csv"):
-        raise ParamError("format", f"unknown format {fmt!r}", ["json", "csv"])
-    count = (params.get("countTotal") or "false").lower()
-    if count not in ("true", "false"):
-        raise ParamError("countTotal", "countTotal must be true or false", ["true", "false"])
-    if not kw["fields"]:
-        kw.pop("fields")
-    kw["snippets"] = False
-    kw["facets"] = False
-    return SearchRequest(**kw), {"format": fmt, "countTotal": count == "true", "fields": params.get("fields") or ""}

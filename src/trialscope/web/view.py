@@ -9,6 +9,7 @@ import orjson
 
 from ..normalize import unescape_markdown
 from ..record import RecordError, display_title, validate
+from ..trust import effective_status
 from .params import label
 
 _HEAD = re.compile(r"^\s*(key\s+)?(inclusion|exclusion)\s+criteria\s*:?\s*$", re.I)
@@ -62,6 +63,41 @@ def split_criteria(text: str | None) -> dict[str, list[str]]:
     return out
 
 
+def dated(struct: dict | None) -> str | None:
+    """`2019-01-01 (actual)` / `2021-01 (estimated)`: the registry marks every date."""
+    if not isinstance(struct, dict) or not struct.get("date"):
+        return None
+    kind = {"ACTUAL": "actual", "ESTIMATED": "estimated", "ANTICIPATED": "estimated"}.get(
+        str(struct.get("type") or "").upper())
+    return f"{struct['date']} ({kind})" if kind else struct["date"]
+
+
+def tel(phone: str | None) -> str | None:
+    """A `tel:` target: the number's digits with any leading +, up to an extension."""
+    if not isinstance(phone, str):
+        return None
+    number = re.split(r"(?i)\s*(?:ext\.?|x|#)\s*\d", phone, maxsplit=1)[0]
+    digits = re.sub(r"\D", "", number)
+    if len(digits) < 5:
+        return None
+    return ("+" if number.strip().startswith("+") else "") + digits
+
+
+def contact(c: dict) -> dict:
+    """A central or site contact, with its links."""
+    phone = " ext. ".join(x for x in (c.get("phone"), c.get("phoneExt")) if x) or None
+    target = tel(c.get("phone"))
+    if target and c.get("phoneExt"):
+        target += ";ext=" + re.sub(r"\D", "", str(c["phoneExt"]))
+    email = c.get("email") if isinstance(c.get("email"), str) and "@" in c.get("email") else None
+    return {"name": c.get("name"), "role": label(c.get("role")) if c.get("role") else None,
+            "phone": phone, "tel": target, "email": email}
+
+
+def site(loc: dict) -> dict:
+    return {**loc, "contacts": [contact(c) for c in loc.get("contacts") or () if isinstance(c, dict)]}
+
+
 def pretty_json(data: bytes | dict) -> str:
     obj = orjson.loads(data) if isinstance(data, bytes | bytearray) else data
     return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
@@ -107,7 +143,6 @@ def study_view(stored) -> dict[str, Any]:
         title = display_title(validate(record))
     except RecordError:
         title = ident.get("briefTitle") or ident.get("nctId") or stored.nct_id
-    central = (contacts.get("centralContacts") or [{}])[0]
     enrollment = design.get("enrollmentInfo") or {}
     enroll_text = None
     if enrollment.get("count") is not None:
@@ -129,20 +164,17 @@ def study_view(stored) -> dict[str, Any]:
         ("Enrollment", enroll_text),
     ]
     design_rows = [(k, v) for k, v in design_rows if v]
+    trust = effective_status(record)
     facts = [
         ("NCT number", ident.get("nctId")),
+        ("Phase", phases),
+        ("Start date", dated(status.get("startDateStruct"))),
+        ("Primary completion", dated(status.get("primaryCompletionDateStruct"))),
+        ("Completion date", dated(status.get("completionDateStruct"))),
+        ("Enrollment", enroll_text),
         ("Study type", label(design.get("studyType")) if design.get("studyType") else None),
         ("Sponsor", g(spons, "leadSponsor", "name")),
         ("Collaborators", ", ".join(c.get("name", "") for c in spons.get("collaborators") or []) or None),
-        ("Contact", central.get("name")),
-        ("Phone", " ext. ".join(x for x in (central.get("phone"), central.get("phoneExt")) if x) or None),
-        ("Email", central.get("email")),
-        ("Status", label(status.get("overallStatus")) if status.get("overallStatus") else None),
-        ("Phase", phases),
-        ("Start date", g(status, "startDateStruct", "date")),
-        ("Primary completion", g(status, "primaryCompletionDateStruct", "date")),
-        ("Completion date", g(status, "completionDateStruct", "date")),
-        ("Enrollment", enroll_text),
     ]
     facts = [(k, v) for k, v in facts if v]
     arms = p.get("armsInterventionsModule") or {}
@@ -165,14 +197,17 @@ def study_view(stored) -> dict[str, Any]:
         "acronym": ident.get("acronym"),
         "first_posted": g(status, "studyFirstPostDateStruct", "date"),
         "last_update": g(status, "lastUpdatePostDateStruct", "date") or stored.last_update or None,
-        "status": status.get("overallStatus"),
+        "status": trust.status,
+        "reported_status": trust.reported,
+        "verified": trust.verified,
+        "stale": trust.is_stale,
+        "contacts": [contact(c) for c in contacts.get("centralContacts") or [] if isinstance(c, dict)],
         "why_stopped": status.get("whyStopped"),
         "phases": design.get("phases") or [],
         "summary": g(p, "descriptionModule", "briefSummary"),
         "description": g(p, "descriptionModule", "detailedDescription"),
         "design_rows": design_rows,
         "facts": facts,
-        "email": central.get("email"),
         "arm_groups": arms.get("armGroups") or [],
         "interventions": arms.get("interventions") or [],
         "primary_outcomes": outcomes.get("primaryOutcomes") or [],
@@ -191,7 +226,7 @@ def study_view(stored) -> dict[str, Any]:
         "keywords": g(p, "conditionsModule", "keywords", default=[]) or [],
         "meshes": [m.get("term") for m in meshes if m.get("term")],
         "officials": contacts.get("overallOfficials") or [],
-        "locations": locations,
+        "locations": [site(loc) for loc in locations if isinstance(loc, dict)],
         "references": g(p, "referencesModule", "references", default=[]) or [],
         "has_results": bool(record.get("resultsSection")),
         "raw_format": stored.raw_format,

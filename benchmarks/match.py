@@ -1,0 +1,375 @@
+"""Patient-to-trial matching quality and speed: the matcher vs BM25 vs `trialscope search`.
+
+    .venv/bin/python benchmarks/match.py                # both collections, builds the stores once
+    .venv/bin/python benchmarks/match.py --reuse        # reuse the stores under benchmarks/out/
+    .venv/bin/python benchmarks/match.py --latency 500000   # ...and match latency at 500k studies
+
+Reads ../shared/data (says so and exits 0 when it is absent). Prints JSON.
+
+Collections (../shared/data/eval): TREC Clinical Trials 2022 (50 admission notes) and SIGIR
+2016 (59 patient descriptions). Corpus: every study of ctgov/ and ctgov-extra/ (21,232),
+for SIGIR also its own sparse records (title, summary, sex, ages) where no full record
+exists; each collection gets its own store under benchmarks/out/ (built once; `--reuse`).
+
+Scoring, judged-only (../shared/data/README.md): a system's ranked list (each system gives
+`DEPTH` trials) loses every trial with no judgment for the topic, then
+- NDCG@10 with gains 0/1/2 (linear, the trec_eval convention), the ideal ranking being the
+  topic's judged trials that the corpus holds;
+- P@10 and RR counting only grade 2 (eligible) as relevant;
+- Recall@100: the eligible trials in the first 100 judged, over the eligible trials the
+  corpus holds.
+Topics whose corpus holds no trial judged relevant (grade 1 or 2) are left out: they have no
+ideal ranking, and every system would score 0 on them.
+
+Systems, in the same run, on the same store:
+- `bm25`: a plain BM25 (tantivy, one field: title, conditions, brief summary, detailed
+  description, eligibility criteria), queried with every word of the note;
+- `search`: `trialscope search` with the note as its query (lenient);
+- `match_fused`: the matcher's candidates in reciprocal-rank-fusion order (no learned ranker);
+- `match`: the whole matcher: facts, candidates, two-stage learned ranking with the
+  criterion-by-criterion assessment. Its ranker is trained by `rank.fit`, exactly as
+  `scripts/train_match_ranker.py` trains the shipped one, but k-fold by topic: each topic is
+  ranked by a model trained on the other folds' topics of BOTH collections; figures on
+  training topics are never reported.
+
+Latency (`match_latency`): `trialscope.match.match()` end to end (facts, candidates,
+ranking, assessment of the top 100, the top 20 returned) for every note of both
+collections, p50/p95 over all; `--latency N` also times it at N synthetic studies
+(benchmarks/corpus.py) with the index, vectors and criteria built for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+SHARED = ROOT.parent / "shared" / "data"
+OUT = ROOT / "benchmarks" / "out"
+EVAL = SHARED / "eval"
+DEPTH = 1000
+FOLDS = 5
+CORPUS = [SHARED / "ctgov" / "ctg-studies.json.zip", SHARED / "ctgov" / "AllPublicXML.zip",
+          SHARED / "ctgov-extra" / "AllPublicXML-extra.zip"]
+COLLECTIONS = {
+    # name -> (sources in ingest order: full records last, so they replace sparse ones)
+    "trec2022": CORPUS,
+    "sigir2016": [EVAL / "sigir2016" / "ctg-studies.json.zip", *CORPUS],
+}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --- data ------------------------------------------------------------------------------------
+def eval_store(name: str, reuse: bool) -> str:
+    """The collection's store (with its search index, vectors and criteria), built once."""
+    from trialscope.cli import after_ingest
+    from trialscope.ingest import ingest
+    from trialscope.store import open_store
+
+    path = OUT / f"match-{name}.db"
+    if reuse and path.exists():  # derived data catches up when first read
+        return str(path)
+    for p in OUT.glob(f"match-{name}.db*"):
+        if p.is_dir():
+            import shutil
+
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+    OUT.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    store = open_store(str(path))
+    summary = ingest(store, [str(p) for p in COLLECTIONS[name]], progress=False)
+    after_ingest(store)
+    log(f"  {name}: store of {store.count():,} studies built in {time.perf_counter() - t0:.0f}s "
+        f"({summary.added:,} added, {summary.updated:,} updated)")
+    store.close()
+    return str(path)
+
+
+def topics_and_qrels(name: str) -> tuple[list[dict], dict[str, dict[str, int]]]:
+    base = EVAL / name
+    topics = [orjson.loads(line) for line in (base / "topics.jsonl").read_bytes().splitlines() if line.strip()]
+    qrels: dict[str, dict[str, int]] = defaultdict(dict)
+    for line in (base / "qrels.tsv").read_text().splitlines()[1:]:
+        q, n, s = line.split("\t")
+        qrels[q][n] = int(s)
+    return topics, qrels
+
+
+# --- scoring ---------------------------------------------------------------------------------
+def score_topic(ranked: list[str], judged: dict[str, int], in_corpus: set[str]) -> dict[str, float]:
+    """Judged-only NDCG@10 (linear gains), P@10, RR (grade 2), Recall@100 (grade 2)."""
+    kept = [judged[n] for n in ranked if n in judged]
+    top = kept[:10]
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(top))
+    ideal = sorted((g for n, g in judged.items() if n in in_corpus), reverse=True)[:10]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    rr = next((1.0 / (i + 1) for i, g in enumerate(kept) if g == 2), 0.0)
+    eligible = sum(1 for n, g in judged.items() if g == 2 and n in in_corpus)
+    return {"NDCG@10": dcg / idcg if idcg else 0.0, "P@10": sum(1 for g in top if g == 2) / 10, "RR": rr,
+            "Recall@100": sum(1 for g in kept[:100] if g == 2) / eligible if eligible else None}
+
+
+def summarise(per_topic: dict[str, dict[str, float]]) -> dict:
+    out = {}
+    for metric in ("NDCG@10", "P@10", "RR", "Recall@100"):
+        vals = [m[metric] for m in per_topic.values() if m[metric] is not None]
+        out[metric] = round(statistics.mean(vals), 4) if vals else None
+    out["topics"] = len(per_topic)
+    return out
+
+
+def paired_ci(a: list[float], b: list[float], rounds: int = 2000) -> list[float]:
+    """95% paired-bootstrap interval of mean(a - b) over topics (seeded)."""
+    d = np.asarray(a) - np.asarray(b)
+    if not len(d):
+        return [0.0, 0.0]
+    idx = np.random.default_rng(0).integers(0, len(d), size=(rounds, len(d)))
+    means = d[idx].mean(axis=1)
+    return [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)]
+
+
+# --- baselines -------------------------------------------------------------------------------
+class PlainBM25:
+    """One tantivy field (title, conditions, summary, description, criteria), default BM25."""
+
+    def __init__(self, store, path: Path):
+        import tantivy
+
+        self.tantivy = tantivy
+        sb = tantivy.SchemaBuilder()
+        sb.add_text_field("nct", stored=True, tokenizer_name="raw")
+        sb.add_text_field("body", stored=False, tokenizer_name="en_stem")
+        self.schema = sb.build()
+        stamp = path / "seq"
+        if not (path.exists() and stamp.exists() and stamp.read_text() == str(store.max_seq())):
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(parents=True)
+            index = tantivy.Index(self.schema, path=str(path))
+            w = index.writer(300_000_000, 1)
+            for s in store.iter_studies():
+                w.add_document(tantivy.Document(nct=s.nct_id, body=self.text(s.record)))
+            w.commit()
+            w.wait_merging_threads()
+            stamp.write_text(str(store.max_seq()))
+        self.index = tantivy.Index.open(str(path))
+        self.index.reload()
+        self.searcher = self.index.searcher()
+        self.analyzer = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(
+            tantivy.Filter.remove_long(40)).filter(tantivy.Filter.lowercase()).filter(
+            tantivy.Filter.stemmer("english")).build()
+
+    @staticmethod
+    def text(record: dict) -> str:
+        p = record.get("protocolSection") or {}
+        ident = p.get("identificationModule") or {}
+        desc = p.get("descriptionModule") or {}
+        return "\n".join(x for x in (
+            ident.get("briefTitle") or "", ident.get("officialTitle") or "",
+            " ; ".join((p.get("conditionsModule") or {}).get("conditions") or []),
+            desc.get("briefSummary") or "", desc.get("detailedDescription") or "",
+            (p.get("eligibilityModule") or {}).get("eligibilityCriteria") or "") if x)
+
+    def search(self, note: str, k: int) -> list[str]:
+        Query, Occur = self.tantivy.Query, self.tantivy.Occur
+        terms = self.analyzer.analyze(note)
+        if not terms:
+            return []
+        q = Query.boolean_query([(Occur.Should, Query.term_query(self.schema, "body", t)) for t in terms])
+        return [self.searcher.doc(a)["nct"][0] for _, a in self.searcher.search(q, k).hits]
+
+
+def search_run(store, note: str, k: int) -> list[str]:
+    from trialscope.match.retrieve import searcher_for
+    from trialscope.search import SearchRequest
+
+    res = searcher_for(store).search(SearchRequest(query=note, lenient=True, limit=k, facets=False,
+                                                   snippets=False))
+    return [h.nct_id for h in res.hits]
+
+
+# --- the matcher -----------------------------------------------------------------------------
+class Topic:
+    """One note's matcher inputs, computed once: candidates, their features, their grades,
+    and the assessments (made on demand and kept: folds re-rank the same candidates)."""
+
+    def __init__(self, coll: str, topic: dict, store, judged: dict[str, int]):
+        from trialscope.match import filters_for, prepare, read_facts
+
+        self.coll, self.id, self.text, self.store = coll, topic["id"], topic["text"], store
+        t0 = time.perf_counter()
+        self.facts = read_facts(self.text)
+        self.prepared = prepare(store, self.text, self.facts, filters_for(self.facts))
+        self.prepare_s = time.perf_counter() - t0
+        self.ncts = [c.nct_id for c in self.prepared.cands]
+        self.grades = [judged.get(n, -1) for n in self.ncts]
+        self.assessed: dict[str, object] = {}
+
+    def assessments(self, ncts: list[str]) -> dict[str, object]:
+        from trialscope.match import assess_many
+
+        missing = [n for n in ncts if n not in self.assessed]
+        if missing:
+            got = assess_many(self.store, self.facts, missing)
+            for n in missing:
+                self.assessed[n] = got.get(n)
+        return self.assessed
+
+    def judged(self, rows: list[dict], idx: list[int]) -> tuple[list[dict], list[int]]:
+        """The judged ones of `rows` (rows[k] is candidate idx[k]) and their grades."""
+        keep = [k for k, i in enumerate(idx) if self.grades[i] >= 0]
+        return [rows[k] for k in keep], [self.grades[idx[k]] for k in keep]
+
+
+def train(topics: list[Topic]):
+    """Both stages on these topics, as scripts/train_match_ranker.py does."""
+    from trialscope.match import rank
+
+    groups1 = [t.judged(t.prepared.rows, list(range(len(t.ncts)))) for t in topics]
+    stage1 = rank.fit(groups1)
+    groups2 = []
+    for t in topics:
+        s1 = stage1.score(t.prepared.rows)
+        top = sorted(range(len(t.ncts)), key=lambda i: (-s1[i], i))[:rank.ASSESS]
+        got = t.assessments([t.ncts[i] for i in top])
+        rows = [t.prepared.rows[i] | rank.eligibility_features(got.get(t.ncts[i])) for i in top]
+        groups2.append(t.judged(rows, top))
+    stage2 = rank.fit(groups2)
+    return rank.Model(stage1, stage2, {})
+
+
+def matcher_runs(topics: list[Topic], folds: int) -> dict[str, list[str]]:
+    """Each topic ranked by a model trained on the other folds (both collections)."""
+    from trialscope.match import order
+
+    by_coll = defaultdict(list)
+    for t in topics:
+        by_coll[t.coll].append(t)
+    fold_of = {}
+    for ts in by_coll.values():
+        for i, t in enumerate(sorted(ts, key=lambda t: t.id)):
+            fold_of[t.id] = i % folds
+    runs = {}
+    for k in range(folds):
+        model = train([t for t in topics if fold_of[t.id] != k])
+        for t in topics:
+            if fold_of[t.id] != k:
+                continue
+            s1 = model.retrieval.score(t.prepared.rows)
+            first = sorted(range(len(t.ncts)), key=lambda i: (-s1[i], i))
+            t.assessments([t.ncts[i] for i in first[:100]])
+            ordered, _ = order(t.prepared, model, t.assessed)
+            runs[t.id] = [t.ncts[i] for i in ordered]
+        log(f"  fold {k + 1}/{folds} done")
+    return runs
+
+
+# --- latency ---------------------------------------------------------------------------------
+def pct(xs: list[float]) -> dict:
+    xs = sorted(xs)
+    if not xs:
+        return {}
+    return {"p50_ms": round(xs[len(xs) // 2], 1), "p95_ms": round(xs[max(0, math.ceil(len(xs) * 0.95) - 1)], 1),
+            "max_ms": round(xs[-1], 1), "n": len(xs)}
+
+
+def match_latency(store, notes: list[str], repeat: int = 1) -> dict:
+    from trialscope.match import match
+
+    for note in notes[:5]:  # warm-up: caches, index readers, the model
+        match(store, note)
+    wall, cpu = [], []
+    for _ in range(repeat):
+        for note in notes:
+            t, c = time.perf_counter(), time.process_time()
+            match(store, note)
+            wall.append((time.perf_counter() - t) * 1000)
+            cpu.append((time.process_time() - c) * 1000)
+    return {"match_end_to_end": pct(wall), "match_cpu_time": pct(cpu),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+# --- main ------------------------------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reuse", action="store_true", help="reuse the stores under benchmarks/out/")
+    ap.add_argument("--only", choices=list(COLLECTIONS), default=None)
+    ap.add_argument("--folds", type=int, default=FOLDS)
+    ap.add_argument("--latency", type=int, default=0, help="also time match() at this many synthetic studies")
+    ap.add_argument("--no-quality", action="store_true", help="latency only")
+    ap.add_argument("--no-latency", action="store_true", help="quality only")
+    args = ap.parse_args()
+    if not SHARED.exists():
+        print(json.dumps({"skipped": f"shared data absent ({SHARED}); this benchmark needs it"}))
+        return
+    from trialscope.store import open_store
+
+    report: dict = {"scoring": "judged-only; NDCG@10 linear gains 0/1/2, P@10 / RR / Recall@100 on grade 2",
+                    "depth": DEPTH, "folds": args.folds}
+    names = [args.only] if args.only else list(COLLECTIONS)
+    stores = {n: open_store(eval_store(n, args.reuse)) for n in names}
+    if not args.no_quality:
+        all_topics: list[Topic] = []
+        per: dict[str, dict[str, dict]] = {}
+        for name in names:
+            store = stores[name]
+            topics, qrels = topics_and_qrels(name)
+            in_corpus = set(store.nct_ids())
+            topics = [t for t in topics if any(n in in_corpus and g >= 1 for n, g in qrels.get(t["id"], {}).items())]
+            t0 = time.perf_counter()
+            bm25 = PlainBM25(store, OUT / f"match-{name}.bm25")
+            log(f"{name}: {len(topics)} topics with judged trials in the corpus; BM25 ready in "
+                f"{time.perf_counter() - t0:.0f}s")
+            runs = {"bm25": {}, "search": {}, "match_fused": {}}
+            for t in topics:
+                runs["bm25"][t["id"]] = bm25.search(t["text"], DEPTH)
+                runs["search"][t["id"]] = search_run(store, t["text"], DEPTH)
+                mt = Topic(name, t, store, qrels[t["id"]])
+                runs["match_fused"][t["id"]] = mt.ncts
+                all_topics.append(mt)
+            per[name] = {"runs": runs, "qrels": qrels, "in_corpus": in_corpus, "topics": topics}
+            log(f"  {name}: baselines and candidates done")
+        cv = matcher_runs(all_topics, args.folds)
+        for name in names:
+            d = per[name]
+            d["runs"]["match"] = {t["id"]: cv[t["id"]] for t in d["topics"]}
+            scores = {sys_: {t["id"]: score_topic(run[t["id"]], d["qrels"][t["id"]], d["in_corpus"])
+                             for t in d["topics"]} for sys_, run in d["runs"].items()}
+            out = {sys_: summarise(s) for sys_, s in scores.items()}
+            ids = [t["id"] for t in d["topics"]]
+            for base in ("search", "bm25"):
+                out[f"match_minus_{base}_NDCG@10_95ci"] = paired_ci(
+                    [scores["match"][i]["NDCG@10"] for i in ids], [scores[base][i]["NDCG@10"] for i in ids])
+            mts = [t for t in all_topics if t.coll == name]
+            out["candidates_per_topic_median"] = int(statistics.median(len(t.ncts) for t in mts))
+            out["prepare_ms_median"] = round(statistics.median(t.prepare_s for t in mts) * 1000, 1)
+            report[name] = out
+    if args.no_latency:
+        print(json.dumps(report, indent=2))
+        return
+    notes = [t["text"] for n in names for t in topics_and_qrels(n)[0]]
+    report["latency_shared_corpus"] = {"studies": stores[names[0]].count(),
+                                       **match_latency(stores[names[0]], notes), "target_p95_ms": 100}
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,650 @@
+"""Typing a criterion: which facts its words state, with values, units and spans.
+
+Each reader below looks for one kind of statement in a criterion's cleaned text and returns
+typed facts (`types.py`) whose spans index that text. The rules are written for how
+registries phrase criteria in general (comparators in words or symbols, ranges, lists,
+units in any spelling), not for particular studies. A criterion may state several facts
+("Child-Pugh A or B; ECOG < 2"); its `kind` is the most specific one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .concepts import spot
+from .text import COMPARATOR, NUMBER, comparator, lower, number
+from .types import (
+    Age,
+    AnyFact,
+    Condition,
+    Consent,
+    Lab,
+    Performance,
+    Reproductive,
+    Sex,
+    Stage,
+    Therapy,
+)
+from .units import ANALYTES, CASE_SENSITIVE, UNIT, normalize_unit
+
+_KIND_ORDER = ("age", "sex", "performance", "lab", "stage", "reproductive", "therapy", "condition",
+               "consent")
+_MAX_TEXT = 4000  # a criterion longer than this is typed on its first part only
+
+
+def type_criterion(text: str, group: str = "") -> tuple[str, list[AnyFact]]:
+    """(kind, facts) of one criterion's cleaned text; `group` is its sub-heading, which
+    gives bare values their sense (an "Age:" group's "18 and over")."""
+    text = text[:_MAX_TEXT]
+    low = lower(text)
+    facts: list[AnyFact] = []
+    facts += ages(text, low, group)
+    facts += sexes(low)
+    facts += performances(low)
+    lab_facts = labs(text, low)
+    facts += lab_facts
+    facts += stages(low)
+    facts += reproductive(low)
+    facts += consents(low)
+    facts += concepts(text, low, group, skip=[(f.start, f.end) for f in lab_facts])
+    facts.sort(key=lambda f: f.start)
+    kinds = {f.__struct_config__.tag for f in facts}
+    kind = next((k for k in _KIND_ORDER if k in kinds), "other")
+    return kind, facts
+
+
+# -- age --------------------------------------------------------------------------------
+
+_N = r"([0-9]{1,3}(?:\.[0-9])?)"
+_TUNIT = r"(years?|yrs?|y|months?|mos?|weeks?|wks?|days?)"
+_TUNIT_OPT = r"(?:\s*(?:-\s*)?" + _TUNIT + r")?"
+_AGE_CTX = r"(?:\bage[ds]?\b|\baged\b|\bold\b|\bof\s+age\b|\byears?\s+of\s+age|\byrs?\s+old|\bbirthday)"
+_SUBJECT = re.compile(
+    r"^\W*(?:(?:male|female|men|women|man|woman|adults?|patients?|subjects?|participants?|"
+    r"volunteers?|children|child|boys?|girls?|infants?|adolescents?|individuals?|persons?|people|"
+    r"healthy|outpatients?|inpatients?|males?|females?|and|or|both|sexes|genders?|of|either|sex|"
+    r"aged?|age|who|are|is|be|must|should|,|/|-)\s*)+", re.I)
+_RANGE = re.compile(
+    r"(?:between|from|aged?|age\s*(?:range|group)?\s*(?:of|is|:|=)?)?\s*" + _N + _TUNIT_OPT
+    + r"\s*(?:-|to|and|through|until|–)\s*" + _N + _TUNIT_OPT + r"(?P<after>\s*(?:years?\s+)?(?:of\s+age|old|\(inclusive\)|inclusive))?")
+_LOWER_WORDS = re.compile(_N + _TUNIT_OPT + r"\s*(?:of\s+age\s*|old\s*)?(?:or|and)\s*(older|over|above|more|greater|up|elder|beyond)")
+_UPPER_WORDS = re.compile(_N + _TUNIT_OPT + r"\s*(?:of\s+age\s*|old\s*)?(?:or|and)\s*(younger|under|below|less|lower)")
+_COMPARED = re.compile(r"(?P<comp>" + COMPARATOR + r")\s*(?:the\s+age\s+of\s*)?" + _N + _TUNIT_OPT)
+_OLDER = re.compile(r"(older|younger)\s+than\s*" + _N + _TUNIT_OPT)
+_AGE_OF = re.compile(r"(over|above|under|below)\s+(?:the\s+)?age\s+(?:of\s+)?" + _N + _TUNIT_OPT)
+_DURATION = re.compile(r"\b(?:within|past|last|prior|previous|since|ago|for|duration|history|survival|"
+                       r"expectancy|follow|diagnos|after|before|interval|period|lasting|least\s+\d+\s+months\s+after)\b")
+
+
+def _years(value: str, unit: str | None) -> float:
+    v = float(value)
+    u = (unit or "y").lower()
+    if u.startswith("mo"):
+        return round(v / 12.0, 4)
+    if u.startswith("w"):
+        return round(v / 52.1775, 4)
+    if u.startswith("d"):
+        return round(v / 365.25, 4)
+    return v
+
+
+def ages(text: str, low: str, group: str = "") -> list[Age]:
+    """Age bounds: "18-80 years", "aged ≥ 18", "18 years of age or older", "older than 65"."""
+    in_age_group = group.lower().rstrip(": ").endswith("age")
+    has_ctx = in_age_group or re.search(_AGE_CTX, low) is not None
+    subject_led = _SUBJECT.match(low) is not None and _SUBJECT.match(low).end() > 0
+    if not has_ctx and not subject_led:
+        return []
+    out: list[Age] = []
+    for m in _RANGE.finditer(low):
+        u1, u2 = m.group(2), m.group(4)
+        if not (u1 or u2 or m.group("after") or in_age_group):
+            continue
+        if not _age_place(low, m.start(), m.end(), has_ctx, in_age_group, m.group("after")):
+            continue
+        lo, hi = _years(m.group(1), u1 or u2), _years(m.group(3), u2 or u1)
+        if lo < hi <= 120:
+            out.append(Age(start=m.start(), end=m.end(), min_years=lo, max_years=hi))
+            return out
+    for pattern, side in ((_LOWER_WORDS, "min"), (_UPPER_WORDS, "max")):
+        for m in pattern.finditer(low):
+            if not (m.group(2) or in_age_group or re.search(_AGE_CTX, low[max(0, m.start() - 30): m.end() + 15])):
+                continue
+            if not _age_place(low, m.start(), m.end(), has_ctx, in_age_group, "words"):
+                continue
+            out.append(_bound(m.group(1), m.group(2), side, True, m.start(), m.end()))
+    for m in _OLDER.finditer(low):
+        if _age_place(low, m.start(), m.end(), has_ctx, in_age_group, m.group(3)):
+            out.append(_bound(m.group(2), m.group(3), "min" if m.group(1) == "older" else "max", False,
+                              m.start(), m.end()))
+    for m in _AGE_OF.finditer(low):
+        out.append(_bound(m.group(2), m.group(3), "min" if m.group(1) in ("over", "above") else "max",
+                          False, m.start(), m.end()))
+    if not out:
+        for m in _COMPARED.finditer(low):
+            op = comparator(m.group("comp"))
+            if op not in ("<", "<=", ">", ">="):
+                continue
+            if not (m.group(3) or in_age_group):
+                continue
+            if not _age_place(low, m.start(), m.end(), has_ctx, in_age_group, None):
+                continue
+            out.append(_bound(m.group(2), m.group(3), "min" if op.startswith(">") else "max",
+                              op.endswith("="), m.start(), m.end()))
+    return _merge_ages(out)
+
+
+def _age_place(low: str, start: int, end: int, has_ctx: bool, in_age_group: bool, after) -> bool:
+    """An age, not a duration: near an age word or led by who it is about, and not
+    after "within", "for", "history" and the like."""
+    if in_age_group:
+        return True
+    before = low[max(0, start - 40): start]
+    if _DURATION.search(before.split(",")[-1].split(";")[-1]):
+        return False
+    near = low[max(0, start - 25): end + 20]
+    return bool(re.search(_AGE_CTX, near)) or (after is not None and bool(after)) or (
+        _SUBJECT.match(low) is not None and start <= _SUBJECT.match(low).end() + 12)
+
+
+def _bound(value: str, unit: str | None, side: str, inclusive: bool, start: int, end: int) -> Age:
+    years = _years(value, unit)
+    if side == "min":
+        return Age(start=start, end=end, min_years=years, min_inclusive=inclusive)
+    return Age(start=start, end=end, max_years=years, max_inclusive=inclusive)
+
+
+def _merge_ages(found: list[Age]) -> list[Age]:
+    """"≥ 18 and ≤ 75 years" is one range."""
+    if len(found) < 2:
+        return found[:1]
+    lo = next((a for a in found if a.min_years is not None), None)
+    hi = next((a for a in found if a.max_years is not None), None)
+    if lo and hi and (lo.min_years or 0) < (hi.max_years or 0):
+        return [Age(start=min(lo.start, hi.start), end=max(lo.end, hi.end), min_years=lo.min_years,
+                    max_years=hi.max_years, min_inclusive=lo.min_inclusive, max_inclusive=hi.max_inclusive)]
+    return found[:1]
+
+
+# -- sex --------------------------------------------------------------------------------
+
+_FEMALE = re.compile(r"\b(?:female|females|women|woman|girls?|ladies|postmenopausal|premenopausal|"
+                     r"pre-menopausal|post-menopausal)\b")
+_MALE = re.compile(r"\b(?:male|males|men|man|boys?)\b")
+_SEX_LED = re.compile(r"^\W*(?:(?:healthy|adult|postmenopausal|premenopausal|post-menopausal|"
+                      r"pre-menopausal|ambulatory|non-pregnant|nonpregnant)\s+)*(?:female|male|women|"
+                      r"men|woman|man|girls?|boys?)\b|\b(?:only|must\s+be|are)\s+(?:female|male|women|men)\b|"
+                      r"\b(?:female|male|women|men)\s+only\b")
+_REPRO_WORDS = re.compile(r"childbearing|child-bearing|pregnan|contracept|lactat|breast-?feed|fertile|"
+                          r"partner|potential|sterili|barrier|condom")
+
+
+def sexes(low: str) -> list[Sex]:
+    """A criterion that admits one sex only ("Female patients", "Men aged 40 or older")."""
+    m = _SEX_LED.search(low)
+    if not m or _REPRO_WORDS.search(low):
+        return []
+    female, male = _FEMALE.search(low), _MALE.search(low)
+    if female and not male:
+        return [Sex(start=female.start(), end=female.end(), sex="female")]
+    if male and not female:
+        return [Sex(start=male.start(), end=male.end(), sex="male")]
+    return []
+
+
+# -- performance status -----------------------------------------------------------------
+
+_SCALE = re.compile(
+    r"\b(?P<scale>ecog|eastern\s+cooperative\s+oncology\s+group|zubrod|karnofsky|kps|lansky|lps|"
+    r"who(?=\s*(?:performance|ps\b))|world\s+health\s+organi[sz]ation(?=\s*(?:\(who\)\s*)?performance)|"
+    r"performance\s+status|\bps\b)"
+)
+_FILLER = re.compile(r"(?:\s|[(),:/\-]|performance|status|score|scale|\(?ecog\)?|\(?who\)?|\(?ps\)?|\bps\b|"
+                     r"\(?kps\)?|of|grade|must|be|should|is|level|index|rating|between|\(?zubrod\)?)*")
+_VALUES = re.compile(r"(?P<comp>" + COMPARATOR + r")?\s*(?P<v1>[0-9]{1,3})\s*%?"
+                     r"(?P<rest>(?:\s*(?:-|–|to|or|and|,|/|through)\s*[0-9]{1,3}\s*%?)*)"
+                     r"(?P<post>\s*(?:or\s+(?:less|lower|better|higher|greater|more|above|below)|and\s+(?:above|below|over|under)))?")
+
+
+def performances(low: str) -> list[Performance]:
+    """ECOG/WHO/Zubrod, Karnofsky and Lansky bounds: "ECOG 0-1", "KPS ≥ 70%", "ECOG score < 2"."""
+    out: list[Performance] = []
+    pos = 0
+    while len(out) < 4:
+        m = _SCALE.search(low, pos)
+        if not m:
+            break
+        pos = m.end()
+        f = _FILLER.match(low, m.end())
+        v = _VALUES.match(low, f.end())
+        if not v or f.end() - m.end() > 60:
+            continue
+        word = m.group("scale")
+        first = float(v.group("v1"))
+        others = [float(x) for x in re.findall(r"[0-9]{1,3}", v.group("rest") or "")]
+        if word.startswith(("karnofsky", "kps")):
+            scale = "Karnofsky"
+        elif word.startswith(("lansky", "lps")):
+            scale = "Lansky"
+        elif word.startswith(("performance", "ps")):
+            scale = "Karnofsky" if first >= 10 else "ECOG"
+            if re.search(r"karnofsky|kps", low[m.end(): v.end() + 20]):
+                scale = "Karnofsky"
+        else:
+            scale = "ECOG"
+        limit = 100 if scale != "ECOG" else 5
+        if first > limit or any(o > limit for o in others):
+            continue
+        op = comparator(v.group("comp")) if v.group("comp") else ""
+        post = (v.group("post") or "").strip()
+        if others:
+            values = [first, *others]
+            fact = Performance(start=m.start(), end=v.end(), scale=scale, comparator="range",
+                               value=min(values), value2=max(values))
+        else:
+            if not op or op == "=":
+                if post:
+                    better_low = scale == "ECOG"
+                    up = any(w in post for w in ("higher", "greater", "more", "above", "over"))
+                    if "better" in post:
+                        up = not better_low
+                    elif "less" in post or "lower" in post or "below" in post or "under" in post:
+                        up = False
+                    op = ">=" if up else "<="
+                else:
+                    op = "="
+            fact = Performance(start=m.start(), end=v.end(), scale=scale, comparator=op, value=first)
+        out.append(fact)
+        pos = v.end()
+    return out
+
+
+# -- laboratory values ------------------------------------------------------------------
+
+
+def _analyte_regexes() -> tuple[re.Pattern, re.Pattern, dict[str, str]]:
+    by_name: dict[str, str] = {}
+    loose, strict = [], []
+    for analyte, (_, names) in ANALYTES.items():
+        for name in names:
+            by_name[name] = analyte
+            (strict if name in CASE_SENSITIVE else loose).append(name)
+    loose.sort(key=len, reverse=True)
+    strict.sort(key=len, reverse=True)
+    loose_re = re.compile(r"(?<![\w-])(" + "|".join(re.escape(n) for n in loose) + r")(?![\w-])")
+    strict_re = re.compile(r"(?<![\w-])(" + "|".join(re.escape(n.upper()) for n in strict)
+                           + r"|Hb|Hgb|Cr|SCr|Creat|Alb|Plt|Plts|K\+|Na\+|Tbil|TBil|T-Bil|Tbili)(?![\w-])")
+    return loose_re, strict_re, by_name
+
+
+_LOOSE, _STRICT, _ANALYTE_BY_NAME = _analyte_regexes()
+_VALUE = re.compile(
+    r"(?P<fill>[^0-9;≤≥<>=]{0,45}?)(?P<comp>" + COMPARATOR + r")?\s*(?P<v>" + NUMBER + r")"
+    r"(?:\s*(?:-|to|–)\s*(?P<v2>" + NUMBER + r"))?\s*(?P<unit>" + UNIT + r")?", re.I)
+_FILL_STOP = re.compile(r"[.;]\s|\bwithin\b|\bdays?\b|\bweeks?\b|\bmonths?\b|\bgrade\b")
+_WNL = re.compile(r"[^;.]{0,25}?\b(?:within\s+(?:the\s+)?(?:institutional\s+)?normal\s+(?:limits|range)|wnl|"
+                  r"normal\s+range|(?:is|be|are)\s+normal)\b")
+# Analytes whose bare threshold in an inclusion criterion is a floor (the rest are ceilings).
+LOWER_BOUNDED = frozenset({"platelets", "anc", "wbc", "lymphocytes", "cd4", "hemoglobin", "albumin",
+                           "egfr", "creatinine_clearance", "lvef", "fev1", "sodium", "potassium",
+                           "calcium", "magnesium", "testosterone"})
+
+
+def analyte_mentions(text: str, low: str) -> list[tuple[int, int, str]]:
+    found: dict[int, tuple[int, int, str]] = {}
+    for m in _LOOSE.finditer(low):
+        if m.group(1) in CASE_SENSITIVE:
+            continue
+        found[m.start()] = (m.start(), m.end(), _ANALYTE_BY_NAME[m.group(1)])
+    for m in _STRICT.finditer(text):
+        name = m.group(1).lower()
+        name = {"hgb": "hgb", "creat": "creat", "plts": "plts", "tbili": "tbili"}.get(name, name)
+        analyte = _ANALYTE_BY_NAME.get(name)
+        if analyte and m.start() not in found:
+            found[m.start()] = (m.start(), m.end(), analyte)
+    out = sorted(found.values())
+    # drop mentions inside longer ones ("hemoglobin a1c" holds "hemoglobin")
+    kept: list[tuple[int, int, str]] = []
+    for s, e, a in out:
+        if kept and s < kept[-1][1]:
+            continue
+        kept.append((s, e, a))
+    return kept
+
+
+def labs(text: str, low: str) -> list[Lab]:
+    """Thresholds on named analytes: "PLT ≥50×10E9/L", "total bilirubin < 51 µmol/L",
+    "creatinine ≤ 1.5 × ULN", "ALT/AST ≤ 2.5 x ULN", "hemoglobin of at least 9 g/dL"."""
+    mentions = analyte_mentions(text, low)
+    out: list[Lab] = []
+    pending: list[tuple[int, int, str]] = []  # "ALT/AST": analytes sharing the next value
+    for i, (s, e, analyte) in enumerate(mentions):
+        nxt = mentions[i + 1][0] if i + 1 < len(mentions) else len(low)
+        between = low[e:nxt]
+        if i + 1 < len(mentions) and re.fullmatch(r"\s*(?:\(|/|,|&|and|or|and/or|\)\s*(?:and|or|/)?)\s*", between):
+            if mentions[i + 1][2] != analyte:
+                pending.append((s, e, analyte))
+            continue
+        window_end = min(len(low), e + 90, nxt if nxt > e else len(low))
+        v = _VALUE.match(low, e, window_end)
+        group = [*pending, (s, e, analyte)]
+        pending = []
+        if v is None or _FILL_STOP.search(v.group("fill")):
+            w = _WNL.match(low, e, window_end)
+            if w:
+                for gs, _ge, ga in group:
+                    out.append(Lab(start=gs, end=w.end(), analyte=ga, comparator="<=" if ga not in LOWER_BOUNDED else ">=",
+                                   value=1.0, unit="×ULN" if ga not in LOWER_BOUNDED else "×LLN"))
+            continue
+        value = number(v.group("v"))
+        if value is None:
+            continue
+        value2 = number(v.group("v2")) if v.group("v2") else None
+        written = text[v.start("unit"):v.end("unit")] if v.group("unit") else ""
+        op = comparator(v.group("comp")) if v.group("comp") else "="
+        if value2 is not None and value2 > value:
+            op = "range"
+        for gs, _ge, ga in group:
+            out.append(Lab(start=gs, end=v.end(), analyte=ga, comparator=op, value=value,
+                           value2=value2 if op == "range" else None, unit=normalize_unit(written, ga)))
+    return out
+
+
+# -- stage, class, grade ----------------------------------------------------------------
+
+_ROMAN_STAGE = r"(?:iv|i{1,3}|0|[1-4])[a-c]?[1-3]?"
+_SEP = r"\s*(?:-|–|to|through|or|and|,|/|and/or)\s*"
+_STAGE_RE = re.compile(
+    r"\bstages?\s*(?:of\s*)?(?P<comp>" + COMPARATOR + r")?\s*(?P<vals>" + _ROMAN_STAGE
+    + r"(?:" + _SEP + r"(?:stage\s*)?" + _ROMAN_STAGE + r")*)(?![a-z0-9])"
+    r"(?P<post>\s*(?:or\s+(?:higher|greater|above|more|later|worse)|and\s+above|or\s+(?:lower|less|earlier)))?"
+)
+_LETTER_STAGE = re.compile(
+    r"\b(?P<sys>bclc|barcelona[\w\s-]{0,30}?(?:\(bclc\)|\[bclc\])?|binet|child[- ]?(?:turcotte[- ]?)?pugh|child|"
+    r"ann\s+arbor|figo|nyha|new\s+york\s+heart\s+association(?:\s*\(nyha\))?|rai)"
+    r"(?:\s*(?:\(bclc\)|\[bclc\]))?\s*(?:stages?|class(?:es|ification)?|score|grade|category)?\s*(?:of\s*)?"
+    r"(?P<comp>" + COMPARATOR + r")?\s*"
+    r"(?P<vals>(?:[0abcd]|[0-9]{1,2}|iv|i{1,3})[a-c]?[0-9]?(?:" + _SEP + r"(?:[abcd]|[0-9]{1,2}|iv|i{1,3})[a-c]?[0-9]?)*)(?![a-z0-9])"
+)
+_STAGE_LETTER_AFTER = re.compile(r"\bstages?\s*(?P<vals>[0abcd](?:" + _SEP + r"[abcd])*)(?![a-z0-9])")
+_TNM = re.compile(r"\b[cpy]?(?P<t>t(?:[0-4]|is|x)[a-d]?)\s*,?\s*(?P<n>n(?:[0-3]|x)[a-c]?)?\s*,?\s*(?P<m>m(?:[01]|x)[a-c]?)?(?![a-z0-9])")
+_GLEASON = re.compile(r"\bgleason\s*(?:score|sum|grade)?\s*(?:of\s*)?(?P<comp>" + COMPARATOR + r")?\s*(?P<v>[0-9]{1,2})"
+                      r"(?:\s*(?:-|to)\s*(?P<v2>[0-9]{1,2}))?")
+_GRADE = re.compile(r"(?:(?P<pre>" + COMPARATOR + r")\s*)?\bgrades?\s*(?P<comp>" + COMPARATOR
+                    + r")?\s*(?P<vals>[0-5](?:" + _SEP + r"[0-5])*|iv|i{1,3})(?![a-z0-9])"
+                    r"(?P<post>\s*(?:or\s+(?:higher|greater|above|more|worse)|and\s+above|or\s+(?:lower|less)))?")
+
+
+def _system_name(word: str) -> str:
+    w = word.lower()
+    if w.startswith(("bclc", "barcelona")):
+        return "BCLC"
+    if w.startswith("child"):
+        return "Child-Pugh"
+    if w.startswith("ann"):
+        return "Ann Arbor"
+    if w.startswith(("nyha", "new york")):
+        return "NYHA"
+    return {"binet": "Binet", "figo": "FIGO", "rai": "Rai"}.get(w, w.upper())
+
+
+def _stage_values(vals: str) -> list[str]:
+    parts = re.split(r"(\s*(?:-|–|to|through)\s*|" + r"\s*(?:or|and|,|/|and/or)\s*)", vals)
+    out: list[str] = []
+    range_next = False
+    for p in parts:
+        if not p.strip():
+            continue
+        if re.fullmatch(r"\s*(?:-|–|to|through)\s*", p):
+            range_next = True
+            continue
+        if re.fullmatch(r"\s*(?:or|and|,|/|and/or)\s*", p):
+            continue
+        v = p.strip().removeprefix("stage").strip().upper()
+        if range_next and out:
+            out[-1] = out[-1] + "-" + v
+            range_next = False
+        else:
+            out.append(v)
+    return out
+
+
+def _bounded_stage(system: str, comp: str | None, post: str | None, vals: list[str], s: int, e: int) -> Stage:
+    op = comparator(comp) if comp else ""
+    post = (post or "").strip()
+    if post:
+        op = ">=" if any(w in post for w in ("higher", "greater", "above", "more", "later", "worse")) else "<="
+    if op in (">", ">=") and len(vals) == 1:
+        return Stage(start=s, end=e, system=system, low=vals[0] + ("+" if op == ">" else ""))
+    if op in ("<", "<=") and len(vals) == 1:
+        return Stage(start=s, end=e, system=system, high=vals[0] + ("-" if op == "<" else ""))
+    ranges = [v for v in vals if "-" in v]
+    if len(vals) == 1 and ranges:
+        lo, hi = vals[0].split("-", 1)
+        return Stage(start=s, end=e, system=system, low=lo, high=hi)
+    return Stage(start=s, end=e, system=system, values=vals)
+
+
+def stages(low: str) -> list[Stage]:
+    """Stages and classes: "stage IIIB-IV", "BCLC stage B or C", "Child-Pugh A or B",
+    "NYHA class III or IV", "T1-2 N0 M0", "Gleason ≥ 7", "grade ≥ 3"."""
+    out: list[Stage] = []
+    taken: list[tuple[int, int]] = []
+    for m in _LETTER_STAGE.finditer(low):
+        system = _system_name(m.group("sys").split()[0] if not m.group("sys").startswith("barcelona") else "bclc")
+        vals = _stage_values(m.group("vals"))
+        if system == "Child-Pugh" and not all(re.fullmatch(r"[ABC][0-9]?|[0-9]{1,2}", v.split("-")[0]) for v in vals):
+            continue
+        if system in ("BCLC", "Binet") and not all(re.fullmatch(r"[0ABCD](?:-[0ABCD])?", v) for v in vals):
+            continue
+        if system == "Child" and not re.search(r"child", m.group("sys")):
+            continue
+        out.append(_bounded_stage(system, m.group("comp"), None, vals, m.start(), m.end()))
+        taken.append(m.span())
+    for m in _STAGE_RE.finditer(low):
+        if any(s <= m.start() < e for s, e in taken):
+            continue
+        system = "stage"
+        ctx = low[max(0, m.start() - 40): m.end() + 60]
+        for word, name in (("figo", "FIGO"), ("ann arbor", "Ann Arbor"), ("ajcc", "stage"), ("rai", "Rai")):
+            if word in ctx:
+                system = name
+        vals = _stage_values(m.group("vals"))
+        out.append(_bounded_stage(system, m.group("comp"), m.group("post"), vals, m.start(), m.end()))
+        taken.append(m.span())
+    for m in _STAGE_LETTER_AFTER.finditer(low):
+        if any(s <= m.start() < e for s, e in taken):
+            continue
+        ctx = low[max(0, m.start() - 60): m.end() + 80]
+        system = "BCLC" if re.search(r"bclc|barcelona|hepatocellular|hcc|liver", ctx) else (
+            "Binet" if "binet" in ctx else "")
+        if system:
+            out.append(_bounded_stage(system, None, None, _stage_values(m.group("vals")), m.start(), m.end()))
+            taken.append(m.span())
+    for m in _TNM.finditer(low):
+        if not (m.group("n") or m.group("m")) and not re.search(r"\btnm|\bajcc|\bstage|\btumou?r", low):
+            continue
+        for key, system in (("t", "TNM-T"), ("n", "TNM-N"), ("m", "TNM-M")):
+            if m.group(key):
+                out.append(Stage(start=m.start(key), end=m.end(key), system=system, values=[m.group(key).upper()]))
+    for m in _GLEASON.finditer(low):
+        vals = [m.group("v")] if not m.group("v2") else [m.group("v") + "-" + m.group("v2")]
+        out.append(_bounded_stage("Gleason", m.group("comp"), None, vals, m.start(), m.end()))
+    for m in _GRADE.finditer(low):
+        comp = m.group("comp") or m.group("pre")
+        vals = _stage_values(m.group("vals"))
+        out.append(_bounded_stage("grade", comp, m.group("post"), vals, m.start(), m.end()))
+    return out
+
+
+# -- pregnancy, lactation, contraception ------------------------------------------------
+
+_PREGNANT = re.compile(r"\bpregnan\w*|\bgestation\w*|\bexpecting\s+a\s+(?:baby|child)")
+_LACTATING = re.compile(r"\b(?:lactat\w*|breast[- ]?feed\w*|breast[- ]?fed|nursing(?!\s+(?:home|staff|care|facility)))")
+_CONTRACEPTION = re.compile(r"\b(?:contracept\w*|birth\s+control|(?:child|child-)bearing\s+potential|"
+                            r"barrier\s+method|abstinence|sterili[sz]\w*|condoms?)")
+_REPRO_NEG = re.compile(r"(?:\bnot\b|\bnon-?|\bnegative\b|\bno\b|\bneither\b|\bnor\b)[^.;]{0,25}$")
+_PREG_TEST = re.compile(r"negative\s+(?:serum\s+|urine\s+)*(?:\w+\s+)?pregnancy\s+test|pregnancy\s+test\s+(?:must\s+be\s+|is\s+)?negative")
+
+
+def reproductive(low: str) -> list[Reproductive]:
+    out: list[Reproductive] = []
+    test = _PREG_TEST.search(low)
+    for pattern, state in ((_PREGNANT, "pregnant"), (_LACTATING, "lactating"), (_CONTRACEPTION, "contraception")):
+        m = pattern.search(low)
+        if not m:
+            continue
+        if (state == "pregnant" and not test and re.match(r"pregnancy\s+test", low[m.start():])
+                and not re.search(r"\bpregnan(?!cy\s+test)", low)):
+            continue  # "a pregnancy test will be done": says nothing of the patient
+        negated = state != "contraception" and (bool(_REPRO_NEG.search(low[max(0, m.start() - 30): m.start()]))
+                                              or (state == "pregnant" and test is not None))
+        out.append(Reproductive(start=m.start(), end=m.end(), state=state, negated=negated))
+    return out
+
+
+# -- consent and commitments -----------------------------------------------------------
+
+_CONSENT = re.compile(r"\b(?:informed\s+consent|consent\s+form|written\s+consent|give\s+consent|provide\s+consent|"
+                      r"signed?\s+(?:the\s+)?consent|consent(?:ed)?\b|assent|willing(?:ness)?\b|able\s+to\s+(?:comply|"
+                      r"understand|follow|read)|comply\s+with|compliance|agree(?:s|d)?\s+to|adhere\s+to)")
+
+
+def consents(low: str) -> list[Consent]:
+    m = _CONSENT.search(low)
+    return [Consent(start=m.start(), end=m.end())] if m else []
+
+
+# -- conditions and treatments ---------------------------------------------------------
+
+_NEG_CUE = re.compile(r"(?:\bno\b|\bnot\b|\bwithout\b|\babsence\s+of|\bfree\s+of|\bnegative\s+for|\bnever\b|"
+                      r"\bnone\b|\bneither\b|\bnor\b|\bexclud\w*|\bno\s+(?:known|prior|previous|history|evidence))"
+                      r"[^.;:]{0,60}$")
+_NEG_BREAK = re.compile(r"\b(?:but|except|however|unless|other\s+than|although|if)\b|,\s*(?:and\s+)?(?:must|should|with)\b")
+_OTHER_CUE = re.compile(r"(?:\bother\b|\banother\b|\bsecond\b|\badditional\b|\bsecondary\b|\bprevious\b|\bprior\b|"
+                        r"\bconcurrent\b|\bconcomitant\b|\bsynchronous\b|\bmetachronous\b)[^.;,]{0,30}$")
+_ACTIVE_CUE = re.compile(r"(?:\bactive\b|\buncontrolled\b|\bcurrent\w*\b|\bongoing\b|\bsymptomatic\b|\buntreated\b|"
+                         r"\bunstable\b|\bsevere\b|\bclinically\s+significant\b|\bdecompensated\b|\bacute\b|"
+                         r"\bpoorly\s+controlled\b|\binadequately\s+controlled\b)[^.;,]{0,30}$")
+_ALLERGY = re.compile(r"(?:allerg\w*|hypersensitiv\w*|contraindicat\w*|anaphyla\w*)[^.;]{0,60}$")
+
+THERAPY_NOUNS: list[tuple[re.Pattern, str]] = [
+    (re.compile(r"\b(?:chemotherap\w*|chemo\b|cytotoxic\w*|chemoradi\w*)"), "chemotherapy"),
+    (re.compile(r"\b(?:immunotherap\w*|checkpoint\s+inhibit\w*|immune\s+checkpoint|anti-?pd-?(?:l)?1|pd-?(?:l)?1\s+"
+                r"(?:inhibit|antibod|blockade)\w*|anti-?ctla-?4)"), "immunotherapy"),
+    (re.compile(r"\b(?:radiotherap\w*|radiation(?:\s+therapy)?|irradiation|radiosurgery|sbrt|brachytherap\w*|"
+                r"radiat\w*\s+treatment)"), "radiotherapy"),
+    (re.compile(r"\b(?:transplant\w*)"), "transplant"),
+    (re.compile(r"\b(?:tace|transarterial\s+\w+|chemoemboli[sz]ation|emboli[sz]ation|radiofrequency\s+ablation|rfa|"
+                r"ablation|hepatic\s+arterial\s+infusion|hai[ct]?|loco-?regional\s+\w+|sirt|radioemboli[sz]ation|"
+                r"microwave\s+ablation|percutaneous\s+ethanol)"), "locoregional"),
+    (re.compile(r"\b(?:surgery|surgical\w*|resection|resected|operation|operated|\w+ectomy|\w+otomy)\b"), "surgery"),
+    (re.compile(r"\b(?:tyrosine\s+kinase\s+inhibitors?|tkis?\b|targeted\s+therap\w*|kinase\s+inhibitors?)"), "targeted"),
+    (re.compile(r"\b(?:hormon\w*\s+therap\w*|endocrine\s+therap\w*|androgen[- ]deprivation|adt\b|anti-?androgen\w*|"
+                r"aromatase\s+inhibitors?)"), "hormonal"),
+    (re.compile(r"\b(?:systemic\s+(?:therap\w*|treatment\w*|anti-?cancer)|anti-?cancer\s+(?:therap\w*|treatment\w*|"
+                r"agents?)|anti-?tumou?r\s+(?:therap\w*|treatment\w*)|(?:prior|previous)\s+(?:therap\w*|treatment\w*))"),
+     "any"),
+]
+_THERAPY_CUE = re.compile(r"\b(?:prior|previous\w*|received|receiving|treated|treatment|therap\w*|exposure|exposed|naive|"
+                          r"naïve|untreated|refractory|progress\w*|failed|failure|intoleran\w*|resistan\w*|lines?\b|"
+                          r"regimens?|administ\w*|taking|use\s+of|using|concomitant|concurrent|current\w*|history\s+of|"
+                          r"after|following|s/p|status\s+post|undergone|underwent)")
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "single": 1, "a": 1, "1": 1,
+                 "2": 2, "3": 3, "4": 4, "5": 5, "6": 6, "zero": 0, "0": 0}
+_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
+_LINES = re.compile(r"(?P<comp>" + COMPARATOR + r")?\s*(?P<n>one|two|three|four|five|six|single|zero|[0-6])\s*"
+                    r"(?P<post>or\s+more\s+|or\s+fewer\s+|or\s+less\s+|\+\s*)?(?:prior\s+|previous\s+|systemic\s+|"
+                    r"standard\s+|chemotherapy\s+|treatment\s+|therapeutic\s+|different\s+)*(?:lines?|regimens?)\b")
+_ORDINAL_LINE = re.compile(r"\b(?P<o>first|1st|second|2nd|third|3rd|fourth|4th)[- ]line\b(?P<post>\s+or\s+(?:later|"
+                           r"greater|higher|beyond|subsequent))?")
+_NAIVE = re.compile(r"\b(?:treatment[- ]na[iï]ve|therapy[- ]na[iï]ve|chemotherapy[- ]na[iï]ve|na[iï]ve\s+to|"
+                    r"previously\s+untreated|no\s+prior\s+(?:systemic\s+)?(?:therapy|treatment))")
+_WITHIN = re.compile(r"\bwithin\s+(?:the\s+)?(?:past\s+|last\s+|previous\s+)?(?P<n>[0-9]{1,3}|one|two|three|four|five|"
+                     r"six)\s*(?P<u>days?|weeks?|months?|years?)")
+_DAYS = {"d": 1, "w": 7, "m": 30.4375, "y": 365.25}
+
+
+def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
+    """Conditions (MeSH) and treatments named by the criterion, with negation and context;
+    `skip` spans (lab thresholds) name analytes, not drugs."""
+    out: list[AnyFact] = []
+    therapy_ctx = bool(_THERAPY_CUE.search(low)) or "therapy" in group.lower() or "medication" in group.lower()
+    for men in spot(text):
+        if any(s <= men.start < e for s, e in skip):
+            continue
+        before = low[max(0, men.start - 80): men.start]
+        clause = _NEG_BREAK.split(before)[-1]
+        negated = bool(_NEG_CUE.search(clause))
+        if men.kind == "condition":
+            out.append(Condition(start=men.start, end=men.end, text=text[men.start:men.end],
+                                 mesh=list(men.names), negated=negated,
+                                 other=bool(_OTHER_CUE.search(low[max(0, men.start - 40): men.start])),
+                                 active=bool(_ACTIVE_CUE.search(low[max(0, men.start - 40): men.start]))))
+        elif therapy_ctx and not _ALLERGY.search(low[max(0, men.start - 60): men.start]):
+            category = "drug" if men.kind == "drug" else procedure_category(men.names)
+            out.append(Therapy(start=men.start, end=men.end, category=category,
+                               names=[low[men.start:men.end]], mesh=list(men.names), negated=negated))
+    covered = [(f.start, f.end) for f in out if isinstance(f, Therapy)]
+    for pattern, category in THERAPY_NOUNS:
+        for m in pattern.finditer(low):
+            if any(s <= m.start() < e or m.start() <= s < m.end() for s, e in covered):
+                continue
+            if _ALLERGY.search(low[max(0, m.start() - 60): m.start()]):
+                continue
+            clause = _NEG_BREAK.split(low[max(0, m.start() - 80): m.start()])[-1]
+            out.append(Therapy(start=m.start(), end=m.end(), category=category, names=[m.group(0)],
+                               negated=bool(_NEG_CUE.search(clause))))
+            covered.append(m.span())
+    lines = _lines_of_therapy(low)
+    if lines is not None:
+        out.append(lines)
+    if out:
+        w = _WITHIN.search(low)
+        if w:
+            n = _NUMBER_WORDS.get(w.group("n"))
+            n = n if n is not None else int(w.group("n"))
+            for f in out:
+                if isinstance(f, Therapy):
+                    f.within_days = n * _DAYS[w.group("u")[0]]
+    return out
+
+
+def procedure_category(names: tuple[str, ...]) -> str:
+    joined = " ".join(names).lower()
+    if "radio" in joined or "radiation" in joined:
+        return "radiotherapy"
+    if "transplant" in joined:
+        return "transplant"
+    if "ablation" in joined or "emboli" in joined:
+        return "locoregional"
+    if "drug therapy" in joined or "chemotherapy" in joined:
+        return "chemotherapy"
+    if "immunotherapy" in joined:
+        return "immunotherapy"
+    return "surgery"
+
+
+def _lines_of_therapy(low: str) -> Therapy | None:
+    m = _NAIVE.search(low)
+    if m:
+        return Therapy(start=m.start(), end=m.end(), category="any", lines_comparator="=", lines=0)
+    m = _LINES.search(low)
+    if m:
+        n = _NUMBER_WORDS[m.group("n")]
+        post = (m.group("post") or "").strip()
+        op = comparator(m.group("comp")) if m.group("comp") else ""
+        if post.startswith(("or more", "+")):
+            op = ">="
+        elif post.startswith(("or fewer", "or less")):
+            op = "<="
+        elif not op or op == "=":
+            op = ">=" if re.search(r"\bat\s+least\b|\bprior\b|\bprevious\b", low[max(0, m.start() - 20): m.end()]) and not \
+                re.search(r"\bonly\b|\bexactly\b", low) else "="
+        return Therapy(start=m.start(), end=m.end(), category="any", lines_comparator=op, lines=n)
+    m = _ORDINAL_LINE.search(low)
+    if m:
+        prior = _ORDINALS[m.group("o")] - 1
+        op = ">=" if m.group("post") else "="
+        return Therapy(start=m.start(), end=m.end(), category="any", lines_comparator=op, lines=prior)
+    return None

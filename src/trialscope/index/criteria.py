@@ -1,0 +1,172 @@
+"""Parsed eligibility criteria for every study: derived from the store, rebuildable.
+
+Lives in `derived_dir(store.url, "criteria")/criteria.sqlite`:
+`criteria(nct PRIMARY KEY, data)` holds `trialscope.criteria.criteria_of(record)` (msgpack),
+`meta` the store seq caught up to and the parser's `FORMAT`. `catch_up(store)` (the
+AFTER_INGEST hook) applies `store.changes_since(seq)`; `rebuild(store)` starts over; a
+parser of another FORMAT finds the file stale and rebuilds it. The store stays the store of
+record: deleting the folder loses nothing, and `get_many` parses on the fly any study the
+file does not hold yet.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..criteria import FORMAT, Criteria, criteria_of, decode, parse_criteria
+from ..store import derived_dir
+
+BATCH = 1000
+
+
+def index_dir(store_or_url) -> Path:
+    url = store_or_url if isinstance(store_or_url, str) else store_or_url.url
+    return Path(derived_dir(url, "criteria"))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS criteria (nct TEXT PRIMARY KEY, data BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+        """
+    )
+    return db
+
+
+def _meta(db: sqlite3.Connection, key: str, default=None):
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+@contextmanager
+def _locked(folder: Path):
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _wipe(folder: Path) -> None:
+    for name in ("criteria.sqlite", "criteria.sqlite-wal", "criteria.sqlite-shm"):
+        (folder / name).unlink(missing_ok=True)
+
+
+def seq(store) -> int:
+    """The store seq the derived criteria reflect (0 when never built or stale)."""
+    path = index_dir(store) / "criteria.sqlite"
+    if not path.exists():
+        return 0
+    db = _connect(path)
+    try:
+        if _meta(db, "format") != str(FORMAT):
+            return 0
+        return int(_meta(db, "seq", 0))
+    finally:
+        db.close()
+
+
+def catch_up(store, progress=None) -> int:
+    """Parse the criteria of every study changed since the last catch-up; returns how many.
+
+    Called after every ingest and sync (cli.AFTER_INGEST). A file written by another
+    FORMAT of the parser is rebuilt from scratch.
+    """
+    folder = index_dir(store)
+    with _locked(folder):
+        db = _connect(folder / "criteria.sqlite")
+        try:
+            if _meta(db, "format") not in (None, str(FORMAT)):
+                db.close()
+                _wipe(folder)
+                db = _connect(folder / "criteria.sqlite")
+            done_seq = int(_meta(db, "seq", 0))
+            if store.max_seq() <= done_seq:
+                return 0
+            done = 0
+            while True:
+                batch = store.changes_since(done_seq, BATCH)
+                if not batch:
+                    break
+                rows = [(s.nct_id, criteria_of(s.record)) for s in batch]
+                db.executemany("INSERT OR REPLACE INTO criteria (nct, data) VALUES (?, ?)", rows)
+                done_seq = max(s.seq for s in batch)
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (str(done_seq),))
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?)", (str(FORMAT),))
+                db.commit()
+                done += len(rows)
+                if progress is not None:
+                    progress(done)
+            return done
+        finally:
+            db.close()
+
+
+def rebuild(store, progress=None) -> int:
+    """Drop the derived criteria and parse every study again."""
+    folder = index_dir(store)
+    with _locked(folder):
+        _wipe(folder)
+    return catch_up(store, progress=progress)
+
+
+_READERS: dict[str, tuple[int, sqlite3.Connection, threading.Lock]] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def _reader(folder: Path) -> tuple[sqlite3.Connection, threading.Lock] | None:
+    """A shared read connection, reopened when a rebuild replaced the file."""
+    path = folder / "criteria.sqlite"
+    try:
+        inode = os.stat(path).st_ino
+    except OSError:
+        return None
+    key = str(path)
+    with _READERS_LOCK:
+        got = _READERS.get(key)
+        if got is None or got[0] != inode:
+            if got is not None:
+                got[1].close()
+            got = (inode, _connect(path), threading.Lock())
+            _READERS[key] = got
+        return got[1], got[2]
+
+
+def get_many(store, ncts) -> dict[str, Criteria]:
+    """Parsed criteria of these studies: from the derived file, or parsed now from the store
+    for any study it lacks (a fresh ingest not yet caught up, or no file at all)."""
+    ncts = list(dict.fromkeys(ncts))
+    out: dict[str, Criteria] = {}
+    reader = _reader(index_dir(store))
+    if reader is not None:
+        db, lock = reader
+        with lock:
+            current = _meta(db, "format") == str(FORMAT)
+            if current:
+                for i in range(0, len(ncts), 500):
+                    chunk = ncts[i : i + 500]
+                    marks = ",".join("?" * len(chunk))
+                    for nct, data in db.execute(f"SELECT nct, data FROM criteria WHERE nct IN ({marks})", chunk):
+                        out[nct] = decode(data)
+    missing = [n for n in ncts if n not in out]
+    if missing:
+        for nct, study in store.get_many(missing).items():
+            module = (study.record.get("protocolSection") or {}).get("eligibilityModule") or {}
+            out[nct] = parse_criteria(module.get("eligibilityCriteria"))
+    return out
+
+
+def get(store, nct: str) -> Criteria | None:
+    return get_many(store, [nct]).get(nct)

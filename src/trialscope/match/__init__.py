@@ -1,0 +1,243 @@
+"""Patient-to-trial matching: from a patient's note to the trials they can join.
+
+    >>> result = match(store, "60-year-old man with advanced HCC, progressed on sorafenib ...")
+    >>> result.trials[0].nct_id, result.trials[0].explanation
+    ('NCT03949231', 'meets 7 of 9 inclusion criteria; no exclusion applies; unknown: ECOG')
+
+How a match runs (each step its own module):
+
+1. facts: `patient.extract_facts(note)` reads age, sex, conditions (MeSH, with negation and
+   family history), stage, performance status, treatments, labs, pregnancy, smoking; the
+   caller's structured facts override what was read;
+2. candidates: `retrieve.candidates` runs several queries made from the note and the facts,
+   fuses them with the embedding neighbours and applies the hard filters (age, sex, healthy
+   volunteers, open status, distance);
+3. ranking: `rank` scores every candidate from retrieval features, then assesses the best
+   `rank.ASSESS` criterion by criterion (`assess.assess`) and re-ranks them with the
+   eligibility features; a trial that a criterion decisively excludes says which one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from . import rank as _rank
+from .retrieve import Candidate, Filters, Queries, candidates, vector_index
+
+MAX_NOTE = 100_000  # characters of a note that are read; a longer one is cut (and says so)
+MAX_LIMIT = 100
+SEXES = ("female", "male")
+
+__all__ = ["MAX_LIMIT", "MAX_NOTE", "MatchError", "MatchResult", "Trial", "match", "read_facts"]
+
+
+class MatchError(ValueError):
+    """Input the caller can fix (an empty note, an age out of range); `param` names it."""
+
+    def __init__(self, message: str, param: str = "text"):
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass
+class Trial:
+    """One ranked trial: what it is, its score, and its assessment against the patient."""
+
+    nct_id: str
+    brief_title: str
+    overall_status: str | None
+    phases: list[str]
+    score: float
+    assessment: object | None = None
+    found_by: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """"likely eligible", "possibly eligible" or "excluded" (`Assessment.eligible`)."""
+        return self.assessment.eligible if self.assessment is not None else "possibly eligible"
+
+    @property
+    def explanation(self) -> str:
+        return self.assessment.explanation if self.assessment is not None else "not assessed"
+
+    def as_json(self) -> dict:
+        a = self.assessment
+        return {
+            "nctId": self.nct_id, "briefTitle": self.brief_title, "overallStatus": self.overall_status,
+            "phases": self.phases, "score": round(self.score, 4), "verdict": self.verdict,
+            "explanation": self.explanation, "foundBy": self.found_by,
+            "assessment": a.as_json() if a is not None else None,
+        }
+
+
+@dataclass
+class MatchResult:
+    facts: object
+    queries: Queries
+    filters: Filters
+    trials: list[Trial]
+    candidates: int
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        f = self.filters
+        return {
+            "facts": self.facts.as_json(),
+            "filters": {"age": f.age, "sex": f.sex, "healthyVolunteer": f.healthy, "openOnly": f.open_only,
+                        "near": list(f.near) if f.near else None, "ids": f.ids or None},
+            "queries": self.queries.as_json(),
+            "candidates": self.candidates,
+            "notes": self.notes,
+            "trials": [t.as_json() for t in self.trials],
+        }
+
+
+# --- the pipeline, step by step (benchmarks/match.py runs the same steps) ----------------------
+def read_facts(text: str, overrides: dict | None = None):
+    """The patient's facts from the note, with `overrides` (structured facts) applied."""
+    from .patient import extract_facts
+
+    facts = extract_facts(text or "")
+    if overrides:
+        facts = facts.with_overrides(overrides)
+    return facts
+
+
+def filters_for(facts, *, near=None, open_only: bool = False, ids: list[str] | None = None) -> Filters:
+    """The hard filters for a patient: their age and sex, healthy volunteer or not."""
+    return Filters(age=facts.age, sex=facts.sex, healthy=True if facts.healthy else None,
+                   open_only=open_only, near=near, ids=list(ids or []))
+
+
+@dataclass
+class Prepared:
+    """Candidates and their stage-1 features for one note."""
+
+    facts: object
+    filters: Filters
+    queries: Queries
+    cands: list[Candidate]
+    rows: list[dict[str, float]]
+
+
+def prepare(store, text: str, facts, filters: Filters) -> Prepared:
+    cands, queries = candidates(store, text, facts, filters)
+    idx = vector_index(store)
+    lexical = idx.lexical() if idx is not None else None
+    patient = _rank.patient_of(facts, queries, text, lexical)
+    rows = _rank.retrieval_features(cands, patient, lexical)
+    return Prepared(facts, filters, queries, cands, rows)
+
+
+def assess_many(store, facts, ncts: list[str], records: dict | None = None) -> dict[str, object]:
+    """Each study's assessment against the patient (criteria from the derived index)."""
+    from ..index.criteria import get_many
+    from .assess import assess
+
+    if not ncts:
+        return {}
+    if records is None:
+        records = {n: s.record for n, s in store.get_many(ncts).items()}
+    crit = get_many(store, [n for n in ncts if n in records])
+    return {n: assess(crit[n], facts, records[n]) for n in ncts if n in records and n in crit}
+
+
+def order(p: Prepared, model: _rank.Model, assessments: dict[str, object],
+          assess_top: int = _rank.ASSESS) -> tuple[list[int], list[float]]:
+    """Candidate positions best first, and their scores: stage 1 over all, stage 2 over the
+    first `assess_top` (scores of the rest are kept below every re-ranked one)."""
+    s1 = model.retrieval.score(p.rows)
+    first = sorted(range(len(p.cands)), key=lambda i: (-s1[i], i))
+    top = first[:assess_top]
+    rows2 = [p.rows[i] | _rank.eligibility_features(assessments.get(p.cands[i].nct_id)) for i in top]
+    s2 = model.eligibility.score(rows2)
+    best = sorted(range(len(top)), key=lambda k: (-s2[k], k))
+    ordered = [top[k] for k in best] + first[assess_top:]
+    floor = min(s2) if len(top) else 0.0
+    scores = [float(s2[k]) for k in best] + [floor - 1.0 - i * 1e-6 for i in range(len(first) - len(top))]
+    return ordered, scores
+
+
+def match(store, text: str, *, facts: dict | None = None, age: float | None = None,
+          sex: str | None = None, near: tuple[float, float, float] | None = None,
+          open_only: bool = False, limit: int = 20, ids: list[str] | None = None,
+          model: _rank.Model | None = None) -> MatchResult:
+    """The trials a patient can join, best first, each assessed criterion by criterion.
+
+    `facts` (structured, as in `MatchResult.facts.as_json()`) and `age` / `sex` override what
+    the note says. `near` is (lat, lon, radius_km); `ids` checks the note against just those
+    trials. Raises MatchError for input the caller can fix, `trialscope.search.FilterError`
+    for a filter out of range.
+    """
+    notes: list[str] = []
+    text = text if isinstance(text, str) else ""
+    if not text.strip() and not facts:
+        raise MatchError("the note is empty: give the patient's note (or structured facts)")
+    if len(text) > MAX_NOTE:
+        notes.append(f"the note is {len(text):,} characters; the first {MAX_NOTE:,} were read")
+        text = text[:MAX_NOTE]
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise MatchError(f"limit must be 1 to {MAX_LIMIT}", "limit")
+    overrides = dict(facts or {})
+    if age is not None:
+        overrides["age"] = age
+    if sex is not None:
+        overrides["sex"] = sex
+    _check_overrides(overrides)
+    patient = read_facts(text, overrides)
+    if patient.age is None:
+        notes.append("no age found in the note: trials of every age are considered")
+    if patient.sex is None:
+        notes.append("no sex found in the note: trials for either sex are considered")
+    filters = filters_for(patient, near=near, open_only=open_only, ids=ids)
+    p = prepare(store, text, patient, filters)
+    model = model or _rank.shipped_model()
+    s1 = model.retrieval.score(p.rows)
+    first = sorted(range(len(p.cands)), key=lambda i: (-s1[i], i))
+    wanted = [p.cands[i].nct_id for i in first[:max(_rank.ASSESS, limit)]]
+    records = {n: s.record for n, s in store.get_many(wanted).items()}
+    assessments = assess_many(store, patient, wanted, records)
+    ordered, scores = order(p, model, assessments, max(_rank.ASSESS, limit))
+    trials = []
+    for i, score in zip(ordered[:limit], scores, strict=False):
+        c = p.cands[i]
+        rec = records.get(c.nct_id)
+        if rec is None:
+            continue
+        trials.append(_trial(c, rec, score, assessments.get(c.nct_id)))
+    return MatchResult(patient, p.queries, filters, trials, len(p.cands), notes)
+
+
+def _check_overrides(o: dict) -> None:
+    if "age" in o and o["age"] is not None:
+        try:
+            a = float(o["age"])
+        except (TypeError, ValueError):
+            raise MatchError("age must be a number of years", "age") from None
+        if math.isnan(a) or not 0 <= a <= 120:
+            raise MatchError("age must be 0 to 120 years", "age")
+        o["age"] = a
+    if "sex" in o and o["sex"] is not None:
+        s = str(o["sex"]).strip().lower()
+        if s not in SEXES:
+            raise MatchError("sex must be female or male", "sex")
+        o["sex"] = s
+
+
+_SOURCE_LABEL = {"note": "the note's words", "brief": "title and summary", "cond": "conditions",
+                 "key": "key terms", "intr": "treatments", "knn": "meaning (embedding)"}
+
+
+def _trial(c: Candidate, record: dict, score: float, assessment) -> Trial:
+    from ..record import RecordError, display_title, validate
+
+    p = record.get("protocolSection") or {}
+    try:
+        title = display_title(validate(record))
+    except RecordError:
+        title = (p.get("identificationModule") or {}).get("briefTitle") or c.nct_id
+    status = (p.get("statusModule") or {}).get("overallStatus")
+    phases = (p.get("designModule") or {}).get("phases") or []
+    found = [_SOURCE_LABEL[s] for s in sorted(c.ranks, key=lambda s: c.ranks[s]) if s in _SOURCE_LABEL]
+    return Trial(c.nct_id, title, status, list(phases), score, assessment, found)

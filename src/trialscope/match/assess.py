@@ -1,0 +1,776 @@
+"""Assessing a patient against a trial, criterion by criterion.
+
+`assess(criteria, facts, record)` judges every criterion (and the record's structured
+eligibility: minimum and maximum age, sex, healthy volunteers) as met, not met or unknown
+for this patient, with the words of the note that decided it. A met exclusion or a failed
+inclusion is decisive: the patient is excluded, and the result says by which criterion.
+A criterion's typed facts (`trialscope.criteria.types`) are compared with the patient's
+(`trialscope.match.patient`): ages and sexes directly, labs after unit conversion
+(`criteria.units`), stages on their system's order, performance status across ECOG and
+Karnofsky, conditions and treatments through MeSH (a patient's condition meets a criterion
+naming it or anything broader), pregnancy and lactation. What the rules cannot decide stays
+unknown; commitments (consent, contraception, compliance) are unknown by nature and do not
+count against a trial.
+
+Three-valued logic combines facts: in an inclusion criterion all stated requirements must
+hold (alternatives of one kind, "HCC or cholangiocarcinoma", need one); an exclusion applies
+when any of its facts holds. An exclusion naming a broad class ("history of malignancy")
+does not apply to the trial's own disease.
+
+**An optional judge for what the rules leave unknown.** `assess(..., judge=J, note=text)`
+asks `J.judge(criterion_text, section, note, facts)` about every criterion the rules left
+unknown (commitments aside). `J` is anything with that method (`CriterionJudge`), e.g. a
+local model or a remote API client; it returns a `Judgement` (status, reason, evidence
+spans in the note) or None to abstain. It is off by default, nothing in trialscope needs
+it, and a judge that raises is treated as abstaining.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Protocol
+
+import msgspec
+
+from ..criteria.kinds import LOWER_BOUNDED
+from ..criteria.types import (
+    Age,
+    Condition,
+    Consent,
+    Criteria,
+    Criterion,
+    Lab,
+    Performance,
+    Reproductive,
+    Sex,
+    Stage,
+    Therapy,
+)
+from ..criteria.units import REFERENCE_ULN, convert, infer_unit
+from ..mesh import vocabulary
+from ..normalize import age_days
+from .patient import PatientFacts
+
+MET, NOT_MET, UNKNOWN = "met", "not_met", "unknown"
+EXCLUDED, POSSIBLY, LIKELY = "excluded", "possibly eligible", "likely eligible"
+
+
+class Evidence(msgspec.Struct, frozen=True):
+    """Words of the note (`start`, `end` offsets; -1 for a given fact) and what they say."""
+
+    start: int
+    end: int
+    fact: str  # "age 60", "ALT 85 U/L", "denies diabetes"
+
+
+class Judgement(msgspec.Struct, frozen=True):
+    """What a `CriterionJudge` says about one criterion."""
+
+    status: str  # MET | NOT_MET | UNKNOWN
+    reason: str = ""
+    evidence: tuple[tuple[int, int], ...] = ()
+
+
+class CriterionJudge(Protocol):
+    """Decides a criterion the rules leave unknown (a local model, a remote API...)."""
+
+    def judge(self, criterion: str, section: str, note: str, facts: PatientFacts) -> Judgement | None: ...
+
+
+class CriterionResult(msgspec.Struct, kw_only=True, omit_defaults=True):
+    section: str  # "inclusion" | "exclusion" | "structured"
+    criterion: Criterion
+    status: str  # MET | NOT_MET | UNKNOWN
+    decisive: bool = False  # a met exclusion, or a failed inclusion
+    reason: str = ""
+    evidence: list[Evidence] = []
+    children: list[CriterionResult] = []
+    judged_by: str = ""  # "rules", or the judge's name when one decided
+
+    @property
+    def label(self) -> str:
+        return self.criterion.label
+
+    @property
+    def text(self) -> str:
+        return self.criterion.text
+
+    @property
+    def kind(self) -> str:
+        return self.criterion.kind
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "section": self.section, "label": self.criterion.label, "text": self.criterion.text,
+            "kind": self.criterion.kind, "status": self.status, "decisive": self.decisive,
+            "reason": self.reason, "evidence": [msgspec.to_builtins(e) for e in self.evidence],
+            "criterionSpans": [[f.start, f.end] for f in self.criterion.facts],
+        }
+        if self.children:
+            out["children"] = [c.as_json() for c in self.children]
+        if self.judged_by and self.judged_by != "rules":
+            out["judgedBy"] = self.judged_by
+        return out
+
+
+class Summary(msgspec.Struct, kw_only=True):
+    inclusion_met: int = 0
+    inclusion_not_met: int = 0
+    inclusion_unknown: int = 0
+    exclusion_met: int = 0
+    exclusion_not_met: int = 0
+    exclusion_unknown: int = 0
+    eligible: str = POSSIBLY  # EXCLUDED | POSSIBLY | LIKELY
+    excluded_by: list[str] = []  # labels of the decisive criteria, "inclusion 3", "exclusion 5"
+    unknown: list[str] = []  # what stays to be checked, by kind ("ECOG", "platelets")
+
+
+class Assessment(msgspec.Struct, kw_only=True):
+    criteria: list[CriterionResult]
+    summary: Summary
+    explanation: str
+    features: dict[str, float]
+
+    @property
+    def eligible(self) -> str:
+        return self.summary.eligible
+
+    @property
+    def decisive(self) -> list[CriterionResult]:
+        return [r for r in self.criteria if r.decisive]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"eligible": self.summary.eligible, "explanation": self.explanation,
+                "summary": msgspec.to_builtins(self.summary), "features": self.features,
+                "criteria": [r.as_json() for r in self.criteria]}
+
+
+# -- the patient, indexed once per facts object -------------------------------------------
+
+
+class _Patient:
+    def __init__(self, facts: PatientFacts):
+        self.facts = facts
+        self.present: list[tuple[Any, set[str]]] = []  # (condition, its descriptors)
+        self.denied: list[tuple[Any, set[str]]] = []
+        for c in facts.conditions:
+            names = set(c.mesh)
+            if not names:
+                continue
+            if c.negated and not c.family:
+                self.denied.append((c, names))
+            elif c.present:
+                self.present.append((c, names))
+        self.treatments = [t for t in facts.treatments if not t.negated and t.status != "planned"]
+        self.denied_treatments = [t for t in facts.treatments if t.negated]
+        self.labs: dict[str, Any] = {}
+        for lab in facts.labs:
+            self.labs.setdefault(lab.analyte, lab)
+
+
+_LAST: list[_Patient] = []
+
+
+def _patient(facts: PatientFacts) -> _Patient:
+    if _LAST and _LAST[0].facts is facts:
+        return _LAST[0]
+    p = _Patient(facts)
+    _LAST[:] = [p]
+    return p
+
+
+@lru_cache(maxsize=100_000)
+def _ancestors(name: str) -> frozenset[str]:
+    return frozenset(vocabulary().ancestors(name))
+
+
+def _strength(criterion_names: set[str] | frozenset[str], patient_names: set[str]) -> float:
+    """How well a patient's condition meets a criterion's: 1 the same descriptor, 0.9 the
+    patient's is narrower (HCC meets "liver cancer"), 0.5 the criterion's is narrower, 0."""
+    if criterion_names & patient_names:
+        return 1.0
+    best = 0.0
+    for p in patient_names:
+        if _ancestors(p) & criterion_names:
+            return 0.9
+    for c in criterion_names:
+        if _ancestors(c) & patient_names:
+            best = 0.5
+    return best
+
+
+# -- per-fact judgements: True (the statement holds), False, None (unknown) ---------------
+
+
+class _Verdict:
+    __slots__ = ("value", "reason", "evidence")
+
+    def __init__(self, value: bool | None, reason: str = "", evidence: list[Evidence] | None = None):
+        self.value = value
+        self.reason = reason
+        self.evidence = evidence or []
+
+
+def _span(obj) -> tuple[int, int]:
+    if hasattr(obj, "start"):
+        return obj.start, obj.end
+    return obj if obj else (-1, -1)
+
+
+def _compare(value: float, op: str, bound: float, bound2: float | None = None) -> bool:
+    if op == "range" and bound2 is not None:
+        return bound <= value <= bound2
+    return {"<": value < bound, "<=": value <= bound + 1e-9, ">": value > bound, ">=": value >= bound - 1e-9,
+            "=": abs(value - bound) < 1e-9}.get(op, False)
+
+
+def _age(fact: Age, p: _Patient) -> _Verdict:
+    age = p.facts.age
+    if age is None:
+        return _Verdict(None, "age not stated")
+    ok = True
+    if fact.min_years is not None:
+        ok &= age >= fact.min_years if fact.min_inclusive else age > fact.min_years
+    if fact.max_years is not None:
+        # "18 to 80 years": an 80-year-old is in until their 81st birthday
+        ok &= age < fact.max_years + 1 if fact.max_inclusive else age < fact.max_years
+    s, e = _span(p.facts.age_span)
+    return _Verdict(ok, f"age {age:g}", [Evidence(s, e, f"age {age:g}")])
+
+
+def _sex(fact: Sex, p: _Patient) -> _Verdict:
+    if not p.facts.sex:
+        return _Verdict(None, "sex not stated")
+    s, e = _span(p.facts.sex_span)
+    return _Verdict(p.facts.sex == fact.sex, p.facts.sex, [Evidence(s, e, p.facts.sex)])
+
+
+_ECOG_FROM_KPS = ((90, 0), (70, 1), (50, 2), (30, 3), (0, 4))
+
+
+def _to_scale(value: float, scale: str, to: str) -> float:
+    if scale == to or {scale, to} == {"Karnofsky", "Lansky"}:
+        return value
+    if to == "ECOG":
+        return next(e for k, e in _ECOG_FROM_KPS if value >= k)
+    return {0: 95, 1: 75, 2: 55, 3: 35, 4: 15}.get(int(value), 15)
+
+
+def _performance(fact: Performance, p: _Patient) -> _Verdict:
+    if not p.facts.performance:
+        return _Verdict(None, "performance status not stated")
+    ps = next((x for x in p.facts.performance if x.scale == fact.scale), p.facts.performance[0])
+    value = _to_scale(ps.value, ps.scale, fact.scale)
+    ok = _compare(value, fact.comparator, fact.value, fact.value2)
+    label = f"{ps.scale} {ps.value:g}"
+    return _Verdict(ok, label, [Evidence(ps.start, ps.end, label)])
+
+
+def _lab(fact: Lab, p: _Patient, section: str) -> _Verdict:
+    lab = p.labs.get(fact.analyte)
+    if lab is None:
+        return _Verdict(None, f"{fact.analyte} not stated")
+    op = fact.comparator
+    if op == "=":  # a bare threshold: a floor for counts, a ceiling for the rest
+        floor = fact.analyte in LOWER_BOUNDED
+        op = (">=" if floor else "<=") if section != "exclusion" else ("<" if floor else ">")
+    crit_unit = fact.unit or infer_unit(fact.analyte, fact.value)
+    note_unit = lab.unit or infer_unit(fact.analyte, lab.value)
+    approx = ""
+    if crit_unit in ("×ULN", "×LLN"):
+        limit = lab.uln if crit_unit == "×ULN" and lab.uln else None
+        if limit is not None:
+            value = lab.value / limit
+        else:
+            canon = convert(fact.analyte, lab.value, note_unit, "")
+            ref = REFERENCE_ULN.get(fact.analyte) if crit_unit == "×ULN" else None
+            if canon is None or (crit_unit == "×ULN" and ref is None):
+                return _Verdict(None, f"{fact.analyte}: no reference range to compare with")
+            value = convert(fact.analyte, lab.value, note_unit, crit_unit)
+            if value is None:
+                return _Verdict(None, f"{fact.analyte}: no reference range to compare with")
+            approx = " (against a typical upper limit of normal)"
+    else:
+        value = convert(fact.analyte, lab.value, note_unit, crit_unit)
+        if value is None:
+            return _Verdict(None, f"{fact.analyte}: units do not convert")
+    ok = _compare(value, op, fact.value, fact.value2)
+    label = f"{fact.analyte} {lab.value:g}{(' ' + lab.unit) if lab.unit else ''}"
+    return _Verdict(ok, label + approx, [Evidence(lab.start, lab.end, label)])
+
+
+_ROMAN = {"0": 0, "I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
+_LETTERS = {"0": 0, "A": 1, "B": 2, "C": 3, "D": 4}
+_STAGE_FAMILY = {"stage": "stage", "FIGO": "stage", "Ann Arbor": "stage", "AJCC": "stage"}
+
+
+def _ordinal(system: str, value: str) -> float | None:
+    """A stage's place on its system's order: "IIIB" 3.2, BCLC "C" 3, Child-Pugh "B7" 2."""
+    v = value.strip().upper().rstrip("+-")
+    if not v:
+        return None
+    if system in ("BCLC", "Binet"):
+        return float(_LETTERS[v[0]]) if v[0] in _LETTERS else None
+    if system == "Child-Pugh":
+        if v[0] in "ABC":
+            return float(_LETTERS[v[0]])
+        if v.isdigit():
+            n = int(v)
+            return 1.0 if n <= 6 else 2.0 if n <= 9 else 3.0
+        return None
+    if system.startswith("TNM-"):
+        digits = [c for c in v if c.isdigit()]
+        if v[1:3] == "IS":
+            return 0.5
+        if not digits:
+            return None
+        sub = "ABCD".find(v[-1]) + 1 if v[-1] in "ABCD" else 0
+        return int(digits[0]) + sub / 10
+    if v.isdigit():
+        return float(v)
+    roman = v.rstrip("ABC123")
+    sub = v[len(roman):]
+    if roman not in _ROMAN:
+        return None
+    frac = ("ABC".find(sub[0]) + 1) / 10 if sub and sub[0] in "ABC" else 0
+    return _ROMAN[roman] + frac
+
+
+def _stage(fact: Stage, p: _Patient) -> _Verdict:
+    family = _STAGE_FAMILY.get(fact.system, fact.system)
+    mine = [s for s in p.facts.stage if _STAGE_FAMILY.get(s.system, s.system) == family]
+    if not mine:
+        return _Verdict(None, f"{fact.system} not stated")
+    st = mine[0]
+    value = _ordinal(st.system, st.value)
+    label = f"{st.system if st.system != 'stage' else 'stage'} {st.value}"
+    ev = [Evidence(st.start, st.end, label)]
+    if value is None:
+        return _Verdict(None, label, ev)
+    exact_sub = abs(value - int(value)) > 1e-9
+
+    def within(lo: str, hi: str) -> bool | None:
+        lo_v = _ordinal(fact.system, lo) if lo else None
+        hi_v = _ordinal(fact.system, hi) if hi else None
+        if (lo and lo_v is None) or (hi and hi_v is None):
+            return None
+        if lo_v is not None:
+            if lo.endswith("+"):
+                if value <= lo_v + (0 if exact_sub or lo_v != int(lo_v) else 0.99):
+                    return False
+            elif value < lo_v - 1e-9:
+                return False
+        if hi_v is not None:
+            top = hi_v + (0.99 if hi_v == int(hi_v) else 0)
+            if hi.endswith("-"):
+                if value >= hi_v:
+                    return False
+            elif value > top + 1e-9:
+                return False
+        return True
+
+    if fact.values:
+        results = []
+        for v in fact.values:
+            lo, _, hi = v.partition("-")
+            results.append(within(lo, hi or lo))
+        if any(r for r in results):
+            return _Verdict(True, label, ev)
+        if all(r is False for r in results):
+            return _Verdict(False, label, ev)
+        return _Verdict(None, label, ev)
+    return _Verdict(within(fact.low, fact.high), label, ev)
+
+
+def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
+    names = set(fact.mesh)
+    if not names:
+        return _Verdict(None, "")
+    best, best_c = 0.0, None
+    for c, pnames in p.present:
+        if section == "exclusion" and (fact.other or _is_target(names, pnames, targets)):
+            continue  # "other malignancy", "history of cancer": not the trial's own disease
+        s = _strength(names, pnames)
+        if s > best:
+            best, best_c = s, c
+    if best >= 0.9 and best_c is not None:
+        ev = [Evidence(best_c.start, best_c.end, best_c.text)]
+        if best_c.uncertain:
+            return _Verdict(None, f"possible {best_c.text}", ev)
+        if section == "exclusion" and fact.active and best_c.historical:
+            return _Verdict(None, f"history of {best_c.text} (active?)", ev)
+        return _Verdict(True, best_c.text, ev)
+    for c, pnames in p.denied:
+        if _strength(names, pnames) >= 0.9:
+            return _Verdict(False, f"no {c.text}", [Evidence(c.start, c.end, f"no {c.text}")])
+    if best_c is not None:
+        return _Verdict(None, f"{best_c.text} (related)", [Evidence(best_c.start, best_c.end, best_c.text)])
+    return _Verdict(None, f"{fact.text} not mentioned")
+
+
+def _is_target(crit: set[str], patient: set[str], targets: frozenset[str]) -> bool:
+    """Whether the patient's condition is the trial's own disease, which an exclusion of a
+    class that holds it ("malignancy" in an HCC trial) cannot mean."""
+    if not targets:
+        return False
+    hits = patient & targets or {p for p in patient if _ancestors(p) & targets}
+    if not hits:
+        return False
+    return not (crit & patient) or bool(crit & targets)
+
+
+_SYSTEMIC = ("chemotherapy", "immunotherapy", "targeted", "hormonal", "drug")
+
+
+def _therapy(fact: Therapy, p: _Patient) -> _Verdict:
+    if fact.lines is not None:
+        lines = p.facts.lines
+        if lines is None:
+            return _Verdict(None, "lines of therapy not stated")
+        ok = _compare(float(lines.prior), fact.lines_comparator or "=", float(fact.lines))
+        return _Verdict(ok, f"{lines.prior} prior line(s)", [Evidence(lines.start, lines.end, f"{lines.prior} prior line(s)")])
+    want_names = {n.lower() for n in fact.names} | {m.lower() for m in fact.mesh}
+    hit = None
+    for t in p.treatments:
+        names = {t.name.lower(), *(m.lower() for m in t.mesh)}
+        if want_names & names and fact.category in ("drug", t.category, "surgery", "radiotherapy", "transplant",
+                                                    "locoregional"):
+            hit = t
+            break
+        if fact.category == t.category and fact.category != "drug":
+            hit = t
+            break
+        if fact.category == "any" and t.category in _SYSTEMIC:
+            hit = t
+            break
+        if fact.category == "chemotherapy" and t.category == "drug" and t.name in fact.names:
+            hit = t
+            break
+    if hit is not None:
+        label = f"{hit.name} ({hit.status})"
+        ev = [Evidence(hit.start, hit.end, label)]
+        if fact.within_days is not None and hit.status != "current":
+            return _Verdict(None, f"{label}: when?", ev)
+        return _Verdict(True, label, ev)
+    for t in p.denied_treatments:
+        if (fact.category == t.category or want_names & {t.name.lower(), *(m.lower() for m in t.mesh)}
+                or (fact.category == "any" and t.category in _SYSTEMIC + ("any",))):
+            return _Verdict(False, f"no {t.name}", [Evidence(t.start, t.end, f"no {t.name}")])
+    if fact.category == "any" and p.facts.lines is not None and p.facts.lines.prior == 0:
+        ln = p.facts.lines
+        return _Verdict(False, "no prior treatment", [Evidence(ln.start, ln.end, "no prior treatment")])
+    return _Verdict(None, f"{' '.join(fact.names) or fact.category} not mentioned")
+
+
+def _reproductive(fact: Reproductive, p: _Patient) -> _Verdict:
+    if fact.state == "contraception":
+        return _Verdict(None, "commitment at enrolment")
+    flag = p.facts.pregnant if fact.state == "pregnant" else p.facts.lactating
+    if flag is not None:
+        return _Verdict(flag.value, ("" if flag.value else "not ") + fact.state,
+                        [Evidence(flag.start, flag.end, ("" if flag.value else "not ") + fact.state)])
+    if p.facts.sex == "male":
+        s, e = _span(p.facts.sex_span)
+        return _Verdict(False, "male", [Evidence(s, e, "male")])
+    if p.facts.age is not None and (p.facts.age >= 60 or p.facts.age < 10):
+        s, e = _span(p.facts.age_span)
+        return _Verdict(False, f"age {p.facts.age:g}", [Evidence(s, e, f"age {p.facts.age:g}")])
+    return _Verdict(None, f"{fact.state} not stated")
+
+
+def _fact(fact, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
+    if isinstance(fact, Age):
+        v = _age(fact, p)
+    elif isinstance(fact, Sex):
+        v = _sex(fact, p)
+    elif isinstance(fact, Performance):
+        v = _performance(fact, p)
+    elif isinstance(fact, Lab):
+        v = _lab(fact, p, section)
+    elif isinstance(fact, Stage):
+        v = _stage(fact, p)
+    elif isinstance(fact, Condition):
+        v = _condition(fact, p, section, targets)
+    elif isinstance(fact, Therapy):
+        v = _therapy(fact, p)
+    elif isinstance(fact, Reproductive):
+        v = _reproductive(fact, p)
+    else:
+        return _Verdict(None, "commitment at enrolment" if isinstance(fact, Consent) else "")
+    if fact.negated and v.value is not None:
+        v.value = not v.value
+        v.reason = ("not: " if v.value is False else "") + v.reason
+    return v
+
+
+# -- criteria --------------------------------------------------------------------------
+
+_AND_KINDS = ("age", "sex", "performance", "lab")
+_COMMITMENT_KINDS = ("consent",)
+
+
+def _combine_any(values: list[bool | None]) -> bool | None:
+    if any(v is True for v in values):
+        return True
+    if values and all(v is False for v in values):
+        return False
+    return None
+
+
+def _combine_all(values: list[bool | None]) -> bool | None:
+    if any(v is False for v in values):
+        return False
+    if values and all(v is True for v in values):
+        return True
+    return None
+
+
+def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozenset[str]):
+    """(holds?, reason, evidence) for the criterion's own facts."""
+    by_kind: dict[str, list[_Verdict]] = {}
+    for f in criterion.facts:
+        kind = f.__struct_config__.tag
+        if kind == "grade" or (isinstance(f, Stage) and f.system == "grade"):
+            continue  # a toxicity grade qualifies the condition beside it
+        if isinstance(f, Reproductive) and f.state == "contraception" and len(criterion.facts) > 1:
+            continue
+        by_kind.setdefault(kind, []).append(_fact(f, p, section, targets))
+    if not by_kind:
+        return None, "", []
+    parts: list[bool | None] = []
+    for kind, verdicts in by_kind.items():
+        values = [v.value for v in verdicts]
+        if section == "exclusion":
+            parts.append(_combine_any(values))
+        elif kind in _AND_KINDS:
+            parts.append(_combine_all(values))
+        else:
+            parts.append(_combine_any(values))
+    value = _combine_any(parts) if section == "exclusion" else _combine_all(parts)
+    verdicts = [v for vs in by_kind.values() for v in vs]
+    deciding = [v for v in verdicts if v.value is value] if value is not None else verdicts
+    reason = "; ".join(dict.fromkeys(v.reason for v in deciding if v.reason))
+    evidence = [e for v in deciding for e in v.evidence]
+    has_grade = any(isinstance(f, Stage) and f.system == "grade" for f in criterion.facts)
+    if has_grade and value is True and section == "exclusion":
+        value, reason = None, reason + " (grade not stated)"
+    return value, reason, evidence
+
+
+def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset[str]) -> CriterionResult:
+    own, reason, evidence = _statement(c, p, section, targets)
+    children = [_judge_criterion(ch, section, p, targets) for ch in c.children]
+    value = own
+    if children:
+        kid_values = [{MET: True, NOT_MET: False}.get(ch.status) for ch in children]
+        low = c.text.lower()
+        any_of = section == "exclusion" or any(w in low for w in ("one of", "any of", "either", " or "))
+        kids = _combine_any(kid_values) if any_of else _combine_all(kid_values)
+        if own is None:
+            value = kids
+        elif kids is not None:
+            value = _combine_any([own, kids]) if section == "exclusion" else _combine_all([own, kids])
+        if value is not None and own is None:
+            decided = [ch for ch, v in zip(children, kid_values, strict=True) if v is value]
+            reason = "; ".join(ch.reason for ch in decided if ch.reason)
+            evidence = [e for ch in decided for e in ch.evidence]
+    status = MET if value is True else NOT_MET if value is False else UNKNOWN
+    decisive = (section == "exclusion" and status == MET) or (section == "inclusion" and status == NOT_MET)
+    return CriterionResult(section=section, criterion=c, status=status, decisive=decisive, reason=reason,
+                           evidence=_unique(evidence), children=children, judged_by="rules")
+
+
+def _unique(evidence: list[Evidence]) -> list[Evidence]:
+    return list(dict.fromkeys(evidence))
+
+
+def _structured(record: dict | None, p: _Patient) -> list[CriterionResult]:
+    module = ((record or {}).get("protocolSection") or {}).get("eligibilityModule") or {}
+    out: list[CriterionResult] = []
+    try:
+        lo, hi = age_days(module.get("minimumAge")), age_days(module.get("maximumAge"))
+    except ValueError:
+        lo = hi = None
+    if lo is not None or hi is not None:
+        lo_y = lo / 365.25 if lo is not None else None
+        hi_y = hi / 365.25 if hi is not None else None
+        text = "Age " + (f"{module.get('minimumAge')}" if lo is not None else "") + (
+            " to " if lo is not None and hi is not None else "") + (
+            f"{'up to ' if lo is None else ''}{module.get('maximumAge')}" if hi is not None else " or older")
+        c = Criterion(text=text, start=-1, end=-1, label="age", kind="age",
+                      facts=[Age(min_years=lo_y, max_years=hi_y)])
+        out.append(_judge_criterion(c, "inclusion", p, frozenset()))
+    sex = str(module.get("sex") or "").upper()
+    if sex in ("FEMALE", "MALE"):
+        c = Criterion(text=f"Sex: {sex.lower()}", start=-1, end=-1, label="sex", kind="sex",
+                      facts=[Sex(sex=sex.lower())])
+        out.append(_judge_criterion(c, "inclusion", p, frozenset()))
+    if module.get("healthyVolunteers") is False and p.facts.healthy:
+        c = Criterion(text="Does not accept healthy volunteers", start=-1, end=-1, label="healthy", kind="other")
+        out.append(CriterionResult(section="inclusion", criterion=c, status=NOT_MET, decisive=True,
+                                   reason="healthy volunteer", judged_by="rules"))
+    for r in out:
+        r.section = "structured"
+    return out
+
+
+def _targets(criteria: Criteria, record: dict | None) -> frozenset[str]:
+    """The trial's own diseases: the record's condition MeSH terms, else the conditions its
+    inclusion criteria name."""
+    meshes = (((record or {}).get("derivedSection") or {}).get("conditionBrowseModule") or {}).get("meshes") or []
+    names = {m.get("term") for m in meshes if isinstance(m, dict) and m.get("term")}
+    if not names:
+        names = {n for c in criteria.inclusion for f in c.facts if isinstance(f, Condition) and not f.negated
+                 for n in f.mesh}
+    if not names:
+        conds = (((record or {}).get("protocolSection") or {}).get("conditionsModule") or {}).get("conditions") or []
+        vocab = vocabulary()
+        names = {n for cond in conds[:10] if isinstance(cond, str) for n in vocab.lookup(cond)[:3]}
+    return frozenset(names)
+
+
+_UNKNOWN_NAMES = {"performance": "performance status", "stage": "stage", "therapy": "prior therapy",
+                  "reproductive": "pregnancy", "condition": "condition", "age": "age", "sex": "sex"}
+
+
+def _unknown_name(r: CriterionResult) -> str | None:
+    c = r.criterion
+    if c.kind in ("consent", "other"):
+        return None
+    if c.kind == "lab":
+        labs = [f.analyte for f in c.facts if isinstance(f, Lab)]
+        return ", ".join(dict.fromkeys(labs)) if labs else "labs"
+    if c.kind == "performance":
+        scales = [f.scale for f in c.facts if isinstance(f, Performance)]
+        return scales[0] if scales else "performance status"
+    if c.kind == "stage":
+        systems = [f.system for f in c.facts if isinstance(f, Stage) and f.system != "grade"]
+        return systems[0] if systems else "stage"
+    if c.kind == "reproductive" and all(isinstance(f, Reproductive) and f.state == "contraception"
+                                        for f in c.facts):
+        return None
+    return _UNKNOWN_NAMES.get(c.kind)
+
+
+def assess(criteria: Criteria, facts: PatientFacts, record: dict | None = None, *,
+           judge: CriterionJudge | None = None, note: str | None = None) -> Assessment:
+    """Judge each criterion of a trial for this patient (see the module docstring)."""
+    p = _patient(facts)
+    targets = _targets(criteria, record)
+    results = _structured(record, p)
+    for section, c in criteria.sections():
+        results.append(_judge_criterion(c, section, p, targets))
+    if judge is not None:
+        _ask_judge(judge, results, note or "", facts)
+    return _summarise(results, p, targets)
+
+
+def _ask_judge(judge: CriterionJudge, results: list[CriterionResult], note: str, facts: PatientFacts) -> None:
+    name = type(judge).__name__
+    for r in results:
+        if r.status != UNKNOWN or r.criterion.kind in _COMMITMENT_KINDS or r.section == "structured":
+            continue
+        try:
+            j = judge.judge(r.criterion.text, r.section, note, facts)
+        except Exception:  # a judge that fails abstains
+            continue
+        if j is None or j.status not in (MET, NOT_MET):
+            continue
+        r.status = j.status
+        r.reason = j.reason
+        r.evidence = [Evidence(s, e, note[s:e][:80] if 0 <= s <= e <= len(note) else "") for s, e in j.evidence]
+        r.decisive = (r.section == "exclusion" and r.status == MET) or (r.section != "exclusion" and r.status == NOT_MET)
+        r.judged_by = name
+
+
+def _summarise(results: list[CriterionResult], p: _Patient, targets: frozenset[str]) -> Assessment:
+    s = Summary()
+    unknown: list[str] = []
+    incl = [r for r in results if r.section in ("inclusion", "structured")]
+    excl = [r for r in results if r.section == "exclusion"]
+    for r in incl:
+        if r.status == MET:
+            s.inclusion_met += 1
+        elif r.status == NOT_MET:
+            s.inclusion_not_met += 1
+        else:
+            s.inclusion_unknown += 1
+    for r in excl:
+        if r.status == MET:
+            s.exclusion_met += 1
+        elif r.status == NOT_MET:
+            s.exclusion_not_met += 1
+        else:
+            s.exclusion_unknown += 1
+    for r in results:
+        if r.status == UNKNOWN:
+            name = _unknown_name(r)
+            if name and name not in unknown:
+                unknown.append(name)
+    s.unknown = unknown[:6]
+    s.excluded_by = [f"{r.section} {r.criterion.label or '?'}" for r in results if r.decisive]
+    conditions_met = any(r.status == MET and r.criterion.kind == "condition" for r in incl)
+    cond_strength = _target_strength(targets, p)
+    if s.excluded_by:
+        s.eligible = EXCLUDED
+    elif (conditions_met or cond_strength >= 0.9) and s.inclusion_met >= max(1, (len(incl) - s.inclusion_unknown) // 2):
+        s.eligible = LIKELY
+    else:
+        s.eligible = POSSIBLY
+    return Assessment(criteria=results, summary=s, explanation=_explain(s, results, incl),
+                      features=_features(s, results, incl, excl, cond_strength, conditions_met))
+
+
+def _target_strength(targets: frozenset[str], p: _Patient) -> float:
+    best = 0.0
+    for _c, names in p.present:
+        best = max(best, _strength(set(targets), names))
+    return best
+
+
+def _explain(s: Summary, results: list[CriterionResult], incl: list[CriterionResult]) -> str:
+    decisive = [r for r in results if r.decisive]
+    if decisive:
+        r = decisive[0]
+        label = f"{r.section} {r.criterion.label}".strip() if r.criterion.label else r.section
+        what = "meets exclusion" if r.section == "exclusion" else "fails"
+        text = r.criterion.text if len(r.criterion.text) <= 80 else r.criterion.text[:77] + "..."
+        more = f" (and {len(decisive) - 1} more)" if len(decisive) > 1 else ""
+        because = f" [{r.reason}]" if r.reason else ""
+        return f"excluded: {what} {label}: {text}{because}{more}"
+    parts = [f"meets {s.inclusion_met} of {len(incl)} inclusion criteria"]
+    parts.append("no exclusion applies" if s.exclusion_met == 0 else f"{s.exclusion_met} exclusions apply")
+    if s.unknown:
+        parts.append("unknown: " + ", ".join(s.unknown))
+    return "; ".join(parts)
+
+
+def _features(s: Summary, results, incl, excl, cond_strength: float, conditions_met: bool) -> dict[str, float]:
+    n_in, n_ex = len(incl), len(excl)
+
+    def kind_status(kind: str, section_rows) -> float:
+        rows = [r for r in section_rows if r.criterion.kind == kind]
+        if any(r.status == NOT_MET for r in rows if r.section != "exclusion") or any(
+                r.status == MET for r in rows if r.section == "exclusion"):
+            return -1.0
+        if any(r.status == MET for r in rows if r.section != "exclusion"):
+            return 1.0
+        return 0.0
+
+    typed_in = [r for r in incl if r.criterion.kind not in ("consent", "other")]
+    return {
+        "incl_total": float(n_in), "incl_met": float(s.inclusion_met), "incl_not_met": float(s.inclusion_not_met),
+        "incl_unknown": float(s.inclusion_unknown), "excl_total": float(n_ex), "excl_met": float(s.exclusion_met),
+        "excl_not_met": float(s.exclusion_not_met), "excl_unknown": float(s.exclusion_unknown),
+        "decisive": 1.0 if s.excluded_by else 0.0,
+        "incl_met_frac": s.inclusion_met / n_in if n_in else 0.0,
+        "incl_unknown_frac": s.inclusion_unknown / n_in if n_in else 0.0,
+        "excl_met_frac": s.exclusion_met / n_ex if n_ex else 0.0,
+        "typed_incl_met_frac": (sum(r.status == MET for r in typed_in) / len(typed_in)) if typed_in else 0.0,
+        "cond_strength": cond_strength, "cond_met": 1.0 if conditions_met else 0.0,
+        "age_ok": kind_status("age", results), "sex_ok": kind_status("sex", results),
+        "lab_ok": kind_status("lab", results), "stage_ok": kind_status("stage", results),
+        "perf_ok": kind_status("performance", results), "therapy_ok": kind_status("therapy", results),
+        "reproductive_ok": kind_status("reproductive", results),
+        "eligible": {EXCLUDED: -1.0, POSSIBLY: 0.0, LIKELY: 1.0}[s.eligible],
+    }

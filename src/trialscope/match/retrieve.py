@@ -1,0 +1,333 @@
+"""Candidates for a patient: several queries made from the facts, fused with the embedding
+neighbours by reciprocal-rank fusion, under hard filters.
+
+Each source is one ranked list, at most `DEPTH` deep:
+
+- `note`: the note's words as one BM25 bag over every field (what `trialscope search` does
+  with a note);
+- `brief`: the same words over titles and summaries only, where a sparse record (a title and
+  a summary, nothing else) competes on equal terms with a full one;
+- `cond`: the patient's own conditions (negated, family and historical mentions left out)
+  as MeSH-aware `cond:` terms, so trials filed under a narrower descriptor match too;
+- `key`: the note's most specific words (highest idf over the trials' key fields), OR-ed;
+- `intr`: the patient's treatments, in the interventions and in the eligibility text
+  (trials "after sorafenib" name it there);
+- `knn`: the studies nearest to the note by embedding (`index/vectors.py`).
+
+A study's fused score is `sum(SOURCE_WEIGHTS[s] / (RRF_K + rank_s))` over the sources that
+found it. Hard filters (age and sex, where a missing bound never drops a trial; healthy
+volunteers; open status; distance; a list of ids) apply to every source, the embedding
+neighbours included, through the search index's own filters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from ..search import FilterError, Searcher, SearchRequest
+
+DEPTH = 1000  # per source, and the size of the fused list
+RRF_K = 60
+SOURCE_WEIGHTS: dict[str, float] = {"note": 1.0, "brief": 0.7, "cond": 1.0, "key": 0.5, "intr": 0.3,
+                                    "knn": 0.7}
+KEY_WORDS = 12
+MAX_QUERY_WORDS = 400  # the note's first distinct words that make its BM25 bag
+MAX_CONDITIONS = 8
+MAX_TREATMENTS = 8
+SEARCHER_REFRESH_S = 2.0
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_DEID = re.compile(r"\[\*\*.*?\*\*\]", re.S)  # de-identification marks: [**2148-10-1**]
+
+
+@dataclass
+class Filters:
+    """Hard filters: a study that fails one is never a candidate.
+
+    `age` in years and `sex` ("female" / "male") keep trials whose limits admit the patient
+    (a missing bound is open). `healthy=True` keeps only trials that accept healthy
+    volunteers. `near` is (lat, lon, radius_km). `ids` restricts to those studies (one
+    trial checked against a note).
+    """
+
+    age: float | None = None
+    sex: str | None = None
+    healthy: bool | None = None
+    open_only: bool = False
+    near: tuple[float, float, float] | None = None
+    ids: list[str] = field(default_factory=list)
+
+    def request(self, **kw) -> SearchRequest:
+        """A search request carrying these filters."""
+        sex = self.sex.upper() if self.sex else None
+        return SearchRequest(
+            age=self.age, sex=sex, healthy_volunteers=True if self.healthy else None,
+            status=["open"] if self.open_only else [], near=self.near, ids=list(self.ids),
+            facets=False, snippets=False, lenient=True, **kw)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.age is not None or self.sex or self.healthy or self.open_only or self.near
+                    or self.ids)
+
+
+@dataclass
+class Candidate:
+    """A study found for the patient: its rank in each source, its fused score, and what the
+    vector index holds about it (`trialscope.similar.Features`, embedding cosine)."""
+
+    nct_id: str
+    ranks: dict[str, int] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+    fused: float = 0.0
+    features: object | None = None
+    emb: float = 0.0
+
+
+@dataclass
+class Queries:
+    """The texts each source searches with (shown in the JSON, so a result can be traced)."""
+
+    note: str = ""
+    cond: list[tuple[str, float]] = field(default_factory=list)  # MeSH name, condition_weight
+    key: list[str] = field(default_factory=list)
+    intr: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {"conditions": [n for n, _ in self.cond], "keyTerms": self.key, "treatments": self.intr}
+
+
+def clean_text(text: str) -> str:
+    """The note as plain lower-case words: no query syntax, no de-identification marks."""
+    text = _DEID.sub(" ", text or "")
+    return " ".join(w.lower() for w in _WORD.findall(text))
+
+
+# Words of notes that say nothing about which trial fits (grammar, and the way notes are written)
+_STOP_WORDS = """
+a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had
+has have having he her here hers herself him himself his how i if in into is it its itself just me
+more most my no nor not now of off on once only or other our out over own same she should so some
+such than that the their them then there these they this those through to too under until up very
+was we were what when where which while who whom why will with would you your yo y o s t
+patient patients presents presented presenting complains complaining complaint comes came brought
+reports reported states stated noted notes note year years old month months week weeks day days
+ago history past also well time times since today currently recently prior
+"""
+_STOP = frozenset(_STOP_WORDS.split())
+
+
+def _bag(words: str, limit: int = MAX_QUERY_WORDS) -> str:
+    """The first `limit` distinct words that carry meaning (a long note repeats itself, and
+    each word costs a scorer)."""
+    seen: dict[str, None] = {}
+    for w in words.split():
+        if len(w) > 1 and not w.isdigit() and w not in _STOP:
+            seen.setdefault(w, None)
+            if len(seen) >= limit:
+                break
+    return " ".join(seen)
+
+
+def _quote(name: str) -> str:
+    words = _WORD.findall(name)
+    return '"' + " ".join(words) + '"' if words else ""
+
+
+SYMPTOM_WEIGHT = 0.3
+
+
+@lru_cache(maxsize=20_000)
+def condition_weight(name: str) -> float:
+    """How much a patient's condition says about which trials fit: 1 for a disease or
+    disorder (MeSH C and F03 trees), SYMPTOM_WEIGHT for a sign or symptom only (C23: "Cough",
+    "Weight Loss"), 0 for a descriptor that is no condition at all ("Emergencies" has a C23
+    tree too, but notes name it for the department) or a name MeSH does not know."""
+    from ..mesh import vocabulary
+
+    trees = vocabulary().tree_numbers(name)
+    if any(t.startswith(("C", "F03")) and not t.startswith("C23") for t in trees):
+        return 1.0
+    if any(t.startswith("C23") for t in trees) and not any(t.startswith("N") for t in trees):
+        return SYMPTOM_WEIGHT
+    return 0.0
+
+
+def own_conditions(facts) -> list[tuple[str, float]]:
+    """MeSH names of the patient's own conditions with their `condition_weight`, diseases
+    first, then in note order. Negated, family and past mentions are left out; each mention
+    gives its first two descriptors ("liver cancer": Liver Neoplasms, Carcinoma,
+    Hepatocellular)."""
+    out: dict[str, float] = {}
+    for c in facts.present_conditions():
+        if c.historical:
+            continue
+        for name in c.mesh[:2]:
+            w = condition_weight(name)
+            if w > 0 and name not in out:
+                out[name] = w
+    ranked = sorted(out.items(), key=lambda kv: -kv[1])
+    return ranked[:MAX_CONDITIONS]
+
+
+def treatments(facts) -> list[str]:
+    """The patient's prior and current treatments (lower-case names), in note order."""
+    out: list[str] = []
+    for t in facts.treatments:
+        if t.negated or t.status == "planned" or not t.name:
+            continue
+        if t.name not in out:
+            out.append(t.name)
+    return out[:MAX_TREATMENTS]
+
+
+def make_queries(text: str, facts, lexical) -> Queries:
+    """What each source asks, from the note and the facts read from it."""
+    words = clean_text(text)
+    q = Queries(note=_bag(words), cond=own_conditions(facts), intr=treatments(facts))
+    if lexical is not None and words:
+        from ..similar import text_features
+
+        top = lexical.top_words(text_features(_bag(words)), KEY_WORDS * 2)
+        q.key = [w for w in top if w.isalnum() and not w.isdigit()][:KEY_WORDS]
+    return q
+
+
+# --- the searcher and the vector index, shared per store --------------------------------
+_SEARCHERS: dict[str, tuple[float, Searcher]] = {}
+_LOCK = threading.Lock()
+
+
+def searcher_for(store) -> Searcher:
+    """A Searcher over the store's index (built or caught up on first use), refreshed at
+    most every SEARCHER_REFRESH_S so a long-running process sees new ingests."""
+    now = time.monotonic()
+    with _LOCK:
+        got = _SEARCHERS.get(store.url)
+        if got is None:
+            searcher = Searcher(store)
+            _SEARCHERS[store.url] = (now, searcher)
+            return searcher
+        stamp, searcher = got
+        if now - stamp > SEARCHER_REFRESH_S:
+            _SEARCHERS[store.url] = (now, searcher)
+            with contextlib.suppress(Exception):
+                searcher.catch_up()
+        return searcher
+
+
+def vector_index(store):
+    """The store's vector index (built if it never was), or None for an empty store."""
+    from ..similar import _index
+
+    return _index(store)
+
+
+# --- running the sources ------------------------------------------------------------------
+def _run(searcher: Searcher, filters: Filters, depth: int, **kw) -> list[tuple[str, float]]:
+    res = searcher.search(filters.request(limit=depth, **kw))
+    return [(h.nct_id, h.score) for h in res.hits]
+
+
+def _lexical_sources(searcher: Searcher, q: Queries, filters: Filters, depth: int) -> dict[str, list]:
+    out: dict[str, list[tuple[str, float]]] = {}
+    if q.note:
+        out["note"] = _run(searcher, filters, depth, query=q.note)
+        brief = " OR ".join(f"{f}:({q.note})" for f in ("title", "summary"))
+        out["brief"] = _run(searcher, filters, depth, query=brief, expand_mesh=False)
+    diseases = [n for n, w in q.cond if w >= 1.0] or [n for n, _ in q.cond]
+    names = [n for n in map(_quote, diseases) if n]
+    if names:
+        out["cond"] = _run(searcher, filters, depth, fields={"cond": " OR ".join(names)})
+    if q.key:
+        out["key"] = _run(searcher, filters, depth, query=" OR ".join(q.key))
+    drugs = [n for n in map(_quote, q.intr) if n]
+    if drugs:
+        ors = " OR ".join(f"intr:{d} OR elig:{d}" for d in drugs)
+        out["intr"] = _run(searcher, filters, depth, query=ors)
+    return out
+
+
+def _knn(store, idx, searcher: Searcher, text: str, filters: Filters, depth: int) -> tuple[list, np.ndarray | None]:
+    """Embedding neighbours of the note that pass the filters, nearest first."""
+    from ..index.embeddings import get_encoder
+
+    words = clean_text(text)
+    if idx is None or not words:
+        return [], None
+    vec = get_encoder().encode([words])[0]
+    if not np.any(vec):
+        return [], None
+    got = idx.knn(vec, depth)
+    feats = idx.features([r for r, _ in got])
+    ranked = [(feats[r][0], s) for r, s in got if r in feats]
+    if filters.active and ranked:
+        keep = {n for n, _ in _run(searcher, _with_ids(filters, [n for n, _ in ranked]), len(ranked))}
+        ranked = [(n, s) for n, s in ranked if n in keep]
+    return ranked[:depth], vec
+
+
+def _with_ids(filters: Filters, ids: list[str]) -> Filters:
+    wanted = [i for i in ids if i in set(filters.ids)] if filters.ids else ids
+    return Filters(filters.age, filters.sex, filters.healthy, filters.open_only, filters.near,
+                   wanted or ["NCT00000000"])
+
+
+def candidates(store, text: str, facts, filters: Filters | None = None, depth: int = DEPTH,
+               weights: dict[str, float] | None = None) -> tuple[list[Candidate], Queries]:
+    """The fused candidate list for a note (best first, at most `depth`) and the queries.
+
+    Raises `trialscope.search.FilterError` for a filter value out of range.
+    """
+    filters = filters or Filters()
+    weights = weights or SOURCE_WEIGHTS
+    searcher = searcher_for(store)
+    idx = vector_index(store)
+    lexical = idx.lexical() if idx is not None else None
+    q = make_queries(text, facts, lexical)
+    if filters.ids:
+        depth = max(depth, len(filters.ids))
+    lists = _lexical_sources(searcher, q, filters, depth)
+    knn, vec = _knn(store, idx, searcher, text, filters, depth)
+    if knn:
+        lists["knn"] = knn
+    by_id: dict[str, Candidate] = {}
+    for source, ranked in lists.items():
+        w = weights.get(source, 0.0)
+        for rank, (nct, score) in enumerate(ranked, 1):
+            c = by_id.get(nct)
+            if c is None:
+                c = by_id[nct] = Candidate(nct)
+            c.ranks[source] = rank
+            c.scores[source] = score
+            c.fused += w / (RRF_K + rank)
+    ordered = sorted(by_id.values(), key=lambda c: (-c.fused, c.nct_id))[:depth]
+    if idx is not None and ordered:
+        _attach_features(idx, ordered, vec)
+    return ordered, q
+
+
+def _attach_features(idx, cands: list[Candidate], vec: np.ndarray | None) -> None:
+    rows = idx.rows_of([c.nct_id for c in cands])
+    feats = idx.features(list(rows.values()))
+    for c in cands:
+        row = rows.get(c.nct_id)
+        if row is None or row not in feats:
+            continue
+        c.features = feats[row][1]
+        if "knn" in c.scores:
+            c.emb = c.scores["knn"]
+        elif vec is not None:
+            c.emb = float(idx.vector(row) @ vec)
+
+
+__all__ = ["DEPTH", "Candidate", "FilterError", "Filters", "Queries", "candidates", "clean_text",
+           "make_queries", "own_conditions", "searcher_for", "treatments"]
