@@ -52,10 +52,11 @@ AGG_FILTERS: dict[str, tuple[str, dict[str, Any]]] = {
     "sex": ("sex", {"f": "FEMALE", "m": "MALE", "a": "ALL"}),
     "healthy": ("healthy_volunteers", {"y": True}),
 }
-_FILTERS = ("overallStatus", "ids", "geo", "advanced", "synonyms", "outcomeSwitched")  # the last: an extension
+_FILTERS = ("overallStatus", "ids", "geo", "advanced", "synonyms")
 API_PARAMS = {f"query.{a}" for a in QUERY_AREAS} | {f"filter.{f}" for f in _FILTERS} | {
     f"postFilter.{f}" for f in _FILTERS} | {"sort", "fields", "countTotal", "pageSize", "pageToken",
-                                            "format", "markupFormat", "aggFilters", "geoDecay"}
+                                            "format", "markupFormat", "aggFilters", "geoDecay",
+                                            "filter.outcomeSwitched"}  # the last: a trialscope extension
 _INT = re.compile(r"^\+?\d{1,9}$")
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 _GEO = re.compile(rf"^distance\(\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*(mi|km|m|ft)?\s*\)$", re.I)
@@ -243,9 +244,9 @@ def api_request(params) -> tuple[SearchRequest, ApiOptions]:
         expr = _text(name, params.get(name))
         if expr:
             kw.setdefault("advanced", []).append((name, expr))
-    switched = _merged(params, "outcomeSwitched")  # trialscope extension: see /studies/{nctId}/history
+    switched = params.get("filter.outcomeSwitched")  # trialscope extension: see /studies/{nctId}/history
     if switched:
-        kw["outcome_switched"] = parse_bool(_which(params, "outcomeSwitched"), switched)
+        kw["outcome_switched"] = parse_bool("filter.outcomeSwitched", switched)
     agg = (params.get("aggFilters") or "").strip()
     if agg:
         parse_agg_filters(agg, kw)
