@@ -55,7 +55,7 @@ AGG_FILTERS: dict[str, tuple[str, dict[str, Any]]] = {
 _FILTERS = ("overallStatus", "ids", "geo", "advanced", "synonyms")
 API_PARAMS = {f"query.{a}" for a in QUERY_AREAS} | {f"filter.{f}" for f in _FILTERS} | {
     f"postFilter.{f}" for f in _FILTERS} | {"sort", "fields", "countTotal", "pageSize", "pageToken",
-                                            "format", "markupFormat", "aggFilters", "geoDecay"}
+                                            "format", "markupFormat", "aggFilters", "geoDecay", "query.patient"}
 _INT = re.compile(r"^\+?\d{1,9}$")
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 _GEO = re.compile(rf"^distance\(\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*(mi|km|m|ft)?\s*\)$", re.I)
