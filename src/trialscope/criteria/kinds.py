@@ -24,12 +24,13 @@ from .types import (
     Performance,
     Reproductive,
     Sex,
+    Smoking,
     Stage,
     Therapy,
 )
 from .units import ANALYTES, CASE_SENSITIVE, UNIT, normalize_unit
 
-_KIND_ORDER = ("age", "sex", "performance", "lab", "stage", "reproductive", "therapy", "condition",
+_KIND_ORDER = ("age", "sex", "performance", "lab", "stage", "reproductive", "smoking", "therapy", "condition",
                "consent")
 _MAX_TEXT = 4000  # a criterion longer than this is typed on its first part only
 
@@ -59,6 +60,8 @@ def _typed(text: str, group: str) -> tuple[str, tuple[AnyFact, ...]]:
         facts += stages(low)
     if _has(low, _REPRODUCTIVE_WORDS):
         facts += reproductive(low)
+    if _has(low, _SMOKING_WORDS):
+        facts += smoking(low)
     if _has(low, _CONSENT_WORDS):
         facts += consents(low)
     facts += concepts(text, low, group, skip=[(f.start, f.end) for f in lab_facts])
@@ -83,6 +86,7 @@ _STAGE_WORDS = ("stage", "bclc", "barcelona", "child", "binet", "figo", "nyha", 
 _TNM_GATE = re.compile(r"\b[cpy]?t(?:[0-4x]|is)")
 _REPRODUCTIVE_WORDS = ("pregn", "lactat", "breast", "nursing", "contracep", "birth control", "bearing", "steril",
                 "abstin", "condom", "barrier", "gestat", "expecting", "fertile")
+_SMOKING_WORDS = ("smok", "cigar", "tobacco", "pack-year", "pack year", "nicotine")
 _CONSENT_WORDS = ("consent", "assent", "willing", "able to", "comply", "complian", "agree", "adhere")
 _THERAPY_WORDS = ("therap", "chemo", "cytotox", "radi", "transplant", "tace", "arterial", "emboli", "ablation",
                   "rfa", "hai", "regional", "sirt", "surg", "resect", "operat", "ectomy", "otomy", "tki",
@@ -546,6 +550,41 @@ def reproductive(low: str) -> list[Reproductive]:
     return out
 
 
+# -- smoking ----------------------------------------------------------------------------
+
+_NEVER_SMOKER = re.compile(r"\bnon-?\s?smok\w*|\bnever[- ]smok\w*|\bnever\s+(?:have\s+)?smoked|\bno\s+(?:history\s+of\s+)?"
+                           r"(?:smoking|tobacco)|\bnot\s+(?:a\s+)?(?:current\s+)?smok\w*|\blifelong\s+non")
+_FORMER_SMOKER = re.compile(r"\b(?:former|ex-?|past|previous)[- ]?smok\w*|\bquit\s+smoking|\bstopped\s+smoking|"
+                            r"\bformer\s+(?:tobacco|cigarette)")
+_CURRENT_SMOKER = re.compile(r"\b(?:current|active|daily|regular|heavy)\s+(?:cigarette\s+|tobacco\s+)?(?:smok\w*|users?)|"
+                             r"\bsmok\w*\s+(?:at\s+least|≥|>|more\s+than)?\s*[0-9]+\s+cigarettes?|"
+                             r"\bcurrently\s+smok\w*|\bsmokers?\b")
+_PACK_YEARS = re.compile(r"(?P<comp>" + COMPARATOR + r")?\s*(?P<n>[0-9]{1,3}(?:\.[0-9])?)\s*(?:or\s+more\s+)?"
+                         r"pack[- ]?years?")
+
+
+def smoking(low: str) -> list[Smoking]:
+    """Smoking status asked for: "non-smokers", "current smokers", "≥ 10 pack-years"."""
+    py = _PACK_YEARS.search(low)
+    for pattern, status in ((_NEVER_SMOKER, "never"), (_FORMER_SMOKER, "former"), (_CURRENT_SMOKER, "current")):
+        m = pattern.search(low)
+        if m:
+            if status == "current" and py and not re.search(r"current|active|daily|currently", low):
+                status = "ever"  # "smokers with ≥ 20 pack-years": current or former
+            fact = Smoking(start=m.start(), end=m.end(), status=status)
+            break
+    else:
+        if not py:
+            return []
+        fact = Smoking(start=py.start(), end=py.end(), status="ever")
+    if py:
+        fact.pack_years = float(py.group("n"))
+        fact.pack_years_comparator = comparator(py.group("comp")) if py.group("comp") else ">="
+        if fact.pack_years_comparator == "=":
+            fact.pack_years_comparator = ">="
+    return [fact]
+
+
 # -- consent and commitments -----------------------------------------------------------
 
 _CONSENT = re.compile(r"\b(?:informed\s+consent|consent\s+form|written\s+consent|give\s+consent|provide\s+consent|"
@@ -607,8 +646,8 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
     `skip` spans (lab thresholds) name analytes, not drugs."""
     out: list[AnyFact] = []
     therapy_words = _has(low, _THERAPY_WORDS)
-    therapy_ctx = (therapy_words and bool(_THERAPY_CUE.search(low))) or "therapy" in group.lower() \
-        or "medication" in group.lower() or (_has(low, _THERAPY_CUE_WORDS) and bool(_THERAPY_CUE.search(low)))
+    therapy_ctx = "therapy" in group.lower() or "medication" in group.lower() or (
+        (therapy_words or _has(low, _THERAPY_CUE_WORDS)) and _THERAPY_CUE.search(low) is not None)
     covered: list[tuple[int, int]] = []
     mentions = spot(text)
     for men in mentions:

@@ -46,10 +46,11 @@ from ..criteria.types import (
     Performance,
     Reproductive,
     Sex,
+    Smoking,
     Stage,
     Therapy,
 )
-from ..criteria.units import REFERENCE_ULN, convert, infer_unit
+from ..criteria.units import LABELS, REFERENCE_ULN, convert, infer_unit
 from ..mesh import vocabulary
 from .patient import PatientFacts
 
@@ -481,6 +482,26 @@ def _reproductive(fact: Reproductive, p: _Patient) -> _Verdict:
     return _Verdict(None, f"{fact.state} not stated")
 
 
+# Whether a patient's smoking status is the one asked for (None: the note cannot say).
+_SMOKING = {
+    "current": {"current": True, "former": False, "never": False, "ever": None},
+    "never": {"current": False, "former": False, "never": True, "ever": False},
+    "former": {"current": False, "former": True, "never": False, "ever": None},
+    "ever": {"current": True, "former": True, "never": False, "ever": True},
+}
+
+
+def _smoking(fact: Smoking, p: _Patient) -> _Verdict:
+    sm = p.facts.smoker
+    if sm is None:
+        return _Verdict(None, "smoking not stated")
+    ok = _SMOKING.get(fact.status, {}).get(sm.status)
+    if ok and fact.pack_years is not None:
+        ok = None if sm.pack_years is None else _compare(sm.pack_years, fact.pack_years_comparator, fact.pack_years)
+    label = f"{sm.status} smoker" + (f", {sm.pack_years:g} pack-years" if sm.pack_years is not None else "")
+    return _Verdict(ok, label, [Evidence(sm.start, sm.end, label)])
+
+
 def _fact(fact, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
     if isinstance(fact, Age):
         v = _age(fact, p)
@@ -498,6 +519,8 @@ def _fact(fact, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
         v = _therapy(fact, p)
     elif isinstance(fact, Reproductive):
         v = _reproductive(fact, p)
+    elif isinstance(fact, Smoking):
+        v = _smoking(fact, p)
     else:
         return _Verdict(None, "commitment at enrolment" if isinstance(fact, Consent) else "")
     if fact.negated and v.value is not None:
@@ -620,27 +643,28 @@ def _targets(criteria: Criteria, elig: Eligibility) -> frozenset[str]:
                      for n in f.mesh)
 
 
-_UNKNOWN_NAMES = {"performance": "performance status", "stage": "stage", "therapy": "prior therapy",
-                  "reproductive": "pregnancy", "condition": "condition", "age": "age", "sex": "sex"}
+_UNKNOWN_NAMES = {"therapy": "prior therapy", "reproductive": "pregnancy", "age": "age", "sex": "sex",
+                  "smoking": "smoking"}
 
 
-def _unknown_name(r: CriterionResult) -> str | None:
+def _unknown_names(r: CriterionResult, p: _Patient) -> list[str]:
+    """What the note would have to say to decide this criterion ("ECOG", "platelets")."""
     c = r.criterion
     if c.kind in ("consent", "other"):
-        return None
+        return []
     if c.kind == "lab":
-        labs = [f.analyte for f in c.facts if isinstance(f, Lab)]
-        return ", ".join(dict.fromkeys(labs)) if labs else "labs"
+        return [LABELS.get(f.analyte, f.analyte) for f in c.facts if isinstance(f, Lab) and f.analyte not in p.labs]
     if c.kind == "performance":
-        scales = [f.scale for f in c.facts if isinstance(f, Performance)]
-        return scales[0] if scales else "performance status"
+        return [next((f.scale for f in c.facts if isinstance(f, Performance)), "performance status")]
     if c.kind == "stage":
-        systems = [f.system for f in c.facts if isinstance(f, Stage) and f.system != "grade"]
-        return systems[0] if systems else "stage"
+        return [next((f.system for f in c.facts if isinstance(f, Stage) and f.system != "grade"), "stage")]
+    if c.kind == "condition":
+        return [next((f.text.lower() for f in c.facts if isinstance(f, Condition)), "condition")]
     if c.kind == "reproductive" and all(isinstance(f, Reproductive) and f.state == "contraception"
                                         for f in c.facts):
-        return None
-    return _UNKNOWN_NAMES.get(c.kind)
+        return []
+    name = _UNKNOWN_NAMES.get(c.kind)
+    return [name] if name else []
 
 
 def assess(criteria: Criteria, facts: PatientFacts, record: dict | None = None, *,
@@ -698,10 +722,10 @@ def _summarise(results: list[CriterionResult], p: _Patient, targets: frozenset[s
             s.exclusion_unknown += 1
     for r in results:
         if r.status == UNKNOWN:
-            name = _unknown_name(r)
-            if name and name not in unknown:
-                unknown.append(name)
-    s.unknown = unknown[:6]
+            for name in _unknown_names(r, p):
+                if name not in unknown:
+                    unknown.append(name)
+    s.unknown = unknown
     s.excluded_by = [f"{r.section} {r.criterion.label or '?'}" for r in results if r.decisive]
     conditions_met = any(r.status == MET and r.criterion.kind == "condition" for r in incl)
     cond_strength = _target_strength(targets, p)
@@ -726,16 +750,21 @@ def _explain(s: Summary, results: list[CriterionResult], incl: list[CriterionRes
     decisive = [r for r in results if r.decisive]
     if decisive:
         r = decisive[0]
-        label = f"{r.section} {r.criterion.label}".strip() if r.criterion.label else r.section
-        what = "meets exclusion" if r.section == "exclusion" else "fails"
         text = r.criterion.text if len(r.criterion.text) <= 80 else r.criterion.text[:77] + "..."
-        more = f" (and {len(decisive) - 1} more)" if len(decisive) > 1 else ""
+        if r.section == "structured":
+            what = f"the registry's limits ({text})"
+        else:
+            label = f"{r.section} {r.criterion.label}" if r.criterion.label else f"an {r.section} criterion"
+            what = f"{label}{' (not met)' if r.section == 'inclusion' else ''}: {text}"
         because = f" [{r.reason}]" if r.reason else ""
-        return f"excluded: {what} {label}: {text}{because}{more}"
+        more = f" (and {len(decisive) - 1} more)" if len(decisive) > 1 else ""
+        return f"excluded by {what}{because}{more}"
     parts = [f"meets {s.inclusion_met} of {len(incl)} inclusion criteria"]
     parts.append("no exclusion applies" if s.exclusion_met == 0 else f"{s.exclusion_met} exclusions apply")
     if s.unknown:
-        parts.append("unknown: " + ", ".join(s.unknown))
+        shown = s.unknown[:5]
+        more = f" and {len(s.unknown) - 5} more" if len(s.unknown) > 5 else ""
+        parts.append("unknown: " + ", ".join(shown) + more)
     return "; ".join(parts)
 
 
@@ -766,5 +795,6 @@ def _features(s: Summary, results, incl, excl, cond_strength: float, conditions_
         "lab_ok": kind_status("lab", results), "stage_ok": kind_status("stage", results),
         "perf_ok": kind_status("performance", results), "therapy_ok": kind_status("therapy", results),
         "reproductive_ok": kind_status("reproductive", results),
+        "smoking_ok": kind_status("smoking", results),
         "eligible": {EXCLUDED: -1.0, POSSIBLY: 0.0, LIKELY: 1.0}[s.eligible],
     }
