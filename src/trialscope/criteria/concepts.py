@@ -125,10 +125,15 @@ _CUE_WORDS = {
     **dict.fromkeys(("allergy", "allergies", "allergic", "hypersensitivity", "hypersensitive",
                      "contraindication", "contraindications", "contraindicated", "anaphylaxis"), "allergy"),
     **dict.fromkeys(("but", "except", "however", "unless", "although", "if"), "stop"),
+    # a negation before these is about them, not the condition after ("not taking
+    # medications for essential tremor")
+    **dict.fromkeys(("medication", "medications", "medicine", "medicines", "drug", "drugs", "treatment",
+                     "treatments", "therapy", "therapies", "taking", "receiving", "using", "tested"), "absorb"),
 }
 # Smoking is read as a status of its own (a Smoking fact, PatientFacts.smoker), not a disorder.
 _SMOKING_WORDS = frozenset({"smoking", "smoker", "smokers", "smokes", "smoke", "smoked", "tobacco", "cigarettes"})
-_CUE_PAIRS = {("free", "of"): "neg", ("negative", "for"): "neg", ("other", "than"): "stop"}
+_CUE_PAIRS = {("free", "of"): "neg", ("negative", "for"): "neg", ("other", "than"): "stop",
+              ("or", "without"): ""}  # "with or without" negates nothing
 _CUE_REACH = {"neg": (60, False), "allergy": (60, False), "other": (30, True), "active": (30, True)}
 _STOP_MARKS = frozenset(".;:!?")
 
@@ -137,6 +142,7 @@ def _cues_before(ends: list[int], cues: list[str], pos: int) -> frozenset[str]:
     found: set[str] = set()
     i = bisect_right(ends, pos) - 1
     commas = 0
+    absorbed = False
     while i >= 0:
         end, cue = ends[i], cues[i]
         i -= 1
@@ -145,8 +151,11 @@ def _cues_before(ends: list[int], cues: list[str], pos: int) -> frozenset[str]:
         if cue == "comma":
             commas += 1
             continue
+        if cue == "absorb":
+            absorbed = True
+            continue
         reach, comma_ends = _CUE_REACH[cue]
-        if pos - end <= reach and not (comma_ends and commas):
+        if pos - end <= reach and not (comma_ends and commas) and not (absorbed and cue == "neg"):
             found.add(cue)
     return frozenset(found)
 
@@ -272,7 +281,7 @@ def spot(text: str, kinds: tuple[str, ...] = ("condition", "drug", "procedure"))
         if w.toks or w.low:  # a word
             if prev:
                 cue = _CUE_PAIRS.get((prev, w.low), cue)
-            if cue is not None:
+            if cue:
                 ends.append(pos)
                 cues.append(cue)
             prev = w.low

@@ -27,6 +27,7 @@ it, and a judge that raises is treated as abstaining.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -390,16 +391,22 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
     if not names:
         return _Verdict(None, "")
     best, best_c = 0.0, None
+    criterion_symptom = all(_is_symptom(n) for n in names)
     for c, pnames in p.present:
         if section == "exclusion" and (fact.other or _is_target(names, pnames, targets)):
             continue  # "other malignancy", "history of cancer": not the trial's own disease
         s = _strength(names, pnames)
+        if s > 0.5 and not criterion_symptom and all(_is_symptom(n) for n in pnames):
+            s = 0.5  # a cough does not establish a respiratory disease
         if s > best:
             best, best_c = s, c
     if best >= 0.9 and best_c is not None:
         ev = [Evidence(best_c.start, best_c.end, best_c.text)]
         if best_c.uncertain:
             return _Verdict(None, f"possible {best_c.text}", ev)
+        if section == "exclusion" and criterion_symptom:
+            # "pain", "fever", "bleeding" in an exclusion qualify something the rules cannot read
+            return _Verdict(None, f"{best_c.text} (a symptom: which one is meant?)", ev)
         if section == "exclusion" and fact.active and best_c.historical:
             return _Verdict(None, f"history of {best_c.text} (active?)", ev)
         return _Verdict(True, best_c.text, ev)
@@ -410,6 +417,14 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
     if best_c is not None:
         return _Verdict(None, f"{best_c.text} (related)", [Evidence(best_c.start, best_c.end, best_c.text)])
     return _Verdict(None, f"{fact.text} not mentioned")
+
+
+@lru_cache(maxsize=20_000)
+def _is_symptom(name: str) -> bool:
+    """A sign or symptom (MeSH C23: pain, fever, cough, hemorrhage), unless it is also a
+    nervous-system or metabolic disorder in its own right (seizures, obesity)."""
+    trees = vocabulary().tree_numbers(name)
+    return any(t.startswith("C23") for t in trees) and not any(t.startswith(("C10", "C18")) for t in trees)
 
 
 def _is_target(crit: set[str], patient: set[str], targets: frozenset[str]) -> bool:
@@ -423,7 +438,19 @@ def _is_target(crit: set[str], patient: set[str], targets: frozenset[str]) -> bo
     return not (crit & patient) or bool(crit & targets)
 
 
-_SYSTEMIC = ("chemotherapy", "immunotherapy", "targeted", "hormonal", "drug")
+_SYSTEMIC = ("chemotherapy", "immunotherapy", "targeted", "hormonal")
+
+
+_GENERIC_THERAPY = re.compile(r"^(?:prior\s+|previous\s+|major\s+|systemic\s+)?(?:chemo\w*|cytotoxic\w*|radio\w*|"
+                              r"radiation(?:\s+therapy)?|irradiation|immunotherap\w*|surgery|surgical\w*|operation|"
+                              r"operated|transplant\w*|targeted\s+therap\w*|hormon\w*\s+therap\w*|"
+                              r"endocrine\s+therap\w*|loco-?regional\s+\w+|checkpoint\s+inhibit\w*|anti-?pd-?l?1)$")
+
+
+def _generic(fact: Therapy) -> bool:
+    """Whether a therapy fact names a kind of treatment ("chemotherapy", "surgery") rather
+    than one ("hepatectomy", "Whipple"), so any treatment of the kind meets it."""
+    return not fact.mesh and all(_GENERIC_THERAPY.match(n.strip()) for n in fact.names)
 
 
 def _therapy(fact: Therapy, p: _Patient) -> _Verdict:
@@ -441,8 +468,8 @@ def _therapy(fact: Therapy, p: _Patient) -> _Verdict:
                                                     "locoregional"):
             hit = t
             break
-        if fact.category == t.category and fact.category != "drug":
-            hit = t
+        if fact.category == t.category and fact.category != "drug" and _generic(fact):
+            hit = t  # "prior chemotherapy", "previous surgery": any of its kind
             break
         if fact.category == "any" and t.category in _SYSTEMIC:
             hit = t
@@ -532,6 +559,7 @@ def _fact(fact, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
 # -- criteria --------------------------------------------------------------------------
 
 _AND_KINDS = ("age", "sex", "performance", "lab")
+_QUALIFIER_KINDS = ("age", "sex")
 _COMMITMENT_KINDS = ("consent",)
 
 
@@ -564,15 +592,26 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
     if not by_kind:
         return None, "", []
     parts: list[bool | None] = []
+    qualifiers: list[bool | None] = []
     for kind, verdicts in by_kind.items():
         values = [v.value for v in verdicts]
-        if section == "exclusion":
+        if section == "exclusion" and kind in _QUALIFIER_KINDS and len(by_kind) > 1:
+            # "Men with an abnormal prostate exam": the sex (or age) says whom the rest is about
+            qualifiers.append(_combine_all(values))
+        elif section == "exclusion":
             parts.append(_combine_any(values))
         elif kind in _AND_KINDS:
             parts.append(_combine_all(values))
         else:
             parts.append(_combine_any(values))
-    value = _combine_any(parts) if section == "exclusion" else _combine_all(parts)
+    if section == "exclusion":
+        value = _combine_any(parts)
+        if qualifiers:
+            value = _combine_all([value, *qualifiers])
+        elif value is True and set(by_kind) <= set(_QUALIFIER_KINDS) and len(criterion.text.split()) > 8:
+            value = None  # "Women with a yolk sac on ultrasound": the rest is not read
+    else:
+        value = _combine_all(parts)
     verdicts = [v for vs in by_kind.values() for v in vs]
     deciding = [v for v in verdicts if v.value is value] if value is not None else verdicts
     reason = "; ".join(dict.fromkeys(v.reason for v in deciding if v.reason))
