@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 # Bump when parsing or the stored structure changes: the derived index is rebuilt.
-FORMAT = 3
+FORMAT = 4
 MAX_TEXT = 200_000  # characters read from one eligibility text (the registry's limit is far lower)
 
 _ENCODER = msgspec.msgpack.Encoder()
