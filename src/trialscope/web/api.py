@@ -164,7 +164,12 @@ def _search_page(web: Web, request: Request) -> Response:
     if req.ids:
         req.ids = _with_aliases(web, req.ids)
     hits, total, token = [], 0, None
-    if not opts.nothing:
+    patient = request.query_params.get("query.patient")
+    if patient and patient.strip() and not opts.nothing:  # the matcher ranks; the rest restricts
+        from .match import patient_page
+
+        hits, total, token = patient_page(web, req, patient)
+    elif not opts.nothing:
         try:
             if opts.record_sort:
                 hits, total, token = record_sorted(web, req, opts)
@@ -315,6 +320,9 @@ def router(web: Web) -> APIRouter:
         query_spons: str | None = Query(None, alias="query.spons", description="Sponsors and collaborators"),
         query_lead: str | None = Query(None, alias="query.lead", description="Lead sponsor name"),
         query_id: str | None = Query(None, alias="query.id", description="Study ids (NCT ids, aliases, org ids)"),
+        query_patient: str | None = Query(None, alias="query.patient", description="A patient's note: the studies "
+                                          "the matcher ranks for them (at most 100), best first; other parameters restrict them",
+                                          examples=["60-year-old man with advanced hepatocellular carcinoma after sorafenib"]),
         filter_status: str | None = Query(None, alias="filter.overallStatus", description=f"statuses, {pipe}",
                                           examples=["NOT_YET_RECRUITING|RECRUITING", "COMPLETED"]),
         filter_geo: str | None = Query(None, alias="filter.geo", description="distance(lat,lon,50mi); units mi, km, m, ft",

@@ -60,7 +60,7 @@ AGG_FILTERS: dict[str, tuple[str, dict[str, Any]]] = {
 _FILTERS = ("overallStatus", "ids", "geo", "advanced", "synonyms")
 API_PARAMS = {f"query.{a}" for a in QUERY_AREAS} | {f"filter.{f}" for f in _FILTERS} | {
     f"postFilter.{f}" for f in _FILTERS} | {"sort", "fields", "countTotal", "pageSize", "pageToken",
-                                            "format", "markupFormat", "aggFilters", "geoDecay",
+                                            "format", "markupFormat", "aggFilters", "geoDecay", "query.patient",
                                             "filter.outcomeSwitched"}  # the last: a trialscope extension
 _INT = re.compile(r"^\+?\d{1,9}$")
 _ONLY_IDS = re.compile(r"^[\s,]*(?:NCT[0-9]{8}[\s,]*)+$", re.I)
