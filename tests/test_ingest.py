@@ -36,7 +36,7 @@ def with_id(study: dict, number: int, last_update: str | None = None) -> dict:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "trialscope.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "trialscope.cli", *args], capture_output=True, text=True, timeout=300
     )
 
 
