@@ -150,6 +150,9 @@ def test_exports(client):
     assert r.status_code == 200 and r.text.startswith("NCT Number,")
     r = client.get("/export.ris", params={"q": "liver"})
     assert r.status_code == 200 and "TY  - DBASE" in r.text and "ER  - " in r.text
+    for entry in r.text.split("ER  - ")[:-1]:  # a keyword that repeats a condition is listed once
+        words = [line[6:].casefold() for line in entry.splitlines() if line.startswith("KW  - ")]
+        assert len(words) == len(set(words)), entry[:300]
 
 
 def test_static_htmx_is_vendored(client):

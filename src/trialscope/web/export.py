@@ -201,8 +201,13 @@ def to_ris(records: Iterable[dict]) -> str:
         summary = g(p, "descriptionModule", "briefSummary")
         if summary:
             out.append(f"AB  - {_ris_clean(summary)}")
-        for kw in (g(p, "conditionsModule", "conditions", default=[]) or []) + (g(p, "conditionsModule", "keywords", default=[]) or []):
-            out.append(f"KW  - {_ris_clean(kw)}")
+        words = (g(p, "conditionsModule", "conditions", default=[]) or []) + (g(p, "conditionsModule", "keywords", default=[]) or [])
+        seen: set[str] = set()
+        for kw in words:  # a keyword often repeats a condition: each once, as first written
+            text = _ris_clean(kw)
+            if text and text.casefold() not in seen:
+                seen.add(text.casefold())
+                out.append(f"KW  - {text}")
         out.append("DB  - ClinicalTrials.gov")
         out.append(f"AN  - {nct}")
         out.append(f"UR  - https://clinicaltrials.gov/study/{nct}")
