@@ -39,6 +39,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     started = time.perf_counter()
     store = _store(args)
+    held = store.count()
     summary = ingest(store, args.paths, progress=args.progress, limits=limits)
     stages = {"store": summary.seconds, **after_ingest(store)}
     whole = whole_command(summary.read, time.perf_counter() - started, stages)
@@ -53,6 +54,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             + f"{summary.rejected} rejected; "
             f"stored in {summary.seconds:.1f}s" + (f" ({rate:,.0f} records/s)" if rate else "")
         )
+        if summary.updated and not held:  # an empty store: every update is within this run
+            print(f"  {summary.updated} updated: later versions of studies this run had already read;"
+                  " the earlier versions are kept in their history")
         if summary.conflicts:
             print(f"  {summary.conflicts} conflicts: the same last-update date as the stored version"
                   " with other content; the stored one stays current, the other is in its history")
