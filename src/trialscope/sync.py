@@ -183,6 +183,7 @@ class SyncSummary:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    conflicts: int = 0  # same date as the stored version, other content (see store.base)
     rejected: int = 0
     withdrawn: int = 0
     restored: int = 0
@@ -199,7 +200,7 @@ class SyncSummary:
 
     @property
     def read(self) -> int:
-        return self.added + self.updated + self.unchanged + self.rejected
+        return self.added + self.updated + self.unchanged + self.conflicts + self.rejected
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -335,8 +336,8 @@ def sync(
                 "high_water": summary.high_water,
                 "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "added": summary.added, "updated": summary.updated,
-                "unchanged": summary.unchanged, "rejected": summary.rejected,
-                "withdrawn": summary.withdrawn, "restored": summary.restored,
+                "unchanged": summary.unchanged, "conflicts": summary.conflicts,
+                "rejected": summary.rejected, "withdrawn": summary.withdrawn, "restored": summary.restored,
             }).decode())
             store.set_meta(CURSOR_KEY, None)
         message = "; ".join(summary.warnings) or None
@@ -437,6 +438,8 @@ def _list_studies(
                     summary.added += 1
                 elif outcome is Outcome.UPDATED:
                     summary.updated += 1
+                elif outcome is Outcome.CONFLICT:
+                    summary.conflicts += 1
                 else:
                     summary.unchanged += 1
             summary.rejected += len(rejects)
@@ -574,7 +577,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if summary.resumed_from_page:
         what += f", resumed at page {summary.resumed_from_page}"
     print(f"run {summary.run_id} ({what}): {summary.added} added, {summary.updated} updated, "
-          f"{summary.unchanged} unchanged, {summary.rejected} rejected, "
+          f"{summary.unchanged} unchanged, "
+          + (f"{summary.conflicts} conflicts, " if summary.conflicts else "")
+          + f"{summary.rejected} rejected, "
           f"{summary.withdrawn} withdrawn, {summary.restored} restored; {summary.pages} pages, "
           f"{summary.requests} requests ({summary.retries} retried) in {summary.seconds:.1f}s"
           + (f" ({rate:,.0f} records/s)" if rate else ""))
