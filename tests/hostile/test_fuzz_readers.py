@@ -74,6 +74,7 @@ def mutated(draw, seed: bytes) -> bytes:
 
 
 def read_everything(data: bytes) -> list:
+    WORK.mkdir(parents=True, exist_ok=True)  # /tmp is shared: a cleaner may have removed it
     path = WORK / "input"
     path.write_bytes(data)
     out = []
