@@ -590,8 +590,9 @@ def piece_number(kind: str, value) -> int | None:
 
 
 @lru_cache(maxsize=1)
-def _piece_trie() -> dict:
-    """The indexed pieces' paths as a tree of keys: {key: (subtree, [pieces ending here])}."""
+def _piece_trie() -> tuple:
+    """The indexed pieces' paths as a tree of keys: ((key, subtree, pieces ending here), ...),
+    tuples so that the walk, run on every study, iterates without building views."""
     from ..essie.areas import PIECES
 
     root: dict = {}
@@ -604,10 +605,22 @@ def _piece_trie() -> dict:
             if i == len(keys) - 1:
                 ends.append(p.name)
             node = sub
-    return root
+
+    def freeze(node: dict) -> tuple:
+        return tuple((key, freeze(sub), tuple(ends)) for key, (sub, ends) in node.items())
+
+    return freeze(root)
 
 
-def _walk(value, trie: dict, out: dict) -> None:
+@lru_cache(maxsize=1)
+def _piece_kinds() -> dict[str, tuple[str, bool, str, str]]:
+    """name -> (type, is_list, size field, number field), computed once, not per study."""
+    from ..essie.areas import PIECES
+
+    return {name: (p.type, p.is_list, size_field(name), number_field(name)) for name, p in PIECES.items()}
+
+
+def _walk(value, trie: tuple, out: dict) -> None:
     """Collects every piece's values in one pass over the record (lists crossed)."""
     if isinstance(value, list):
         for v in value:
@@ -615,15 +628,21 @@ def _walk(value, trie: dict, out: dict) -> None:
         return
     if not isinstance(value, dict):
         return
-    for key, (sub, ends) in trie.items():
-        v = value.get(key)
+    get = value.get
+    for key, sub, ends in trie:
+        v = get(key)
         if v is None:
             continue
         for p in ends:
-            vals = out.setdefault(p, [])
-            for x in (v if isinstance(v, list) else (v,)):
-                if x is not None and x != "" and len(vals) < MAX_PIECE_VALUES:
-                    vals.append(x)
+            vals = out.get(p)
+            if vals is None:
+                vals = out[p] = []
+            if isinstance(v, list):
+                room = MAX_PIECE_VALUES - len(vals)
+                if room > 0:
+                    vals.extend([x for x in v if x is not None and x != ""][:room])
+            elif v != "" and len(vals) < MAX_PIECE_VALUES:
+                vals.append(v)
         if sub:
             _walk(v, sub, out)
 
@@ -631,8 +650,6 @@ def _walk(value, trie: dict, out: dict) -> None:
 def add_pieces(doc: tantivy.Document, record: dict, overall_status: str | None = None) -> None:
     """`overall_status`: the effective status (`trust.effective_status`), which AREA[OverallStatus]
     matches, as the status filter and facet do; the stored record keeps what was ingested."""
-    from ..essie.areas import PIECES
-
     found: dict[str, list] = {}
     _walk(record, _piece_trie(), found)
     if "hasResults" not in record:
@@ -642,26 +659,27 @@ def add_pieces(doc: tantivy.Document, record: dict, overall_status: str | None =
     texts: dict[str, list[str]] = {}
     longs: dict[str, list[str]] = {}
     keys: dict[str, list[str]] = {}
+    kinds = _piece_kinds()
     for name, values in found.items():
         if not values:
             continue
-        p = PIECES[name]
+        kind, is_list, size, number = kinds[name]
         doc.add_text(PIECE_PRESENT, name)
-        if p.is_list:
-            doc.add_integer(size_field(name), len(values))
-        if p.type == "text":  # each distinct value once (500 sites in one country are one country)
-            texts[p.name] = [f"{VALUE_START} {v} {VALUE_END}"
+        if is_list:
+            doc.add_integer(size, len(values))
+        if kind == "text":  # each distinct value once (500 sites in one country are one country)
+            texts[name] = [f"{VALUE_START} {v} {VALUE_END}"
                              for v in dict.fromkeys(v for v in values if isinstance(v, (str, int, float)))]
-        elif p.type == "markup" and name not in OWN_FIELD:
+        elif kind == "markup" and name not in OWN_FIELD:
             longs[name] = list(dict.fromkeys(v for v in values if isinstance(v, str)))
-        elif p.type in ("enum", "boolean"):
-            keys[p.name] = list(dict.fromkeys(str(v).lower() if isinstance(v, bool) else str(v).upper()
+        elif kind in ("enum", "boolean"):
+            keys[name] = list(dict.fromkeys(str(v).lower() if isinstance(v, bool) else str(v).upper()
                                               for v in values))
-        elif p.type in ("date", "number", "age"):
+        elif kind in ("date", "number", "age"):
             for v in dict.fromkeys(v for v in values if isinstance(v, (str, int, float))):
-                n = piece_number(p.type, v)
+                n = piece_number(kind, v)
                 if n is not None:
-                    doc.add_integer(number_field(p.name), n)
+                    doc.add_integer(number, n)
     if texts:
         doc.add_json(PIECE_TEXT, texts)
     if longs:
