@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Modules whose register_commands(subparsers, common_parent) adds their subcommands.
 FEATURE_COMMANDS: list[str] = ["trialscope.search", "trialscope.store.copy", "trialscope.web", "trialscope.similar", "trialscope.sync",
-                              "trialscope.history.cli"]
+                              "trialscope.history.cli", "trialscope.match.cli"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -278,7 +278,7 @@ def sync(
     if resumable:
         previous = cursor.get("run")
         for r in store.runs(limit=50, kind="sync"):
-            if r.id == previous and r.status == "running":
+            if r.id == previous and r.status in ("running", "died"):  # died: begin_run saw it gone
                 store.finish_run(previous, "interrupted", f"resumed by run {run_id}")
         say(f"resuming the {cursor['mode']} sync of run {previous} at page {cursor.get('pages', 0) + 1}")
     else:

@@ -84,7 +84,7 @@ def test_missing_or_stale_file_loses_nothing(tmp_path, monkeypatch):
     index.catch_up(store)
     monkeypatch.setattr(index, "FORMAT", index.FORMAT + 1)
     assert index.seq(store) == 0
-    assert index.catch_up(store) == 1
+    assert index.catch_up(store, workers=2) == 1  # the process-pool path
     assert index.seq(store) == store.max_seq()
     assert index.get_many(store, ["NCT90000002", "NCT00000000"]).keys() == {"NCT90000002"}
     store.close()

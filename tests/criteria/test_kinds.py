@@ -12,6 +12,7 @@ from trialscope.criteria import (
     Performance,
     Reproductive,
     Sex,
+    Smoking,
     Stage,
     Therapy,
     parse_criteria,
@@ -196,3 +197,15 @@ def test_consent_and_kind():
 def test_kind_prefers_the_most_specific_fact():
     c = parse_criteria("Inclusion:\n* Age 18-75 with HCC\n* ECOG 0-1 and Child-Pugh A\n")
     assert [x.kind for x in c.inclusion] == ["age", "performance"]
+
+
+@pytest.mark.parametrize("text, status, pack_years", [
+    ("Current smokers", "current", None), ("Non-smokers", "never", None), ("Never smoked", "never", None),
+    ("Former smokers who quit at least 1 year ago", "former", None),
+    ("Smoking history of at least 20 pack-years", "ever", 20.0),
+    ("Smokes more than 10 cigarettes per day", "current", None),
+])
+def test_smoking(text, status, pack_years):
+    (s,) = facts(text, Smoking)
+    assert (s.status, s.pack_years) == (status, pack_years)
+    assert facts(text, Condition) == []

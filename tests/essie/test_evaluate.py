@@ -146,6 +146,10 @@ def test_unevaluable_constructs_are_errors_naming_them(searcher):
         ({"query": "AREA[Condition]RANGE[1,2]"}, "RANGE[] needs a date, number or age piece"),
         ({"query": "AREA[StartDate]RANGE[yesterday,MAX]"}, "bad date 'yesterday'"),
         ({"query": "AREA[MinimumAge]RANGE[seventy,MAX]"}, "bad age 'seventy'"),
+        ({"query": "AREA[MinimumAge]RANGE[MIN, 99999999999999999999 years]"}, "bad age '99999999999999999999 years'"),
+        ({"query": "AREA[EnrollmentCount]RANGE[1e30, MAX]"}, "bad number '1e30'"),
+        ({"query": "AREA[Phase:size]RANGE[1e30, MAX]"}, "bad number '1e30'"),
+        ({"query": "AREA[StartDate]RANGE[99999-01-01, MAX]"}, "bad date '99999-01-01'"),
         ({"query": "AREA[OutcomeMeasurementValue]3"}, "not searchable here"),
         ({"query": "AREA[LocationGeoPoint]x"}, "not searchable here"),
         ({"query": "AREA[BriefSummary]COVERAGE[FullMatch]x"}, "only Contains"),
@@ -182,3 +186,17 @@ def test_the_box_is_precise(searcher, records):
     # a patient note keeps its long-text path: ranked, never all words required
     note = "58 year old man with hepatocellular carcinoma and cirrhosis, progressed on sorafenib, ECOG 1"
     assert searcher.search(SearchRequest(query=note, limit=5, facets=False)).total > len(box)
+
+
+def test_the_one_pass_walker_reads_what_each_path_holds(records):
+    """The index reads every piece in one generated pass; it must equal walking each path."""
+    from trialscope.essie.areas import PIECES
+    from trialscope.index import fulltext
+
+    walk = fulltext._walker()
+    for record in records.values():
+        got = walk(record)
+        for p in PIECES.values():
+            if p.indexed:
+                mine = [v for v in got.get(p.name, []) if v is not None and v != ""]
+                assert mine[: fulltext.MAX_PIECE_VALUES] == piece_values(record, p.path), p.name

@@ -18,7 +18,7 @@ FRAGMENTS = [
     "AREA[HasResults]", "AREA[LocationCity]", "AREA[ConditionSearch]", "AREA[Nope]", "AREA[]", "SEARCH[Location]",
     "SEARCH[", "EXPANSION[None]", "EXPANSION[Lossy]", "EXPANSION[x]", "COVERAGE[FullMatch]", "COVERAGE[StartsWith]",
     "TILT[StartDate]", "RANGE[", "RANGE[MIN,MAX]", "RANGE[2020-01-01, MAX]", "RANGE[MIN, 16 years]", "RANGE[1,2,3]",
-    "RANGE[a,b]", "MISSING", "ALL", "\\MISSING", "PHASE3", "true", "2022", "16 years", "liver", "cancer", "hepat*",
+    "RANGE[a,b]", "RANGE[MIN, 99999999999999999999 years]", "RANGE[-1e300,1e300]", "MISSING", "ALL", "\\MISSING", "PHASE3", "true", "2022", "16 years", "liver", "cancer", "hepat*",
     "x*", "cond:", "intr:", "foo:", "-", "NOT ", " AND ", " OR ", "and", "(", ")", '"', '\\"', "]", "[", " ", ",",
     "é", "\u200b", "\x00", "10:30", "[**2148**]",
 ]

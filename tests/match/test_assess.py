@@ -127,6 +127,11 @@ def _one(text: str, note: str, section: str = "inclusion"):
     ("Type 2 diabetes", "denies diabetes", NOT_MET),
     ("Type 2 diabetes", "hypertension", UNKNOWN),
     ("Signed informed consent", "A 50-year-old man", UNKNOWN),
+    ("Current smokers", "Smokes 1 pack per day", MET),
+    ("Current smokers", "Quit smoking 5 years ago", NOT_MET),
+    ("Smoking history of at least 20 pack-years", "Former smoker, 30 pack-years", MET),
+    ("Smoking history of at least 20 pack-years", "Former smoker, 5 pack-years", NOT_MET),
+    ("Non-smokers", "She denies smoking", MET),
 ])
 def test_inclusion_rules(criterion, note, status):
     assert _one(criterion, note).status == status

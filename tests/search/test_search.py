@@ -347,11 +347,11 @@ def test_incremental_ingest_updates_the_index(tmp_path, sample_dir):
     assert s.search(SearchRequest(query="toripalimab")).hits[0].nct_id == "NCT03949231"
     # an update replaces the document (no duplicates), searchable by its new words
     f = tmp_path / "new.json"
-    _write_json(f, "NCT99999991", "Zorblatinib for liver cancer", "2026-10-01")
+    _write_json(f, "NCT99999991", "Zorblatinib for liver cancer", "2024-01-01")
     ingest(store, [str(f)], progress=False)
     assert s.catch_up() == 1  # what a serve process calls
     assert s.search(SearchRequest(query="zorblatinib")).total == 1
-    _write_json(f, "NCT99999991", "Quexitinib for liver cancer", "2026-11-01", status="COMPLETED")
+    _write_json(f, "NCT99999991", "Quexitinib for liver cancer", "2024-02-01", status="COMPLETED")
     ingest(store, [str(f)], progress=False)
     after_ingest(store)
     s.reload()

@@ -131,11 +131,48 @@ def test_sort_numbers_default_to_ascending_and_two_keys(client):
     assert up == sorted(up) and up[0] >= 1
     down = counts("EnrollmentCount:desc|@relevance")
     assert down == sorted(down, reverse=True) and down[0] >= up[-1]
-    r = client.get("/api/v2/studies", params={"sort": "EnrollmentCount:desc,StartDate"})
-    assert r.status_code == 400 and "second sort key" in r.json()["message"]
-    for bad in ("BriefTitle", "StartDate:up", ",", "a,b,c"):
+    for bad in ("BriefTitle", "StartDate:up", ",", "a,b,c", "@relevance:asc"):
         r = client.get("/api/v2/studies", params={"sort": bad})
         assert r.status_code == 400 and r.json()["parameter"] == "sort", bad
+
+
+def test_two_keys_and_pieces_without_an_index_column(client):
+    """A second key, or a date/number piece the index has no sort column for, sorts a result
+    set of at most 1,000 studies by the records (the sample's 564 fit)."""
+    def rows(sort: str, fields: str, **extra) -> list[dict]:
+        seen, token = [], None
+        while True:
+            params = {"sort": sort, "fields": fields, "pageSize": 100, **extra}
+            if token:
+                params["pageToken"] = token
+            body = client.get("/api/v2/studies", params=params).json()
+            seen += body["studies"]
+            token = body.get("nextPageToken")
+            if not token:
+                return seen
+
+    got = rows("StartDate:asc|EnrollmentCount:desc",
+               "NCTId,StartDate,EnrollmentCount", **{"query.cond": "cancer"})
+    ids = [s["protocolSection"]["identificationModule"]["nctId"] for s in got]
+    assert len(ids) == len(set(ids)) > 100  # paging covers each study once
+    keys = [((s["protocolSection"].get("statusModule") or {}).get("startDateStruct", {}).get("date"),
+             ((s["protocolSection"].get("designModule") or {}).get("enrollmentInfo") or {}).get("count")) for s in got]
+    dated = [k for k in keys if k[0]]
+    assert all(k[0] for k in keys[: len(dated)]), "missing start dates come last"
+    for (d1, n1), (d2, n2) in zip(dated, dated[1:], strict=False):
+        assert d1[:7] <= d2[:7], (d1, d2)
+        if d1 == d2 and n1 is not None and n2 is not None:
+            assert n1 >= n2, (d1, n1, n2)
+    # a date piece with no index column, default direction desc
+    got = rows("PrimaryCompletionDate", "PrimaryCompletionDate")
+    dates = [s.get("protocolSection", {}).get("statusModule", {}).get("primaryCompletionDateStruct", {}).get("date")
+             for s in got]
+    present = [d for d in dates if d]
+    assert len(present) > 300 and all(dates[: len(present)])
+    assert [d[:7] for d in present] == sorted((d[:7] for d in present), reverse=True)
+    # an age piece
+    ages = rows("MinimumAge:desc", "MinimumAge", **{"query.cond": "liver"})
+    assert ages[0]["protocolSection"]["eligibilityModule"]["minimumAge"].endswith("Years")
 
 
 # -- filters the contract names ----------------------------------------------------------------
@@ -175,13 +212,46 @@ def test_unsupported_parameters_are_400s_that_name_them(client):
     for params, name in [({"filter.synonyms": "ConditionSearch:1651367"}, "filter.synonyms"),
                          ({"postFilter.synonyms": "BasicSearch:2013558"}, "postFilter.synonyms"),
                          ({"filter.geo": "distance(39.0,-77.1,50mi)",
-                           "geoDecay": "func:linear,scale:100km,offset:10km,decay:0.1"}, "geoDecay"),
+                           "geoDecay": "func:linear,scale:0km,offset:10km,decay:0.1"}, "geoDecay"),
                          ({"geoDecay": "func:cubic"}, "geoDecay"), ({"markupFormat": "html"}, "markupFormat"),
                          ({"countTotal": "maybe"}, "countTotal")]:
         r = client.get("/api/v2/studies", params=params)
         assert r.status_code == 400 and r.json()["parameter"] == name, (params, r.text)
     # geoDecay without filter.geo is ignored, as the contract says
     assert client.get("/api/v2/studies", params={"geoDecay": "func:exp,scale:300mi,offset:0mi,decay:0.5"}).status_code == 200
+
+
+def test_geo_decay_ranks_by_the_closest_site(client):
+    import math
+
+    lat0, lon0 = 39.0035, -77.1013
+
+    def closest(s):
+        """The nearest site, for studies whose every site has coordinates (others: None; the
+        index may place a site from its city)."""
+        locs = (s.get("protocolSection", {}).get("contactsLocationsModule") or {}).get("locations") or []
+        if not locs or not all("geoPoint" in loc for loc in locs):
+            return None
+        return min(_km(lat0, lon0, loc["geoPoint"]["lat"], loc["geoPoint"]["lon"]) for loc in locs)
+
+    def _km(a, b, c, d):
+        p1, p2 = math.radians(a), math.radians(c)
+        h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(d - b) / 2) ** 2
+        return 2 * 6371.0088 * math.asin(math.sqrt(h))
+
+    for func in ("exp", "gauss", "linear"):
+        body = client.get("/api/v2/studies", params={
+            "filter.geo": f"distance({lat0},{lon0},1000mi)", "geoDecay": f"func:{func},scale:200mi,offset:0mi,decay:0.5",
+            "fields": "NCTId,LocationGeoPoint", "pageSize": 1000}).json()
+        dist = [d for d in (closest(s) for s in body["studies"]) if d is not None]
+        assert len(dist) > 20
+        if func == "linear":  # beyond the scale / (1 - decay) every factor is 0: ties keep their order
+            dist = [d for d in dist if d < 200 * 1.609344 / 0.5]
+        # no text query: proximity alone ranks (to the search's distance, which is rounded to 0.1 km)
+        assert all(b >= a - 0.5 for a, b in zip(dist, dist[1:], strict=False)), func
+    plain = client.get("/api/v2/studies", params={"filter.geo": f"distance({lat0},{lon0},1000mi)",
+                                                  "fields": "NCTId", "pageSize": 1000}).json()
+    assert sorted(_ids(plain)) == sorted(_ids(body))  # the same studies, in another order
 
 
 def test_markup_format_legacy_unescapes_markdown(client):

@@ -78,3 +78,27 @@ def test_empty_search_says_why(sample_db, capsys):
                  "--status", "open", "--age", "70"]) == 0
     err = capsys.readouterr().err
     assert re.search(r"without --status: \d+ studies", err), err
+
+
+def test_see_also_twenty_and_more(client):
+    frag = client.get("/study/NCT03949231/see-also", headers={"HX-Request": "true"}).text
+    assert frag.count("<li>") == 20
+    assert 'href="/study/NCT03949231/see-also?limit=50"' in frag
+    more = client.get("/study/NCT03949231/see-also", params={"limit": "50"}).text
+    rows = more[more.index('<ul class="see-also">'):]
+    assert rows[:rows.index("</ul>")].count("<li>") == 50 and "<html" in more
+    assert client.get("/study/NCT03949231/see-also", params={"limit": "5000"}).status_code == 400
+
+
+def test_place_suggestions_endpoint(client):
+    r = client.get("/places/suggest", params={"q": "chicago, il"})
+    assert r.status_code == 200
+    places = r.json()["places"]
+    assert places[0]["label"] == "Chicago, Illinois" and places[0]["kind"] == "city"
+    assert client.get("/places/suggest", params={"q": "606"}).json()["places"][0]["kind"] == "postal_code"
+    assert client.get("/places/suggest", params={"q": "x" * 5000}).json()["places"] == []
+
+
+def test_unknown_place_is_a_clear_400(client):
+    r = client.get("/", params={"q": "cancer", "near": "Nowhere-upon-Nothing"})
+    assert r.status_code == 400 and "no place called" in r.text

@@ -36,18 +36,19 @@ from .types import (
     Performance,
     Reproductive,
     Sex,
+    Smoking,
     Stage,
     Therapy,
 )
 
 __all__ = [
     "Age", "AnyFact", "Condition", "Consent", "Criteria", "Criterion", "Eligibility", "FACT_KIND", "Fact",
-    "Lab", "Performance", "Reproductive", "Sex", "Stage", "Therapy", "parse_criteria", "criteria_of",
+    "Lab", "Performance", "Reproductive", "Sex", "Smoking", "Stage", "Therapy", "parse_criteria", "criteria_of",
     "eligibility_of", "encode", "decode", "FORMAT",
 ]
 
 # Bump when parsing or the stored structure changes: the derived index is rebuilt.
-FORMAT = 2
+FORMAT = 4
 MAX_TEXT = 200_000  # characters read from one eligibility text (the registry's limit is far lower)
 
 _ENCODER = msgspec.msgpack.Encoder()

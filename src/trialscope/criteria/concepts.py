@@ -125,8 +125,15 @@ _CUE_WORDS = {
     **dict.fromkeys(("allergy", "allergies", "allergic", "hypersensitivity", "hypersensitive",
                      "contraindication", "contraindications", "contraindicated", "anaphylaxis"), "allergy"),
     **dict.fromkeys(("but", "except", "however", "unless", "although", "if"), "stop"),
+    # a negation before these is about them, not the condition after ("not taking
+    # medications for essential tremor")
+    **dict.fromkeys(("medication", "medications", "medicine", "medicines", "drug", "drugs", "treatment",
+                     "treatments", "therapy", "therapies", "taking", "receiving", "using", "tested"), "absorb"),
 }
-_CUE_PAIRS = {("free", "of"): "neg", ("negative", "for"): "neg", ("other", "than"): "stop"}
+# Smoking is read as a status of its own (a Smoking fact, PatientFacts.smoker), not a disorder.
+_SMOKING_WORDS = frozenset({"smoking", "smoker", "smokers", "smokes", "smoke", "smoked", "tobacco", "cigarettes"})
+_CUE_PAIRS = {("free", "of"): "neg", ("negative", "for"): "neg", ("other", "than"): "stop",
+              ("or", "without"): ""}  # "with or without" negates nothing
 _CUE_REACH = {"neg": (60, False), "allergy": (60, False), "other": (30, True), "active": (30, True)}
 _STOP_MARKS = frozenset(".;:!?")
 
@@ -135,6 +142,7 @@ def _cues_before(ends: list[int], cues: list[str], pos: int) -> frozenset[str]:
     found: set[str] = set()
     i = bisect_right(ends, pos) - 1
     commas = 0
+    absorbed = False
     while i >= 0:
         end, cue = ends[i], cues[i]
         i -= 1
@@ -143,8 +151,11 @@ def _cues_before(ends: list[int], cues: list[str], pos: int) -> frozenset[str]:
         if cue == "comma":
             commas += 1
             continue
+        if cue == "absorb":
+            absorbed = True
+            continue
         reach, comma_ends = _CUE_REACH[cue]
-        if pos - end <= reach and not (comma_ends and commas):
+        if pos - end <= reach and not (comma_ends and commas) and not (absorbed and cue == "neg"):
             found.add(cue)
     return frozenset(found)
 
@@ -184,7 +195,7 @@ class _Word:
         self.toks = tuple(_canon(t) for t in mesh.tokens(word))
         self.known = bool(self.toks) and all(t in idx.tokens for t in self.toks)
         alone: tuple[tuple[str, ...], str] = ((), "")
-        if self.known:
+        if self.known and self.low not in _SMOKING_WORDS:
             alone = _names(tuple(sorted(self.toks)))
         if not alone[0]:
             abbrev = _ABBREVIATIONS.get(word.upper()) if word.isupper() and len(word) >= 2 else None
@@ -270,7 +281,7 @@ def spot(text: str, kinds: tuple[str, ...] = ("condition", "drug", "procedure"))
         if w.toks or w.low:  # a word
             if prev:
                 cue = _CUE_PAIRS.get((prev, w.low), cue)
-            if cue is not None:
+            if cue:
                 ends.append(pos)
                 cues.append(cue)
             prev = w.low
@@ -292,6 +303,15 @@ def spot(text: str, kinds: tuple[str, ...] = ("condition", "drug", "procedure"))
     return out
 
 
+def _pairs_ok(pairs: set[tuple[str, str]], window: list[str], toks: tuple[str, ...]) -> bool:
+    """Whether every token of the window co-occurs with every new token in some term."""
+    for b in toks:
+        for a in window:
+            if a != b and ((a, b) if a < b else (b, a)) not in pairs:
+                return False
+    return True
+
+
 def _scan(words: list[tuple[int, int, _Word]], kinds: tuple[str, ...], out: list[Mention],
           ends: list[int], cues: list[str]) -> None:
     pairs = _index().pairs
@@ -308,7 +328,7 @@ def _scan(words: list[tuple[int, int, _Word]], kinds: tuple[str, ...], out: list
                 nw = words[j][2]
                 if not nw.known:
                     break
-                if not all(a == b or ((a, b) if a < b else (b, a)) in pairs for a in window for b in nw.toks):
+                if not _pairs_ok(pairs, window, nw.toks):
                     break
                 window.extend(nw.toks)
                 names, kind = _names(tuple(sorted(window)))

@@ -24,12 +24,13 @@ from .types import (
     Performance,
     Reproductive,
     Sex,
+    Smoking,
     Stage,
     Therapy,
 )
 from .units import ANALYTES, CASE_SENSITIVE, UNIT, normalize_unit
 
-_KIND_ORDER = ("age", "sex", "performance", "lab", "stage", "reproductive", "therapy", "condition",
+_KIND_ORDER = ("age", "sex", "performance", "lab", "stage", "reproductive", "smoking", "therapy", "condition",
                "consent")
 _MAX_TEXT = 4000  # a criterion longer than this is typed on its first part only
 
@@ -59,6 +60,8 @@ def _typed(text: str, group: str) -> tuple[str, tuple[AnyFact, ...]]:
         facts += stages(low)
     if _has(low, _REPRODUCTIVE_WORDS):
         facts += reproductive(low)
+    if _has(low, _SMOKING_WORDS):
+        facts += smoking(low)
     if _has(low, _CONSENT_WORDS):
         facts += consents(low)
     facts += concepts(text, low, group, skip=[(f.start, f.end) for f in lab_facts])
@@ -83,6 +86,7 @@ _STAGE_WORDS = ("stage", "bclc", "barcelona", "child", "binet", "figo", "nyha", 
 _TNM_GATE = re.compile(r"\b[cpy]?t(?:[0-4x]|is)")
 _REPRODUCTIVE_WORDS = ("pregn", "lactat", "breast", "nursing", "contracep", "birth control", "bearing", "steril",
                 "abstin", "condom", "barrier", "gestat", "expecting", "fertile")
+_SMOKING_WORDS = ("smok", "cigar", "tobacco", "pack-year", "pack year", "nicotine")
 _CONSENT_WORDS = ("consent", "assent", "willing", "able to", "comply", "complian", "agree", "adhere")
 _THERAPY_WORDS = ("therap", "chemo", "cytotox", "radi", "transplant", "tace", "arterial", "emboli", "ablation",
                   "rfa", "hai", "regional", "sirt", "surg", "resect", "operat", "ectomy", "otomy", "tki",
@@ -108,6 +112,7 @@ _RANGE = re.compile(
 _LOWER_WORDS = re.compile(_N + _TUNIT_OPT + r"\s*(?:of\s+age\s*|old\s*)?(?:or|and)\s*(older|over|above|more|greater|up|elder|beyond)")
 _UPPER_WORDS = re.compile(_N + _TUNIT_OPT + r"\s*(?:of\s+age\s*|old\s*)?(?:or|and)\s*(younger|under|below|less|lower)")
 _COMPARED = re.compile(r"(?P<comp>" + COMPARATOR + r")\s*(?:the\s+age\s+of\s*)?" + _N + _TUNIT_OPT)
+_CONDITIONAL_AGE = re.compile(r"\b(?:if|when|unless|for\s+those|for\s+patients|for\s+subjects)\b[^.;,]{0,25}$")
 _AGE_BEFORE = re.compile(r"\bage[ds]?\s*[:=]?\s*$")
 _OLDER = re.compile(r"(older|younger)\s+than\s*" + _N + _TUNIT_OPT)
 _AGE_OF = re.compile(r"(over|above|under|below)\s+(?:the\s+)?age\s+(?:of\s+)?" + _N + _TUNIT_OPT)
@@ -146,7 +151,11 @@ def ages(text: str, low: str, group: str = "") -> list[Age]:
         if lo < hi <= 120:
             out.append(Age(start=m.start(), end=m.end(), min_years=lo, max_years=hi,
                            max_inclusive=not (m.group("lt") or "").startswith("<")))
-            return out
+    if out:  # "3 to 7 years for cohort C, and 8 to 12 years for cohort D": the union
+        first = out[0]
+        return [Age(start=first.start, end=out[-1].end, min_years=min(a.min_years for a in out),
+                    max_years=max(a.max_years for a in out),
+                    max_inclusive=max(out, key=lambda a: a.max_years).max_inclusive)]
     for pattern, side in ((_LOWER_WORDS, "min"), (_UPPER_WORDS, "max")):
         for m in pattern.finditer(low):
             if not (m.group(2) or in_age_group or re.search(_AGE_CTX, low[max(0, m.start() - 30): m.end() + 15])):
@@ -182,6 +191,8 @@ def _age_place(low: str, start: int, end: int, has_ctx: bool, in_age_group: bool
         return True
     if "gestation" in low[max(0, start - 30): end + 30]:
         return False  # a gestational age is no age limit
+    if _CONDITIONAL_AGE.search(low, max(0, start - 30), start):
+        return False  # "post-menopausal if between the ages of 45 - 50": a condition on something else
     before = low[max(0, start - 40): start]
     if _DURATION.search(before.split(",")[-1].split(";")[-1]):
         return False
@@ -380,8 +391,8 @@ def labs(text: str, low: str) -> list[Lab]:
                                    value=1.0, unit="×ULN" if ga not in LOWER_BOUNDED else "×LLN"))
             continue
         value = number(v.group("v"))
-        if value is None:
-            continue
+        if value is None or not (v.group("comp") or v.group("unit")):
+            continue  # a bare number near an analyte ("testosterone pellets in the 6-month period")
         value2 = number(v.group("v2")) if v.group("v2") else None
         written = text[v.start("unit"):v.end("unit")] if v.group("unit") else ""
         op = comparator(v.group("comp")) if v.group("comp") else "="
@@ -530,12 +541,28 @@ _REPRO_NEG = re.compile(r"(?:\bnot\b|\bnon-?|\bnegative\b|\bno\b|\bneither\b|\bn
 _PREG_TEST = re.compile(r"negative\s+(?:serum\s+|urine\s+)*(?:\w+\s+)?pregnancy\s+test|pregnancy\s+test\s+(?:must\s+be\s+|is\s+)?negative")
 
 
+_CAN_BECOME = re.compile(r"(?:can|could|may|able\s+to|capable\s+of|potential\s+(?:to|for)|likely\s+to|plan\w*\s+to|"
+                         r"wish\w*\s+to|want\w*\s+to|intend\w*\s+to|risk\s+of)\s+(?:become|becoming|get|getting)\s+$")
+
+
+def _first_mention(pattern: re.Pattern, low: str, state: str):
+    """The first mention that states a condition of the patient; "women who can become
+    pregnant" says who must use contraception, not that she is pregnant."""
+    for m in pattern.finditer(low):
+        if state == "pregnant" and _CAN_BECOME.search(low, max(0, m.start() - 30), m.start()):
+            continue
+        return m
+    return None
+
+
 def reproductive(low: str) -> list[Reproductive]:
     out: list[Reproductive] = []
     test = _PREG_TEST.search(low)
     for pattern, state in ((_PREGNANT, "pregnant"), (_LACTATING, "lactating"), (_CONTRACEPTION, "contraception")):
-        m = pattern.search(low)
+        m = _first_mention(pattern, low, state)
         if not m:
+            if state == "pregnant" and test:
+                out.append(Reproductive(start=test.start(), end=test.end(), state="pregnant", negated=True))
             continue
         if (state == "pregnant" and not test and re.match(r"pregnancy\s+test", low[m.start():])
                 and not re.search(r"\bpregnan(?!cy\s+test)", low)):
@@ -544,6 +571,41 @@ def reproductive(low: str) -> list[Reproductive]:
                                               or (state == "pregnant" and test is not None))
         out.append(Reproductive(start=m.start(), end=m.end(), state=state, negated=negated))
     return out
+
+
+# -- smoking ----------------------------------------------------------------------------
+
+_NEVER_SMOKER = re.compile(r"\bnon-?\s?smok\w*|\bnever[- ]smok\w*|\bnever\s+(?:have\s+)?smoked|\bno\s+(?:history\s+of\s+)?"
+                           r"(?:smoking|tobacco)|\bnot\s+(?:a\s+)?(?:current\s+)?smok\w*|\blifelong\s+non")
+_FORMER_SMOKER = re.compile(r"\b(?:former|ex-?|past|previous)[- ]?smok\w*|\bquit\s+smoking|\bstopped\s+smoking|"
+                            r"\bformer\s+(?:tobacco|cigarette)")
+_CURRENT_SMOKER = re.compile(r"\b(?:current|active|daily|regular|heavy)\s+(?:cigarette\s+|tobacco\s+)?(?:smok\w*|users?)|"
+                             r"\bsmok\w*\s+(?:at\s+least|≥|>|more\s+than)?\s*[0-9]+\s+cigarettes?|"
+                             r"\bcurrently\s+smok\w*|\bsmokers?\b")
+_PACK_YEARS = re.compile(r"(?P<comp>" + COMPARATOR + r")?\s*(?P<n>[0-9]{1,3}(?:\.[0-9])?)\s*(?:or\s+more\s+)?"
+                         r"pack[- ]?years?")
+
+
+def smoking(low: str) -> list[Smoking]:
+    """Smoking status asked for: "non-smokers", "current smokers", "≥ 10 pack-years"."""
+    py = _PACK_YEARS.search(low)
+    for pattern, status in ((_NEVER_SMOKER, "never"), (_FORMER_SMOKER, "former"), (_CURRENT_SMOKER, "current")):
+        m = pattern.search(low)
+        if m:
+            if status == "current" and py and not re.search(r"current|active|daily|currently", low):
+                status = "ever"  # "smokers with ≥ 20 pack-years": current or former
+            fact = Smoking(start=m.start(), end=m.end(), status=status)
+            break
+    else:
+        if not py:
+            return []
+        fact = Smoking(start=py.start(), end=py.end(), status="ever")
+    if py:
+        fact.pack_years = float(py.group("n"))
+        fact.pack_years_comparator = comparator(py.group("comp")) if py.group("comp") else ">="
+        if fact.pack_years_comparator == "=":
+            fact.pack_years_comparator = ">="
+    return [fact]
 
 
 # -- consent and commitments -----------------------------------------------------------
@@ -607,8 +669,8 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
     `skip` spans (lab thresholds) name analytes, not drugs."""
     out: list[AnyFact] = []
     therapy_words = _has(low, _THERAPY_WORDS)
-    therapy_ctx = (therapy_words and bool(_THERAPY_CUE.search(low))) or "therapy" in group.lower() \
-        or "medication" in group.lower() or (_has(low, _THERAPY_CUE_WORDS) and bool(_THERAPY_CUE.search(low)))
+    therapy_ctx = "therapy" in group.lower() or "medication" in group.lower() or (
+        (therapy_words or _has(low, _THERAPY_CUE_WORDS)) and _THERAPY_CUE.search(low) is not None)
     covered: list[tuple[int, int]] = []
     mentions = spot(text)
     for men in mentions:

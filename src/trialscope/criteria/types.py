@@ -103,18 +103,26 @@ class Reproductive(Fact, tag="reproductive"):
     state: str  # "pregnant" | "lactating" | "contraception"
 
 
+class Smoking(Fact, tag="smoking"):
+    """Smoking status asked for: "current", "never", "former" or "ever" (with pack-years)."""
+
+    status: str
+    pack_years_comparator: str = ""
+    pack_years: float | None = None
+
+
 class Consent(Fact, tag="consent"):
     """Informed consent, willingness or ability to comply: a commitment, not a fact."""
 
 
-AnyFact = Age | Sex | Condition | Stage | Performance | Lab | Therapy | Reproductive | Consent
+AnyFact = Age | Sex | Condition | Stage | Performance | Lab | Therapy | Reproductive | Smoking | Consent
 
 # A fact's kind by its type (the tag, without msgspec's slower config lookup).
 FACT_KIND: dict[type, str] = {t: t.__struct_config__.tag for t in
-                              (Age, Sex, Condition, Stage, Performance, Lab, Therapy, Reproductive, Consent)}
+                              (Age, Sex, Condition, Stage, Performance, Lab, Therapy, Reproductive, Smoking, Consent)}
 
 KINDS = ("age", "sex", "condition", "stage", "performance", "lab", "therapy", "reproductive",
-         "consent", "other")
+         "smoking", "consent", "other")
 
 
 class Criterion(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -66,6 +66,13 @@ ANALYTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "viral_load": ("copies/mL", ("viral load", "hiv rna", "hiv-1 rna")),
 }
 
+# How an analyte is named to a reader.
+LABELS = {"hba1c": "HbA1c", "anc": "ANC", "wbc": "WBC", "cd4": "CD4 count", "alt": "ALT", "ast": "AST",
+          "alp": "ALP", "ggt": "GGT", "inr": "INR", "aptt": "aPTT", "pt": "PT", "egfr": "eGFR",
+          "creatinine_clearance": "creatinine clearance", "direct_bilirubin": "direct bilirubin", "bun": "BUN",
+          "ldl": "LDL", "lvef": "LVEF", "qtc": "QTc", "bmi": "BMI", "psa": "PSA", "afp": "AFP", "tsh": "TSH",
+          "ldh": "LDH", "fev1": "FEV1", "uric_acid": "uric acid", "viral_load": "viral load"}
+
 # Names that are words as well ("Hb", "Cr", "PT", "ALT"): only matched in their written case.
 CASE_SENSITIVE = frozenset({"hb", "cr", "pt", "alt", "ast", "alb", "ef", "tg", "k+", "na+", "alp", "ggt",
                             "scr", "urea", "creat", "gfr", "ptt", "psa", "afp", "tsh", "ldh", "bun", "plt",

@@ -22,6 +22,7 @@ from .versions import Version, versions
 PAGE = 1000  # store changes read (and matched against the search: one search) at a time
 FEED_SCAN = 5000  # a feed covers at most this many of the newest store changes
 FEED_ENTRIES = 50
+READ = 64  # matching studies read from the store at a time
 
 Matcher = Callable[[list[str]], set[str]]  # NCT ids -> those the search matches
 
@@ -70,16 +71,18 @@ def recent(store, match: Matcher, *, limit: int = FEED_ENTRIES, scan: int = FEED
         before = rows[-1][1]
         matched = match([nct for nct, _ in rows])
         wanted = [(nct, seq) for nct, seq in rows if nct in matched]
-        current = store.get_many([nct for nct, _ in wanted])
-        for nct, seq in wanted:
-            stored = current.get(nct)
-            if stored is None or stored.seq != seq:
-                continue  # written again meanwhile: its newer change comes first
-            entry = describe(store, stored, since_time)
-            if entry is not None:
-                out.append(entry)
-                if len(out) >= limit:
-                    break
+        while wanted and len(out) < limit:  # read records only as far as entries are needed
+            chunk, wanted = wanted[:READ], wanted[READ:]
+            current = store.get_many([nct for nct, _ in chunk])
+            for nct, seq in chunk:
+                stored = current.get(nct)
+                if stored is None or stored.seq != seq:
+                    continue  # written again meanwhile: its newer change comes first
+                entry = describe(store, stored, since_time)
+                if entry is not None:
+                    out.append(entry)
+                    if len(out) >= limit:
+                        break
     return out, scanned
 
 

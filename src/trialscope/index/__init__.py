@@ -293,6 +293,7 @@ def reindex(store, nct_ids: list[str]) -> int:
     path = index_path(store)
     with _write_lock(path, wait=True):
         idx = FullTextIndex(path)
+        asof = idx.asof or date.today()  # as the rest of the index
         writer = idx.writer(heap=128_000_000)
         n = 0
         try:
@@ -301,7 +302,7 @@ def reindex(store, nct_ids: list[str]) -> int:
                 for s, switched in with_flags(store, got.values()):
                     writer.delete_documents_by_term("nct", s.nct_id)
                     writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None,
-                                                       asof=idx.asof, outcome_switched=switched))
+                                                       asof=asof, outcome_switched=switched))
                     n += 1
             writer.commit()
             writer.wait_merging_threads()

@@ -12,16 +12,20 @@ file does not hold yet.
 from __future__ import annotations
 
 import fcntl
+import multiprocessing
 import os
 import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
+
 from ..criteria import FORMAT, Criteria, criteria_of, decode, read_record
 from ..store import derived_dir
 
 BATCH = 1000
+POOL_OVER = 2000  # changed studies above which parsing runs in a process pool
 
 
 def index_dir(store_or_url) -> Path:
@@ -78,11 +82,18 @@ def seq(store) -> int:
         db.close()
 
 
-def catch_up(store, progress=None) -> int:
+def _parse_batch(rows: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """(nct, stored criteria) for (nct, record JSON) rows: the work a pool worker does."""
+    return [(nct, criteria_of(orjson.loads(record))) for nct, record in rows]
+
+
+def catch_up(store, progress=None, workers: int | None = None) -> int:
     """Parse the criteria of every study changed since the last catch-up; returns how many.
 
     Called after every ingest and sync (cli.AFTER_INGEST). A file written by another
-    FORMAT of the parser is rebuilt from scratch.
+    FORMAT of the parser is rebuilt from scratch. Parsing runs in `workers` processes
+    (default: one per core when more than `POOL_OVER` studies changed); the store is read
+    and the file written by this process alone.
     """
     folder = index_dir(store)
     with _locked(folder):
@@ -95,31 +106,48 @@ def catch_up(store, progress=None) -> int:
             done_seq = int(_meta(db, "seq", 0))
             if store.max_seq() <= done_seq:
                 return 0
-            done = 0
-            while True:
-                batch = store.changes_since(done_seq, BATCH)
-                if not batch:
-                    break
-                rows = [(s.nct_id, criteria_of(s.record)) for s in batch]
-                db.executemany("INSERT OR REPLACE INTO criteria (nct, data) VALUES (?, ?)", rows)
-                done_seq = max(s.seq for s in batch)
-                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (str(done_seq),))
-                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?)", (str(FORMAT),))
-                db.commit()
-                done += len(rows)
-                if progress is not None:
-                    progress(done)
-            return done
+            if workers is None:
+                workers = (os.cpu_count() or 1) if store.max_seq() - done_seq > POOL_OVER else 1
+            pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+            try:
+                return _apply(store, db, done_seq, pool, workers, progress)
+            finally:
+                if pool is not None:
+                    pool.close()
+                    pool.join()
         finally:
             db.close()
 
 
-def rebuild(store, progress=None) -> int:
+def _apply(store, db: sqlite3.Connection, done_seq: int, pool, workers: int, progress) -> int:
+    done = 0
+    while True:
+        batch = store.changes_since(done_seq, BATCH * max(1, workers))
+        if not batch:
+            return done
+        rows = [(s.nct_id, s.record_json) for s in batch]
+        if pool is None:
+            parsed = _parse_batch(rows)
+        else:
+            step = max(1, len(rows) // (workers * 4))
+            parsed = [r for part in pool.map(_parse_batch, [rows[i : i + step] for i in range(0, len(rows), step)])
+                      for r in part]
+        db.executemany("INSERT OR REPLACE INTO criteria (nct, data) VALUES (?, ?)", parsed)
+        done_seq = max(s.seq for s in batch)
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (str(done_seq),))
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?)", (str(FORMAT),))
+        db.commit()
+        done += len(parsed)
+        if progress is not None:
+            progress(done)
+
+
+def rebuild(store, progress=None, workers: int | None = None) -> int:
     """Drop the derived criteria and parse every study again."""
     folder = index_dir(store)
     with _locked(folder):
         _wipe(folder)
-    return catch_up(store, progress=progress)
+    return catch_up(store, progress=progress, workers=workers)
 
 
 _READERS: dict[str, tuple[int, sqlite3.Connection, threading.Lock]] = {}

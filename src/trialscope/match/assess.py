@@ -27,6 +27,7 @@ it, and a judge that raises is treated as abstaining.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -46,10 +47,11 @@ from ..criteria.types import (
     Performance,
     Reproductive,
     Sex,
+    Smoking,
     Stage,
     Therapy,
 )
-from ..criteria.units import REFERENCE_ULN, convert, infer_unit
+from ..criteria.units import LABELS, REFERENCE_ULN, convert, infer_unit
 from ..mesh import vocabulary
 from .patient import PatientFacts
 
@@ -389,16 +391,22 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
     if not names:
         return _Verdict(None, "")
     best, best_c = 0.0, None
+    criterion_symptom = all(_is_symptom(n) for n in names)
     for c, pnames in p.present:
         if section == "exclusion" and (fact.other or _is_target(names, pnames, targets)):
             continue  # "other malignancy", "history of cancer": not the trial's own disease
         s = _strength(names, pnames)
+        if s > 0.5 and not criterion_symptom and all(_is_symptom(n) for n in pnames):
+            s = 0.5  # a cough does not establish a respiratory disease
         if s > best:
             best, best_c = s, c
     if best >= 0.9 and best_c is not None:
         ev = [Evidence(best_c.start, best_c.end, best_c.text)]
         if best_c.uncertain:
             return _Verdict(None, f"possible {best_c.text}", ev)
+        if section == "exclusion" and criterion_symptom:
+            # "pain", "fever", "bleeding" in an exclusion qualify something the rules cannot read
+            return _Verdict(None, f"{best_c.text} (a symptom: which one is meant?)", ev)
         if section == "exclusion" and fact.active and best_c.historical:
             return _Verdict(None, f"history of {best_c.text} (active?)", ev)
         return _Verdict(True, best_c.text, ev)
@@ -409,6 +417,14 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
     if best_c is not None:
         return _Verdict(None, f"{best_c.text} (related)", [Evidence(best_c.start, best_c.end, best_c.text)])
     return _Verdict(None, f"{fact.text} not mentioned")
+
+
+@lru_cache(maxsize=20_000)
+def _is_symptom(name: str) -> bool:
+    """A sign or symptom (MeSH C23: pain, fever, cough, hemorrhage), unless it is also a
+    nervous-system or metabolic disorder in its own right (seizures, obesity)."""
+    trees = vocabulary().tree_numbers(name)
+    return any(t.startswith("C23") for t in trees) and not any(t.startswith(("C10", "C18")) for t in trees)
 
 
 def _is_target(crit: set[str], patient: set[str], targets: frozenset[str]) -> bool:
@@ -422,7 +438,19 @@ def _is_target(crit: set[str], patient: set[str], targets: frozenset[str]) -> bo
     return not (crit & patient) or bool(crit & targets)
 
 
-_SYSTEMIC = ("chemotherapy", "immunotherapy", "targeted", "hormonal", "drug")
+_SYSTEMIC = ("chemotherapy", "immunotherapy", "targeted", "hormonal")
+
+
+_GENERIC_THERAPY = re.compile(r"^(?:prior\s+|previous\s+|major\s+|systemic\s+)?(?:chemo\w*|cytotoxic\w*|radio\w*|"
+                              r"radiation(?:\s+therapy)?|irradiation|immunotherap\w*|surgery|surgical\w*|operation|"
+                              r"operated|transplant\w*|targeted\s+therap\w*|hormon\w*\s+therap\w*|"
+                              r"endocrine\s+therap\w*|loco-?regional\s+\w+|checkpoint\s+inhibit\w*|anti-?pd-?l?1)$")
+
+
+def _generic(fact: Therapy) -> bool:
+    """Whether a therapy fact names a kind of treatment ("chemotherapy", "surgery") rather
+    than one ("hepatectomy", "Whipple"), so any treatment of the kind meets it."""
+    return not fact.mesh and all(_GENERIC_THERAPY.match(n.strip()) for n in fact.names)
 
 
 def _therapy(fact: Therapy, p: _Patient) -> _Verdict:
@@ -440,8 +468,8 @@ def _therapy(fact: Therapy, p: _Patient) -> _Verdict:
                                                     "locoregional"):
             hit = t
             break
-        if fact.category == t.category and fact.category != "drug":
-            hit = t
+        if fact.category == t.category and fact.category != "drug" and _generic(fact):
+            hit = t  # "prior chemotherapy", "previous surgery": any of its kind
             break
         if fact.category == "any" and t.category in _SYSTEMIC:
             hit = t
@@ -481,6 +509,26 @@ def _reproductive(fact: Reproductive, p: _Patient) -> _Verdict:
     return _Verdict(None, f"{fact.state} not stated")
 
 
+# Whether a patient's smoking status is the one asked for (None: the note cannot say).
+_SMOKING = {
+    "current": {"current": True, "former": False, "never": False, "ever": None},
+    "never": {"current": False, "former": False, "never": True, "ever": False},
+    "former": {"current": False, "former": True, "never": False, "ever": None},
+    "ever": {"current": True, "former": True, "never": False, "ever": True},
+}
+
+
+def _smoking(fact: Smoking, p: _Patient) -> _Verdict:
+    sm = p.facts.smoker
+    if sm is None:
+        return _Verdict(None, "smoking not stated")
+    ok = _SMOKING.get(fact.status, {}).get(sm.status)
+    if ok and fact.pack_years is not None:
+        ok = None if sm.pack_years is None else _compare(sm.pack_years, fact.pack_years_comparator, fact.pack_years)
+    label = f"{sm.status} smoker" + (f", {sm.pack_years:g} pack-years" if sm.pack_years is not None else "")
+    return _Verdict(ok, label, [Evidence(sm.start, sm.end, label)])
+
+
 def _fact(fact, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
     if isinstance(fact, Age):
         v = _age(fact, p)
@@ -498,6 +546,8 @@ def _fact(fact, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
         v = _therapy(fact, p)
     elif isinstance(fact, Reproductive):
         v = _reproductive(fact, p)
+    elif isinstance(fact, Smoking):
+        v = _smoking(fact, p)
     else:
         return _Verdict(None, "commitment at enrolment" if isinstance(fact, Consent) else "")
     if fact.negated and v.value is not None:
@@ -509,6 +559,7 @@ def _fact(fact, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
 # -- criteria --------------------------------------------------------------------------
 
 _AND_KINDS = ("age", "sex", "performance", "lab")
+_QUALIFIER_KINDS = ("age", "sex")
 _COMMITMENT_KINDS = ("consent",)
 
 
@@ -541,15 +592,26 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
     if not by_kind:
         return None, "", []
     parts: list[bool | None] = []
+    qualifiers: list[bool | None] = []
     for kind, verdicts in by_kind.items():
         values = [v.value for v in verdicts]
-        if section == "exclusion":
+        if section == "exclusion" and kind in _QUALIFIER_KINDS and len(by_kind) > 1:
+            # "Men with an abnormal prostate exam": the sex (or age) says whom the rest is about
+            qualifiers.append(_combine_all(values))
+        elif section == "exclusion":
             parts.append(_combine_any(values))
         elif kind in _AND_KINDS:
             parts.append(_combine_all(values))
         else:
             parts.append(_combine_any(values))
-    value = _combine_any(parts) if section == "exclusion" else _combine_all(parts)
+    if section == "exclusion":
+        value = _combine_any(parts)
+        if qualifiers:
+            value = _combine_all([value, *qualifiers])
+        elif value is True and set(by_kind) <= set(_QUALIFIER_KINDS) and len(criterion.text.split()) > 8:
+            value = None  # "Women with a yolk sac on ultrasound": the rest is not read
+    else:
+        value = _combine_all(parts)
     verdicts = [v for vs in by_kind.values() for v in vs]
     deciding = [v for v in verdicts if v.value is value] if value is not None else verdicts
     reason = "; ".join(dict.fromkeys(v.reason for v in deciding if v.reason))
@@ -620,27 +682,28 @@ def _targets(criteria: Criteria, elig: Eligibility) -> frozenset[str]:
                      for n in f.mesh)
 
 
-_UNKNOWN_NAMES = {"performance": "performance status", "stage": "stage", "therapy": "prior therapy",
-                  "reproductive": "pregnancy", "condition": "condition", "age": "age", "sex": "sex"}
+_UNKNOWN_NAMES = {"therapy": "prior therapy", "reproductive": "pregnancy", "age": "age", "sex": "sex",
+                  "smoking": "smoking"}
 
 
-def _unknown_name(r: CriterionResult) -> str | None:
+def _unknown_names(r: CriterionResult, p: _Patient) -> list[str]:
+    """What the note would have to say to decide this criterion ("ECOG", "platelets")."""
     c = r.criterion
     if c.kind in ("consent", "other"):
-        return None
+        return []
     if c.kind == "lab":
-        labs = [f.analyte for f in c.facts if isinstance(f, Lab)]
-        return ", ".join(dict.fromkeys(labs)) if labs else "labs"
+        return [LABELS.get(f.analyte, f.analyte) for f in c.facts if isinstance(f, Lab) and f.analyte not in p.labs]
     if c.kind == "performance":
-        scales = [f.scale for f in c.facts if isinstance(f, Performance)]
-        return scales[0] if scales else "performance status"
+        return [next((f.scale for f in c.facts if isinstance(f, Performance)), "performance status")]
     if c.kind == "stage":
-        systems = [f.system for f in c.facts if isinstance(f, Stage) and f.system != "grade"]
-        return systems[0] if systems else "stage"
+        return [next((f.system for f in c.facts if isinstance(f, Stage) and f.system != "grade"), "stage")]
+    if c.kind == "condition":
+        return [next((f.text.lower() for f in c.facts if isinstance(f, Condition)), "condition")]
     if c.kind == "reproductive" and all(isinstance(f, Reproductive) and f.state == "contraception"
                                         for f in c.facts):
-        return None
-    return _UNKNOWN_NAMES.get(c.kind)
+        return []
+    name = _UNKNOWN_NAMES.get(c.kind)
+    return [name] if name else []
 
 
 def assess(criteria: Criteria, facts: PatientFacts, record: dict | None = None, *,
@@ -698,10 +761,10 @@ def _summarise(results: list[CriterionResult], p: _Patient, targets: frozenset[s
             s.exclusion_unknown += 1
     for r in results:
         if r.status == UNKNOWN:
-            name = _unknown_name(r)
-            if name and name not in unknown:
-                unknown.append(name)
-    s.unknown = unknown[:6]
+            for name in _unknown_names(r, p):
+                if name not in unknown:
+                    unknown.append(name)
+    s.unknown = unknown
     s.excluded_by = [f"{r.section} {r.criterion.label or '?'}" for r in results if r.decisive]
     conditions_met = any(r.status == MET and r.criterion.kind == "condition" for r in incl)
     cond_strength = _target_strength(targets, p)
@@ -726,16 +789,21 @@ def _explain(s: Summary, results: list[CriterionResult], incl: list[CriterionRes
     decisive = [r for r in results if r.decisive]
     if decisive:
         r = decisive[0]
-        label = f"{r.section} {r.criterion.label}".strip() if r.criterion.label else r.section
-        what = "meets exclusion" if r.section == "exclusion" else "fails"
         text = r.criterion.text if len(r.criterion.text) <= 80 else r.criterion.text[:77] + "..."
-        more = f" (and {len(decisive) - 1} more)" if len(decisive) > 1 else ""
+        if r.section == "structured":
+            what = f"the registry's limits ({text})"
+        else:
+            label = f"{r.section} {r.criterion.label}" if r.criterion.label else f"an {r.section} criterion"
+            what = f"{label}{' (not met)' if r.section == 'inclusion' else ''}: {text}"
         because = f" [{r.reason}]" if r.reason else ""
-        return f"excluded: {what} {label}: {text}{because}{more}"
+        more = f" (and {len(decisive) - 1} more)" if len(decisive) > 1 else ""
+        return f"excluded by {what}{because}{more}"
     parts = [f"meets {s.inclusion_met} of {len(incl)} inclusion criteria"]
     parts.append("no exclusion applies" if s.exclusion_met == 0 else f"{s.exclusion_met} exclusions apply")
     if s.unknown:
-        parts.append("unknown: " + ", ".join(s.unknown))
+        shown = s.unknown[:5]
+        more = f" and {len(s.unknown) - 5} more" if len(s.unknown) > 5 else ""
+        parts.append("unknown: " + ", ".join(shown) + more)
     return "; ".join(parts)
 
 
@@ -766,5 +834,6 @@ def _features(s: Summary, results, incl, excl, cond_strength: float, conditions_
         "lab_ok": kind_status("lab", results), "stage_ok": kind_status("stage", results),
         "perf_ok": kind_status("performance", results), "therapy_ok": kind_status("therapy", results),
         "reproductive_ok": kind_status("reproductive", results),
+        "smoking_ok": kind_status("smoking", results),
         "eligible": {EXCLUDED: -1.0, POSSIBLY: 0.0, LIKELY: 1.0}[s.eligible],
     }

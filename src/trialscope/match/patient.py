@@ -192,7 +192,9 @@ def extract_facts(text: str | None) -> PatientFacts:
     facts.treatments = _treatments(note, low, clauses)
     facts.lines = _lines(low, facts.treatments)
     facts.labs = _labs(note, low)
-    facts.pregnant, facts.lactating = _reproductive(low, clauses, facts.conditions)
+    if facts.sex != "male" and (facts.age is None or 10 <= facts.age <= 60):
+        # "born at 38 weeks gestation" in a boy's note is his birth, not a pregnancy
+        facts.pregnant, facts.lactating = _reproductive(low, clauses, facts.conditions)
     facts.smoker = _smoking(low)
     facts.healthy = bool(re.search(r"\bhealthy\s+(?:volunteer|adult|subject|individual|man|woman|male|female)", low)) \
         and not facts.present_conditions()
@@ -256,7 +258,6 @@ _DECADES = {"twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "sixti
 _RELATIVE = (r"(?:son|daughter|child|children|kid|brother|sister|mother|father|husband|wife|partner|boyfriend|"
              r"girlfriend|baby|grandson|granddaughter|grandchild|nephew|niece|cousin|sibling|twin|friend|"
              r"neighbou?r|mom|dad|parent)s?")
-_RELATIVE_AFTER = re.compile(r"[\s-]*(?:\w+[\s-]+){0,2}?" + _RELATIVE + r"\b")
 _POSSESSIVE = re.compile(r"(?:\bher|\bhis|\btheir|\bour|'s)\s+(?:\w+\s+)?$")
 _NEWBORN = re.compile(r"\b(?:newborn|neonate|new-born)\b")
 
@@ -294,8 +295,8 @@ def _age(note: str, low: str) -> _Scalar | None:
                 n / 365.25 if unit.startswith("d") else n
             if not 0 <= years <= 120:
                 continue
-            if _RELATIVE_AFTER.match(low, m.end()) and _POSSESSIVE.search(low, max(0, m.start() - 12), m.start()):
-                continue  # "her 5-year-old son": someone else's age
+            if _POSSESSIVE.search(low, max(0, m.start() - 12), m.start()):
+                continue  # "her 5-year-old son", "breastfeeding her 3-month-old": someone else's age
             if i == _SEX_CASE_PATTERN and not _age_led(low, m.start()):
                 continue
             found.append((m.start(), m.end(), years, weight))
@@ -565,6 +566,7 @@ def _labs(note: str, low: str) -> list[LabFact]:
 _PREGNANT_NOTE = re.compile(r"\b(?:pregnant|pregnancy|gravid|gestation(?:al)?\s+(?:age|weeks?)|weeks?\s+(?:of\s+)?gestation|"
                             r"weeks?\s+pregnant|intrauterine\s+pregnancy|trimester)\b")
 _NOT_NOW = re.compile(r"(?:\bhistory\s+of\b|\bprevious\b|\bprior\b|\bpast\b|\bafter\b|\bpost\w*\b|\bdelivered\b|"
+                      r"\bborn\b|\bbirth\b|\bdelivery\b|"
                       r"\bprevent\w*\b|\bplanning\b|\bwish\w*\b|\bwant\w*\b|\btrying\b|\btest\b)")
 _LACTATING_NOTE = re.compile(r"\b(?:breast[- ]?feeding|breast[- ]?feeds|breastfed|lactating|lactation|nursing\s+(?:her|an?)\s+"
                              r"(?:infant|baby|child|newborn))\b")

@@ -170,9 +170,10 @@ def fit(groups: list[tuple[list[dict[str, float]], list[int]]], names: list[str]
         D = np.vstack(diffs)
         pw = np.concatenate(weights)
         pw /= pw.sum()
+        step = rate / (1.0 + 2 * l2)  # stable however strong the pull to the prior
         for _ in range(iterations):
             p = 1.0 / (1.0 + np.exp(np.clip(D @ w, -30, 30)))
-            w -= rate * (-(D * (p * pw)[:, None]).sum(axis=0) + 2 * l2 * (w - w0))
+            w -= step * (-(D * (p * pw)[:, None]).sum(axis=0) + 2 * l2 * (w - w0))
     return Stage(list(names), mean, scale, w)
 
 

@@ -44,9 +44,9 @@ from ..index.fulltext import (
     OWN_FIELD,
     PIECE_KEY,
     PIECE_LONG,
-    PIECE_PRESENT,
     PIECE_SITES,
     PIECE_TEXT,
+    PRESENT_KEY,
     SITE_PARTS,
     TEXT_WEIGHTS,
     VALUE_END,
@@ -272,7 +272,7 @@ class Compiler:
 
     def piece_leaf(self, node, p: areas.Piece) -> Query | None:
         if isinstance(node, Missing):
-            present = Query.term_query(self.schema, PIECE_PRESENT, p.name)
+            present = self.present(p.name)
             return Query.boolean_query([(Occur.Must, Query.all_query()), (Occur.MustNot, present)])
         if not p.indexed:
             raise QueryError(f"AREA[{p.name}] is not searchable here ({p.type} values of posted results); "
@@ -365,18 +365,23 @@ class Compiler:
         hi = _I64_MAX if hi is None else hi
         if lo > hi:
             return Query.empty_query()
-        if hi < 1:
-            q = None
-        elif p.is_list:
-            q = Query.range_query(self.schema, size_field(p.name), FieldType.Integer, max(lo, 1), hi)
-        elif lo > 1:  # a single-valued piece has one value or none
+        # a list piece with two or more values has its count indexed; one value is only present
+        parts = []
+        if lo <= 0:
+            parts.append(self.piece_leaf(Missing(p.name, node.pos), p))
+        many = (Query.range_query(self.schema, size_field(p.name), FieldType.Integer, 2, _I64_MAX)
+                if p.is_list else Query.empty_query())
+        if lo <= 1 <= hi:
+            parts.append(Query.boolean_query([(Occur.Must, self.present(p.name)), (Occur.MustNot, many)]))
+        if hi >= 2 and p.is_list:
+            parts.append(Query.range_query(self.schema, size_field(p.name), FieldType.Integer, max(lo, 2), hi))
+        if not parts:
             return Query.empty_query()
-        else:
-            q = Query.term_query(self.schema, PIECE_PRESENT, p.name)
-        if lo > 0:
-            return q
-        none = self.piece_leaf(Missing(p.name, node.pos), p)
-        return none if q is None else Query.boolean_query([(Occur.Should, q), (Occur.Should, none)])
+        return parts[0] if len(parts) == 1 else Query.boolean_query([(Occur.Should, q) for q in parts])
+
+    def present(self, piece_name: str) -> Query:
+        """The studies that have a value for the piece."""
+        return Query.term_query(self.schema, f"{PIECE_KEY}.{PRESENT_KEY}", piece_name)
 
     # -- SEARCH[Location](...) -----------------------------------------------------------
 
@@ -397,7 +402,7 @@ class Compiler:
             return Query.term_set_query(self.schema, "nct", ids) if ids else Query.empty_query()
         pre = None if _has_not(node.child) else self.compile(node.child)
         if pre is None:
-            pre = Query.term_query(self.schema, PIECE_PRESENT, "LocationCity")
+            pre = self.present("LocationCity")
         res = self.searcher.search(pre, MAX_SITE_CANDIDATES + 1)
         if len(res.hits) > MAX_SITE_CANDIDATES:
             raise QueryError(f"SEARCH[{node.group}](...) matches more than {MAX_SITE_CANDIDATES:,} studies before "
@@ -567,9 +572,9 @@ def bound(p: areas.Piece, text: str, upper: bool, pos: int) -> int | None:
             days = age_days(f"{m.group(1)} {m.group(2) or 'years'}") if m else None
         except ValueError:
             days = None
-        if days is None:
-            raise QueryError(f"bad age {value!r} for AREA[{p.name}] (e.g. 16 years, 6 months; MIN and MAX "
-                             "for open ends)", pos)
+        if days is None or not days < 1e9:  # 1e9 days: well beyond any age, far inside an integer
+            raise QueryError(f"bad age {value!r} for AREA[{p.name}] (e.g. 16 years, 6 months, at most "
+                             "a million years; MIN and MAX for open ends)", pos)
         return math.ceil(days) if upper else math.floor(days)
     try:
         x = float(value)

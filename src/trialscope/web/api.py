@@ -7,6 +7,7 @@ before `/studies/{nctId}`, so `/studies/metadata` is not read as an NCT id.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zipfile
 from typing import Any
@@ -17,11 +18,13 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from ..essie.areas import AREA_BY_PARAM, PIECES, search_areas_json
+from ..index.fulltext import haversine_km, piece_number, piece_values
 from ..normalize import unescape_markdown
 from ..record import NCT_RE
+from ..search.cursor import fingerprint, make_token, past_end, read_token
 from . import api_schema as S
 from . import field_stats
-from .api_params import ApiOptions, api_request
+from .api_params import API_SORTS, MAX_SORTED, ApiOptions, api_request, count_path
 from .backend import FilterError, QueryError, SearchRequest, Web, similar
 from .export import csv_columns, to_csv, to_ris
 from .fhir import research_study
@@ -30,6 +33,7 @@ from .metadata import metadata
 from .params import LABELS, PHASES, SEXES, STATUSES, STUDY_TYPES, ParamError
 
 API_VERSION = "2.0.3"
+GEO_DECAY_IGNORED_ABOVE = 10_000  # the contract: geoDecay is ignored for larger result sets
 
 # search-layer parameter names -> the API v2 parameter a client gave
 _API_PARAM = {
@@ -160,9 +164,18 @@ def _search_page(web: Web, request: Request) -> Response:
     if req.ids:
         req.ids = _with_aliases(web, req.ids)
     hits, total, token = [], 0, None
-    if not opts.nothing:
+    patient = request.query_params.get("query.patient")
+    if patient and patient.strip() and not opts.nothing:  # the matcher ranks; the rest restricts
+        from .match import patient_page
+
+        hits, total, token = patient_page(web, req, patient)
+    elif not opts.nothing:
         try:
-            result = web.search(req)
+            if opts.record_sort:
+                hits, total, token = record_sorted(web, req, opts)
+            else:
+                result = web.search(req)
+                hits, total, token = [h.nct_id for h in result.hits], result.total, result.next_page_token
         except QueryError as exc:
             if not getattr(exc, "param", None):
                 given = [k for k in request.query_params if k.startswith("query.")]
@@ -172,10 +185,10 @@ def _search_page(web: Web, request: Request) -> Response:
             base = str(exc.param).split(".")[0]
             exc.param = _API_PARAM.get(base, exc.param)
             raise
-        hits, total, token = [h.nct_id for h in result.hits], result.total, result.next_page_token
     got = web.store.get_many(hits)
     if opts.format == "csv":
-        return _csv_page(opts, [_prepared(got[i].record_json, opts) for i in hits if i in got],
+        # markupFormat applies to JSON only (the contract); CSV cells carry the markdown text
+        return _csv_page(opts, [_v2(got[i].record_json) for i in hits if i in got],
                          columns, token, total)
     tail = b""
     if token:
@@ -188,6 +201,77 @@ def _search_page(web: Web, request: Request) -> Response:
     else:
         parts = [orjson.dumps(project(_prepared(got[i].record_json, opts), tree or True)) for i in hits if i in got]
     return Response(head + b'"studies":[' + b",".join(parts) + b"]" + tail + b"}", media_type="application/json")
+
+
+def record_sorted(web: Web, req: SearchRequest, opts: ApiOptions) -> tuple[list[str], int, str | None]:
+    """A page of a search sorted by keys the index has no column for (any date or number
+    piece, or a second key): the whole result set, at most MAX_SORTED studies, is sorted by
+    the records' values, stably, missing values last whatever the direction."""
+    fp = fingerprint(dataclasses.replace(req, sort=f"relevance|{opts.sort_text}"))
+    first = web.search(dataclasses.replace(req, limit=1, page_token=None))
+    total = first.total
+    if opts.record_sort == [("@geoDecay", "desc")]:
+        if total > GEO_DECAY_IGNORED_ABOVE:  # the contract: ignored for more than 10,000 studies
+            result = web.search(req)
+            return [h.nct_id for h in result.hits], result.total, result.next_page_token
+        if total > MAX_SORTED:
+            raise ParamError("geoDecay", f"geoDecay ranks at most {MAX_SORTED:,} studies and this search has "
+                                         f"{total:,}: narrow the search (a smaller distance)")
+    elif total > MAX_SORTED:
+        keys = ", ".join(f"{p}:{d}" for p, d in opts.record_sort or [])
+        raise ParamError("sort", f"sort={opts.sort_text.split('|')[0][:80]} ({keys}) sorts at most {MAX_SORTED:,} "
+                                 f"studies and this search has {total:,}: narrow the search, or sort by one "
+                                 "indexed field", [k for k in API_SORTS])
+    offset = read_token(req.page_token, fp)
+    if offset > total:
+        raise past_end(req.page_token, offset, total)
+    result = web.search(dataclasses.replace(req, limit=max(1, total), page_token=None)) if total > 1 else first
+    ids = [h.nct_id for h in result.hits]
+    got = web.store.get_many(ids)
+    scores = {h.nct_id: h.score or 1.0 for h in result.hits}  # filters alone score 0: proximity alone ranks
+    # the search's nearest site where it says (sites geocoded from their city count too)
+    nearest = {h.nct_id: (getattr(h, "nearest", None) or {}).get("km") for h in result.hits}
+    rows = [(rank, i, orjson.loads(got[i].record_json)) for rank, i in enumerate(ids) if i in got]
+    for piece_name, direction in reversed(opts.record_sort or []):
+        if piece_name == "@geoDecay":
+            decay = opts.geo_decay
+
+            def km(row, decay=decay):
+                found = nearest.get(row[1])
+                return found if found is not None else _closest_km(row[2], decay.lat, decay.lon)
+
+            rows.sort(key=lambda row, decay=decay: -scores[row[1]] * decay.factor(km(row)))
+        else:
+            rows.sort(key=_sort_key(piece_name, direction))
+    page = [i for _, i, _ in rows[offset: offset + req.limit]]
+    end = offset + len(page)
+    return page, total, make_token(end, fp) if page and end < total else None
+
+
+def _closest_km(record: dict, lat: float, lon: float) -> float | None:
+    """The distance from a point to a study's closest site with coordinates."""
+    points = piece_values(record, "protocolSection.contactsLocationsModule.locations.geoPoint")
+    km = [haversine_km(lat, lon, p["lat"], p["lon"]) for p in points
+          if isinstance(p, dict) and isinstance(p.get("lat"), (int, float)) and isinstance(p.get("lon"), (int, float))]
+    return min(km) if km else None
+
+
+def _sort_key(piece_name: str, direction: str):
+    if piece_name == "@relevance":
+        return lambda row: row[0]
+    desc = direction == "desc"
+    counted = count_path(piece_name)
+    if counted is not None:  # NumArmGroups: a study without arm groups has 0
+        return lambda row: -len(piece_values(row[2], counted)) if desc else len(piece_values(row[2], counted))
+    p = PIECES[piece_name]
+
+    def key(row):
+        nums = [n for n in (piece_number(p.type, v) for v in piece_values(row[2], p.path)) if n is not None]
+        if not nums:
+            return (1, 0)
+        return (0, -max(nums) if desc else min(nums))
+
+    return key
 
 
 def _prepared(record_json: bytes, opts: ApiOptions) -> dict:
@@ -236,6 +320,9 @@ def router(web: Web) -> APIRouter:
         query_spons: str | None = Query(None, alias="query.spons", description="Sponsors and collaborators"),
         query_lead: str | None = Query(None, alias="query.lead", description="Lead sponsor name"),
         query_id: str | None = Query(None, alias="query.id", description="Study ids (NCT ids, aliases, org ids)"),
+        query_patient: str | None = Query(None, alias="query.patient", description="A patient's note: the studies "
+                                          "the matcher ranks for them (at most 100), best first; other parameters restrict them",
+                                          examples=["60-year-old man with advanced hepatocellular carcinoma after sorafenib"]),
         filter_status: str | None = Query(None, alias="filter.overallStatus", description=f"statuses, {pipe}",
                                           examples=["NOT_YET_RECRUITING|RECRUITING", "COMPLETED"]),
         filter_geo: str | None = Query(None, alias="filter.geo", description="distance(lat,lon,50mi); units mi, km, m, ft",
@@ -256,12 +343,15 @@ def router(web: Web) -> APIRouter:
         post_synonyms: str | None = Query(None, alias="postFilter.synonyms", description="as filter.synonyms"),
         aggFilters: str | None = Query(None, description="website filters, e.g. results:with,status:com",
                                        examples=["results:with,status:com", "status:not rec,sex:f,healthy:y"]),
-        geoDecay: str | None = Query(None, description="ignored without filter.geo; with it a 400 (no distance ranking)",
+        geoDecay: str | None = Query(None, description="with filter.geo: relevance times a proximity factor of the "
+                                     "distance to a study's closest site (result sets of up to 1,000 studies; "
+                                     "ignored above 10,000 and without filter.geo)",
                                      examples=["func:exp,scale:300mi,offset:0mi,decay:0.5"]),
         fields: str | None = Query(None, description="json: piece, module, area names or v2 paths (or @query); "
                                    "csv: column names (NCT Number|Study Title)", examples=["NCTId|BriefTitle|OverallStatus"]),
-        sort: str | None = Query(None, description="@relevance or a date/number piece with :asc or :desc "
-                                 "(dates default to desc, numbers to asc)",
+        sort: str | None = Query(None, description="one or two keys: @relevance or a date/number piece, with :asc "
+                                 "or :desc (dates default to desc, numbers to asc; missing values last); "
+                                 "keys without an index column sort result sets of at most 1,000 studies",
                                  examples=["@relevance", "LastUpdatePostDate", "EnrollmentCount:desc"]),
         countTotal: bool = Query(False, description="add totalCount (csv: x-total-count) on the first page"),
         pageSize: int = Query(10, ge=0, description="0 is the default (10); more than 1000 is cut to 1000"),
@@ -320,7 +410,9 @@ def router(web: Web) -> APIRouter:
                 raise HTTPException(404, f"study {nct} not found")
             query = f"?{request.url.query}" if request.url.query else ""
             return RedirectResponse(f"/api/v2/studies/{current}{query}", status_code=301)
-        record = legacy_markup(_v2(stored.record_json)) if markup == "legacy" else _v2(stored.record_json)
+        record = _v2(stored.record_json)
+        if markup == "legacy" and fmt == "json":  # markupFormat applies to JSON only
+            record = legacy_markup(record)
         if fmt == "csv":
             return Response(to_csv([record], columns), media_type="text/csv; charset=utf-8",
                             headers={"Content-Disposition": f'attachment; filename="{nct}.csv"'})

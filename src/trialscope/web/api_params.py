@@ -6,10 +6,12 @@ Every parameter of the contract is either honoured with its semantics or answere
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..essie.areas import PIECES
 from .backend import SearchRequest
 from .params import (
     QUERY_AREAS,
@@ -35,7 +37,10 @@ API_SORTS: dict[str, tuple[str, str]] = {
     "ResultsFirstPostDate": ("results_first_posted", "DATE"),
     "EnrollmentCount": ("enrollment", "INTEGER"),
 }
-_SORT_LOWER = {k.lower(): k for k in API_SORTS}
+# every date, number and age piece sorts; those with an index column sort in the index, the
+# others (and second keys) on result sets of at most MAX_SORTED studies
+_SORTABLE = {p.name.lower(): p for p in PIECES.values() if p.sortable}
+MAX_SORTED = 1000
 # aggFilters: the registry website's filter ids and option keys -> SearchRequest values
 AGG_FILTERS: dict[str, tuple[str, dict[str, Any]]] = {
     "status": ("status", {
@@ -55,7 +60,7 @@ AGG_FILTERS: dict[str, tuple[str, dict[str, Any]]] = {
 _FILTERS = ("overallStatus", "ids", "geo", "advanced", "synonyms")
 API_PARAMS = {f"query.{a}" for a in QUERY_AREAS} | {f"filter.{f}" for f in _FILTERS} | {
     f"postFilter.{f}" for f in _FILTERS} | {"sort", "fields", "countTotal", "pageSize", "pageToken",
-                                            "format", "markupFormat", "aggFilters", "geoDecay",
+                                            "format", "markupFormat", "aggFilters", "geoDecay", "query.patient",
                                             "filter.outcomeSwitched"}  # the last: a trialscope extension
 _INT = re.compile(r"^\+?\d{1,9}$")
 _ONLY_IDS = re.compile(r"^[\s,]*(?:NCT[0-9]{8}[\s,]*)+$", re.I)
@@ -75,6 +80,32 @@ class ApiOptions:
     markup: str = "markdown"
     first_page: bool = True
     nothing: bool = False  # the filters contradict each other: the answer is empty
+    record_sort: list[tuple[str, str]] | None = None  # keys the index cannot sort by (record_sorted)
+    sort_text: str = ""
+    geo_decay: GeoDecay | None = None
+
+
+@dataclass
+class GeoDecay:
+    """geoDecay: relevance times a factor that falls with the distance from filter.geo's point
+    to a study's closest site (the decay functions of Elasticsearch's function score)."""
+
+    func: str  # gauss, exp or linear
+    scale_km: float
+    offset_km: float
+    decay: float  # the factor at offset + scale
+    lat: float
+    lon: float
+
+    def factor(self, km: float | None) -> float:
+        if km is None:
+            return 0.0
+        d = max(0.0, km - self.offset_km)
+        if self.func == "gauss":
+            return math.exp(d * d * math.log(self.decay) / (self.scale_km * self.scale_km))
+        if self.func == "exp":
+            return math.exp(math.log(self.decay) * d / self.scale_km)
+        return max(0.0, 1 - d * (1 - self.decay) / self.scale_km)
 
 
 def _intersect(kw: dict, key: str, values: list) -> None:
@@ -123,36 +154,48 @@ def parse_bool(param: str, value: str | None, default: bool = False) -> bool:
     return text == "true"
 
 
-def parse_sort(value: str) -> str:
-    """`sort`: up to two `piece[:asc|desc]` keys -> the search's sort key. A key's default
-    direction is the contract's (dates desc, numbers asc). trialscope sorts by one key; a
-    second key is honoured only when it cannot change the order (it repeats the first)."""
-    allowed = [*API_SORTS, *(f"{k}:{d}" for k in list(API_SORTS)[1:] for d in ("asc", "desc"))]
+def count_path(name: str) -> str | None:
+    """`Num<List>s` (NumArmGroups, NumLocations, ...): the path of the list it counts, or None."""
+    from .metadata import branches
+
+    if not (name[:3].lower() == "num" and name.endswith("s")):
+        return None
+    found = {k.lower(): v for k, v in branches().items()}.get(name[3:-1].lower())
+    return found[0] if found and found[1] else None
+
+
+def parse_sort(value: str) -> tuple[str, list[tuple[str, str]] | None]:
+    """`sort`: up to two `piece[:asc|desc]` keys, each with the contract's default direction
+    (dates desc, numbers asc, @relevance desc) -> (the search's sort key, None) when the index
+    sorts it (one indexed key, maybe with @relevance after it), else ("relevance", the keys as
+    (piece, direction)) for `sort_page` to sort a small result set (MAX_SORTED) by the records."""
     keys = _split(value)
-    if not keys:
-        raise ParamError("sort", f"cannot read sort {value!r}", allowed)
-    if len(keys) > 2:
-        raise ParamError("sort", "sort takes at most two keys", allowed)
-    parsed = []
+    allowed = (f"@relevance, date/number pieces ({', '.join(p.name for p in _SORTABLE.values())}) or list "
+               "counts (NumArmGroups, NumLocations, ...), each with :asc or :desc")
+    if not keys or len(keys) > 2:
+        raise ParamError("sort", f"sort takes one or two keys, got {value[:80]!r}", allowed)
+    parsed: list[tuple[str, str]] = []
     for key in keys:
         name, _, direction = key.partition(":")
-        piece = _SORT_LOWER.get(name.strip().lower())
-        if piece is None:
-            raise ParamError("sort", f"cannot sort by {name!r}: sortable fields are dates and numbers "
-                                     "the index keeps", allowed)
-        direction = direction.strip().lower()
+        name, direction = name.strip(), direction.strip().lower()
+        if name == "@relevance":
+            piece, kind = "@relevance", "relevance"
+        elif count_path(name) is not None:  # NumArmGroups: how many items a list has
+            piece, kind = name, "number"
+        else:
+            p = _SORTABLE.get(name.lower())
+            if p is None:
+                raise ParamError("sort", f"cannot sort by {name[:80]!r}: only dates and numbers sort", allowed)
+            piece, kind = p.name, p.type
         if direction not in ("", "asc", "desc") or (piece == "@relevance" and direction == "asc"):
             raise ParamError("sort", f"unknown sort direction {direction!r} for {piece}",
                              ["desc"] if piece == "@relevance" else ["asc", "desc"])
-        search_key, kind = API_SORTS[piece]
-        if not direction:
-            direction = "asc" if kind == "INTEGER" else "desc"
-        parsed.append((piece, search_key, direction))
-    if len(parsed) == 2 and parsed[1][0] not in (parsed[0][0], "@relevance"):
-        raise ParamError("sort", f"a second sort key ({parsed[1][0]}) is not supported: trialscope "
-                                 "sorts by one field (add @relevance to break ties)", allowed)
-    _, search_key, direction = parsed[0]
-    return "relevance" if search_key == "relevance" else f"{search_key}:{direction}"
+        parsed.append((piece, direction or ("desc" if kind in ("date", "relevance") else "asc")))
+    first, direction = parsed[0]
+    if first in API_SORTS and (len(parsed) == 1 or parsed[1][0] in ("@relevance", first)):
+        search_key = API_SORTS[first][0]
+        return ("relevance" if search_key == "relevance" else f"{search_key}:{direction}"), None
+    return "relevance", parsed
 
 
 def _ids(param: str, value: str) -> list[str]:
@@ -251,13 +294,20 @@ def api_request(params) -> tuple[SearchRequest, ApiOptions]:
     if geo:
         f["near"] = _geo(_which(params, "geo"), geo)
     decay = (params.get("geoDecay") or "").strip()
+    geo_decay = None
     if decay:
-        if not _GEO_DECAY.match(decay):
+        m = _GEO_DECAY.match(decay)
+        if not m:
             raise ParamError("geoDecay", f"cannot read geoDecay {decay[:80]!r}",
                              "func:(gauss|exp|linear),scale:<n>(km|mi),offset:<n>(km|mi),decay:<n>")
-        if geo:  # the contract ignores it without filter.geo; with it, it would rank by distance
-            raise ParamError("geoDecay", "geoDecay is not supported: trialscope filters by distance "
-                                         "but does not rank by it")
+        if geo:  # the contract ignores it without filter.geo
+            km = {"km": 1.0, "mi": 1.609344}
+            scale, offset = float(m.group(2)[:-2]) * km[m.group(4)], float(m.group(5)[:-2]) * km[m.group(7)]
+            factor = float(m.group(8))
+            if scale <= 0 or not 0 < factor < 1:
+                raise ParamError("geoDecay", "geoDecay needs a scale above 0 and a decay between 0 and 1",
+                                 "e.g. func:exp,scale:300mi,offset:0mi,decay:0.5")
+            geo_decay = GeoDecay(m.group(1), scale, offset, factor, kw["near"][0], kw["near"][1])
     switched = params.get("filter.outcomeSwitched")  # beyond the contract (history.outcomes)
     if switched and switched.strip():
         f["outcome_switched"] = parse_bool("filter.outcomeSwitched", switched)
@@ -272,8 +322,11 @@ def api_request(params) -> tuple[SearchRequest, ApiOptions]:
     if agg:
         parse_agg_filters(agg, kw)
     sort = params.get("sort") or ""
+    record_sort = None
     if sort.strip():
-        kw["sort"] = parse_sort(sort)
+        kw["sort"], record_sort = parse_sort(sort)
+    if geo_decay is not None and kw.get("sort", "relevance") == "relevance" and not record_sort:
+        record_sort = [("@geoDecay", "desc")]  # relevance times the proximity factor
     kw["limit"] = parse_page_size(params.get("pageSize"))
     token = params.get("pageToken")
     if token:
@@ -293,5 +346,6 @@ def api_request(params) -> tuple[SearchRequest, ApiOptions]:
     kw["snippets"] = False
     kw["facets"] = False
     opts = ApiOptions(format=fmt, count_total=count and not token, fields=params.get("fields") or "",
-                      markup=markup, first_page=not token, nothing=nothing)
+                      markup=markup, first_page=not token, nothing=nothing,
+                      record_sort=record_sort, sort_text=sort.strip() + "|" + decay, geo_decay=geo_decay)
     return SearchRequest(**kw), opts

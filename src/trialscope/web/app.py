@@ -31,6 +31,7 @@ from .charts import bar_chart
 from .export import to_csv, to_ris
 from .history import router as history_routes
 from .maps import search_map, study_map
+from .match import router as match_routes
 from .params import (
     LABELS,
     PHASES,
@@ -260,6 +261,7 @@ def create_app(db: str | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router(web))
     app.include_router(history_routes(web, env))
+    app.include_router(match_routes(web, env))
     api_schema.install(app)
 
     # -- pages --------------------------------------------------------------------------

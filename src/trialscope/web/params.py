@@ -188,8 +188,8 @@ def parse_ui(params) -> UiSearch:
         _float("age", age, 0, 150)
     ui.age = age
     ui.country = [c.strip() for c in params.getlist("country") if c.strip()][:20] or None
-    ui.switched = _enum("switched", params.getlist("switched"), ["TRUE", "FALSE"])
-    ui.switched = [v.lower() for v in ui.switched] if ui.switched else None
+    switched = _enum("switched", params.getlist("switched"), ["TRUE", "FALSE"])
+    ui.switched = [v.lower() for v in switched] if switched else None
     sex = (params.get("sex") or "").upper()
     if sex and sex not in SEXES:
         raise ParamError("sex", f"unknown value {sex!r} for sex", SEXES)

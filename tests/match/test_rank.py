@@ -1,0 +1,124 @@
+"""Ranking: the model, its training, and what the ranked list says about the HCC patient."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trialscope.match import MatchError, feature_rows, filters_for, match, prepare, rank, read_facts
+
+from .conftest import HCC, HCC_NOTE
+
+
+def _groups(rng, n_topics=30, n=40):
+    """Synthetic topics: the grade follows feature `good`; `noise` says nothing."""
+    groups = []
+    for _ in range(n_topics):
+        good = rng.random(n)
+        rows = [{"rrf": float(rng.random()), "good": float(g), "noise": float(rng.random())} for g in good]
+        grades = [2 if g > 0.8 else 1 if g > 0.5 else 0 for g in good]
+        groups.append((rows, grades))
+    return groups
+
+
+def test_fit_learns_what_orders_the_grades():
+    stage = rank.fit(_groups(np.random.default_rng(1)), names=["rrf", "good", "noise"], l2=0.001)
+    w = dict(zip(stage.names, stage.weights, strict=True))
+    assert w["good"] > 1.0 and abs(w["noise"]) < 0.3 * w["good"]
+    rows, grades = _groups(np.random.default_rng(2), 1)[0]
+    order, _ = rank.rerank(rows, stage)
+    top = [grades[i] for i in order[:8]]
+    assert sum(top) >= 14  # nearly all 2s first
+
+
+def test_fit_stays_at_the_prior_when_told_to():
+    stage = rank.fit(_groups(np.random.default_rng(3)), names=["rrf", "good"], l2=1000.0, prior={"rrf": 1.0})
+    w = dict(zip(stage.names, stage.weights, strict=True))
+    assert w["rrf"] == pytest.approx(1.0, abs=0.01) and abs(w["good"]) < 0.01
+
+
+def test_stage_json_round_trip_and_unknown_features():
+    stage = rank.fit(_groups(np.random.default_rng(4)), names=["rrf", "good"])
+    again = rank.Stage.from_json(stage.as_json())
+    rows = [{"rrf": 0.2, "good": 0.9, "unheard_of": 5.0}, {"rrf": 0.3}]
+    assert np.allclose(stage.score(rows), again.score(rows), atol=1e-4)
+    assert stage.score([{"rrf": 0.3}])[0] == pytest.approx(stage.score([{"rrf": 0.3, "unheard_of": 9.0}])[0])
+
+
+def test_shipped_model_reads_features_the_pipeline_makes(store):
+    model = rank.shipped_model()
+    assert model.names and model.about.get("trained_by") == "scripts/train_match_ranker.py"
+    facts = read_facts(HCC_NOTE)
+    p = prepare(store, HCC_NOTE, facts, filters_for(facts))
+    from trialscope.match import assess_many
+
+    wanted = [c.nct_id for c in p.cands[:20]]
+    records = {n: s.record for n, s in store.get_many(wanted).items()}
+    rows = feature_rows(p, assess_many(store, facts, wanted, records), 20)
+    made = set().union(*rows)
+    assert set(model.names) <= made, set(model.names) - made
+    assert np.isfinite(model.score(rows)).all()
+
+
+def _by_id(result):
+    return {t.nct_id: (i, t) for i, t in enumerate(result.trials)}
+
+
+def test_the_hcc_patient_is_matched_to_the_hcc_trial(store):
+    result = match(store, HCC_NOTE, limit=20)
+    got = _by_id(result)
+    assert HCC in got, [t.nct_id for t in result.trials]
+    pos, trial = got[HCC]
+    assert trial.verdict != "excluded", trial.explanation
+    assert "inclusion criteria" in trial.explanation
+    assert result.facts.age == 60 and result.facts.sex == "female"
+    scores = [t.score for t in result.trials]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_pregnant_is_shown_excluded_with_the_criterion(store):
+    note = HCC_NOTE + " She is pregnant."
+    result = match(store, note, limit=100)
+    pos, trial = _by_id(result)[HCC]
+    assert trial.verdict == "excluded"
+    decisive = trial.assessment.decisive
+    assert any("regnan" in d.text and d.section == "exclusion" for d in decisive), [d.text for d in decisive]
+    # the same when this one trial is checked (the record page's link)
+    one = match(store, note, ids=[HCC])
+    assert [t.nct_id for t in one.trials] == [HCC] and one.trials[0].verdict == "excluded"
+
+
+def test_aged_85_is_left_out_of_the_list_and_shown_excluded_by_age(store):
+    note = HCC_NOTE.replace("60-year-old", "85-year-old")
+    assert HCC not in _by_id(match(store, note, limit=100))  # the hard age filter
+    one = match(store, note, ids=[HCC])
+    trial = one.trials[0]
+    assert trial.verdict == "excluded"
+    assert any(d.kind == "age" or "Age" in d.text for d in trial.assessment.decisive)
+    assert "age 85" in " ".join(d.reason for d in trial.assessment.decisive)
+
+
+def test_overrides_beat_the_note(store):
+    result = match(store, HCC_NOTE, age=85, ids=[HCC])
+    assert result.facts.age == 85 and result.trials[0].verdict == "excluded"
+    result = match(store, HCC_NOTE, facts={"sex": "male"}, limit=5)
+    assert result.facts.sex == "male" and result.filters.sex == "male"
+
+
+@pytest.mark.parametrize("kw,param", [({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"age": -3}, "age"),
+                                      ({"age": "old"}, "age"), ({"sex": "other"}, "sex")])
+def test_bad_arguments_are_clear_errors(store, kw, param):
+    with pytest.raises(MatchError) as err:
+        match(store, HCC_NOTE, **kw)
+    assert err.value.param == param
+
+
+def test_empty_and_odd_notes(store):
+    with pytest.raises(MatchError):
+        match(store, "  \n ")
+    long = match(store, HCC_NOTE + " filler" * 200_000, limit=3)  # 1.4 MB
+    assert any("characters" in n for n in long.notes) and long.trials
+    noage = match(store, "Woman with hepatocellular carcinoma after sorafenib.", limit=3)
+    assert any("no age" in n for n in noage.notes) and noage.filters.age is None
+    other = match(store, "Patient de 60 ans, carcinome hépatocellulaire avancé, traité par sorafénib.", limit=3)
+    assert isinstance(other.as_json()["trials"], list)

@@ -1,0 +1,116 @@
+"""Candidates: the sources, their fusion and the hard filters, on the in-repo sample."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from trialscope.match import filters_for, read_facts
+from trialscope.match.retrieve import (
+    Filters,
+    candidates,
+    clean_text,
+    condition_weight,
+    own_conditions,
+)
+from trialscope.normalize import age_days
+
+from .conftest import HCC, HCC_NOTE
+
+LIVER = re.compile(r"liver|hepat|\bhcc\b", re.I)
+
+
+def _elig(store, nct):
+    return store.get(nct).record["protocolSection"].get("eligibilityModule") or {}
+
+
+def _is_liver(store, nct) -> bool:
+    rec = store.get(nct).record
+    p = rec["protocolSection"]
+    texts = [p["identificationModule"].get("briefTitle") or "", *((p.get("conditionsModule") or {}).get("conditions") or []),
+             *(m.get("term", "") for m in ((rec.get("derivedSection") or {}).get("conditionBrowseModule") or {}).get("meshes") or [])]
+    return any(LIVER.search(t) for t in texts)
+
+
+def test_hcc_note_finds_liver_trials_and_the_hcc_trial(store):
+    facts = read_facts(HCC_NOTE)
+    cands, queries = candidates(store, HCC_NOTE, facts, filters_for(facts))
+    ids = [c.nct_id for c in cands]
+    assert HCC in ids[:30]
+    assert sum(_is_liver(store, n) for n in ids[:10]) >= 9
+    assert "Carcinoma, Hepatocellular" in [n for n, _ in queries.cond]
+    assert "sorafenib" in queries.intr
+    # several sources agree on the best candidates, and the fusion says so
+    assert len(cands[0].ranks) >= 4 and cands[0].fused > cands[-1].fused
+    assert all(c.features is not None for c in cands[:100] if c.nct_id)
+
+
+def test_negated_and_family_conditions_are_not_queried(store):
+    facts = read_facts("A 50-year-old man with type 2 diabetes. He denies chest pain. "
+                       "His mother had breast cancer.")
+    names = [n for n, _ in own_conditions(facts)]
+    assert "Diabetes Mellitus, Type 2" in names
+    assert not any("Breast" in n for n in names)
+    assert "Chest Pain" not in names
+
+
+def test_condition_weight_prefers_diseases_to_symptoms():
+    assert condition_weight("Carcinoma, Hepatocellular") == 1.0
+    assert 0 < condition_weight("Weight Loss") < 1.0
+    assert condition_weight("Emergencies") == 0.0  # "seen in the emergency department"
+    assert condition_weight("no such descriptor") == 0.0
+
+
+def test_age_filter_drops_trials_that_cannot_take_the_patient(store):
+    cands, _ = candidates(store, HCC_NOTE, read_facts(HCC_NOTE), Filters(age=85))
+    ids = [c.nct_id for c in cands]
+    assert HCC not in ids  # 18 to 80 years
+    assert ids
+    open_top = 0
+    for n in ids[:60]:
+        e = _elig(store, n)
+        lo, hi = age_days(e.get("minimumAge")), age_days(e.get("maximumAge"))
+        assert lo is None or lo <= 85 * 365.25
+        assert hi is None or hi >= 85 * 365.25
+        open_top += hi is None
+    assert open_top > 0  # a missing maximum never drops a trial
+
+
+def test_sex_filter_keeps_trials_for_both_or_the_patients_sex(store):
+    cands, _ = candidates(store, "A 45-year-old man with breast cancer", read_facts("man"), Filters(sex="male"))
+    assert cands
+    assert all(_elig(store, c.nct_id).get("sex") in (None, "ALL", "MALE") for c in cands[:200])
+
+
+def test_open_only_and_ids(store):
+    cands, _ = candidates(store, HCC_NOTE, read_facts(HCC_NOTE), Filters(open_only=True))
+    statuses = {store.get(c.nct_id).record["protocolSection"]["statusModule"]["overallStatus"] for c in cands}
+    assert statuses and statuses <= {"RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "AVAILABLE"}
+    cands, _ = candidates(store, HCC_NOTE, read_facts(HCC_NOTE), Filters(ids=[HCC, "NCT05113290"]))
+    assert {c.nct_id for c in cands} == {HCC, "NCT05113290"}
+
+
+def test_near_keeps_trials_with_a_site_in_range(store):
+    import math
+
+    shanghai = (31.23, 121.47, 100.0)
+    cands, _ = candidates(store, HCC_NOTE, read_facts(HCC_NOTE), Filters(near=shanghai))
+    assert cands
+    for c in cands[:40]:
+        locs = (store.get(c.nct_id).record["protocolSection"].get("contactsLocationsModule") or {}).get("locations") or []
+        dists = [math.dist((loc["geoPoint"]["lat"], loc["geoPoint"]["lon"]), shanghai[:2]) * 111
+                 for loc in locs if loc.get("geoPoint")]
+        cities = " ".join(str(loc.get("city")) for loc in locs)
+        assert (dists and min(dists) < 250) or "Shanghai" in cities, c.nct_id
+
+
+@pytest.mark.parametrize("note", [
+    "", "   ", "[**2148-10-1**] [**Hospital 1234**] \"quoted\" 'single' (brackets) [x] {y}",
+    "AND OR NOT ( ) \" cond: intr:\"unclosed -minus * ** AREA[Phase]PHASE3 RANGE[", "éàü 患者 肝癌 患者は60歳の男性",
+    "x" * 5000, "carcinoma " * 3000,
+])
+def test_hostile_notes_never_raise(store, note):
+    cands, queries = candidates(store, note, read_facts(note), Filters())
+    assert isinstance(cands, list)
+    assert "[**" not in clean_text(note) and "(" not in clean_text(note)

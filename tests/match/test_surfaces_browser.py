@@ -1,0 +1,91 @@
+"""A real browser (Debian chromium via Playwright) matches a patient on /match, with and
+without JavaScript: note -> facts read back -> ranked trials with their criteria -> edit a
+fact -> match again; and from a record page, "check a patient against this trial"."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.web.test_browser import ARGS, CHROMIUM, DOCS
+
+from .conftest import HCC, HCC_NOTE
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _errors(page) -> list[str]:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "favicon" not in m.text else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+def test_match_a_patient(match_server, browser, artifacts):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    errors = _errors(page)
+    page.goto(match_server + "/")
+    page.click("nav a[href='/match']")
+    page.wait_for_selector("#note")
+    page.fill("#note", HCC_NOTE)
+    page.click("#note-form button[type=submit]")
+    page.wait_for_selector(".match-list .match-trial")
+    assert page.input_value("#f-age") == "60"
+    assert page.input_value("#f-sex") == "female"
+    assert "hepatocellular carcinoma" in page.input_value("#f-conditions")
+    first = page.locator(".match-list .match-trial").first
+    assert first.locator("details.criteria-detail").get_attribute("open") is not None
+    assert first.locator(".crit li.c-met").count() > 0
+    assert first.locator(".crit li mark").count() > 0  # the note's words that decided a criterion
+    assert page.locator(f".match-trial h3 a[href='/study/{HCC}']").count() == 1
+    page.screenshot(path=str(artifacts / "match.png"), full_page=False)
+
+    # correct a fact and match again: the edit overrides the note
+    page.fill("#f-age", "85")
+    page.click("#facts-form button[type=submit]")
+    page.wait_for_selector("#results-h")
+    assert page.input_value("#f-age") == "85"
+    assert page.locator(f".match-trial h3 a[href='/study/{HCC}']").count() == 0  # 18 to 80 years
+
+    # from the record page: check a patient against this one trial
+    page.goto(f"{match_server}/study/{HCC}")
+    page.click(f"a[href='/match?nct={HCC}']")
+    page.wait_for_selector("#note")
+    page.fill("#note", HCC_NOTE + " She is pregnant.")
+    page.click("#note-form button[type=submit]")
+    page.wait_for_selector(".match-list.excluded .match-trial")
+    trial = page.locator(".match-list.excluded .match-trial")
+    assert trial.count() == 1 and "Excluded" in trial.locator(".verdict").inner_text()
+    assert "regnan" in trial.locator("li.decisive").first.inner_text()
+    page.screenshot(path=str(artifacts / "match-one-trial.png"), full_page=False)
+    assert not errors, errors
+    page.close()
+    if os.environ.get("TRIALSCOPE_UPDATE_SCREENSHOTS"):
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(artifacts / "match.png", DOCS / "match.png")
+
+
+def test_match_works_without_javascript(match_server, browser):
+    ctx = browser.new_context(java_script_enabled=False)
+    page = ctx.new_page()
+    page.goto(match_server + "/match")
+    page.fill("#note", HCC_NOTE)
+    page.click("#note-form button[type=submit]")
+    page.wait_for_selector(".match-list .match-trial")
+    page.locator(".match-list .match-trial details.criteria-detail summary").nth(1).click()
+    assert page.locator(".match-list .match-trial details.criteria-detail[open]").count() >= 2
+    page.select_option("#f-pregnant", "yes")
+    page.click("#facts-form button[type=submit]")
+    page.wait_for_selector("#results-h")
+    assert page.locator("#f-pregnant").input_value() == "yes"
+    ctx.close()
