@@ -9,11 +9,11 @@ Reads the shared archives (../shared/data/ctgov by default; `--extra` adds ctgov
   upserts, without the derived stages; "parse only" is decompress + parse + convert: the
   limit the store part can reach.
 - "stages": each stage run in this process one after another on a fresh store, with its CPU
-  seconds per study (process time, threads included; the parse workers' from getrusage of
-  children). The full text and vectors stages are split further by timing their per-study
-  pieces alone (document build, embedding, features) over the same records. The ceiling is
-  cores / sum of per-study CPU: the records/s that a perfectly overlapped pipeline could
-  reach on this machine.
+  seconds per study (process time, threads included, plus the worker processes it ran:
+  getrusage of children; for the store stage those are the parse workers). The full text and
+  vectors stages are split further by timing their per-study pieces alone (document build,
+  embedding, features) over the same records. The ceiling is cores / sum of per-study CPU:
+  the records/s that a perfectly overlapped pipeline could reach on this machine.
 The machine may be shared: the load average is reported, and CPU figures beside wall times.
 Prints JSON; medians over --repeat runs.
 """
@@ -101,17 +101,17 @@ def stage_costs(paths: list[str], workers: int) -> dict:
 
     stages: dict[str, dict] = {}
 
-    def timed(name: str, fn, children: bool = False) -> object:
+    def timed(name: str, fn) -> object:
+        """Wall and CPU of one stage; CPU includes the worker processes it reaped."""
         cpu0, child0, start = time.process_time(), _children_cpu(), time.perf_counter()
         result = fn()
-        stages[name] = {"wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu0}
-        if children:
-            stages[name]["workers_cpu_s"] = _children_cpu() - child0
+        stages[name] = {"wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu0,
+                        "workers_cpu_s": _children_cpu() - child0}
         return result
 
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(str(Path(tmp) / "bench.db"))
-        summary = timed("store", lambda: ingest(store, paths, progress=False, workers=workers), children=True)
+        summary = timed("store", lambda: ingest(store, paths, progress=False, workers=workers))
         n = summary.read
         for hook in cli.AFTER_INGEST:
             module, func = hook.split(":")
@@ -139,12 +139,10 @@ def stage_costs(paths: list[str], workers: int) -> dict:
         store.close()
     per_study = {}
     for name, st in stages.items():
-        cpu = st["cpu_s"] + st.get("workers_cpu_s", 0.0)
+        cpu = st["cpu_s"] + st["workers_cpu_s"]
         per_study[name] = {"wall_s": round(st["wall_s"], 3), "cpu_s": round(cpu, 3),
-                           "cpu_ms_per_study": round(1000 * cpu / n, 3)}
-        if "workers_cpu_s" in st:
-            per_study[name]["of_which_parse_workers_ms"] = round(1000 * st["workers_cpu_s"] / n, 3)
-            per_study[name]["of_which_store_writer_ms"] = round(1000 * st["cpu_s"] / n, 3)
+                           "cpu_ms_per_study": round(1000 * cpu / n, 3),
+                           "of_which_workers_ms": round(1000 * st["workers_cpu_s"] / n, 3)}
     total_ms = sum(v["cpu_ms_per_study"] for v in per_study.values())
     cores = os.cpu_count() or 1
     return {
