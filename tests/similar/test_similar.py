@@ -222,3 +222,43 @@ def test_hnsw_takes_incremental_additions(sample_db, tmp_path, monkeypatch):
     top = similar_to(store, "NCT05113290", limit=1)
     assert top[0]["nctId"] == "NCT09999992"
     store.close()
+
+
+def test_new_version_replaces_its_row(sample_db, tmp_path):
+    """A new version of a study: its old row goes dead, its lexical counts move to the new one."""
+    from datetime import date
+
+    from trialscope.index import vectors
+    from trialscope.ingest import ingest
+
+    db = str(tmp_path / "version.db")
+    shutil.copy(sample_db, db)
+    store = open_store(db)
+    vectors.catch_up(store)
+    before = vectors.open_index(store)
+    old_row, rows, n_live = before.row_of("NCT03949231"), before.rows, before.n_live
+    df_before = dict(before.db.execute("SELECT tok, n FROM df").fetchall())
+    rec = store.get("NCT03949231").record
+    rec["protocolSection"]["identificationModule"]["briefTitle"] = "Toripalimab infusion, a revised title"
+    status = rec["protocolSection"]["statusModule"]
+    status["lastUpdatePostDateStruct"] = {"date": date.today().isoformat(), "type": "ACTUAL"}
+    (tmp_path / "v2.json").write_bytes(orjson.dumps(rec))
+    assert ingest(store, [str(tmp_path / "v2.json")], progress=False).updated == 1
+    assert vectors.catch_up(store) == 1
+    after = vectors.open_index(store)
+    assert after.rows == rows + 1 and after.n_live == n_live
+    assert after.row_of("NCT03949231") == rows and not after.live[old_row]
+    (old_feat,) = after.db.execute("SELECT feat FROM rows WHERE row = ?", (old_row,)).fetchone()
+    (new_feat,) = after.db.execute("SELECT feat FROM rows WHERE row = ?", (rows,)).fetchone()
+    from trialscope.similar import decode_features
+
+    delta: dict[int, int] = {}
+    for tok in np.frombuffer(decode_features(old_feat).kh, dtype=np.uint32).tolist():
+        delta[tok] = delta.get(tok, 0) - 1
+    for tok in np.frombuffer(decode_features(new_feat).kh, dtype=np.uint32).tolist():
+        delta[tok] = delta.get(tok, 0) + 1
+    df_after = dict(after.db.execute("SELECT tok, n FROM df").fetchall())
+    assert any(delta.values())  # the title changed its key tokens
+    for tok, d in delta.items():
+        assert df_after.get(tok, 0) == df_before.get(tok, 0) + d
+    store.close()
