@@ -45,6 +45,8 @@ bench: $(BIN)/.installed sysdeps
 	$(BIN)/python benchmarks/embed.py | tee benchmarks/out/embed.json
 	$(BIN)/python benchmarks/results_coverage.py | tee benchmarks/out/results_coverage.json
 	$(BIN)/python benchmarks/history.py | tee benchmarks/out/history.json
+	$(BIN)/python benchmarks/criteria.py | tee benchmarks/out/criteria.json
+	$(BIN)/python benchmarks/patient_facts.py | tee benchmarks/out/patient_facts.json
 
 clean:
-	rm -rf $(VENV) $(DB) $(DB)-* $(DB).index $(DB).vectors test-artifacts
+	rm -rf $(VENV) $(DB) $(DB)-* $(DB).index $(DB).vectors $(DB).criteria test-artifacts

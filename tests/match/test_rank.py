@@ -52,9 +52,7 @@ def test_shipped_model_reads_features_the_pipeline_makes(store):
     p = prepare(store, HCC_NOTE, facts, filters_for(facts))
     from trialscope.match import assess_many
 
-    wanted = [c.nct_id for c in p.cands[:20]]
-    records = {n: s.record for n, s in store.get_many(wanted).items()}
-    rows = feature_rows(p, assess_many(store, facts, wanted, records), 20)
+    rows = feature_rows(p, assess_many(store, facts, [c.nct_id for c in p.cands[:20]]), 20)
     made = set().union(*rows)
     assert set(model.names) <= made, set(model.names) - made
     assert np.isfinite(model.score(rows)).all()
@@ -122,3 +120,26 @@ def test_empty_and_odd_notes(store):
     assert any("no age" in n for n in noage.notes) and noage.filters.age is None
     other = match(store, "Patient de 60 ans, carcinome hépatocellulaire avancé, traité par sorafénib.", limit=3)
     assert isinstance(other.as_json()["trials"], list)
+
+
+class KeywordJudge:
+    """A criterion judge as a local model or a remote API would be plugged in: this one
+    decides coagulation criteria from the note's words (and abstains otherwise)."""
+
+    def judge(self, criterion, section, note, facts):
+        from trialscope.match.assess import Judgement
+
+        if "coagulation" in criterion.lower():
+            i = note.find("normal coagulation")
+            return Judgement("met", "the note says so", ((i, i + 18),)) if i >= 0 else None
+        return None
+
+
+def test_a_criterion_judge_is_off_by_default_and_used_when_given(store):
+    note = HCC_NOTE + " She has normal coagulation."
+    plain = match(store, note, ids=[HCC]).trials[0].assessment
+    judged = match(store, note, ids=[HCC], judge=KeywordJudge()).trials[0].assessment
+    by_judge = [r for r in judged.criteria if r.judged_by == "KeywordJudge"]
+    assert not [r for r in plain.criteria if r.judged_by == "KeywordJudge"]
+    assert by_judge and all(r.status == "met" for r in by_judge)
+    assert judged.summary.inclusion_met > plain.summary.inclusion_met

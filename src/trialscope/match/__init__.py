@@ -132,13 +132,16 @@ def prepare(store, text: str, facts, filters: Filters) -> Prepared:
     return Prepared(facts, filters, queries, cands, _rank.patient_of(queries, text, lexical), lexical)
 
 
-def assess_many(store, facts, ncts: list[str], records: dict[str, dict]) -> dict[str, object]:
-    """Each study's assessment against the patient (criteria from the derived index)."""
+def assess_many(store, facts, ncts: list[str], judge=None, note: str | None = None) -> dict[str, object]:
+    """Each study's assessment against the patient, from the derived criteria index (which
+    keeps the record's structured eligibility too: no record is read). `judge` is the
+    optional `assess.CriterionJudge` (a local model or a remote API) for what the rules
+    leave unknown; off unless given."""
     from ..index.criteria import get_many
     from .assess import assess
 
-    crit = get_many(store, [n for n in ncts if n in records])
-    return {n: assess(crit[n], facts, records[n]) for n in ncts if n in crit}
+    crit = get_many(store, ncts)
+    return {n: assess(crit[n], facts, judge=judge, note=note) for n in ncts if n in crit}
 
 
 def feature_rows(p: Prepared, assessments: dict[str, object], top: int) -> list[dict[str, float]]:
@@ -163,13 +166,14 @@ def order(p: Prepared, rows: list[dict[str, float]], model: _rank.Stage) -> tupl
 def match(store, text: str, *, facts: dict | None = None, age: float | None = None,
           sex: str | None = None, near: tuple[float, float, float] | None = None,
           open_only: bool = False, limit: int = 20, ids: list[str] | None = None,
-          model: _rank.Stage | None = None) -> MatchResult:
+          model: _rank.Stage | None = None, judge=None) -> MatchResult:
     """The trials a patient can join, best first, each assessed criterion by criterion.
 
     `facts` (structured, as in `MatchResult.facts.as_json()`) and `age` / `sex` override what
     the note says. `near` is (lat, lon, radius_km); `ids` checks the note against just those
-    trials. Raises MatchError for input the caller can fix, `trialscope.search.FilterError`
-    for a filter out of range.
+    trials. `judge` (an `assess.CriterionJudge`, off by default) decides criteria the rules
+    leave unknown. Raises MatchError for input the caller can fix,
+    `trialscope.search.FilterError` for a filter out of range.
     """
     notes: list[str] = []
     text = text if isinstance(text, str) else ""
@@ -194,17 +198,12 @@ def match(store, text: str, *, facts: dict | None = None, age: float | None = No
     filters = filters_for(patient, near=near, open_only=open_only, ids=ids)
     p = prepare(store, text, patient, filters)
     top = max(_rank.ASSESS, limit)
-    wanted = [c.nct_id for c in p.cands[:top]]
-    records = {n: s.record for n, s in store.get_many(wanted).items()}
-    assessments = assess_many(store, patient, wanted, records)
+    assessments = assess_many(store, patient, [c.nct_id for c in p.cands[:top]], judge, text)
     ordered, scores = order(p, feature_rows(p, assessments, top), model or _rank.shipped_model())
-    trials = []
-    for i, score in zip(ordered, scores, strict=True):
-        c = p.cands[i]
-        if c.nct_id in records:
-            trials.append(_trial(c, records[c.nct_id], score, assessments.get(c.nct_id)))
-        if len(trials) == limit:
-            break
+    shown = [(p.cands[i], score) for i, score in zip(ordered[:limit], scores, strict=False)]
+    records = {n: s.record for n, s in store.get_many([c.nct_id for c, _ in shown]).items()}
+    trials = [_trial(c, records[c.nct_id], score, assessments.get(c.nct_id))
+              for c, score in shown if c.nct_id in records]
     return MatchResult(patient, p.queries, filters, trials, len(p.cands), notes)
 
 

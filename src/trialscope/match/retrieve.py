@@ -7,8 +7,9 @@ Each source is one ranked list, `SOURCE_DEPTH[source]` deep:
   with a note);
 - `brief`: the same words over titles and summaries only, where a sparse record (a title and
   a summary, nothing else) competes on equal terms with a full one;
-- `cond`: the patient's own conditions (negated, family and historical mentions left out)
-  as MeSH-aware `cond:` terms, so trials filed under a narrower descriptor match too;
+- `cond`: the patient's own diseases (negated, family and past mentions left out; signs
+  and symptoms only when the note names no disease) as MeSH-aware `cond:` terms, so trials
+  filed under a narrower descriptor match too;
 - `key`: the note's most specific words (highest idf over the trials' key fields), OR-ed;
 - `intr`: the patient's treatments, in the interventions and in the eligibility text
   (trials "after sorafenib" name it there);
@@ -17,7 +18,8 @@ Each source is one ranked list, `SOURCE_DEPTH[source]` deep:
 A study's fused score is `sum(SOURCE_WEIGHTS[s] / (RRF_K + rank_s))` over the sources that
 found it. Hard filters (age and sex, where a missing bound never drops a trial; healthy
 volunteers; open status; distance; a list of ids) apply to every source, the embedding
-neighbours included, through the search index's own filters.
+neighbours included (age and sex on their own features, the rest through the search
+index's filters). The lexical sources run side by side on a small thread pool.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import contextlib
 import re
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -46,6 +49,7 @@ MAX_CONDITIONS = 8
 MAX_TREATMENTS = 8
 SEARCHER_REFRESH_S = 2.0
 
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="match-source")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _DEID = re.compile(r"\[\*\*.*?\*\*\]", re.S)  # de-identification marks: [**2148-10-1**]
 
@@ -236,30 +240,40 @@ def vector_index(store):
 
 # --- running the sources ------------------------------------------------------------------
 def _run(searcher: Searcher, filters: Filters, depth: int, **kw) -> list[tuple[str, float]]:
-    res = searcher.search(filters.request(limit=depth, **kw))
-    return [(h.nct_id, h.score) for h in res.hits]
+    """(NCT id, BM25 score) of a source's hits, best first. The searcher compiles the query
+    and its filters; only the ids are read back (a Hit's display data would cost a JSON
+    decode per hit, and a source reads hundreds)."""
+    req = filters.request(limit=depth, **kw)
+    if not 1 <= depth <= 1000:
+        raise FilterError("limit", ["1..1000"], depth)
+    _, query = searcher.build_query(req)
+    index = searcher.index.index.searcher()
+    hits = index.search(query, depth, count=False).hits
+    return [(index.doc(addr).get_first("nct"), float(score)) for score, addr in hits]
 
 
-def _lexical_sources(searcher: Searcher, q: Queries, filters: Filters, least: int) -> dict[str, list]:
-    """Each lexical source's hits; `least`: read at least this deep (one trial per id)."""
+def _lexical_sources(searcher: Searcher, q: Queries, filters: Filters, least: int) -> dict[str, Future]:
+    """Each lexical source's hits (futures: they run side by side, the index lets go of the
+    GIL while it searches); `least`: read at least this deep (one trial per id)."""
     def depth(source: str) -> int:
         return max(least, SOURCE_DEPTH[source])
 
-    out: dict[str, list[tuple[str, float]]] = {}
+    def run(source: str, **kw) -> None:
+        out[source] = _POOL.submit(_run, searcher, filters, depth(source), **kw)
+
+    out: dict[str, Future] = {}
     if q.note:
-        out["note"] = _run(searcher, filters, depth("note"), query=q.note)
-        brief = " OR ".join(f"{f}:({q.note})" for f in ("title", "summary"))
-        out["brief"] = _run(searcher, filters, depth("brief"), query=brief, expand_mesh=False)
+        run("note", query=q.note)
+        run("brief", query=" OR ".join(f"{f}:({q.note})" for f in ("title", "summary")), expand_mesh=False)
     diseases = [n for n, w in q.cond if w >= 1.0] or [n for n, _ in q.cond]
     names = [n for n in map(_quote, diseases) if n]
     if names:
-        out["cond"] = _run(searcher, filters, depth("cond"), fields={"cond": " OR ".join(names)})
+        run("cond", fields={"cond": " OR ".join(names)})
     if q.key:
-        out["key"] = _run(searcher, filters, depth("key"), query=" OR ".join(q.key))
+        run("key", query=" OR ".join(q.key))
     drugs = [n for n in map(_quote, q.intr) if n]
     if drugs:
-        ors = " OR ".join(f"intr:{d} OR elig:{d}" for d in drugs)
-        out["intr"] = _run(searcher, filters, depth("intr"), query=ors)
+        run("intr", query=" OR ".join(f"intr:{d} OR elig:{d}" for d in drugs))
     return out
 
 
@@ -312,8 +326,9 @@ def candidates(store, text: str, facts, filters: Filters | None = None, depth: i
     lexical = idx.lexical() if idx is not None else None
     q = make_queries(text, facts, lexical)
     least = min(len(filters.ids), 1000)
-    lists = _lexical_sources(searcher, q, filters, least)
+    pending = _lexical_sources(searcher, q, filters, least)
     knn, vec, known = _knn(idx, searcher, text, filters, max(least, SOURCE_DEPTH["knn"]))
+    lists = {source: f.result() for source, f in pending.items()}
     if knn:
         lists["knn"] = knn
     by_id: dict[str, Candidate] = {}
