@@ -71,3 +71,58 @@ def test_real_tokens_page_to_the_end(hostile_server):
 def test_garbage_tokens_are_a_400(hostile_server, token):
     r = httpx.get(f"{hostile_server}/api/v2/studies", params={"pageToken": token}, timeout=30)
     assert r.status_code == 400 and r.json()["parameter"] == "pageToken"
+
+
+# -- fuzz: any string as a token is an offset or a FilterError, never anything else --------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from trialscope.search.cursor import MAX_OFFSET, fingerprint, make_token, read_token  # noqa: E402
+from trialscope.search.request import FilterError, SearchRequest  # noqa: E402
+
+FP = fingerprint(SearchRequest(query="cancer"))
+_json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+                            max_leaves=10)
+
+
+def _read(token):
+    try:
+        offset = read_token(token, FP)
+    except FilterError as exc:
+        assert exc.param == "page_token" and str(exc)
+        return None
+    assert type(offset) is int and 0 <= offset <= MAX_OFFSET
+    return offset
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_as_a_token(token):
+    _read(token)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["o", "f", "x"]), _json_values, max_size=3))
+def test_any_json_object_as_a_token(data):
+    import base64
+    import json
+
+    token = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    got = _read(token)
+    if got is not None:  # only a well-formed token of this search reads
+        assert data == {"o": got, "f": FP}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=-(2**70), max_value=2**70))
+def test_any_offset_in_a_real_shaped_token(offset):
+    import base64
+    import json
+
+    token = base64.urlsafe_b64encode(json.dumps({"o": offset, "f": FP}, separators=(",", ":")).encode()).decode().rstrip("=")
+    if 0 <= offset <= MAX_OFFSET:
+        assert token == make_token(offset, FP)
+    got = _read(token)
+    assert got == (offset if 0 <= offset <= MAX_OFFSET else None)
