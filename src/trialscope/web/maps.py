@@ -70,18 +70,28 @@ def _fit(points: list[tuple[float, float]], min_span: float) -> View:
     return View(lon0, lat0, lon1, lat1)
 
 
+@lru_cache(maxsize=2)
+def _land_rings(res: str) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """Each outline ring as path data in degrees (x = lon, y = -lat), built once: a map only
+    picks the rings in its box and lets the SVG transform place them."""
+    out = []
+    for _, ring, bbox in _outlines(res):
+        d = "L".join(f"{ring[i]:.2f} {-ring[i + 1]:.2f}" for i in range(0, len(ring), 2))
+        out.append(("M" + d + "Z", bbox))
+    return out
+
+
 def _land(view: View) -> str:
     res = "110m" if view.span() > 60 else "50m"
-    paths = []
-    for _, ring, (x0, y0, x1, y1) in _outlines(res):
-        if x1 < view.lon0 or x0 > view.lon1 or y1 < view.lat0 or y0 > view.lat1:
-            continue
-        pts = []
-        for i in range(0, len(ring), 2):
-            x, y = view.xy(ring[i], ring[i + 1])
-            pts.append(f"{x:.1f} {y:.1f}")
-        paths.append("M" + "L".join(pts) + "Z")
-    return f'<path class="land" d="{"".join(paths)}"/>' if paths else ""
+    paths = [d for d, (x0, y0, x1, y1) in _land_rings(res)
+             if not (x1 < view.lon0 or x0 > view.lon1 or y1 < view.lat0 or y0 > view.lat1)]
+    if not paths:
+        return ""
+    # View.xy as a matrix: x = (lon - lon0) * scale, y = (lat1 - lat) * scale / k
+    sx, sy = view.scale, view.scale / view.k
+    return (f'<path class="land" vector-effect="non-scaling-stroke" '
+            f'transform="matrix({sx:.6g} 0 0 {sy:.6g} {-sx * view.lon0:.6g} {sy * view.lat1:.6g})" '
+            f'd="{"".join(paths)}"/>')
 
 
 def _svg(view: View, body: list[str], title: str, desc: str, css: str) -> Markup:
