@@ -47,6 +47,7 @@ bench: $(BIN)/.installed sysdeps
 	$(BIN)/python benchmarks/history.py | tee benchmarks/out/history.json
 	$(BIN)/python benchmarks/criteria.py | tee benchmarks/out/criteria.json
 	$(BIN)/python benchmarks/patient_facts.py | tee benchmarks/out/patient_facts.json
+	$(BIN)/python benchmarks/match.py --reuse --latency $(BENCH_N) | tee benchmarks/out/match.json
 
 clean:
 	rm -rf $(VENV) $(DB) $(DB)-* $(DB).index $(DB).vectors $(DB).criteria test-artifacts

@@ -33,7 +33,7 @@ Systems, in the same run, on the same store:
   training topics are never reported.
 
 Latency (`match_latency`): `trialscope.match.match()` end to end (facts, candidates,
-ranking, assessment of the top 100, the top 20 returned) for every note of both
+ranking, assessment of the first rank.ASSESS, the top 20 returned) for every note of both
 collections, p50/p95 over all; `--latency N` also times it at N synthetic studies
 (benchmarks/corpus.py) with the index, vectors and criteria built for them.
 """
@@ -297,7 +297,7 @@ def match_latency(store, notes: list[str], repeat: int = 1) -> dict:
     return {"match_end_to_end": pct(wall), "match_cpu_time": pct(cpu),
             "baseline_search_with_the_note_top20": pct(base),
             "load_average": [round(x, 2) for x in os.getloadavg()],
-            "note": "match(): facts, six candidate sources fused, 100 assessed and re-ranked, the top 20 "
+            "note": "match(): facts, seven candidate sources fused, 50 assessed and re-ranked, the top 20 "
                     "returned with their records; the baseline is one trialscope search of the note. "
                     "Wall clock includes waiting for a core on a shared machine (see load_average)"}
 

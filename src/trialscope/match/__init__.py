@@ -224,7 +224,8 @@ def _check_overrides(o: dict) -> None:
 
 
 _SOURCE_LABEL = {"note": "the note's words", "brief": "title and summary", "cond": "conditions",
-                 "key": "key terms", "intr": "treatments", "knn": "meaning (embedding)"}
+                 "key": "key terms", "intr": "treatments", "knn": "meaning (embedding)",
+                 "prf": "conditions of the best matches"}
 
 
 def _trial(c: Candidate, record: dict, score: float, assessment) -> Trial:

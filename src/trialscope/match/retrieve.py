@@ -13,7 +13,9 @@ Each source is one ranked list, `SOURCE_DEPTH[source]` deep:
 - `key`: the note's most specific words (highest idf over the trials' key fields), OR-ed;
 - `intr`: the patient's treatments, in the interventions and in the eligibility text
   (trials "after sorafenib" name it there);
-- `knn`: the studies nearest to the note by embedding (`index/vectors.py`).
+- `knn`: the studies nearest to the note by embedding (`index/vectors.py`);
+- `prf`, a second round: the diseases most of the first fused trials share
+  (`feedback_conditions`), as `cond:` terms.
 
 A study's fused score is `sum(SOURCE_WEIGHTS[s] / (RRF_K + rank_s))` over the sources that
 found it. Hard filters (age and sex, where a missing bound never drops a trial; healthy
@@ -39,10 +41,12 @@ from ..search import FilterError, Searcher, SearchRequest
 DEPTH = 1000  # the fused list at most
 # How deep each source reads. Deeper finds more (benchmarks/match.py: all sources 1000 deep
 # against these, NDCG@10 TREC 0.543 vs 0.542, SIGIR 0.286 vs 0.280) at twice the cost.
-SOURCE_DEPTH: dict[str, int] = {"note": 500, "brief": 500, "cond": 300, "key": 300, "intr": 100, "knn": 500}
+SOURCE_DEPTH: dict[str, int] = {"note": 500, "brief": 500, "cond": 300, "key": 300, "intr": 100, "knn": 500,
+                                "prf": 300}
 RRF_K = 60
 SOURCE_WEIGHTS: dict[str, float] = {"note": 1.0, "brief": 0.7, "cond": 1.0, "key": 0.5, "intr": 0.3,
-                                    "knn": 0.7}
+                                    "knn": 0.7, "prf": 0.7}
+PRF_TOP, PRF_MIN = 10, 3  # feedback: diseases shared by >= PRF_MIN of the first PRF_TOP fused trials
 KEY_WORDS = 12
 MAX_QUERY_WORDS = 400  # the note's first distinct words that make its BM25 bag
 MAX_CONDITIONS = 8
@@ -106,9 +110,11 @@ class Queries:
     cond: list[tuple[str, float]] = field(default_factory=list)  # MeSH name, condition_weight
     key: list[str] = field(default_factory=list)
     intr: list[str] = field(default_factory=list)
+    feedback: list[str] = field(default_factory=list)  # conditions of the first fused trials
 
     def as_json(self) -> dict:
-        return {"conditions": [n for n, _ in self.cond], "keyTerms": self.key, "treatments": self.intr}
+        return {"conditions": [n for n, _ in self.cond], "keyTerms": self.key, "treatments": self.intr,
+                "feedbackConditions": self.feedback}
 
 
 def clean_text(text: str) -> str:
@@ -277,27 +283,31 @@ def _lexical_sources(searcher: Searcher, q: Queries, filters: Filters, least: in
     return out
 
 
-def _knn(idx, searcher: Searcher, text: str, filters: Filters, depth: int) -> tuple[list, np.ndarray | None, dict]:
-    """Embedding neighbours of the note that pass the filters, nearest first, the note's
-    vector, and the neighbours' features (NCT id -> Features)."""
+def _nearest(idx, text: str, depth: int) -> tuple[list[tuple[int, float]], np.ndarray | None]:
+    """The note's vector and its nearest rows in the vector index (before any filter)."""
     from ..index.embeddings import get_encoder
 
     words = clean_text(text)
     if idx is None or not words:
-        return [], None, {}
+        return [], None
     vec = get_encoder().encode([words])[0]
     if not np.any(vec):
-        return [], None, {}
-    got = idx.knn(vec, depth)
+        return [], None
+    return idx.knn(vec, depth), vec
+
+
+def _knn(idx, searcher: Searcher, got: list[tuple[int, float]], filters: Filters) -> tuple[list, dict]:
+    """The neighbours that pass the filters, nearest first, and their features (NCT id ->
+    Features): age and sex from those features, the rest through the search index."""
+    if not got:
+        return [], {}
     feats = idx.features([r for r, _ in got])
-    ranked = [(feats[r][0], s) for r, s in got if r in feats]
     by_nct = {nct: f for nct, f in feats.values()}
-    # age and sex from the neighbours' own features; the rest through the search index
-    ranked = [(n, s) for n, s in ranked if _admits(filters, by_nct[n])]
+    ranked = [(feats[r][0], s) for r, s in got if r in feats and _admits(filters, feats[r][1])]
     if (filters.healthy or filters.open_only or filters.near or filters.ids) and ranked:
         keep = {n for n, _ in _run(searcher, _with_ids(filters, [n for n, _ in ranked]), len(ranked))}
         ranked = [(n, s) for n, s in ranked if n in keep]
-    return ranked, vec, by_nct
+    return ranked, by_nct
 
 
 def _admits(filters: Filters, f) -> bool:
@@ -326,25 +336,54 @@ def candidates(store, text: str, facts, filters: Filters | None = None, depth: i
     lexical = idx.lexical() if idx is not None else None
     q = make_queries(text, facts, lexical)
     least = min(len(filters.ids), 1000)
+    # the vector kNN first: its matrix product would otherwise wait for the cores the
+    # searches hold
+    nearest, vec = _nearest(idx, text, max(least, SOURCE_DEPTH["knn"]))
     pending = _lexical_sources(searcher, q, filters, least)
-    knn, vec, known = _knn(idx, searcher, text, filters, max(least, SOURCE_DEPTH["knn"]))
+    knn, known = _knn(idx, searcher, nearest, filters)
     lists = {source: f.result() for source, f in pending.items()}
     if knn:
         lists["knn"] = knn
     by_id: dict[str, Candidate] = {}
     for source, ranked in lists.items():
-        w = weights.get(source, 0.0)
-        for rank, (nct, score) in enumerate(ranked, 1):
-            c = by_id.get(nct)
-            if c is None:
-                c = by_id[nct] = Candidate(nct)
-            c.ranks[source] = rank
-            c.scores[source] = score
-            c.fused += w / (RRF_K + rank)
-    ordered = sorted(by_id.values(), key=lambda c: (-c.fused, c.nct_id))[:depth]
+        _fuse(by_id, source, ranked, weights)
+    ordered = sorted(by_id.values(), key=lambda c: (-c.fused, c.nct_id))
     if idx is not None and ordered:
+        _attach_features(idx, ordered[:PRF_TOP], vec, known)
+        q.feedback = feedback_conditions(ordered[:PRF_TOP])
+        if q.feedback:
+            names = " OR ".join(_quote(n) for n in q.feedback)
+            _fuse(by_id, "prf", _run(searcher, filters, max(least, SOURCE_DEPTH["prf"]), fields={"cond": names}),
+                  weights)
+            ordered = sorted(by_id.values(), key=lambda c: (-c.fused, c.nct_id))
+        ordered = ordered[:depth]
         _attach_features(idx, ordered[:detail], vec, known)
-    return ordered, q
+    return ordered[:depth], q
+
+
+def _fuse(by_id: dict[str, Candidate], source: str, ranked: list[tuple[str, float]], weights: dict) -> None:
+    w = weights.get(source, 0.0)
+    for rank, (nct, score) in enumerate(ranked, 1):
+        c = by_id.get(nct)
+        if c is None:
+            c = by_id[nct] = Candidate(nct)
+        c.ranks[source] = rank
+        c.scores[source] = score
+        c.fused += w / (RRF_K + rank)
+
+
+def feedback_conditions(top: list[Candidate]) -> list[str]:
+    """Pseudo-relevance feedback: the diseases (MeSH) that at least PRF_MIN of the first
+    PRF_TOP fused trials are filed under, most shared first (at most 3). A note that
+    describes a disease without naming it ("noncaseating granulomas, elevated ACE") still
+    finds trials of it when the best matches agree on what it is."""
+    from collections import Counter
+
+    counts: Counter = Counter()
+    for c in top:
+        if c.features is not None:
+            counts.update(t for t in set(c.features.c) if condition_weight(t) >= 1.0)
+    return [t for t, n in counts.most_common(3) if n >= PRF_MIN]
 
 
 def _attach_features(idx, cands: list[Candidate], vec: np.ndarray | None, known: dict) -> None:

@@ -126,6 +126,7 @@ class MatchQueries(BaseModel):
     conditions: list[str]
     keyTerms: list[str]
     treatments: list[str]
+    feedbackConditions: list[str] = Field(description="diseases most of the first trials found share")
 
 
 class MatchResponse(BaseModel):
