@@ -202,3 +202,14 @@ def test_ingest_reports_the_whole_command_until_searchable(tmp_path: Path) -> No
     assert abs(whole["records_per_s"] - 2 / whole["seconds"]) <= 0.01 * whole["records_per_s"] + 0.1
     text = run_cli("ingest", str(path), "--db", str(tmp_path / "t.db")).stdout
     assert "stored in" in text and "searchable in" in text and "records/s end to end" in text
+
+
+def test_a_store_that_cannot_be_opened_is_one_clear_line(tmp_path: Path) -> None:
+    missing = run_cli("ingest", str(SAMPLE / "ctg-studies.json.zip"), "--db", str(tmp_path / "no" / "x.db"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert missing.stderr.strip() == f"error: cannot open the store {tmp_path / 'no' / 'x.db'}: " \
+                                     f"the folder {tmp_path / 'no'} does not exist"
+    bad = tmp_path / "bad.db"
+    bad.write_text("not a database, just text " * 100)
+    got = run_cli("stats", "--db", str(bad))
+    assert got.returncode == 2 and "Traceback" not in got.stderr and "not a database" in got.stderr

@@ -14,7 +14,7 @@ import time
 import orjson
 
 from .record import RecordError, normalize_nct, validate
-from .store import default_db, open_store
+from .store import StoreUnavailable, default_db, open_store
 
 
 class UsageError(Exception):
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except UsageError as exc:
+    except (UsageError, StoreUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -6,13 +6,17 @@ import os
 
 from .base import Outcome, Store, StoredStudy, StudyVersion
 
-__all__ = ["Outcome", "Store", "StoredStudy", "StudyVersion", "open_store", "default_db"]
+__all__ = ["Outcome", "Store", "StoreUnavailable", "StoredStudy", "StudyVersion", "open_store", "default_db"]
 
 DEFAULT_DB = "trialscope.db"
 
 
 def default_db() -> str:
     return os.environ.get("TRIALSCOPE_DB") or DEFAULT_DB
+
+
+class StoreUnavailable(Exception):
+    """A store that cannot be opened at all (no such folder, not a database): one clear line."""
 
 
 def open_store(url: str | None = None) -> Store:
@@ -22,9 +26,17 @@ def open_store(url: str | None = None) -> Store:
         from .postgres import PostgresStore
 
         return PostgresStore(target)
+    import sqlite3
+
     from .sqlite import SQLiteStore
 
-    return SQLiteStore(target)
+    folder = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(folder):
+        raise StoreUnavailable(f"cannot open the store {target}: the folder {folder} does not exist")
+    try:
+        return SQLiteStore(target)
+    except sqlite3.DatabaseError as exc:
+        raise StoreUnavailable(f"cannot open the store {target}: {exc}") from None
 
 
 def derived_dir(url: str, kind: str) -> str:
