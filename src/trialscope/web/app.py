@@ -29,6 +29,7 @@ from . import api, api_schema
 from .backend import FilterError, QueryError, Web, similar
 from .charts import bar_chart
 from .export import to_csv, to_ris
+from .history import history_stamp, record_section
 from .history import router as history_routes
 from .maps import search_map, study_map
 from .match import router as match_routes
@@ -313,7 +314,8 @@ def create_app(db: str | None = None) -> FastAPI:
         # See also is loaded by htmx after the page (a plain link without JavaScript),
         # unless it is already computed for this store state.
         see_also = web.similar_cached(canonical, SEE_ALSO)
-        key = ("study", canonical, request.url.query, see_also is not None)
+        entries = web.store.history(canonical)  # an index probe for a study held once
+        key = ("study", canonical, request.url.query, see_also is not None, history_stamp(entries))
         html = web.page_get(key)
         if html is None:
             stored = web.store.get(canonical)
@@ -323,7 +325,7 @@ def create_app(db: str | None = None) -> FastAPI:
             results = _results_view(v["record"]) if v["has_results"] else None
             html = env.get_template("study.html").render(
                 s=v, results=results, see_also=see_also, request=request, nct=canonical, more=True, data_age=web.data_age(),
-                map_svg=study_map(v["locations"], v["record"]))
+                map_svg=study_map(v["locations"], v["record"]), hv=record_section(web.store, stored, entries))
             web.page_put(key, html)
         return HTMLResponse(html)
 
