@@ -623,6 +623,45 @@ def pass_breakdown(searcher: Searcher, queries: list[dict], repeat: int) -> dict
             for name, rows in times.items()}
 
 
+def stages(searcher: Searcher, queries: list[dict], repeat: int) -> dict:
+    """The request path stage by stage, CPU time per query (medians of `repeat` passes),
+    for what the API and the page's first paint do: compiling the query with its filters,
+    tantivy's top 20 with the count, fetching and decoding the 20 stored hits, the page's
+    snippets, and apart from them the page's facets (the aggregation, given the total)."""
+    import tantivy
+
+    from trialscope.index.fulltext import hit_data
+    from trialscope.search.snippets import snippet
+
+    raw = searcher._searcher
+    names = ("compile", "search_and_count", "fetch_hits", "snippets", "page_facets")
+    per: dict[str, list[list[float]]] = {k: [[] for _ in queries] for k in names}
+    for _ in range(repeat):
+        for i, q in enumerate(queries):
+            req = ts_request(q)
+            c = time.process_time()
+            text_q, full_q = searcher.build_query(req)
+            c1 = time.process_time()
+            res = raw.search(full_q, 20, count=True)
+            c2 = time.process_time()
+            docs = [raw.doc(addr) for _, addr in res.hits]
+            for d in docs:
+                hit_data(d)
+            c3 = time.process_time()
+            if text_q is not None:
+                gen = tantivy.SnippetGenerator.create(raw, text_q, searcher.schema, "summary")
+                gen.set_max_num_chars(240)
+                for d in docs:
+                    snippet(d, gen)
+            c4 = time.process_time()
+            if res.count:
+                searcher._facets_of(raw, full_q, False, PAGE_FACETS, res.count)
+            c5 = time.process_time()
+            for name, a, b in zip(names, (c, c1, c2, c3, c4), (c1, c2, c3, c4, c5), strict=True):
+                per[name][i].append((b - a) * 1000)
+    return {name: summary([statistics.median(r) for r in rows]) for name, rows in per.items()}
+
+
 def build_split(base: list[dict], n: int, seed: int) -> dict:
     """CPU per study of the index build's two halves on the first n studies of the corpus:
     building tantivy documents in Python, and tantivy's indexing (its threads included)."""
@@ -771,6 +810,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the built indexes under benchmarks/out/")
     ap.add_argument("--baseline-repeat", type=int, default=2,
                     help="measured passes for FTS5 and PostgreSQL (seconds per query at 500k; default 2)")
+    ap.add_argument("--surfaces-only", action="store_true",
+                    help="only the surfaces (API, first paint, facets, full), their stages and the baselines: "
+                         "no near, pass breakdown or build split")
     ap.add_argument("--build-baselines", action="store_true",
                     help="build and keep the FTS5 and PostgreSQL baselines, then stop (no trialscope, no queries)")
     ap.add_argument("--reuse", action="store_true",
@@ -813,6 +855,12 @@ def main(argv: list[str] | None = None) -> int:
         if mode != "full":
             out.pop("totals")
         result[key] = out
+    result["request_stages_cpu_ms"] = stages(searcher, queries, args.repeat)
+    log("  stages (cpu p50/p95 ms): " + ", ".join(f"{k} {v['p50']}/{v['p95']}"
+                                                  for k, v in result["request_stages_cpu_ms"].items()))
+    if args.surfaces_only:
+        baselines(args, base, work, queries, result)
+        return finish(args, work, queries, result)
     log("near: the same queries within 100 km of a place, and sorted by distance ...")
     result["near"] = near_vs_plain(searcher, queries, args.repeat)
     log(f"  {result['near']}")
@@ -822,7 +870,11 @@ def main(argv: list[str] | None = None) -> int:
     log(f"  {result['build_cpu_split']}")
 
     baselines(args, base, work, queries, result)
+    return finish(args, work, queries, result)
 
+
+def finish(args, work: Path, queries: list[dict], result: dict) -> int:
+    """Ratios and targets; prints the JSON."""
     p95 = result["trialscope"]["latency_ms"]["p95"]
     ratios = {}
     for name in ("fts5", "postgres"):
