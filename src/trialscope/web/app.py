@@ -31,7 +31,7 @@ from .charts import bar_chart
 from .export import to_csv, to_ris
 from .history import history_stamp, record_section
 from .history import router as history_routes
-from .maps import search_map, study_map
+from .maps import search_map, study_map, warm_maps
 from .match import router as match_routes
 from .params import (
     LABELS,
@@ -170,12 +170,14 @@ def create_app(db: str | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        # open the search index and compile the templates before the first request
+        # open the search index, compile the templates and build the map outlines before the
+        # first request (each process of `serve --workers N` pays these once, at start)
         def warm() -> None:
             try:
                 web.searcher  # noqa: B018
                 for name in ("search.html", "study.html", "stats.html", "error.html"):
                     env.get_template(name)
+                warm_maps()
             except Exception:
                 log.exception("warm-up failed; the first request will retry")
 

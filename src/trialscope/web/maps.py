@@ -85,6 +85,12 @@ def _land_rings(res: str) -> tuple[list[str], np.ndarray]:
     return paths, np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
 
 
+def warm_maps() -> None:
+    """Build both outline sets now rather than on the first map a process draws."""
+    for res in ("110m", "50m"):
+        _land_rings(res)
+
+
 def _land(view: View) -> str:
     res = "110m" if view.span() > 60 else "50m"
     rings, boxes = _land_rings(res)
