@@ -11,6 +11,12 @@ RANGE[] (`essie_vs_plain`: p95 of each and their ratio; target: Essie within 1.5
 Then the same scenarios with the same clients against `serve --workers N` (default 2, one
 process per core), in the same run: p95 and requests/s beside one process.
 
+The clients are threads of this process on http.client keep-alive connections of
+PER_CONNECTION requests. Each scenario reports the server's CPU per request (all its
+processes), the client's own CPU per request, the cores each kept busy, and with N processes
+each one's share of the server CPU: on 2 cores the load generator and other jobs take cores
+from the server, and these figures say how much.
+
     python benchmarks/web.py [--clients 8] [--requests 400] [--workers 2] [--db FILE] [--essie-only]
 """
 
