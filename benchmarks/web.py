@@ -172,7 +172,7 @@ def _cpu_self() -> float:
     return r.ru_utime + r.ru_stime
 
 
-PER_CONNECTION = 25  # requests a client sends on one keep-alive connection before a new one
+PER_CONNECTION = 10  # requests a client sends on one keep-alive connection before a new one
 
 
 def run(base: str, urls: list[tuple[str, dict]], clients: int, pids: list[int] | None = None) -> dict:
