@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .dispersion import Dispersion, dispersion_of
-from .table import Group, Row, denominators, groups_of, is_count, measure_rows
+from .table import Group, Row, counted_groups, denominators, is_count, measure_rows
 from .values import as_list, as_text, humanize, num
 
 
@@ -39,13 +39,7 @@ def _key_rank(title: str) -> int:
 
 
 def baseline_of(mod: dict) -> Baseline | None:
-    groups = groups_of(mod.get("groups"), "BG")
-    units, counts = denominators(mod.get("denoms"))
-    totals = {}
-    for g in groups:
-        g.n = counts.get(g.id, "")
-        if (f := num(g.n)) is not None:
-            totals[g.id] = f
+    groups, units, totals = counted_groups(mod, "BG")
     measures = []
     for m in as_list(mod.get("measures")):
         if not isinstance(m, dict):

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from .charts import bar_chart
 from .dispersion import Dispersion, dispersion_of
-from .table import Group, Row, denominators, groups_of, is_count, measure_rows
+from .table import Group, Row, counted_groups, is_count, measure_rows
 from .values import as_list, as_text, humanize, num
 
 OUTCOME_CAP = 15  # outcome measures shown in full (primary ones first), the rest as links
@@ -125,13 +125,7 @@ OUTCOME_TYPES = {"PRIMARY": "Primary", "SECONDARY": "Secondary",
 
 def outcome_of(i: int, om: dict) -> Outcome:
     disp = dispersion_of(om.get("dispersionType"))
-    groups = groups_of(om.get("groups"), "OG")
-    d_units, counts = denominators(om.get("denoms"))
-    totals = {}
-    for g in groups:
-        g.n = counts.get(g.id, "")
-        if (f := num(g.n)) is not None:
-            totals[g.id] = f
+    groups, d_units, totals = counted_groups(om, "OG")
     param_raw = as_text(om.get("paramType"))
     unit = as_text(om.get("unitOfMeasure"))
     counts_here = is_count(param_raw)

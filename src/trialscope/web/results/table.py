@@ -106,6 +106,19 @@ def denominators(raw: Any) -> tuple[str, dict[str, str]]:
     return as_text(best.get("units")), counts
 
 
+def counted_groups(mod: dict, prefix: str) -> tuple[list[Group], str, dict[str, float]]:
+    """A module's groups with their denominators set, the denominators' units, and the counts
+    that are numbers by group id: what percentages of a group are taken of."""
+    groups = groups_of(mod.get("groups"), prefix)
+    units, counts = denominators(mod.get("denoms"))
+    totals = {}
+    for g in groups:
+        g.n = counts.get(g.id, "")
+        if (f := num(g.n)) is not None:
+            totals[g.id] = f
+    return groups, units, totals
+
+
 @dataclass(slots=True)
 class Row:
     label: str
