@@ -31,6 +31,11 @@ def _person(b: Builder, el: Element, path: str, extra: tuple[str, ...] = ()) -> 
 
 def _contact(b: Builder, el: Element, path: str, role: str | None) -> dict[str, str]:
     name, parts = _person(b, el, path)
+    return _contact_entry(name, role, parts)
+
+
+def _contact_entry(name: str, role: str | None, parts: dict[str, str]) -> dict[str, str]:
+    """A v2 contact: its name and role, then phone, extension and email where given."""
     contact: dict[str, str] = {}
     if name:
         contact["name"] = name
@@ -82,17 +87,9 @@ _ADDRESS = frozenset(("city", "state", "zip", "country"))
 def _investigator(b: Builder, el: Element, path: str) -> dict[str, str]:
     """A site investigator: a v2 location contact with the investigator's role."""
     name, parts = _person(b, el, path, ("role",))
-    contact = {"name": name} if name else {}
     role_text = parts.get("role")
-    if role_text:
-        role = b.enum(f"{path}/role", role_text, OFFICIAL_ROLE)
-        if role:
-            contact["role"] = role
-    for tag, key in _CONTACT_KEYS.items():
-        value = parts.get(tag)
-        if value:
-            contact[key] = value
-    return contact
+    role = b.enum(f"{path}/role", role_text, OFFICIAL_ROLE) if role_text else None
+    return _contact_entry(name, role, parts)
 
 
 HANDLERS = Handlers()
