@@ -22,9 +22,7 @@ def _arm_group(b: Builder, el: Element) -> None:
         if tag == "arm_group_label":
             arm["label"] = leaf_text(child)
         elif tag == "arm_group_type":
-            value = b.enum(f"{path}/arm_group_type", leaf_text(child), ARM_TYPE)
-            if value:
-                arm["type"] = value
+            b.put_enum(arm, "type", f"{path}/arm_group_type", leaf_text(child), ARM_TYPE)
         elif tag == "description":
             arm["description"] = markdown(child.text or "")
         elif isinstance(tag, str):
@@ -39,9 +37,8 @@ def _intervention(b: Builder, el: Element) -> None:
     for child in el:
         tag = child.tag
         if tag == "intervention_type":
-            value = b.enum(f"{path}/intervention_type", leaf_text(child), INTERVENTION_TYPE)
-            if value:
-                item["type"] = value
+            b.put_enum(item, "type", f"{path}/intervention_type", leaf_text(child),
+                       INTERVENTION_TYPE)
         elif tag == "intervention_name":
             item["name"] = leaf_text(child)
         elif tag == "description":

@@ -95,6 +95,20 @@ class Builder:
             self.keep(path, text)
         return value
 
+    def put_enum(self, target: dict[str, Any], key: str, path: str, text: str,
+                 convert: Callable[[str], str | None]) -> None:
+        """``target[key]``: the v2 value of `text`, where it has one (`enum`)."""
+        value = self.enum(path, text, convert)
+        if value:
+            target[key] = value
+
+    def put_flag(self, target: dict[str, Any], key: str, path: str, text: str,
+                 table: dict[str, bool] = YES_NO) -> None:
+        """``target[key]``: `text` as a boolean, where it reads as one (`flag`)."""
+        value = self.flag(path, text, table)
+        if value is not None:
+            target[key] = value
+
 
 def as_data(el: Element) -> Any:
     """Any element as plain data: leaf text, else {child: value or [values]} (+ `@attr`)."""

@@ -99,9 +99,8 @@ def _expanded_access_info(b: Builder, el: Element) -> None:
     types = {}
     for child in el:
         if isinstance(child.tag, str):
-            value = b.flag(f"expanded_access_info/{child.tag}", leaf_text(child))
-            if value is not None:
-                types[child.tag.removeprefix("expanded_access_type_")] = value
+            b.put_flag(types, child.tag.removeprefix("expanded_access_type_"),
+                       f"expanded_access_info/{child.tag}", leaf_text(child))
     if types:
         b.mod("designModule")["expandedAccessTypes"] = types
 
@@ -142,9 +141,7 @@ def _study_design_info(b: Builder, el: Element) -> None:
             info["interventionModelDescription"] = markdown(child.text or "")
         elif tag in _DESIGN_INFO:
             key, convert = _DESIGN_INFO[tag]
-            value = b.enum(path, leaf_text(child), convert)
-            if value:
-                info[key] = value
+            b.put_enum(info, key, path, leaf_text(child), convert)
         elif isinstance(tag, str):
             b.keep(path, as_data(child))
 

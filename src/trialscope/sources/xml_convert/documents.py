@@ -21,9 +21,7 @@ def _patient_data(b: Builder, el: Element) -> None:
         tag = child.tag
         path = f"patient_data/{tag}"
         if tag == "sharing_ipd":
-            value = b.enum(path, leaf_text(child), IPD_SHARING)
-            if value:
-                ipd["ipdSharing"] = value
+            b.put_enum(ipd, "ipdSharing", path, leaf_text(child), IPD_SHARING)
         elif tag == "ipd_info_type":
             value = b.enum(path, leaf_text(child), IPD_INFO)
             if value:

@@ -38,13 +38,9 @@ def _eligibility(b: Builder, el: Element) -> None:
         if tag == "criteria":
             mod["eligibilityCriteria"] = b.block(child, path)
         elif tag == "gender":
-            value = b.enum(path, leaf_text(child), SEX)
-            if value:
-                mod["sex"] = value
+            b.put_enum(mod, "sex", path, leaf_text(child), SEX)
         elif tag == "gender_based":
-            value = b.flag(path, leaf_text(child))
-            if value is not None:
-                mod["genderBased"] = value
+            b.put_flag(mod, "genderBased", path, leaf_text(child))
         elif tag == "gender_description":
             mod["genderDescription"] = leaf_text(child)
         elif tag in ("minimum_age", "maximum_age"):
@@ -57,15 +53,11 @@ def _eligibility(b: Builder, el: Element) -> None:
             if limited:
                 mod["minimumAge" if tag == "minimum_age" else "maximumAge"] = text
         elif tag == "healthy_volunteers":
-            value = b.flag(path, leaf_text(child), HEALTHY)
-            if value is not None:
-                mod["healthyVolunteers"] = value
+            b.put_flag(mod, "healthyVolunteers", path, leaf_text(child), HEALTHY)
         elif tag == "study_pop":
             mod["studyPopulation"] = b.block(child, path)
         elif tag == "sampling_method":
-            value = b.enum(path, leaf_text(child), SAMPLING)
-            if value:
-                mod["samplingMethod"] = value
+            b.put_enum(mod, "samplingMethod", path, leaf_text(child), SAMPLING)
         elif isinstance(tag, str):
             b.keep(path, as_data(child))
     ages = std_ages(mod.get("minimumAge"), mod.get("maximumAge"))

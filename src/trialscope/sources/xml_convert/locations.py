@@ -67,9 +67,7 @@ def _location(b: Builder, el: Element) -> dict[str, Any]:
                 elif isinstance(part.tag, str):
                     b.keep(f"location[{n}]/facility/{part.tag}", as_data(part))
         elif tag == "status":
-            value = b.enum(f"location[{n}]/status", leaf_text(child), STATUS)
-            if value:
-                loc["status"] = value
+            b.put_enum(loc, "status", f"location[{n}]/status", leaf_text(child), STATUS)
         elif tag == "contact" or tag == "contact_backup":
             contacts.append(_contact(b, child, f"location[{n}]/{tag}", "CONTACT"))
         elif tag == "investigator":
@@ -109,9 +107,7 @@ def _overall_official(b: Builder, el: Element) -> None:
     if parts.get("affiliation"):
         official["affiliation"] = parts["affiliation"]
     if parts.get("role"):
-        value = b.enum(f"{path}/role", parts["role"], OFFICIAL_ROLE)
-        if value:
-            official["role"] = value
+        b.put_enum(official, "role", f"{path}/role", parts["role"], OFFICIAL_ROLE)
     b.mod("contactsLocationsModule").setdefault("overallOfficials", []).append(official)
 
 

@@ -40,9 +40,7 @@ def _sponsors(b: Builder, el: Element) -> None:
         sponsor = {"name": fields.get("agency", "")}
         cls = fields.get("agency_class")
         if cls:
-            value = b.enum(f"{path}/agency_class", cls, AGENCY_CLASS)
-            if value:
-                sponsor["class"] = value
+            b.put_enum(sponsor, "class", f"{path}/agency_class", cls, AGENCY_CLASS)
         if tag == "lead_sponsor":
             mod["leadSponsor"] = sponsor
             b.lead_class = sponsor.get("class")
@@ -57,9 +55,7 @@ def _oversight(b: Builder, el: Element) -> None:
         tag = child.tag
         key = _OVERSIGHT.get(tag)
         if key:
-            value = b.flag(f"oversight_info/{tag}", leaf_text(child))
-            if value is not None:
-                mod[key] = value
+            b.put_flag(mod, key, f"oversight_info/{tag}", leaf_text(child))
         elif isinstance(tag, str):  # e.g. the pre-2017 `authority`, repeated
             b.legacy.setdefault(f"oversight_info/{tag}", []).append(leaf_text(child))
 
@@ -70,9 +66,8 @@ def _responsible_party(b: Builder, el: Element) -> None:
     for child in el:
         tag = child.tag
         if tag == "responsible_party_type":
-            value = b.enum("responsible_party/responsible_party_type", leaf_text(child), RESPONSIBLE_PARTY)
-            if value:
-                party["type"] = value
+            b.put_enum(party, "type", "responsible_party/responsible_party_type", leaf_text(child),
+                       RESPONSIBLE_PARTY)
         elif tag in _PARTY_KEYS:
             party[_PARTY_KEYS[tag]] = leaf_text(child)
         elif isinstance(tag, str):
