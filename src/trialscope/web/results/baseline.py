@@ -39,6 +39,7 @@ def _key_rank(title: str) -> int:
 
 
 def baseline_of(mod: dict) -> Baseline | None:
+    """The baseline characteristics module as tables, None when it holds nothing."""
     groups, units, totals = counted_groups(mod, "BG")
     measures = []
     for m in as_list(mod.get("measures")):

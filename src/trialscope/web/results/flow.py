@@ -40,6 +40,7 @@ _MILESTONE = {"STARTED": ("Started", "started"), "COMPLETED": ("Completed", "com
 
 
 def flow_of(mod: dict) -> Flow | None:
+    """The participant flow module as tables per period, None when it holds nothing."""
     groups = groups_of(mod.get("groups"), "FG")
     periods = []
     for p_i, p in enumerate(as_list(mod.get("periods"))):

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 
 def query_params(query: Any) -> dict[str, str]:
+    """The page's query as plain strings, from a mapping or starlette's QueryParams."""
     if not query:
         return {}
     try:
@@ -21,6 +22,7 @@ def query_params(query: Any) -> dict[str, str]:
 
 
 def href(q: dict[str, str], anchor: str = "results-ae", **changes: str | None) -> str:
+    """A link to this page with `changes` applied (None removes a parameter), at `anchor`."""
     merged = dict(q)
     for k, v in changes.items():
         if v is None:

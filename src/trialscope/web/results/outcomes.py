@@ -124,6 +124,7 @@ OUTCOME_TYPES = {"PRIMARY": "Primary", "SECONDARY": "Secondary",
 
 
 def outcome_of(i: int, om: dict) -> Outcome:
+    """The `i`-th outcome measure: its table, its chart where one fits, its analyses."""
     disp = dispersion_of(om.get("dispersionType"))
     groups, d_units, totals = counted_groups(om, "OG")
     param_raw = as_text(om.get("paramType"))

@@ -36,6 +36,7 @@ EMPTY = Cell("—")
 
 
 def make_cell(m: Mapping[str, Any] | None, disp: Dispersion) -> Cell:
+    """One measurement as posted, with the whisker ends its dispersion gives."""
     if not m:
         return EMPTY
     v = as_text(m.get("value"))
@@ -78,6 +79,7 @@ class Group:
 
 
 def groups_of(raw: Any, prefix: str = "") -> list[Group]:
+    """A module's groups, each with its palette colour; ids made up where missing."""
     out = []
     for i, g in enumerate(raw if isinstance(raw, list) else []):
         if not isinstance(g, dict):
@@ -156,5 +158,6 @@ def measure_rows(measure: dict, groups: list[Group], disp: Dispersion, counts: b
 
 
 def is_count(param: Any) -> bool:
+    """Whether a measure counts participants (so its cells get a % of the group)."""
     p = as_text(param).upper().replace(" ", "_")
     return p.startswith("COUNT_OF_PARTICIPANTS") or p == "NUMBER_OF_PARTICIPANTS"

@@ -32,6 +32,7 @@ def num(value: Any) -> float | None:
 
 
 def as_text(value: Any) -> str:
+    """Any record value as trimmed text, "" for a missing one."""
     if value is None:
         return ""
     return str(value).strip()
@@ -56,6 +57,7 @@ def fmt(x: float) -> str:
 
 
 def pct_text(part: float, whole: float) -> str:
+    """`part` as a share of `whole` ("5.1%", "50%"); "" where there is no whole."""
     if not whole:
         return ""
     p = 100.0 * part / whole
@@ -75,8 +77,10 @@ def humanize(value: Any) -> str:
 
 
 def as_list(value: Any) -> list:
+    """A record value that should be a list, or [] (a malformed record must not raise)."""
     return value if isinstance(value, list) else []
 
 
 def as_dict(value: Any) -> dict:
+    """A record value that should be an object, or {}."""
     return value if isinstance(value, dict) else {}
