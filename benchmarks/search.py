@@ -20,6 +20,7 @@ is skipped with a message.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -251,7 +252,79 @@ def fields_of(rec: dict) -> dict:
 FTS_COLS = list(TEXT_WEIGHTS)
 
 
-def build_fts(n: int, seed: int, base: list[dict], path: str) -> dict:
+def corpus_fields(n: int, seed: int, base: list[dict]):
+    """(i, fields_of(record)) for the corpus: what both baselines load."""
+    for i, rec in enumerate(build_corpus(n, seed, base), 1):
+        yield i, fields_of(rec)
+
+
+def fan_out(stream, consumers) -> list:
+    """Run each consumer(iterable) in its own thread over one pass of `stream` (the fields
+    are built once for both baselines: building them is most of the cost); -> their results."""
+    import queue
+    import threading
+
+    done = object()
+    queues = [queue.Queue(maxsize=256) for _ in consumers]
+    results: list = [None] * len(consumers)
+    errors: list = []
+
+    def drain(q):
+        while (item := q.get()) is not done:
+            yield item
+
+    def run(k, consume):
+        try:
+            results[k] = consume(drain(queues[k]))
+        except BaseException as exc:  # reported after the pass
+            errors.append(exc)
+            while queues[k].get() is not done:  # keep the producer unblocked
+                pass
+
+    threads = [threading.Thread(target=run, args=(k, c)) for k, c in enumerate(consumers)]
+    for t in threads:
+        t.start()
+    for item in stream:
+        for q in queues:
+            q.put(item)
+    for q in queues:
+        q.put(done)
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def kept_pg_server(folder: Path):
+    """A PostgreSQL cluster in `folder` that outlives the run (--keep / --reuse): started
+    on a kept data directory when there is one; `.stop()` stops it and keeps the files."""
+    from trialscope.store.postgres import TemporaryServer
+
+    class Kept(TemporaryServer):
+        def start(self):
+            if not (folder / "data").exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                shutil.move(str(self.dir), str(folder))
+                self.dir = folder
+                return super().start()
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = folder
+            opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c max_connections=200"
+                    " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(folder / "data"), "-o", opts,
+                      "-l", str(folder / "server.log"), "-w", "-t", "120", "start")
+            return self
+
+        def stop(self):
+            with contextlib.suppress(Exception):
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(folder / "data"), "-m", "fast", "-w", "stop")
+
+    return Kept()
+
+
+def build_fts(docs, path: str) -> dict:
+    """FTS5 over `docs`: (i, fields_of(record)) pairs."""
     if os.path.exists(path):
         os.unlink(path)
     db = sqlite3.connect(path)
@@ -265,8 +338,9 @@ def build_fts(n: int, seed: int, base: list[dict], path: str) -> dict:
     """)
     t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     rows, metas, mvs = [], [], []
-    for i, rec in enumerate(build_corpus(n, seed, base), 1):
-        d = fields_of(rec)
+    n = 0
+    for i, d in docs:
+        n = i
         rows.append((i, *(" \n ".join(d.get(c, [])) for c in FTS_COLS)))
         hit = orjson.loads(d["hit"][0])
         metas.append((i, d["nct"][0], hit.get("t"), *(d.get(f, [None])[0] for f in ("status", "stype", "sclass", "results")),
@@ -395,8 +469,11 @@ _PG_WEIGHT = {"title": "A", "acronym": "A", "cond": "A", "ids": "A", "mesh": "B"
 _PG_FIELD = {"cond": "tsv_cond", "intr": "tsv_intr", "spons": "tsv_spons"}
 
 
-def build_pg(n: int, seed: int, base: list[dict], url: str) -> dict:
+def build_pg(docs, url: str) -> dict:
+    """PostgreSQL tsvector over `docs`: (i, fields_of(record)) pairs."""
     import psycopg
+
+    n = 0
 
     cols = list(_PG_WEIGHT)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -406,8 +483,8 @@ def build_pg(n: int, seed: int, base: list[dict], url: str) -> dict:
             country text[], mesh text[], {", ".join(f"f_{c} text" for c in cols)})""")
         t0 = time.perf_counter()
         with conn.cursor() as cur, cur.copy("COPY stage FROM STDIN") as cp:
-            for i, rec in enumerate(build_corpus(n, seed, base), 1):
-                d = fields_of(rec)
+            for i, d in docs:
+                n = i
                 hit = orjson.loads(d["hit"][0])
                 cp.write_row((i, d["nct"][0], hit.get("t"), *(d.get(f, [None])[0] for f in ("status", "stype", "sclass", "results")),
                               d["min_age"][0], d["max_age"][0], d.get("phase", []), d.get("itype", []),
@@ -546,6 +623,45 @@ def pass_breakdown(searcher: Searcher, queries: list[dict], repeat: int) -> dict
             for name, rows in times.items()}
 
 
+def stages(searcher: Searcher, queries: list[dict], repeat: int) -> dict:
+    """The request path stage by stage, CPU time per query (medians of `repeat` passes),
+    for what the API and the page's first paint do: compiling the query with its filters,
+    tantivy's top 20 with the count, fetching and decoding the 20 stored hits, the page's
+    snippets, and apart from them the page's facets (the aggregation, given the total)."""
+    import tantivy
+
+    from trialscope.index.fulltext import hit_data
+    from trialscope.search.snippets import snippet
+
+    raw = searcher._searcher
+    names = ("compile", "search_and_count", "fetch_hits", "snippets", "page_facets")
+    per: dict[str, list[list[float]]] = {k: [[] for _ in queries] for k in names}
+    for _ in range(repeat):
+        for i, q in enumerate(queries):
+            req = ts_request(q)
+            c = time.process_time()
+            text_q, full_q = searcher.build_query(req)
+            c1 = time.process_time()
+            res = raw.search(full_q, 20, count=True)
+            c2 = time.process_time()
+            docs = [raw.doc(addr) for _, addr in res.hits]
+            for d in docs:
+                hit_data(d)
+            c3 = time.process_time()
+            if text_q is not None:
+                gen = tantivy.SnippetGenerator.create(raw, text_q, searcher.schema, "summary")
+                gen.set_max_num_chars(240)
+                for d in docs:
+                    snippet(d, gen)
+            c4 = time.process_time()
+            if res.count:
+                searcher._facets_of(raw, full_q, False, PAGE_FACETS, res.count)
+            c5 = time.process_time()
+            for name, a, b in zip(names, (c, c1, c2, c3, c4), (c1, c2, c3, c4, c5), strict=True):
+                per[name][i].append((b - a) * 1000)
+    return {name: summary([statistics.median(r) for r in rows]) for name, rows in per.items()}
+
+
 def build_split(base: list[dict], n: int, seed: int) -> dict:
     """CPU per study of the index build's two halves on the first n studies of the corpus:
     building tantivy documents in Python, and tantivy's indexing (its threads included)."""
@@ -621,6 +737,68 @@ def measure(name: str, fn, queries: list[dict], repeat: int) -> dict:
     return out
 
 
+def baselines(args, base: list[dict], work: Path, queries: list[dict], result: dict) -> None:
+    """Build (or, with --reuse, reopen the kept) FTS5 and PostgreSQL baselines, both from one
+    pass over the corpus, then time the same queries against each."""
+    fts_path = str(work / "fts5.sqlite")
+    fts_done = work / "fts5-build.json"
+    want_fts = not args.no_fts
+    want_pg = not args.no_pg
+    if want_pg:
+        try:
+            from trialscope.store.postgres import TemporaryServer, find_bindir
+        except ImportError:
+            find_bindir = None  # noqa: N806
+        if find_bindir is None or find_bindir() is None:
+            result["postgres"] = "skipped: PostgreSQL server binaries not found"
+            log(result["postgres"])
+            want_pg = False
+    else:
+        result["postgres"] = "skipped (--no-pg)"
+    if not want_fts:
+        result["fts5"] = "skipped (--no-fts)"
+    with contextlib.ExitStack() as stack:
+        consumers, names = [], []
+        if want_fts:
+            if args.reuse and fts_done.exists():
+                result["fts5_build"] = {**orjson.loads(fts_done.read_bytes()), "reused": fts_path}
+            else:
+                consumers.append(lambda docs: build_fts(docs, fts_path))
+                names.append("fts5_build")
+        url = None
+        if want_pg:
+            server = kept_pg_server(work / "pg") if args.keep else TemporaryServer()
+            stack.enter_context(server)
+            pg_done = work / "pg" / "build.json"
+            if args.reuse and pg_done.exists():
+                url = server.url("search_bench")
+                result["postgres_build"] = {**orjson.loads(pg_done.read_bytes()), "reused": "kept cluster"}
+            else:
+                url = server.create_database("search_bench")
+                consumers.append(lambda docs: build_pg(docs, url))
+                names.append("postgres_build")
+        if consumers:
+            log(f"building {' and '.join(n.removesuffix('_build') for n in names)} from one pass over the corpus ...")
+            t0 = time.perf_counter()
+            for name, built in zip(names, fan_out(corpus_fields(args.n, args.seed, base), consumers), strict=True):
+                built["one_pass_seconds"] = round(time.perf_counter() - t0, 1)
+                result[name] = built
+                log(f"  {name}: {built}")
+            if "fts5_build" in names and args.keep:
+                fts_done.write_bytes(orjson.dumps(result["fts5_build"]))
+            if "postgres_build" in names and args.keep:
+                (work / "pg" / "build.json").write_bytes(orjson.dumps(result["postgres_build"]))
+        if args.build_baselines:
+            return
+        reps = args.baseline_repeat
+        if want_fts:
+            result["fts5"] = measure("fts5", lambda qs: run_fts(fts_path, qs), queries, reps)
+            if not args.keep:
+                os.unlink(fts_path)
+        if want_pg:
+            result["postgres"] = measure("postgres", lambda qs: run_pg(url, qs), queries, reps)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=500_000, help="corpus size (default 500,000)")
@@ -630,9 +808,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-fts", action="store_true")
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the built indexes under benchmarks/out/")
+    ap.add_argument("--baseline-repeat", type=int, default=2,
+                    help="measured passes for FTS5 and PostgreSQL (seconds per query at 500k; default 2)")
+    ap.add_argument("--surfaces-only", action="store_true",
+                    help="only the surfaces (API, first paint, facets, full), their stages and the baselines: "
+                         "no near, pass breakdown or build split")
+    ap.add_argument("--build-baselines", action="store_true",
+                    help="build and keep the FTS5 and PostgreSQL baselines, then stop (no trialscope, no queries)")
     ap.add_argument("--reuse", action="store_true",
-                    help="reuse a kept trialscope index of the same --n (query timings only; implies --keep)")
+                    help="reuse the kept indexes of the same --n: trialscope, FTS5 and PostgreSQL (query timings only; implies --keep)")
     args = ap.parse_args(argv)
+    args.keep = args.keep or args.reuse or args.build_baselines
 
     base, source = base_records()
     log(f"corpus: {args.n:,} studies recombined from {len(base):,} real studies ({source})")
@@ -646,11 +832,14 @@ def main(argv: list[str] | None = None) -> int:
         "queries": {"count": len(queries), "kinds": dict(Counter(q["kind"] for q in queries)),
                     "each": "top 20 by relevance + total count + 8 facets over the filtered set"},
     }
+    if args.build_baselines:
+        baselines(args, base, work, queries, result)
+        print(orjson.dumps({k: v for k, v in result.items() if k.endswith("_build")}, option=orjson.OPT_INDENT_2).decode())
+        return 0
 
     log("building trialscope (tantivy) index ...")
     ts_dir = str(work / "trialscope.db.index")
     if args.reuse and os.path.isdir(ts_dir):
-        args.keep = True
         result["trialscope_build"] = {"studies": args.n, "reused": ts_dir}
     else:
         result["trialscope_build"] = build_trialscope(args.n, args.seed, base, ts_dir)
@@ -666,6 +855,12 @@ def main(argv: list[str] | None = None) -> int:
         if mode != "full":
             out.pop("totals")
         result[key] = out
+    result["request_stages_cpu_ms"] = stages(searcher, queries, args.repeat)
+    log("  stages (cpu p50/p95 ms): " + ", ".join(f"{k} {v['p50']}/{v['p95']}"
+                                                  for k, v in result["request_stages_cpu_ms"].items()))
+    if args.surfaces_only:
+        baselines(args, base, work, queries, result)
+        return finish(args, work, queries, result)
     log("near: the same queries within 100 km of a place, and sorted by distance ...")
     result["near"] = near_vs_plain(searcher, queries, args.repeat)
     log(f"  {result['near']}")
@@ -674,35 +869,12 @@ def main(argv: list[str] | None = None) -> int:
     result["build_cpu_split"] = build_split(base, min(args.n, 30_000), args.seed)
     log(f"  {result['build_cpu_split']}")
 
-    if not args.no_fts:
-        log("building SQLite FTS5 baseline ...")
-        fts_path = str(work / "fts5.sqlite")
-        result["fts5_build"] = build_fts(args.n, args.seed, base, fts_path)
-        log(f"  {result['fts5_build']}")
-        result["fts5"] = measure("fts5", lambda qs: run_fts(fts_path, qs), queries, args.repeat)
-        if not args.keep:
-            os.unlink(fts_path)
-    else:
-        result["fts5"] = "skipped (--no-fts)"
+    baselines(args, base, work, queries, result)
+    return finish(args, work, queries, result)
 
-    if not args.no_pg:
-        try:
-            from trialscope.store.postgres import TemporaryServer, find_bindir
-        except ImportError:
-            find_bindir = None  # noqa: N806
-        if find_bindir is None or find_bindir() is None:
-            result["postgres"] = "skipped: PostgreSQL server binaries not found"
-            log(result["postgres"])
-        else:
-            log("building PostgreSQL tsvector baseline ...")
-            with TemporaryServer() as server:
-                url = server.create_database("search_bench")
-                result["postgres_build"] = build_pg(args.n, args.seed, base, url)
-                log(f"  {result['postgres_build']}")
-                result["postgres"] = measure("postgres", lambda qs: run_pg(url, qs), queries, max(1, args.repeat - 1))
-    else:
-        result["postgres"] = "skipped (--no-pg)"
 
+def finish(args, work: Path, queries: list[dict], result: dict) -> int:
+    """Ratios and targets; prints the JSON."""
     p95 = result["trialscope"]["latency_ms"]["p95"]
     ratios = {}
     for name in ("fts5", "postgres"):

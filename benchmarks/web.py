@@ -11,6 +11,12 @@ RANGE[] (`essie_vs_plain`: p95 of each and their ratio; target: Essie within 1.5
 Then the same scenarios with the same clients against `serve --workers N` (default 2, one
 process per core), in the same run: p95 and requests/s beside one process.
 
+The clients are threads of this process on http.client keep-alive connections of
+PER_CONNECTION requests. Each scenario reports the server's CPU per request (all its
+processes), the client's own CPU per request, the cores each kept busy, and with N processes
+each one's share of the server CPU: on 2 cores the load generator and other jobs take cores
+from the server, and these figures say how much.
+
     python benchmarks/web.py [--clients 8] [--requests 400] [--workers 2] [--db FILE] [--essie-only]
 """
 
@@ -159,26 +165,55 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_self() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+PER_CONNECTION = 10  # requests a client sends on one keep-alive connection before a new one
+
+
 def run(base: str, urls: list[tuple[str, dict]], clients: int, pids: list[int] | None = None) -> dict:
-    """Each client thread takes URLs round-robin; returns latency figures in ms (and the
-    server's CPU per request when its `pids` are given)."""
+    """Each client thread takes URLs round-robin over keep-alive connections of
+    PER_CONNECTION requests each (browsers close idle connections and open new ones; 8
+    connections held for a whole run would measure only how the kernel split the first 8
+    between the processes of `serve --workers N`, which is one at random); returns
+    latency figures in ms, the load generator's own CPU per request, and (given the server's
+    `pids`) the server's CPU per request and each process's share of it.
+
+    The load generator is the standard library's http.client, not httpx: on 2 cores the
+    client competes with the server for the same CPUs, and httpx cost about as much CPU per
+    request as the server did (`client_cpu_ms_per_request` shows what this one costs)."""
+    import http.client
+    from urllib.parse import urlencode, urlsplit
+
+    host = urlsplit(base)
     lat: list[float] = []
     status: dict[int, int] = {}
     lock = threading.Lock()
 
     def worker(i: int) -> None:
-        mine = urls[i::clients]
-        with httpx.Client(base_url=base, timeout=60) as c:
-            for path, params in mine:
+        mine = [path + ("?" + urlencode(params) if params else "") for path, params in urls[i::clients]]
+        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
+        try:
+            for k, target in enumerate(mine):
+                if k and k % PER_CONNECTION == 0:
+                    conn.close()  # the next request connects anew
                 t = time.perf_counter()
-                r = c.get(path, params=params)
-                _ = r.content
+                conn.request("GET", target)
+                r = conn.getresponse()
+                r.read()
                 ms = (time.perf_counter() - t) * 1000
                 with lock:
                     lat.append(ms)
-                    status[r.status_code] = status.get(r.status_code, 0) + 1
+                    status[r.status] = status.get(r.status, 0) + 1
+        finally:
+            conn.close()
 
-    cpu0 = cpu_seconds(pids) if pids else 0.0
+    per_pid0 = {pid: cpu_seconds([pid]) for pid in pids or ()}
+    client0 = _cpu_self()
     t0 = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
     for t in threads:
@@ -186,17 +221,27 @@ def run(base: str, urls: list[tuple[str, dict]], clients: int, pids: list[int] |
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    cpu = cpu_seconds(pids) - cpu0 if pids else None
+    client_cpu = _cpu_self() - client0
+    per_pid = {pid: cpu_seconds([pid]) - c0 for pid, c0 in per_pid0.items()}
+    cpu = sum(per_pid.values())
     lat.sort()
 
     def pct(p: float) -> float:
         return round(lat[min(len(lat) - 1, int(len(lat) * p))], 2)
 
-    return {"requests": len(lat), "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
-            "mean_ms": round(statistics.fmean(lat), 2), "max_ms": round(lat[-1], 2),
-            "req_per_s": round(len(lat) / wall, 1), "status": status,
-            **({"server_cpu_ms_per_request": round(cpu * 1000 / len(lat), 2)} if pids else {}),
-            "load_avg_1min": round(__import__("os").getloadavg()[0], 1)}
+    out = {"requests": len(lat), "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+           "mean_ms": round(statistics.fmean(lat), 2), "max_ms": round(lat[-1], 2),
+           "req_per_s": round(len(lat) / wall, 1), "status": status,
+           "client_cpu_ms_per_request": round(client_cpu * 1000 / len(lat), 2),
+           "load_avg_1min": round(__import__("os").getloadavg()[0], 1)}
+    if pids:
+        out["server_cpu_ms_per_request"] = round(cpu * 1000 / len(lat), 2)
+        out["server_cores_busy"] = round(cpu / wall, 2)  # of os.cpu_count(), beside the client's
+        out["client_cores_busy"] = round(client_cpu / wall, 2)
+        if len(pids) > 1:  # how the keep-alive connections split between the processes
+            out["server_cpu_share_by_process"] = [round(c / cpu, 2) if cpu else 0.0
+                                                  for c in sorted(per_pid.values(), reverse=True)]
+    return out
 
 
 def main() -> int:

@@ -376,3 +376,21 @@ def test_a_query_of_only_nct_ids_ignores_the_filters(client):
     assert r.status_code == 400 and r.json()["parameter"] == "filter.advanced"
     r = client.get("/api/v2/studies", params={"query.id": "NCT03949231", "filter.overallStatus": "RUNNING"})
     assert r.status_code == 400 and r.json()["parameter"] == "filter.overallStatus"
+
+
+def test_enum_and_boolean_values_come_from_the_index(sample_db):
+    """Enum and boolean statistics are counted from the index, without a pass over the store:
+    the same figures the pass gives (OverallStatus aside: the index holds the effective status)."""
+    from trialscope.search import Searcher
+    from trialscope.store import open_store
+    from trialscope.web import field_stats
+
+    store = open_store(sample_db)
+    searcher = Searcher(store)
+    pieces = [p for p in field_stats.STAT_PIECES if field_stats.from_index(p) and p.name != "OverallStatus"]
+    assert {"Phase", "StudyType", "HasResults", "HealthyVolunteers", "Sex"} <= {p.name for p in pieces}
+    walked = field_stats.gather(((s.nct_id, s.record_json) for s in store.iter_studies()), pieces)
+    for p in pieces:
+        assert field_stats.index_values(searcher, p) == walked[p.name].values_json(), p.name
+    status = field_stats.index_values(searcher, next(p for p in field_stats.STAT_PIECES if p.name == "OverallStatus"))
+    assert sum(v["studiesCount"] for v in status["topValues"]) + status["missingStudiesCount"] == store.count()

@@ -229,3 +229,17 @@ def test_outcome_switch_filter_on_the_search_page_api_and_stats(site):
     spec = site.get("/openapi.json").json()
     names = {p["name"] for p in spec["paths"]["/api/v2/studies"]["get"]["parameters"]}
     assert "filter.outcomeSwitched" in names
+
+
+def test_record_page_shows_a_late_older_version(tmp_path):
+    """An older version ingested after the current one is filed in history without moving
+    the store's seq: the cached record page must still show it at once."""
+    db = str(tmp_path / "late.db")
+    ingest_into(db, V2)
+    with running_server(db) as base, httpx.Client(base_url=base, timeout=30) as client:
+        page = client.get(f"/study/{STATUS_AND_ENROLLMENT}").text
+        assert "1 version of this record held" in page
+        assert client.get(f"/study/{STATUS_AND_ENROLLMENT}").text == page  # served from the page cache
+        ingest_into(db, V1)  # the older versions arrive late
+        page = client.get(f"/study/{STATUS_AND_ENROLLMENT}").text
+        assert "2 versions of this record held" in page and "status Recruiting → Completed" in page

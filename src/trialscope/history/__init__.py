@@ -80,10 +80,10 @@ class StudyHistory:
                 "outcomeSwitch": self.switch.as_json()}
 
 
-def study_history(store, nct_id: str) -> StudyHistory | None:
+def study_history(store, nct_id: str, current=None, entries=None) -> StudyHistory | None:
     """Every version of a study with what changed in each, and its outcome-switch flag;
-    None for a study the store does not hold."""
-    held = versions(store, nct_id)
+    None for a study the store does not hold. ``current``, ``entries``: see `versions`."""
+    held = versions(store, nct_id, current, entries)
     if not held:
         return None
     steps: list[VersionChanges | None] = [None]

@@ -48,13 +48,15 @@ class Version:
                 "format": self.raw_format, "current": self.current, "storedAt": self.stored_at}
 
 
-def versions(store, nct_id: str, current=None) -> list[Version]:
+def versions(store, nct_id: str, current=None, entries=None) -> list[Version]:
     """Every version of a study the store holds, oldest first; [] for a study it lacks.
-    ``current``: its StoredStudy, when the caller has read it already."""
+    ``current``: its StoredStudy, ``entries``: its `store.history`, when the caller has read
+    them already."""
     current = current if current is not None else store.get(nct_id)
     if current is None:
         return []
-    rows = [(h.last_update, 0, h.replaced_at, h) for h in store.history(nct_id)]
+    entries = entries if entries is not None else store.history(nct_id)
+    rows = [(h.last_update, 0, h.replaced_at, h) for h in entries]
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
     out = [
         Version(i + 1, h.last_update, h.source, h.raw_format, False, h.replaced_at, h.record_json)

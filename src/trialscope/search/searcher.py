@@ -62,6 +62,10 @@ class Searcher:
     def num_docs(self) -> int:
         return self._searcher.num_docs
 
+    def count(self, query: Query) -> int:
+        """The live documents `query` matches (deleted ones not counted)."""
+        return self._searcher.search(query, 1, count=True).count
+
     # -- building the query ------------------------------------------------------------
 
     def build_query(self, req: SearchRequest) -> tuple[Query | None, Query]:

@@ -37,6 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ..store import default_db
+    from .serving import NoDelayHTTP
 
     db = args.db or default_db()
     os.environ["TRIALSCOPE_DB"] = db
@@ -49,7 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # the others reload what it committed)
     uvicorn.run(
         "trialscope.web:app_factory", factory=True, host=args.host, port=args.port,
-        workers=workers if workers > 1 else None, log_level=args.log_level,
+        workers=workers if workers > 1 else None, log_level=args.log_level, http=NoDelayHTTP,
         access_log=args.access_log,
     )
     return 0

@@ -459,8 +459,16 @@ def router(web: Web) -> APIRouter:
     ):
         pieces = field_stats.select(fields, types)
         key = ("field-values", tuple(p.name for p in pieces))
-        return Response(web.cached(key, lambda: orjson.dumps(field_stats.field_values(stats(pieces), pieces))),
-                        media_type="application/json")
+
+        def compute() -> bytes:
+            walked = [p for p in pieces if not field_stats.from_index(p)]  # the store pass only for these
+            accs = stats(walked) if walked else {}
+            searcher = web.searcher
+            web.catch_up()
+            return orjson.dumps([field_stats.index_values(searcher, p) if field_stats.from_index(p)
+                                 else accs[p.name].values_json() for p in pieces])
+
+        return Response(web.cached(key, compute), media_type="application/json")
 
     @r.get("/stats/field/sizes", summary="Sizes of list fields",
            responses=S.ok_json("ListSizes", array=True), response_class=Response)

@@ -29,8 +29,9 @@ from . import api, api_schema
 from .backend import FilterError, QueryError, Web, similar
 from .charts import bar_chart
 from .export import to_csv, to_ris
+from .history import history_stamp, record_section
 from .history import router as history_routes
-from .maps import search_map, study_map
+from .maps import search_map, study_map, warm_maps
 from .match import router as match_routes
 from .params import (
     LABELS,
@@ -169,12 +170,14 @@ def create_app(db: str | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        # open the search index and compile the templates before the first request
+        # open the search index, compile the templates and build the map outlines before the
+        # first request (each process of `serve --workers N` pays these once, at start)
         def warm() -> None:
             try:
                 web.searcher  # noqa: B018
                 for name in ("search.html", "study.html", "stats.html", "error.html"):
                     env.get_template(name)
+                warm_maps()
             except Exception:
                 log.exception("warm-up failed; the first request will retry")
 
@@ -313,7 +316,8 @@ def create_app(db: str | None = None) -> FastAPI:
         # See also is loaded by htmx after the page (a plain link without JavaScript),
         # unless it is already computed for this store state.
         see_also = web.similar_cached(canonical, SEE_ALSO)
-        key = ("study", canonical, request.url.query, see_also is not None)
+        entries = web.store.history(canonical)  # an index probe for a study held once
+        key = ("study", canonical, request.url.query, see_also is not None, history_stamp(entries))
         html = web.page_get(key)
         if html is None:
             stored = web.store.get(canonical)
@@ -323,7 +327,7 @@ def create_app(db: str | None = None) -> FastAPI:
             results = _results_view(v["record"]) if v["has_results"] else None
             html = env.get_template("study.html").render(
                 s=v, results=results, see_also=see_also, request=request, nct=canonical, more=True, data_age=web.data_age(),
-                map_svg=study_map(v["locations"], v["record"]))
+                map_svg=study_map(v["locations"], v["record"]), hv=record_section(web.store, stored, entries))
             web.page_put(key, html)
         return HTMLResponse(html)
 

@@ -1,9 +1,11 @@
-"""`/stats/field/values` and `/stats/field/sizes`: statistics of every piece, counted over the store.
+"""`/stats/field/values` and `/stats/field/sizes`: statistics of every piece.
 
-One pass over the stored records counts what the contract asks for each piece: the most
-frequent values and how many studies lack the piece (enums and text), the true and false
-counts (booleans), the range (dates, numbers), and the sizes of list pieces. The pass runs
-once per store state (`Web.cached`) and only for the pieces asked for.
+Enums with fixed values and booleans are counted from the search index (`from_index`): one
+count per value and one for the studies that have the piece, whatever the store's size.
+Everything else takes one pass over the stored records, which counts what the contract asks
+for each piece: the most frequent values and how many studies lack the piece (text), the
+range (dates, numbers), and the sizes of list pieces. The pass runs once per store state
+(`Web.cached`) and only for the pieces asked for.
 """
 
 from __future__ import annotations
@@ -192,8 +194,35 @@ def gather(records: Iterable[tuple[str, bytes]], pieces: list[Piece]) -> dict[st
     return accs
 
 
-def field_values(accs: dict[str, _Acc], pieces: list[Piece]) -> list[dict]:
-    return [accs[p.name].values_json() for p in pieces if p.type in STATS_TYPE]
+def from_index(p: Piece) -> bool:
+    """Whether the index answers this piece's value statistics: its values are exact keys
+    there and known in advance (an enum the structure fixes, or a boolean)."""
+    return p.indexed and (p.type == "boolean" or (p.type == "enum" and bool(p.values)))
+
+
+def index_values(searcher, p: Piece) -> dict:
+    """`values_json` of an enum or boolean piece, from the index: the studies holding each
+    value, and those holding the piece at all (the rest lack it). Counts are of the studies
+    as indexed: OverallStatus is the effective status, as search and its filters see it."""
+    from tantivy import Query
+
+    from ..index.fulltext import PIECE_KEY, PRESENT_KEY
+
+    def count(path: str, value: str) -> int:
+        return searcher.count(Query.term_query(searcher.schema, path, value))
+
+    present = count(f"{PIECE_KEY}.{PRESENT_KEY}", p.name)
+    out: dict[str, Any] = {"field": p.path, "piece": p.name, "type": STATS_TYPE[p.type],
+                           "missingStudiesCount": searcher.num_docs - present}
+    if p.type == "boolean":
+        true = count(f"{PIECE_KEY}.{p.name}", "true")
+        out.update(trueCount=true, falseCount=present - true)
+        return out
+    counts = [(v, count(f"{PIECE_KEY}.{p.name}", v)) for v in p.values]
+    top = sorted(((v, n) for v, n in counts if n), key=lambda kv: (-kv[1], kv[0]))
+    out["uniqueValuesCount"] = len(top)
+    out["topValues"] = [{"value": v, "studiesCount": n} for v, n in top[:TOP_VALUES]]
+    return out
 
 
 def field_sizes(accs: dict[str, _Acc], pieces: list[Piece], explicit: bool) -> list[dict]:

@@ -1,8 +1,8 @@
 """Record history on the web: the record page's History section, the diff page, the history
 API (a trialscope extension beyond the ClinicalTrials.gov API v2 contract) and Atom feeds.
 
-`router(web, env)` returns the routes, and gives the templates `study_history(nct)` for the
-record page's History section (`_history.html`).
+`router(web, env)` returns the routes; `record_section` is the record page's History section
+(`_history.html`), `history_stamp` what its page cache key adds to the store's seq.
 """
 
 from __future__ import annotations
@@ -18,7 +18,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from ..history import VersionError, compare_versions, pick, pick_range, study_history
+from ..history import (
+    OutcomeSwitch,
+    StudyHistory,
+    VersionError,
+    compare_versions,
+    pick,
+    pick_range,
+    study_history,
+    versions,
+)
 from ..history.recent import ChangeEntry, recent, search_matcher
 from ..record import NCT_RE
 from .atom import AtomEntry, feed
@@ -167,17 +176,29 @@ def history_view(history) -> dict | None:
 # -- routes ----------------------------------------------------------------------------------
 
 
+def history_stamp(entries) -> tuple:
+    """What the record page's History section depends on beyond the store's seq: a late
+    older version is filed in history without moving the seq, so a page cached by seq alone
+    showed it only after the next write."""
+    return (len(entries), max((h.replaced_at or "" for h in entries), default=""))
+
+
+def record_section(store, stored, entries) -> dict | None:
+    """The record page's History section from the study and its history rows, which the
+    page has read already. One version held (most studies): nothing to compare and no
+    outcome switch to look for, so no record is parsed."""
+    try:
+        if entries:
+            return history_view(study_history(store, stored.nct_id, stored, entries))
+        held = versions(store, stored.nct_id, stored, entries)
+        return history_view(StudyHistory(stored.nct_id, held, [None], OutcomeSwitch(False, None, [])))
+    except Exception:  # the History section must never break the record page
+        log.exception("history section failed for %s", stored.nct_id)
+        return None
+
+
 def router(web, env) -> APIRouter:
     r = APIRouter()
-
-    def section(nct: str) -> dict | None:
-        try:
-            return history_view(study_history(web.store, nct))
-        except Exception:  # the History section must never break the record page
-            log.exception("history section failed for %s", nct)
-            return None
-
-    env.globals["study_history"] = section
 
     @r.get(
         "/api/v2/studies/{nctId}/history", tags=["trialscope extensions"],

@@ -14,6 +14,7 @@ import math
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
 from markupsafe import Markup, escape
 
 W, H = 640, 360
@@ -71,20 +72,31 @@ def _fit(points: list[tuple[float, float]], min_span: float) -> View:
 
 
 @lru_cache(maxsize=2)
-def _land_rings(res: str) -> list[tuple[str, tuple[float, float, float, float]]]:
-    """Each outline ring as path data in degrees (x = lon, y = -lat), built once: a map only
-    picks the rings in its box and lets the SVG transform place them."""
-    out = []
+def _land_rings(res: str) -> tuple[list[str], np.ndarray]:
+    """Each outline ring as path data in degrees (x = lon, y = -lat), and the rings' boxes
+    as one array (lon0, lat0, lon1, lat1), built once: a map picks the rings in its box with
+    one vectorised test (a Python loop over the 50m set cost ~2 ms a record page) and lets
+    the SVG transform place them."""
+    paths, boxes = [], []
     for _, ring, bbox in _outlines(res):
         d = "L".join(f"{ring[i]:.2f} {-ring[i + 1]:.2f}" for i in range(0, len(ring), 2))
-        out.append(("M" + d + "Z", bbox))
-    return out
+        paths.append("M" + d + "Z")
+        boxes.append(bbox)
+    return paths, np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+
+
+def warm_maps() -> None:
+    """Build both outline sets now rather than on the first map a process draws."""
+    for res in ("110m", "50m"):
+        _land_rings(res)
 
 
 def _land(view: View) -> str:
     res = "110m" if view.span() > 60 else "50m"
-    paths = [d for d, (x0, y0, x1, y1) in _land_rings(res)
-             if not (x1 < view.lon0 or x0 > view.lon1 or y1 < view.lat0 or y0 > view.lat1)]
+    rings, boxes = _land_rings(res)
+    inside = ~((boxes[:, 2] < view.lon0) | (boxes[:, 0] > view.lon1)
+               | (boxes[:, 3] < view.lat0) | (boxes[:, 1] > view.lat1))
+    paths = [rings[i] for i in np.flatnonzero(inside)]
     if not paths:
         return ""
     # View.xy as a matrix: x = (lon - lon0) * scale, y = (lat1 - lat) * scale / k

@@ -28,13 +28,14 @@ def g(d: Any, *path: str, default: Any = None) -> Any:
 
 
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_HAS_FULLWIDTH = re.compile("[\uff01-\uff5e\u3000]")
 
 
 def display_text(text: str) -> str:
     """Full-width ASCII forms (`＜ ＞ ＝ ２`, common in records typed with CJK input methods)
     as plain ASCII for display: many fonts lack the full-width glyphs, and a missing `＜`
     turns "ECOG score ＜ 2" into "ECOG score □ 2"."""
-    return text.translate(_FULLWIDTH) if any(0xFF01 <= ord(c) <= 0xFF5E or c == "\u3000" for c in text) else text
+    return text.translate(_FULLWIDTH) if _HAS_FULLWIDTH.search(text) else text
 
 
 def split_criteria(text: str | None) -> dict[str, list[str]]:
