@@ -146,6 +146,11 @@ def _vocab():
         return None
 
 
+def warm_up() -> None:
+    """Load what `study_features` reads (the MeSH vocabulary) now, e.g. before forking."""
+    _vocab()
+
+
 @lru_cache(maxsize=100_000)
 def _ancestors_with_depth(name: str) -> tuple[tuple[str, int], ...]:
     v = _vocab()
