@@ -219,7 +219,7 @@ def until_searchable(store, write: Callable[[Pipeline], Any], progress: bool | N
         say("")
     finally:
         pipe.close()
-    seconds = {k: v for k, v in pipe.seconds.items() if v}
+    seconds = {k: pipe.seconds[k] for k in ("read", "store", "decode", *pipe.done) if pipe.seconds.get(k)}
     for name, took in after(store, pipe.later + AFTER, progress=progress, total=pipe.written).items():
         seconds[name] = seconds.get(name, 0.0) + took
     whole = whole_command(result.read, time.perf_counter() - started, seconds, cpu_seconds() - cpu0)
