@@ -4,7 +4,7 @@ Lives in `derived_dir(store.url, "vectors")` and is rebuildable from the store a
 
 - `vectors.npy`: float16 [rows, dim], row i = the i-th study version embedded;
 - `rows.sqlite`: `rows(row, nct, live, feat)` (feat = the structured/lexical features of
-  `trialscope.similar.study_features`, JSON), `current(nct -> row)`, `df(tok, n)` for the
+  `trialscope.index.features.study_features`, JSON), `current(nct -> row)`, `df(tok, n)` for the
   lexical idf, and `meta` (store seq caught up to, encoder fingerprint);
 - `hnsw.faiss`: a faiss HNSW graph (inner product) over every row, built once the index
   holds more than `HNSW_THRESHOLD` rows; below that kNN is an exact numpy product.
@@ -90,8 +90,8 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 def prepare(records: list[dict], enc) -> list[tuple[bytes, bytes]]:
     """(features as stored, embedding as float16 bytes) of each record: the per-study work,
     run where the records are (a parse worker, or `catch_up` itself)."""
-    from ..similar import encode_features, study_features
     from .embeddings import study_text
+    from .features import encode_features, study_features
 
     vecs = enc.encode([study_text(r) for r in records]).astype(np.float16)
     return [(encode_features(study_features(r)), v.tobytes()) for r, v in zip(records, vecs, strict=True)]
@@ -129,7 +129,7 @@ class _Writer:
 
     def add(self, rows: list[tuple[str, bytes, bytes]]) -> None:
         """(NCT id, features, embedding) of each study, the last of an NCT id winning."""
-        from ..similar import decode_features
+        from .features import decode_features
 
         db = self.db
         df_delta: Counter = Counter()
@@ -237,7 +237,7 @@ class VectorStage:
         self.enc = _encoder()
         if self.enc is None:
             return False
-        from ..similar import warm_up
+        from .features import warm_up
 
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the workers are the parallelism
         warm_up()  # loaded before the workers fork, not once in each
@@ -384,8 +384,8 @@ class VectorIndex:
         return self.vectors[row].astype(np.float32)
 
     def features(self, rows: list[int]) -> dict[int, tuple[str, object]]:
-        """row -> (NCT id, trialscope.similar.Features)."""
-        from ..similar import decode_features
+        """row -> (NCT id, trialscope.index.features.Features)."""
+        from .features import decode_features
 
         out: dict[int, tuple[str, object]] = {}
         rows = [int(r) for r in rows]
@@ -402,7 +402,7 @@ class VectorIndex:
     def lexical(self):
         """The TF-IDF scorer over this index's document frequencies (loaded once)."""
         if self._lexical is None:
-            from ..similar import Lexical
+            from .features import Lexical
 
             with self._lock:
                 got = self.db.execute("SELECT tok, n FROM df WHERE n > 0 ORDER BY tok").fetchall()
