@@ -222,21 +222,25 @@ def until_searchable(store, write: Callable[[Pipeline], Any], progress: bool | N
     seconds = {k: pipe.seconds[k] for k in ("read", "store", "decode", *pipe.done) if pipe.seconds.get(k)}
     for name, took in after(store, pipe.later + AFTER, progress=progress, total=pipe.written).items():
         seconds[name] = seconds.get(name, 0.0) + took
-    whole = whole_command(result.read, time.perf_counter() - started, seconds, cpu_seconds() - cpu0)
+    cpu1 = cpu_seconds()
+    whole = whole_command(result.read, time.perf_counter() - started, seconds,
+                          (cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]))
     return result, whole
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and of its reaped children (the parse workers)."""
+def cpu_seconds() -> tuple[float, float]:
+    """CPU time of this process and of its reaped children (the parse workers, a catch-up's
+    pool): -> (this process, children)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
 
 
-def whole_command(records: int, seconds: float, stages: dict[str, float], cpu: float | None = None) -> dict:
+def whole_command(records: int, seconds: float, stages: dict[str, float],
+                  cpu: tuple[float, float] | None = None) -> dict:
     """What a user waits for: the whole command's wall time, each stage's share of it (what
     no stage accounts for, opening the store and such, is "other"), end-to-end records/s,
-    and the CPU seconds it used (this process and its workers)."""
+    and the CPU seconds it used: in all, and of that in the worker processes."""
     stages = {**stages, "other": max(seconds - sum(stages.values()), 0.0)}
     out = {
         "seconds": round(seconds, 3),
@@ -245,7 +249,8 @@ def whole_command(records: int, seconds: float, stages: dict[str, float], cpu: f
                    for name, s in stages.items()},
     }
     if cpu is not None:
-        out["cpu_s"] = round(cpu, 3)
+        out["cpu_s"] = round(sum(cpu), 3)
+        out["cpu_workers_s"] = round(cpu[1], 3)
     return out
 
 
@@ -256,7 +261,7 @@ def summary_line(whole: dict) -> str:
     rate = whole["records_per_s"]
     return (f"searchable in {whole['seconds']:.1f}s: {shares}"
             + (f"; {rate:,.0f} records/s end to end" if rate else "")
-            + (f"; {whole['cpu_s']:.1f} CPU-s" if "cpu_s" in whole else ""))
+            + (f"; {whole['cpu_s']:.1f} CPU-s ({whole['cpu_workers_s']:.1f} in workers)" if "cpu_s" in whole else ""))
 
 
 def status_line(enabled: bool | None) -> Callable[[str], None]:
