@@ -2,18 +2,20 @@
 
 Reads the shared archives (../shared/data/ctgov by default; `--extra` adds ctgov-extra).
 - "whole command": `trialscope ingest --json` run as its own process into a fresh SQLite
-  store, timed from outside: wall time and records/s until searchable (the store plus every
-  AFTER_INGEST catch-up: full-text index, vectors, parsed criteria, history flags), and the
-  CPU seconds of it and its parse workers (getrusage of children).
+  store, timed from outside: wall time and records/s until searchable (the store, the
+  pipeline's stages fed as it commits: full-text index, vectors, criteria; then the history
+  flags), and the CPU seconds of it and its parse workers (getrusage of children).
+  `--baseline DIR` runs the same command from another source tree (e.g. `git worktree add
+  /tmp/base main`), interleaved with this one, so both are timed under the same load.
 - "store only" (end to end into the store): validation, serialization and the versioned
   upserts, without the derived stages; "parse only" is decompress + parse + convert: the
   limit the store part can reach.
-- "stages": each stage run in this process one after another on a fresh store, with its CPU
-  seconds per study (process time, threads included, plus the worker processes it ran:
-  getrusage of children; for the store stage those are the parse workers). The full text and
-  vectors stages are split further by timing their per-study pieces alone (document build,
-  embedding, features) over the same records. The ceiling is cores / sum of per-study CPU:
-  the records/s that a perfectly overlapped pipeline could reach on this machine.
+- "stages": the CPU seconds per study of each piece of the pipeline, each run alone over
+  the same records in this process (process time, threads included): parse (the workers'
+  read + convert + validate), each stage's `prepare` (the workers' share of its work), the
+  store writes, the one decode of each committed record, and each stage's `add` + `finish`
+  (the main process's share, tantivy's indexing thread included). The ceiling is cores /
+  sum: the records/s that a perfectly overlapped pipeline could reach on this machine.
 The machine may be shared: the load average is reported, and CPU figures beside wall times.
 Prints JSON; medians over --repeat runs.
 """
@@ -30,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 from trialscope import sources
@@ -76,80 +77,89 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def whole_command(paths: list[str]) -> dict:
-    """`trialscope ingest --json` into a fresh store, as a user runs it: wall and CPU."""
+def whole_command(paths: list[str], source: Path | None = None) -> dict:
+    """`trialscope ingest --json` into a fresh store, as a user runs it: wall and CPU.
+    `source`: a source tree whose src/ is run instead of this one (the baseline)."""
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = str(source / "src")
     with tempfile.TemporaryDirectory() as tmp:
         cpu0, start = _children_cpu(), time.perf_counter()
         out = subprocess.run([sys.executable, "-m", "trialscope.cli", "ingest", "--json",
                               "--db", str(Path(tmp) / "bench.db"), *paths],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, text=True, check=True, env=env)
         wall, cpu = time.perf_counter() - start, _children_cpu() - cpu0
     summary = json.loads(out.stdout)
     read = summary["added"] + summary["updated"] + summary["unchanged"] + summary["rejected"]
     return {"records": read, "wall_s": round(wall, 3), "records_per_s": round(read / wall, 1),
             "cpu_s": round(cpu, 3), "cpu_ms_per_study": round(1000 * cpu / read, 3),
-            "as_printed": summary["command"]}
+            "load_1min": round(os.getloadavg()[0], 1), "as_printed": summary["command"]}
 
 
-def stage_costs(paths: list[str], workers: int) -> dict:
-    """Each stage of `trialscope ingest`, one after another on a fresh store: wall and CPU."""
-    from trialscope import cli
-    from trialscope.history.flags import with_flags
-    from trialscope.index.embeddings import get_encoder, study_text
-    from trialscope.index.fulltext import study_document
-    from trialscope.similar import study_features
+def _median_run(runs: list[dict]) -> dict:
+    return sorted(runs, key=lambda w: w["records_per_s"])[len(runs) // 2]
 
-    stages: dict[str, dict] = {}
 
-    def timed(name: str, fn) -> object:
-        """Wall and CPU of one stage; CPU includes the worker processes it reaped."""
-        cpu0, child0, start = time.process_time(), _children_cpu(), time.perf_counter()
-        result = fn()
-        stages[name] = {"wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu0,
-                        "workers_cpu_s": _children_cpu() - child0}
-        return result
+def stage_costs(paths: list[str]) -> dict:
+    """The CPU per study of each piece of the pipeline, each alone over the same records."""
+    import orjson
 
+    from trialscope import pipeline as pl
+    from trialscope.ingest import _convert, _documents
+    from trialscope.sources.limits import Limits
+    from trialscope.store.base import StudyVersion
+
+    costs: dict[str, float] = {}
+
+    def cpu(name: str, fn):
+        """Process time (threads included) plus that of the workers it reaped (a catch-up's pool)."""
+        start, kids = time.process_time(), _children_cpu()
+        out = fn()
+        costs[name] = costs.get(name, 0.0) + time.process_time() - start + _children_cpu() - kids
+        return out
+
+    docs = list(_documents(paths, [], Limits.from_env()))
+    got = cpu("parse", lambda: [g for i in range(0, len(docs), CHUNK) for g, _ in _convert(docs[i:i + CHUNK])])
+    versions = [g for g in got if isinstance(g, StudyVersion)]
+    records = [orjson.loads(v.record) for v in versions]
+    n = len(got)
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(str(Path(tmp) / "bench.db"))
-        summary = timed("store", lambda: ingest(store, paths, progress=False, workers=workers))
-        n = summary.read
-        for hook in cli.AFTER_INGEST:
-            module, func = hook.split(":")
+        run = store.begin_run("ingest", "bench")
+        outcomes = cpu("store", lambda: [o for i in range(0, len(versions), 500)
+                                         for o in store.upsert_batch(run, versions[i:i + 500], [])])
+        current = [i for i, o in enumerate(outcomes) if o in pl.CURRENT]
+        decoded = cpu("decode", lambda: [orjson.loads(versions[i].record) for i in current])
+        for name in pl.STAGES:
+            module, func = name.split(":")
             mod = __import__(module, fromlist=[func])
-            timed(module.rsplit(".", 1)[-1], lambda mod=mod, func=func: getattr(mod, func)(store))
-        # the pieces of the derived stages, alone over the same records
-        studies = list(store.iter_studies())
-        flagged = list(with_flags(store, studies))
-        today = date.today()
-        pieces: dict[str, float] = {}
-        for name, fn in (
-            ("fulltext.study_document", lambda: [study_document(s.record, withdrawn=s.withdrawn_at is not None,
-                                                                asof=today, outcome_switched=f) for s, f in flagged]),
-            ("vectors.study_text", lambda: [study_text(s.record) for s in studies]),
-            ("vectors.study_features", lambda: [study_features(s.record) for s in studies]),
-        ):
-            cpu0 = time.process_time()
-            fn()
-            pieces[name] = time.process_time() - cpu0
-        enc = get_encoder()
-        texts = [study_text(s.record) for s in studies]
-        cpu0 = time.process_time()
-        enc.encode(texts)
-        pieces["vectors.encode"] = time.process_time() - cpu0
+            short = module.rsplit(".", 1)[-1]
+            factory = getattr(mod, func, None)
+            if factory is None:  # no stage: its catch-up after the store, as the command runs it
+                cpu(f"{short}.catch_up", lambda mod=mod: mod.catch_up(store))
+                continue
+            stage = factory()
+            stage.begin(store)
+            prepared = cpu(f"{short}.prepare (workers)",
+                           lambda stage=stage: [v for i in range(0, len(records), CHUNK)
+                                                for v in (stage.prepare(records[i:i + CHUNK]) or [None] * len(records[i:i + CHUNK]))])
+            items = [pl.Committed(versions[i].nct_id, rec, prepared[i]) for i, rec in zip(current, decoded, strict=True)]
+            cpu(f"{short}.add", lambda stage=stage, items=items: [stage.add(items[i:i + 500]) for i in range(0, len(items), 500)])
+            cpu(f"{short}.add", lambda stage=stage: stage.finish(store.max_seq()))
+            stage.close()
+        for name in pl.AFTER:
+            module, func = name.split(":")
+            mod = __import__(module, fromlist=[func])
+            cpu(module.rsplit(".", 1)[-1], lambda mod=mod, func=func: getattr(mod, func)(store))
         store.close()
-    per_study = {}
-    for name, st in stages.items():
-        cpu = st["cpu_s"] + st["workers_cpu_s"]
-        per_study[name] = {"wall_s": round(st["wall_s"], 3), "cpu_s": round(cpu, 3),
-                           "cpu_ms_per_study": round(1000 * cpu / n, 3),
-                           "of_which_workers_ms": round(1000 * st["workers_cpu_s"] / n, 3)}
-    total_ms = sum(v["cpu_ms_per_study"] for v in per_study.values())
+    per_study = {k: round(1000 * v / n, 3) for k, v in costs.items()}
+    total_ms = sum(per_study.values())
     cores = os.cpu_count() or 1
     return {
         "records": n,
-        "stages": per_study,
-        "pieces_cpu_ms_per_study": {k: round(1000 * v / n, 3) for k, v in pieces.items()},
-        "cpu_ms_per_study": round(total_ms, 3),
+        "cpu_ms_per_study": per_study,
+        "of_which_in_workers_ms": round(sum(v for k, v in per_study.items() if k == "parse" or "workers" in k), 3),
+        "total_cpu_ms_per_study": round(total_ms, 3),
         "cores": cores,
         "ceiling_records_per_s": round(1000 * cores / total_ms, 1),
     }
@@ -171,6 +181,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-stages", action="store_true", help="skip the stage-by-stage CPU costs")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a source tree (its src/) to time the same whole command with, interleaved")
     args = parser.parse_args()
     paths = [SHARED / "ctgov" / "ctg-studies.json.zip", SHARED / "ctgov" / "AllPublicXML.zip"]
     if args.extra:
@@ -181,7 +193,7 @@ def main() -> int:
         return 0
     names = [str(p) for p in paths]
     load_before = os.getloadavg()
-    parse_rates, e2e_rates, wholes, summary = [], [], [], {}
+    parse_rates, e2e_rates, wholes, bases, summary = [], [], [], [], {}
     for _ in range(args.repeat):
         n, seconds = parse_only(names, args.workers)
         parse_rates.append(n / seconds)
@@ -189,9 +201,12 @@ def main() -> int:
         read = summary["added"] + summary["updated"] + summary["unchanged"] + summary["rejected"]
         e2e_rates.append(read / seconds)
         wholes.append(whole_command(names))
+        if args.baseline is not None:
+            bases.append(whole_command(names, args.baseline))
     parse, e2e = statistics.median(parse_rates), statistics.median(e2e_rates)
-    whole = sorted(wholes, key=lambda w: w["records_per_s"])[len(wholes) // 2]
-    stages = None if args.no_stages else stage_costs(names, args.workers)
+    whole = _median_run(wholes)
+    base = _median_run(bases) if bases else None
+    stages = None if args.no_stages else stage_costs(names)
     print(json.dumps({
         "benchmark": "ingest",
         "inputs": [str(p.relative_to(SHARED)) for p in paths],
@@ -204,6 +219,15 @@ def main() -> int:
         "until_searchable_records_per_s": whole["records_per_s"],
         "until_searchable_runs_records_per_s": [w["records_per_s"] for w in wholes],
         "whole_command": whole,
+        "cpu_ms_per_study_median": statistics.median(w["cpu_ms_per_study"] for w in wholes),
+        "baseline": None if base is None else {
+            "source": str(args.baseline),
+            "until_searchable_records_per_s": base["records_per_s"],
+            "runs_records_per_s": [b["records_per_s"] for b in bases],
+            "cpu_ms_per_study_median": statistics.median(b["cpu_ms_per_study"] for b in bases),
+            "whole_command": base,
+            "speedup": round(whole["records_per_s"] / base["records_per_s"], 2),
+        },
         "share_of_ceiling": round(whole["records_per_s"] / stages["ceiling_records_per_s"], 3) if stages else None,
         "stage_costs": stages,
         "parse_only_records_per_s": round(parse),

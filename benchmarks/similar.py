@@ -499,7 +499,7 @@ def _composition_check(idx, n: int, seed: int, k: int = 200) -> dict:
     from corpus import build_corpus
 
     from trialscope.index.embeddings import get_encoder, study_text
-    from trialscope.similar import study_features
+    from trialscope.index.features import study_features
 
     recs = list(itertools.islice(build_corpus(n, seed), k))
     real = get_encoder().encode([study_text(r) for r in recs])
@@ -543,7 +543,7 @@ class _Parts:
         from corpus import base_records
 
         from trialscope.index.embeddings import SUMMARY_CHARS, get_encoder, study_fields
-        from trialscope.similar import LEX_SUMMARY_CHARS, _tokens, study_features
+        from trialscope.index.features import LEX_SUMMARY_CHARS, _tokens, study_features
 
         self.base, _ = base_records()
         enc = get_encoder()
@@ -619,7 +619,7 @@ def compose_index(url: str, n: int, seed: int) -> int:
     from corpus import nct_for
 
     from trialscope.index import vectors
-    from trialscope.similar import LEX_MIN_TOKENS, Features, _token_fields, encode_features
+    from trialscope.index.features import LEX_MIN_TOKENS, Features, _token_fields, encode_features
 
     P = _parts()
     picks = _picks(n, seed, len(P.base))

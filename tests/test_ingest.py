@@ -175,6 +175,9 @@ def test_kill_9_mid_ingest_leaves_a_consistent_store_and_rerun_completes(tmp_pat
         assert stored % 500 == 0, "only whole batches are committed"
         status, pid = conn.execute("SELECT status, pid FROM ingest_runs").fetchone()
         assert status == "running" and pid == proc.pid  # the killed run is visibly unfinished
+    # the search index and vectors were fed while the store was written: killed before their
+    # one commit, they hold nothing of this run (never more than the store committed)
+    assert derived_seqs(db) == {"index": 0, "vectors": 0}
     # its process is gone: listed as died at once, and marked so when the next run begins
     [listed] = json.loads(run_cli("runs", "--db", str(db), "--json").stdout)
     assert listed["status"] == "died" and f"process {proc.pid}" in listed["message"]
@@ -183,7 +186,57 @@ def test_kill_9_mid_ingest_leaves_a_consistent_store_and_rerun_completes(tmp_pat
     assert summary["added"] == total - stored and summary["unchanged"] == stored
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT status FROM ingest_runs ORDER BY id").fetchall() == [("died",), ("done",)]
-    assert open_store(str(db)).count() == total
+    store = open_store(str(db))
+    assert store.count() == total
+    # the re-run caught the derived data up with the studies the killed run had stored, and
+    # fed it the rest: each reflects the whole store, every study once
+    assert derived_seqs(db) == {"index": store.max_seq(), "vectors": store.max_seq()}
+    assert search_total(db, "") == total
+    with sqlite3.connect(f"{db}.vectors/rows.sqlite") as conn:
+        assert conn.execute("SELECT count(*), sum(live) FROM rows").fetchone() == (total, total)
+
+
+def derived_seqs(db: Path) -> dict[str, int]:
+    """The store seq the search index and the vector index say they reflect (0: none yet)."""
+    index = Path(f"{db}.index") / "trialscope-index.json"
+    out = {"index": orjson.loads(index.read_bytes())["seq"] if index.exists() else 0, "vectors": 0}
+    meta = Path(f"{db}.vectors") / "meta.json"
+    if meta.exists():
+        out["vectors"] = orjson.loads(meta.read_bytes())["seq"]
+    return out
+
+
+def search_total(db: Path, query: str) -> int:
+    got = run_cli("search", *([query] if query else []), "--db", str(db), "--json", "--limit", "1")
+    assert got.returncode == 0, got.stderr
+    return json.loads(got.stdout)["total"]
+
+
+def test_one_run_stores_indexes_and_embeds_every_version_once(tmp_path: Path) -> None:
+    """Two versions of a study in one run: the index and the vectors hold the later one once."""
+    studies = [s for s in json_studies() if "statusModule" in s["protocolSection"]]
+    path = tmp_path / "two.jsonl"
+    lines = [with_id(studies[i % len(studies)], i, "2020-01-01") for i in range(30)]
+    newer = with_id(studies[0], 0, "2024-06-01")
+    newer["protocolSection"]["identificationModule"]["briefTitle"] = "Zanzibarian quokka trial"
+    path.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in [*lines, newer]))
+    db = tmp_path / "v.db"
+    summary = json.loads(run_cli("ingest", str(path), "--db", str(db), "--json").stdout)
+    assert (summary["added"], summary["updated"]) == (30, 1)
+    assert set(summary["command"]["stages"]) >= {"read", "store", "index", "vectors", "criteria"}
+    assert summary["command"]["cpu_s"] > 0
+    assert search_total(db, "") == 30
+    assert search_total(db, "quokka") == 1
+    assert derived_seqs(db) == {"index": 31, "vectors": 31}
+    with sqlite3.connect(f"{db}.vectors/rows.sqlite") as conn:
+        assert conn.execute("SELECT count(*), sum(live) FROM rows").fetchone() == (31, 30)
+        [(live,)] = conn.execute("SELECT live FROM rows r JOIN current c ON c.row = r.row"
+                                 " WHERE c.nct = 'NCT90000000'").fetchall()
+        assert live == 1
+    # an unchanged re-run changes nothing and says so
+    again = json.loads(run_cli("ingest", str(path), "--db", str(db), "--json").stdout)
+    assert again["unchanged"] == 31 and derived_seqs(db) == {"index": 31, "vectors": 31}
+    assert search_total(db, "") == 30
 
 
 def test_ingest_reports_the_whole_command_until_searchable(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import time
 
 import orjson
 
@@ -31,18 +30,18 @@ def _store(args: argparse.Namespace):
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from .ingest import ingest
+    from .pipeline import summary_line, until_searchable
     from .sources.limits import Limits
 
     try:
         limits = Limits.from_env()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    started = time.perf_counter()
+    progress = False if args.json else args.progress
     store = _store(args)
     held = store.count()
-    summary = ingest(store, args.paths, progress=args.progress, limits=limits)
-    stages = {"store": summary.seconds, **after_ingest(store)}
-    whole = whole_command(summary.read, time.perf_counter() - started, stages)
+    summary, whole = until_searchable(
+        store, lambda pipe: ingest(store, args.paths, progress=progress, limits=limits, pipeline=pipe), progress)
     if args.json:
         _print_json({**summary.as_dict(), "command": whole})
     else:
@@ -62,38 +61,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                   " with other content; the stored one stays current, the other is in its history")
         if summary.rejected:
             print(f"  see the rejects with: trialscope rejects --run {summary.run_id}")
-        shares = ", ".join(f"{name} {st['seconds']:.1f}s ({st['share']:.0%})"
-                           for name, st in whole["stages"].items())
-        rate = whole["records_per_s"]
-        print(f"searchable in {whole['seconds']:.1f}s: {shares}"
-              + (f"; {rate:,.0f} records/s end to end" if rate else ""))
+        print(summary_line(whole))
     for failure in summary.failures:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if summary.failures and summary.read == 0 else 0
 
 
 def after_ingest(store) -> dict[str, float]:
-    """Keep derived data (search index, vectors) in step with the store after a write;
-    returns the seconds each hook took, by the name of its module's last part."""
-    took: dict[str, float] = {}
-    for name in AFTER_INGEST:
-        module, func = name.split(":")
-        start = time.perf_counter()
-        getattr(importlib.import_module(module), func)(store)
-        took[module.rsplit(".", 1)[-1]] = time.perf_counter() - start
-    return took
+    """Bring every derived index (search index, vectors, criteria, flags) up to the store
+    by its catch-up; returns the seconds each took, by the name of its module's last part.
+    (`trialscope ingest` and `sync` feed the first two while they write: trialscope.pipeline.)"""
+    from .pipeline import after
 
-
-def whole_command(records: int, seconds: float, stages: dict[str, float]) -> dict:
-    """What a user waits for: the whole command's wall time, each stage's share of it (what
-    no stage accounts for, opening the store and such, is "other"), end-to-end records/s."""
-    stages = {**stages, "other": max(seconds - sum(stages.values()), 0.0)}
-    return {
-        "seconds": round(seconds, 3),
-        "records_per_s": round(records / seconds, 1) if seconds and records else None,
-        "stages": {name: {"seconds": round(s, 3), "share": round(s / seconds, 3) if seconds else 0.0}
-                   for name, s in stages.items()},
-    }
+    return after(store, AFTER_INGEST, progress=False)
 
 
 # "module:function" hooks called with the store after every ingest or sync.

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import sources
+from .pipeline import Pipeline
 from .progress import Progress
 from .record import RecordError, check_values, dumps, last_update, nct_id_of, validate
 from .sources.base import Document, Reject, SourceFailure, SourceRecord
@@ -25,7 +26,11 @@ from .store.base import COUNTED_AS, RAW_DEFLATE, Store, StudyVersion, summary_of
 
 BATCH_SIZE = 500
 CHUNK = 64  # documents per task sent to a parsing worker
-IN_FLIGHT = 4  # tasks per worker queued ahead (bounds memory)
+IN_FLIGHT = 8  # tasks per worker queued ahead (bounds memory; about two batches)
+
+# what the parse workers run on the records they converted, besides converting them: the
+# `prepare` of the run's pipeline (trialscope.pipeline); set before the workers fork
+_PREPARE: Callable[[list[dict]], list] | None = None
 
 
 @dataclass
@@ -106,16 +111,28 @@ def _documents(
             failures.append(str(exc))
 
 
-def _convert(docs: list[Document | Reject]) -> list[StudyVersion | Reject]:
-    """Parse, convert and validate documents: the costly part, run in worker processes."""
+def _convert(docs: list[Document | Reject]) -> list[tuple[StudyVersion | Reject, object]]:
+    """Parse, convert and validate documents, and prepare the valid records for the
+    pipeline's stages: the costly part, run in worker processes. -> (version or reject,
+    what the stages prepared for it, or None)."""
     out: list[StudyVersion | Reject] = []
+    records: list[dict] = []
+    at: list[int] = []
     for doc in docs:
         if isinstance(doc, Reject):
             out.append(doc)
             continue
         for item in sources.parse(doc):
-            out.append(to_version(item) if isinstance(item, SourceRecord) else item)
-    return out
+            got = to_version(item) if isinstance(item, SourceRecord) else item
+            if _PREPARE is not None and isinstance(got, StudyVersion):
+                records.append(item.record)
+                at.append(len(out))
+            out.append(got)
+    prepared: list = [None] * len(out)
+    if records:
+        for i, value in zip(at, _PREPARE(records), strict=True):
+            prepared[i] = value
+    return list(zip(out, prepared, strict=True))
 
 
 def _chunked(items: Iterator, size: int) -> Iterator[list]:
@@ -131,8 +148,9 @@ def _chunked(items: Iterator, size: int) -> Iterator[list]:
 
 def convert_all(
     paths: Iterable[str], failures: list[str], workers: int, limits: Limits | None = None
-) -> Iterator[StudyVersion | Reject]:
-    """Versions and rejects from every source, in source order.
+) -> Iterator[tuple[StudyVersion | Reject, object]]:
+    """Versions and rejects from every source, in source order, each with what the
+    pipeline's stages prepared for it (see `_convert`).
 
     With several workers, parsing runs in a process pool with a bounded window of tasks in
     flight, so memory stays bounded however large the input.
@@ -163,53 +181,91 @@ def ingest(
     on_batch: Callable[[], None] | None = None,
     workers: int | None = None,
     limits: Limits | None = None,
+    pipeline: Pipeline | None = None,
 ) -> IngestSummary:
     """Ingest every record under ``paths`` (or the given ``items``) into ``store``.
 
     ``workers`` parsing processes (default: one per core, when there is enough to parse).
     ``limits``: the most one source may make this read (default: from the environment,
     see sources.limits); a document past one is rejected, naming the limit.
+    ``pipeline``: derived stages fed each committed batch (trialscope.pipeline); the caller
+    finishes it. ``summary.seconds`` is the time to the last store commit.
     """
+    global _PREPARE
     label = source or " ".join(paths)
     run_id = store.begin_run(kind, label)
     summary = IngestSummary(run_id, label)
     started = time.perf_counter()
     total = estimate_total(paths) if items is None else None
     bar = Progress("ingest", total, progress)
+    if pipeline is not None:
+        bar.detail = lambda: "  ".join(f"{n} {c:,}" for n, c in pipeline.done.items())
     if workers is None:
         workers = (os.cpu_count() or 1) if (total is None or total > 2000) else 1
+    prepare = pipeline.prepare if pipeline is not None and pipeline.stages else None
     if items is not None:
-        stream: Iterable[StudyVersion | Reject] = (
-            to_version(i) if isinstance(i, SourceRecord) else i for i in items
+        stream: Iterable[tuple[StudyVersion | Reject, object]] = (
+            (to_version(i) if isinstance(i, SourceRecord) else i, None) for i in items
         )
     else:
+        _PREPARE = prepare  # the workers fork with it
         stream = convert_all(paths, summary.failures, workers, limits or Limits.from_env())
-    versions: list[StudyVersion] = []
-    rejects: list[Reject] = []
+    batch = _Batch(store, run_id, summary, pipeline)
     status = "interrupted"
     try:
-        for got in stream:
-            (rejects if isinstance(got, Reject) else versions).append(got)
+        waited = time.perf_counter()
+        for got, prepared in stream:
+            if pipeline is not None:
+                pipeline._count("read", waited)
+            batch.add(got, prepared)
             bar.advance()
-            if len(versions) + len(rejects) >= BATCH_SIZE:
-                _flush(store, run_id, versions, rejects, summary)
+            if batch.size >= BATCH_SIZE:
+                batch.flush()
                 if on_batch:
                     on_batch()
-        _flush(store, run_id, versions, rejects, summary)
+            waited = time.perf_counter()
+        batch.flush()
         status = "failed" if summary.failures and not summary.read else "done"
     finally:
+        _PREPARE = None
         bar.close()
         summary.seconds = time.perf_counter() - started
         store.finish_run(run_id, status, "; ".join(summary.failures) or None, summary.seconds)
     return summary
 
 
-def _flush(store: Store, run_id: int, versions: list, rejects: list, summary: IngestSummary) -> None:
-    if not versions and not rejects:
-        return
-    for outcome in store.upsert_batch(run_id, versions, rejects):
-        counted = COUNTED_AS[outcome]
-        setattr(summary, counted, getattr(summary, counted) + 1)
-    summary.rejected += len(rejects)
-    versions.clear()
-    rejects.clear()
+class _Batch:
+    """The versions and rejects of the next store transaction, with what the pipeline's
+    stages prepared for each version."""
+
+    def __init__(self, store: Store, run_id: int, summary: IngestSummary, pipeline: Pipeline | None):
+        self.store, self.run_id, self.summary, self.pipeline = store, run_id, summary, pipeline
+        self.versions: list[StudyVersion] = []
+        self.prepared: list = []
+        self.rejects: list[Reject] = []
+
+    @property
+    def size(self) -> int:
+        return len(self.versions) + len(self.rejects)
+
+    def add(self, got: StudyVersion | Reject, prepared: object) -> None:
+        if isinstance(got, Reject):
+            self.rejects.append(got)
+        else:
+            self.versions.append(got)
+            self.prepared.append(prepared)
+
+    def flush(self) -> None:
+        if not self.size:
+            return
+        start = time.perf_counter()
+        outcomes = self.store.upsert_batch(self.run_id, self.versions, self.rejects)
+        summary = self.summary
+        for outcome in outcomes:
+            counted = COUNTED_AS[outcome]
+            setattr(summary, counted, getattr(summary, counted) + 1)
+        summary.rejected += len(self.rejects)
+        if self.pipeline is not None:
+            self.pipeline._count("store", start)
+            self.pipeline.committed(self.versions, outcomes, self.prepared)
+        self.versions, self.prepared, self.rejects = [], [], []

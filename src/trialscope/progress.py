@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
 
 class Progress:
@@ -14,6 +15,7 @@ class Progress:
         self.start = time.perf_counter()
         self._last = 0.0
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.detail: Callable[[], str] | None = None  # more counts after the rate (other stages)
 
     def advance(self, n: int = 1) -> None:
         self.done += n
@@ -33,6 +35,8 @@ class Progress:
                     f"  {rate:,.0f}/s  ETA {int(left) // 60}:{int(left) % 60:02d}")
         else:
             text = f"{self.label} {self.done:,}  {rate:,.0f}/s"
+        if self.detail is not None:
+            text += "  " + self.detail()
         sys.stderr.write("\r" + text + " " * 4)
         sys.stderr.flush()
 

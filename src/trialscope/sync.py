@@ -35,6 +35,7 @@ import httpx
 import orjson
 
 from .ingest import to_version
+from .pipeline import Pipeline
 from .progress import Progress
 from .record import nct_id_of
 from .sources.base import Origin, Reject, SourceRecord
@@ -255,11 +256,13 @@ def sync(
     client: Client | None = None,
     today: str | None = None,
     log: Callable[[str], None] | None = None,
+    pipeline: Pipeline | None = None,
 ) -> SyncSummary:
     """Bring ``store`` up to date with the API v2 server at ``base_url``.
 
     Raises SyncError when upstream fails beyond the retries; the run is then recorded as
-    failed and the cursor kept, so the next call resumes.
+    failed and the cursor kept, so the next call resumes. ``pipeline``: derived stages fed
+    each committed page (trialscope.pipeline); the caller finishes it.
     """
     base = base_url.rstrip("/")
     say = log or (lambda msg: None)
@@ -300,7 +303,7 @@ def sync(
     try:
         if cursor["phase"] == "studies":
             try:
-                _list_studies(store, client, cursor, summary, page_size, bar, say)
+                _list_studies(store, client, cursor, summary, page_size, bar, say, pipeline)
             except SyncError as exc:
                 if not (resumable and cursor.get("token") and exc.status in (400, 404, 410)):
                     raise
@@ -309,7 +312,7 @@ def sync(
                 say(f"the saved page token was refused ({exc.status}); listing from the start")
                 summary.warnings.append("resume token refused upstream; listed from the start")
                 cursor.update(token=None, pages=0)
-                _list_studies(store, client, cursor, summary, page_size, bar, say)
+                _list_studies(store, client, cursor, summary, page_size, bar, say, pipeline)
             cursor.update(phase="sweep" if cursor["mode"] == "full" else "done", token=None)
             store.set_meta(CURSOR_KEY, orjson.dumps(cursor).decode())
         if cursor["phase"] == "sweep":
@@ -402,9 +405,11 @@ def _pages(
 
 def _list_studies(
     store: Store, client: Client, cursor: dict, summary: SyncSummary, page_size: int,
-    bar: Progress, say: Callable[[str], None],
+    bar: Progress, say: Callable[[str], None], pipeline: Pipeline | None = None,
 ) -> None:
     params = {"pageSize": str(page_size)}
+    if pipeline is not None:
+        bar.detail = lambda: "  ".join(f"{n} {c:,}" for n, c in pipeline.done.items())
     ceiling = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     if cursor.get("since"):
         params["filter.advanced"] = f"AREA[LastUpdatePostDate]RANGE[{cursor['since']},MAX]"
@@ -433,7 +438,10 @@ def _list_studies(
             cursor["listing_complete"] = summary.complete
         meta = {CURSOR_KEY: orjson.dumps(cursor).decode()}
         if versions or rejects:
-            for outcome in store.upsert_batch(summary.run_id, versions, rejects, meta=meta):
+            outcomes = store.upsert_batch(summary.run_id, versions, rejects, meta=meta)
+            if pipeline is not None:
+                pipeline.committed(versions, outcomes)
+            for outcome in outcomes:
                 if outcome is Outcome.ADDED:
                     summary.added += 1
                 elif outcome is Outcome.UPDATED:
@@ -542,6 +550,7 @@ def _safe(url: str) -> str:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from .cli import UsageError, after_ingest, default_db, open_store
+    from .pipeline import summary_line, until_searchable
 
     if not args.source.startswith(("http://", "https://")):
         raise UsageError(f"--from needs an http(s) URL of an API v2 server, got {args.source!r}")
@@ -559,18 +568,20 @@ def cmd_sync(args: argparse.Namespace) -> int:
     store = open_store(args.db)
     quiet = args.json
     log = (lambda m: None) if quiet else (lambda m: print(m, file=sys.stderr))
+    progress = False if args.json else args.progress
     try:
-        summary = sync(store, args.source, since=args.since, full=args.full,
-                       page_size=args.page_size, polite=polite, progress=args.progress, log=log)
+        summary, whole = until_searchable(store, lambda pipe: sync(
+            store, args.source, since=args.since, full=args.full, page_size=args.page_size,
+            polite=polite, progress=progress, log=log, pipeline=pipe), progress)
     except SyncError as exc:
         print(f"error: {exc}", file=sys.stderr)
         print(f"  the pages committed so far are kept; run `trialscope sync --db "
               f"{_safe(args.db or default_db())}` again to resume", file=sys.stderr)
         after_ingest(store)
         return 1
-    after_ingest(store)
     if args.json:
-        sys.stdout.write(orjson.dumps(summary.as_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(orjson.dumps({**summary.as_dict(), "command": whole},
+                                      option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
     rate = summary.as_dict()["records_per_s"]
     what = f"{summary.mode} sync" + (f" since {summary.since}" if summary.since else "")
@@ -589,6 +600,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(f"  warning: {w}")
     if summary.rejected:
         print(f"  see the rejects with: trialscope rejects --run {summary.run_id}")
+    print(summary_line(whole))
     return 0
 
 

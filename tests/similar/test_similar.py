@@ -10,13 +10,12 @@ import orjson
 import pytest
 
 from trialscope.cli import UsageError, main
+from trialscope.index.features import normalise_intervention, study_features
 from trialscope.similar import (
     components,
     explain,
-    normalise_intervention,
     similar_to,
     similar_to_text,
-    study_features,
 )
 from trialscope.store import open_store
 
@@ -250,7 +249,7 @@ def test_new_version_replaces_its_row(sample_db, tmp_path):
     assert after.row_of("NCT03949231") == rows and not after.live[old_row]
     (old_feat,) = after.db.execute("SELECT feat FROM rows WHERE row = ?", (old_row,)).fetchone()
     (new_feat,) = after.db.execute("SELECT feat FROM rows WHERE row = ?", (rows,)).fetchone()
-    from trialscope.similar import decode_features
+    from trialscope.index.features import decode_features
 
     delta: dict[int, int] = {}
     for tok in np.frombuffer(decode_features(old_feat).kh, dtype=np.uint32).tolist():

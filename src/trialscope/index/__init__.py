@@ -39,7 +39,7 @@ from .fulltext import (
 META = "trialscope-index.json"
 WRITER_HEAP = 512_000_000
 
-__all__ = ["FullTextIndex", "bulk_build", "catch_up", "rebuild", "reindex", "index_path"]
+__all__ = ["FullTextIndex", "IndexStage", "bulk_build", "catch_up", "rebuild", "reindex", "index_path", "stage"]
 
 
 def index_path(store) -> str:
@@ -194,6 +194,72 @@ def catch_up(store, index: FullTextIndex | None = None, batch: int = 1000) -> in
             return 0
         idx = index or FullTextIndex(path)
         return _catch_up(store, idx, batch)
+
+
+class IndexStage:
+    """The full-text index as a stage of the ingest pipeline (trialscope.pipeline): one
+    writer for the whole run, committed once at the end (one segment, as a bulk build)."""
+
+    name = "index"
+
+    def __init__(self) -> None:
+        self._lock: contextlib.AbstractContextManager | None = None
+        self.idx: FullTextIndex | None = None
+        self.writer: tantivy.IndexWriter | None = None
+        self.today = date.today()
+        self.empty = False  # the index held no study at the start: nothing to delete
+        self.seen: set[str] = set()
+
+    def prepare(self, records: list[dict]) -> None:
+        return None  # a tantivy document costs more to pickle than to build: built in `add`
+
+    def begin(self, store) -> bool:
+        path = index_path(store)
+        lock = _write_lock(path, wait=False)
+        if not lock.__enter__():
+            lock.__exit__(None, None, None)
+            return False
+        self._lock = lock
+        self.idx = FullTextIndex(path)
+        _catch_up(store, self.idx, 1000)
+        self.empty = self.idx.seq == 0
+        try:
+            # one indexing thread: it runs beside the parse workers and the store writer, and
+            # costs less CPU per study than two (0.78 vs 0.93 ms on the shared corpus)
+            self.writer = self.idx.writer(threads=1)
+        except ValueError:  # tantivy's own lock: a writer of another kind is at work
+            return False
+        return True
+
+    def add(self, items) -> None:
+        writer, seen = self.writer, self.seen
+        for c in items:
+            if not self.empty or c.nct_id in seen:
+                writer.delete_documents_by_term("nct", c.nct_id)
+            seen.add(c.nct_id)
+            writer.add_document(study_document(c.record, asof=self.today, outcome_switched=c.outcome_switched))
+
+    def finish(self, seq: int) -> None:
+        writer, self.writer = self.writer, None
+        try:
+            writer.commit()
+            writer.wait_merging_threads()
+        except BaseException:
+            writer.rollback()
+            raise
+        self.idx.set_seq(seq, self.today)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.rollback()
+            self.writer = None
+        if self._lock is not None:
+            self._lock.__exit__(None, None, None)
+            self._lock = None
+
+
+def stage() -> IndexStage:
+    return IndexStage()
 
 
 def _catch_up(store, idx: FullTextIndex, batch: int) -> int:

@@ -124,12 +124,15 @@ class StaticEncoder:
         self.dim = vectors.shape[1]
         self.fingerprint = f"static:{hashlib.sha1(npz.read_bytes()).hexdigest()[:12]}:t{TEXT_VERSION}"
 
-    def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 16) -> np.ndarray:
         """Mean of token vectors, L2-normalised: the same vectors as StaticModel.encode.
 
         BERT word-piece tokenisation never crosses whitespace, so each whitespace-separated
         chunk is tokenised once and cached; a study is then a few dict look-ups and one
-        gather-and-sum (about 3x faster than tokenising whole texts every time).
+        gather-and-sum (about 3x faster than tokenising whole texts every time). The sum
+        runs 16 texts at a time: their gathered token vectors (about 2.6 MB) stay in cache,
+        which halves the cost of a study (0.21 vs 0.40 ms CPU at 256, shared corpus; the
+        vectors are identical).
         """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), batch_size):

@@ -4,7 +4,7 @@ Lives in `derived_dir(store.url, "vectors")` and is rebuildable from the store a
 
 - `vectors.npy`: float16 [rows, dim], row i = the i-th study version embedded;
 - `rows.sqlite`: `rows(row, nct, live, feat)` (feat = the structured/lexical features of
-  `trialscope.similar.study_features`, JSON), `current(nct -> row)`, `df(tok, n)` for the
+  `trialscope.index.features.study_features`, JSON), `current(nct -> row)`, `df(tok, n)` for the
   lexical idf, and `meta` (store seq caught up to, encoder fingerprint);
 - `hnsw.faiss`: a faiss HNSW graph (inner product) over every row, built once the index
   holds more than `HNSW_THRESHOLD` rows; below that kNN is an exact numpy product.
@@ -87,90 +87,180 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def prepare(records: list[dict], enc) -> list[tuple[bytes, bytes]]:
+    """(features as stored, embedding as float16 bytes) of each record: the per-study work,
+    run where the records are (a parse worker, or `catch_up` itself)."""
+    from .embeddings import study_text
+    from .features import encode_features, study_features
+
+    vecs = enc.encode([study_text(r) for r in records]).astype(np.float16)
+    return [(encode_features(study_features(r)), v.tobytes()) for r, v in zip(records, vecs, strict=True)]
+
+
+class _Writer:
+    """Appends rows to the index under its lock; nothing is visible until `commit`."""
+
+    def __init__(self, store, enc):
+        self.enc = enc
+        self.folder = index_dir(store)
+        self._lock = _locked(self.folder)
+        self._lock.__enter__()
+        try:
+            db = _connect(self.folder / "rows.sqlite")
+            built_with = _meta(db, "encoder")
+            if built_with is not None and (built_with != enc.fingerprint or _meta(db, "format") != str(FORMAT)):
+                db.close()
+                _wipe(self.folder)
+                db = _connect(self.folder / "rows.sqlite")
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+        self.db = db
+        self.seq = int(_meta(db, "seq", 0))
+        self.vec_path = self.folder / "vectors.npy"
+        self.old = np.load(self.vec_path) if self.vec_path.exists() else np.zeros((0, enc.dim), np.float16)
+        self.next_row = self.old.shape[0]
+        self.blocks: list[np.ndarray] = []
+        self.added = 0
+
+    @property
+    def current(self) -> bool:
+        return self.vec_path.exists()
+
+    def add(self, rows: list[tuple[str, bytes, bytes]]) -> None:
+        """(NCT id, features, embedding) of each study, the last of an NCT id winning."""
+        from .features import decode_features
+
+        db = self.db
+        df_delta: Counter = Counter()
+        vecs = []
+        for nct, feat, vec in rows:
+            prev = db.execute("SELECT row FROM current WHERE nct = ?", (nct,)).fetchone()
+            if prev is not None:
+                (pfeat,) = db.execute("SELECT feat FROM rows WHERE row = ?", (prev[0],)).fetchone()
+                df_delta.subtract(np.frombuffer(decode_features(pfeat).kh, dtype=np.uint32).tolist())
+                db.execute("UPDATE rows SET live = 0 WHERE row = ?", (prev[0],))
+            df_delta.update(np.frombuffer(decode_features(feat).kh, dtype=np.uint32).tolist())
+            db.execute("INSERT INTO rows (row, nct, live, feat) VALUES (?, ?, 1, ?)", (self.next_row, nct, feat))
+            db.execute("INSERT OR REPLACE INTO current (nct, row) VALUES (?, ?)", (nct, self.next_row))
+            self.next_row += 1
+            vecs.append(vec)
+        db.executemany(
+            "INSERT INTO df (tok, n) VALUES (?, ?) ON CONFLICT(tok) DO UPDATE SET n = n + excluded.n",
+            [(t, n) for t, n in df_delta.items() if n],
+        )
+        if vecs:
+            self.blocks.append(np.frombuffer(b"".join(vecs), dtype=np.float16).reshape(len(vecs), -1))
+        self.added += len(rows)
+
+    def commit(self, seq: int) -> None:
+        allv = np.concatenate([self.old, *self.blocks]) if self.blocks else self.old
+        _save_npy(self.vec_path, allv)
+        _update_hnsw(self.folder, allv, self.old.shape[0])
+        for key, value in (("seq", seq), ("encoder", self.enc.fingerprint), ("format", FORMAT),
+                           ("dim", self.enc.dim)):
+            _set_meta(self.db, key, value)
+        self.db.commit()
+        (self.folder / "meta.json").write_bytes(orjson.dumps(
+            {"seq": seq, "rows": int(allv.shape[0]), "encoder": self.enc.fingerprint, "at": time.time()}))
+        self.seq, self.old, self.blocks = seq, allv, []
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()  # uncommitted rows are rolled back
+            self.db = None
+            self._lock.__exit__(None, None, None)
+
+
+def _encoder(encoder=None):
+    from .embeddings import EncoderUnavailable, get_encoder
+
+    try:
+        return encoder or get_encoder()
+    except EncoderUnavailable as exc:  # e.g. TRIALSCOPE_EMBEDDINGS=minilm without the extra
+        print(f"warning: vector index not updated: {exc}", file=sys.stderr)
+        return None
+
+
 def catch_up(store, encoder=None, progress: bool = False) -> int:
     """Bring the vector index up to the store's seq; returns how many studies were embedded.
 
     Called after every ingest (cli.AFTER_INGEST). Starts a fresh index when there is none or
     when it was built with another encoder.
     """
-    from ..similar import decode_features, encode_features, study_features
-    from .embeddings import EncoderUnavailable, get_encoder, study_text
-
-    try:
-        enc = encoder or get_encoder()
-    except EncoderUnavailable as exc:  # e.g. TRIALSCOPE_EMBEDDINGS=minilm without the extra
-        print(f"warning: vector index not updated: {exc}", file=sys.stderr)
+    enc = _encoder(encoder)
+    if enc is None:
         return 0
-    folder = index_dir(store)
-    with _locked(folder):
-        db = _connect(folder / "rows.sqlite")
-        try:
-            built_with = _meta(db, "encoder")
-            if built_with is not None and (built_with != enc.fingerprint or _meta(db, "format") != str(FORMAT)):
-                db.close()
-                _wipe(folder)
-                db = _connect(folder / "rows.sqlite")
-            seq = int(_meta(db, "seq", 0))
-            if store.max_seq() <= seq and (folder / "vectors.npy").exists():
-                return 0
-            vec_path = folder / "vectors.npy"
-            old = np.load(vec_path) if vec_path.exists() else np.zeros((0, enc.dim), np.float16)
-            next_row = old.shape[0]
-            new_blocks: list[np.ndarray] = []
-            done = 0
-            t0 = time.time()
-            while True:
-                batch = store.changes_since(seq, limit=BATCH)
-                if not batch:
-                    break
-                latest: dict[str, object] = {}
-                for s in batch:
-                    latest[s.nct_id] = s
-                studies = list(latest.values())
-                records = [s.record for s in studies]
-                vecs = enc.encode([study_text(r) for r in records]).astype(np.float16)
-                new_blocks.append(vecs)
-                df_delta: Counter = Counter()
-                feats = []
-                for s, rec in zip(studies, records, strict=True):
-                    prev = db.execute("SELECT row FROM current WHERE nct = ?", (s.nct_id,)).fetchone()
-                    if prev is not None:
-                        (pfeat,) = db.execute("SELECT feat FROM rows WHERE row = ?", (prev[0],)).fetchone()
-                        df_delta.subtract(np.frombuffer(decode_features(pfeat).kh, dtype=np.uint32).tolist())
-                        db.execute("UPDATE rows SET live = 0 WHERE row = ?", (prev[0],))
-                    feat = study_features(rec)
-                    df_delta.update(np.frombuffer(feat.kh, dtype=np.uint32).tolist())
-                    feats.append(feat)
-                for s, feat in zip(studies, feats, strict=True):
-                    db.execute("INSERT INTO rows (row, nct, live, feat) VALUES (?, ?, 1, ?)",
-                               (next_row, s.nct_id, encode_features(feat)))
-                    db.execute("INSERT OR REPLACE INTO current (nct, row) VALUES (?, ?)",
-                               (s.nct_id, next_row))
-                    next_row += 1
-                db.executemany(
-                    "INSERT INTO df (tok, n) VALUES (?, ?) ON CONFLICT(tok) DO UPDATE SET n = n + excluded.n",
-                    [(t, n) for t, n in df_delta.items() if n],
-                )
-                seq = max(s.seq for s in batch)
-                done += len(studies)
-                if progress:
-                    rate = done / max(time.time() - t0, 1e-9)
-                    print(f"\rvectors: {done:,} studies embedded ({rate:,.0f}/s)", end="", flush=True, file=sys.stderr)
-            if progress and done:
-                print(file=sys.stderr)
-            allv = np.concatenate([old, *new_blocks]) if new_blocks else old
-            _save_npy(vec_path, allv)
-            _update_hnsw(folder, allv, old.shape[0])
-            _set_meta(db, "seq", seq)
-            _set_meta(db, "encoder", enc.fingerprint)
-            _set_meta(db, "format", FORMAT)
-            _set_meta(db, "dim", enc.dim)
-            db.commit()
-            (folder / "meta.json").write_bytes(orjson.dumps(
-                {"seq": seq, "rows": int(allv.shape[0]), "encoder": enc.fingerprint, "at": time.time()}))
-            return done
-        finally:
-            db.close()
+    writer = _Writer(store, enc)
+    try:
+        return _catch_up(store, writer, progress)
+    finally:
+        writer.close()
+
+
+def _catch_up(store, writer: _Writer, progress: bool = False) -> int:
+    if store.max_seq() <= writer.seq and writer.current:
+        return 0
+    seq, done, t0 = writer.seq, 0, time.time()
+    while True:
+        batch = store.changes_since(seq, limit=BATCH)
+        if not batch:
+            break
+        latest = {s.nct_id: s for s in batch}
+        records = [s.record for s in latest.values()]
+        writer.add([(nct, feat, vec) for nct, (feat, vec) in zip(latest, prepare(records, writer.enc), strict=True)])
+        seq = max(s.seq for s in batch)
+        done += len(latest)
+        if progress:
+            rate = done / max(time.time() - t0, 1e-9)
+            print(f"\rvectors: {done:,} studies embedded ({rate:,.0f}/s)", end="", flush=True, file=sys.stderr)
+    if progress and done:
+        print(file=sys.stderr)
+    writer.commit(seq)
+    return done
+
+
+class VectorStage:
+    """The vector index as a stage of the ingest pipeline (trialscope.pipeline): features
+    and embeddings computed in the parse workers, rows appended here, one commit at the end."""
+
+    name = "vectors"
+
+    def __init__(self) -> None:
+        self.writer: _Writer | None = None
+        self.enc = None
+
+    def prepare(self, records: list[dict]) -> list[tuple[bytes, bytes]]:
+        return prepare(records, self.enc)
+
+    def begin(self, store) -> bool:
+        self.enc = _encoder()
+        if self.enc is None:
+            return False
+        from .features import warm_up
+
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the workers are the parallelism
+        warm_up()  # loaded before the workers fork, not once in each
+        self.writer = _Writer(store, self.enc)
+        _catch_up(store, self.writer)
+        return True
+
+    def add(self, items) -> None:
+        missing = [c for c in items if c.prepared is None]  # not from a parse worker (sync)
+        made = iter(prepare([c.record for c in missing], self.enc) if missing else ())
+        self.writer.add([(c.nct_id, *(c.prepared if c.prepared is not None else next(made))) for c in items])
+
+    def finish(self, seq: int) -> None:
+        self.writer.commit(seq)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def stage() -> VectorStage:
+    return VectorStage()
 
 
 def write_bulk(url: str, ncts: list[str], vectors: np.ndarray, features: list[bytes],
@@ -294,8 +384,8 @@ class VectorIndex:
         return self.vectors[row].astype(np.float32)
 
     def features(self, rows: list[int]) -> dict[int, tuple[str, object]]:
-        """row -> (NCT id, trialscope.similar.Features)."""
-        from ..similar import decode_features
+        """row -> (NCT id, trialscope.index.features.Features)."""
+        from .features import decode_features
 
         out: dict[int, tuple[str, object]] = {}
         rows = [int(r) for r in rows]
@@ -312,7 +402,7 @@ class VectorIndex:
     def lexical(self):
         """The TF-IDF scorer over this index's document frequencies (loaded once)."""
         if self._lexical is None:
-            from ..similar import Lexical
+            from .features import Lexical
 
             with self._lock:
                 got = self.db.execute("SELECT tok, n FROM df WHERE n > 0 ORDER BY tok").fetchall()
