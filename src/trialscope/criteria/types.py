@@ -160,6 +160,9 @@ class Criteria(msgspec.Struct, kw_only=True, omit_defaults=True):
     inclusion: list[Criterion] = []
     exclusion: list[Criterion] = []
     eligibility: Eligibility | None = None  # set by criteria_of(record)
+    # Whether each criterion's kind and facts are read (`type_criteria`); the structure
+    # alone is what ingest stores, typing runs when a patient is first assessed.
+    typed: bool = False
 
     def sections(self):
         """(section, criterion) for every top-level criterion, inclusion first."""
