@@ -150,3 +150,26 @@ def test_warm_types_every_row(tmp_path):
     assert index.warm(store, workers=2) == 0
     assert index.get(store, "NCT90000012").inclusion[0].facts[0].min_years == 20
     store.close()
+
+
+def test_the_pipeline_stage_writes_what_the_workers_prepared(tmp_path):
+    from types import SimpleNamespace
+
+    path = tmp_path / "s.db"
+    v1 = _study("NCT90000005", "* Age ≥ 18", "2020-01-01")
+    (tmp_path / "v1.json").write_bytes(orjson.dumps(v1))
+    store = open_store(str(path))
+    ingest(store, [str(tmp_path / "v1.json")], progress=False)
+    stage = index.stage()
+    assert stage.begin(store)  # caught up to the store under the stage's lock
+    assert index.get(store, "NCT90000005").inclusion[0].text == "Age ≥ 18"
+    v2 = _study("NCT90000005", "* Age ≥ 30", "2021-01-01")
+    prepared = stage.prepare([v2])  # in a parse worker
+    stage.add([SimpleNamespace(nct_id="NCT90000005", record=v2, prepared=prepared[0])])
+    stage.finish(store.max_seq() + 1)
+    v3 = _study("NCT90000005", "* Age ≥ 40", "2022-01-01")
+    stage.add([SimpleNamespace(nct_id="NCT90000005", record=v3, prepared=None)])
+    stage.close()  # not finished: discarded
+    assert index.seq(store) == store.max_seq() + 1
+    assert index.get(store, "NCT90000005").inclusion[0].facts[0].min_years == 30
+    store.close()

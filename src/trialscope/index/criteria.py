@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import orjson
@@ -93,6 +93,24 @@ def _parse_batch(rows: list[tuple[str, int, bytes]]) -> list[tuple[str, int, byt
     return [(nct, seq, criteria_of(orjson.loads(record))) for nct, seq, record in rows]
 
 
+def _open_current(folder: Path) -> sqlite3.Connection:
+    """The file, wiped first when another FORMAT of the parser wrote it (lock held)."""
+    db = _connect(folder / "criteria.sqlite")
+    if _meta(db, "format") not in (None, str(FORMAT)):
+        db.close()
+        _wipe(folder)
+        db = _connect(folder / "criteria.sqlite")
+    return db
+
+
+def _write(db: sqlite3.Connection, rows: list[tuple[str, int, bytes]], seq: int) -> None:
+    """Rows (nct, seq, data) and the seq they bring the file to, in one transaction."""
+    db.executemany("INSERT OR REPLACE INTO criteria (nct, seq, data) VALUES (?, ?, ?)", rows)
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (str(seq),))
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?)", (str(FORMAT),))
+    db.commit()
+
+
 def catch_up(store, progress=None, workers: int | None = None) -> int:
     """Parse the criteria of every study changed since the last catch-up; returns how many.
 
@@ -103,26 +121,26 @@ def catch_up(store, progress=None, workers: int | None = None) -> int:
     """
     folder = index_dir(store)
     with _locked(folder):
-        db = _connect(folder / "criteria.sqlite")
+        db = _open_current(folder)
         try:
-            if _meta(db, "format") not in (None, str(FORMAT)):
-                db.close()
-                _wipe(folder)
-                db = _connect(folder / "criteria.sqlite")
-            done_seq = int(_meta(db, "seq", 0))
-            if store.max_seq() <= done_seq:
-                return 0
-            if workers is None:
-                workers = (os.cpu_count() or 1) if store.max_seq() - done_seq > POOL_OVER else 1
-            pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
-            try:
-                return _apply(store, db, done_seq, pool, workers, progress)
-            finally:
-                if pool is not None:
-                    pool.close()
-                    pool.join()
+            return _catch_up(store, db, progress, workers)
         finally:
             db.close()
+
+
+def _catch_up(store, db: sqlite3.Connection, progress=None, workers: int | None = None) -> int:
+    done_seq = int(_meta(db, "seq", 0))
+    if store.max_seq() <= done_seq:
+        return 0
+    if workers is None:
+        workers = (os.cpu_count() or 1) if store.max_seq() - done_seq > POOL_OVER else 1
+    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+    try:
+        return _apply(store, db, done_seq, pool, workers, progress)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
 
 
 def _apply(store, db: sqlite3.Connection, done_seq: int, pool, workers: int, progress) -> int:
@@ -138,14 +156,56 @@ def _apply(store, db: sqlite3.Connection, done_seq: int, pool, workers: int, pro
             step = max(1, len(rows) // (workers * 4))
             parsed = [r for part in pool.map(_parse_batch, [rows[i : i + step] for i in range(0, len(rows), step)])
                       for r in part]
-        db.executemany("INSERT OR REPLACE INTO criteria (nct, seq, data) VALUES (?, ?, ?)", parsed)
         done_seq = max(s.seq for s in batch)
-        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (str(done_seq),))
-        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?)", (str(FORMAT),))
-        db.commit()
+        _write(db, parsed, done_seq)
         done += len(parsed)
         if progress is not None:
             progress(done)
+
+
+class Stage:
+    """The criteria as a stage of the ingest pipeline (`trialscope.pipeline.Stage`):
+    `prepare` splits records in the parse workers, the main process writes what they give.
+    Rows get the seq of the `finish` that commits them (a version tag: it grows with every
+    new version of a study, which is all a typed write-back checks)."""
+
+    name = "criteria"
+
+    def __init__(self) -> None:
+        self._held = ExitStack()
+        self._db: sqlite3.Connection | None = None
+        self._rows: list[tuple[str, bytes]] = []
+
+    def prepare(self, records: list[dict]) -> list[bytes]:
+        return [criteria_of(r) for r in records]
+
+    def begin(self, store) -> bool:
+        folder = index_dir(store)
+        self._held.enter_context(_locked(folder))
+        self._db = _open_current(folder)
+        _catch_up(store, self._db)
+        return True
+
+    def add(self, items) -> None:
+        self._rows += [(it.nct_id, it.prepared if isinstance(it.prepared, bytes) else criteria_of(it.record))
+                       for it in items]
+
+    def finish(self, seq: int) -> None:
+        _write(self._db, [(nct, seq, data) for nct, data in self._rows], seq)
+        self._rows = []
+
+    def close(self) -> None:
+        self._rows = []
+        if self._db is not None:
+            self._db.rollback()
+            self._db.close()
+            self._db = None
+        self._held.close()
+
+
+def stage() -> Stage:
+    """A fresh criteria stage for one pipeline run."""
+    return Stage()
 
 
 def rebuild(store, progress=None, workers: int | None = None) -> int:
