@@ -20,6 +20,8 @@ and the index keeps the result. `parse_criteria` does both.
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from ..mesh import vocabulary
@@ -134,7 +136,27 @@ def eligibility_of(record: dict | None) -> Eligibility:
         vocab = vocabulary()
         names = [n for c in conditions[:10] if isinstance(c, str) for n in vocab.lookup(c[:200])[:3]]
     out.conditions = list(dict.fromkeys(names))[:20]
+    out.drugs = _drugs(record, protocol)
     return out
+
+
+_DRUG_TYPES = frozenset({"DRUG", "BIOLOGICAL", "COMBINATION_PRODUCT", "GENETIC"})
+_NAME_CUT = re.compile(r"\s*[(\[,;+/]|\s+(?:and|plus|with|in\s+combination)\s+|\s+\d")
+
+
+def _drugs(record: dict, protocol: dict) -> list[str]:
+    """The drugs a trial tests, lower case: the names of its drug interventions (cut at
+    a bracket, a dose or a second drug) and their MeSH terms. Placebos are not drugs."""
+    names: list[str] = []
+    for iv in (_dict(protocol.get("armsInterventionsModule")).get("interventions") or [])[:20]:
+        if not isinstance(iv, dict) or iv.get("type") not in _DRUG_TYPES:
+            continue
+        for name in [iv.get("name"), *(iv.get("otherNames") or [])[:5]]:
+            if isinstance(name, str) and name.strip():
+                names.append(_NAME_CUT.split(name.strip().lower(), maxsplit=1)[0][:60])
+    meshes = _dict(_dict(_dict(record).get("derivedSection")).get("interventionBrowseModule")).get("meshes")
+    names += [m["term"].lower() for m in meshes or [] if isinstance(m, dict) and isinstance(m.get("term"), str)]
+    return [n for n in dict.fromkeys(names) if n and "placebo" not in n][:20]
 
 
 def _dict(value) -> dict:

@@ -537,7 +537,8 @@ _PREGNANT = re.compile(r"\bpregnan\w*|\bgestation\w*|\bexpecting\s+a\s+(?:baby|c
 _LACTATING = re.compile(r"\b(?:lactat\w*|breast[- ]?feed\w*|breast[- ]?fed|nursing(?!\s+(?:home|staff|care|facility)))")
 _CONTRACEPTION = re.compile(r"\b(?:contracept\w*|birth\s+control|(?:child|child-)bearing\s+potential|"
                             r"barrier\s+method|abstinence|sterili[sz]\w*|condoms?)")
-_REPRO_NEG = re.compile(r"(?:\bnot\b|\bnon-?|\bnegative\b|\bno\b|\bneither\b|\bnor\b)[^.;]{0,25}$")
+_REPRO_NEG = re.compile(r"(?:\bnot\b|\bnon-?|\bnegative\b|\bno\b|\bneither\b|\bnor\b|\brul(?:e|ing)\s+out\b|"
+                        r"\babsence\s+of\b)[^.;]{0,25}$")
 _PREG_TEST = re.compile(r"negative\s+(?:serum\s+|urine\s+)*(?:\w+\s+)?pregnancy\s+test|pregnancy\s+test\s+(?:must\s+be\s+|is\s+)?negative")
 
 
@@ -567,8 +568,11 @@ def reproductive(low: str) -> list[Reproductive]:
         if (state == "pregnant" and not test and re.match(r"pregnancy\s+test", low[m.start():])
                 and not re.search(r"\bpregnan(?!cy\s+test)", low)):
             continue  # "a pregnancy test will be done": says nothing of the patient
+        # "Pregnant or breast-feeding. Women ... must have a negative pregnancy test": the
+        # test negates only the mention it holds
+        in_test = test is not None and test.start() <= m.start() < test.end()
         negated = state != "contraception" and (bool(_REPRO_NEG.search(low[max(0, m.start() - 30): m.start()]))
-                                              or (state == "pregnant" and test is not None))
+                                              or (state == "pregnant" and in_test))
         out.append(Reproductive(start=m.start(), end=m.end(), state=state, negated=negated))
     return out
 
@@ -680,7 +684,7 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
         if men.kind == "condition":
             out.append(Condition(start=men.start, end=men.end, text=text[men.start:men.end], mesh=list(men.names),
                                  negated="neg" in flags, other="other" in flags, active="active" in flags))
-        elif therapy_ctx and "allergy" not in flags:
+        elif therapy_ctx and "allergy" not in flags and not _candidacy(low, men.start):
             category = "drug" if men.kind == "drug" else procedure_category(men.names)
             out.append(Therapy(start=men.start, end=men.end, category=category,
                                names=[low[men.start:men.end]], mesh=list(men.names), negated="neg" in flags))
@@ -690,9 +694,11 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
             if any(s <= m.start() < e or m.start() <= s < m.end() for s, e in covered):
                 continue
             flags = _cues_at(low, m.start())
-            if "allergy" in flags:
+            if "allergy" in flags or _candidacy(low, m.start()):
                 continue
             category = THERAPY_NOUNS[int(m.lastgroup[1:])][1]
+            if category == "any" and _QUALIFIED.match(low, m.end()):
+                continue  # "prior therapy with mTOR inhibitors": what follows says which
             out.append(Therapy(start=m.start(), end=m.end(), category=category, names=[m.group(0)],
                                negated="neg" in flags))
         if _LINES_GATE.search(low):
@@ -708,6 +714,19 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
                 if isinstance(f, Therapy):
                     f.within_days = n * _DAYS[w.group("u")[0]]
     return out
+
+
+_CANDIDACY = re.compile(r"\b(?:suitable|eligible|amenable|candidates?|appropriate|fit|indicated|considered|"
+                        r"refus\w*|declin\w*|scheduled|planned|plans?|awaiting|waiting\s+list)\s+(?:for|to)?\b[^.;]{0,40}$")
+_QUALIFIED = re.compile(r"\s+(?:with|targeting|directed|against|including|containing|using|by)\b")
+
+
+def _candidacy(low: str, pos: int) -> bool:
+    """A treatment named as what the patient could or will have ("not suitable for
+    resection", "candidates for transplant"), not as a treatment they had."""
+    before = low[max(0, pos - 60): pos]
+    return ("for" in before or "to " in before or "refus" in before or "declin" in before) and \
+        _CANDIDACY.search(before) is not None
 
 
 _NOUN_NEG = re.compile(r"(?:\bno\b|\bnot\b|\bwithout\b|\bnever\b|\bnone\b|\bneither\b|\bnor\b)[^.;:]{0,60}$")

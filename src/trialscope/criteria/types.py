@@ -154,6 +154,7 @@ class Eligibility(msgspec.Struct, kw_only=True, omit_defaults=True):
     sex: str = ""  # "FEMALE" | "MALE" | "ALL" | ""
     healthy_volunteers: bool | None = None
     conditions: list[str] = []  # MeSH names of the trial's conditions
+    drugs: list[str] = []  # the drugs it tests: intervention names and MeSH terms, lower case
 
 
 class Criteria(msgspec.Struct, kw_only=True, omit_defaults=True):

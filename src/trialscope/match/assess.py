@@ -673,6 +673,35 @@ def _structured(elig: Eligibility, p: _Patient) -> list[CriterionResult]:
     return out
 
 
+def _tested_again(elig: Eligibility, p: _Patient, results: list[CriterionResult]) -> CriterionResult | None:
+    """A trial of a drug the patient already had: a first-line trial of sorafenib is seldom
+    open to a patient who progressed on it, though its criteria may not say so. Unknown
+    (the registry text does not decide it), and it keeps the trial from "likely eligible".
+    A trial that asks for that prior drug in a criterion the patient meets (a second-line
+    trial "after sorafenib") is not flagged."""
+    if not elig.drugs:
+        return None
+    drugs = set(elig.drugs)
+    for t in p.treatments:
+        if t.status != "prior":
+            continue
+        names = {t.name.lower(), *(m.lower() for m in t.mesh)}
+        if not names & drugs:
+            continue
+        for r in results:
+            if r.section == "inclusion" and r.status == MET and any(
+                    isinstance(f, Therapy) and names & {*(n.lower() for n in f.names), *(m.lower() for m in f.mesh)}
+                    for c in r.criterion.walk() for f in c.facts):
+                return None
+        what = "progressed on" if t.progressed else "had"
+        c = Criterion(text=f"Tests {t.name}, which the patient {what}", start=-1, end=-1, label="prior drug",
+                      kind="therapy")
+        return CriterionResult(section="structured", criterion=c, status=UNKNOWN, judged_by="rules",
+                               reason=f"{t.name} ({t.status}): is the trial open to it?",
+                               evidence=[Evidence(t.start, t.end, f"{t.name} ({t.status})")])
+    return None
+
+
 def _targets(criteria: Criteria, elig: Eligibility) -> frozenset[str]:
     """The trial's own diseases: its condition MeSH terms, else the conditions its inclusion
     criteria name."""
@@ -691,6 +720,10 @@ def _unknown_names(r: CriterionResult, p: _Patient) -> list[str]:
     c = r.criterion
     if c.kind in ("consent", "other"):
         return []
+    if r.section == "structured" and c.label == "prior drug":
+        return [c.text.split(",")[0].lower()]  # "tests sorafenib"
+    if c.kind == "therapy":
+        return [next((f.names[0] for f in c.facts if isinstance(f, Therapy) and f.names), "prior therapy")]
     if c.kind == "lab":
         return [LABELS.get(f.analyte, f.analyte) for f in c.facts if isinstance(f, Lab) and f.analyte not in p.labs]
     if c.kind == "performance":
@@ -717,6 +750,9 @@ def assess(criteria: Criteria, facts: PatientFacts, record: dict | None = None, 
     results = _structured(elig, p)
     for section, c in criteria.sections():
         results.append(_judge_criterion(c, section, p, targets))
+    again = _tested_again(elig, p, results)
+    if again is not None:
+        results.insert(0, again)
     if judge is not None:
         _ask_judge(judge, results, note or "", facts)
     return _summarise(results, p, targets)
@@ -768,14 +804,15 @@ def _summarise(results: list[CriterionResult], p: _Patient, targets: frozenset[s
     s.excluded_by = [f"{r.section} {r.criterion.label or '?'}" for r in results if r.decisive]
     conditions_met = any(r.status == MET and r.criterion.kind == "condition" for r in incl)
     cond_strength = _target_strength(targets, p)
+    tested_again = any(r.criterion.label == "prior drug" and r.section == "structured" for r in results)
     if s.excluded_by:
         s.eligible = EXCLUDED
-    elif (conditions_met or cond_strength >= 0.9) and s.inclusion_met >= max(1, (len(incl) - s.inclusion_unknown) // 2):
+    elif not tested_again and (conditions_met or cond_strength >= 0.9) and s.inclusion_met >= max(1, (len(incl) - s.inclusion_unknown) // 2):
         s.eligible = LIKELY
     else:
         s.eligible = POSSIBLY
     return Assessment(criteria=results, summary=s, explanation=_explain(s, results, incl),
-                      features=_features(s, results, incl, excl, cond_strength, conditions_met))
+                      features=_features(s, results, incl, excl, cond_strength, conditions_met, tested_again))
 
 
 def _target_strength(targets: frozenset[str], p: _Patient) -> float:
@@ -807,7 +844,8 @@ def _explain(s: Summary, results: list[CriterionResult], incl: list[CriterionRes
     return "; ".join(parts)
 
 
-def _features(s: Summary, results, incl, excl, cond_strength: float, conditions_met: bool) -> dict[str, float]:
+def _features(s: Summary, results, incl, excl, cond_strength: float, conditions_met: bool,
+              tested_again: bool) -> dict[str, float]:
     n_in, n_ex = len(incl), len(excl)
 
     def kind_status(kind: str, section_rows) -> float:
@@ -835,5 +873,6 @@ def _features(s: Summary, results, incl, excl, cond_strength: float, conditions_
         "perf_ok": kind_status("performance", results), "therapy_ok": kind_status("therapy", results),
         "reproductive_ok": kind_status("reproductive", results),
         "smoking_ok": kind_status("smoking", results),
+        "tests_prior_drug": 1.0 if tested_again else 0.0,
         "eligible": {EXCLUDED: -1.0, POSSIBLY: 0.0, LIKELY: 1.0}[s.eligible],
     }
