@@ -711,7 +711,7 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
             lines = _lines_of_therapy(low)
             if lines is not None:
                 out.append(lines)
-    if any(isinstance(f, Therapy) for f in out) and "within" in low:
+    if "within" in low and any(isinstance(f, Therapy) for f in out):
         w = _WITHIN.search(low)
         if w:
             n = _NUMBER_WORDS.get(w.group("n"))
