@@ -780,7 +780,9 @@ def _ask_judge(judge: CriterionJudge, results: list[CriterionResult], note: str,
 def _summarise(results: list[CriterionResult], p: _Patient, targets: frozenset[str]) -> Assessment:
     s = Summary()
     unknown: list[str] = []
-    incl = [r for r in results if r.section in ("inclusion", "structured")]
+    # the "prior drug" row is the assessment's inference, not one of the trial's criteria:
+    # it is not counted among them
+    incl = [r for r in results if r.section in ("inclusion", "structured") and r.criterion.label != "prior drug"]
     excl = [r for r in results if r.section == "exclusion"]
     for r in incl:
         if r.status == MET:
@@ -805,7 +807,7 @@ def _summarise(results: list[CriterionResult], p: _Patient, targets: frozenset[s
     s.excluded_by = [f"{r.section} {r.criterion.label or '?'}" for r in results if r.decisive]
     conditions_met = any(r.status == MET and r.criterion.kind == "condition" for r in incl)
     cond_strength = _target_strength(targets, p)
-    tested_again = any(r.criterion.label == "prior drug" and r.section == "structured" for r in results)
+    tested_again = any(r.criterion.label == "prior drug" for r in results if r.section == "structured")
     if s.excluded_by:
         s.eligible = EXCLUDED
     elif not tested_again and (conditions_met or cond_strength >= 0.9) and s.inclusion_met >= max(1, (len(incl) - s.inclusion_unknown) // 2):
