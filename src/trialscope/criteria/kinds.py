@@ -443,7 +443,7 @@ def _system_name(word: str) -> str:
         return "Child-Pugh"
     if w.startswith("ann"):
         return "Ann Arbor"
-    if w.startswith(("nyha", "new york")):
+    if w.startswith(("nyha", "new")):  # "new york heart association" arrives as its first word
         return "NYHA"
     return {"binet": "Binet", "figo": "FIGO", "rai": "Rai"}.get(w, w.upper())
 

@@ -722,7 +722,7 @@ def _unknown_names(r: CriterionResult, p: _Patient) -> list[str]:
     if c.kind in ("consent", "other"):
         return []
     if r.section == "structured" and c.label == "prior drug":
-        return [c.text.split(",")[0].lower()]  # "tests sorafenib"
+        return [c.text.split(",")[0].removeprefix("Tests ") + " already taken"]  # "sorafenib already taken"
     if c.kind == "therapy":
         return [next((f.names[0] for f in c.facts if isinstance(f, Therapy) and f.names), "prior therapy")]
     if c.kind == "lab":
