@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 
 from trialscope.cli import main
-from trialscope.ingest import ingest
+from trialscope.ingest import estimate_total, ingest
 from trialscope.store import open_store
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample"
@@ -266,3 +266,14 @@ def test_a_store_that_cannot_be_opened_is_one_clear_line(tmp_path: Path) -> None
     bad.write_text("not a database, just text " * 100)
     got = run_cli("stats", "--db", str(bad))
     assert got.returncode == 2 and "Traceback" not in got.stderr and "not a database" in got.stderr
+
+
+def test_the_records_expected_count_archives_inside_a_folder(tmp_path: Path) -> None:
+    """A folder of archives (the registry's bulk download) holds their entries, not two
+    files: the count decides whether parsing gets one worker per core."""
+    with zipfile.ZipFile(tmp_path / "studies.zip", "w") as z:
+        for i in range(3):
+            z.writestr(f"NCT0000000{i}.json", "{}")
+    (tmp_path / "NCT00000009.json").write_text("{}")
+    assert estimate_total([str(tmp_path)]) == 4
+    assert estimate_total([str(tmp_path / "studies.zip")]) == 3

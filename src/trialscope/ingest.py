@@ -88,16 +88,18 @@ def estimate_total(paths: Iterable[str]) -> int | None:
     total = 0
     for path in paths:
         p = Path(path)
-        try:
-            if p.is_dir():
-                total += sum(1 for f in p.rglob("*") if f.is_file())
-            elif zipfile.is_zipfile(p):
-                with zipfile.ZipFile(p) as z:
-                    total += sum(1 for i in z.infolist() if not i.is_dir())
-            else:
+        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+        for f in files:
+            try:
+                if zipfile.is_zipfile(f):  # an archive holds many records, in a folder too
+                    with zipfile.ZipFile(f) as z:
+                        total += sum(1 for i in z.infolist() if not i.is_dir())
+                elif p.is_dir():
+                    total += 1
+                else:
+                    return None
+            except (OSError, zipfile.BadZipFile):
                 return None
-        except (OSError, zipfile.BadZipFile):
-            return None
     return total
 
 
