@@ -201,9 +201,12 @@ def match(store, text: str, *, facts: dict | None = None, age: float | None = No
     assessments = assess_many(store, patient, [c.nct_id for c in p.cands[:top]], judge, text)
     ordered, scores = order(p, feature_rows(p, assessments, top), model or _rank.shipped_model())
     shown = [(p.cands[i], score) for i, score in zip(ordered[:limit], scores, strict=False)]
-    records = {n: s.record for n, s in store.get_many([c.nct_id for c, _ in shown]).items()}
-    trials = [_trial(c, records[c.nct_id], score, assessments.get(c.nct_id))
-              for c, score in shown if c.nct_id in records]
+    # what a result shows (title, status, phases) is in the vector index's features; the
+    # store is read only for a trial they lack (parsing 20 records was 8 ms of a match)
+    need = [c.nct_id for c, _ in shown if c.features is None or not c.features.t]
+    records = {n: s.record for n, s in store.get_many(need).items()} if need else {}
+    trials = [_trial(c, records.get(c.nct_id), score, assessments.get(c.nct_id))
+              for c, score in shown if c.nct_id in records or c.nct_id not in need]
     return MatchResult(patient, p.queries, filters, trials, len(p.cands), notes)
 
 
@@ -228,15 +231,18 @@ _SOURCE_LABEL = {"note": "the note's words", "brief": "title and summary", "cond
                  "prf": "conditions of the best matches"}
 
 
-def _trial(c: Candidate, record: dict, score: float, assessment) -> Trial:
+def _trial(c: Candidate, record: dict | None, score: float, assessment) -> Trial:
     from ..record import RecordError, display_title, validate
 
+    found = [_SOURCE_LABEL[s] for s in sorted(c.ranks, key=lambda s: c.ranks[s]) if s in _SOURCE_LABEL]
+    if record is None:
+        f = c.features
+        return Trial(c.nct_id, f.t, f.s, list(f.p), score, assessment, found)
     p = record.get("protocolSection") or {}
     try:
         title = display_title(validate(record))
     except RecordError:
         title = (p.get("identificationModule") or {}).get("briefTitle") or c.nct_id
     status = (p.get("statusModule") or {}).get("overallStatus")
-    phases = (p.get("designModule") or {}).get("phases") or []
-    found = [_SOURCE_LABEL[s] for s in sorted(c.ranks, key=lambda s: c.ranks[s]) if s in _SOURCE_LABEL]
+    phases = [x for x in (p.get("designModule") or {}).get("phases") or [] if x != "NA"]
     return Trial(c.nct_id, title, status, list(phases), score, assessment, found)
