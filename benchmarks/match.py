@@ -209,6 +209,31 @@ def search_run(store, note: str, k: int) -> list[str]:
     return [h.nct_id for h in res.hits]
 
 
+def pool_diagnosis(topics: list, judged_of: dict[str, dict[str, int]], in_corpus: set[str]) -> dict:
+    """Where the matcher loses, per collection: how much of what was judged relevant (grade
+    1 or 2) and eligible (grade 2) its candidate pool holds in the first 100 and 1000 fused,
+    and which source found the relevant ones (a trial may be found by several)."""
+    from trialscope.match.retrieve import SOURCE_DEPTH
+
+    rec: dict[str, list[float]] = defaultdict(list)
+    by_source: dict[str, list[float]] = defaultdict(list)
+    for t in topics:
+        judged = {n: g for n, g in judged_of[t.id].items() if n in in_corpus}
+        pos = {n: i for i, n in enumerate(t.ncts)}
+        for label, want in (("relevant", 1), ("eligible", 2)):
+            targets = [n for n, g in judged.items() if g >= want]
+            if targets:
+                for k in (100, 1000):
+                    rec[f"{label}_in_pool@{k}"].append(sum(pos.get(n, k) < k for n in targets) / len(targets))
+        relevant = [n for n, g in judged.items() if g >= 1]
+        if relevant:
+            for source in SOURCE_DEPTH:
+                by_source[source].append(sum(source in t.prepared.cands[pos[n]].ranks for n in relevant if n in pos)
+                                         / len(relevant))
+    return {**{k: round(statistics.mean(v), 4) for k, v in rec.items()},
+            "relevant_found_by_source": {s: round(statistics.mean(v), 4) for s, v in by_source.items()}}
+
+
 # --- the matcher -----------------------------------------------------------------------------
 class Topic:
     """One note's matcher inputs, computed once: its candidates in fusion order, the
@@ -297,7 +322,7 @@ def match_latency(store, notes: list[str], repeat: int = 1) -> dict:
     return {"match_end_to_end": pct(wall), "match_cpu_time": pct(cpu),
             "baseline_search_with_the_note_top20": pct(base),
             "load_average": [round(x, 2) for x in os.getloadavg()],
-            "note": "match(): facts, seven candidate sources fused, 50 assessed and re-ranked, the top 20 "
+            "note": "match(): facts, eight candidate sources fused, 50 assessed and re-ranked, the top 20 "
                     "returned with their records; the baseline is one trialscope search of the note. "
                     "Wall clock includes waiting for a core on a shared machine (see load_average)"}
 
@@ -480,6 +505,11 @@ def main() -> None:
                 out[f"match_minus_{base}_NDCG@10_95ci"] = paired_ci(
                     [scores["match"][i]["NDCG@10"] for i in ids], [scores[base][i]["NDCG@10"] for i in ids])
             mts = [t for t in all_topics if t.coll == name]
+            out["candidate_pool"] = pool_diagnosis(mts, d["qrels"], d["in_corpus"])
+            top = [[d["qrels"][t["id"]][n] for n in d["runs"]["match"][t["id"]] if n in d["qrels"][t["id"]]][:10]
+                   for t in d["topics"]]
+            out["match_top10_judged_grades"] = {  # what ranks in the first ten judged: how many of each grade
+                f"grade_{g}": round(statistics.mean(row.count(g) for row in top), 2) for g in (2, 1, 0)}
             out["candidates_per_topic_median"] = int(statistics.median(len(t.ncts) for t in mts))
             out["matcher_ms_median_during_quality_run"] = round(statistics.median(t.seconds for t in mts) * 1000, 1)
             report[name] = out

@@ -226,8 +226,8 @@ def _check_overrides(o: dict) -> None:
         o["sex"] = s
 
 
-_SOURCE_LABEL = {"note": "the note's words", "brief": "title and summary", "cond": "conditions",
-                 "key": "key terms", "intr": "treatments", "knn": "meaning (embedding)",
+_SOURCE_LABEL = {"note": "the note's words", "brief": "title and summary", "elig": "eligibility criteria",
+                 "cond": "conditions", "key": "key terms", "intr": "treatments", "knn": "meaning (embedding)",
                  "prf": "conditions of the best matches"}
 
 

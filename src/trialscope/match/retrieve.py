@@ -7,6 +7,10 @@ Each source is one ranked list, `SOURCE_DEPTH[source]` deep:
   with a note);
 - `brief`: the same words over titles and summaries only, where a sparse record (a title and
   a summary, nothing else) competes on equal terms with a full one;
+- `elig`: the same words over the eligibility criteria alone, where trials describe the
+  patients they want in the words a note describes a patient ("fever for five days,
+  conjunctivitis, strawberry tongue" names no disease, and the criteria of its trials say
+  just that);
 - `cond`: the patient's own diseases (negated, family and past mentions left out; signs
   and symptoms only when the note names no disease) as MeSH-aware `cond:` terms, so trials
   filed under a narrower descriptor match too;
@@ -15,7 +19,7 @@ Each source is one ranked list, `SOURCE_DEPTH[source]` deep:
   (trials "after sorafenib" name it there);
 - `knn`: the studies nearest to the note by embedding (`index/vectors.py`);
 - `prf`, a second round: the diseases most of the first fused trials share
-  (`feedback_conditions`), as `cond:` terms.
+  (`feedback_conditions`), as `cond:` and `title:` phrases.
 
 A study's fused score is `sum(SOURCE_WEIGHTS[s] / (RRF_K + rank_s))` over the sources that
 found it. Hard filters (age and sex, where a missing bound never drops a trial; healthy
@@ -42,10 +46,14 @@ from ..search import FilterError, Searcher, SearchRequest
 DEPTH = 1000  # the fused list at most
 # How deep each source reads. Deeper finds more (benchmarks/match.py: all sources 1000 deep
 # against these, NDCG@10 TREC 0.543 vs 0.542, SIGIR 0.286 vs 0.280) at twice the cost.
-SOURCE_DEPTH: dict[str, int] = {"note": 500, "brief": 500, "cond": 300, "key": 300, "intr": 100, "knn": 500,
-                                "prf": 300}
+SOURCE_DEPTH: dict[str, int] = {"note": 500, "brief": 500, "elig": 500, "cond": 300, "key": 300, "intr": 100,
+                                "knn": 500, "prf": 300}
 RRF_K = 60
-SOURCE_WEIGHTS: dict[str, float] = {"note": 1.0, "brief": 0.7, "cond": 1.0, "key": 0.5, "intr": 0.3,
+# `elig` at 0.7 (benchmarks/match.py, same run, ranker cross-validated): TREC 2022 NDCG@10
+# 0.553 -> 0.579, P@10 0.318 -> 0.326; SIGIR 2016 0.286 -> 0.283. `prf` searches titles as
+# well as conditions (a sparse record has a title and no conditions): SIGIR 0.283 -> 0.287,
+# TREC P@10 0.326 -> 0.332, NDCG@10 0.579 -> 0.576
+SOURCE_WEIGHTS: dict[str, float] = {"note": 1.0, "brief": 0.7, "elig": 0.7, "cond": 1.0, "key": 0.5, "intr": 0.3,
                                     "knn": 0.7, "prf": 0.7}
 PRF_TOP, PRF_MIN = 10, 3  # feedback: diseases shared by >= PRF_MIN of the first PRF_TOP fused trials
 KEY_WORDS = 12
@@ -300,6 +308,7 @@ def _lexical_sources(searcher: Searcher, q: Queries, filters: Filters, least: in
     if q.note:
         run("note", query=q.note)
         run("brief", query=" OR ".join(f"{f}:({q.note})" for f in ("title", "summary")), expand_mesh=False)
+        run("elig", query=f"elig:({q.note})", expand_mesh=False)
     diseases = [n for n, w in q.cond if w >= 1.0] or [n for n, _ in q.cond]
     names = [n for n in map(_quote, diseases) if n]
     if names:
@@ -405,8 +414,8 @@ def candidates(store, text: str, facts, filters: Filters | None = None, depth: i
         _attach_features(idx, ordered[:PRF_TOP], vec, known)
         q.feedback = feedback_conditions(ordered[:PRF_TOP])
         if q.feedback:
-            names = " OR ".join(_quote(n) for n in q.feedback)
-            _fuse(by_id, "prf", _run(searcher, filters, max(least, SOURCE_DEPTH["prf"]), fields={"cond": names}),
+            names = " OR ".join(f"{f}:{_quote(n)}" for n in q.feedback for f in ("cond", "title"))
+            _fuse(by_id, "prf", _run(searcher, filters, max(least, SOURCE_DEPTH["prf"]), query=names),
                   weights)
             ordered = sorted(by_id.values(), key=lambda c: (-c.fused, c.nct_id))
         ordered = ordered[:depth]
