@@ -334,49 +334,52 @@ def _nearest(idx, text: str, depth: int) -> tuple[list[tuple[int, float]], np.nd
     return idx.knn(vec, depth), vec
 
 
-FEATURE_CACHE = 200_000  # decoded rows kept per vector index (a row's features never change)
-_FEATURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+POPULATION_CACHE = 500_000  # rows whose (NCT id, ages, sex) are kept per vector index
+_POPULATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def features_of(idx, rows: list[int]) -> dict[int, tuple[str, object]]:
-    """row -> (NCT id, Features) from the vector index, decoded once per process: every
-    match reads a few hundred rows, and decoding them was a tenth of a match's time. Rows are
-    written once (an update adds a row), and a rebuilt index is a new object."""
+def populations(idx, rows: list[int]) -> dict[int, tuple[str, float, float, str | None]]:
+    """row -> (NCT id, lowest age, highest age, sex) from the vector index, decoded once per
+    process: the kNN source filters a few hundred neighbours by age and sex in every match,
+    and decoding their features was a tenth of a match's time. Only these atoms are kept
+    (tuples of them cost the garbage collector nothing; whole Features would, at every full
+    collection). Rows are written once (an update adds a row); a rebuilt index is a new
+    object."""
     with _LOCK:
-        cache = _FEATURES.get(idx)
+        cache = _POPULATIONS.get(idx)
         if cache is None:
-            cache = _FEATURES[idx] = {}
+            cache = _POPULATIONS[idx] = {}
         out = {r: cache[r] for r in rows if r in cache}
     missing = [r for r in rows if r not in out]
     if missing:
-        got = idx.features(missing)
+        got = {r: (nct, float(f.ag[0]), float(f.ag[1]), f.sx) for r, (nct, f) in idx.features(missing).items()}
         with _LOCK:
-            if len(cache) + len(got) > FEATURE_CACHE:
+            if len(cache) + len(got) > POPULATION_CACHE:
                 cache.clear()
             cache.update(got)
         out.update(got)
     return out
 
 
-def _knn(idx, searcher: Searcher, got: list[tuple[int, float]], filters: Filters) -> tuple[list, dict]:
-    """The neighbours that pass the filters, nearest first, and their features (NCT id ->
-    Features): age and sex from those features, the rest through the search index."""
+def _knn(idx, searcher: Searcher, got: list[tuple[int, float]], filters: Filters) -> list[tuple[str, float]]:
+    """The neighbours that pass the filters, nearest first: age and sex from the vector
+    index, the rest through the search index."""
     if not got:
-        return [], {}
-    feats = features_of(idx, [r for r, _ in got])
-    by_nct = {nct: f for nct, f in feats.values()}
-    ranked = [(feats[r][0], s) for r, s in got if r in feats and _admits(filters, feats[r][1])]
+        return []
+    pops = populations(idx, [r for r, _ in got])
+    ranked = [(pops[r][0], s) for r, s in got if r in pops and _admits(filters, pops[r])]
     if (filters.healthy or filters.open_only or filters.near or filters.ids) and ranked:
         keep = {n for n, _ in _run(searcher, _with_ids(filters, [n for n, _ in ranked]), len(ranked))}
         ranked = [(n, s) for n, s in ranked if n in keep]
-    return ranked, by_nct
+    return ranked
 
 
-def _admits(filters: Filters, f) -> bool:
-    """The age and sex filters on a study's Features (ages in years, open bounds 0 / 120)."""
-    if filters.age is not None and not f.ag[0] <= filters.age <= f.ag[1]:
+def _admits(filters: Filters, pop: tuple[str, float, float, str | None]) -> bool:
+    """The age and sex filters on a study's population (ages in years, open bounds 0 / 120)."""
+    _, low, high, sex = pop
+    if filters.age is not None and not low <= filters.age <= high:
         return False
-    return not (filters.sex and f.sx in ("FEMALE", "MALE") and f.sx != filters.sex.upper())
+    return not (filters.sex and sex in ("FEMALE", "MALE") and sex != filters.sex.upper())
 
 
 def _with_ids(filters: Filters, ids: list[str]) -> Filters:
@@ -402,7 +405,8 @@ def candidates(store, text: str, facts, filters: Filters | None = None, depth: i
     # searches hold
     nearest, vec = _nearest(idx, text, max(least, SOURCE_DEPTH["knn"]))
     pending = _lexical_sources(searcher, q, filters, least)
-    knn, known = _knn(idx, searcher, nearest, filters)
+    knn = _knn(idx, searcher, nearest, filters)
+    known: dict = {}
     lists = {source: f.result() for source, f in pending.items()}
     if knn:
         lists["knn"] = knn
@@ -451,7 +455,7 @@ def feedback_conditions(top: list[Candidate]) -> list[str]:
 
 def _attach_features(idx, cands: list[Candidate], vec: np.ndarray | None, known: dict) -> None:
     rows = idx.rows_of([c.nct_id for c in cands])
-    for nct, f in features_of(idx, [r for n, r in rows.items() if n not in known]).values():
+    for nct, f in idx.features([r for n, r in rows.items() if n not in known]).values():
         known[nct] = f
     need = [c for c in cands if "knn" not in c.scores and c.nct_id in rows]
     if vec is not None and need:
