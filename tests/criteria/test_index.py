@@ -88,3 +88,88 @@ def test_missing_or_stale_file_loses_nothing(tmp_path, monkeypatch):
     assert index.seq(store) == store.max_seq()
     assert index.get_many(store, ["NCT90000002", "NCT00000000"]).keys() == {"NCT90000002"}
     store.close()
+
+
+def _rows(store) -> dict[str, tuple[int, int]]:
+    import sqlite3
+
+    db = sqlite3.connect(str(index.index_dir(store) / "criteria.sqlite"))
+    try:
+        return {n: (seq, typed) for n, seq, typed in db.execute("SELECT nct, seq, typed FROM criteria")}
+    finally:
+        db.close()
+
+
+def test_ingest_stores_the_structure_and_the_first_assessment_types_it(tmp_path):
+    path = tmp_path / "s.db"
+    doc = _study("NCT90000003", "Inclusion Criteria:\n* ECOG 0-1\n* Platelets ≥ 50×10⁹/L\n"
+                 "Exclusion Criteria:\n* Pregnancy", "2020-01-01")
+    (tmp_path / "d.json").write_bytes(orjson.dumps(doc))
+    store = open_store(str(path))
+    ingest(store, [str(tmp_path / "d.json")], progress=False)
+    index.catch_up(store)
+    assert _rows(store)["NCT90000003"][1] == 0  # split only: ingest does not pay for typing
+    c = index.get(store, "NCT90000003")
+    assert c.typed and [x.kind for x in c.inclusion] == ["performance", "lab"]
+    assert c.exclusion[0].kind == "reproductive"
+    assert _rows(store)["NCT90000003"][1] == 1  # typed once, kept
+    again = index.get(store, "NCT90000003")
+    assert again == c
+    store.close()
+
+
+def test_a_typed_write_back_never_replaces_a_newer_version(tmp_path):
+    path = tmp_path / "s.db"
+    v1 = _study("NCT90000004", "* Age ≥ 18", "2020-01-01")
+    (tmp_path / "v1.json").write_bytes(orjson.dumps(v1))
+    store = open_store(str(path))
+    ingest(store, [str(tmp_path / "v1.json")], progress=False)
+    index.catch_up(store)
+    old_seq = _rows(store)["NCT90000004"][0]
+    v2 = _study("NCT90000004", "* Age ≥ 21", "2021-01-01")
+    (tmp_path / "v2.json").write_bytes(orjson.dumps(v2))
+    ingest(store, [str(tmp_path / "v2.json")], progress=False)
+    index.catch_up(store)  # the row now holds v2, not yet typed
+    db, _lock = index._reader(index.index_dir(store))
+    stale = index.encode(parse_criteria("* Age ≥ 18"))
+    index._write_back(db, [(stale, "NCT90000004", old_seq)])  # typed from v1, read before the catch-up
+    assert index.get(store, "NCT90000004").inclusion[0].text == "Age ≥ 21"
+    assert index.get(store, "NCT90000004").inclusion[0].facts[0].min_years == 21
+    store.close()
+
+
+def test_warm_types_every_row(tmp_path):
+    path = tmp_path / "s.db"
+    docs = [_study(f"NCT9000001{i}", f"* Age ≥ {18 + i}\n* Hemoglobin ≥ 9 g/dL", "2020-01-01") for i in range(3)]
+    for i, d in enumerate(docs):
+        (tmp_path / f"d{i}.json").write_bytes(orjson.dumps(d))
+    store = open_store(str(path))
+    ingest(store, [str(tmp_path / f"d{i}.json") for i in range(3)], progress=False)
+    assert index.warm(store, workers=1) == 3
+    assert {t for _s, t in _rows(store).values()} == {1}
+    assert index.warm(store, workers=2) == 0
+    assert index.get(store, "NCT90000012").inclusion[0].facts[0].min_years == 20
+    store.close()
+
+
+def test_the_pipeline_stage_writes_what_the_workers_prepared(tmp_path):
+    from types import SimpleNamespace
+
+    path = tmp_path / "s.db"
+    v1 = _study("NCT90000005", "* Age ≥ 18", "2020-01-01")
+    (tmp_path / "v1.json").write_bytes(orjson.dumps(v1))
+    store = open_store(str(path))
+    ingest(store, [str(tmp_path / "v1.json")], progress=False)
+    stage = index.stage()
+    assert stage.begin(store)  # caught up to the store under the stage's lock
+    assert index.get(store, "NCT90000005").inclusion[0].text == "Age ≥ 18"
+    v2 = _study("NCT90000005", "* Age ≥ 30", "2021-01-01")
+    prepared = stage.prepare([v2])  # in a parse worker
+    stage.add([SimpleNamespace(nct_id="NCT90000005", record=v2, prepared=prepared[0])])
+    stage.finish(store.max_seq() + 1)
+    v3 = _study("NCT90000005", "* Age ≥ 40", "2022-01-01")
+    stage.add([SimpleNamespace(nct_id="NCT90000005", record=v3, prepared=None)])
+    stage.close()  # not finished: discarded
+    assert index.seq(store) == store.max_seq() + 1
+    assert index.get(store, "NCT90000005").inclusion[0].facts[0].min_years == 30
+    store.close()

@@ -132,6 +132,16 @@ def _one(text: str, note: str, section: str = "inclusion"):
     ("Smoking history of at least 20 pack-years", "Former smoker, 30 pack-years", MET),
     ("Smoking history of at least 20 pack-years", "Former smoker, 5 pack-years", NOT_MET),
     ("Non-smokers", "She denies smoking", MET),
+    # a screening test for women who could be pregnant does not rule out a man
+    ("All females of childbearing potential must have a blood test within 2 weeks to rule out pregnancy",
+     "A 60-year-old man", MET),
+    # a treatment the patient would not be suited to is no treatment they must have had
+    ("Advanced HCC not eligible for radical or loco-regional therapies", "A man with advanced HCC", MET),
+    ("Unresectable HCC, not a candidate for transplantation", "A man with unresectable HCC", MET),
+    ("Platelets ≥ 50×10⁹/L", "Platelets 120 x10^9/L", MET),
+    ("Total bilirubin < 51 μmol/L", "total bilirubin 20 umol/L", MET),
+    ("Total bilirubin < 51 μmol/L", "total bilirubin 60 umol/L", NOT_MET),
+    ("Serum creatinine ≤ 145.5 µmol/L", "creatinine 80 umol/L", MET),
 ])
 def test_inclusion_rules(criterion, note, status):
     assert _one(criterion, note).status == status
@@ -141,6 +151,14 @@ def test_inclusion_rules(criterion, note, status):
     ("Prior treatment with sorafenib", "progressed after sorafenib", MET),
     ("Pregnant or breastfeeding", "A 30-year-old woman, breastfeeding", MET),
     ("Pregnant or breastfeeding", "A 30-year-old man", NOT_MET),
+    # the pregnancy test the second sentence asks for does not turn "pregnant" into "not pregnant"
+    ("Pregnant or breast-feeding patients. Women of childbearing potential must have a negative pregnancy "
+     "test performed within seven days prior to the start of study drug.", "A 60-year-old man", NOT_MET),
+    ("Pregnant or breast-feeding patients. Women of childbearing potential must have a negative pregnancy "
+     "test performed within seven days prior to the start of study drug.", "A 30-year-old woman, pregnant", MET),
+    # "prior therapy with X" excludes X, not every prior therapy
+    ("Prior therapy with mTOR inhibitors", "progressed on first-line sorafenib", UNKNOWN),
+    ("Prior systemic therapy for HCC", "progressed on first-line sorafenib", MET),
     ("History of myocardial infarction", "Her father had a myocardial infarction", UNKNOWN),
     ("History of myocardial infarction", "s/p myocardial infarction in 2010", MET),
     ("Active hepatitis B", "history of hepatitis B", UNKNOWN),
@@ -217,3 +235,32 @@ def test_json(trial):
     six = next(c for c in data["criteria"] if c["section"] == "exclusion" and c["label"] == "6")
     assert [c["label"] for c in six["children"]] == ["A", "B", "C", "D"]
     orjson.dumps(data)
+
+
+def _sorafenib_trial(criteria: str) -> tuple:
+    record = {"protocolSection": {
+        "eligibilityModule": {"eligibilityCriteria": criteria, "minimumAge": "18 Years"},
+        "armsInterventionsModule": {"interventions": [{"type": "DRUG", "name": "Sorafenib (BAY 43-9006)"},
+                                                      {"type": "DRUG", "name": "Placebo"}]}},
+        "derivedSection": {"interventionBrowseModule": {"meshes": [{"term": "Sorafenib"}]}}}
+    return parse_criteria(criteria), record
+
+
+def test_a_trial_of_the_drug_the_patient_progressed_on_is_not_likely_eligible():
+    note = "A 60-year-old man with advanced hepatocellular carcinoma. He progressed on first-line sorafenib."
+    criteria, record = _sorafenib_trial("Inclusion Criteria:\n* Advanced hepatocellular carcinoma\n* ECOG 0-2")
+    a = assess(criteria, extract_facts(note), record)
+    flag = next(r for r in a.criteria if r.criterion.label == "prior drug")
+    assert flag.status == UNKNOWN and not flag.decisive and "sorafenib" in flag.reason
+    assert a.eligible != LIKELY and a.features["tests_prior_drug"] == 1.0
+    assert "tests sorafenib" in a.summary.unknown
+    assert a.features["incl_total"] == 3.0  # the trial's two criteria and its age limit, not the flag
+    # a second-line trial that asks for prior sorafenib is what this patient is looking for
+    criteria, record = _sorafenib_trial("Inclusion Criteria:\n* Advanced hepatocellular carcinoma\n"
+                                        "* Progression on prior treatment with sorafenib")
+    a = assess(criteria, extract_facts(note), record)
+    assert not any(r.criterion.label == "prior drug" for r in a.criteria)
+    assert a.features["tests_prior_drug"] == 0.0
+    # a patient who never had it is not flagged
+    a = assess(criteria, extract_facts("A 60-year-old man with advanced hepatocellular carcinoma."), record)
+    assert a.features["tests_prior_drug"] == 0.0

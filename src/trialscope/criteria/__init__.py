@@ -8,12 +8,19 @@
 
 `split.py` finds the structure (headings, lists, nesting, prose) with offsets into the
 original text, `kinds.py` types each criterion's words, `units.py` knows analytes and
-units, `concepts.py` spots MeSH concepts. `criteria_of(record)` is the per-study work of
-the derived criteria index (`trialscope.index.criteria`): a pure function of the v2 record
-dict, so an ingest worker process can run it.
+units, `concepts.py` spots MeSH concepts.
+
+Two steps, at two times. `split_criteria` finds the structure (about 0.2 ms a study):
+that is what ingest stores, through `criteria_of(record)`, the per-study work of the
+derived criteria index (`trialscope.index.criteria`), a pure function of the v2 record dict
+that an ingest worker process can run. `type_criteria` reads each criterion's kind and
+facts (about 1 ms a study, mostly MeSH spotting): it runs when a study is first assessed,
+and the index keeps the result. `parse_criteria` does both.
 """
 
 from __future__ import annotations
+
+import re
 
 import msgspec
 
@@ -44,11 +51,11 @@ from .types import (
 __all__ = [
     "Age", "AnyFact", "Condition", "Consent", "Criteria", "Criterion", "Eligibility", "FACT_KIND", "Fact",
     "Lab", "Performance", "Reproductive", "Sex", "Smoking", "Stage", "Therapy", "parse_criteria", "criteria_of",
-    "eligibility_of", "encode", "decode", "FORMAT",
+    "eligibility_of", "encode", "decode", "FORMAT", "split_criteria", "type_criteria",
 ]
 
 # Bump when parsing or the stored structure changes: the derived index is rebuilt.
-FORMAT = 4
+FORMAT = 5
 MAX_TEXT = 200_000  # characters read from one eligibility text (the registry's limit is far lower)
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -57,8 +64,14 @@ _DECODER = msgspec.msgpack.Decoder(Criteria)
 
 def parse_criteria(text: str | None) -> Criteria:
     """Split and type an `eligibilityCriteria` text. Never raises; bounded in time."""
+    return type_criteria(split_criteria(text))
+
+
+def split_criteria(text: str | None) -> Criteria:
+    """The structure of an `eligibilityCriteria` text: inclusion and exclusion criteria,
+    nested, with their words; not yet typed (`kind` "other", no facts)."""
     if not text or not isinstance(text, str):
-        return Criteria()
+        return Criteria(typed=True)  # nothing to type
     text = text[:MAX_TEXT]
     sections = sections_of(text)
     return Criteria(inclusion=[_criterion(text, it) for it in sections.inclusion],
@@ -66,23 +79,33 @@ def parse_criteria(text: str | None) -> Criteria:
 
 
 def _criterion(text: str, item: Item) -> Criterion:
-    words = clean(text[item.start:item.end])
-    kind, facts = type_criterion(words, item.group)
-    return Criterion(text=words, start=item.start, end=item.end, label=item.label, kind=kind,
-                     facts=facts, children=[_criterion(text, c) for c in item.children], group=item.group)
+    return Criterion(text=clean(text[item.start:item.end]), start=item.start, end=item.end, label=item.label,
+                     children=[_criterion(text, c) for c in item.children], group=item.group)
+
+
+def type_criteria(criteria: Criteria) -> Criteria:
+    """Read every criterion's kind and facts (in place); returns `criteria`."""
+    if not criteria.typed:
+        for _section, c in criteria.walk():
+            c.kind, c.facts = type_criterion(c.text, c.group)
+        criteria.typed = True
+    return criteria
 
 
 def criteria_of(record: dict) -> bytes:
-    """The stored form of a v2 record's parsed criteria and structured eligibility (msgpack
-    of `Criteria`). A pure function of the record: an ingest worker process can run it."""
-    return encode(read_record(record))
+    """The stored form of a v2 record's criteria, split but not typed, with its structured
+    eligibility (msgpack of `Criteria`). A pure function of the record: an ingest worker
+    process can run it."""
+    return encode(read_record(record, typed=False))
 
 
-def read_record(record: dict) -> Criteria:
-    """A v2 record's criteria, parsed, with its structured eligibility."""
+def read_record(record: dict, typed: bool = True) -> Criteria:
+    """A v2 record's criteria, with its structured eligibility; typed unless asked not to."""
     module = _dict(_dict(record).get("protocolSection")).get("eligibilityModule")
     text = _dict(module).get("eligibilityCriteria")
-    criteria = parse_criteria(text if isinstance(text, str) else None)
+    criteria = split_criteria(text if isinstance(text, str) else None)
+    if typed:
+        type_criteria(criteria)
     criteria.eligibility = eligibility_of(record)
     return criteria
 
@@ -113,7 +136,27 @@ def eligibility_of(record: dict | None) -> Eligibility:
         vocab = vocabulary()
         names = [n for c in conditions[:10] if isinstance(c, str) for n in vocab.lookup(c[:200])[:3]]
     out.conditions = list(dict.fromkeys(names))[:20]
+    out.drugs = _drugs(record, protocol)
     return out
+
+
+_DRUG_TYPES = frozenset({"DRUG", "BIOLOGICAL", "COMBINATION_PRODUCT", "GENETIC"})
+_NAME_CUT = re.compile(r"\s*[(\[,;+/]|\s+(?:and|plus|with|in\s+combination)\s+|\s+\d")
+
+
+def _drugs(record: dict, protocol: dict) -> list[str]:
+    """The drugs a trial tests, lower case: the names of its drug interventions (cut at
+    a bracket, a dose or a second drug) and their MeSH terms. Placebos are not drugs."""
+    names: list[str] = []
+    for iv in (_dict(protocol.get("armsInterventionsModule")).get("interventions") or [])[:20]:
+        if not isinstance(iv, dict) or iv.get("type") not in _DRUG_TYPES:
+            continue
+        for name in [iv.get("name"), *(iv.get("otherNames") or [])[:5]]:
+            if isinstance(name, str) and name.strip():
+                names.append(_NAME_CUT.split(name.strip().lower(), maxsplit=1)[0][:60])
+    meshes = _dict(_dict(_dict(record).get("derivedSection")).get("interventionBrowseModule")).get("meshes")
+    names += [m["term"].lower() for m in meshes or [] if isinstance(m, dict) and isinstance(m.get("term"), str)]
+    return [n for n in dict.fromkeys(names) if n and "placebo" not in n][:20]
 
 
 def _dict(value) -> dict:

@@ -134,6 +134,7 @@ _CUE_WORDS = {
 _SMOKING_WORDS = frozenset({"smoking", "smoker", "smokers", "smokes", "smoke", "smoked", "tobacco", "cigarettes"})
 _CUE_PAIRS = {("free", "of"): "neg", ("negative", "for"): "neg", ("other", "than"): "stop",
               ("or", "without"): ""}  # "with or without" negates nothing
+_PAIR_HEADS = frozenset(a for a, _b in _CUE_PAIRS)
 _CUE_REACH = {"neg": (60, False), "allergy": (60, False), "other": (30, True), "active": (30, True)}
 _STOP_MARKS = frozenset(".;:!?")
 
@@ -270,6 +271,7 @@ def spot(text: str, kinds: tuple[str, ...] = ("condition", "drug", "procedure"))
     prev = ""
     get = _WORDS.get
     find = text.find
+    pairs = _index().pairs
     pos = 0
     for g in _WORD_OR_BREAK.findall(text):
         # findall's tokens come in order, and the characters between them hold no word
@@ -279,7 +281,7 @@ def spot(text: str, kinds: tuple[str, ...] = ("condition", "drug", "procedure"))
         w = get(g) or _word(g)
         cue = w.cue
         if w.toks or w.low:  # a word
-            if prev:
+            if prev in _PAIR_HEADS:
                 cue = _CUE_PAIRS.get((prev, w.low), cue)
             if cue:
                 ends.append(pos)
@@ -288,18 +290,18 @@ def spot(text: str, kinds: tuple[str, ...] = ("condition", "drug", "procedure"))
             if w.useful:
                 segment.append((start, pos, w))
             elif w.toks and segment:
-                _scan(segment, kinds, out, ends, cues)
+                _scan(segment, kinds, out, ends, cues, pairs)
                 segment = []
             continue
         if segment:  # a break
-            _scan(segment, kinds, out, ends, cues)
+            _scan(segment, kinds, out, ends, cues, pairs)
             segment = []
         prev = ""
         if cue != "break":
             ends.append(pos)
             cues.append(cue)
     if segment:
-        _scan(segment, kinds, out, ends, cues)
+        _scan(segment, kinds, out, ends, cues, pairs)
     return out
 
 
@@ -313,8 +315,7 @@ def _pairs_ok(pairs: set[tuple[str, str]], window: list[str], toks: tuple[str, .
 
 
 def _scan(words: list[tuple[int, int, _Word]], kinds: tuple[str, ...], out: list[Mention],
-          ends: list[int], cues: list[str]) -> None:
-    pairs = _index().pairs
+          ends: list[int], cues: list[str], pairs: set[tuple[str, str]]) -> None:
     n = len(words)
     i = 0
     while i < n:

@@ -47,22 +47,22 @@ def type_criterion(text: str, group: str = "") -> tuple[str, list[AnyFact]]:
 def _typed(text: str, group: str) -> tuple[str, tuple[AnyFact, ...]]:
     low = lower(text)
     facts: list[AnyFact] = []
-    digits = _has(low, _DIGITS)
+    digits = _DIGIT_GATE.search(low) is not None
     if digits:
         facts += ages(text, low, group)
-    if _has(low, _SEX_WORDS):
+    if _SEX_GATE.search(low):
         facts += sexes(low)
-    if digits and _has(low, _PERF_WORDS):
+    if digits and _PERF_GATE.search(low):
         facts += performances(low)
-    lab_facts = labs(text, low) if digits or _has(low, _NORMAL_WORDS) else []
+    lab_facts = labs(text, low) if digits or _NORMAL_GATE.search(low) else []
     facts += lab_facts
-    if _has(low, _STAGE_WORDS) or (digits and _TNM_GATE.search(low)):
+    if _STAGE_GATE.search(low) or (digits and _TNM_GATE.search(low)):
         facts += stages(low)
     if _has(low, _REPRODUCTIVE_WORDS):
         facts += reproductive(low)
     if _has(low, _SMOKING_WORDS):
         facts += smoking(low)
-    if _has(low, _CONSENT_WORDS):
+    if _CONSENT_GATE.search(low):
         facts += consents(low)
     facts += concepts(text, low, group, skip=[(f.start, f.end) for f in lab_facts])
     facts.sort(key=lambda f: f.start)
@@ -72,22 +72,28 @@ def _typed(text: str, group: str) -> tuple[str, tuple[AnyFact, ...]]:
 
 
 # Cheap tests (substring searches) that let a reader skip a criterion that cannot hold its
-# kind of fact; each reader still decides on its own rules.
+# kind of fact; each reader still decides on its own rules. A short list is one compiled
+# alternation (faster than a loop of `in`); a long one with shared letters is a loop.
 def _has(low: str, words: tuple[str, ...]) -> bool:
     return any(w in low for w in words)
 
 
-_DIGITS = tuple("0123456789")
-_SEX_WORDS = ("male", "men", "man", "girl", "boy", "menopaus")
-_PERF_WORDS = ("ecog", "karnofsky", "kps", "lansky", "lps", "zubrod", "performance", "ps", "who", "world health")
-_NORMAL_WORDS = ("normal", "wnl", "uln")
-_STAGE_WORDS = ("stage", "bclc", "barcelona", "child", "binet", "figo", "nyha", "new york heart", "ann arbor",
-                "rai", "gleason", "grade")
+def _gate(words: tuple[str, ...]) -> re.Pattern:
+    return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+
+
+_DIGIT_GATE = re.compile("[0-9]")
+_SEX_GATE = _gate(("male", "men", "man", "girl", "boy", "menopaus"))
+_PERF_GATE = _gate(("ecog", "karnofsky", "kps", "lansky", "lps", "zubrod", "performance", "ps", "who",
+                    "world health"))
+_NORMAL_GATE = _gate(("normal", "wnl", "uln"))
+_STAGE_GATE = _gate(("stage", "bclc", "barcelona", "child", "binet", "figo", "nyha", "new york heart", "ann arbor",
+                     "rai", "gleason", "grade"))
 _TNM_GATE = re.compile(r"\b[cpy]?t(?:[0-4x]|is)")
 _REPRODUCTIVE_WORDS = ("pregn", "lactat", "breast", "nursing", "contracep", "birth control", "bearing", "steril",
                 "abstin", "condom", "barrier", "gestat", "expecting", "fertile")
 _SMOKING_WORDS = ("smok", "cigar", "tobacco", "pack-year", "pack year", "nicotine")
-_CONSENT_WORDS = ("consent", "assent", "willing", "able to", "comply", "complian", "agree", "adhere")
+_CONSENT_GATE = _gate(("consent", "assent", "willing", "able to", "comply", "complian", "agree", "adhere"))
 _THERAPY_WORDS = ("therap", "chemo", "cytotox", "radi", "transplant", "tace", "arterial", "emboli", "ablation",
                   "rfa", "hai", "regional", "sirt", "surg", "resect", "operat", "ectomy", "otomy", "tki",
                   "kinase", "targeted", "hormon", "endocrine", "androgen", "adt", "aromatase", "systemic",
@@ -537,7 +543,8 @@ _PREGNANT = re.compile(r"\bpregnan\w*|\bgestation\w*|\bexpecting\s+a\s+(?:baby|c
 _LACTATING = re.compile(r"\b(?:lactat\w*|breast[- ]?feed\w*|breast[- ]?fed|nursing(?!\s+(?:home|staff|care|facility)))")
 _CONTRACEPTION = re.compile(r"\b(?:contracept\w*|birth\s+control|(?:child|child-)bearing\s+potential|"
                             r"barrier\s+method|abstinence|sterili[sz]\w*|condoms?)")
-_REPRO_NEG = re.compile(r"(?:\bnot\b|\bnon-?|\bnegative\b|\bno\b|\bneither\b|\bnor\b)[^.;]{0,25}$")
+_REPRO_NEG = re.compile(r"(?:\bnot\b|\bnon-?|\bnegative\b|\bno\b|\bneither\b|\bnor\b|\brul(?:e|ing)\s+out\b|"
+                        r"\babsence\s+of\b)[^.;]{0,25}$")
 _PREG_TEST = re.compile(r"negative\s+(?:serum\s+|urine\s+)*(?:\w+\s+)?pregnancy\s+test|pregnancy\s+test\s+(?:must\s+be\s+|is\s+)?negative")
 
 
@@ -567,8 +574,11 @@ def reproductive(low: str) -> list[Reproductive]:
         if (state == "pregnant" and not test and re.match(r"pregnancy\s+test", low[m.start():])
                 and not re.search(r"\bpregnan(?!cy\s+test)", low)):
             continue  # "a pregnancy test will be done": says nothing of the patient
+        # "Pregnant or breast-feeding. Women ... must have a negative pregnancy test": the
+        # test negates only the mention it holds
+        in_test = test is not None and test.start() <= m.start() < test.end()
         negated = state != "contraception" and (bool(_REPRO_NEG.search(low[max(0, m.start() - 30): m.start()]))
-                                              or (state == "pregnant" and test is not None))
+                                              or (state == "pregnant" and in_test))
         out.append(Reproductive(start=m.start(), end=m.end(), state=state, negated=negated))
     return out
 
@@ -680,7 +690,7 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
         if men.kind == "condition":
             out.append(Condition(start=men.start, end=men.end, text=text[men.start:men.end], mesh=list(men.names),
                                  negated="neg" in flags, other="other" in flags, active="active" in flags))
-        elif therapy_ctx and "allergy" not in flags:
+        elif therapy_ctx and "allergy" not in flags and not _candidacy(low, men.start):
             category = "drug" if men.kind == "drug" else procedure_category(men.names)
             out.append(Therapy(start=men.start, end=men.end, category=category,
                                names=[low[men.start:men.end]], mesh=list(men.names), negated="neg" in flags))
@@ -690,16 +700,18 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
             if any(s <= m.start() < e or m.start() <= s < m.end() for s, e in covered):
                 continue
             flags = _cues_at(low, m.start())
-            if "allergy" in flags:
+            if "allergy" in flags or _candidacy(low, m.start()):
                 continue
             category = THERAPY_NOUNS[int(m.lastgroup[1:])][1]
+            if category == "any" and _QUALIFIED.match(low, m.end()):
+                continue  # "prior therapy with mTOR inhibitors": what follows says which
             out.append(Therapy(start=m.start(), end=m.end(), category=category, names=[m.group(0)],
                                negated="neg" in flags))
         if _LINES_GATE.search(low):
             lines = _lines_of_therapy(low)
             if lines is not None:
                 out.append(lines)
-    if any(isinstance(f, Therapy) for f in out) and "within" in low:
+    if "within" in low and any(isinstance(f, Therapy) for f in out):
         w = _WITHIN.search(low)
         if w:
             n = _NUMBER_WORDS.get(w.group("n"))
@@ -708,6 +720,19 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
                 if isinstance(f, Therapy):
                     f.within_days = n * _DAYS[w.group("u")[0]]
     return out
+
+
+_CANDIDACY = re.compile(r"\b(?:suitable|eligible|amenable|candidates?|appropriate|fit|indicated|considered|"
+                        r"refus\w*|declin\w*|scheduled|planned|plans?|awaiting|waiting\s+list)\s+(?:for|to)?\b[^.;]{0,40}$")
+_QUALIFIED = re.compile(r"\s+(?:with|targeting|directed|against|including|containing|using|by)\b")
+
+
+def _candidacy(low: str, pos: int) -> bool:
+    """A treatment named as what the patient could or will have ("not suitable for
+    resection", "candidates for transplant"), not as a treatment they had."""
+    before = low[max(0, pos - 60): pos]
+    return ("for" in before or "to " in before or "refus" in before or "declin" in before) and \
+        _CANDIDACY.search(before) is not None
 
 
 _NOUN_NEG = re.compile(r"(?:\bno\b|\bnot\b|\bwithout\b|\bnever\b|\bnone\b|\bneither\b|\bnor\b)[^.;:]{0,60}$")

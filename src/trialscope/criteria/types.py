@@ -16,7 +16,7 @@ from __future__ import annotations
 import msgspec
 
 
-class Fact(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="type"):
+class Fact(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="type", gc=False):
     """One typed statement inside a criterion."""
 
     start: int = 0
@@ -125,7 +125,7 @@ KINDS = ("age", "sex", "condition", "stage", "performance", "lab", "therapy", "r
          "smoking", "consent", "other")
 
 
-class Criterion(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Criterion(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     text: str
     start: int
     end: int
@@ -142,7 +142,7 @@ class Criterion(msgspec.Struct, kw_only=True, omit_defaults=True):
             yield from child.walk()
 
 
-class Eligibility(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Eligibility(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """The record's structured eligibility (minimumAge, maximumAge, sex, healthyVolunteers)
     and the trial's own conditions (MeSH), kept beside the parsed text so a patient can be
     assessed without reading the record."""
@@ -154,12 +154,16 @@ class Eligibility(msgspec.Struct, kw_only=True, omit_defaults=True):
     sex: str = ""  # "FEMALE" | "MALE" | "ALL" | ""
     healthy_volunteers: bool | None = None
     conditions: list[str] = []  # MeSH names of the trial's conditions
+    drugs: list[str] = []  # the drugs it tests: intervention names and MeSH terms, lower case
 
 
-class Criteria(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Criteria(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     inclusion: list[Criterion] = []
     exclusion: list[Criterion] = []
     eligibility: Eligibility | None = None  # set by criteria_of(record)
+    # Whether each criterion's kind and facts are read (`type_criteria`); the structure
+    # alone is what ingest stores, typing runs when a patient is first assessed.
+    typed: bool = False
 
     def sections(self):
         """(section, criterion) for every top-level criterion, inclusion first."""

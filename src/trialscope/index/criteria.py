@@ -1,12 +1,17 @@
 """Parsed eligibility criteria for every study: derived from the store, rebuildable.
 
 Lives in `derived_dir(store.url, "criteria")/criteria.sqlite`:
-`criteria(nct PRIMARY KEY, data)` holds `trialscope.criteria.criteria_of(record)` (msgpack),
-`meta` the store seq caught up to and the parser's `FORMAT`. `catch_up(store)` (the
-AFTER_INGEST hook) applies `store.changes_since(seq)`; `rebuild(store)` starts over; a
-parser of another FORMAT finds the file stale and rebuilds it. The store stays the store of
-record: deleting the folder loses nothing, and `get_many` parses on the fly any study the
-file does not hold yet.
+`criteria(nct PRIMARY KEY, seq, data, typed)` holds `trialscope.criteria.criteria_of(record)`
+(msgpack) of the study version with store seq `seq` (`typed` once typed), `meta` the store seq caught up to and
+the parser's `FORMAT`. `catch_up(store)` (the AFTER_INGEST hook) applies
+`store.changes_since(seq)`; `rebuild(store)` starts over; a parser of another FORMAT finds
+the file stale and rebuilds it. The store stays the store of record: deleting the folder
+loses nothing, and `get_many` parses on the fly any study the file does not hold yet.
+
+Ingest stores the split criteria only; typing them costs five times as much and only
+matters for the studies a patient is assessed against. `get_many` types what it serves and
+writes the typed form back, for that row's version only (`seq` unchanged), so a catch-up
+that replaced the row meanwhile always wins; `warm(store)` types every row up front.
 """
 
 from __future__ import annotations
@@ -16,12 +21,12 @@ import multiprocessing
 import os
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import orjson
 
-from ..criteria import FORMAT, Criteria, criteria_of, decode, read_record
+from ..criteria import FORMAT, Criteria, criteria_of, decode, encode, read_record, type_criteria
 from ..store import derived_dir
 
 BATCH = 1000
@@ -40,7 +45,8 @@ def _connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(
         """
-        CREATE TABLE IF NOT EXISTS criteria (nct TEXT PRIMARY KEY, data BLOB NOT NULL);
+        CREATE TABLE IF NOT EXISTS criteria (nct TEXT PRIMARY KEY, seq INTEGER NOT NULL, data BLOB NOT NULL,
+                                             typed INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
         """
     )
@@ -82,9 +88,27 @@ def seq(store) -> int:
         db.close()
 
 
-def _parse_batch(rows: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
-    """(nct, stored criteria) for (nct, record JSON) rows: the work a pool worker does."""
-    return [(nct, criteria_of(orjson.loads(record))) for nct, record in rows]
+def _parse_batch(rows: list[tuple[str, int, bytes]]) -> list[tuple[str, int, bytes]]:
+    """(nct, seq, stored criteria) for (nct, seq, record JSON) rows: a pool worker's work."""
+    return [(nct, seq, criteria_of(orjson.loads(record))) for nct, seq, record in rows]
+
+
+def _open_current(folder: Path) -> sqlite3.Connection:
+    """The file, wiped first when another FORMAT of the parser wrote it (lock held)."""
+    db = _connect(folder / "criteria.sqlite")
+    if _meta(db, "format") not in (None, str(FORMAT)):
+        db.close()
+        _wipe(folder)
+        db = _connect(folder / "criteria.sqlite")
+    return db
+
+
+def _write(db: sqlite3.Connection, rows: list[tuple[str, int, bytes]], seq: int) -> None:
+    """Rows (nct, seq, data) and the seq they bring the file to, in one transaction."""
+    db.executemany("INSERT OR REPLACE INTO criteria (nct, seq, data) VALUES (?, ?, ?)", rows)
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (str(seq),))
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?)", (str(FORMAT),))
+    db.commit()
 
 
 def catch_up(store, progress=None, workers: int | None = None) -> int:
@@ -97,26 +121,26 @@ def catch_up(store, progress=None, workers: int | None = None) -> int:
     """
     folder = index_dir(store)
     with _locked(folder):
-        db = _connect(folder / "criteria.sqlite")
+        db = _open_current(folder)
         try:
-            if _meta(db, "format") not in (None, str(FORMAT)):
-                db.close()
-                _wipe(folder)
-                db = _connect(folder / "criteria.sqlite")
-            done_seq = int(_meta(db, "seq", 0))
-            if store.max_seq() <= done_seq:
-                return 0
-            if workers is None:
-                workers = (os.cpu_count() or 1) if store.max_seq() - done_seq > POOL_OVER else 1
-            pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
-            try:
-                return _apply(store, db, done_seq, pool, workers, progress)
-            finally:
-                if pool is not None:
-                    pool.close()
-                    pool.join()
+            return _catch_up(store, db, progress, workers)
         finally:
             db.close()
+
+
+def _catch_up(store, db: sqlite3.Connection, progress=None, workers: int | None = None) -> int:
+    done_seq = int(_meta(db, "seq", 0))
+    if store.max_seq() <= done_seq:
+        return 0
+    if workers is None:
+        workers = (os.cpu_count() or 1) if store.max_seq() - done_seq > POOL_OVER else 1
+    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+    try:
+        return _apply(store, db, done_seq, pool, workers, progress)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
 
 
 def _apply(store, db: sqlite3.Connection, done_seq: int, pool, workers: int, progress) -> int:
@@ -125,21 +149,63 @@ def _apply(store, db: sqlite3.Connection, done_seq: int, pool, workers: int, pro
         batch = store.changes_since(done_seq, BATCH * max(1, workers))
         if not batch:
             return done
-        rows = [(s.nct_id, s.record_json) for s in batch]
+        rows = [(s.nct_id, s.seq, s.record_json) for s in batch]
         if pool is None:
             parsed = _parse_batch(rows)
         else:
             step = max(1, len(rows) // (workers * 4))
             parsed = [r for part in pool.map(_parse_batch, [rows[i : i + step] for i in range(0, len(rows), step)])
                       for r in part]
-        db.executemany("INSERT OR REPLACE INTO criteria (nct, data) VALUES (?, ?)", parsed)
         done_seq = max(s.seq for s in batch)
-        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (str(done_seq),))
-        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?)", (str(FORMAT),))
-        db.commit()
+        _write(db, parsed, done_seq)
         done += len(parsed)
         if progress is not None:
             progress(done)
+
+
+class Stage:
+    """The criteria as a stage of the ingest pipeline (`trialscope.pipeline.Stage`):
+    `prepare` splits records in the parse workers, the main process writes what they give.
+    Rows get the seq of the `finish` that commits them (a version tag: it grows with every
+    new version of a study, which is all a typed write-back checks)."""
+
+    name = "criteria"
+
+    def __init__(self) -> None:
+        self._held = ExitStack()
+        self._db: sqlite3.Connection | None = None
+        self._rows: list[tuple[str, bytes]] = []
+
+    def prepare(self, records: list[dict]) -> list[bytes]:
+        return [criteria_of(r) for r in records]
+
+    def begin(self, store) -> bool:
+        folder = index_dir(store)
+        self._held.enter_context(_locked(folder))
+        self._db = _open_current(folder)
+        _catch_up(store, self._db)
+        return True
+
+    def add(self, items) -> None:
+        self._rows += [(it.nct_id, it.prepared if isinstance(it.prepared, bytes) else criteria_of(it.record))
+                       for it in items]
+
+    def finish(self, seq: int) -> None:
+        _write(self._db, [(nct, seq, data) for nct, data in self._rows], seq)
+        self._rows = []
+
+    def close(self) -> None:
+        self._rows = []
+        if self._db is not None:
+            self._db.rollback()
+            self._db.close()
+            self._db = None
+        self._held.close()
+
+
+def stage() -> Stage:
+    """A fresh criteria stage for one pipeline run."""
+    return Stage()
 
 
 def rebuild(store, progress=None, workers: int | None = None) -> int:
@@ -167,27 +233,37 @@ def _reader(folder: Path) -> tuple[sqlite3.Connection, threading.Lock] | None:
         if got is None or got[0] != inode:
             if got is not None:
                 got[1].close()
-            got = (inode, _connect(path), threading.Lock())
+            db = _connect(path)
+            db.execute("PRAGMA busy_timeout = 200")  # a typed write-back never waits long
+            got = (inode, db, threading.Lock())
             _READERS[key] = got
         return got[1], got[2]
 
 
 def get_many(store, ncts) -> dict[str, Criteria]:
-    """Parsed criteria of these studies: from the derived file, or parsed now from the store
-    for any study it lacks (a fresh ingest not yet caught up, or no file at all)."""
+    """Parsed and typed criteria of these studies: from the derived file, or parsed now from
+    the store for any study it lacks (a fresh ingest not yet caught up, or no file at all).
+    Rows not typed yet are typed now and written back (best effort: a busy file is left
+    for the next caller)."""
     ncts = list(dict.fromkeys(ncts))
     out: dict[str, Criteria] = {}
     reader = _reader(index_dir(store))
     if reader is not None:
         db, lock = reader
+        typed: list[tuple[bytes, str, int]] = []
         with lock:
             current = _meta(db, "format") == str(FORMAT)
             if current:
                 for i in range(0, len(ncts), 500):
                     chunk = ncts[i : i + 500]
                     marks = ",".join("?" * len(chunk))
-                    for nct, data in db.execute(f"SELECT nct, data FROM criteria WHERE nct IN ({marks})", chunk):
-                        out[nct] = decode(data)
+                    for nct, seq, data in db.execute(
+                            f"SELECT nct, seq, data FROM criteria WHERE nct IN ({marks})", chunk):
+                        c = out[nct] = decode(data)
+                        if not c.typed:
+                            typed.append((encode(type_criteria(c)), nct, seq))
+            if typed:
+                _write_back(db, typed)
     missing = [n for n in ncts if n not in out]
     if missing:
         for nct, study in store.get_many(missing).items():
@@ -195,5 +271,52 @@ def get_many(store, ncts) -> dict[str, Criteria]:
     return out
 
 
+def _write_back(db: sqlite3.Connection, typed: list[tuple[bytes, str, int]]) -> None:
+    """Keep typed criteria for the row versions they were read from."""
+    try:
+        db.executemany("UPDATE criteria SET data = ?, typed = 1 WHERE nct = ? AND seq = ?", typed)
+        db.commit()
+    except sqlite3.Error:  # locked by a catch-up, or read-only: typed again next time
+        db.rollback()
+
+
 def get(store, nct: str) -> Criteria | None:
     return get_many(store, [nct]).get(nct)
+
+
+def _type_batch(rows: list[tuple[str, int, bytes]]) -> list[tuple[bytes, str, int]]:
+    return [(encode(type_criteria(decode(data))), nct, seq) for nct, seq, data in rows]
+
+
+def warm(store, workers: int | None = None, progress=None) -> int:
+    """Type every row not typed yet (what `get_many` would do on first use), over `workers`
+    processes; returns how many. For whoever wants first assessments at full speed."""
+    folder = index_dir(store)
+    catch_up(store)
+    workers = workers or os.cpu_count() or 1
+    done = 0
+    with _locked(folder):
+        db = _connect(folder / "criteria.sqlite")
+        pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+        try:
+            while True:
+                rows = db.execute("SELECT nct, seq, data FROM criteria WHERE typed = 0 LIMIT ?",
+                                  (BATCH * workers,)).fetchall()
+                if not rows:
+                    return done
+                if pool is None:
+                    typed = _type_batch(rows)
+                else:
+                    step = max(1, len(rows) // (workers * 4))
+                    typed = [t for part in pool.map(_type_batch, [rows[i : i + step] for i in
+                                                                  range(0, len(rows), step)]) for t in part]
+                db.executemany("UPDATE criteria SET data = ?, typed = 1 WHERE nct = ? AND seq = ?", typed)
+                db.commit()
+                done += len(typed)
+                if progress is not None:
+                    progress(done)
+        finally:
+            if pool is not None:
+                pool.close()
+                pool.join()
+            db.close()

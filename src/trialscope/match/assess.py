@@ -59,7 +59,7 @@ MET, NOT_MET, UNKNOWN = "met", "not_met", "unknown"
 EXCLUDED, POSSIBLY, LIKELY = "excluded", "possibly eligible", "likely eligible"
 
 
-class Evidence(msgspec.Struct, frozen=True):
+class Evidence(msgspec.Struct, frozen=True, gc=False):
     """Words of the note (`start`, `end` offsets; -1 for a given fact) and what they say."""
 
     start: int
@@ -81,7 +81,7 @@ class CriterionJudge(Protocol):
     def judge(self, criterion: str, section: str, note: str, facts: PatientFacts) -> Judgement | None: ...
 
 
-class CriterionResult(msgspec.Struct, kw_only=True, omit_defaults=True):
+class CriterionResult(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     section: str  # "inclusion" | "exclusion" | "structured"
     criterion: Criterion
     status: str  # MET | NOT_MET | UNKNOWN
@@ -117,7 +117,7 @@ class CriterionResult(msgspec.Struct, kw_only=True, omit_defaults=True):
         return out
 
 
-class Summary(msgspec.Struct, kw_only=True):
+class Summary(msgspec.Struct, kw_only=True, gc=False):
     inclusion_met: int = 0
     inclusion_not_met: int = 0
     inclusion_unknown: int = 0
@@ -129,7 +129,7 @@ class Summary(msgspec.Struct, kw_only=True):
     unknown: list[str] = []  # what stays to be checked, by kind ("ECOG", "platelets")
 
 
-class Assessment(msgspec.Struct, kw_only=True):
+class Assessment(msgspec.Struct, kw_only=True, gc=False):
     criteria: list[CriterionResult]
     summary: Summary
     explanation: str
@@ -529,27 +529,24 @@ def _smoking(fact: Smoking, p: _Patient) -> _Verdict:
     return _Verdict(ok, label, [Evidence(sm.start, sm.end, label)])
 
 
+_JUDGES = {
+    Age: lambda f, p, section, targets: _age(f, p),
+    Sex: lambda f, p, section, targets: _sex(f, p),
+    Performance: lambda f, p, section, targets: _performance(f, p),
+    Lab: lambda f, p, section, targets: _lab(f, p, section),
+    Stage: lambda f, p, section, targets: _stage(f, p),
+    Condition: _condition,
+    Therapy: lambda f, p, section, targets: _therapy(f, p),
+    Reproductive: lambda f, p, section, targets: _reproductive(f, p),
+    Smoking: lambda f, p, section, targets: _smoking(f, p),
+}
+
+
 def _fact(fact, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
-    if isinstance(fact, Age):
-        v = _age(fact, p)
-    elif isinstance(fact, Sex):
-        v = _sex(fact, p)
-    elif isinstance(fact, Performance):
-        v = _performance(fact, p)
-    elif isinstance(fact, Lab):
-        v = _lab(fact, p, section)
-    elif isinstance(fact, Stage):
-        v = _stage(fact, p)
-    elif isinstance(fact, Condition):
-        v = _condition(fact, p, section, targets)
-    elif isinstance(fact, Therapy):
-        v = _therapy(fact, p)
-    elif isinstance(fact, Reproductive):
-        v = _reproductive(fact, p)
-    elif isinstance(fact, Smoking):
-        v = _smoking(fact, p)
-    else:
+    judge = _JUDGES.get(type(fact))
+    if judge is None:
         return _Verdict(None, "commitment at enrolment" if isinstance(fact, Consent) else "")
+    v = judge(fact, p, section, targets)
     if fact.negated and v.value is not None:
         v.value = not v.value
         v.reason = ("not: " if v.value is False else "") + v.reason
@@ -564,23 +561,27 @@ _COMMITMENT_KINDS = ("consent",)
 
 
 def _combine_any(values: list[bool | None]) -> bool | None:
-    if any(v is True for v in values):
+    """True if any holds, False if all fail, else unknown (values are True, False, None)."""
+    if True in values:
         return True
-    if values and all(v is False for v in values):
+    if values and None not in values:
         return False
     return None
 
 
 def _combine_all(values: list[bool | None]) -> bool | None:
-    if any(v is False for v in values):
+    """False if any fails, True if all hold, else unknown."""
+    if False in values:
         return False
-    if values and all(v is True for v in values):
+    if values and None not in values:
         return True
     return None
 
 
 def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozenset[str]):
     """(holds?, reason, evidence) for the criterion's own facts."""
+    if not criterion.facts:
+        return None, "", []
     by_kind: dict[str, list[_Verdict]] = {}
     for f in criterion.facts:
         kind = FACT_KIND[type(f)]
@@ -673,6 +674,35 @@ def _structured(elig: Eligibility, p: _Patient) -> list[CriterionResult]:
     return out
 
 
+def _tested_again(elig: Eligibility, p: _Patient, results: list[CriterionResult]) -> CriterionResult | None:
+    """A trial of a drug the patient already had: a first-line trial of sorafenib is seldom
+    open to a patient who progressed on it, though its criteria may not say so. Unknown
+    (the registry text does not decide it), and it keeps the trial from "likely eligible".
+    A trial that asks for that prior drug in a criterion the patient meets (a second-line
+    trial "after sorafenib") is not flagged."""
+    if not elig.drugs:
+        return None
+    drugs = set(elig.drugs)
+    for t in p.treatments:
+        if t.status != "prior":
+            continue
+        names = {t.name.lower(), *(m.lower() for m in t.mesh)}
+        if not names & drugs:
+            continue
+        for r in results:
+            if r.section == "inclusion" and r.status == MET and any(
+                    isinstance(f, Therapy) and names & {*(n.lower() for n in f.names), *(m.lower() for m in f.mesh)}
+                    for c in r.criterion.walk() for f in c.facts):
+                return None
+        what = "progressed on" if t.progressed else "had"
+        c = Criterion(text=f"Tests {t.name}, which the patient {what}", start=-1, end=-1, label="prior drug",
+                      kind="therapy")
+        return CriterionResult(section="structured", criterion=c, status=UNKNOWN, judged_by="rules",
+                               reason=f"{t.name} ({t.status}): is the trial open to it?",
+                               evidence=[Evidence(t.start, t.end, f"{t.name} ({t.status})")])
+    return None
+
+
 def _targets(criteria: Criteria, elig: Eligibility) -> frozenset[str]:
     """The trial's own diseases: its condition MeSH terms, else the conditions its inclusion
     criteria name."""
@@ -691,6 +721,10 @@ def _unknown_names(r: CriterionResult, p: _Patient) -> list[str]:
     c = r.criterion
     if c.kind in ("consent", "other"):
         return []
+    if r.section == "structured" and c.label == "prior drug":
+        return [c.text.split(",")[0].lower()]  # "tests sorafenib"
+    if c.kind == "therapy":
+        return [next((f.names[0] for f in c.facts if isinstance(f, Therapy) and f.names), "prior therapy")]
     if c.kind == "lab":
         return [LABELS.get(f.analyte, f.analyte) for f in c.facts if isinstance(f, Lab) and f.analyte not in p.labs]
     if c.kind == "performance":
@@ -717,6 +751,9 @@ def assess(criteria: Criteria, facts: PatientFacts, record: dict | None = None, 
     results = _structured(elig, p)
     for section, c in criteria.sections():
         results.append(_judge_criterion(c, section, p, targets))
+    again = _tested_again(elig, p, results)
+    if again is not None:
+        results.insert(0, again)
     if judge is not None:
         _ask_judge(judge, results, note or "", facts)
     return _summarise(results, p, targets)
@@ -743,7 +780,9 @@ def _ask_judge(judge: CriterionJudge, results: list[CriterionResult], note: str,
 def _summarise(results: list[CriterionResult], p: _Patient, targets: frozenset[str]) -> Assessment:
     s = Summary()
     unknown: list[str] = []
-    incl = [r for r in results if r.section in ("inclusion", "structured")]
+    # the "prior drug" row is the assessment's inference, not one of the trial's criteria:
+    # it is not counted among them
+    incl = [r for r in results if r.section in ("inclusion", "structured") and r.criterion.label != "prior drug"]
     excl = [r for r in results if r.section == "exclusion"]
     for r in incl:
         if r.status == MET:
@@ -768,14 +807,15 @@ def _summarise(results: list[CriterionResult], p: _Patient, targets: frozenset[s
     s.excluded_by = [f"{r.section} {r.criterion.label or '?'}" for r in results if r.decisive]
     conditions_met = any(r.status == MET and r.criterion.kind == "condition" for r in incl)
     cond_strength = _target_strength(targets, p)
+    tested_again = any(r.criterion.label == "prior drug" for r in results if r.section == "structured")
     if s.excluded_by:
         s.eligible = EXCLUDED
-    elif (conditions_met or cond_strength >= 0.9) and s.inclusion_met >= max(1, (len(incl) - s.inclusion_unknown) // 2):
+    elif not tested_again and (conditions_met or cond_strength >= 0.9) and s.inclusion_met >= max(1, (len(incl) - s.inclusion_unknown) // 2):
         s.eligible = LIKELY
     else:
         s.eligible = POSSIBLY
     return Assessment(criteria=results, summary=s, explanation=_explain(s, results, incl),
-                      features=_features(s, results, incl, excl, cond_strength, conditions_met))
+                      features=_features(s, results, incl, excl, cond_strength, conditions_met, tested_again))
 
 
 def _target_strength(targets: frozenset[str], p: _Patient) -> float:
@@ -807,17 +847,21 @@ def _explain(s: Summary, results: list[CriterionResult], incl: list[CriterionRes
     return "; ".join(parts)
 
 
-def _features(s: Summary, results, incl, excl, cond_strength: float, conditions_met: bool) -> dict[str, float]:
+def _features(s: Summary, results, incl, excl, cond_strength: float, conditions_met: bool,
+              tested_again: bool) -> dict[str, float]:
     n_in, n_ex = len(incl), len(excl)
 
-    def kind_status(kind: str, section_rows) -> float:
-        rows = [r for r in section_rows if r.criterion.kind == kind]
-        if any(r.status == NOT_MET for r in rows if r.section != "exclusion") or any(
-                r.status == MET for r in rows if r.section == "exclusion"):
-            return -1.0
-        if any(r.status == MET for r in rows if r.section != "exclusion"):
-            return 1.0
-        return 0.0
+    # per kind: -1 if a criterion of it goes against the patient, else 1 if one is met, else 0
+    by_kind: dict[str, float] = {}
+    for r in results:
+        kind = r.criterion.kind
+        if r.status == (MET if r.section == "exclusion" else NOT_MET):
+            by_kind[kind] = -1.0
+        elif r.status == MET and by_kind.get(kind) != -1.0:
+            by_kind[kind] = 1.0
+
+    def kind_status(kind: str) -> float:
+        return by_kind.get(kind, 0.0)
 
     typed_in = [r for r in incl if r.criterion.kind not in ("consent", "other")]
     return {
@@ -830,10 +874,11 @@ def _features(s: Summary, results, incl, excl, cond_strength: float, conditions_
         "excl_met_frac": s.exclusion_met / n_ex if n_ex else 0.0,
         "typed_incl_met_frac": (sum(r.status == MET for r in typed_in) / len(typed_in)) if typed_in else 0.0,
         "cond_strength": cond_strength, "cond_met": 1.0 if conditions_met else 0.0,
-        "age_ok": kind_status("age", results), "sex_ok": kind_status("sex", results),
-        "lab_ok": kind_status("lab", results), "stage_ok": kind_status("stage", results),
-        "perf_ok": kind_status("performance", results), "therapy_ok": kind_status("therapy", results),
-        "reproductive_ok": kind_status("reproductive", results),
-        "smoking_ok": kind_status("smoking", results),
+        "age_ok": kind_status("age"), "sex_ok": kind_status("sex"),
+        "lab_ok": kind_status("lab"), "stage_ok": kind_status("stage"),
+        "perf_ok": kind_status("performance"), "therapy_ok": kind_status("therapy"),
+        "reproductive_ok": kind_status("reproductive"),
+        "smoking_ok": kind_status("smoking"),
+        "tests_prior_drug": 1.0 if tested_again else 0.0,
         "eligible": {EXCLUDED: -1.0, POSSIBLY: 0.0, LIKELY: 1.0}[s.eligible],
     }
