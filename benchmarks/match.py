@@ -78,6 +78,7 @@ def log(msg: str) -> None:
 def eval_store(name: str, reuse: bool) -> str:
     """The collection's store (with its search index, vectors and criteria), built once."""
     from trialscope.cli import after_ingest
+    from trialscope.index import criteria as criteria_index
     from trialscope.ingest import ingest
     from trialscope.store import open_store
 
@@ -85,6 +86,7 @@ def eval_store(name: str, reuse: bool) -> str:
     if reuse and path.exists():
         store = open_store(str(path))
         after_ingest(store)  # derived data the code now wants (a parser of a newer format)
+        criteria_index.warm(store)  # typed now, or the first matches would type them
         store.close()
         return str(path)
     for p in OUT.glob(f"match-{name}.db*"):
@@ -99,6 +101,7 @@ def eval_store(name: str, reuse: bool) -> str:
     store = open_store(str(path))
     summary = ingest(store, [str(p) for p in COLLECTIONS[name]], progress=False)
     after_ingest(store)
+    criteria_index.warm(store)
     log(f"  {name}: store of {store.count():,} studies built in {time.perf_counter() - t0:.0f}s "
         f"({summary.added:,} added, {summary.updated:,} updated)")
     store.close()
