@@ -20,6 +20,7 @@ How a match runs (each step its own module):
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 from . import rank as _rank
@@ -79,6 +80,7 @@ class MatchResult:
     trials: list[Trial]
     candidates: int
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # ms per step (benchmarks read it)
 
     def as_json(self) -> dict:
         f = self.filters
@@ -190,16 +192,21 @@ def match(store, text: str, *, facts: dict | None = None, age: float | None = No
     if sex is not None:
         overrides["sex"] = sex
     _check_overrides(overrides)
+    clock = _Clock()
     patient = read_facts(text, overrides)
+    clock.lap("facts")
     if patient.age is None:
         notes.append("no age found in the note: trials of every age are considered")
     if patient.sex is None:
         notes.append("no sex found in the note: trials for either sex are considered")
     filters = filters_for(patient, near=near, open_only=open_only, ids=ids)
     p = prepare(store, text, patient, filters)
+    clock.lap("candidates")
     top = max(_rank.ASSESS, limit)
     assessments = assess_many(store, patient, [c.nct_id for c in p.cands[:top]], judge, text)
+    clock.lap("assess")
     ordered, scores = order(p, feature_rows(p, assessments, top), model or _rank.shipped_model())
+    clock.lap("rank")
     shown = [(p.cands[i], score) for i, score in zip(ordered[:limit], scores, strict=False)]
     # what a result shows (title, status, phases) is in the vector index's features; the
     # store is read only for a trial they lack (parsing 20 records was 8 ms of a match)
@@ -207,7 +214,19 @@ def match(store, text: str, *, facts: dict | None = None, age: float | None = No
     records = {n: s.record for n, s in store.get_many(need).items()} if need else {}
     trials = [_trial(c, records.get(c.nct_id), score, assessments.get(c.nct_id))
               for c, score in shown if c.nct_id in records or c.nct_id not in need]
-    return MatchResult(patient, p.queries, filters, trials, len(p.cands), notes)
+    clock.lap("results")
+    return MatchResult(patient, p.queries, filters, trials, len(p.cands), notes, clock.laps)
+
+
+class _Clock:
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self.t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = (now - self.t) * 1000
+        self.t = now
 
 
 def _check_overrides(o: dict) -> None:
