@@ -143,6 +143,7 @@ was we were what when where which while who whom why will with would you your yo
 patient patients presents presented presenting complains complaining complaint comes came brought
 reports reported states stated noted notes note year years old month months week weeks day days
 ago history past also well time times since today currently recently prior
+don doesn didn isn wasn aren weren hasn haven hadn couldn wouldn shouldn won cannot
 """
 _STOP = frozenset(_STOP_WORDS.split())
 
