@@ -267,9 +267,10 @@ _DOCS: dict[int, tuple[object, dict[tuple[int, int], str]]] = {}
 
 
 def _run(searcher: Searcher, filters: Filters, depth: int, **kw) -> list[tuple[str, float]]:
-    """(NCT id, BM25 score) of a source's hits, best first. The searcher compiles the query
-    and its filters; only the ids are read back, and each document's id once per index
-    snapshot (reading it from the document store cost a third of a source's time)."""
+    """(NCT id, BM25 score) of a source's hits, best first, ties in NCT order. The searcher
+    compiles the query and its filters; only the ids are read back, and each document's id
+    once per index snapshot (reading it from the document store cost a third of a source's
+    time)."""
     req = filters.request(limit=depth, **kw)
     if not 1 <= depth <= 1000:
         raise FilterError("limit", ["1..1000"], depth)
@@ -282,6 +283,9 @@ def _run(searcher: Searcher, filters: Filters, depth: int, **kw) -> list[tuple[s
         if nct is None:
             nct = ids[key] = index.doc(addr).get_first("nct")
         out.append((nct, float(score)))
+    # equal scores (a phrase in a short field scores alike in many trials) in NCT order:
+    # the index's own order of ties depends on how its segments happened to be written
+    out.sort(key=lambda hit: (-hit[1], hit[0]))
     return out
 
 
