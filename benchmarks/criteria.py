@@ -89,7 +89,9 @@ def one_run(paths: list[str], workers: int, limit: int | None) -> dict:
         store.close()
     texts = [((r.get("protocolSection") or {}).get("eligibilityModule") or {}).get("eligibilityCriteria")
              for r in records]
-    _typed.cache_clear()
+    for r in records[:500]:  # the process-wide word caches warm, as in a long ingest
+        read_record(r)
+    _typed.cache_clear()  # but no criterion typed yet
     before = _per_study_cpu(read_record, records)  # split + type, as ingest did before
     now = _per_study_cpu(criteria_of, records)
     split = [split_criteria(t) for t in texts]

@@ -109,6 +109,6 @@ def test_unescape_markdown() -> None:
 
 @given(st.text(max_size=40))
 def test_unescape_inverts_the_xml_converters_escaping(text: str) -> None:
-    from trialscope.sources.xml_convert import markdown
+    from trialscope.sources.xml_convert.text import markdown
 
     assert unescape_markdown(markdown(text)) == text.strip()

@@ -121,6 +121,7 @@ def test_lab_spans_cover_the_words():
     ("Child-Pugh class A", "Child-Pugh", ["A"], "", ""),
     ("Child-Pugh score ≤ 7", "Child-Pugh", [], "", "7"),
     ("NYHA class III or IV heart failure", "NYHA", ["III", "IV"], "", ""),
+    ("New York Heart Association class III or IV", "NYHA", ["III", "IV"], "", ""),
     ("FIGO stage IB2-IIA", "FIGO", [], "IB2", "IIA"),
     ("Gleason score ≥ 7", "Gleason", [], "7", ""),
 ])

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.hostile.conftest import assert_alive
-from trialscope.query import MAX_DEPTH, QueryError, parse
+from trialscope.essie import MAX_DEPTH, QueryError, parse
 
 NESTED = ["(" * 300 + "a" + ")" * 300, "(" * 300, "-(" * 600 + "a", "NOT " * 400 + "a",
           "cond: " * 300 + "x"]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trialscope.query import And, MatchAll, Not, Or, Phrase, QueryError, Term, parse, to_string
+from trialscope.essie import And, MatchAll, Not, Or, Phrase, QueryError, Term, parse, to_string
 
 
 def test_words_phrases_and_fields():

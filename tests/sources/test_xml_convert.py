@@ -14,15 +14,10 @@ from lxml import etree
 
 from trialscope.normalize import parse_date
 from trialscope.record import RecordError, validate
-from trialscope.sources.xml_convert import (
-    AGENCY_CLASS,
-    INTERVENTION_MODEL,
-    PHASE,
-    STATUS,
-    convert_study,
-    std_ages,
-    textblock,
-)
+from trialscope.sources.xml_convert import convert_study
+from trialscope.sources.xml_convert.eligibility import std_ages
+from trialscope.sources.xml_convert.enums import AGENCY_CLASS, INTERVENTION_MODEL, PHASE, STATUS
+from trialscope.sources.xml_convert.text import textblock
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample"
 XML_ZIPS = ("AllPublicXML.zip", "AllPublicXML-extra.zip")

@@ -17,9 +17,11 @@ from trialscope.web import results as R
 from trialscope.web.results import (
     AE_CAP,
     analysis_sentence,
+    charts,
     dispersion_of,
     format_p,
     num,
+    outcomes,
     view,
 )
 
@@ -390,9 +392,9 @@ def test_render_is_fast_on_the_largest_sample_results():
 
 
 def test_ticks_cover_range():
-    start, end, ticks = R.ticks(0, 83)
+    start, end, ticks = charts.ticks(0, 83)
     assert start == 0 and end >= 83 and ticks[0] == 0 and ticks[-1] == end
-    start, end, ticks = R.ticks(-3.6, 0.05)
+    start, end, ticks = charts.ticks(-3.6, 0.05)
     assert start <= -3.6 and end >= 0.05 and 0 in ticks
 
 
@@ -431,13 +433,13 @@ def test_many_outcomes_are_capped_with_links_and_show_all():
 def test_too_many_values_get_a_table_not_a_chart():
     cats = [{"title": f"Visit {k}", "measurements": [{"groupId": "OG000", "value": str(k)},
                                                      {"groupId": "OG001", "value": "1"}]}
-            for k in range(R.MAX_BARS)]
+            for k in range(outcomes.MAX_BARS)]
     om = {"title": "Many visits", "paramType": "MEAN", "groups": GROUPS2,
           "classes": [{"categories": cats}],
           "analyses": [{"groupIds": ["OG000", "OG001"], "pValue": f"0.{k + 1}"} for k in range(11)]}
     o = view(minimal(om)).outcomes[0]
     assert o.chart is None and "too many to chart" in o.chart_note
-    assert len(o.rows) == R.MAX_BARS
+    assert len(o.rows) == outcomes.MAX_BARS
     html = render(minimal(om))
     assert "too many to chart" in html and "3 more statistical analyses" in html
 

@@ -10,7 +10,7 @@ import pytest
 
 from trialscope.cli import main
 from trialscope.web.app import _paragraphs
-from trialscope.web.results import _clip_all
+from trialscope.web.results.charts import _clip_all
 from trialscope.web.view import display_text, split_criteria
 
 

@@ -54,8 +54,9 @@ __all__ = [
     "eligibility_of", "encode", "decode", "FORMAT", "split_criteria", "type_criteria",
 ]
 
-# Bump when parsing or the stored structure changes: the derived index is rebuilt.
-FORMAT = 5
+# Bump when splitting, typing or the stored structure changes: the derived index is rebuilt
+# (typed rows are kept in it, so a typing change needs a bump too).
+FORMAT = 6
 MAX_TEXT = 200_000  # characters read from one eligibility text (the registry's limit is far lower)
 
 _ENCODER = msgspec.msgpack.Encoder()

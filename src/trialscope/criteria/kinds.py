@@ -443,7 +443,7 @@ def _system_name(word: str) -> str:
         return "Child-Pugh"
     if w.startswith("ann"):
         return "Ann Arbor"
-    if w.startswith(("nyha", "new york")):
+    if w.startswith(("nyha", "new")):  # "new york heart association" arrives as its first word
         return "NYHA"
     return {"binet": "Binet", "figo": "FIGO", "rai": "Rai"}.get(w, w.upper())
 
@@ -539,7 +539,7 @@ def stages(low: str) -> list[Stage]:
 
 # -- pregnancy, lactation, contraception ------------------------------------------------
 
-_PREGNANT = re.compile(r"\bpregnan\w*|\bgestation\w*|\bexpecting\s+a\s+(?:baby|child)")
+_PREGNANT = re.compile(r"\bpregnan\w*|\bgestation(?!al\s+age)\w*|\bexpecting\s+a\s+(?:baby|child)")
 _LACTATING = re.compile(r"\b(?:lactat\w*|breast[- ]?feed\w*|breast[- ]?fed|nursing(?!\s+(?:home|staff|care|facility)))")
 _CONTRACEPTION = re.compile(r"\b(?:contracept\w*|birth\s+control|(?:child|child-)bearing\s+potential|"
                             r"barrier\s+method|abstinence|sterili[sz]\w*|condoms?)")
@@ -592,6 +592,9 @@ _FORMER_SMOKER = re.compile(r"\b(?:former|ex-?|past|previous)[- ]?smok\w*|\bquit
 _CURRENT_SMOKER = re.compile(r"\b(?:current|active|daily|regular|heavy)\s+(?:cigarette\s+|tobacco\s+)?(?:smok\w*|users?)|"
                              r"\bsmok\w*\s+(?:at\s+least|≥|>|more\s+than)?\s*[0-9]+\s+cigarettes?|"
                              r"\bcurrently\s+smok\w*|\bsmokers?\b")
+_EVER_SMOKER = re.compile(r"\b(?:current|active)\s*(?:or|and/or|/)\s*(?:former|ex-?|past)[- ]?(?:cigarette\s+)?smok\w*|"
+                          r"\b(?:former|ex-?|past)\s*(?:or|and/or|/)\s*current[- ]?(?:cigarette\s+)?smok\w*|"
+                          r"\bever[- ]smok\w*|\bhistory\s+of\s+(?:cigarette\s+)?smoking")
 _PACK_YEARS = re.compile(r"(?P<comp>" + COMPARATOR + r")?\s*(?P<n>[0-9]{1,3}(?:\.[0-9])?)\s*(?:or\s+more\s+)?"
                          r"pack[- ]?years?")
 
@@ -599,13 +602,24 @@ _PACK_YEARS = re.compile(r"(?P<comp>" + COMPARATOR + r")?\s*(?P<n>[0-9]{1,3}(?:\
 def smoking(low: str) -> list[Smoking]:
     """Smoking status asked for: "non-smokers", "current smokers", "≥ 10 pack-years"."""
     py = _PACK_YEARS.search(low)
-    for pattern, status in ((_NEVER_SMOKER, "never"), (_FORMER_SMOKER, "former"), (_CURRENT_SMOKER, "current")):
-        m = pattern.search(low)
-        if m:
-            if status == "current" and py and not re.search(r"current|active|daily|currently", low):
-                status = "ever"  # "smokers with ≥ 20 pack-years": current or former
-            fact = Smoking(start=m.start(), end=m.end(), status=status)
-            break
+    found: dict[str, re.Match] = {}
+    taken: list[tuple[int, int]] = []
+    for pattern, status in ((_NEVER_SMOKER, "never"), (_EVER_SMOKER, "ever"), (_FORMER_SMOKER, "former"),
+                            (_CURRENT_SMOKER, "current")):
+        for m in pattern.finditer(low):
+            if not any(s < m.end() and m.start() < e for s, e in taken):  # "non-smokers" holds "smokers"
+                found.setdefault(status, m)
+                taken.append(m.span())
+    if len(found) > 1:
+        # "current or former smokers" is anyone who ever smoked; "smokers or non-smokers", anyone
+        if set(found) != {"current", "former"}:
+            return []
+        found = {"ever": min(found.values(), key=lambda m: m.start())}
+    if found:
+        ((status, m),) = found.items()
+        if status == "current" and py and not re.search(r"current|active|daily|currently", low):
+            status = "ever"  # "smokers with ≥ 20 pack-years": current or former
+        fact = Smoking(start=m.start(), end=m.end(), status=status)
     else:
         if not py:
             return []

@@ -165,16 +165,17 @@ def _apply(store, db: sqlite3.Connection, done_seq: int, pool, workers: int, pro
 
 class Stage:
     """The criteria as a stage of the ingest pipeline (`trialscope.pipeline.Stage`):
-    `prepare` splits records in the parse workers, the main process writes what they give.
-    Rows get the seq of the `finish` that commits them (a version tag: it grows with every
-    new version of a study, which is all a typed write-back checks)."""
+    `prepare` splits records in the parse workers, the main process writes what they give
+    as they come, in one open transaction that `finish` commits with the seq. A row's
+    version tag is the store's seq when it is added (the version is committed by then, and
+    a later version gets a later one), which is all a typed write-back checks."""
 
     name = "criteria"
 
     def __init__(self) -> None:
         self._held = ExitStack()
         self._db: sqlite3.Connection | None = None
-        self._rows: list[tuple[str, bytes]] = []
+        self._store = None
 
     def prepare(self, records: list[dict]) -> list[bytes]:
         return [criteria_of(r) for r in records]
@@ -184,18 +185,19 @@ class Stage:
         self._held.enter_context(_locked(folder))
         self._db = _open_current(folder)
         _catch_up(store, self._db)
+        self._store = store
         return True
 
     def add(self, items) -> None:
-        self._rows += [(it.nct_id, it.prepared if isinstance(it.prepared, bytes) else criteria_of(it.record))
-                       for it in items]
+        tag = self._store.max_seq()
+        self._db.executemany("INSERT OR REPLACE INTO criteria (nct, seq, data) VALUES (?, ?, ?)", [
+            (it.nct_id, tag, it.prepared if isinstance(it.prepared, bytes) else criteria_of(it.record))
+            for it in items])
 
     def finish(self, seq: int) -> None:
-        _write(self._db, [(nct, seq, data) for nct, data in self._rows], seq)
-        self._rows = []
+        _write(self._db, [], seq)
 
     def close(self) -> None:
-        self._rows = []
         if self._db is not None:
             self._db.rollback()
             self._db.close()

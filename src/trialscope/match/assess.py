@@ -484,7 +484,9 @@ def _therapy(fact: Therapy, p: _Patient) -> _Verdict:
             return _Verdict(None, f"{label}: when?", ev)
         return _Verdict(True, label, ev)
     for t in p.denied_treatments:
-        if (fact.category == t.category or want_names & {t.name.lower(), *(m.lower() for m in t.mesh)}
+        # "no dexamethasone" denies dexamethasone, not every drug: a kind answers a kind only
+        same_kind = fact.category == t.category and fact.category != "drug" and _generic(fact)
+        if (same_kind or want_names & {t.name.lower(), *(m.lower() for m in t.mesh)}
                 or (fact.category == "any" and t.category in _SYSTEMIC + ("any",))):
             return _Verdict(False, f"no {t.name}", [Evidence(t.start, t.end, f"no {t.name}")])
     if fact.category == "any" and p.facts.lines is not None and p.facts.lines.prior == 0:
@@ -578,18 +580,31 @@ def _combine_all(values: list[bool | None]) -> bool | None:
     return None
 
 
+# An inclusion that speaks of pregnancy to screen for it, not to ask for it.
+_SCREENING = re.compile(r"\btest|childbearing|child-bearing|potential|possib|\bif\b|known\s+to\s+be|contracep|"
+                        r"birth\s+control|menstruat|\bsteril")
+
+
 def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozenset[str]):
     """(holds?, reason, evidence) for the criterion's own facts."""
     if not criterion.facts:
         return None, "", []
     by_kind: dict[str, list[_Verdict]] = {}
+    screening: bool | None = None
     for f in criterion.facts:
         kind = FACT_KIND[type(f)]
         if kind == "grade" or (isinstance(f, Stage) and f.system == "grade"):
             continue  # a toxicity grade qualifies the condition beside it
         if isinstance(f, Reproductive) and f.state == "contraception" and len(criterion.facts) > 1:
             continue
-        by_kind.setdefault(kind, []).append(_fact(f, p, section, targets))
+        v = _fact(f, p, section, targets)
+        if isinstance(f, Reproductive) and not f.negated and section != "exclusion" and v.value is not None:
+            if screening is None:
+                screening = _SCREENING.search(criterion.text.lower()) is not None
+            if screening:  # "women of childbearing potential: a negative pregnancy test" asks "not pregnant"
+                v.value = not v.value
+                v.reason = ("not: " if v.value is False else "") + v.reason
+        by_kind.setdefault(kind, []).append(v)
     if not by_kind:
         return None, "", []
     parts: list[bool | None] = []
@@ -722,7 +737,7 @@ def _unknown_names(r: CriterionResult, p: _Patient) -> list[str]:
     if c.kind in ("consent", "other"):
         return []
     if r.section == "structured" and c.label == "prior drug":
-        return [c.text.split(",")[0].lower()]  # "tests sorafenib"
+        return [c.text.split(",")[0].removeprefix("Tests ") + " already taken"]  # "sorafenib already taken"
     if c.kind == "therapy":
         return [next((f.names[0] for f in c.facts if isinstance(f, Therapy) and f.names), "prior therapy")]
     if c.kind == "lab":

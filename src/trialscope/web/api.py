@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from ..essie.areas import AREA_BY_PARAM, PIECES, search_areas_json
 from ..index.fulltext import haversine_km, piece_number, piece_values
 from ..normalize import unescape_markdown
+from ..record import ENUMS as V2_ENUMS
 from ..record import NCT_RE
 from ..search.cursor import fingerprint, make_token, past_end, read_token
 from . import api_schema as S
@@ -30,7 +31,7 @@ from .export import csv_columns, to_csv, to_ris
 from .fhir import research_study
 from .fields import parse_fields, project
 from .metadata import metadata
-from .params import LABELS, PHASES, SEXES, STATUSES, STUDY_TYPES, ParamError
+from .params import AGES, LABELS, PHASES, SEXES, STATUSES, STUDY_TYPES, ParamError
 
 API_VERSION = "2.0.3"
 GEO_DECAY_IGNORED_ABOVE = 10_000  # the contract: geoDecay is ignored for larger result sets
@@ -41,9 +42,8 @@ _API_PARAM = {
     "status": "filter.overallStatus", "ids": "filter.ids", "phase": "filter.advanced",
     "study_type": "filter.advanced", "sex": "filter.advanced", "sort": "sort",
 }
-_INTERVENTION_TYPES = ["BEHAVIORAL", "BIOLOGICAL", "COMBINATION_PRODUCT", "DEVICE", "DIAGNOSTIC_TEST",
-                       "DIETARY_SUPPLEMENT", "DRUG", "GENETIC", "PROCEDURE", "RADIATION", "OTHER"]
-_AGENCY_CLASSES = ["NIH", "FED", "OTHER_GOV", "INDIV", "INDUSTRY", "NETWORK", "AMBIG", "OTHER", "UNKNOWN"]
+_INTERVENTION_TYPES = list(V2_ENUMS["armsInterventionsModule.interventions[].type"])
+_AGENCY_CLASSES = list(V2_ENUMS["sponsorCollaboratorsModule.leadSponsor.class"])
 _MARKUP_PATHS = [p.path.split(".") for p in PIECES.values() if p.type == "markup"]
 _NCT_PATTERN = r"^[Nn][Cc][Tt][0-9]{8}$"
 
@@ -58,7 +58,7 @@ ENUMS = [
     _enum("Phase", ["Phase"], PHASES),
     _enum("StudyType", ["StudyType"], STUDY_TYPES),
     _enum("Sex", ["Sex"], SEXES),
-    _enum("StandardAge", ["StdAge"], ["CHILD", "ADULT", "OLDER_ADULT"]),
+    _enum("StandardAge", ["StdAge"], AGES),
     _enum("InterventionType", ["InterventionType"], _INTERVENTION_TYPES),
     _enum("AgencyClass", ["LeadSponsorClass", "CollaboratorClass"], _AGENCY_CLASSES),
 ]

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..history.labels import enum as enum_words
 from .backend import SearchRequest
 
 MAX_QUERY = 2000
@@ -22,18 +23,13 @@ AGES = ["CHILD", "ADULT", "OLDER_ADULT"]
 SEXES = ["ALL", "FEMALE", "MALE"]
 QUERY_AREAS = ["cond", "term", "intr", "titles", "outc", "spons", "lead", "locn", "id"]
 
+# the filters' values in words: the record's own words (history.labels, which the record
+# page's history and diffs use too), but for the age groups, which say their ranges here
 LABELS = {
-    "RECRUITING": "Recruiting", "NOT_YET_RECRUITING": "Not yet recruiting",
-    "ACTIVE_NOT_RECRUITING": "Active, not recruiting", "ENROLLING_BY_INVITATION": "Enrolling by invitation",
-    "COMPLETED": "Completed", "SUSPENDED": "Suspended", "TERMINATED": "Terminated",
-    "WITHDRAWN": "Withdrawn", "UNKNOWN": "Unknown status", "AVAILABLE": "Available",
-    "NO_LONGER_AVAILABLE": "No longer available", "TEMPORARILY_NOT_AVAILABLE": "Temporarily not available",
-    "APPROVED_FOR_MARKETING": "Approved for marketing", "WITHHELD": "Withheld",
-    "EARLY_PHASE1": "Early phase 1", "PHASE1": "Phase 1", "PHASE2": "Phase 2", "PHASE3": "Phase 3",
-    "PHASE4": "Phase 4", "NA": "Not applicable", "INTERVENTIONAL": "Interventional",
-    "OBSERVATIONAL": "Observational", "EXPANDED_ACCESS": "Expanded access",
+    **{v: enum_words(v) for v in STATUSES + PHASES + STUDY_TYPES},
     "CHILD": "Child (birth–17)", "ADULT": "Adult (18–64)", "OLDER_ADULT": "Older adult (65+)",
-    "ALL": "All", "FEMALE": "Female", "MALE": "Male", "true": "Yes", "false": "No",
+    **{v: enum_words(v) for v in SEXES},
+    "true": "Yes", "false": "No",
 }
 
 
