@@ -111,6 +111,12 @@ def test_family(note, name):
     assert c.family and not c.present
 
 
+def test_a_score_named_after_a_person_is_no_relative():
+    c = by_text(extract_facts("Child-Pugh A cirrhosis from hepatitis B. Child Pugh B7 liver disease."))
+    assert c["cirrhosis"].present and c["hepatitis b"].present and c["liver disease"].present
+    assert by_text(extract_facts("Her child has asthma."))["asthma"].family
+
+
 def test_history_and_uncertain():
     c = by_text(extract_facts("History of stroke. Concern for pneumonia. Possible sepsis."))
     assert c["stroke"].historical and c["stroke"].present
@@ -140,6 +146,25 @@ def test_treatments_and_lines():
     facts = extract_facts("Progressed after two lines of platinum-based chemotherapy; now second-line candidate.")
     assert facts.lines.prior == 2
     assert "Penicillins" not in {m for x in extract_facts("Allergic to penicillin.").treatments for m in x.mesh}
+
+
+@pytest.mark.parametrize("note, name", [
+    ("Labs: serum ferritin of 550 ug/L and transferrin saturation of 55%.", "ferritin"),
+    ("Labs: serum ferritin of 550 ug/L and transferrin saturation of 55%.", "transferrin"),
+    ("TSH is normal, but prolactin is elevated.", "prolactin"),
+    ("Troponin T was 0.40 ng/ml.", "troponin t"),
+    ("Heartburn and acid reflux for a year.", "acid"),
+    ("There is some pubic hair.", "hai"),
+    ("Asbestos bodies in the lower lobes.", "asbestos"),
+])
+def test_tests_and_findings_are_no_treatments(note, name):
+    assert name not in {t.name for t in extract_facts(note).treatments}
+
+
+def test_doses_stay_treatments():
+    names = {t.name for t in extract_facts("On aspirin 81 mg daily; received cisplatin 75 mg/m2 and "
+                                           "carboplatin AUC 5.").treatments}
+    assert {"aspirin", "cisplatin", "carboplatin"} <= names
 
 
 def test_new_drug_names_by_their_stems():

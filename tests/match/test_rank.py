@@ -72,6 +72,19 @@ def test_the_hcc_patient_is_matched_to_the_hcc_trial(store):
     assert result.facts.age == 60 and result.facts.sex == "female"
     scores = [t.score for t in result.trials]
     assert scores == sorted(scores, reverse=True)
+    assert list(result.timings) == ["facts", "candidates", "assess", "rank", "results"]
+    assert all(v >= 0 for v in result.timings.values())
+
+
+def test_titles_shown_are_the_records_display_titles(store):
+    from trialscope.record import display_title, validate
+
+    result = match(store, HCC_NOTE, limit=10)
+    for t in result.trials:
+        record = store.get(t.nct_id).record
+        assert t.brief_title == display_title(validate(record))
+        status = record["protocolSection"]["statusModule"].get("overallStatus")
+        assert t.overall_status == status
 
 
 def test_pregnant_is_shown_excluded_with_the_criterion(store):

@@ -46,6 +46,31 @@ def test_hcc_note_finds_liver_trials_and_the_hcc_trial(store):
     assert all(c.features is not None for c in cands[:100] if c.nct_id)
 
 
+def test_the_eligibility_source_finds_trials_by_their_criteria(store):
+    facts = read_facts(HCC_NOTE)
+    cands, _ = candidates(store, HCC_NOTE, facts, filters_for(facts))
+    by_elig = sorted((c for c in cands if "elig" in c.ranks), key=lambda c: c.ranks["elig"])
+    assert by_elig and HCC in [c.nct_id for c in by_elig[:30]]
+    # a trial it found names the note's words in its criteria
+    words = set(clean_text(HCC_NOTE).split())
+    first = clean_text(_elig(store, by_elig[0].nct_id).get("eligibilityCriteria") or "")
+    assert words & set(first.split()) - {"a", "and", "of", "with"}
+
+
+def test_cached_ids_and_populations_give_the_same_candidates(store):
+    from trialscope.match import retrieve
+
+    facts = read_facts(HCC_NOTE)
+    first, _ = candidates(store, HCC_NOTE, facts, filters_for(facts))
+    assert retrieve._DOCS and any(retrieve._POPULATIONS.values())
+    retrieve._DOCS.clear()
+    retrieve._POPULATIONS.clear()
+    cold, _ = candidates(store, HCC_NOTE, facts, filters_for(facts))
+    again, _ = candidates(store, HCC_NOTE, facts, filters_for(facts))
+    assert [(c.nct_id, c.ranks) for c in first] == [(c.nct_id, c.ranks) for c in cold] \
+        == [(c.nct_id, c.ranks) for c in again]
+
+
 def test_negated_and_family_conditions_are_not_queried(store):
     facts = read_facts("A 50-year-old man with type 2 diabetes. He denies chest pain. "
                        "His mother had breast cancer.")

@@ -20,6 +20,7 @@ How a match runs (each step its own module):
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 from . import rank as _rank
@@ -79,6 +80,7 @@ class MatchResult:
     trials: list[Trial]
     candidates: int
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # ms per step (benchmarks read it)
 
     def as_json(self) -> dict:
         f = self.filters
@@ -190,21 +192,41 @@ def match(store, text: str, *, facts: dict | None = None, age: float | None = No
     if sex is not None:
         overrides["sex"] = sex
     _check_overrides(overrides)
+    clock = _Clock()
     patient = read_facts(text, overrides)
+    clock.lap("facts")
     if patient.age is None:
         notes.append("no age found in the note: trials of every age are considered")
     if patient.sex is None:
         notes.append("no sex found in the note: trials for either sex are considered")
     filters = filters_for(patient, near=near, open_only=open_only, ids=ids)
     p = prepare(store, text, patient, filters)
+    clock.lap("candidates")
     top = max(_rank.ASSESS, limit)
     assessments = assess_many(store, patient, [c.nct_id for c in p.cands[:top]], judge, text)
+    clock.lap("assess")
     ordered, scores = order(p, feature_rows(p, assessments, top), model or _rank.shipped_model())
+    clock.lap("rank")
     shown = [(p.cands[i], score) for i, score in zip(ordered[:limit], scores, strict=False)]
-    records = {n: s.record for n, s in store.get_many([c.nct_id for c, _ in shown]).items()}
-    trials = [_trial(c, records[c.nct_id], score, assessments.get(c.nct_id))
-              for c, score in shown if c.nct_id in records]
-    return MatchResult(patient, p.queries, filters, trials, len(p.cands), notes)
+    # what a result shows (title, status, phases) is in the vector index's features; the
+    # store is read only for a trial they lack (parsing 20 records was 8 ms of a match)
+    need = [c.nct_id for c, _ in shown if c.features is None or not c.features.t]
+    records = {n: s.record for n, s in store.get_many(need).items()} if need else {}
+    trials = [_trial(c, records.get(c.nct_id), score, assessments.get(c.nct_id))
+              for c, score in shown if c.nct_id in records or c.nct_id not in need]
+    clock.lap("results")
+    return MatchResult(patient, p.queries, filters, trials, len(p.cands), notes, clock.laps)
+
+
+class _Clock:
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self.t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = (now - self.t) * 1000
+        self.t = now
 
 
 def _check_overrides(o: dict) -> None:
@@ -223,20 +245,23 @@ def _check_overrides(o: dict) -> None:
         o["sex"] = s
 
 
-_SOURCE_LABEL = {"note": "the note's words", "brief": "title and summary", "cond": "conditions",
-                 "key": "key terms", "intr": "treatments", "knn": "meaning (embedding)",
+_SOURCE_LABEL = {"note": "the note's words", "brief": "title and summary", "elig": "eligibility criteria",
+                 "cond": "conditions", "key": "key terms", "intr": "treatments", "knn": "meaning (embedding)",
                  "prf": "conditions of the best matches"}
 
 
-def _trial(c: Candidate, record: dict, score: float, assessment) -> Trial:
+def _trial(c: Candidate, record: dict | None, score: float, assessment) -> Trial:
     from ..record import RecordError, display_title, validate
 
+    found = [_SOURCE_LABEL[s] for s in sorted(c.ranks, key=lambda s: c.ranks[s]) if s in _SOURCE_LABEL]
+    if record is None:
+        f = c.features
+        return Trial(c.nct_id, f.t, f.s, list(f.p), score, assessment, found)
     p = record.get("protocolSection") or {}
     try:
         title = display_title(validate(record))
     except RecordError:
         title = (p.get("identificationModule") or {}).get("briefTitle") or c.nct_id
     status = (p.get("statusModule") or {}).get("overallStatus")
-    phases = (p.get("designModule") or {}).get("phases") or []
-    found = [_SOURCE_LABEL[s] for s in sorted(c.ranks, key=lambda s: c.ranks[s]) if s in _SOURCE_LABEL]
+    phases = [x for x in (p.get("designModule") or {}).get("phases") or [] if x != "NA"]
     return Trial(c.nct_id, title, status, list(phases), score, assessment, found)

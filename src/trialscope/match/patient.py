@@ -375,7 +375,7 @@ _NEG_PRE = re.compile(
 _NEG_POST = re.compile(r"[^.;]{0,20}?\b(?:was|were|is|are|has\s+been|have\s+been)?\s*(?:ruled\s+out|excluded|negative|"
                        r"absent|not\s+(?:seen|present|detected|found|identified)|unlikely)\b")
 _FAMILY = re.compile(r"\b(?:family\s+(?:history|hx)|fhx|fh\b|" + _RELATIVE.replace("partner|", "") + r"|maternal|paternal|"
-                     r"aunt|uncle|grand(?:mother|father|parent)s?)\b")
+                     r"aunt|uncle|grand(?:mother|father|parent)s?)\b(?![-\s]*pugh)")  # Child-Pugh is a score
 _FAMILY_AFTER = re.compile(r"\s*(?:in|of)\s+(?:his|her|their|the\s+patient's|a)\s+(?:\w+\s+)?" + _RELATIVE + r"\b")
 _FAMILY_HEADING = re.compile(r"\b(?:family\s+(?:history|hx)|fhx|fh)\s*:[^.;\n]*$")
 _SELF_RESTART = re.compile(r"\b(?:she|he|patient|pt)\b")
@@ -456,7 +456,7 @@ def _treatments(note: str, low: str, clauses: _Clauses) -> list[TreatmentFact]:
         for m in pattern.finditer(low):
             mentions.append((m.start(), m.end(), category, ()))
     for s, e, kind, names in sorted(mentions):
-        if any(ts <= s < te for ts, te in taken):
+        if any(ts <= s < te for ts, te in taken) or not _treatment_here(low, s, e):
             continue
         before = clauses.before(s)
         if _ALLERGY.search(low[max(0, s - 60): s]):
@@ -480,6 +480,30 @@ def _treatments(note: str, low: str, clauses: _Clauses) -> list[TreatmentFact]:
         taken.append((s, e))
     out.sort(key=lambda t: t.start)
     return out
+
+
+# A drug or substance name that the note uses as a test, a finding or an exposure, not as
+# something the patient was treated with: "serum ferritin of 550", "prolactin is elevated",
+# "transferrin saturation", "asbestos bodies", "ristocetin cofactor assay", "acid reflux"
+_TEST_AFTER = re.compile(
+    r"(?:\s*\([^)]{0,15}\))?[\s-]*(?:saturation|levels?|index|counts?|tests?|testing|assay|titers?|titres?|receptors?|"
+    r"bodies|cofactor|concerns?|exposure|reflux|stain\w*|(?:is|was|were|are)\s+(?:elevated|increased|decreased|normal|"
+    r"low|high|raised|positive|negative|undetectable|[<>≤≥]?\s*[0-9])|of\s+[<>≤≥]?\s*[0-9]|(?:is|are|was|were)?\s*"
+    r"(?:positive|negative)\b|[<>≤≥]?\s*[0-9][0-9.,]*\s*(?:-\s*[0-9.,]+\s*)?(?:%|[a-zµμ]+/(?:d?l|ml|µl|μl|mm3?)\b|"
+    r"(?:m?eq|iu|u)/l\b))")
+_TEST_BEFORE = re.compile(r"(?:\bserum|\bplasma|\burine|\burinary|\blevels?\s+of|\belevated|\bnormal|\babnormal|"
+                          r"\bpositive|\bnegative|\banti-?|[0-9]-)\s*$")
+_TOO_GENERIC = frozenset({"acid", "antibodies", "antibody", "lead", "electrolytes", "ointment", "cream", "solution"})
+
+
+def _treatment_here(low: str, s: int, e: int) -> bool:
+    """Whether the name at low[s:e] is a treatment the patient had: a whole word (not
+    "hai" inside "hair"), not too generic to name one, not a test or finding."""
+    if (s > 0 and low[s - 1].isalnum()) or (e < len(low) and low[e].isalnum()):
+        return False
+    if low[s:e] in _TOO_GENERIC:
+        return False
+    return not (_TEST_AFTER.match(low, e, e + 40) or _TEST_BEFORE.search(low, max(0, s - 20), s))
 
 
 _LINES_NOTE = re.compile(r"\b(?P<n>one|two|three|four|five|[1-6])\s+(?:prior\s+|previous\s+)?(?:lines?|regimens?)\b")

@@ -52,10 +52,9 @@ class Patient:
 
 
 def patient_of(queries: Queries, text: str, lexical) -> Patient:
-    from ..similar import text_features
-    from .retrieve import clean_text
+    from .retrieve import clean_text, token_features
 
-    q = lexical.query(text_features(clean_text(text))) if lexical is not None else None
+    q = lexical.query(token_features(clean_text(text))) if lexical is not None else None
     return Patient(conditions=condition_weights(queries.cond), lexical_query=q)
 
 

@@ -7,6 +7,10 @@ Each source is one ranked list, `SOURCE_DEPTH[source]` deep:
   with a note);
 - `brief`: the same words over titles and summaries only, where a sparse record (a title and
   a summary, nothing else) competes on equal terms with a full one;
+- `elig`: the same words over the eligibility criteria alone, where trials describe the
+  patients they want in the words a note describes a patient ("fever for five days,
+  conjunctivitis, strawberry tongue" names no disease, and the criteria of its trials say
+  just that);
 - `cond`: the patient's own diseases (negated, family and past mentions left out; signs
   and symptoms only when the note names no disease) as MeSH-aware `cond:` terms, so trials
   filed under a narrower descriptor match too;
@@ -15,7 +19,7 @@ Each source is one ranked list, `SOURCE_DEPTH[source]` deep:
   (trials "after sorafenib" name it there);
 - `knn`: the studies nearest to the note by embedding (`index/vectors.py`);
 - `prf`, a second round: the diseases most of the first fused trials share
-  (`feedback_conditions`), as `cond:` terms.
+  (`feedback_conditions`), as `cond:` and `title:` phrases.
 
 A study's fused score is `sum(SOURCE_WEIGHTS[s] / (RRF_K + rank_s))` over the sources that
 found it. Hard filters (age and sex, where a missing bound never drops a trial; healthy
@@ -30,6 +34,7 @@ import contextlib
 import re
 import threading
 import time
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -41,10 +46,14 @@ from ..search import FilterError, Searcher, SearchRequest
 DEPTH = 1000  # the fused list at most
 # How deep each source reads. Deeper finds more (benchmarks/match.py: all sources 1000 deep
 # against these, NDCG@10 TREC 0.543 vs 0.542, SIGIR 0.286 vs 0.280) at twice the cost.
-SOURCE_DEPTH: dict[str, int] = {"note": 500, "brief": 500, "cond": 300, "key": 300, "intr": 100, "knn": 500,
-                                "prf": 300}
+SOURCE_DEPTH: dict[str, int] = {"note": 500, "brief": 500, "elig": 500, "cond": 300, "key": 300, "intr": 100,
+                                "knn": 500, "prf": 300}
 RRF_K = 60
-SOURCE_WEIGHTS: dict[str, float] = {"note": 1.0, "brief": 0.7, "cond": 1.0, "key": 0.5, "intr": 0.3,
+# `elig` at 0.7 (benchmarks/match.py, same run, ranker cross-validated): TREC 2022 NDCG@10
+# 0.553 -> 0.579, P@10 0.318 -> 0.326; SIGIR 2016 0.286 -> 0.283. `prf` searches titles as
+# well as conditions (a sparse record has a title and no conditions): SIGIR 0.283 -> 0.287,
+# TREC P@10 0.326 -> 0.332, NDCG@10 0.579 -> 0.576
+SOURCE_WEIGHTS: dict[str, float] = {"note": 1.0, "brief": 0.7, "elig": 0.7, "cond": 1.0, "key": 0.5, "intr": 0.3,
                                     "knn": 0.7, "prf": 0.7}
 PRF_TOP, PRF_MIN = 10, 3  # feedback: diseases shared by >= PRF_MIN of the first PRF_TOP fused trials
 KEY_WORDS = 12
@@ -134,6 +143,7 @@ was we were what when where which while who whom why will with would you your yo
 patient patients presents presented presenting complains complaining complaint comes came brought
 reports reported states stated noted notes note year years old month months week weeks day days
 ago history past also well time times since today currently recently prior
+don doesn didn isn wasn aren weren hasn haven hadn couldn wouldn shouldn won cannot
 """
 _STOP = frozenset(_STOP_WORDS.split())
 
@@ -207,11 +217,18 @@ def make_queries(text: str, facts, lexical) -> Queries:
     words = clean_text(text)
     q = Queries(note=_bag(words), cond=own_conditions(facts), intr=treatments(facts))
     if lexical is not None and words:
-        from ..similar import text_features
-
-        top = lexical.top_words(text_features(_bag(words)), KEY_WORDS * 2)
+        top = lexical.top_words(token_features(_bag(words)), KEY_WORDS * 2)
         q.key = [w for w in top if w.isalnum() and not w.isdigit()][:KEY_WORDS]
     return q
+
+
+def token_features(text: str):
+    """`similar.Features` holding only the key-field tokens of `text`: what the lexical
+    scorer reads (`text_features` also looks the text up in MeSH, which these never use)."""
+    from ..similar import Features, _token_fields, _tokens
+
+    return Features(t="", s=None, p=[], st=None, pp=None, c=[], cd=True, im=[], iv={},
+                    **_token_fields(_tokens(text)))
 
 
 # --- the searcher and the vector index, shared per store --------------------------------
@@ -245,17 +262,42 @@ def vector_index(store):
 
 
 # --- running the sources ------------------------------------------------------------------
+DOC_CACHE = 200_000  # NCT ids kept per index snapshot, by document address
+_DOCS: dict[int, tuple[object, dict[tuple[int, int], str]]] = {}
+
+
 def _run(searcher: Searcher, filters: Filters, depth: int, **kw) -> list[tuple[str, float]]:
-    """(NCT id, BM25 score) of a source's hits, best first. The searcher compiles the query
-    and its filters; only the ids are read back (a Hit's display data would cost a JSON
-    decode per hit, and a source reads hundreds)."""
+    """(NCT id, BM25 score) of a source's hits, best first, ties in NCT order. The searcher
+    compiles the query and its filters; only the ids are read back, and each document's id
+    once per index snapshot (reading it from the document store cost a third of a source's
+    time)."""
     req = filters.request(limit=depth, **kw)
     if not 1 <= depth <= 1000:
         raise FilterError("limit", ["1..1000"], depth)
     _, query = searcher.build_query(req)
-    index = searcher.index.index.searcher()
-    hits = index.search(query, depth, count=False).hits
-    return [(index.doc(addr).get_first("nct"), float(score)) for score, addr in hits]
+    index, ids = _snapshot(searcher)
+    out = []
+    for score, addr in index.search(query, depth, count=False).hits:
+        key = (addr.segment_ord, addr.doc)
+        nct = ids.get(key)
+        if nct is None:
+            nct = ids[key] = index.doc(addr).get_first("nct")
+        out.append((nct, float(score)))
+    # equal scores (a phrase in a short field scores alike in many trials) in NCT order:
+    # the index's own order of ties depends on how its segments happened to be written
+    out.sort(key=lambda hit: (-hit[1], hit[0]))
+    return out
+
+
+def _snapshot(searcher: Searcher) -> tuple[object, dict[tuple[int, int], str]]:
+    """The searcher's current index snapshot and the NCT ids read from it so far: an address
+    names the same document for as long as the snapshot lives (a reload makes a new one)."""
+    current = searcher._searcher
+    with _LOCK:
+        got = _DOCS.get(id(searcher))
+        if got is None or got[0] is not current or len(got[1]) > DOC_CACHE:
+            got = _DOCS[id(searcher)] = (current, {})
+        return got
 
 
 def _lexical_sources(searcher: Searcher, q: Queries, filters: Filters, least: int) -> dict[str, Future]:
@@ -271,6 +313,7 @@ def _lexical_sources(searcher: Searcher, q: Queries, filters: Filters, least: in
     if q.note:
         run("note", query=q.note)
         run("brief", query=" OR ".join(f"{f}:({q.note})" for f in ("title", "summary")), expand_mesh=False)
+        run("elig", query=f"elig:({q.note})", expand_mesh=False)
     diseases = [n for n, w in q.cond if w >= 1.0] or [n for n, _ in q.cond]
     names = [n for n in map(_quote, diseases) if n]
     if names:
@@ -296,25 +339,52 @@ def _nearest(idx, text: str, depth: int) -> tuple[list[tuple[int, float]], np.nd
     return idx.knn(vec, depth), vec
 
 
-def _knn(idx, searcher: Searcher, got: list[tuple[int, float]], filters: Filters) -> tuple[list, dict]:
-    """The neighbours that pass the filters, nearest first, and their features (NCT id ->
-    Features): age and sex from those features, the rest through the search index."""
+POPULATION_CACHE = 500_000  # rows whose (NCT id, ages, sex) are kept per vector index
+_POPULATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def populations(idx, rows: list[int]) -> dict[int, tuple[str, float, float, str | None]]:
+    """row -> (NCT id, lowest age, highest age, sex) from the vector index, decoded once per
+    process: the kNN source filters a few hundred neighbours by age and sex in every match,
+    and decoding their features was a tenth of a match's time. Only these atoms are kept
+    (tuples of them cost the garbage collector nothing; whole Features would, at every full
+    collection). Rows are written once (an update adds a row); a rebuilt index is a new
+    object."""
+    with _LOCK:
+        cache = _POPULATIONS.get(idx)
+        if cache is None:
+            cache = _POPULATIONS[idx] = {}
+        out = {r: cache[r] for r in rows if r in cache}
+    missing = [r for r in rows if r not in out]
+    if missing:
+        got = {r: (nct, float(f.ag[0]), float(f.ag[1]), f.sx) for r, (nct, f) in idx.features(missing).items()}
+        with _LOCK:
+            if len(cache) + len(got) > POPULATION_CACHE:
+                cache.clear()
+            cache.update(got)
+        out.update(got)
+    return out
+
+
+def _knn(idx, searcher: Searcher, got: list[tuple[int, float]], filters: Filters) -> list[tuple[str, float]]:
+    """The neighbours that pass the filters, nearest first: age and sex from the vector
+    index, the rest through the search index."""
     if not got:
-        return [], {}
-    feats = idx.features([r for r, _ in got])
-    by_nct = {nct: f for nct, f in feats.values()}
-    ranked = [(feats[r][0], s) for r, s in got if r in feats and _admits(filters, feats[r][1])]
+        return []
+    pops = populations(idx, [r for r, _ in got])
+    ranked = [(pops[r][0], s) for r, s in got if r in pops and _admits(filters, pops[r])]
     if (filters.healthy or filters.open_only or filters.near or filters.ids) and ranked:
         keep = {n for n, _ in _run(searcher, _with_ids(filters, [n for n, _ in ranked]), len(ranked))}
         ranked = [(n, s) for n, s in ranked if n in keep]
-    return ranked, by_nct
+    return ranked
 
 
-def _admits(filters: Filters, f) -> bool:
-    """The age and sex filters on a study's Features (ages in years, open bounds 0 / 120)."""
-    if filters.age is not None and not f.ag[0] <= filters.age <= f.ag[1]:
+def _admits(filters: Filters, pop: tuple[str, float, float, str | None]) -> bool:
+    """The age and sex filters on a study's population (ages in years, open bounds 0 / 120)."""
+    _, low, high, sex = pop
+    if filters.age is not None and not low <= filters.age <= high:
         return False
-    return not (filters.sex and f.sx in ("FEMALE", "MALE") and f.sx != filters.sex.upper())
+    return not (filters.sex and sex in ("FEMALE", "MALE") and sex != filters.sex.upper())
 
 
 def _with_ids(filters: Filters, ids: list[str]) -> Filters:
@@ -340,7 +410,8 @@ def candidates(store, text: str, facts, filters: Filters | None = None, depth: i
     # searches hold
     nearest, vec = _nearest(idx, text, max(least, SOURCE_DEPTH["knn"]))
     pending = _lexical_sources(searcher, q, filters, least)
-    knn, known = _knn(idx, searcher, nearest, filters)
+    knn = _knn(idx, searcher, nearest, filters)
+    known: dict = {}
     lists = {source: f.result() for source, f in pending.items()}
     if knn:
         lists["knn"] = knn
@@ -352,8 +423,8 @@ def candidates(store, text: str, facts, filters: Filters | None = None, depth: i
         _attach_features(idx, ordered[:PRF_TOP], vec, known)
         q.feedback = feedback_conditions(ordered[:PRF_TOP])
         if q.feedback:
-            names = " OR ".join(_quote(n) for n in q.feedback)
-            _fuse(by_id, "prf", _run(searcher, filters, max(least, SOURCE_DEPTH["prf"]), fields={"cond": names}),
+            names = " OR ".join(f"{f}:{_quote(n)}" for n in q.feedback for f in ("cond", "title"))
+            _fuse(by_id, "prf", _run(searcher, filters, max(least, SOURCE_DEPTH["prf"]), query=names),
                   weights)
             ordered = sorted(by_id.values(), key=lambda c: (-c.fused, c.nct_id))
         ordered = ordered[:depth]
@@ -363,10 +434,11 @@ def candidates(store, text: str, facts, filters: Filters | None = None, depth: i
 
 def _fuse(by_id: dict[str, Candidate], source: str, ranked: list[tuple[str, float]], weights: dict) -> None:
     w = weights.get(source, 0.0)
+    get = by_id.get
     for rank, (nct, score) in enumerate(ranked, 1):
-        c = by_id.get(nct)
+        c = get(nct)
         if c is None:
-            c = by_id[nct] = Candidate(nct)
+            c = by_id[nct] = Candidate(nct, {}, {})
         c.ranks[source] = rank
         c.scores[source] = score
         c.fused += w / (RRF_K + rank)
