@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from datetime import date
 
 from . import rank as _rank
 from .retrieve import Candidate, Filters, Queries, candidates, vector_index
@@ -252,16 +253,19 @@ _SOURCE_LABEL = {"note": "the note's words", "brief": "title and summary", "elig
 
 def _trial(c: Candidate, record: dict | None, score: float, assessment) -> Trial:
     from ..record import RecordError, display_title, validate
+    from ..trust import effective_status
 
     found = [_SOURCE_LABEL[s] for s in sorted(c.ranks, key=lambda s: c.ranks[s]) if s in _SOURCE_LABEL]
     if record is None:
         f = c.features
-        return Trial(c.nct_id, f.t, f.s, list(f.p), score, assessment, found)
+        # the status as search shows it: "Unknown status" once the registry's rule turns it
+        stale = f.cu > 0 and int(date.today().strftime("%Y%m%d")) >= f.cu
+        return Trial(c.nct_id, f.t, "UNKNOWN" if stale else f.s, list(f.p), score, assessment, found)
     p = record.get("protocolSection") or {}
     try:
         title = display_title(validate(record))
     except RecordError:
         title = (p.get("identificationModule") or {}).get("briefTitle") or c.nct_id
-    status = (p.get("statusModule") or {}).get("overallStatus")
+    status = effective_status(record).status
     phases = [x for x in (p.get("designModule") or {}).get("phases") or [] if x != "NA"]
     return Trial(c.nct_id, title, status, list(phases), score, assessment, found)

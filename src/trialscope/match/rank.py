@@ -61,7 +61,7 @@ def patient_of(queries: Queries, text: str, lexical) -> Patient:
 def condition_weights(conds: list[tuple[str, float]]) -> dict[str, float]:
     """Each condition at its weight, its MeSH ancestors at the See-also weighting (0.12 per
     tree level, at most 0.6) times that: what a trial's condition terms are compared with."""
-    from ..similar import COND_ANCESTOR_MAX, COND_ANCESTOR_STEP, _weighted_cached
+    from ..index.features import COND_ANCESTOR_MAX, COND_ANCESTOR_STEP, _weighted_cached
 
     out: dict[str, float] = {}
     for name, w in conds:

@@ -225,7 +225,7 @@ def make_queries(text: str, facts, lexical) -> Queries:
 def token_features(text: str):
     """`similar.Features` holding only the key-field tokens of `text`: what the lexical
     scorer reads (`text_features` also looks the text up in MeSH, which these never use)."""
-    from ..similar import Features, _token_fields, _tokens
+    from ..index.features import Features, _token_fields, _tokens
 
     return Features(t="", s=None, p=[], st=None, pp=None, c=[], cd=True, im=[], iv={},
                     **_token_fields(_tokens(text)))
