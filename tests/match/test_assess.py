@@ -276,3 +276,33 @@ def test_a_trial_of_the_drug_the_patient_progressed_on_is_not_likely_eligible():
     # a patient who never had it is not flagged
     a = assess(criteria, extract_facts("A 60-year-old man with advanced hepatocellular carcinoma."), record)
     assert a.features["tests_prior_drug"] == 0.0
+
+
+SORAFENIB = "A 60-year-old man with advanced hepatocellular carcinoma who progressed on sorafenib."
+
+
+@pytest.mark.parametrize("criterion", [
+    "Has an active autoimmune disease that has required systemic treatment in the past 2 years",
+    "Has an active infection requiring systemic therapy",
+    "Previous receipt of TROP2-targeted therapy",
+])
+def test_the_patients_own_therapy_does_not_meet_another_conditions_or_targets_therapy(criterion):
+    """The treatment of an autoimmune disease or an infection, or a therapy aimed at another
+    target, is not met by the patient's sorafenib: unknown, never a decisive exclusion."""
+    r = _one(criterion, SORAFENIB, "exclusion")
+    assert r.status == UNKNOWN, r.reason
+    assert not r.decisive
+
+
+def test_a_therapy_the_criterion_names_still_meets_it():
+    assert _one("Prior sorafenib-targeted therapy or other VEGFR-targeted therapy", SORAFENIB, "exclusion").status == MET
+    assert _one("Prior systemic therapy", SORAFENIB, "exclusion").status == MET
+    assert _one("Prior targeted therapy", SORAFENIB, "exclusion").status == MET
+
+
+def test_a_lead_in_leaves_the_decision_to_its_items():
+    text = ("Exclusion Criteria:\n* Have received the following prior systemic antitumor therapy:\n"
+            "  * EGFR tyrosine kinase inhibitors\n  * Anti-PD-1 antibodies")
+    a = assess(parse_criteria(text), extract_facts(SORAFENIB))
+    parent = next(r for r in a.criteria if r.section == "exclusion")
+    assert parent.children and parent.status != MET, parent.reason

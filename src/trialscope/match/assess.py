@@ -495,6 +495,19 @@ def _therapy(fact: Therapy, p: _Patient) -> _Verdict:
     return _Verdict(None, f"{' '.join(fact.names) or fact.category} not mentioned")
 
 
+# "TROP2-targeted", "EGFR targeted", "targeting HER2": a therapy aimed at one target, which a
+# targeted drug of the patient's meets only when the criterion names it
+_SPECIFIC_TARGET = re.compile(r"\b(?!molecular(?:ly)?\b)[a-z0-9]+-targeted\b|\btargeting\s+(?!therap)[a-z0-9]")
+
+
+def _named_target(v: _Verdict, low: str, p: _Patient) -> _Verdict:
+    """A targeted-therapy verdict as it stands, unless the criterion aims at a target the
+    patient's drugs are not named for: then unknown (which target a drug hits is not read)."""
+    if not _SPECIFIC_TARGET.search(low) or any(t.name.lower() in low for t in p.treatments):
+        return v
+    return _Verdict(None, "a therapy of one target: is it the patient's?", v.evidence)
+
+
 def _reproductive(fact: Reproductive, p: _Patient) -> _Verdict:
     if fact.state == "contraception":
         return _Verdict(None, "commitment at enrolment")
@@ -598,6 +611,8 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
         if isinstance(f, Reproductive) and f.state == "contraception" and len(criterion.facts) > 1:
             continue
         v = _fact(f, p, section, targets)
+        if isinstance(f, Therapy) and f.category == "targeted" and v.value is not None:
+            v = _named_target(v, criterion.text.lower(), p)
         if isinstance(f, Reproductive) and not f.negated and section != "exclusion" and v.value is not None:
             if screening is None:
                 screening = _SCREENING.search(criterion.text.lower()) is not None
@@ -613,6 +628,10 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
         values = [v.value for v in verdicts]
         if section == "exclusion" and kind in _QUALIFIER_KINDS and len(by_kind) > 1:
             # "Men with an abnormal prostate exam": the sex (or age) says whom the rest is about
+            qualifiers.append(_combine_all(values))
+        elif section == "exclusion" and kind == "therapy" and _treats_another_condition(criterion, p, targets):
+            # "an autoimmune disease that required systemic treatment": the treatment is the
+            # condition's, so the patient's own therapy does not meet it alone
             qualifiers.append(_combine_all(values))
         elif section == "exclusion":
             parts.append(_combine_any(values))
@@ -638,9 +657,31 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
     return value, reason, evidence
 
 
+def _treats_another_condition(criterion: Criterion, p: _Patient, targets: frozenset[str]) -> bool:
+    """Whether the criterion's unnamed treatment ("systemic therapy") is that of a condition
+    it names which is neither the patient's disease nor the trial's ("therapy for HCC" is)."""
+    therapies = [f for f in criterion.facts if isinstance(f, Therapy)]
+    conditions = [set(f.mesh) for f in criterion.facts if isinstance(f, Condition) and f.mesh]
+    if not conditions or not therapies or not p.present or any(f.category != "any" for f in therapies):
+        return False  # (a patient of no stated disease: the treatment may well be for this one)
+    for names in conditions:
+        if names & targets:
+            return False
+        for _, pnames in p.present:
+            s = _strength(names, pnames)
+            if s == 1.0 or (s >= 0.9 and pnames & targets):
+                return False
+    return True
+
+
+_LEADS_IN = re.compile(r":\s*$|\bthe following\b|\bany of\b", re.IGNORECASE)
+
+
 def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset[str]) -> CriterionResult:
     own, reason, evidence = _statement(c, p, section, targets)
     children = [_judge_criterion(ch, section, p, targets) for ch in c.children]
+    if children and _LEADS_IN.search(c.text):
+        own, reason, evidence = None, "", []  # "received the following therapies:": the items say which
     value = own
     if children:
         kid_values = [{MET: True, NOT_MET: False}.get(ch.status) for ch in children]
