@@ -284,6 +284,8 @@ SORAFENIB = "A 60-year-old man with advanced hepatocellular carcinoma who progre
 @pytest.mark.parametrize("criterion", [
     "Has an active autoimmune disease that has required systemic treatment in the past 2 years",
     "Has an active infection requiring systemic therapy",
+    "Has an active autoimmune disease that has required systemic treatment in the past 2 years (i.e. with use "
+    "of disease modifying agents, corticosteroids or immunosuppressive drugs)",
     "Previous receipt of TROP2-targeted therapy",
 ])
 def test_the_patients_own_therapy_does_not_meet_another_conditions_or_targets_therapy(criterion):

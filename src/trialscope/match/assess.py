@@ -571,6 +571,7 @@ def _fact(fact, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
 # -- criteria --------------------------------------------------------------------------
 
 _AND_KINDS = ("age", "sex", "performance", "lab")
+_OTHERS_TREATMENT = "treatment of the condition named"  # a by-kind key of _statement
 _QUALIFIER_KINDS = ("age", "sex")
 _COMMITMENT_KINDS = ("consent",)
 
@@ -604,6 +605,7 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
         return None, "", []
     by_kind: dict[str, list[_Verdict]] = {}
     screening: bool | None = None
+    others: bool | None = None
     for f in criterion.facts:
         kind = FACT_KIND[type(f)]
         if kind == "grade" or (isinstance(f, Stage) and f.system == "grade"):
@@ -619,6 +621,12 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
             if screening:  # "women of childbearing potential: a negative pregnancy test" asks "not pregnant"
                 v.value = not v.value
                 v.reason = ("not: " if v.value is False else "") + v.reason
+        if section == "exclusion" and isinstance(f, Therapy) and f.category == "any" and others is None:
+            others = _treats_another_condition(criterion, p, targets)
+        if others and isinstance(f, Therapy) and f.category == "any":
+            # "an autoimmune disease that required systemic treatment": the treatment is the
+            # condition's, so the patient's own therapy does not meet it alone
+            kind = _OTHERS_TREATMENT
         by_kind.setdefault(kind, []).append(v)
     if not by_kind:
         return None, "", []
@@ -629,9 +637,7 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
         if section == "exclusion" and kind in _QUALIFIER_KINDS and len(by_kind) > 1:
             # "Men with an abnormal prostate exam": the sex (or age) says whom the rest is about
             qualifiers.append(_combine_all(values))
-        elif section == "exclusion" and kind == "therapy" and _treats_another_condition(criterion, p, targets):
-            # "an autoimmune disease that required systemic treatment": the treatment is the
-            # condition's, so the patient's own therapy does not meet it alone
+        elif kind == _OTHERS_TREATMENT:
             qualifiers.append(_combine_all(values))
         elif section == "exclusion":
             parts.append(_combine_any(values))
@@ -660,9 +666,8 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
 def _treats_another_condition(criterion: Criterion, p: _Patient, targets: frozenset[str]) -> bool:
     """Whether the criterion's unnamed treatment ("systemic therapy") is that of a condition
     it names which is neither the patient's disease nor the trial's ("therapy for HCC" is)."""
-    therapies = [f for f in criterion.facts if isinstance(f, Therapy)]
     conditions = [set(f.mesh) for f in criterion.facts if isinstance(f, Condition) and f.mesh]
-    if not conditions or not therapies or not p.present or any(f.category != "any" for f in therapies):
+    if not conditions or not p.present:
         return False  # (a patient of no stated disease: the treatment may well be for this one)
     for names in conditions:
         if names & targets:
