@@ -308,3 +308,12 @@ def test_a_lead_in_leaves_the_decision_to_its_items():
     a = assess(parse_criteria(text), extract_facts(SORAFENIB))
     parent = next(r for r in a.criteria if r.section == "exclusion")
     assert parent.children and parent.status != MET, parent.reason
+
+
+def test_both_of_the_following_needs_both_items_whatever_or_the_lead_in_holds():
+    text = ("Inclusion Criteria:\n* Histologically or cytologically documented HCC with both of the following:\n"
+            "  1. Age 18 years or older\n  2. Platelets ≥ 100 x10^9/L")
+    a = assess(parse_criteria(text), extract_facts("A 60-year-old man with HCC. Platelets 50 x10^9/L."))
+    parent = next(r for r in a.criteria if r.section == "inclusion")
+    assert [ch.status for ch in parent.children] == [MET, NOT_MET]
+    assert parent.status == NOT_MET and parent.decisive

@@ -679,6 +679,7 @@ def _treats_another_condition(criterion: Criterion, p: _Patient, targets: frozen
     return True
 
 
+_ALL_OF = re.compile(r"\b(?:both|all|each)\s+(?:of\s+)?the\s+following\b")  # beats an "or" elsewhere
 _LEADS_IN = re.compile(r":\s*$|\bthe following\b|\bany of\b", re.IGNORECASE)
 
 
@@ -691,7 +692,8 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
     if children:
         kid_values = [{MET: True, NOT_MET: False}.get(ch.status) for ch in children]
         low = c.text.lower()
-        any_of = section == "exclusion" or any(w in low for w in ("one of", "any of", "either", " or "))
+        any_of = section == "exclusion" or (_ALL_OF.search(low) is None
+                                             and any(w in low for w in ("one of", "any of", "either", " or ")))
         kids = _combine_any(kid_values) if any_of else _combine_all(kid_values)
         if own is None:
             value = kids
