@@ -50,12 +50,13 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from stats import paired_ci  # noqa: E402  (after the path it is found on)
+
 SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "out"
 EVAL = SHARED / "eval"
@@ -140,15 +141,6 @@ def summarise(per_topic: dict[str, dict[str, float]]) -> dict:
     out["topics"] = len(per_topic)
     return out
 
-
-def paired_ci(a: list[float], b: list[float], rounds: int = 2000) -> list[float]:
-    """95% paired-bootstrap interval of mean(a - b) over topics (seeded)."""
-    d = np.asarray(a) - np.asarray(b)
-    if not len(d):
-        return [0.0, 0.0]
-    idx = np.random.default_rng(0).integers(0, len(d), size=(rounds, len(d)))
-    means = d[idx].mean(axis=1)
-    return [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)]
 
 
 # --- baselines -------------------------------------------------------------------------------

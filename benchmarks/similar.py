@@ -56,6 +56,8 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from stats import paired_ci  # noqa: E402  (after the path it is found on)
+
 SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "benchmarks" / "out"
 KEYS = ["emb", "lex", "cond", "intr", "phase", "type", "purpose", "pop", "current", "era"]
@@ -233,20 +235,11 @@ def evaluate(targets: list[Target], weights: dict[str, float], systems=("bm25_ml
             f, b, e = (out[half][x]["NDCG@10"] for x in ("fused", "bm25_mlt", "embeddings"))
             out[half]["margin_NDCG@10"] = {
                 "fused_minus_bm25": round(f - b, 4),
-                "fused_minus_bm25_95ci": _paired_ci(res["fused:n"], res["bm25_mlt:n"]),
+                "fused_minus_bm25_95ci": paired_ci(res["fused:n"], res["bm25_mlt:n"]),
                 "fused_minus_embeddings": round(f - e, 4),
-                "fused_minus_embeddings_95ci": _paired_ci(res["fused:n"], res["embeddings:n"])}
+                "fused_minus_embeddings_95ci": paired_ci(res["fused:n"], res["embeddings:n"])}
     return out
 
-
-def _paired_ci(a: list[float], b: list[float], rounds: int = 2000) -> list[float]:
-    """95% paired-bootstrap interval of mean(a - b) over targets (seeded: reproducible)."""
-    d = np.asarray(a) - np.asarray(b)
-    if not len(d):
-        return [0.0, 0.0]
-    idx = np.random.default_rng(0).integers(0, len(d), size=(rounds, len(d)))
-    means = d[idx].mean(axis=1)
-    return [round(float(np.percentile(means, 2.5)), 4), round(float(np.percentile(means, 97.5)), 4)]
 
 
 def prepare(store, idx, bm25: BM25, records_by_nct: dict, tnccts: list[str], gain_of, ideal_of) -> list[Target]:

@@ -16,18 +16,18 @@ that replaced the row meanwhile always wins; `warm(store)` types every row up fr
 
 from __future__ import annotations
 
-import fcntl
 import multiprocessing
 import os
 import sqlite3
 import threading
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import orjson
 
 from ..criteria import FORMAT, Criteria, criteria_of, decode, encode, read_record, type_criteria
 from ..store import derived_dir
+from .folders import locked, meta, set_meta
 
 BATCH = 1000
 POOL_OVER = 2000  # changed studies above which parsing runs in a process pool
@@ -53,22 +53,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _meta(db: sqlite3.Connection, key: str, default=None):
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    return row[0] if row else default
-
-
-@contextmanager
-def _locked(folder: Path):
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _wipe(folder: Path) -> None:
     for name in ("criteria.sqlite", "criteria.sqlite-wal", "criteria.sqlite-shm"):
         (folder / name).unlink(missing_ok=True)
@@ -81,9 +65,9 @@ def seq(store) -> int:
         return 0
     db = _connect(path)
     try:
-        if _meta(db, "format") != str(FORMAT):
+        if meta(db, "format") != str(FORMAT):
             return 0
-        return int(_meta(db, "seq", 0))
+        return int(meta(db, "seq", 0))
     finally:
         db.close()
 
@@ -96,7 +80,7 @@ def _parse_batch(rows: list[tuple[str, int, bytes]]) -> list[tuple[str, int, byt
 def _open_current(folder: Path) -> sqlite3.Connection:
     """The file, wiped first when another FORMAT of the parser wrote it (lock held)."""
     db = _connect(folder / "criteria.sqlite")
-    if _meta(db, "format") not in (None, str(FORMAT)):
+    if meta(db, "format") not in (None, str(FORMAT)):
         db.close()
         _wipe(folder)
         db = _connect(folder / "criteria.sqlite")
@@ -106,8 +90,8 @@ def _open_current(folder: Path) -> sqlite3.Connection:
 def _write(db: sqlite3.Connection, rows: list[tuple[str, int, bytes]], seq: int) -> None:
     """Rows (nct, seq, data) and the seq they bring the file to, in one transaction."""
     db.executemany("INSERT OR REPLACE INTO criteria (nct, seq, data) VALUES (?, ?, ?)", rows)
-    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (str(seq),))
-    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?)", (str(FORMAT),))
+    set_meta(db, "seq", seq)
+    set_meta(db, "format", FORMAT)
     db.commit()
 
 
@@ -120,7 +104,7 @@ def catch_up(store, progress=None, workers: int | None = None) -> int:
     and the file written by this process alone.
     """
     folder = index_dir(store)
-    with _locked(folder):
+    with locked(folder):
         db = _open_current(folder)
         try:
             return _catch_up(store, db, progress, workers)
@@ -129,7 +113,7 @@ def catch_up(store, progress=None, workers: int | None = None) -> int:
 
 
 def _catch_up(store, db: sqlite3.Connection, progress=None, workers: int | None = None) -> int:
-    done_seq = int(_meta(db, "seq", 0))
+    done_seq = int(meta(db, "seq", 0))
     if store.max_seq() <= done_seq:
         return 0
     if workers is None:
@@ -182,7 +166,7 @@ class Stage:
 
     def begin(self, store) -> bool:
         folder = index_dir(store)
-        self._held.enter_context(_locked(folder))
+        self._held.enter_context(locked(folder))
         self._db = _open_current(folder)
         _catch_up(store, self._db)
         self._store = store
@@ -213,7 +197,7 @@ def stage() -> Stage:
 def rebuild(store, progress=None, workers: int | None = None) -> int:
     """Drop the derived criteria and parse every study again."""
     folder = index_dir(store)
-    with _locked(folder):
+    with locked(folder):
         _wipe(folder)
     return catch_up(store, progress=progress, workers=workers)
 
@@ -254,7 +238,7 @@ def get_many(store, ncts) -> dict[str, Criteria]:
         db, lock = reader
         typed: list[tuple[bytes, str, int]] = []
         with lock:
-            current = _meta(db, "format") == str(FORMAT)
+            current = meta(db, "format") == str(FORMAT)
             if current:
                 for i in range(0, len(ncts), 500):
                     chunk = ncts[i : i + 500]
@@ -297,7 +281,7 @@ def warm(store, workers: int | None = None, progress=None) -> int:
     catch_up(store)
     workers = workers or os.cpu_count() or 1
     done = 0
-    with _locked(folder):
+    with locked(folder):
         db = _connect(folder / "criteria.sqlite")
         pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
         try:

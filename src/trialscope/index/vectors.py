@@ -17,20 +17,19 @@ dead rows). `rebuild(store)` starts over and compacts. Readers reopen the files 
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import sys
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import orjson
 
 from ..store import derived_dir
+from .folders import locked, meta, set_meta
 
 HNSW_THRESHOLD = 50_000
 HNSW_M = 32
@@ -61,26 +60,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _meta(db: sqlite3.Connection, key: str, default=None):
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    return row[0] if row else default
-
-
-def _set_meta(db: sqlite3.Connection, key: str, value) -> None:
-    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(value)))
-
-
-@contextmanager
-def _locked(folder: Path):
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _save_npy(path: Path, array: np.ndarray) -> None:
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, array)
@@ -103,12 +82,12 @@ class _Writer:
     def __init__(self, store, enc):
         self.enc = enc
         self.folder = index_dir(store)
-        self._lock = _locked(self.folder)
+        self._lock = locked(self.folder)
         self._lock.__enter__()
         try:
             db = _connect(self.folder / "rows.sqlite")
-            built_with = _meta(db, "encoder")
-            if built_with is not None and (built_with != enc.fingerprint or _meta(db, "format") != str(FORMAT)):
+            built_with = meta(db, "encoder")
+            if built_with is not None and (built_with != enc.fingerprint or meta(db, "format") != str(FORMAT)):
                 db.close()
                 _wipe(self.folder)
                 db = _connect(self.folder / "rows.sqlite")
@@ -116,7 +95,7 @@ class _Writer:
             self._lock.__exit__(None, None, None)
             raise
         self.db = db
-        self.seq = int(_meta(db, "seq", 0))
+        self.seq = int(meta(db, "seq", 0))
         self.vec_path = self.folder / "vectors.npy"
         self.old = np.load(self.vec_path) if self.vec_path.exists() else np.zeros((0, enc.dim), np.float16)
         self.next_row = self.old.shape[0]
@@ -159,7 +138,7 @@ class _Writer:
         _update_hnsw(self.folder, allv, self.old.shape[0])
         for key, value in (("seq", seq), ("encoder", self.enc.fingerprint), ("format", FORMAT),
                            ("dim", self.enc.dim)):
-            _set_meta(self.db, key, value)
+            set_meta(self.db, key, value)
         self.db.commit()
         (self.folder / "meta.json").write_bytes(orjson.dumps(
             {"seq": seq, "rows": int(allv.shape[0]), "encoder": self.enc.fingerprint, "at": time.time()}))
@@ -270,7 +249,7 @@ def write_bulk(url: str, ncts: list[str], vectors: np.ndarray, features: list[by
     `features` are `encode_features` bytes, `df` the key-token document frequencies.
     """
     folder = index_dir(url)
-    with _locked(folder):
+    with locked(folder):
         _wipe(folder)
         db = _connect(folder / "rows.sqlite")
         try:
@@ -283,7 +262,7 @@ def write_bulk(url: str, ncts: list[str], vectors: np.ndarray, features: list[by
             _update_hnsw(folder, allv, 0)
             for key, value in (("seq", seq), ("encoder", encoder_fingerprint), ("format", FORMAT),
                                ("dim", allv.shape[1])):
-                _set_meta(db, key, value)
+                set_meta(db, key, value)
             db.commit()
             (folder / "meta.json").write_bytes(orjson.dumps(
                 {"seq": seq, "rows": int(allv.shape[0]), "encoder": encoder_fingerprint, "at": time.time()}))
@@ -325,7 +304,7 @@ def _wipe(folder: Path) -> None:
 def rebuild(store, encoder=None, progress: bool = False) -> int:
     """Drop the vector index and build it again from the whole store (compacts dead rows)."""
     folder = index_dir(store)
-    with _locked(folder):
+    with locked(folder):
         _wipe(folder)
     _CACHE.pop(str(folder), None)
     return catch_up(store, encoder=encoder, progress=progress)
@@ -348,8 +327,8 @@ class VectorIndex:
         vec_path = folder / "vectors.npy"
         self.vectors = np.load(vec_path) if vec_path.exists() else np.zeros((0, 1), np.float16)
         self.rows = self.vectors.shape[0]
-        self.encoder = _meta(self.db, "encoder")
-        self.format = _meta(self.db, "format")
+        self.encoder = meta(self.db, "encoder")
+        self.format = meta(self.db, "format")
         self.live = np.zeros(self.rows, dtype=bool)
         live_rows = np.fromiter((r for (r,) in self.db.execute("SELECT row FROM rows WHERE live = 1")), dtype=np.int64)
         live_rows = live_rows[live_rows < self.rows]
