@@ -84,3 +84,16 @@ def store_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "store.db")
     return request.getfixturevalue("pg_server").create_database()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A real chromium for the module's browser tests."""
+    from playwright import sync_api
+
+    from tests.browser import ARGS, CHROMIUM
+
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()

@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from tests.hostile.records import serve_records, with_text_everywhere
-from tests.web.test_browser import ARGS, CHROMIUM
 
 PAYLOADS = {
     "NCT09999921": "<script>alert('s')</script>",
@@ -28,15 +27,6 @@ def xss_server(tmp_path_factory):
     with serve_records(tmp_path_factory.mktemp("xss"), records) as base:
         yield base
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright import sync_api
-
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _pages(base: str) -> list[str]:

@@ -7,21 +7,9 @@ from __future__ import annotations
 import os
 import shutil
 
-import pytest
-
-from tests.web.test_browser import ARGS, CHROMIUM, DOCS
+from tests.browser import DOCS
 
 from .conftest import HCC, HCC_NOTE
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright import sync_api
-
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _errors(page) -> list[str]:

@@ -4,24 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
-import pytest
-
-CHROMIUM = os.environ.get("TRIALSCOPE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-        "--disable-component-update", "--disable-sync"]
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright import sync_api
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+from tests.browser import DOCS
 
 
 def test_search_facet_record_see_also(server, browser, artifacts):

@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
+from tests.browser import DOCS
 from tests.history.conftest import STATUS_AND_ENROLLMENT, SWITCHED, pairs_db  # noqa: F401 (fixture)
 from tests.servers import running_server
-from tests.web.test_browser import DOCS, browser  # noqa: F401 (the browser fixture)
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,7 @@ import shutil
 
 import pytest
 
-from .test_browser import ARGS, CHROMIUM, DOCS
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright import sync_api
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+from tests.browser import DOCS
 
 
 def _errors(page) -> list[str]:

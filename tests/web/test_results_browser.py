@@ -8,17 +8,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from playwright import sync_api
 
-from tests.servers import running_server  # noqa: E402
+from tests.browser import ARGS, CHROMIUM, DOCS
+from tests.servers import running_server
 
-CHROMIUM = os.environ.get("TRIALSCOPE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
 STUDY = "NCT00777179"  # v2 JSON, 2 arms, median PFS/OS with CIs, 20 serious + 42 other AEs
-DOCS_SHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "results.png"
+DOCS_SHOT = DOCS / "results.png"
 
 
 
