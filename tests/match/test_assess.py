@@ -388,6 +388,8 @@ def test_a_womans_reproductive_criterion_does_not_fail_a_man():
     ("Patient with less than or equal to 5 days from symptom onset", "A 38-year-old man", UNKNOWN),
     ("No more than 10 days from the onset of COVID-19 symptoms", COVID, MET),  # a bound, no negation
     ("Testosterone ≤ 4 ng/mL", "A 19-year-old man, serum testosterone 65 ng/dL", MET),  # 0.65 ng/mL
+    ("Child-Pugh score of 7 or less", "Child-Pugh A cirrhosis", MET),  # a bound, not the score 7
+    ("Child-Pugh score of 7 or less", "Child-Pugh C cirrhosis", NOT_MET),
     ("Men using topical testosterone products must wash out for at least 7 days",
      "A 19-year-old man, serum testosterone 65 ng/dL", UNKNOWN),  # 7 days is no testosterone level
 ])

@@ -488,6 +488,10 @@ def _stage_values(vals: str) -> list[str]:
     return out
 
 
+_STAGE_POST = re.compile(r"\s*(?:or\s+(?:higher|greater|above|more|later|worse|less|lower|fewer|below|better|"
+                         r"earlier)|and\s+(?:above|below))\b")
+
+
 def _bounded_stage(system: str, comp: str | None, post: str | None, vals: list[str], s: int, e: int) -> Stage:
     op = comparator(comp) if comp else ""
     post = (post or "").strip()
@@ -518,7 +522,9 @@ def stages(low: str) -> list[Stage]:
             continue
         if system == "Child" and not re.search(r"child", m.group("sys")):
             continue
-        out.append(_bounded_stage(system, m.group("comp"), None, vals, m.start(), m.end()))
+        post = _STAGE_POST.match(low, m.end())  # "Child-Pugh score of 7 or less"
+        out.append(_bounded_stage(system, m.group("comp"), post.group(0) if post else None, vals, m.start(),
+                                  post.end() if post else m.end()))
         taken.append(m.span())
     for m in _STAGE_RE.finditer(low):
         if any(s <= m.start() < e for s, e in taken):

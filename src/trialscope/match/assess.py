@@ -59,6 +59,17 @@ MET, NOT_MET, UNKNOWN = "met", "not_met", "unknown"
 EXCLUDED, POSSIBLY, LIKELY = "excluded", "possibly eligible", "likely eligible"
 
 
+def by_verdict(trials: list) -> tuple[list, list]:
+    """How results are shown to a patient: the trials they may join ("likely" or "possibly
+    eligible") first, then those a criterion excludes them from, each group in the given
+    (rank) order. The ranked order itself (the API's) keeps excluded trials in place: TREC
+    counts them as half-relevant, and a trial for the patient's disease is worth reading
+    even when a rule-read criterion seems to rule them out. `trials` are anything with a
+    `verdict`."""
+    may_join = [t for t in trials if t.verdict != EXCLUDED]
+    return may_join, [t for t in trials if t.verdict == EXCLUDED]
+
+
 class Evidence(msgspec.Struct, frozen=True, gc=False):
     """Words of the note (`start`, `end` offsets; -1 for a given fact) and what they say."""
 
