@@ -328,6 +328,8 @@ COVID = "A 38-year-old man with COVID-19, fever and cough."
     ("Receipt of a SARS-CoV-2 vaccine any time before the study", COVID),  # what a vaccine is for
     ("Use of anti-obesity drugs within the past 3 months", "A 50-year-old obese woman."),
     ("Uncontrolled cancer-related pain", SORAFENIB),  # cancer says what the pain comes from
+    ("Main portal vein tumour thrombus", SORAFENIB),  # a feature of the tumour, which the rules do not read
+    ("Tumor invasion of the main bile duct", SORAFENIB),
     ("Close contact with a person with active tuberculosis", "A 40-year-old man with tuberculosis."),
 ])
 def test_a_condition_named_for_a_test_a_treatment_or_someone_else_does_not_exclude(criterion, note):
@@ -388,6 +390,8 @@ def test_a_womans_reproductive_criterion_does_not_fail_a_man():
     ("Patient with less than or equal to 5 days from symptom onset", "A 38-year-old man", UNKNOWN),
     ("No more than 10 days from the onset of COVID-19 symptoms", COVID, MET),  # a bound, no negation
     ("Testosterone ≤ 4 ng/mL", "A 19-year-old man, serum testosterone 65 ng/dL", MET),  # 0.65 ng/mL
+    ("Parent or legal guardian aged 18 years or older", "A 4-year-old boy", UNKNOWN),  # the parent's age
+    ("Children aged 2 to 12 years living with their parents", "A 4-year-old boy", MET),
     ("Child-Pugh score of 7 or less", "Child-Pugh A cirrhosis", MET),  # a bound, not the score 7
     ("Child-Pugh score of 7 or less", "Child-Pugh C cirrhosis", NOT_MET),
     ("Men using topical testosterone products must wash out for at least 7 days",

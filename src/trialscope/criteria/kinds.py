@@ -199,6 +199,13 @@ def ages(text: str, low: str, group: str = "") -> list[Age]:
 _NOBODY = re.compile(r"^\W*no\s+(?:patients?|subjects?|participants?|persons?|individuals?|one|children|adults?)\b")
 
 
+# Someone beside the patient a criterion may speak of (their age, their disease).
+_OTHER_PERSON = (r"\b(?:family\s+members?|relatives?|care-?givers?|care-?takers?|partners?|spouses?|parents?|"
+                 r"guardians?|mothers?|fathers?|siblings?|brothers?|sisters?|offspring|household|surrogates?|"
+                 r"(?:legally\s+(?:authori[sz]ed|acceptable)\s+|legal\s+)representatives?)\b")
+_PERSON_GATE = re.compile(r"famil|relative|giver|taker|partner|spouse|parent|guardian|mother|father|sibling|"
+                          r"brother|sister|offspring|household|surrogate|representative")
+_PERSON_NEAR = re.compile(r"(?:" + _OTHER_PERSON + r")[^.;]*$")
 _DURATION_AFTER = re.compile(r"\s*(?:from|after|before|since|prior|following|post|of\s+(?:symptoms?|onset|illness|"
                              r"treatment|therapy|diagnosis|dosing|the\s+(?:first|last|final|study)))\b")
 
@@ -206,8 +213,11 @@ _DURATION_AFTER = re.compile(r"\s*(?:from|after|before|since|prior|following|pos
 def _age_place(low: str, start: int, end: int, has_ctx: bool, in_age_group: bool, after) -> bool:
     """An age, not a duration: near an age word or led by who it is about, and not
     after "within", "for", "history" and the like, nor before "from onset", "after the
-    final dose"."""
+    final dose"; and the patient's, not a parent's or a caregiver's ("a parent aged 18 or
+    older", "family members who are caregivers will be at least 18")."""
     if _DURATION_AFTER.match(low, end):
+        return False
+    if _PERSON_GATE.search(low) and _PERSON_NEAR.search(low[max(0, start - 80): start]):
         return False
     if in_age_group:
         return True
@@ -767,9 +777,8 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
 # reads the words just before the mention (its clause) or just after it.
 _CLAUSE_START = re.compile(r".*[.;:(]")
 _CONTEXT_BEFORE = (
-    ("other person", re.compile(r"\b(?:family\s+(?:members?|history)|relatives?|care-?givers?|partners?|spouses?|"
-                                r"parents?|mothers?|fathers?|siblings?|brothers?|sisters?|offspring|household|"
-                                r"close\s+contacts?|contacts?\s+(?:with|of)|exposure\s+to|exposed\s+to)\b")),
+    ("other person", re.compile(_OTHER_PERSON + r"|\b(?:family\s+history|close\s+contacts?|contacts?\s+(?:with|of)|"
+                                r"exposure\s+to|exposed\s+to)\b")),
     ("treatment", re.compile(r"(?:\banti-?|\b(?:treatments?|\w*therap(?:y|ies)|surgery|resection|drugs?|medications?|medicines?|agents?|"
                              r"vaccines?|vaccinations?|immuni[sz]ations?|prophylaxis|prevention)\s+(?:for|of|against)\s+"
                              r"(?:[\w-]+\s+){0,2}|\bto\s+(?:treat|prevent)\s+(?:[\w-]+\s+){0,2})$")),
@@ -780,6 +789,10 @@ _CONTEXT_AFTER = (
     ("treatment", re.compile(r"[\s-]*(?:vaccines?|vaccinations?|medications?|drugs?|treatments?|therap(?:y|ies)|"
                              r"prophylaxis)\b")),
     ("qualifier", re.compile(r"[\s-]*(?:related|associated|induced|caused|specific)\b")),
+    # a feature of it: "tumour thrombus", "tumour invasion of the bile duct", "tumour burden"
+    ("qualifier", re.compile(r"\s+(?:thromb\w*|invasion|invading|burden|compression|stenosis|obstruction|infiltration|"
+                             r"involvement|rupture|lysis|necrosis|markers?|size|volume|emboli\w*|bleeding|"
+                             r"ha?emorrhage|pain|flares?|extension|spread)\b")),
 )
 # "a negative COVID-19 test", "negative screening for", "PCR negative": a result, not a disease
 _NEGATIVE_TEST = re.compile(r"\bnegative\b[^.;]{0,40}\b(?:tests?|testing|pcr|screen\w*|swabs?|assays?|serolog\w*|"

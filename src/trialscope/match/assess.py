@@ -592,7 +592,7 @@ def _fact(fact, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
     return v
 
 
-_CONTEXT_WORDS = {"test": "a test result", "treatment": "a treatment of it", "qualifier": "what it causes",
+_CONTEXT_WORDS = {"test": "a test result", "treatment": "a treatment of it", "qualifier": "a feature or a consequence of it",
                   "other person": "another person"}
 
 
