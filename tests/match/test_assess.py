@@ -381,6 +381,7 @@ def test_a_womans_reproductive_criterion_does_not_fail_a_man():
     assert not a.decisive
     # a trial for women still excludes him
     assert _one("Women aged 18 to 65", COVID).status == NOT_MET
+    assert _one("Female patients with breast cancer who are not pregnant", COVID).status != MET
 
 
 @pytest.mark.parametrize("criterion, note, status", [

@@ -771,10 +771,13 @@ def _other_sex(c: Criterion, p: _Patient) -> str | None:
     sex = "female" if m.group("f") else "male"
     if sex == p.facts.sex:
         return None
-    facts = [f for x in c.walk() for f in x.facts]
-    if any(isinstance(f, Sex) for f in facts) or not any(isinstance(f, Reproductive) for f in facts):
-        return None
+    if any(isinstance(f, _NOT_REPRODUCTIVE) for f in c.facts) or not any(
+            isinstance(f, Reproductive) for x in c.walk() for f in x.facts):
+        return None  # "Women aged 18 to 65", "Female patients with breast cancer": the trial's own limits
     return sex
+
+
+_NOT_REPRODUCTIVE = (Sex, Age, Condition, Lab, Stage, Performance, Smoking)
 
 
 def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset[str]) -> CriterionResult:
