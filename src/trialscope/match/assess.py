@@ -15,7 +15,13 @@ count against a trial.
 Three-valued logic combines facts: in an inclusion criterion all stated requirements must
 hold (alternatives of one kind, "HCC or cholangiocarcinoma", need one); an exclusion applies
 when any of its facts holds. An exclusion naming a broad class ("history of malignancy")
-does not apply to the trial's own disease.
+does not apply to the trial's own disease ("no other malignancy" among inclusions reads the
+same). A condition never decides against the patient where the criterion names it for
+something else (`Condition.context`: a test result, a treatment of it, a feature of it,
+another person), where it is an exception ("other than osteoporosis"), a broad class beside
+the narrower one meant ("tumour ... small-cell lung cancer"), or a degree the note does not
+state ("severe", "uncontrolled"). `benchmarks/verdicts.py` measures these verdicts against
+TREC 2022's judgments.
 
 **An optional judge for what the rules leave unknown.** `assess(..., judge=J, note=text)`
 asks `J.judge(criterion_text, section, note, facts)` about every criterion the rules left
