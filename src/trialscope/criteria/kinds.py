@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from ..mesh import vocabulary
 from .concepts import spot
 from .text import COMPARATOR, NUMBER, comparator, lower, number
 from .types import (
@@ -762,6 +763,9 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
             lines = _lines_of_therapy(low)
             if lines is not None:
                 out.append(lines)
+    conditions = [f for f in out if isinstance(f, Condition) and f.mesh]
+    if conditions:
+        _set_aside(low, conditions)
     if "within" in low and any(isinstance(f, Therapy) for f in out):
         w = _WITHIN.search(low)
         if w:
@@ -798,6 +802,38 @@ _CONTEXT_AFTER = (
 _NEGATIVE_TEST = re.compile(r"\bnegative\b[^.;]{0,40}\b(?:tests?|testing|pcr|screen\w*|swabs?|assays?|serolog\w*|"
                             r"results?)\b|\b(?:tests?|tested|testing|pcr|screen\w*|swabs?|assays?|serolog\w*|"
                             r"results?)\b[^.;]{0,40}\bnegative\b")
+
+
+_EXCEPT_GATE = re.compile(r"other\s+than|except|excluding|besides|apart\s+from|not\s+including")
+_EXCEPT = re.compile(r"\b(?:other\s+than|except(?:\s+for)?|excluding|besides|apart\s+from|with\s+the\s+exception\s+of|"
+                     r"not\s+including)\b[^.;]*$")
+_LISTING = re.compile(r"\b(?:includ\w*|defin\w*|such\s+as|e\.\s?g\.?|for\s+example|any|other|like)\b")
+
+
+def _set_aside(low: str, conditions: list[Condition]) -> None:
+    """Conditions that are no requirement of their own (their `context`):
+    - "exception": what the criterion allows ("any bone disease other than osteoporosis");
+    - "class": a broad class beside a narrower one it holds ("tumour ... small-cell lung
+      cancer"): the narrower one says which (unless the criterion lists examples of the
+      class: "any tumour, including small-cell lung cancer")."""
+    if _EXCEPT_GATE.search(low):
+        for f in conditions:
+            if _EXCEPT.search(low, max(0, f.start - 50), f.start):
+                f.context = "exception"
+    if len(conditions) < 2 or _LISTING.search(low):
+        return
+    vocab = vocabulary()
+    for a in conditions:
+        if a.context or a.negated:
+            continue
+        broad = set(a.mesh)
+        for b in conditions:
+            if b is a or b.negated or b.context == "exception" or broad & set(b.mesh):
+                continue
+            ancestors = {n for m in b.mesh for n in vocab.ancestors(m)}
+            if broad <= ancestors:
+                a.context = "class"
+                break
 
 
 def condition_context(low: str, start: int, end: int) -> str:

@@ -46,9 +46,11 @@ class Condition(Fact, tag="condition"):
     other: bool = False  # "other malignancy", "another primary tumour": not the trial's own
     active: bool = False  # "active infection", "uncontrolled hypertension", "current"
     severe: bool = False  # "uncontrolled hypertension", "severe heart disease", "end-stage" (active too)
-    # Named for something else than a patient who has it (`kinds.CONDITION_CONTEXTS`):
+    # Named for something else than a patient who has it (`kinds.condition_context`):
     # "test" (a negative COVID-19 test), "treatment" (anti-obesity drugs, a SARS-CoV-2
-    # vaccine), "qualifier" (cancer-related pain), "other person" (family members with...).
+    # vaccine), "qualifier" (cancer-related pain, tumour thrombus), "other person" (family
+    # members with...); or no requirement of its own (`kinds._set_aside`): "exception"
+    # (other than osteoporosis), "class" (the tumour of "tumour ... small-cell lung cancer").
     context: str = ""
 
 

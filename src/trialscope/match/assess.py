@@ -633,38 +633,13 @@ _SCREENING = re.compile(r"\btest|childbearing|child-bearing|potential|possib|\bi
                         r"birth\s+control|menstruat|\bsteril")
 
 
-_EXCEPT = re.compile(r"\b(?:other\s+than|except(?:\s+for)?|excluding|besides|apart\s+from|with\s+the\s+exception\s+of|"
-                     r"not\s+including)\b[^.;]*$", re.IGNORECASE)
-_LISTING = re.compile(r"\b(?:includ\w*|defin\w*|such\s+as|e\.\s?g\.?|for\s+example|any|other|like)\b", re.IGNORECASE)
+def _allowed(exceptions: list[Condition], p: _Patient) -> set[tuple[int, int]]:
+    """The spans of the patient's conditions that a criterion's exceptions allow ("any bone
+    disease other than osteoporosis": her osteoporosis meets nothing else in it either)."""
+    return {(c.start, c.end) for f in exceptions for c, pnames in p.present if _strength(set(f.mesh), pnames) >= 0.9}
 
 
-def _set_aside(criterion: Criterion, p: _Patient) -> tuple[set[int], set[tuple[int, int]]]:
-    """Condition facts that do not speak of the patient, by position, and the patient's
-    conditions they take out of this criterion:
-    - an exception ("any bone disease other than osteoporosis"): the patient's
-      osteoporosis is allowed, so it meets nothing else here either;
-    - a broad class beside a narrower one it holds ("tumour ... small-cell lung cancer"):
-      the narrower one says which, so the patient's HCC does not meet "tumour" (unless
-      the criterion lists examples of the class: "any tumour, including...")."""
-    conds = [(i, f) for i, f in enumerate(criterion.facts) if isinstance(f, Condition) and f.mesh]
-    skipped: set[int] = set()
-    voided: set[tuple[int, int]] = set()
-    text = criterion.text
-    for i, f in conds:
-        if _EXCEPT.search(text, max(0, f.start - 50), f.start):
-            skipped.add(i)
-            for c, pnames in p.present:
-                if _strength(set(f.mesh), pnames) >= 0.9:
-                    voided.add((c.start, c.end))
-    if not _LISTING.search(text):
-        for i, a in conds:
-            if i in skipped or a.negated:
-                continue
-            broad = set(a.mesh)
-            if any(j != i and j not in skipped and not b.negated and not broad & set(b.mesh)
-                   and all(any(n in _ancestors(m) for m in b.mesh) for n in broad) for j, b in conds):
-                skipped.add(i)
-    return skipped, voided
+_SET_ASIDE = ("exception", "class")  # conditions that are no requirement of their own
 
 
 def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozenset[str]):
@@ -674,22 +649,21 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
     by_kind: dict[str, list[_Verdict]] = {}
     screening: bool | None = None
     others: bool | None = None
-    skipped: set[int] = set()
-    voided: set[tuple[int, int]] = set()
-    if p.present and sum(isinstance(f, Condition) for f in criterion.facts) > 1:
-        skipped, voided = _set_aside(criterion, p)
-    for i, f in enumerate(criterion.facts):
-        if i in skipped:
-            continue
+    exceptions: list[Condition] = []
+    conditions: list[_Verdict] = []
+    for f in criterion.facts:
         kind = FACT_KIND[type(f)]
+        if kind == "condition" and f.context in _SET_ASIDE:
+            if f.context == "exception":
+                exceptions.append(f)
+            continue
         if kind == "grade" or (isinstance(f, Stage) and f.system == "grade"):
             continue  # a toxicity grade qualifies the condition beside it
         if isinstance(f, Reproductive) and f.state == "contraception" and len(criterion.facts) > 1:
             continue
         v = _fact(f, p, section, targets)
-        if voided and isinstance(f, Condition) and v.value is not None and any(
-                (e.start, e.end) in voided for e in v.evidence):
-            v = _Verdict(None, f"{v.reason} (an exception the criterion allows)", v.evidence)
+        if kind == "condition":
+            conditions.append(v)
         if isinstance(f, Therapy) and f.category == "targeted" and v.value is not None:
             v = _named_target(v, criterion.text.lower(), p)
         if isinstance(f, Reproductive) and not f.negated and section != "exclusion" and v.value is not None:
@@ -707,6 +681,11 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
         by_kind.setdefault(kind, []).append(v)
     if not by_kind:
         return None, "", []
+    if exceptions and p.present:
+        allowed = _allowed(exceptions, p)
+        for v in conditions:
+            if v.value is not None and any((e.start, e.end) in allowed for e in v.evidence):
+                v.value, v.reason = None, f"{v.reason} (an exception the criterion allows)"
     parts: list[bool | None] = []
     qualifiers: list[bool | None] = []
     for kind, verdicts in by_kind.items():
