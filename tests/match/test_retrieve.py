@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,35 @@ def test_hostile_notes_never_raise(store, note):
     cands, queries = candidates(store, note, read_facts(note), Filters())
     assert isinstance(cands, list)
     assert "[**" not in clean_text(note) and "(" not in clean_text(note)
+
+
+def test_the_searcher_keeps_its_snapshot_until_something_changes(tmp_path, monkeypatch):
+    """A refresh with nothing new keeps the open index snapshot (and the ids read from it);
+    an ingest into the store, by this process or another, is seen at the next refresh."""
+    import json
+    import zipfile
+
+    from trialscope.cli import main
+    from trialscope.match import retrieve
+    from trialscope.search import SearchRequest
+    from trialscope.store import open_store
+
+    with zipfile.ZipFile(Path(__file__).resolve().parents[2] / "sample" / "ctg-studies.json.zip") as z:
+        doc = json.loads(z.read(sorted(z.namelist())[0]))
+    path = tmp_path / "s.db"
+    (tmp_path / "a.json").write_bytes(json.dumps(doc).encode())
+    assert main(["ingest", str(tmp_path / "a.json"), "--db", str(path)]) == 0
+    store = open_store(str(path))
+    monkeypatch.setattr(retrieve, "SEARCHER_REFRESH_S", 0.0)
+    searcher = retrieve.searcher_for(store)
+    snapshot = searcher._searcher
+    assert retrieve.searcher_for(store) is searcher and searcher._searcher is snapshot  # nothing new
+
+    doc["protocolSection"]["identificationModule"]["nctId"] = "NCT90000002"
+    doc["protocolSection"]["identificationModule"]["briefTitle"] = "Zyxwvut study"
+    (tmp_path / "b.json").write_bytes(json.dumps(doc).encode())
+    assert main(["ingest", str(tmp_path / "b.json"), "--db", str(path)]) == 0  # as another process would
+    assert retrieve.searcher_for(store) is searcher and searcher._searcher is not snapshot
+    hits = searcher.search(SearchRequest(query="zyxwvut", facets=False, snippets=False)).hits
+    assert [h.nct_id for h in hits] == ["NCT90000002"]
+    store.close()

@@ -31,16 +31,19 @@ index's filters). The lexical sources run side by side on a small thread pool.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 import time
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 
 import numpy as np
 
+from ..index import META
 from ..search import FilterError, Searcher, SearchRequest
 
 DEPTH = 1000  # the fused list at most
@@ -232,26 +235,45 @@ def token_features(text: str):
 
 
 # --- the searcher and the vector index, shared per store --------------------------------
-_SEARCHERS: dict[str, tuple[float, Searcher]] = {}
+_SEARCHERS: dict[str, tuple[float, tuple, Searcher]] = {}
 _LOCK = threading.Lock()
 
 
 def searcher_for(store) -> Searcher:
     """A Searcher over the store's index (built or caught up on first use), refreshed at
-    most every SEARCHER_REFRESH_S so a long-running process sees new ingests."""
+    most every SEARCHER_REFRESH_S so a long-running process sees new ingests. A refresh
+    with nothing new (`_version` unchanged) keeps the open snapshot: reopening it would drop
+    the NCT ids `_run` has read from it (re-reading them was a third of a match's CPU)."""
     now = time.monotonic()
     with _LOCK:
         got = _SEARCHERS.get(store.url)
         if got is None:
             searcher = Searcher(store)
-            _SEARCHERS[store.url] = (now, searcher)
+            _SEARCHERS[store.url] = (now, _version(store, searcher), searcher)
             return searcher
-        stamp, searcher = got
+        stamp, version, searcher = got
         if now - stamp > SEARCHER_REFRESH_S:
-            _SEARCHERS[store.url] = (now, searcher)
+            current = version
             with contextlib.suppress(Exception):
-                searcher.catch_up()
+                current = _version(store, searcher)
+                if current != version:
+                    searcher.catch_up()
+                    current = _version(store, searcher)
+            _SEARCHERS[store.url] = (now, current, searcher)
         return searcher
+
+
+def _version(store, searcher: Searcher) -> tuple:
+    """What a catch-up would act on: the store's seq, the day (statuses are as of today),
+    and the index directory as written (its own meta, tantivy's segment list, the directory
+    a rebuild swaps in), so another process's commit or rebuild is seen too."""
+    path = searcher.index.path
+    try:
+        files = tuple((st.st_ino, st.st_mtime_ns, st.st_size) for st in (
+            os.stat(path), os.stat(os.path.join(path, META)), os.stat(os.path.join(path, "meta.json"))))
+    except OSError:  # mid-swap: unknown, so the next refresh catches up
+        files = (time.monotonic(),)
+    return (store.max_seq(), date.today(), files)
 
 
 def vector_index(store):
