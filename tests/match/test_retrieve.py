@@ -172,3 +172,26 @@ def test_the_searcher_keeps_its_snapshot_until_something_changes(tmp_path, monke
     hits = searcher.search(SearchRequest(query="zyxwvut", facets=False, snippets=False)).hits
     assert [h.nct_id for h in hits] == ["NCT90000002"]
     store.close()
+
+
+def test_the_bag_searches_leave_out_words_most_studies_use(store, monkeypatch):
+    from trialscope.index.fulltext import TEXT_WEIGHTS
+    from trialscope.match import retrieve
+
+    searcher = retrieve.searcher_for(store)
+    index = searcher._searcher
+    bag = ("hepatocellular sorafenib regorafenib lenvatinib cabozantinib cirrhosis zyxwvut patients treatment "
+           "bilirubin")
+    assert retrieve.specific_words(searcher, bag) == bag  # no word of the sample reaches the bound
+
+    def studies(word):
+        return max(index.doc_freq(f, t) for f in TEXT_WEIGHTS for t in retrieve._ANALYZER.analyze(word) or ["-"])
+
+    assert studies("patients") > 100 and studies("treatment") > 100 and studies("sorafenib") < 100
+    monkeypatch.setattr(retrieve, "MAX_WORD_DOCS", 100)
+    retrieve._WORD_DF.clear()
+    kept = retrieve.specific_words(searcher, bag).split()
+    assert kept == [w for w in bag.split() if studies(w) <= 100]
+    assert "sorafenib" in kept and "zyxwvut" in kept and "treatment" not in kept and "patients" not in kept
+    short = "treatment patients sorafenib cancer study disease therapy"
+    assert retrieve.specific_words(searcher, short) == short  # a few words left would all be required
