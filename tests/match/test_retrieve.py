@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -172,3 +173,58 @@ def test_a_disease_described_but_not_named_is_found_by_feedback(store):
     assert "Carcinoma, Hepatocellular" not in [n for n, _ in queries.cond]
     assert queries.feedback[0] == "Carcinoma, Hepatocellular"
     assert HCC in [c.nct_id for c in cands if "prf" in c.ranks]
+
+
+def test_the_searcher_keeps_its_snapshot_until_something_changes(tmp_path, monkeypatch):
+    """A refresh with nothing new keeps the open index snapshot (and the ids read from it);
+    an ingest into the store, by this process or another, is seen at the next refresh."""
+    import json
+    import zipfile
+
+    from trialscope.cli import main
+    from trialscope.match import retrieve
+    from trialscope.search import SearchRequest
+    from trialscope.store import open_store
+
+    with zipfile.ZipFile(Path(__file__).resolve().parents[2] / "sample" / "ctg-studies.json.zip") as z:
+        doc = json.loads(z.read(sorted(z.namelist())[0]))
+    path = tmp_path / "s.db"
+    (tmp_path / "a.json").write_bytes(json.dumps(doc).encode())
+    assert main(["ingest", str(tmp_path / "a.json"), "--db", str(path)]) == 0
+    store = open_store(str(path))
+    monkeypatch.setattr(retrieve, "SEARCHER_REFRESH_S", 0.0)
+    searcher = retrieve.searcher_for(store)
+    snapshot = searcher._searcher
+    assert retrieve.searcher_for(store) is searcher and searcher._searcher is snapshot  # nothing new
+
+    doc["protocolSection"]["identificationModule"]["nctId"] = "NCT90000002"
+    doc["protocolSection"]["identificationModule"]["briefTitle"] = "Zyxwvut study"
+    (tmp_path / "b.json").write_bytes(json.dumps(doc).encode())
+    assert main(["ingest", str(tmp_path / "b.json"), "--db", str(path)]) == 0  # as another process would
+    assert retrieve.searcher_for(store) is searcher and searcher._searcher is not snapshot
+    hits = searcher.search(SearchRequest(query="zyxwvut", facets=False, snippets=False)).hits
+    assert [h.nct_id for h in hits] == ["NCT90000002"]
+    store.close()
+
+
+def test_the_bag_searches_leave_out_words_most_studies_use(store, monkeypatch):
+    from trialscope.index.fulltext import TEXT_WEIGHTS
+    from trialscope.match import retrieve
+
+    searcher = retrieve.searcher_for(store)
+    index = searcher._searcher
+    bag = ("hepatocellular sorafenib regorafenib lenvatinib cabozantinib cirrhosis zyxwvut patients treatment "
+           "bilirubin")
+    assert retrieve.specific_words(searcher, bag) == bag  # no word of the sample reaches the bound
+
+    def studies(word):
+        return max(index.doc_freq(f, t) for f in TEXT_WEIGHTS for t in retrieve._ANALYZER.analyze(word) or ["-"])
+
+    assert studies("patients") > 100 and studies("treatment") > 100 and studies("sorafenib") < 100
+    monkeypatch.setattr(retrieve, "MAX_WORD_DOCS", 100)
+    retrieve._WORD_DF.clear()
+    kept = retrieve.specific_words(searcher, bag).split()
+    assert kept == [w for w in bag.split() if studies(w) <= 100]
+    assert "sorafenib" in kept and "zyxwvut" in kept and "treatment" not in kept and "patients" not in kept
+    short = "treatment patients sorafenib cancer study disease therapy"
+    assert retrieve.specific_words(searcher, short) == short  # a few words left would all be required
