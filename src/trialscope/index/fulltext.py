@@ -206,9 +206,9 @@ class Fields(dict):
 
 
 def _add_all(doc: Fields, field: str, values) -> None:
-    for v in values:
-        if v:
-            doc.add_text(field, v)
+    got = [v for v in values if v]
+    if got:
+        doc.setdefault(field, []).extend(got)
 
 
 def geo_cells(lat: float, lon: float) -> list[str]:
