@@ -13,6 +13,7 @@ from trialscope.match.retrieve import (
     candidates,
     clean_text,
     condition_weight,
+    feedback_conditions,
     own_conditions,
 )
 from trialscope.normalize import age_days
@@ -63,9 +64,10 @@ def test_cached_ids_and_populations_give_the_same_candidates(store):
 
     facts = read_facts(HCC_NOTE)
     first, _ = candidates(store, HCC_NOTE, facts, filters_for(facts))
-    assert retrieve._DOCS and any(retrieve._POPULATIONS.values())
+    assert retrieve._DOCS and any(retrieve._POPULATIONS.values()) and any(retrieve._DISEASES.values())
     retrieve._DOCS.clear()
     retrieve._POPULATIONS.clear()
+    retrieve._DISEASES.clear()
     cold, _ = candidates(store, HCC_NOTE, facts, filters_for(facts))
     again, _ = candidates(store, HCC_NOTE, facts, filters_for(facts))
     assert [(c.nct_id, c.ranks) for c in first] == [(c.nct_id, c.ranks) for c in cold] \
@@ -140,6 +142,37 @@ def test_hostile_notes_never_raise(store, note):
     cands, queries = candidates(store, note, read_facts(note), Filters())
     assert isinstance(cands, list)
     assert "[**" not in clean_text(note) and "(" not in clean_text(note)
+
+
+def test_feedback_weighs_votes_by_rank_share_and_rarity():
+    from trialscope.match import retrieve
+
+    # "Rare Disease": three trials low in one list, each filed under it alone; "Common
+    # Disease": five trials at the top of two lists, each also filed under another disease.
+    diseases = {f"NCT0{i}": ("Common Disease", "Other Disease") for i in range(5)}
+    diseases |= {f"NCT1{i}": ("Rare Disease",) for i in range(3)}
+    diseases |= {"NCT20": ("Lonely Disease",), "NCT21": ("Lonely Disease",)}
+    lists = {"note": [(f"NCT0{i}", 1.0) for i in range(5)] + [(f"NCT1{i}", 1.0) for i in range(3)],
+             "elig": [(f"NCT0{i}", 1.0) for i in range(5)] + [("NCT20", 1.0), ("NCT21", 1.0)],
+             "cond": [(f"NCT2{i}", 1.0) for i in range(9)]}  # not a voting source
+    frequency = {"Common Disease": 5000, "Other Disease": 4000, "Rare Disease": 5, "Lonely Disease": 2}
+    got = feedback_conditions(lists, diseases, lambda n: (frequency[n], 20_000))
+    assert got[0] == "Rare Disease"
+    assert "Common Disease" in got
+    assert "Lonely Disease" not in got  # two trials: fewer than PRF_MIN agree
+    assert len(got) <= retrieve.FEEDBACK_TERMS
+    assert feedback_conditions(lists, diseases, lambda n: (20_000, 20_000)) == []  # in every study: no news
+    assert feedback_conditions({}, diseases, lambda n: (1, 20_000)) == []
+
+
+def test_a_disease_described_but_not_named_is_found_by_feedback(store):
+    note = ("A 62-year-old man with a 6 cm liver mass with arterial enhancement and portal venous washout "
+            "on CT, alpha-fetoprotein 900 ng/mL, on a background of alcoholic cirrhosis.")
+    facts = read_facts(note)
+    cands, queries = candidates(store, note, facts, filters_for(facts))
+    assert "Carcinoma, Hepatocellular" not in [n for n, _ in queries.cond]
+    assert queries.feedback[0] == "Carcinoma, Hepatocellular"
+    assert HCC in [c.nct_id for c in cands if "prf" in c.ranks]
 
 
 def test_the_searcher_keeps_its_snapshot_until_something_changes(tmp_path, monkeypatch):
