@@ -13,7 +13,7 @@ Reads the shared archives (../shared/data/ctgov by default; `--extra` adds ctgov
 - "stages": the CPU seconds per study of each piece of the pipeline, each run alone over
   the same records in this process (process time, threads included): parse (the workers'
   read + convert + validate), each stage's `prepare` (the workers' share of its work), the
-  store writes, the one decode of each committed record, and each stage's `add` + `finish`
+  store writes, and each stage's `add` + `finish`
   (the main process's share, tantivy's indexing thread included). The ceiling is cores /
   sum: the records/s that a perfectly overlapped pipeline could reach on this machine.
 The machine may be shared: the load average is reported, and CPU figures beside wall times.
@@ -129,7 +129,6 @@ def stage_costs(paths: list[str]) -> dict:
         outcomes = cpu("store", lambda: [o for i in range(0, len(versions), 500)
                                          for o in store.upsert_batch(run, versions[i:i + 500], [])])
         current = [i for i, o in enumerate(outcomes) if o in pl.CURRENT]
-        decoded = cpu("decode", lambda: [orjson.loads(versions[i].record) for i in current])
         for name in pl.STAGES:
             module, func = name.split(":")
             mod = __import__(module, fromlist=[func])
@@ -143,7 +142,7 @@ def stage_costs(paths: list[str]) -> dict:
             prepared = cpu(f"{short}.prepare (workers)",
                            lambda stage=stage: [v for i in range(0, len(records), CHUNK)
                                                 for v in (stage.prepare(records[i:i + CHUNK]) or [None] * len(records[i:i + CHUNK]))])
-            items = [pl.Committed(versions[i].nct_id, rec, prepared[i]) for i, rec in zip(current, decoded, strict=True)]
+            items = [pl.Committed(versions[i].nct_id, records[i], prepared[i]) for i in current]
             cpu(f"{short}.add", lambda stage=stage, items=items: [stage.add(items[i:i + 500]) for i in range(0, len(items), 500)])
             cpu(f"{short}.add", lambda stage=stage: stage.finish(store.max_seq()))
             stage.close()

@@ -5,10 +5,12 @@ re-reading it stage by stage:
 
 - the parse workers (forked processes, `ingest.convert_all`) read, convert and validate, and
   also run each stage's `prepare` on the records they hold: per-study work that needs only
-  the record (features, embeddings) runs there, on every core;
+  the record (the index's documents, as JSON; features, embeddings; the criteria's split)
+  runs there, on every core;
 - the main process writes each batch to the store; once the batch is committed, the versions
-  that became current are decoded once and handed to every stage's `add` (the full-text
-  index builds its documents here: a tantivy document costs more to pickle than to build);
+  that became current are handed to every stage's `add`, which only writes what its
+  `prepare` made (a record is decoded, once for all stages, only where a stage needs it:
+  a sync's records, which no worker prepared, or a study whose outcome-switch flag is set);
 - each stage commits once at the end (`finish`) and records the store seq it reflects.
 
 The store stays the store of record. A stage commits only what the store had committed, so a
@@ -43,14 +45,44 @@ AFTER: list[str] = ["trialscope.history.flags:catch_up"]
 CURRENT = (Outcome.ADDED, Outcome.UPDATED)  # the outcomes that make a version current
 
 
-@dataclass(slots=True)
 class Committed:
-    """A version the store committed as current, as a stage receives it."""
+    """A version the store committed as current, as a stage receives it: `prepared` is what
+    the stage's `prepare` gave for it in a parse worker (None if none), `outcome_switched`
+    the history flag (trialscope.history.flags). `record` is decoded on first use, once for
+    all the stages: a stage whose worker prepared the record never needs it."""
 
-    nct_id: str
-    record: dict
-    prepared: Any = None  # what the stage's `prepare` gave for this record (None if none)
-    outcome_switched: bool = False  # the history flag (trialscope.history.flags)
+    __slots__ = ("nct_id", "prepared", "outcome_switched", "_record")
+
+    def __init__(self, nct_id: str, record: dict | _Decoded, prepared: Any = None,
+                 outcome_switched: bool = False):
+        self.nct_id, self.prepared, self.outcome_switched = nct_id, prepared, outcome_switched
+        self._record = record
+
+    @property
+    def record(self) -> dict:
+        got = self._record
+        return got.value if isinstance(got, _Decoded) else got
+
+    def to(self, stage: str) -> Committed:
+        """This version as `stage` receives it: its own prepared value, the same record."""
+        return Committed(self.nct_id, self._record, (self.prepared or {}).get(stage), self.outcome_switched)
+
+
+class _Decoded:
+    """A stored record's JSON, decoded on first use."""
+
+    __slots__ = ("raw", "_value")
+
+    def __init__(self, raw: bytes):
+        self.raw, self._value = raw, None
+
+    @property
+    def value(self) -> dict:
+        if self._value is None:
+            import orjson
+
+            self._value = orjson.loads(self.raw)
+        return self._value
 
 
 class Stage(Protocol):
@@ -128,8 +160,6 @@ class Pipeline:
         """Feed the stages the versions one store batch made current (after its commit)."""
         if not self.stages:
             return
-        import orjson
-
         from .history.flags import flagged
 
         start = time.perf_counter()
@@ -143,14 +173,13 @@ class Pipeline:
         items = []
         for v, prep in chosen:
             switched = v.nct_id in self._history and flagged(self.store, self.store.get(v.nct_id), self._history)
-            items.append(Committed(v.nct_id, orjson.loads(v.record), prep, switched))
-        self._count("decode", start)
+            items.append(Committed(v.nct_id, _Decoded(v.record), prep, switched))
+        self._count("flags", start)
         if not items:
             return
         for stage in self.stages:
             start = time.perf_counter()
-            stage.add([Committed(c.nct_id, c.record, (c.prepared or {}).get(stage.name), c.outcome_switched)
-                       for c in items])
+            stage.add([c.to(stage.name) for c in items])
             self.done[stage.name] += len(items)
             self._count(stage.name, start)
 
@@ -219,7 +248,7 @@ def until_searchable(store, write: Callable[[Pipeline], Any], progress: bool | N
         say("")
     finally:
         pipe.close()
-    seconds = {k: pipe.seconds[k] for k in ("read", "store", "decode", *pipe.done) if pipe.seconds.get(k)}
+    seconds = {k: pipe.seconds[k] for k in ("read", "store", "flags", *pipe.done) if pipe.seconds.get(k)}
     for name, took in after(store, pipe.later + AFTER, progress=progress, total=pipe.written).items():
         seconds[name] = seconds.get(name, 0.0) + took
     cpu1 = cpu_seconds()

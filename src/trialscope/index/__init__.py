@@ -33,7 +33,8 @@ from .fulltext import (
     build_schema,
     date_int,
     folding_analyzer,
-    study_document,
+    study_json,
+    warm,
 )
 
 META = "trialscope-index.json"
@@ -135,18 +136,6 @@ class FullTextIndex:
         return self.index.writer(heap_size=heap, num_threads=threads)
 
 
-def add_records(writer: tantivy.IndexWriter, records: Iterable[dict], replace: bool = False) -> int:
-    """Index v2 records (dicts); `replace` deletes any older document of the same NCT id."""
-    n = 0
-    for record in records:
-        doc = study_document(record)
-        if replace:
-            writer.delete_documents_by_term("nct", doc.get_first("nct"))
-        writer.add_document(doc)
-        n += 1
-    return n
-
-
 @contextlib.contextmanager
 def _write_lock(path: str, wait: bool):
     """One writer per index across processes (an flock); yields False when
@@ -210,8 +199,13 @@ class IndexStage:
         self.empty = False  # the index held no study at the start: nothing to delete
         self.seen: set[str] = set()
 
-    def prepare(self, records: list[dict]) -> None:
-        return None  # a tantivy document costs more to pickle than to build: built in `add`
+    def prepare(self, records: list[dict]) -> list[str]:
+        """Each record's document as JSON (`study_json`), built in the parse workers: the
+        main process only adds it (a tantivy document object costs more to pickle than to
+        build; its JSON costs next to nothing). Effective statuses as of `today`, the day
+        the stage was made, before the workers forked; the outcome-switch flag, which needs
+        the store, is set in `add`."""
+        return [study_json(r, asof=self.today) for r in records]
 
     def begin(self, store) -> bool:
         path = index_path(store)
@@ -220,6 +214,7 @@ class IndexStage:
             lock.__exit__(None, None, None)
             return False
         self._lock = lock
+        warm()  # before the parse workers fork: they build the documents
         self.idx = FullTextIndex(path)
         _catch_up(store, self.idx, 1000)
         self.empty = self.idx.seq == 0
@@ -237,7 +232,10 @@ class IndexStage:
             if not self.empty or c.nct_id in seen:
                 writer.delete_documents_by_term("nct", c.nct_id)
             seen.add(c.nct_id)
-            writer.add_document(study_document(c.record, asof=self.today, outcome_switched=c.outcome_switched))
+            prepared = c.prepared
+            if not isinstance(prepared, str) or c.outcome_switched:  # not from a worker (sync), or flagged
+                prepared = study_json(c.record, asof=self.today, outcome_switched=c.outcome_switched)
+            writer.add_json(prepared)
 
     def finish(self, seq: int) -> None:
         writer, self.writer = self.writer, None
@@ -284,8 +282,8 @@ def _catch_up(store, idx: FullTextIndex, batch: int) -> int:
                 break
             for s, switched in with_flags(store, changes):
                 writer.delete_documents_by_term("nct", s.nct_id)
-                writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None,
-                                                   asof=today, outcome_switched=switched))
+                writer.add_json(study_json(s.record, withdrawn=s.withdrawn_at is not None,
+                                           asof=today, outcome_switched=switched))
                 seq = max(seq, s.seq)
                 applied += 1
         writer.commit()
@@ -318,8 +316,8 @@ def _redate(store, idx: FullTextIndex, today: date) -> int:
             got = store.get_many(ids)
             for s, switched in with_flags(store, got.values()):
                 writer.delete_documents_by_term("nct", s.nct_id)
-                writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None,
-                                                   asof=today, outcome_switched=switched))
+                writer.add_json(study_json(s.record, withdrawn=s.withdrawn_at is not None,
+                                           asof=today, outcome_switched=switched))
             writer.commit()
             writer.wait_merging_threads()
         except BaseException:
@@ -331,8 +329,9 @@ def _redate(store, idx: FullTextIndex, today: date) -> int:
     return len(ids)
 
 
-def bulk_build(path: str, docs: Iterable[tantivy.Document], progress=None) -> int:
-    """A fresh index at `path` from `docs`, committed once at the end: -> documents added.
+def bulk_build(path: str, docs: Iterable[tantivy.Document | str], progress=None) -> int:
+    """A fresh index at `path` from `docs` (documents, or their JSON: `study_json`),
+    committed once at the end: -> documents added.
 
     One commit, not one every so many documents: each commit seals a segment per writer
     thread, and every query pays per segment (at 50,000 studies, 6 segments -> 2 cut the
@@ -344,7 +343,10 @@ def bulk_build(path: str, docs: Iterable[tantivy.Document], progress=None) -> in
     writer = fresh.writer()
     n = 0
     for doc in docs:
-        writer.add_document(doc)
+        if isinstance(doc, str):
+            writer.add_json(doc)
+        else:
+            writer.add_document(doc)
         n += 1
         if progress is not None:
             progress(n)
@@ -367,8 +369,8 @@ def reindex(store, nct_ids: list[str]) -> int:
                 got = store.get_many(nct_ids[i : i + 1000])
                 for s, switched in with_flags(store, got.values()):
                     writer.delete_documents_by_term("nct", s.nct_id)
-                    writer.add_document(study_document(s.record, withdrawn=s.withdrawn_at is not None,
-                                                       asof=asof, outcome_switched=switched))
+                    writer.add_json(study_json(s.record, withdrawn=s.withdrawn_at is not None,
+                                               asof=asof, outcome_switched=switched))
                     n += 1
             writer.commit()
             writer.wait_merging_threads()
@@ -395,8 +397,8 @@ def _rebuild(store, index: FullTextIndex | None = None, progress=None, path: str
     tmp = path + ".building"
     if os.path.isdir(tmp):
         shutil.rmtree(tmp)
-    docs = (study_document(s.record, withdrawn=s.withdrawn_at is not None, asof=today,
-                           outcome_switched=switched)
+    docs = (study_json(s.record, withdrawn=s.withdrawn_at is not None, asof=today,
+                       outcome_switched=switched)
             for s, switched in with_flags(store, store.iter_studies()))
     n = bulk_build(tmp, docs, progress)
     FullTextIndex(tmp).set_seq(seq, today)

@@ -335,8 +335,11 @@ def warm_in_background(url: str):
 
 
 def _warm_child(url: str, parent: int) -> None:
+    import signal
+
     from ..store import open_store
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which ends this
     os.nice(10)
     try:
         store = open_store(url)

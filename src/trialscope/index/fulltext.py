@@ -9,6 +9,7 @@ coordinates become geo grid cells at six resolutions (see `geo_cells` / `geo_cov
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import math
 import zlib
@@ -188,10 +189,26 @@ def mesh_lookup(text: str) -> tuple[str, ...]:
         return ()
 
 
-def _add_all(doc: tantivy.Document, field: str, values) -> None:
-    for v in values:
-        if v:
-            doc.add_text(field, v)
+class Fields(dict):
+    """A study's document as plain values, field -> [values], with the `tantivy.Document`
+    adders the builder calls: cheap to build, and it serialises to the JSON that
+    `IndexWriter.add_json` reads (`study_json`), so a parse worker can build it and the
+    process that writes the index only adds it."""
+
+    def add_text(self, field: str, value: str) -> None:
+        self.setdefault(field, []).append(value)
+
+    add_integer = add_unsigned = add_float = add_bytes = add_json = add_text
+
+    def get_first(self, field: str):
+        values = self.get(field)
+        return values[0] if values else None
+
+
+def _add_all(doc: Fields, field: str, values) -> None:
+    got = [v for v in values if v]
+    if got:
+        doc.setdefault(field, []).extend(got)
 
 
 def geo_cells(lat: float, lon: float) -> list[str]:
@@ -277,7 +294,42 @@ def _outcome_texts(proto: dict, record: dict) -> list[str]:
 
 def study_document(record: dict, withdrawn: bool = False, asof: date | None = None,
                    outcome_switched: bool = False) -> tantivy.Document:
-    """The tantivy document of one v2 study record; its status is the effective one as of
+    """The tantivy document of one v2 study record (see `study_fields`)."""
+    return tantivy.Document.from_dict(study_fields(record, withdrawn, asof, outcome_switched), schema())
+
+
+def study_json(record: dict, withdrawn: bool = False, asof: date | None = None,
+               outcome_switched: bool = False) -> str:
+    """The document of one v2 study record as the JSON `IndexWriter.add_json` reads: the
+    same document as `study_document`, and cheaper to add (0.19 vs 0.6 ms a study to build
+    and add the object, on the shared corpus) and to pass between processes."""
+    return orjson.dumps(study_fields(record, withdrawn, asof, outcome_switched), default=_base64).decode()
+
+
+def _base64(value):
+    if isinstance(value, bytes):  # a bytes field: tantivy's JSON documents hold them in base64
+        return base64.b64encode(value).decode()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+@lru_cache(maxsize=1)
+def schema() -> tantivy.Schema:
+    return build_schema()
+
+
+def warm() -> None:
+    """Load what building a document reads on first use (MeSH, the gazetteer, the pieces'
+    walker), so that processes forked afterwards share it instead of each loading it."""
+    _vocab()
+    _approximate({"city": "Boston", "state": "Massachusetts", "country": "United States"})  # the gazetteer
+    _walker()
+    _piece_kinds()
+    schema()
+
+
+def study_fields(record: dict, withdrawn: bool = False, asof: date | None = None,
+                 outcome_switched: bool = False) -> Fields:
+    """The indexed fields of one v2 study record; its status is the effective one as of
     `asof` (default today; see `trialscope.trust`); `outcome_switched`: its flag, which
     depends on the study's versions, not on this record (see `history.flags`)."""
     proto = record.get("protocolSection") or {}
@@ -295,7 +347,7 @@ def study_document(record: dict, withdrawn: bool = False, asof: date | None = No
     ibrowse = derived.get("interventionBrowseModule") or {}
 
     nct = ident.get("nctId") or ""
-    doc = tantivy.Document()
+    doc = Fields()
     doc.add_text("nct", nct)
     doc.add_unsigned("shard", zlib.crc32(nct.encode()) % SHARDS)
     brief = ident.get("briefTitle")
@@ -661,7 +713,7 @@ def _piece_kinds() -> dict[str, tuple[str, bool]]:
     return kinds
 
 
-def add_pieces(doc: tantivy.Document, record: dict, overall_status: str | None = None) -> None:
+def add_pieces(doc: Fields, record: dict, overall_status: str | None = None) -> None:
     """`overall_status`: the effective status (`trust.effective_status`), which AREA[OverallStatus]
     matches, as the status filter and facet do; the stored record keeps what was ingested."""
     found = _walker()(record)

@@ -302,8 +302,11 @@ def vector_index(store):
 
 
 # --- running the sources ------------------------------------------------------------------
-DOC_CACHE = 200_000  # NCT ids kept per index snapshot, by document address
-_DOCS: dict[int, tuple[object, dict[tuple[int, int], str]]] = {}
+# NCT ids kept per index snapshot, by document address (segment << 32 | doc): ~145 bytes
+# each, so the whole registry's (500,000 studies) fits in ~75 MB and is read once; 200,000
+# was cleared and read again every few hundred matches at that size
+DOC_CACHE = 1_000_000
+_DOCS: dict[int, tuple[object, dict[int, str]]] = {}
 # A word of the note in more studies than this (in some text field) is left out of its bag
 # searches (`specific_words`). The same bound as a share of the shared 21k corpus (10%,
 # benchmarks/match.py, ranker cross-validated, same run): TREC 2022 NDCG@10 0.581 -> 0.560,
@@ -325,7 +328,7 @@ def _run(searcher: Searcher, filters: Filters, depth: int, **kw) -> list[tuple[s
     index, ids = _snapshot(searcher)
     out = []
     for score, addr in index.search(query, depth, count=False).hits:
-        key = (addr.segment_ord, addr.doc)
+        key = addr.segment_ord << 32 | addr.doc
         nct = ids.get(key)
         if nct is None:
             nct = ids[key] = index.doc(addr).get_first("nct")
@@ -336,7 +339,7 @@ def _run(searcher: Searcher, filters: Filters, depth: int, **kw) -> list[tuple[s
     return out
 
 
-def _snapshot(searcher: Searcher) -> tuple[object, dict[tuple[int, int], str]]:
+def _snapshot(searcher: Searcher) -> tuple[object, dict[int, str]]:
     """The searcher's current index snapshot and the NCT ids read from it so far: an address
     names the same document for as long as the snapshot lives (a reload makes a new one)."""
     current = searcher._searcher
