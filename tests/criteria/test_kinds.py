@@ -146,6 +146,17 @@ def test_conditions_with_mesh_negation_and_other():
     assert "Hepatitis B" in by["hepatitis b"].mesh
 
 
+@pytest.mark.parametrize("text", [
+    "Active or history of autoimmune disease, including, but not limited to, myasthenia gravis, lupus",
+    "Autoimmune disease including without limitation myasthenia gravis or lupus",
+    "Any autoimmune disease whether or not it needed treatment: myasthenia gravis, lupus",
+])
+def test_examples_and_either_way_clauses_negate_nothing(text):
+    conds = facts(text, Condition)
+    assert {"Myasthenia Gravis", "Lupus Erythematosus, Systemic"} <= {m for c in conds for m in c.mesh}
+    assert not any(c.negated for c in conds), conds
+
+
 @pytest.mark.parametrize("text, category, negated, lines, op", [
     ("Prior treatment with sorafenib", "drug", False, None, ""),
     ("No prior systemic chemotherapy", "chemotherapy", True, None, ""),

@@ -138,7 +138,9 @@ _CUE_WORDS = {
 # Smoking is read as a status of its own (a Smoking fact, PatientFacts.smoker), not a disorder.
 _SMOKING_WORDS = frozenset({"smoking", "smoker", "smokers", "smokes", "smoke", "smoked", "tobacco", "cigarettes"})
 _CUE_PAIRS = {("free", "of"): "neg", ("negative", "for"): "neg", ("other", "than"): "stop",
-              ("or", "without"): "",  # "with or without" negates nothing
+              ("or", "without"): "", ("or", "not"): "",  # "with or without", "whether or not" negate nothing
+              # examples, not a negation: "including, but not limited to, myasthenia gravis"
+              ("not", "limited"): "stop", ("not", "restricted"): "stop", ("without", "limitation"): "stop",
               # a bound, not a negation: "no more than 10 days from the onset of COVID-19"
               **dict.fromkeys((("no", w) for w in ("more", "less", "later", "earlier", "longer", "fewer",
                                                     "greater", "sooner")), "stop"),
