@@ -793,6 +793,8 @@ def measure(name: str, fn, queries: list[dict], repeat: int) -> dict:
     runs = [fn(queries) for _ in range(repeat)]
     per_query = [statistics.median(r[0][i] for r in runs) for i in range(len(queries))]
     out = {"latency_ms": summary(per_query), "by_kind": by_kind(queries, per_query), "totals": runs[0][1]}
+    p95 = pct(per_query, 95)  # which kinds of query make the tail
+    out["kinds_at_or_above_p95"] = dict(Counter(q["kind"] for q, t in zip(queries, per_query, strict=True) if t >= p95))
     if len(runs[0]) > 2:
         cpu = [statistics.median(r[2][i] for r in runs) for i in range(len(queries))]
         out["cpu_ms"] = summary(cpu)
