@@ -721,8 +721,8 @@ def side_by_side(searchers: dict[str, Searcher], queries: list[dict], repeat: in
                             "cpu_ms": summary([statistics.median(r) for r in cpu[n, mode]])}
     first, *rest = names
     for n in rest:
-        out[f"p95_ratio_{n}_over_{first}"] = {m: round(out[n][m]["wall_ms"]["p95"] / out[first][m]["wall_ms"]["p95"], 3)
-                                              for m in ("api", "page")}
+        out[f"p95_ratio_{n}_over_{first}"] = {f"{m}_{k}": round(out[n][m][k]["p95"] / out[first][m][k]["p95"], 3)
+                                              for m in ("api", "page") for k in ("wall_ms", "cpu_ms")}
     return out
 
 
