@@ -152,6 +152,45 @@ def test_warm_types_every_row(tmp_path):
     store.close()
 
 
+def test_serve_types_the_criteria_in_the_background(tmp_path):
+    path = tmp_path / "s.db"
+    docs = [_study(f"NCT9000002{i}", f"* Age ≥ {30 + i}\n* Platelets ≥ 100 x10^9/L", "2020-01-01") for i in range(3)]
+    for i, d in enumerate(docs):
+        (tmp_path / f"d{i}.json").write_bytes(orjson.dumps(d))
+    store = open_store(str(path))
+    ingest(store, [str(tmp_path / f"d{i}.json") for i in range(3)], progress=False)
+    assert index.catch_up(store) == 3  # what the ingest hook does: split, never typed
+    assert {t for _s, t in _rows(store).values()} == {0}
+    child = index.warm_in_background(str(path))
+    assert child is not None
+    child.join(60)
+    assert child.exitcode == 0
+    assert {t for _s, t in _rows(store).values()} == {1}
+    assert index.get(store, "NCT90000022").inclusion[0].facts[0].min_years == 32
+    assert index.warm_in_background(str(path)) is None  # nothing left to type: no process
+    store.close()
+
+
+def test_serve_starts_typing_at_start(tmp_path):
+    import time
+
+    from tests.servers import running_server
+
+    path = tmp_path / "s.db"
+    docs = [_study(f"NCT9000003{i}", f"* Age ≥ {40 + i}", "2020-01-01") for i in range(2)]
+    for i, d in enumerate(docs):
+        (tmp_path / f"d{i}.json").write_bytes(orjson.dumps(d))
+    assert main(["ingest", str(tmp_path / "d0.json"), str(tmp_path / "d1.json"), "--db", str(path)]) == 0
+    store = open_store(str(path))
+    assert {t for _s, t in _rows(store).values()} == {0}
+    with running_server(str(path)):
+        deadline = time.monotonic() + 60
+        while {t for _s, t in _rows(store).values()} != {1} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert {t for _s, t in _rows(store).values()} == {1}  # typed before any match asked
+    store.close()
+
+
 def test_the_pipeline_stage_writes_what_the_workers_prepared(tmp_path):
     from types import SimpleNamespace
 

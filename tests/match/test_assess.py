@@ -317,3 +317,94 @@ def test_both_of_the_following_needs_both_items_whatever_or_the_lead_in_holds():
     parent = next(r for r in a.criteria if r.section == "inclusion")
     assert [ch.status for ch in parent.children] == [MET, NOT_MET]
     assert parent.status == NOT_MET and parent.decisive
+
+
+COVID = "A 38-year-old man with COVID-19, fever and cough."
+
+
+@pytest.mark.parametrize("criterion, note", [
+    ("Negative screening for COVID-19", COVID),  # a test result, not the disease
+    ("Recent negative COVID-19 test", COVID),
+    ("Receipt of a SARS-CoV-2 vaccine any time before the study", COVID),  # what a vaccine is for
+    ("Use of anti-obesity drugs within the past 3 months", "A 50-year-old obese woman."),
+    ("Uncontrolled cancer-related pain", SORAFENIB),  # cancer says what the pain comes from
+    ("Main portal vein tumour thrombus", SORAFENIB),  # a feature of the tumour, which the rules do not read
+    ("Tumor invasion of the main bile duct", SORAFENIB),
+    ("Close contact with a person with active tuberculosis", "A 40-year-old man with tuberculosis."),
+])
+def test_a_condition_named_for_a_test_a_treatment_or_someone_else_does_not_exclude(criterion, note):
+    r = _one(criterion, note, "exclusion")
+    assert r.status == UNKNOWN and not r.decisive, r.reason
+
+
+def test_the_same_conditions_named_plainly_still_exclude():
+    assert _one("Active COVID-19 infection", COVID, "exclusion").status == MET
+    assert _one("Positive test for HIV", "A 40-year-old man with HIV.", "exclusion").status == MET
+    assert _one("Obesity", "A 50-year-old obese woman.", "exclusion").status == MET
+    assert _one("Active tuberculosis", "A 40-year-old man with tuberculosis.", "exclusion").status == MET
+
+
+def test_a_broad_class_beside_a_narrower_one_is_the_narrower_one():
+    """"Tumour ... small-cell lung cancer": an HCC patient is a tumour patient, but the
+    criterion says which tumour; an exception ("other than") is allowed."""
+    r = _one("Mixed tumour with small-cell lung cancer histology", SORAFENIB, "exclusion")
+    assert r.status != MET, r.reason
+    assert _one("Any malignancy, including small-cell lung cancer", SORAFENIB, "exclusion").status == MET
+    bone = "A 70-year-old woman with osteoporosis."
+    assert _one("Any bone disease other than osteoporosis", bone, "exclusion").status == UNKNOWN
+    assert _one("Any bone disease", bone, "exclusion").status == MET
+
+
+def test_a_degree_the_note_does_not_state_stays_open():
+    htn = "A 60-year-old man with hypertension."
+    assert _one("Severe or unstable cardiovascular disease", htn, "exclusion").status == UNKNOWN
+    assert _one("Uncontrolled hypertension", htn, "exclusion").status == UNKNOWN
+    assert _one("Cardiovascular disease", htn, "exclusion").status == MET
+
+
+def test_no_other_condition_in_an_inclusion_reads_as_an_exclusion():
+    note = "A 33-year-old woman with Addison disease and Hashimoto thyroiditis."
+    text = "Inclusion Criteria:\n* No other endocrine disease"
+    crit = parse_criteria(text)
+    crit.eligibility = None
+    r = next(x for x in assess(crit, extract_facts(note)).criteria if x.section == "inclusion")
+    assert r.status != NOT_MET or not r.decisive, r.reason
+    # the trial's own disease named plainly is meant: "no COVID-19 symptoms" rules a COVID patient out
+    assert _one("No diagnosis of COVID-19", COVID).status == NOT_MET
+
+
+def test_a_womans_reproductive_criterion_does_not_fail_a_man():
+    assert _one("Females must agree to stop breast-feeding before the first dose", COVID).status == MET
+    text = ("Inclusion Criteria:\n* Female patients of childbearing potential must meet all of the following:\n"
+            "  * Is not pregnant\n  * Is willing to use contraception")
+    a = assess(parse_criteria(text), extract_facts(COVID))
+    assert not a.decisive
+    # a trial for women still excludes him
+    assert _one("Women aged 18 to 65", COVID).status == NOT_MET
+    assert _one("Female patients with breast cancer who are not pregnant", COVID).status != MET
+
+
+@pytest.mark.parametrize("criterion, note, status", [
+    ("Patients older than 18 years old and younger than 70 years", "A 19-year-old man", MET),
+    ("No patients less than or equal to 5 years old", "A 51-year-old man", MET),
+    ("No patients less than or equal to 5 years old", "A 4-year-old boy", NOT_MET),
+    ("Patient with less than or equal to 5 days from symptom onset", "A 38-year-old man", UNKNOWN),
+    ("No more than 10 days from the onset of COVID-19 symptoms", COVID, MET),  # a bound, no negation
+    ("Testosterone ≤ 4 ng/mL", "A 19-year-old man, serum testosterone 65 ng/dL", MET),  # 0.65 ng/mL
+    ("Parent or legal guardian aged 18 years or older", "A 4-year-old boy", UNKNOWN),  # the parent's age
+    ("Children aged 2 to 12 years living with their parents", "A 4-year-old boy", MET),
+    ("Child-Pugh score of 7 or less", "Child-Pugh A cirrhosis", MET),  # a bound, not the score 7
+    ("Child-Pugh score of 7 or less", "Child-Pugh C cirrhosis", NOT_MET),
+    ("Men using topical testosterone products must wash out for at least 7 days",
+     "A 19-year-old man, serum testosterone 65 ng/dL", UNKNOWN),  # 7 days is no testosterone level
+])
+def test_bounds_durations_and_units_read_right(criterion, note, status):
+    r = _one(criterion, note)
+    assert r.status == status, r.reason
+
+
+def test_alternative_age_items_need_only_one():
+    text = ("Inclusion Criteria:\n* At higher risk for progression to severe COVID-19:\n"
+            "  * Age ≥ 60 years\n  * Age 18-59 years and one of the following comorbidities")
+    a = assess(parse_criteria(text), extract_facts(COVID))
+    assert not a.decisive

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from trialscope.match.retrieve import (
     candidates,
     clean_text,
     condition_weight,
+    feedback_conditions,
     own_conditions,
 )
 from trialscope.normalize import age_days
@@ -62,9 +64,10 @@ def test_cached_ids_and_populations_give_the_same_candidates(store):
 
     facts = read_facts(HCC_NOTE)
     first, _ = candidates(store, HCC_NOTE, facts, filters_for(facts))
-    assert retrieve._DOCS and any(retrieve._POPULATIONS.values())
+    assert retrieve._DOCS and any(retrieve._POPULATIONS.values()) and any(retrieve._DISEASES.values())
     retrieve._DOCS.clear()
     retrieve._POPULATIONS.clear()
+    retrieve._DISEASES.clear()
     cold, _ = candidates(store, HCC_NOTE, facts, filters_for(facts))
     again, _ = candidates(store, HCC_NOTE, facts, filters_for(facts))
     assert [(c.nct_id, c.ranks) for c in first] == [(c.nct_id, c.ranks) for c in cold] \
@@ -139,3 +142,89 @@ def test_hostile_notes_never_raise(store, note):
     cands, queries = candidates(store, note, read_facts(note), Filters())
     assert isinstance(cands, list)
     assert "[**" not in clean_text(note) and "(" not in clean_text(note)
+
+
+def test_feedback_weighs_votes_by_rank_share_and_rarity():
+    from trialscope.match import retrieve
+
+    # "Rare Disease": three trials low in one list, each filed under it alone; "Common
+    # Disease": five trials at the top of two lists, each also filed under another disease.
+    diseases = {f"NCT0{i}": ("Common Disease", "Other Disease") for i in range(5)}
+    diseases |= {f"NCT1{i}": ("Rare Disease",) for i in range(3)}
+    diseases |= {"NCT20": ("Lonely Disease",), "NCT21": ("Lonely Disease",)}
+    lists = {"note": [(f"NCT0{i}", 1.0) for i in range(5)] + [(f"NCT1{i}", 1.0) for i in range(3)],
+             "elig": [(f"NCT0{i}", 1.0) for i in range(5)] + [("NCT20", 1.0), ("NCT21", 1.0)],
+             "cond": [(f"NCT2{i}", 1.0) for i in range(9)]}  # not a voting source
+    frequency = {"Common Disease": 5000, "Other Disease": 4000, "Rare Disease": 5, "Lonely Disease": 2}
+    got = feedback_conditions(lists, diseases, lambda n: (frequency[n], 20_000))
+    assert got[0] == "Rare Disease"
+    assert "Common Disease" in got
+    assert "Lonely Disease" not in got  # two trials: fewer than PRF_MIN agree
+    assert len(got) <= retrieve.FEEDBACK_TERMS
+    assert feedback_conditions(lists, diseases, lambda n: (20_000, 20_000)) == []  # in every study: no news
+    assert feedback_conditions({}, diseases, lambda n: (1, 20_000)) == []
+
+
+def test_a_disease_described_but_not_named_is_found_by_feedback(store):
+    note = ("A 62-year-old man with a 6 cm liver mass with arterial enhancement and portal venous washout "
+            "on CT, alpha-fetoprotein 900 ng/mL, on a background of alcoholic cirrhosis.")
+    facts = read_facts(note)
+    cands, queries = candidates(store, note, facts, filters_for(facts))
+    assert "Carcinoma, Hepatocellular" not in [n for n, _ in queries.cond]
+    assert queries.feedback[0] == "Carcinoma, Hepatocellular"
+    assert HCC in [c.nct_id for c in cands if "prf" in c.ranks]
+
+
+def test_the_searcher_keeps_its_snapshot_until_something_changes(tmp_path, monkeypatch):
+    """A refresh with nothing new keeps the open index snapshot (and the ids read from it);
+    an ingest into the store, by this process or another, is seen at the next refresh."""
+    import json
+    import zipfile
+
+    from trialscope.cli import main
+    from trialscope.match import retrieve
+    from trialscope.search import SearchRequest
+    from trialscope.store import open_store
+
+    with zipfile.ZipFile(Path(__file__).resolve().parents[2] / "sample" / "ctg-studies.json.zip") as z:
+        doc = json.loads(z.read(sorted(z.namelist())[0]))
+    path = tmp_path / "s.db"
+    (tmp_path / "a.json").write_bytes(json.dumps(doc).encode())
+    assert main(["ingest", str(tmp_path / "a.json"), "--db", str(path)]) == 0
+    store = open_store(str(path))
+    monkeypatch.setattr(retrieve, "SEARCHER_REFRESH_S", 0.0)
+    searcher = retrieve.searcher_for(store)
+    snapshot = searcher._searcher
+    assert retrieve.searcher_for(store) is searcher and searcher._searcher is snapshot  # nothing new
+
+    doc["protocolSection"]["identificationModule"]["nctId"] = "NCT90000002"
+    doc["protocolSection"]["identificationModule"]["briefTitle"] = "Zyxwvut study"
+    (tmp_path / "b.json").write_bytes(json.dumps(doc).encode())
+    assert main(["ingest", str(tmp_path / "b.json"), "--db", str(path)]) == 0  # as another process would
+    assert retrieve.searcher_for(store) is searcher and searcher._searcher is not snapshot
+    hits = searcher.search(SearchRequest(query="zyxwvut", facets=False, snippets=False)).hits
+    assert [h.nct_id for h in hits] == ["NCT90000002"]
+    store.close()
+
+
+def test_the_bag_searches_leave_out_words_most_studies_use(store, monkeypatch):
+    from trialscope.index.fulltext import TEXT_WEIGHTS
+    from trialscope.match import retrieve
+
+    searcher = retrieve.searcher_for(store)
+    index = searcher._searcher
+    bag = ("hepatocellular sorafenib regorafenib lenvatinib cabozantinib cirrhosis zyxwvut patients treatment "
+           "bilirubin")
+    assert retrieve.specific_words(searcher, bag) == bag  # no word of the sample reaches the bound
+
+    def studies(word):
+        return max(index.doc_freq(f, t) for f in TEXT_WEIGHTS for t in retrieve._ANALYZER.analyze(word) or ["-"])
+
+    assert studies("patients") > 100 and studies("treatment") > 100 and studies("sorafenib") < 100
+    monkeypatch.setattr(retrieve, "MAX_WORD_DOCS", 100)
+    retrieve._WORD_DF.clear()
+    kept = retrieve.specific_words(searcher, bag).split()
+    assert kept == [w for w in bag.split() if studies(w) <= 100]
+    assert "sorafenib" in kept and "zyxwvut" in kept and "treatment" not in kept and "patients" not in kept
+    short = "treatment patients sorafenib cancer study disease therapy"
+    assert retrieve.specific_words(searcher, short) == short  # a few words left would all be required

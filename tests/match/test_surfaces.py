@@ -52,6 +52,25 @@ def test_cli_text_and_errors(sample_db, tmp_path, capsys, monkeypatch):
     assert main(["match", str(note), "--db", sample_db, "--limit", "0"]) == 2
 
 
+def test_cli_text_shows_the_trials_the_patient_may_join_first(sample_db, library, tmp_path, capsys):
+    """Grouped as the page groups them: likely or possibly eligible in rank order, then the
+    excluded ones, each with the criterion that excludes; the JSON keeps the rank order."""
+    verdicts = [t.verdict for t in library.trials]
+    assert "excluded" in verdicts and verdicts != sorted(verdicts, key=lambda v: v == "excluded"), \
+        "the sample no longer has an excluded trial ranked above a joinable one: the test proves nothing"
+    note = tmp_path / "note.txt"
+    note.write_text(HCC_NOTE)
+    assert main(["match", str(note), "--db", sample_db]) == 0
+    out = capsys.readouterr().out
+    head, _, tail = out.partition("the patient appears excluded from")
+    shown_first = [t.nct_id for t in library.trials if t.verdict != "excluded"]
+    assert f"{len(shown_first)} trials the patient may join" in head
+    assert [n for n in shown_first] == [line.split()[1] for line in head.splitlines() if line[:4].strip().endswith(".")]
+    assert "EXCLUDED" not in head and "LIKELY" not in tail and "POSSIBLY" not in tail
+    assert tail.count("✗ ") >= sum(v == "excluded" for v in verdicts)  # each names what excludes
+    assert "(rank " in out  # where the ranked order differs, the rank is shown
+
+
 def test_api_is_the_library_ranking(match_server, library):
     r = httpx.post(f"{match_server}/api/v2/match", json={"text": HCC_NOTE}, timeout=60)
     assert r.status_code == 200, r.text

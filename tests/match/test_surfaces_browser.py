@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 
+import httpx
+
 from tests.browser import DOCS
 
 from .conftest import HCC, HCC_NOTE
@@ -38,6 +40,24 @@ def test_match_a_patient(match_server, browser, artifacts):
     assert page.locator(f".match-trial h3 a[href='/study/{HCC}']").count() == 1
     page.screenshot(path=str(artifacts / "match.png"), full_page=False)
 
+    # the trials she may join first, then those a criterion excludes her from, each saying which;
+    # the API keeps the ranked order with each verdict
+    joinable = page.locator(".match-list.may-join .match-trial")
+    excluded = page.locator(".match-list.excluded .match-trial")
+    assert joinable.count() > 0 and excluded.count() > 0
+    assert {v.lower() for v in joinable.locator(".verdict").all_inner_texts()} <= {"likely eligible", "possibly eligible"}
+    assert set(excluded.locator(".verdict").all_inner_texts()) == {"Excluded"}
+    assert all(t.locator("li.decisive").count() > 0 for t in excluded.all())
+    shown = [a.split("/")[-1] for a in page.locator(".match-trial h3 a").evaluate_all("els => els.map(e => e.href)")]
+    api = httpx.post(f"{match_server}/api/v2/match", json={"text": HCC_NOTE}, timeout=60).json()["trials"]
+    ranked = [t["nctId"] for t in api]
+    assert shown == [t["nctId"] for t in api if t["verdict"] != "excluded"] + [
+        t["nctId"] for t in api if t["verdict"] == "excluded"]
+    assert ranked != shown, "the sample ranks no excluded trial above a joinable one: the grouping is untested"
+    heading = page.locator("#excluded-h")
+    heading.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "match-excluded.png"), full_page=False)
+
     # correct a fact and match again: the edit overrides the note
     page.fill("#f-age", "85")
     page.click("#facts-form button[type=submit]")
@@ -60,7 +80,8 @@ def test_match_a_patient(match_server, browser, artifacts):
     page.close()
     if os.environ.get("TRIALSCOPE_UPDATE_SCREENSHOTS"):
         DOCS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(artifacts / "match.png", DOCS / "match.png")
+        for name in ("match.png", "match-excluded.png"):
+            shutil.copy(artifacts / name, DOCS / name)
 
 
 def test_match_works_without_javascript(match_server, browser):

@@ -77,6 +77,9 @@ _NOT_TREATMENTS = frozenset({"Smoke", "Tobacco", "Tobacco Products", "Ethanol", 
                              "Barium Sulfate", "Contrast Media", "Food", "Bilirubin", "Creatinine", "Glucose",
                              "Cholesterol", "Hemoglobins", "Albumins", "Oxygen", "Water", "Sodium", "Potassium",
                              "Calcium", "Iron", "Urea", "Biomarkers", "Caffeine", "Coffee", "Air"})
+# Procedures that are no treatment of a disease: a stay, a commitment at enrolment.
+_NOT_PROCEDURES = frozenset({"Hospitalization", "Patient Admission", "Contraception", "Contraception, Barrier",
+                             "Sexual Abstinence", "Breast Feeding", "Informed Consent"})
 _MOLECULE = re.compile(r"\b(?:Receptors?|Genes?|Proteins?|Antigens?|Enzymes?|Cells?|RNA|DNA|Mutation|Peptides?|"
                        r"Ligands?|Kinases?)\b")
 
@@ -108,7 +111,8 @@ class Mention:
     names: tuple[str, ...]  # MeSH descriptors, best first (empty for a stem-only drug)
     kind: str  # "condition" | "drug" | "procedure"
     # Cues before it in its clause: "neg" (no, not, without, free of), "other" (other,
-    # another, prior), "active" (active, uncontrolled, severe), "allergy" (allergic to).
+    # another, prior), "active" (active, current), "severe" (uncontrolled, severe,
+    # end-stage), "allergy" (allergic to).
     cues: frozenset[str] = frozenset()
 
 
@@ -116,12 +120,13 @@ class Mention:
 # ("no ascites, encephalopathy or bleeding"); "other" and "active" end at a comma.
 _CUE_WORDS = {
     **dict.fromkeys(("no", "not", "without", "never", "none", "neither", "nor", "absence", "absent",
-                     "exclude", "excluded", "excluding"), "neg"),
+                     "exclude", "excluded", "excluding", "unsuspected"), "neg"),
     **dict.fromkeys(("other", "another", "second", "additional", "secondary", "previous", "prior",
                      "concurrent", "concomitant", "synchronous", "metachronous"), "other"),
-    **dict.fromkeys(("active", "uncontrolled", "current", "currently", "ongoing", "symptomatic", "untreated",
-                     "unstable", "severe", "significant", "decompensated", "acute", "poorly", "inadequately"),
-                    "active"),
+    **dict.fromkeys(("active", "current", "currently", "ongoing", "symptomatic", "untreated", "acute"), "active"),
+    # a degree of the condition beside its presence: "active" too, and "severe"
+    **dict.fromkeys(("uncontrolled", "unstable", "severe", "significant", "decompensated", "poorly", "inadequately",
+                     "end", "advanced", "serious", "major", "refractory", "life-threatening"), "severe"),
     **dict.fromkeys(("allergy", "allergies", "allergic", "hypersensitivity", "hypersensitive",
                      "contraindication", "contraindications", "contraindicated", "anaphylaxis"), "allergy"),
     **dict.fromkeys(("but", "except", "however", "unless", "although", "if"), "stop"),
@@ -133,9 +138,15 @@ _CUE_WORDS = {
 # Smoking is read as a status of its own (a Smoking fact, PatientFacts.smoker), not a disorder.
 _SMOKING_WORDS = frozenset({"smoking", "smoker", "smokers", "smokes", "smoke", "smoked", "tobacco", "cigarettes"})
 _CUE_PAIRS = {("free", "of"): "neg", ("negative", "for"): "neg", ("other", "than"): "stop",
-              ("or", "without"): ""}  # "with or without" negates nothing
+              ("or", "without"): "",  # "with or without" negates nothing
+              # a bound, not a negation: "no more than 10 days from the onset of COVID-19"
+              **dict.fromkeys((("no", w) for w in ("more", "less", "later", "earlier", "longer", "fewer",
+                                                    "greater", "sooner")), "stop"),
+              **dict.fromkeys((("not", w) for w in ("more", "less", "later", "exceeding", "longer", "greater")),
+                              "stop")}
 _PAIR_HEADS = frozenset(a for a, _b in _CUE_PAIRS)
-_CUE_REACH = {"neg": (60, False), "allergy": (60, False), "other": (30, True), "active": (30, True)}
+_CUE_REACH = {"neg": (60, False), "allergy": (60, False), "other": (30, True), "active": (30, True),
+              "severe": (30, True)}
 _STOP_MARKS = frozenset(".;:!?")
 
 
@@ -240,7 +251,7 @@ def _names(key_tokens: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
             if kind == "drug":
                 chosen = tuple(n for n in chosen if n not in _NOT_TREATMENTS and not _MOLECULE.search(n))
             elif kind == "procedure":
-                chosen = tuple(n for n in chosen if not _in_trees(n, _DIAGNOSTIC_TREES))
+                chosen = tuple(n for n in chosen if n not in _NOT_PROCEDURES and not _in_trees(n, _DIAGNOSTIC_TREES))
             if chosen:
                 return chosen, kind
     return (), ""

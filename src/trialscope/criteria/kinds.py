@@ -115,8 +115,11 @@ _SUBJECT = re.compile(
 _RANGE = re.compile(
     r"(?:between|from|aged?|age\s*(?:range|group)?\s*(?:of|is|:|=)?)?\s*" + _N + _TUNIT_OPT
     + r"\s*(?:-|to|and|through|until|–)\s*(?P<lt><\s*|≤\s*)?" + _N + _TUNIT_OPT + r"(?P<after>\s*(?:years?\s+)?(?:of\s+age|old|\(inclusive\)|inclusive))?")
-_LOWER_WORDS = re.compile(_N + _TUNIT_OPT + r"\s*(?:of\s+age\s*|old\s*)?(?:or|and)\s*(older|over|above|more|greater|up|elder|beyond)")
-_UPPER_WORDS = re.compile(_N + _TUNIT_OPT + r"\s*(?:of\s+age\s*|old\s*)?(?:or|and)\s*(younger|under|below|less|lower)")
+# "18 or older", but not "older than 18 years old and younger than 70" ("younger than" is a bound of its own)
+_LOWER_WORDS = re.compile(_N + _TUNIT_OPT + r"\s*(?:of\s+age\s*|old\s*)?(?:or|and)\s*(older|over|above|more|greater|up|elder|beyond)"
+                          r"(?!\s+than)")
+_UPPER_WORDS = re.compile(_N + _TUNIT_OPT + r"\s*(?:of\s+age\s*|old\s*)?(?:or|and)\s*(younger|under|below|less|lower)"
+                          r"(?!\s+than)")
 _COMPARED = re.compile(r"(?P<comp>" + COMPARATOR + r")\s*(?:the\s+age\s+of\s*)?" + _N + _TUNIT_OPT)
 _CONDITIONAL_AGE = re.compile(r"\b(?:if|when|unless|for\s+those|for\s+patients|for\s+subjects)\b[^.;,]{0,25}$")
 _AGE_BEFORE = re.compile(r"\bage[ds]?\s*[:=]?\s*$")
@@ -187,12 +190,35 @@ def ages(text: str, low: str, group: str = "") -> list[Age]:
                 continue
             out.append(_bound(m.group(2), m.group(3), "min" if op.startswith(">") else "max",
                               op.endswith("="), m.start(), m.end()))
-    return _merge_ages(out)
+    found = _merge_ages(out)
+    if found and _NOBODY.match(low):  # "No patients less than or equal to 5 years old"
+        found[0].negated = True
+    return found
+
+
+_NOBODY = re.compile(r"^\W*no\s+(?:patients?|subjects?|participants?|persons?|individuals?|one|children|adults?)\b")
+
+
+# Someone beside the patient a criterion may speak of (their age, their disease).
+_OTHER_PERSON = (r"\b(?:family\s+members?|relatives?|care-?givers?|care-?takers?|partners?|spouses?|parents?|"
+                 r"guardians?|mothers?|fathers?|siblings?|brothers?|sisters?|offspring|household|surrogates?|"
+                 r"(?:legally\s+(?:authori[sz]ed|acceptable)\s+|legal\s+)representatives?)\b")
+_PERSON_GATE = re.compile(r"famil|relative|giver|taker|partner|spouse|parent|guardian|mother|father|sibling|"
+                          r"brother|sister|offspring|household|surrogate|representative")
+_PERSON_NEAR = re.compile(r"(?:" + _OTHER_PERSON + r")[^.;]*$")
+_DURATION_AFTER = re.compile(r"\s*(?:from|after|before|since|prior|following|post|of\s+(?:symptoms?|onset|illness|"
+                             r"treatment|therapy|diagnosis|dosing|the\s+(?:first|last|final|study)))\b")
 
 
 def _age_place(low: str, start: int, end: int, has_ctx: bool, in_age_group: bool, after) -> bool:
     """An age, not a duration: near an age word or led by who it is about, and not
-    after "within", "for", "history" and the like."""
+    after "within", "for", "history" and the like, nor before "from onset", "after the
+    final dose"; and the patient's, not a parent's or a caregiver's ("a parent aged 18 or
+    older", "family members who are caregivers will be at least 18")."""
+    if _DURATION_AFTER.match(low, end):
+        return False
+    if _PERSON_GATE.search(low) and _PERSON_NEAR.search(low[max(0, start - 80): start]):
+        return False
     if in_age_group:
         return True
     if "gestation" in low[max(0, start - 30): end + 30]:
@@ -344,6 +370,7 @@ _VALUE = re.compile(
 _FILL_STOP = re.compile(r"[.;]\s|\bwithin\b|\bdays?\b|\bweeks?\b|\bmonths?\b|\bgrade\b")
 _WNL = re.compile(r"[^;.]{0,25}?\b(?:within\s+(?:the\s+)?(?:institutional\s+)?normal\s+(?:limits|range)|wnl|"
                   r"normal\s+range|(?:is|be|are)\s+normal)\b")
+_TIME_AFTER = re.compile(r"\s*(?:days?|weeks?|months?|years?|hours?|hrs?|minutes?|times|cycles?|doses?)\b")
 # Analytes whose bare threshold in an inclusion criterion is a floor (the rest are ceilings).
 LOWER_BOUNDED = frozenset({"platelets", "anc", "wbc", "lymphocytes", "cd4", "hemoglobin", "albumin",
                            "egfr", "creatinine_clearance", "lvef", "fev1", "sodium", "potassium",
@@ -399,6 +426,8 @@ def labs(text: str, low: str) -> list[Lab]:
         value = number(v.group("v"))
         if value is None or not (v.group("comp") or v.group("unit")):
             continue  # a bare number near an analyte ("testosterone pellets in the 6-month period")
+        if not v.group("unit") and _TIME_AFTER.match(low, v.end()):
+            continue  # "testosterone products: wash-out for at least 7 days"
         value2 = number(v.group("v2")) if v.group("v2") else None
         written = text[v.start("unit"):v.end("unit")] if v.group("unit") else ""
         op = comparator(v.group("comp")) if v.group("comp") else "="
@@ -469,6 +498,10 @@ def _stage_values(vals: str) -> list[str]:
     return out
 
 
+_STAGE_POST = re.compile(r"\s*(?:or\s+(?:higher|greater|above|more|later|worse|less|lower|fewer|below|better|"
+                         r"earlier)|and\s+(?:above|below))\b")
+
+
 def _bounded_stage(system: str, comp: str | None, post: str | None, vals: list[str], s: int, e: int) -> Stage:
     op = comparator(comp) if comp else ""
     post = (post or "").strip()
@@ -499,7 +532,9 @@ def stages(low: str) -> list[Stage]:
             continue
         if system == "Child" and not re.search(r"child", m.group("sys")):
             continue
-        out.append(_bounded_stage(system, m.group("comp"), None, vals, m.start(), m.end()))
+        post = _STAGE_POST.match(low, m.end())  # "Child-Pugh score of 7 or less"
+        out.append(_bounded_stage(system, m.group("comp"), post.group(0) if post else None, vals, m.start(),
+                                  post.end() if post else m.end()))
         taken.append(m.span())
     for m in _STAGE_RE.finditer(low):
         if any(s <= m.start() < e for s, e in taken):
@@ -703,7 +738,9 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
         flags = men.cues
         if men.kind == "condition":
             out.append(Condition(start=men.start, end=men.end, text=text[men.start:men.end], mesh=list(men.names),
-                                 negated="neg" in flags, other="other" in flags, active="active" in flags))
+                                 negated="neg" in flags, other="other" in flags,
+                                 active="active" in flags or "severe" in flags, severe="severe" in flags,
+                                 context=condition_context(low, men.start, men.end)))
         elif therapy_ctx and "allergy" not in flags and not _candidacy(low, men.start):
             category = "drug" if men.kind == "drug" else procedure_category(men.names)
             out.append(Therapy(start=men.start, end=men.end, category=category,
@@ -734,6 +771,53 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
                 if isinstance(f, Therapy):
                     f.within_days = n * _DAYS[w.group("u")[0]]
     return out
+
+
+# Where a condition is named for something else than a patient who has it. Each pattern
+# reads the words just before the mention (its clause) or just after it.
+_CLAUSE_START = re.compile(r".*[.;:(]")
+_CONTEXT_BEFORE = (
+    ("other person", re.compile(_OTHER_PERSON + r"|\b(?:family\s+history|close\s+contacts?|contacts?\s+(?:with|of)|"
+                                r"exposure\s+to|exposed\s+to)\b")),
+    ("treatment", re.compile(r"(?:\banti-?|\b(?:treatments?|\w*therap(?:y|ies)|surgery|resection|drugs?|medications?|medicines?|agents?|"
+                             r"vaccines?|vaccinations?|immuni[sz]ations?|prophylaxis|prevention)\s+(?:for|of|against)\s+"
+                             r"(?:[\w-]+\s+){0,2}|\bto\s+(?:treat|prevent)\s+(?:[\w-]+\s+){0,2})$")),
+    ("qualifier", re.compile(r"\b(?:due|secondary|attributable|related)\s+to\s+(?:[\w-]+\s+){0,2}$|"
+                             r"\bcaused\s+by\s+(?:[\w-]+\s+){0,2}$")),
+)
+_CONTEXT_AFTER = (
+    ("treatment", re.compile(r"[\s-]*(?:vaccines?|vaccinations?|medications?|drugs?|treatments?|therap(?:y|ies)|"
+                             r"prophylaxis)\b")),
+    ("qualifier", re.compile(r"[\s-]*(?:related|associated|induced|caused|specific)\b")),
+    # a feature of it: "tumour thrombus", "tumour invasion of the bile duct", "tumour burden"
+    ("qualifier", re.compile(r"\s+(?:thromb\w*|invasion|invading|burden|compression|stenosis|obstruction|infiltration|"
+                             r"involvement|rupture|lysis|necrosis|markers?|size|volume|emboli\w*|bleeding|"
+                             r"ha?emorrhage|pain|flares?|extension|spread)\b")),
+)
+# "a negative COVID-19 test", "negative screening for", "PCR negative": a result, not a disease
+_NEGATIVE_TEST = re.compile(r"\bnegative\b[^.;]{0,40}\b(?:tests?|testing|pcr|screen\w*|swabs?|assays?|serolog\w*|"
+                            r"results?)\b|\b(?:tests?|tested|testing|pcr|screen\w*|swabs?|assays?|serolog\w*|"
+                            r"results?)\b[^.;]{0,40}\bnegative\b")
+
+
+def condition_context(low: str, start: int, end: int) -> str:
+    """Why a named condition is not the patient's own, if the words around it say so:
+    "other person", "treatment", "qualifier", "test" (see `types.Condition.context`)."""
+    before = low[max(0, start - 60): start]
+    cut = _CLAUSE_START.match(before)
+    if cut:
+        before = before[cut.end():]
+    for name, pattern in _CONTEXT_BEFORE:
+        if pattern.search(before):
+            return name
+    for name, pattern in _CONTEXT_AFTER:
+        if pattern.match(low, end, end + 20):
+            return name
+    if "negativ" in low:
+        clause = low[max(0, start - 60): end + 40]
+        if _NEGATIVE_TEST.search(clause):
+            return "test"
+    return ""
 
 
 _CANDIDACY = re.compile(r"\b(?:suitable|eligible|amenable|candidates?|appropriate|fit|indicated|considered|"

@@ -45,6 +45,11 @@ class Condition(Fact, tag="condition"):
     mesh: list[str] = []
     other: bool = False  # "other malignancy", "another primary tumour": not the trial's own
     active: bool = False  # "active infection", "uncontrolled hypertension", "current"
+    severe: bool = False  # "uncontrolled hypertension", "severe heart disease", "end-stage" (active too)
+    # Named for something else than a patient who has it (`kinds.CONDITION_CONTEXTS`):
+    # "test" (a negative COVID-19 test), "treatment" (anti-obesity drugs, a SARS-CoV-2
+    # vaccine), "qualifier" (cancer-related pain), "other person" (family members with...).
+    context: str = ""
 
 
 class Stage(Fact, tag="stage"):

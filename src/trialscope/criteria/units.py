@@ -105,7 +105,7 @@ _MOLAR: dict[str, dict[str, float]] = {
     "potassium": {"mmol/L": 1.0, "mEq/L": 1.0},
     "sodium": {"mmol/L": 1.0, "mEq/L": 1.0},
     "bun": {"mg/dL": 0.357, "mmol/L": 1.0},
-    "testosterone": {"ng/dL": 1 / 28.84, "ng/mL": 10 / 28.84, "nmol/L": 1.0},
+    "testosterone": {"ng/dL": 1 / 28.84, "ng/mL": 100 / 28.84, "nmol/L": 1.0},  # 1 ng/mL = 100 ng/dL
     "afp": {"ng/mL": 1.0, "µg/L": 1.0, "IU/mL": 1.21},
     "psa": {"ng/mL": 1.0, "µg/L": 1.0},
 }

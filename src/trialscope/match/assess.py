@@ -15,7 +15,13 @@ count against a trial.
 Three-valued logic combines facts: in an inclusion criterion all stated requirements must
 hold (alternatives of one kind, "HCC or cholangiocarcinoma", need one); an exclusion applies
 when any of its facts holds. An exclusion naming a broad class ("history of malignancy")
-does not apply to the trial's own disease.
+does not apply to the trial's own disease ("no other malignancy" among inclusions reads the
+same). A condition never decides against the patient where the criterion names it for
+something else (`Condition.context`: a test result, a treatment of it, a feature of it,
+another person), where it is an exception ("other than osteoporosis"), a broad class beside
+the narrower one meant ("tumour ... small-cell lung cancer"), or a degree the note does not
+state ("severe", "uncontrolled"). `benchmarks/verdicts.py` measures these verdicts against
+TREC 2022's judgments.
 
 **An optional judge for what the rules leave unknown.** `assess(..., judge=J, note=text)`
 asks `J.judge(criterion_text, section, note, facts)` about every criterion the rules left
@@ -57,6 +63,17 @@ from .patient import PatientFacts
 
 MET, NOT_MET, UNKNOWN = "met", "not_met", "unknown"
 EXCLUDED, POSSIBLY, LIKELY = "excluded", "possibly eligible", "likely eligible"
+
+
+def by_verdict(trials: list) -> tuple[list, list]:
+    """How results are shown to a patient: the trials they may join ("likely" or "possibly
+    eligible") first, then those a criterion excludes them from, each group in the given
+    (rank) order. The ranked order itself (the API's) keeps excluded trials in place: TREC
+    counts them as half-relevant, and a trial for the patient's disease is worth reading
+    even when a rule-read criterion seems to rule them out. `trials` are anything with a
+    `verdict`."""
+    may_join = [t for t in trials if t.verdict != EXCLUDED]
+    return may_join, [t for t in trials if t.verdict == EXCLUDED]
 
 
 class Evidence(msgspec.Struct, frozen=True, gc=False):
@@ -392,12 +409,16 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
         return _Verdict(None, "")
     best, best_c = 0.0, None
     criterion_symptom = all(_is_symptom(n) for n in names)
+    # "No other malignancy" among inclusions reads as "other malignancy" among exclusions
+    # (but "no COVID-19 symptoms", naming the trial's disease itself, means it)
+    ruling_out = section == "exclusion" or fact.negated
     for c, pnames in p.present:
-        if section == "exclusion" and (fact.other or _is_target(names, pnames, targets)):
+        if ruling_out and (fact.other or (_is_target(names, pnames, targets)
+                                          and (section == "exclusion" or not names & pnames))):
             continue  # "other malignancy", "history of cancer": not the trial's own disease
         s = _strength(names, pnames)
-        if s > 0.5 and not criterion_symptom and all(_is_symptom(n) for n in pnames):
-            s = 0.5  # a cough does not establish a respiratory disease
+        if s > 0.5 and not criterion_symptom and c.mesh and _is_symptom(c.mesh[0]):
+            s = 0.5  # a cough does not establish a respiratory disease, nor heartburn reflux disease
         if s > best:
             best, best_c = s, c
     if best >= 0.9 and best_c is not None:
@@ -409,6 +430,10 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
             return _Verdict(None, f"{best_c.text} (a symptom: which one is meant?)", ev)
         if section == "exclusion" and fact.active and best_c.historical:
             return _Verdict(None, f"history of {best_c.text} (active?)", ev)
+        if ruling_out and fact.severe:
+            # "severe or unstable cardiovascular disease", "end-stage lung disease": the
+            # patient's hypertension is of the class, but is it as severe as that?
+            return _Verdict(None, f"{best_c.text} (of the class; as severe as {fact.text}?)", ev)
         return _Verdict(True, best_c.text, ev)
     for c, pnames in p.denied:
         # denying a condition denies everything narrower: "denies diabetes" answers "type 2 diabetes"
@@ -565,7 +590,16 @@ def _fact(fact, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
     if fact.negated and v.value is not None:
         v.value = not v.value
         v.reason = ("not: " if v.value is False else "") + v.reason
+    if isinstance(fact, Condition) and fact.context and v.value is (section == "exclusion"):
+        # "a negative COVID-19 test", "anti-obesity drugs", "cancer-related pain": the
+        # patient's condition alone does not decide what is said of it
+        v.value = None
+        v.reason = f"{v.reason} (named for {_CONTEXT_WORDS.get(fact.context, fact.context)})"
     return v
+
+
+_CONTEXT_WORDS = {"test": "a test result", "treatment": "a treatment of it", "qualifier": "a feature or a consequence of it",
+                  "other person": "another person"}
 
 
 # -- criteria --------------------------------------------------------------------------
@@ -599,6 +633,40 @@ _SCREENING = re.compile(r"\btest|childbearing|child-bearing|potential|possib|\bi
                         r"birth\s+control|menstruat|\bsteril")
 
 
+_EXCEPT = re.compile(r"\b(?:other\s+than|except(?:\s+for)?|excluding|besides|apart\s+from|with\s+the\s+exception\s+of|"
+                     r"not\s+including)\b[^.;]*$", re.IGNORECASE)
+_LISTING = re.compile(r"\b(?:includ\w*|defin\w*|such\s+as|e\.\s?g\.?|for\s+example|any|other|like)\b", re.IGNORECASE)
+
+
+def _set_aside(criterion: Criterion, p: _Patient) -> tuple[set[int], set[tuple[int, int]]]:
+    """Condition facts that do not speak of the patient, by position, and the patient's
+    conditions they take out of this criterion:
+    - an exception ("any bone disease other than osteoporosis"): the patient's
+      osteoporosis is allowed, so it meets nothing else here either;
+    - a broad class beside a narrower one it holds ("tumour ... small-cell lung cancer"):
+      the narrower one says which, so the patient's HCC does not meet "tumour" (unless
+      the criterion lists examples of the class: "any tumour, including...")."""
+    conds = [(i, f) for i, f in enumerate(criterion.facts) if isinstance(f, Condition) and f.mesh]
+    skipped: set[int] = set()
+    voided: set[tuple[int, int]] = set()
+    text = criterion.text
+    for i, f in conds:
+        if _EXCEPT.search(text, max(0, f.start - 50), f.start):
+            skipped.add(i)
+            for c, pnames in p.present:
+                if _strength(set(f.mesh), pnames) >= 0.9:
+                    voided.add((c.start, c.end))
+    if not _LISTING.search(text):
+        for i, a in conds:
+            if i in skipped or a.negated:
+                continue
+            broad = set(a.mesh)
+            if any(j != i and j not in skipped and not b.negated and not broad & set(b.mesh)
+                   and all(any(n in _ancestors(m) for m in b.mesh) for n in broad) for j, b in conds):
+                skipped.add(i)
+    return skipped, voided
+
+
 def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozenset[str]):
     """(holds?, reason, evidence) for the criterion's own facts."""
     if not criterion.facts:
@@ -606,13 +674,22 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
     by_kind: dict[str, list[_Verdict]] = {}
     screening: bool | None = None
     others: bool | None = None
-    for f in criterion.facts:
+    skipped: set[int] = set()
+    voided: set[tuple[int, int]] = set()
+    if p.present and sum(isinstance(f, Condition) for f in criterion.facts) > 1:
+        skipped, voided = _set_aside(criterion, p)
+    for i, f in enumerate(criterion.facts):
+        if i in skipped:
+            continue
         kind = FACT_KIND[type(f)]
         if kind == "grade" or (isinstance(f, Stage) and f.system == "grade"):
             continue  # a toxicity grade qualifies the condition beside it
         if isinstance(f, Reproductive) and f.state == "contraception" and len(criterion.facts) > 1:
             continue
         v = _fact(f, p, section, targets)
+        if voided and isinstance(f, Condition) and v.value is not None and any(
+                (e.start, e.end) in voided for e in v.evidence):
+            v = _Verdict(None, f"{v.reason} (an exception the criterion allows)", v.evidence)
         if isinstance(f, Therapy) and f.category == "targeted" and v.value is not None:
             v = _named_target(v, criterion.text.lower(), p)
         if isinstance(f, Reproductive) and not f.negated and section != "exclusion" and v.value is not None:
@@ -621,8 +698,8 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
             if screening:  # "women of childbearing potential: a negative pregnancy test" asks "not pregnant"
                 v.value = not v.value
                 v.reason = ("not: " if v.value is False else "") + v.reason
-        if section == "exclusion" and isinstance(f, Therapy) and f.category == "any" and others is None:
-            others = _treats_another_condition(criterion, p, targets)
+        if (section == "exclusion" or f.negated) and isinstance(f, Therapy) and f.category == "any" and others is None:
+            others = _treats_another_condition(criterion, p, targets)  # also "no prior therapy for NSCLC"
         if others and isinstance(f, Therapy) and f.category == "any":
             # "an autoimmune disease that required systemic treatment": the treatment is the
             # condition's, so the patient's own therapy does not meet it alone
@@ -683,6 +760,32 @@ _ALL_OF = re.compile(r"\b(?:both|all|each)\s+(?:of\s+)?the\s+following\b")  # be
 _LEADS_IN = re.compile(r":\s*$|\bthe following\b|\bany of\b", re.IGNORECASE)
 
 
+# A criterion about one sex's pregnancy, nursing or contraception ("Females must agree to
+# stop breast-feeding", "Women of childbearing potential must meet all of the following")
+_ONE_SEX_LED = re.compile(r"^\W*(?:for\s+|all\s+)?(?:(?P<f>females?|women|woman|girls?|female\s+\w+)|"
+                          r"(?P<m>males?|men|man|boys?|male\s+\w+))\b", re.IGNORECASE)
+
+
+def _other_sex(c: Criterion, p: _Patient) -> str | None:
+    """The sex a reproductive criterion speaks to, when it is not the patient's: then it
+    does not apply to them (a man is not asked to stop breast-feeding)."""
+    if not p.facts.sex:
+        return None
+    m = _ONE_SEX_LED.match(c.text)
+    if m is None:
+        return None
+    sex = "female" if m.group("f") else "male"
+    if sex == p.facts.sex:
+        return None
+    if any(isinstance(f, _NOT_REPRODUCTIVE) for f in c.facts) or not any(
+            isinstance(f, Reproductive) for x in c.walk() for f in x.facts):
+        return None  # "Women aged 18 to 65", "Female patients with breast cancer": the trial's own limits
+    return sex
+
+
+_NOT_REPRODUCTIVE = (Sex, Age, Condition, Lab, Stage, Performance, Smoking)
+
+
 def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset[str]) -> CriterionResult:
     own, reason, evidence = _statement(c, p, section, targets)
     children = [_judge_criterion(ch, section, p, targets) for ch in c.children]
@@ -692,8 +795,8 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
     if children:
         kid_values = [{MET: True, NOT_MET: False}.get(ch.status) for ch in children]
         low = c.text.lower()
-        any_of = section == "exclusion" or (_ALL_OF.search(low) is None
-                                             and any(w in low for w in ("one of", "any of", "either", " or ")))
+        any_of = section == "exclusion" or (_ALL_OF.search(low) is None and (
+            any(w in low for w in ("one of", "any of", "either", " or ")) or _alternative_ages(children)))
         kids = _combine_any(kid_values) if any_of else _combine_all(kid_values)
         if own is None:
             value = kids
@@ -704,9 +807,20 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
             reason = "; ".join(ch.reason for ch in decided if ch.reason)
             evidence = [e for ch in decided for e in ch.evidence]
     status = MET if value is True else NOT_MET if value is False else UNKNOWN
+    if status == NOT_MET and section == "inclusion" and (sex := _other_sex(c, p)) is not None:
+        s, e = _span(p.facts.sex_span)
+        status, reason = MET, f"for {'women' if sex == 'female' else 'men'} only; the patient is {p.facts.sex}"
+        evidence = [Evidence(s, e, p.facts.sex)]
     decisive = (section == "exclusion" and status == MET) or (section == "inclusion" and status == NOT_MET)
     return CriterionResult(section=section, criterion=c, status=status, decisive=decisive, reason=reason,
                            evidence=_unique(evidence), children=children, judged_by="rules")
+
+
+def _alternative_ages(children: list[CriterionResult]) -> bool:
+    """Sub-items that each start with an age range ("Age >= 60 years", "Age 18-59 and one of
+    the following"): nobody is both, so they are alternatives."""
+    ages = [f for ch in children for f in ch.criterion.facts[:1] if isinstance(f, Age)]
+    return len(ages) >= 2 and len(ages) == len(children)
 
 
 def _unique(evidence: list[Evidence]) -> list[Evidence]:

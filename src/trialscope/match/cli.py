@@ -74,15 +74,34 @@ def describe(result, where: str | None = None) -> str:
     lines += [f"Note: {n}" for n in result.notes]
     if not result.trials:
         lines.append("\nNo trial matches (filters too narrow, or an empty store?)")
-    for i, t in enumerate(result.trials, 1):
-        phases = "/".join(t.phases) or "-"
-        lines.append(f"\n{i:>2}. {t.nct_id}  [{t.overall_status or '?'}]  {phases}  {t.verdict.upper()}")
-        lines.append(f"    {t.brief_title}")
-        lines.append(f"    {t.explanation}")
-        for d in (t.assessment.decisive if t.assessment is not None else [])[:2]:
-            where = f"{d.section} {d.label}" if d.label else d.section
-            lines.append(f"    ✗ {where}: {_cut(d.text, 90)}" + (f"  [{d.reason}]" if d.reason else ""))
+        return "\n".join(lines)
+    from .assess import by_verdict
+
+    may_join, excluded = by_verdict(result.trials)
+    rank = {id(t): i for i, t in enumerate(result.trials, 1)}
+    if len(result.trials) > 1:  # (one trial asked for by id: its verdict says it all)
+        lines.append(f"\n{len(may_join)} trial{'s' if len(may_join) != 1 else ''} the patient may join"
+                     + (", best first:" if may_join else "."))
+    for i, t in enumerate(may_join, 1):
+        lines += _trial_lines(i, t, rank[id(t)])
+    if excluded:
+        if len(result.trials) > 1:
+            lines.append(f"\n{len(excluded)} trial{'s' if len(excluded) != 1 else ''} the patient appears excluded "
+                         "from (by a criterion, as the note reads):")
+        for i, t in enumerate(excluded, 1):
+            lines += _trial_lines(i, t, rank[id(t)])
     return "\n".join(lines)
+
+
+def _trial_lines(i: int, t, rank: int) -> list[str]:
+    phases = "/".join(t.phases) or "-"
+    out = [f"\n{i:>2}. {t.nct_id}  [{t.overall_status or '?'}]  {phases}  {t.verdict.upper()}"
+           + (f"  (rank {rank})" if rank != i else ""),
+           f"    {t.brief_title}", f"    {t.explanation}"]
+    for d in (t.assessment.decisive if t.assessment is not None else [])[:2]:
+        where = f"{d.section} {d.label}" if d.label else d.section
+        out.append(f"    ✗ {where}: {_cut(d.text, 90)}" + (f"  [{d.reason}]" if d.reason else ""))
+    return out
 
 
 def facts_line(f) -> str:

@@ -18,8 +18,12 @@ Each source is one ranked list, `SOURCE_DEPTH[source]` deep:
 - `intr`: the patient's treatments, in the interventions and in the eligibility text
   (trials "after sorafenib" name it there);
 - `knn`: the studies nearest to the note by embedding (`index/vectors.py`);
-- `prf`, a second round: the diseases most of the first fused trials share
-  (`feedback_conditions`), as `cond:` and `title:` phrases.
+- `prf`, a second round: the diseases the first round's trials are about
+  (`feedback_conditions`: each source's first trials vote for the diseases they study, the
+  higher the more, a disease's votes weighed by how rare it is in the corpus), as `cond:` and
+  `title:` phrases. A note that describes a disease without naming it ("noncaseating
+  granulomas, elevated ACE") still finds trials of it when what it matches agrees on what
+  it is.
 
 A study's fused score is `sum(SOURCE_WEIGHTS[s] / (RRF_K + rank_s))` over the sources that
 found it. Hard filters (age and sex, where a missing bound never drops a trial; healthy
@@ -31,16 +35,22 @@ index's filters). The lexical sources run side by side on a small thread pool.
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import re
 import threading
 import time
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 
 import numpy as np
 
+from ..essie import MAX_ALL_REQUIRED
+from ..index import META
+from ..index.fulltext import TEXT_WEIGHTS, analyzer
 from ..search import FilterError, Searcher, SearchRequest
 
 DEPTH = 1000  # the fused list at most
@@ -55,16 +65,27 @@ RRF_K = 60
 # TREC P@10 0.326 -> 0.332, NDCG@10 0.579 -> 0.576
 SOURCE_WEIGHTS: dict[str, float] = {"note": 1.0, "brief": 0.7, "elig": 0.7, "cond": 1.0, "key": 0.5, "intr": 0.3,
                                     "knn": 0.7, "prf": 0.7}
-PRF_TOP, PRF_MIN = 10, 3  # feedback: diseases shared by >= PRF_MIN of the first PRF_TOP fused trials
+# feedback (`feedback_conditions`): the first FEEDBACK_DEPTH trials of each FEEDBACK_SOURCES
+# list vote, 1 / (FEEDBACK_K + rank) shared among a trial's diseases; a disease's votes times
+# idf ** FEEDBACK_IDF_POWER; the best FEEDBACK_TERMS that at least PRF_MIN trials voted for.
+# Against the diseases shared by 3 of the first 10 fused (benchmarks/match.py, ranker
+# cross-validated): TREC 2022 NDCG@10 0.578 -> 0.593, P@10 0.326 -> 0.340, relevant trials
+# among the candidates 75.0% -> 76.2%; SIGIR 2016 0.286 -> 0.309, 29.7% -> 33.3%. With 3 terms:
+# idf 0.584, no idf 0.577; all six lexical sources voting 0.579; 5 terms 0.597 (74.6%)
+FEEDBACK_SOURCES = ("note", "brief", "elig", "knn")
+FEEDBACK_DEPTH, FEEDBACK_K, FEEDBACK_IDF_POWER, FEEDBACK_TERMS, PRF_MIN = 100, 10, 2.0, 8, 3
 KEY_WORDS = 12
 MAX_QUERY_WORDS = 400  # the note's first distinct words that make its BM25 bag
 MAX_CONDITIONS = 8
 MAX_TREATMENTS = 8
 SEARCHER_REFRESH_S = 2.0
 
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="match-source")
+# the lexical sources' threads: as many as cores, up to 4 (on 2 cores, 2 threads measured
+# CPU p95 97 vs 107 ms a match and wall no worse than 4: more threads only queue for a core)
+_POOL = ThreadPoolExecutor(max_workers=min(4, max(2, os.cpu_count() or 2)), thread_name_prefix="match-source")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _DEID = re.compile(r"\[\*\*.*?\*\*\]", re.S)  # de-identification marks: [**2148-10-1**]
+_ANALYZER = analyzer()  # the index's "en" analyzer: a bag word's terms
 
 
 @dataclass
@@ -232,26 +253,45 @@ def token_features(text: str):
 
 
 # --- the searcher and the vector index, shared per store --------------------------------
-_SEARCHERS: dict[str, tuple[float, Searcher]] = {}
+_SEARCHERS: dict[str, tuple[float, tuple, Searcher]] = {}
 _LOCK = threading.Lock()
 
 
 def searcher_for(store) -> Searcher:
     """A Searcher over the store's index (built or caught up on first use), refreshed at
-    most every SEARCHER_REFRESH_S so a long-running process sees new ingests."""
+    most every SEARCHER_REFRESH_S so a long-running process sees new ingests. A refresh
+    with nothing new (`_version` unchanged) keeps the open snapshot: reopening it would drop
+    the NCT ids `_run` has read from it (re-reading them was a third of a match's CPU)."""
     now = time.monotonic()
     with _LOCK:
         got = _SEARCHERS.get(store.url)
         if got is None:
             searcher = Searcher(store)
-            _SEARCHERS[store.url] = (now, searcher)
+            _SEARCHERS[store.url] = (now, _version(store, searcher), searcher)
             return searcher
-        stamp, searcher = got
+        stamp, version, searcher = got
         if now - stamp > SEARCHER_REFRESH_S:
-            _SEARCHERS[store.url] = (now, searcher)
+            current = version
             with contextlib.suppress(Exception):
-                searcher.catch_up()
+                current = _version(store, searcher)
+                if current != version:
+                    searcher.catch_up()
+                    current = _version(store, searcher)
+            _SEARCHERS[store.url] = (now, current, searcher)
         return searcher
+
+
+def _version(store, searcher: Searcher) -> tuple:
+    """What a catch-up would act on: the store's seq, the day (statuses are as of today),
+    and the index directory as written (its own meta, tantivy's segment list, the directory
+    a rebuild swaps in), so another process's commit or rebuild is seen too."""
+    path = searcher.index.path
+    try:
+        files = tuple((st.st_ino, st.st_mtime_ns, st.st_size) for st in (
+            os.stat(path), os.stat(os.path.join(path, META)), os.stat(os.path.join(path, "meta.json"))))
+    except OSError:  # mid-swap: unknown, so the next refresh catches up
+        files = (time.monotonic(),)
+    return (store.max_seq(), date.today(), files)
 
 
 def vector_index(store):
@@ -264,6 +304,13 @@ def vector_index(store):
 # --- running the sources ------------------------------------------------------------------
 DOC_CACHE = 200_000  # NCT ids kept per index snapshot, by document address
 _DOCS: dict[int, tuple[object, dict[tuple[int, int], str]]] = {}
+# A word of the note in more studies than this (in some text field) is left out of its bag
+# searches (`specific_words`). The same bound as a share of the shared 21k corpus (10%,
+# benchmarks/match.py, ranker cross-validated, same run): TREC 2022 NDCG@10 0.581 -> 0.560,
+# P@10 0.330 -> 0.320, Recall@100 0.886 -> 0.912; SIGIR 2016 NDCG@10 0.285 -> 0.303
+MAX_WORD_DOCS = 50_000
+WORD_CACHE = 50_000
+_WORD_DF: dict[int, tuple[object, dict[str, int]]] = {}
 
 
 def _run(searcher: Searcher, filters: Filters, depth: int, **kw) -> list[tuple[str, float]]:
@@ -310,10 +357,11 @@ def _lexical_sources(searcher: Searcher, q: Queries, filters: Filters, least: in
         out[source] = _POOL.submit(_run, searcher, filters, depth(source), **kw)
 
     out: dict[str, Future] = {}
-    if q.note:
-        run("note", query=q.note)
-        run("brief", query=" OR ".join(f"{f}:({q.note})" for f in ("title", "summary")), expand_mesh=False)
-        run("elig", query=f"elig:({q.note})", expand_mesh=False)
+    bag = specific_words(searcher, q.note)
+    if bag:
+        run("note", query=bag)
+        run("brief", query=" OR ".join(f"{f}:({bag})" for f in ("title", "summary")), expand_mesh=False)
+        run("elig", query=f"elig:({bag})", expand_mesh=False)
     diseases = [n for n, w in q.cond if w >= 1.0] or [n for n, _ in q.cond]
     names = [n for n in map(_quote, diseases) if n]
     if names:
@@ -324,6 +372,47 @@ def _lexical_sources(searcher: Searcher, q: Queries, filters: Filters, least: in
     if drugs:
         run("intr", query=" OR ".join(f"intr:{d} OR elig:{d}" for d in drugs))
     return out
+
+
+def specific_words(searcher: Searcher, bag: str) -> str:
+    """The bag's words found in at most MAX_WORD_DOCS studies in every text field. What a
+    bag search costs is the postings it reads, and a word that most trials use ("disease",
+    "treatment", "blood") reads the longest while weighing least in BM25. The bound is a
+    number of studies, not a share: no word of the shared 21,232-study corpus reaches it, so
+    its candidates are unchanged; at 500,000 studies it leaves out the words of more than
+    10% of them (a fifth of a note's words, two thirds of the postings), and the note's three
+    bag searches cost 42% less. A bag that would keep MAX_ALL_REQUIRED words or fewer stays
+    whole: the search would require all of so few."""
+    if not bag:
+        return bag
+    index, _ = _snapshot(searcher)
+    common = _common_words(index)
+    keep = []
+    words = bag.split()
+    for word in words:
+        df = common.get(word)
+        if df is None:
+            tokens = _ANALYZER.analyze(word)
+            df = max((index.doc_freq(f, t) for f in TEXT_WEIGHTS for t in tokens), default=0)
+            with _LOCK:
+                if len(common) > WORD_CACHE:
+                    common.clear()
+                common[word] = df
+        if df <= MAX_WORD_DOCS:
+            keep.append(word)
+    if len(keep) <= MAX_ALL_REQUIRED < len(words):  # so few words would all be required
+        return bag
+    return " ".join(keep)
+
+
+def _common_words(index) -> dict[str, int]:
+    """word -> its highest document frequency over the text fields, per index snapshot."""
+    with _LOCK:
+        got = _WORD_DF.get(id(index))
+        if got is None or got[0] is not index:
+            _WORD_DF.clear()
+            got = _WORD_DF[id(index)] = (index, {})
+        return got[1]
 
 
 def _nearest(idx, text: str, depth: int) -> tuple[list[tuple[int, float]], np.ndarray | None]:
@@ -350,16 +439,25 @@ def populations(idx, rows: list[int]) -> dict[int, tuple[str, float, float, str 
     (tuples of them cost the garbage collector nothing; whole Features would, at every full
     collection). Rows are written once (an update adds a row); a rebuilt index is a new
     object."""
+    def decode(missing: list[int]) -> dict:
+        return {r: (nct, float(f.ag[0]), float(f.ag[1]), f.sx) for r, (nct, f) in idx.features(missing).items()}
+
+    return _kept(_POPULATIONS, idx, rows, decode, POPULATION_CACHE)
+
+
+def _kept(caches: weakref.WeakKeyDictionary, idx, keys: list, decode, limit: int) -> dict:
+    """key -> what `decode(missing keys)` made of the vector index's features, kept per index
+    (at most `limit`; a rebuilt index is a new object, so nothing goes stale)."""
     with _LOCK:
-        cache = _POPULATIONS.get(idx)
+        cache = caches.get(idx)
         if cache is None:
-            cache = _POPULATIONS[idx] = {}
-        out = {r: cache[r] for r in rows if r in cache}
-    missing = [r for r in rows if r not in out]
+            cache = caches[idx] = {}
+        out = {k: cache[k] for k in keys if k in cache}
+    missing = [k for k in keys if k not in out]
     if missing:
-        got = {r: (nct, float(f.ag[0]), float(f.ag[1]), f.sx) for r, (nct, f) in idx.features(missing).items()}
+        got = decode(missing)
         with _LOCK:
-            if len(cache) + len(got) > POPULATION_CACHE:
+            if len(cache) + len(got) > limit:
                 cache.clear()
             cache.update(got)
         out.update(got)
@@ -420,12 +518,13 @@ def candidates(store, text: str, facts, filters: Filters | None = None, depth: i
         _fuse(by_id, source, ranked, weights)
     ordered = sorted(by_id.values(), key=lambda c: (-c.fused, c.nct_id))
     if idx is not None and ordered:
-        _attach_features(idx, ordered[:PRF_TOP], vec, known)
-        q.feedback = feedback_conditions(ordered[:PRF_TOP])
+        q.feedback = feedback_conditions(lists, diseases_of(idx, lists), _corpus_frequency(searcher))
         if q.feedback:
             names = " OR ".join(f"{f}:{_quote(n)}" for n in q.feedback for f in ("cond", "title"))
-            _fuse(by_id, "prf", _run(searcher, filters, max(least, SOURCE_DEPTH["prf"]), query=names),
-                  weights)
+            # the names as written: MeSH expansion (a broad "Neoplasms" reaching every cancer
+            # trial) took twice the time (CPU p50 9.0 vs 5.0 ms) and found nothing more
+            _fuse(by_id, "prf", _run(searcher, filters, max(least, SOURCE_DEPTH["prf"]), query=names,
+                                     expand_mesh=False), weights)
             ordered = sorted(by_id.values(), key=lambda c: (-c.fused, c.nct_id))
         ordered = ordered[:depth]
         _attach_features(idx, ordered[:detail], vec, known)
@@ -444,18 +543,63 @@ def _fuse(by_id: dict[str, Candidate], source: str, ranked: list[tuple[str, floa
         c.fused += w / (RRF_K + rank)
 
 
-def feedback_conditions(top: list[Candidate]) -> list[str]:
-    """Pseudo-relevance feedback: the diseases (MeSH) that at least PRF_MIN of the first
-    PRF_TOP fused trials are filed under, most shared first (at most 3). A note that
-    describes a disease without naming it ("noncaseating granulomas, elevated ACE") still
-    finds trials of it when the best matches agree on what it is."""
-    from collections import Counter
+def feedback_conditions(lists: dict[str, list[tuple[str, float]]], diseases: dict[str, tuple[str, ...]],
+                        frequency) -> list[str]:
+    """Pseudo-relevance feedback over conditions: the diseases (MeSH) the first round's
+    trials are about, best first (at most FEEDBACK_TERMS).
 
-    counts: Counter = Counter()
-    for c in top:
-        if c.features is not None:
-            counts.update(t for t in set(c.features.c) if condition_weight(t) >= 1.0)
-    return [t for t, n in counts.most_common(3) if n >= PRF_MIN]
+    Each FEEDBACK_SOURCES list's first FEEDBACK_DEPTH trials vote 1 / (FEEDBACK_K + rank),
+    shared among the trial's diseases (a trial of one disease says more about it than one
+    of six). A disease's votes are weighed by idf ** FEEDBACK_IDF_POWER, idf = log(N / df)
+    over the search index (`frequency(name) -> (df, N)`): common diseases collect votes from
+    any note ("COVID-19" from every cough and fever), rare ones only from the notes about
+    them. A disease needs the votes of at least PRF_MIN trials."""
+    votes: dict[str, float] = {}
+    voters: dict[str, set[str]] = {}
+    for source in FEEDBACK_SOURCES:
+        for rank, (nct, _) in enumerate(lists.get(source, ())[:FEEDBACK_DEPTH], 1):
+            names = diseases.get(nct, ())
+            for name in names:
+                votes[name] = votes.get(name, 0.0) + 1.0 / ((FEEDBACK_K + rank) * len(names))
+                voters.setdefault(name, set()).add(nct)
+    scored = []
+    for name, v in votes.items():
+        if len(voters[name]) >= PRF_MIN:
+            df, n = frequency(name)
+            idf = max(0.0, math.log(max(n, 1) / max(df, 1)))
+            scored.append((v * idf ** FEEDBACK_IDF_POWER, name))
+    scored.sort(key=lambda sn: (-sn[0], sn[1]))
+    return [name for score, name in scored[:FEEDBACK_TERMS] if score > 0]
+
+
+DISEASE_CACHE = 500_000  # studies whose disease terms are kept per vector index
+_DISEASES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def diseases_of(idx, lists: dict[str, list[tuple[str, float]]]) -> dict[str, tuple[str, ...]]:
+    """NCT id -> the disease MeSH terms (`condition_weight` 1) the study is filed under, for
+    the trials that vote in `feedback_conditions`; read from the vector index's features
+    once per process (tuples of strings: nothing for the garbage collector to walk)."""
+    wanted = list(dict.fromkeys(n for s in FEEDBACK_SOURCES for n, _ in lists.get(s, ())[:FEEDBACK_DEPTH]))
+
+    def decode(missing: list[str]) -> dict:
+        rows = idx.rows_of(missing)
+        return {nct: tuple(sorted({t for t in f.c if condition_weight(t) >= 1.0}))
+                for nct, f in idx.features(list(rows.values())).values()}
+
+    return _kept(_DISEASES, idx, wanted, decode, DISEASE_CACHE)
+
+
+def _corpus_frequency(searcher: Searcher):
+    """name -> (studies filed under the MeSH term, studies in the index), from the search
+    index snapshot (a term lookup each: no scan)."""
+    index, _ = _snapshot(searcher)
+    total = index.num_docs
+
+    def frequency(name: str) -> tuple[int, int]:
+        return index.doc_freq("mesh_facet", name), total
+
+    return frequency
 
 
 def _attach_features(idx, cands: list[Candidate], vec: np.ndarray | None, known: dict) -> None:

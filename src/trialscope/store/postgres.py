@@ -17,7 +17,7 @@ Design choices:
   ``changes_since(seq)`` can never see seq N+1 committed before seq N and skip N. Reads never
   take the lock (MVCC: readers never wait for writers).
 - A batch is one transaction: read the current versions of the batch's ids, decide each
-  version with ``decide`` in Python, move replaced rows to history with one INSERT..SELECT,
+  version with ``sql.plan_batch`` in Python (the rule SQLite applies too), move replaced rows to history with one INSERT..SELECT,
   then write the new current rows with COPY into a temporary staging table and one
   ``INSERT .. ON CONFLICT DO UPDATE`` (or executemany, for comparison; see ``write_method``).
 - Versioned migrations in ``schema_migrations``, applied under an advisory lock, so several
@@ -29,14 +29,14 @@ Design choices:
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -45,21 +45,15 @@ from psycopg_pool import ConnectionPool
 
 from ..sources.base import Reject
 from .base import (
-    COUNTED_AS,
-    DIED,
     HistoryEntry,
     IngestRun,
     Outcome,
     RejectEntry,
     StoredStudy,
     StudyVersion,
-    decide,
-    new_counts,
-    stats_from,
     summary_of,
-    this_process,
-    with_dead_marked,
 )
+from .sql import RUN_COUNTS, SQLStore, now, plan_batch, run_counts, set_meta
 
 # Advisory lock keys (arbitrary constants, "tsw" / "tsm").
 WRITE_LOCK = 0x747377
@@ -159,7 +153,6 @@ _STUDY_WRITE_COLS = (
     "nct_id, last_update, raw_sha, record, raw, raw_format, source, ingested_at, seq,"
     " withdrawn_at, overall_status, study_type, phases, has_results"
 )
-_STUDY_COLS = "nct_id, last_update, record, raw, raw_format, source, ingested_at, seq, withdrawn_at"
 _HISTORY_COLS = "nct_id, last_update, raw_sha, record, raw, raw_format, source, replaced_at"
 _STUDY_TYPES = [
     "text", "text", "text", "bytea", "bytea", "text", "text", "text", "int8",
@@ -168,11 +161,7 @@ _STUDY_TYPES = [
 _HISTORY_TYPES = ["text", "text", "text", "bytea", "bytea", "text", "text", "text"]
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class PostgresStore:
+class PostgresStore(SQLStore):
     """A store in one PostgreSQL database, shared by many processes.
 
     ``write_method``: "copy" (default, fastest measured) or "executemany".
@@ -238,11 +227,6 @@ class PostgresStore:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             yield conn
 
-    @staticmethod
-    def _seq(conn: psycopg.Connection) -> int:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
-        return int(row[0]) if row and row[0] else 0
-
     def upsert_batch(
         self,
         run_id: int,
@@ -251,68 +235,38 @@ class PostgresStore:
         meta: dict[str, str | None] | None = None,
     ) -> list[Outcome]:
         """Apply versions and log rejects in one transaction (with ``meta`` set in it too)."""
-        outcomes: list[Outcome] = []
         stamp = now()
         with self._writing() as conn:
-            seq = self._seq(conn)
             ids = list({v.nct_id for v in versions})
-            current: dict[str, tuple[str, str]] = {}
+            stored: dict[str, tuple[str, str]] = {}
             if ids:
                 for nct, upd, sha in conn.execute(
-                    "SELECT nct_id, last_update, raw_sha FROM studies WHERE nct_id = ANY(%s)",
-                    (ids,),
+                    "SELECT nct_id, last_update, raw_sha FROM studies WHERE nct_id = ANY(%s)", (ids,)
                 ):
-                    current[nct] = (upd, sha)
-            in_db = set(current)
-            counts = new_counts()
-            pending: dict[str, tuple] = {}  # nct -> studies row to write
-            pending_version: dict[str, StudyVersion] = {}
-            history: list[tuple] = []
-            db_to_history: list[str] = []
-            for v in versions:
-                cur = current.get(v.nct_id)
-                outcome = decide(cur[0] if cur else None, cur[1] if cur else None, v)
-                outcomes.append(outcome)
-                counts[COUNTED_AS[outcome]] += 1
-                if outcome is Outcome.UNCHANGED:
-                    continue
-                if outcome in (Outcome.OLDER, Outcome.CONFLICT):
-                    history.append(_history_row(v, stamp))
-                    continue
-                if outcome is Outcome.UPDATED:
-                    if v.nct_id in pending_version:  # replaces a version from this batch
-                        history.append(_history_row(pending_version[v.nct_id], stamp))
-                    elif v.nct_id in in_db:
-                        db_to_history.append(v.nct_id)
-                seq += 1
-                pending[v.nct_id] = _study_row(v, stamp, seq)
-                pending_version[v.nct_id] = v
-                current[v.nct_id] = (v.last_update, v.raw_sha)
-            if db_to_history:
+                    stored[nct] = (upd, sha)
+            plan = plan_batch(versions, stored, _seq(conn))
+            if plan.replaced:
                 conn.execute(
                     f"INSERT INTO study_history ({_HISTORY_COLS}) SELECT nct_id, last_update,"
                     " raw_sha, record, raw, raw_format, source, %s FROM studies"
                     " WHERE nct_id = ANY(%s) ON CONFLICT DO NOTHING",
-                    (stamp, db_to_history),
+                    (stamp, plan.replaced),
                 )
-            self._write_rows(conn, history, list(pending.values()))
+            self._write_rows(
+                conn,
+                [_history_row(v, stamp) for v in plan.history],
+                [_study_row(v, stamp, seq) for v, seq in plan.current.values()],
+            )
             if rejects:
                 with conn.cursor() as cur:
                     cur.executemany(
                         "INSERT INTO rejects (run_id, origin, nct_id, message) VALUES (%s,%s,%s,%s)",
                         [(run_id, str(r.origin), r.nct_id, r.message) for r in rejects],
                     )
-            conn.execute(
-                "UPDATE ingest_runs SET added = added + %s, updated = updated + %s,"
-                " unchanged = unchanged + %s, conflicts = conflicts + %s, rejected = rejected + %s"
-                " WHERE id = %s",
-                (counts["added"], counts["updated"], counts["unchanged"], counts["conflicts"],
-                 len(rejects), run_id),
-            )
-            self._set_meta(conn, "seq", str(seq))
-            for key, value in (meta or {}).items():
-                self._set_meta(conn, key, value)
-        return outcomes
+            conn.execute(_pg(RUN_COUNTS), run_counts(plan, len(rejects), run_id))
+            for key, value in {"seq": str(plan.seq), **(meta or {})}.items():
+                set_meta(_executor(conn), key, value)
+        return plan.outcomes
 
     def _write_rows(self, conn: psycopg.Connection, history: list[tuple], studies: list[tuple]) -> None:
         upsert_set = ", ".join(
@@ -347,14 +301,6 @@ class PostgresStore:
                 f" FROM stage_studies ON CONFLICT (nct_id) DO UPDATE SET {upsert_set}"
             )
 
-    def mark_withdrawn(self, nct_ids: Iterable[str], when: str) -> int:
-        """Mark studies gone upstream (never deletes them); returns how many changed."""
-        return self._set_withdrawn(nct_ids, when)
-
-    def unmark_withdrawn(self, nct_ids: Iterable[str]) -> int:
-        """Studies back upstream: clear their withdrawn mark; returns how many changed."""
-        return self._set_withdrawn(nct_ids, None)
-
     def _set_withdrawn(self, nct_ids: Iterable[str], when: str | None) -> int:
         """Set (a date) or clear (None) the withdrawn mark; each change takes a new seq."""
         ids = sorted(set(nct_ids))
@@ -362,7 +308,7 @@ class PostgresStore:
             return 0
         condition = "withdrawn_at IS NULL" if when else "withdrawn_at IS NOT NULL"
         with self._writing() as conn:
-            seq = self._seq(conn)
+            seq = _seq(conn)
             todo = [
                 r[0]
                 for r in conn.execute(
@@ -377,56 +323,8 @@ class PostgresStore:
                     " FROM unnest(%s::text[]) WITH ORDINALITY AS t(id, n) WHERE s.nct_id = t.id",
                     (when, seq, todo),
                 )
-                self._set_meta(conn, "seq", str(seq + len(todo)))
+                set_meta(_executor(conn), "seq", str(seq + len(todo)))
         return len(todo)
-
-    def begin_run(self, kind: str, source: str) -> int:
-        with self.pool.connection() as conn:
-            rows = conn.execute("SELECT * FROM ingest_runs WHERE status = 'running'").fetchall()
-            for run in with_dead_marked([IngestRun(*r) for r in rows]):
-                if run.status == DIED:
-                    conn.execute(
-                        "UPDATE ingest_runs SET status = %s, message = %s"
-                        " WHERE id = %s AND status = 'running'",
-                        (DIED, run.message, run.id),
-                    )
-            return conn.execute(
-                "INSERT INTO ingest_runs (kind, source, started_at, status, pid, host, pid_start)"
-                " VALUES (%s, %s, %s, 'running', %s, %s, %s) RETURNING id",
-                (kind, source, now(), *this_process()),
-            ).fetchone()[0]
-
-    def finish_run(
-        self, run_id: int, status: str, message: str | None = None, duration_s: float | None = None
-    ) -> IngestRun:
-        stamp = now()
-        with self.pool.connection() as conn:
-            duration = duration_s
-            if duration is None:
-                started = conn.execute(
-                    "SELECT started_at FROM ingest_runs WHERE id = %s", (run_id,)
-                ).fetchone()[0]
-                duration = (datetime.fromisoformat(stamp) - datetime.fromisoformat(started)).total_seconds()
-            row = conn.execute(
-                "UPDATE ingest_runs SET finished_at = %s, status = %s, message = %s, duration_s = %s"
-                " WHERE id = %s RETURNING *",
-                (stamp, status, message, duration, run_id),
-            ).fetchone()
-        return IngestRun(*row)
-
-    def set_meta(self, key: str, value: str | None) -> None:
-        with self.pool.connection() as conn:
-            self._set_meta(conn, key, value)
-
-    @staticmethod
-    def _set_meta(conn: psycopg.Connection, key: str, value: str | None) -> None:
-        if value is None:
-            conn.execute("DELETE FROM meta WHERE key = %s", (key,))
-        else:
-            conn.execute(
-                "INSERT INTO meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                (key, value),
-            )
 
     # -- bulk load (trialscope copy) --------------------------------------------------------
 
@@ -468,173 +366,28 @@ class PostgresStore:
     def import_meta(self, items: dict[str, str]) -> None:
         with self._writing() as conn:
             for key, value in items.items():
-                self._set_meta(conn, key, value)
+                set_meta(_executor(conn), key, value)
 
-    # -- reads ----------------------------------------------------------------------------
+    # -- reads (the shared ones are sql.SQLStore's) ---------------------------------------------
+
+    _study_cols = "nct_id, last_update, record, raw, raw_format, source, ingested_at, seq, withdrawn_at"
+    _history_cols = _HISTORY_COLS
 
     def _rows(self, sql: str, args: Sequence = ()) -> list[tuple]:
         with self.pool.connection() as conn, conn.cursor(binary=True) as cur:
-            cur.execute(sql, args)
+            cur.execute(_pg(sql), args)
             return cur.fetchall()
 
-    def get(self, nct_id: str) -> StoredStudy | None:
-        rows = self._rows(f"SELECT {_STUDY_COLS} FROM studies WHERE nct_id = %s", (nct_id,))
-        return StoredStudy(*rows[0]) if rows else None
+    def _execute(self, sql: str, args: Sequence = ()) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(_pg(sql), args)
 
     def get_many(self, nct_ids: Iterable[str]) -> dict[str, StoredStudy]:
         ids = list(nct_ids)
         if not ids:
             return {}
-        rows = self._rows(f"SELECT {_STUDY_COLS} FROM studies WHERE nct_id = ANY(%s)", (ids,))
+        rows = self._rows(f"SELECT {self._study_cols} FROM studies WHERE nct_id = ANY(?)", (ids,))
         return {r[0]: StoredStudy(*r) for r in rows}
-
-    def history(self, nct_id: str) -> list[HistoryEntry]:
-        rows = self._rows(
-            "SELECT nct_id, last_update, record, raw, raw_format, source, replaced_at"
-            " FROM study_history WHERE nct_id = %s ORDER BY last_update DESC",
-            (nct_id,),
-        )
-        return [HistoryEntry(*r) for r in rows]
-
-    def iter_studies(self, batch_size: int = 1000) -> Iterator[StoredStudy]:
-        last = ""
-        while True:
-            rows = self._rows(
-                f"SELECT {_STUDY_COLS} FROM studies WHERE nct_id > %s ORDER BY nct_id LIMIT %s",
-                (last, batch_size),
-            )
-            if not rows:
-                return
-            for row in rows:
-                yield StoredStudy(*row)
-            last = rows[-1][0]
-
-    def iter_history(self, batch_size: int = 1000) -> Iterator[HistoryEntry]:
-        last: tuple = ("", "", "")
-        while True:
-            rows = self._rows(
-                f"SELECT {_HISTORY_COLS} FROM study_history"
-                " WHERE (nct_id, last_update, raw_sha) > (%s, %s, %s)"
-                " ORDER BY nct_id, last_update, raw_sha LIMIT %s",
-                (*last, batch_size),
-            )
-            if not rows:
-                return
-            for r in rows:
-                yield HistoryEntry(r[0], r[1], r[3], r[4], r[5], r[6], r[7])
-            last = rows[-1][:3]
-
-    def changes_since(self, seq: int, limit: int = 1000) -> list[StoredStudy]:
-        rows = self._rows(
-            f"SELECT {_STUDY_COLS} FROM studies WHERE seq > %s ORDER BY seq LIMIT %s", (seq, limit)
-        )
-        return [StoredStudy(*r) for r in rows]
-
-    def max_seq(self) -> int:
-        with self.pool.connection() as conn:
-            return self._seq(conn)
-
-    def recent_changes(self, before_seq: int | None = None, limit: int = 500) -> list[tuple[str, int]]:
-        before = before_seq if before_seq is not None else 2**62
-        with self.pool.connection() as conn:
-            return [tuple(r) for r in conn.execute(
-                "SELECT nct_id, seq FROM studies WHERE seq < %s ORDER BY seq DESC LIMIT %s", (before, limit)
-            ).fetchall()]
-
-    def count(self) -> int:
-        with self.pool.connection() as conn:
-            return conn.execute("SELECT count(*) FROM studies").fetchone()[0]
-
-    def nct_ids(self) -> Iterator[str]:
-        last = ""
-        while True:
-            with self.pool.connection() as conn:
-                ids = [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT nct_id FROM studies WHERE nct_id > %s ORDER BY nct_id LIMIT 10000",
-                        (last,),
-                    )
-                ]
-            if not ids:
-                return
-            yield from ids
-            last = ids[-1]
-
-    def withdrawn(self) -> dict[str, str]:
-        """Studies marked gone upstream, with the date they were found gone."""
-        with self.pool.connection() as conn:
-            return dict(
-                conn.execute(
-                    "SELECT nct_id, withdrawn_at FROM studies WHERE withdrawn_at IS NOT NULL"
-                    " ORDER BY nct_id"
-                ).fetchall()
-            )
-
-    def newest_update(self) -> str | None:
-        """The newest last-update date of any current study."""
-        with self.pool.connection() as conn:
-            return conn.execute("SELECT max(last_update) FROM studies").fetchone()[0]
-
-    def stats(self) -> dict[str, dict[str, int]]:
-        with self.pool.connection() as conn:
-            return stats_from(conn.execute)
-
-    def runs(self, limit: int = 20, kind: str | None = None) -> list[IngestRun]:
-        where, args = ("WHERE kind = %s", (kind,)) if kind else ("", ())
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT * FROM ingest_runs {where} ORDER BY id DESC LIMIT %s", (*args, limit)
-            ).fetchall()
-        return with_dead_marked([IngestRun(*r) for r in rows])
-
-    def rejects(self, run_id: int | None = None, limit: int = 1000) -> list[RejectEntry]:
-        with self.pool.connection() as conn:
-            if run_id is None:
-                run_id = conn.execute("SELECT max(id) FROM ingest_runs").fetchone()[0]
-            rows = conn.execute(
-                "SELECT run_id, origin, nct_id, message FROM rejects WHERE run_id = %s"
-                " ORDER BY id LIMIT %s",
-                (run_id, limit),
-            ).fetchall()
-        return [RejectEntry(*r) for r in rows]
-
-    def iter_rejects(self) -> Iterator[RejectEntry]:
-        """Every reject of every run, in the order they were logged."""
-        last = 0
-        while True:
-            with self.pool.connection() as conn:
-                rows = conn.execute(
-                    "SELECT id, run_id, origin, nct_id, message FROM rejects WHERE id > %s"
-                    " ORDER BY id LIMIT 5000",
-                    (last,),
-                ).fetchall()
-            if not rows:
-                return
-            for r in rows:
-                yield RejectEntry(*r[1:])
-            last = rows[-1][0]
-
-    def meta_items(self) -> dict[str, str]:
-        with self.pool.connection() as conn:
-            return dict(conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
-
-    def history_count(self) -> int:
-        with self.pool.connection() as conn:
-            return conn.execute("SELECT count(*) FROM study_history").fetchone()[0]
-
-    def history_ids(self, since: str | None = None) -> set[str]:
-        with self.pool.connection() as conn:
-            if since is None:
-                rows = conn.execute("SELECT DISTINCT nct_id FROM study_history")
-            else:
-                rows = conn.execute("SELECT DISTINCT nct_id FROM study_history WHERE replaced_at >= %s", (since,))
-            return {r[0] for r in rows}
-
-    def get_meta(self, key: str) -> str | None:
-        with self.pool.connection() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
-        return row[0] if row else None
 
     def close(self) -> None:
         self.pool.close()
@@ -648,6 +401,22 @@ def _applied(conn: psycopg.Connection) -> int:
     if conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
         return 0
     return conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def _seq(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
+    return int(row[0]) if row and row[0] else 0
+
+
+@functools.cache
+def _pg(sql: str) -> str:
+    """A shared statement (sql.py, ``?`` placeholders) in psycopg's style."""
+    return sql.replace("?", "%s")
+
+
+def _executor(conn: psycopg.Connection) -> Callable[[str, Sequence], object]:
+    """Shared statements run on one connection (in its transaction)."""
+    return lambda sql, args: conn.execute(_pg(sql), args)
 
 
 def _sha(raw: bytes) -> str:

@@ -9,28 +9,21 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Sequence
 
 import orjson
 
 from ..sources.base import Reject
 from .base import (
-    COUNTED_AS,
-    DIED,
     HistoryEntry,
     IngestRun,
     Outcome,
     RejectEntry,
     StoredStudy,
     StudyVersion,
-    decide,
-    new_counts,
-    stats_from,
     summary_of,
-    this_process,
-    with_dead_marked,
 )
+from .sql import RUN_COUNTS, SQLStore, now, plan_batch, run_counts, set_meta
 
 MIGRATIONS: list[str] = [
     # 1: the initial schema
@@ -111,11 +104,7 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class SQLiteStore:
+class SQLiteStore(SQLStore):
     def __init__(self, path: str):
         self.url = path
         self._local = threading.local()
@@ -169,82 +158,44 @@ class SQLiteStore:
         meta: dict[str, str | None] | None = None,
     ) -> list[Outcome]:
         db = self.db
-        outcomes: list[Outcome] = []
         stamp = now()
         db.execute("BEGIN IMMEDIATE")
         try:
-            seq = int(self._meta(db, "seq") or 0)
-            ids = [v.nct_id for v in versions]
-            current: dict[str, tuple[str, str]] = {}
-            for chunk in _chunks(ids, 500):
+            stored: dict[str, tuple[str, str]] = {}
+            for chunk in _chunks([v.nct_id for v in versions], 500):
                 marks = ",".join("?" * len(chunk))
                 for nct, upd, sha in db.execute(
-                    f"SELECT nct_id, last_update, raw_sha FROM studies WHERE nct_id IN ({marks})",
-                    chunk,
+                    f"SELECT nct_id, last_update, raw_sha FROM studies WHERE nct_id IN ({marks})", chunk
                 ):
-                    current[nct] = (upd, sha)
-            counts = new_counts()
-            for v in versions:
-                cur = current.get(v.nct_id)
-                outcome = decide(cur[0] if cur else None, cur[1] if cur else None, v)
-                outcomes.append(outcome)
-                counts[COUNTED_AS[outcome]] += 1
-                if outcome is Outcome.UNCHANGED:
-                    continue
-                if outcome in (Outcome.OLDER, Outcome.CONFLICT):
-                    self._to_history(db, v, stamp)
-                    continue
-                if outcome is Outcome.UPDATED:
-                    db.execute(
-                        "INSERT OR IGNORE INTO study_history SELECT nct_id, last_update, raw_sha,"
-                        " record, raw, raw_format, source, ?, raw_codec FROM studies WHERE nct_id = ?",
-                        (stamp, v.nct_id),
-                    )
-                seq += 1
-                s = v.summary
+                    stored[nct] = (upd, sha)
+            plan = plan_batch(versions, stored, self.max_seq())
+            for chunk in _chunks(plan.replaced, 500):
                 db.execute(
-                    "INSERT OR REPLACE INTO studies VALUES (?,?,?,?,?,?,?,?,?,NULL,?,?,?,?,?)",
-                    (
-                        v.nct_id, v.last_update, v.raw_sha, v.record, v.raw, v.raw_format,
-                        v.source, stamp, seq, s.get("overall_status"), s.get("study_type"),
-                        orjson.dumps(s.get("phases") or []).decode(), int(bool(s.get("has_results"))),
-                        v.raw_codec,
-                    ),
+                    "INSERT OR IGNORE INTO study_history SELECT nct_id, last_update, raw_sha, record, raw,"
+                    f" raw_format, source, ?, raw_codec FROM studies WHERE nct_id IN ({','.join('?' * len(chunk))})",
+                    (stamp, *chunk),
                 )
-                current[v.nct_id] = (v.last_update, v.raw_sha)
+            db.executemany(
+                "INSERT OR IGNORE INTO study_history VALUES (?,?,?,?,?,?,?,?,?)",
+                [(v.nct_id, v.last_update, v.raw_sha, v.record, v.raw, v.raw_format, v.source, stamp, v.raw_codec)
+                 for v in plan.history],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO studies VALUES (?,?,?,?,?,?,?,?,?,NULL,?,?,?,?,?)",
+                [_study_row(v, stamp, seq) for v, seq in plan.current.values()],
+            )
             db.executemany(
                 "INSERT INTO rejects (run_id, origin, nct_id, message) VALUES (?,?,?,?)",
                 [(run_id, str(r.origin), r.nct_id, r.message) for r in rejects],
             )
-            db.execute(
-                "UPDATE ingest_runs SET added = added + ?, updated = updated + ?,"
-                " unchanged = unchanged + ?, conflicts = conflicts + ?, rejected = rejected + ?"
-                " WHERE id = ?",
-                (counts["added"], counts["updated"], counts["unchanged"], counts["conflicts"],
-                 len(rejects), run_id),
-            )
-            self._set_meta(db, "seq", str(seq))
-            for key, value in (meta or {}).items():
-                self._set_meta(db, key, value)
+            db.execute(RUN_COUNTS, run_counts(plan, len(rejects), run_id))
+            for key, value in {"seq": str(plan.seq), **(meta or {})}.items():
+                set_meta(db.execute, key, value)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return outcomes
-
-    @staticmethod
-    def _to_history(db: sqlite3.Connection, v: StudyVersion, stamp: str) -> None:
-        db.execute(
-            "INSERT OR IGNORE INTO study_history VALUES (?,?,?,?,?,?,?,?,?)",
-            (v.nct_id, v.last_update, v.raw_sha, v.record, v.raw, v.raw_format, v.source, stamp, v.raw_codec),
-        )
-
-    def mark_withdrawn(self, nct_ids: Iterable[str], when: str) -> int:
-        return self._set_withdrawn(nct_ids, when)
-
-    def unmark_withdrawn(self, nct_ids: Iterable[str]) -> int:
-        """Studies back upstream: clear their withdrawn mark; returns how many changed."""
-        return self._set_withdrawn(nct_ids, None)
+        return plan.outcomes
 
     def _set_withdrawn(self, nct_ids: Iterable[str], when: str | None) -> int:
         """Set (a date) or clear (None) the withdrawn mark; each change takes a new seq."""
@@ -253,7 +204,7 @@ class SQLiteStore:
         changed = 0
         db.execute("BEGIN IMMEDIATE")
         try:
-            seq = int(self._meta(db, "seq") or 0)
+            seq = self.max_seq()
             for nct in sorted(set(nct_ids)):
                 if db.execute(
                     f"UPDATE studies SET withdrawn_at = ?, seq = ? WHERE nct_id = ? AND {condition}",
@@ -261,7 +212,7 @@ class SQLiteStore:
                 ).rowcount:
                     seq += 1
                     changed += 1
-            self._set_meta(db, "seq", str(seq))
+            set_meta(db.execute, "seq", str(seq))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -315,202 +266,42 @@ class SQLiteStore:
     def import_meta(self, items: dict[str, str]) -> None:
         self._bulk("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(items.items()))
 
-    def begin_run(self, kind: str, source: str) -> int:
-        self._mark_dead()
-        cur = self.db.execute(
-            "INSERT INTO ingest_runs (kind, source, started_at, status, pid, host, pid_start)"
-            " VALUES (?,?,?, 'running', ?,?,?)",
-            (kind, source, now(), *this_process()),
-        )
-        return int(cur.lastrowid)
+    # -- reads (the shared ones are sql.SQLStore's) ---------------------------------------------
 
-    def _mark_dead(self) -> None:
-        for run in with_dead_marked(self._runs("WHERE status = 'running'", (), 1000)):
-            if run.status == DIED:
-                self.db.execute(
-                    "UPDATE ingest_runs SET status = ?, message = ? WHERE id = ? AND status = 'running'",
-                    (DIED, run.message, run.id),
-                )
-
-    def finish_run(
-        self, run_id: int, status: str, message: str | None = None, duration_s: float | None = None
-    ) -> IngestRun:
-        stamp = now()
-        duration = duration_s
-        if duration is None:
-            started = self.db.execute(
-                "SELECT started_at FROM ingest_runs WHERE id = ?", (run_id,)
-            ).fetchone()[0]
-            duration = (datetime.fromisoformat(stamp) - datetime.fromisoformat(started)).total_seconds()
-        self.db.execute(
-            "UPDATE ingest_runs SET finished_at = ?, status = ?, message = ?, duration_s = ? WHERE id = ?",
-            (stamp, status, message, duration, run_id),
-        )
-        row = self.db.execute("SELECT * FROM ingest_runs WHERE id = ?", (run_id,)).fetchone()
-        return IngestRun(*row)
-
-    def set_meta(self, key: str, value: str | None) -> None:
-        self._set_meta(self.db, key, value)
-
-    @staticmethod
-    def _set_meta(db: sqlite3.Connection, key: str, value: str | None) -> None:
-        if value is None:
-            db.execute("DELETE FROM meta WHERE key = ?", (key,))
-        else:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-    # -- reads ----------------------------------------------------------------------------
-
-    _STUDY_COLS = ("nct_id, last_update, record, raw, raw_format, source, ingested_at, seq, withdrawn_at,"
+    _study_cols = ("nct_id, last_update, record, raw, raw_format, source, ingested_at, seq, withdrawn_at,"
                    " raw_codec")
+    _history_cols = "nct_id, last_update, raw_sha, record, raw, raw_format, source, replaced_at, raw_codec"
 
-    def get(self, nct_id: str) -> StoredStudy | None:
-        row = self.db.execute(
-            f"SELECT {self._STUDY_COLS} FROM studies WHERE nct_id = ?", (nct_id,)
-        ).fetchone()
-        return StoredStudy(*row) if row else None
+    def _rows(self, sql: str, args: Sequence = ()) -> list[tuple]:
+        return self.db.execute(sql, args).fetchall()
+
+    def _execute(self, sql: str, args: Sequence = ()) -> None:
+        self.db.execute(sql, args)
 
     def get_many(self, nct_ids: Iterable[str]) -> dict[str, StoredStudy]:
         out: dict[str, StoredStudy] = {}
         for chunk in _chunks(list(nct_ids), 500):
             marks = ",".join("?" * len(chunk))
             for row in self.db.execute(
-                f"SELECT {self._STUDY_COLS} FROM studies WHERE nct_id IN ({marks})", chunk
+                f"SELECT {self._study_cols} FROM studies WHERE nct_id IN ({marks})", chunk
             ):
                 out[row[0]] = StoredStudy(*row)
         return out
-
-    def history(self, nct_id: str) -> list[HistoryEntry]:
-        rows = self.db.execute(
-            "SELECT nct_id, last_update, record, raw, raw_format, source, replaced_at, raw_codec"
-            " FROM study_history WHERE nct_id = ? ORDER BY last_update DESC",
-            (nct_id,),
-        )
-        return [HistoryEntry(*r) for r in rows]
-
-    def iter_studies(self, batch_size: int = 1000) -> Iterator[StoredStudy]:
-        last = ""
-        while True:
-            rows = self.db.execute(
-                f"SELECT {self._STUDY_COLS} FROM studies WHERE nct_id > ? ORDER BY nct_id LIMIT ?",
-                (last, batch_size),
-            ).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                yield StoredStudy(*row)
-            last = rows[-1][0]
-
-    def iter_history(self, batch_size: int = 1000) -> Iterator[HistoryEntry]:
-        last: tuple = ("", "", "")
-        while True:
-            rows = self.db.execute(
-                "SELECT nct_id, last_update, raw_sha, record, raw, raw_format, source, replaced_at, raw_codec"
-                " FROM study_history WHERE (nct_id, last_update, raw_sha) > (?, ?, ?)"
-                " ORDER BY nct_id, last_update, raw_sha LIMIT ?",
-                (*last, batch_size),
-            ).fetchall()
-            if not rows:
-                return
-            for r in rows:
-                yield HistoryEntry(r[0], r[1], r[3], r[4], r[5], r[6], r[7], r[8])
-            last = rows[-1][:3]
-
-    def changes_since(self, seq: int, limit: int = 1000) -> list[StoredStudy]:
-        rows = self.db.execute(
-            f"SELECT {self._STUDY_COLS} FROM studies WHERE seq > ? ORDER BY seq LIMIT ?",
-            (seq, limit),
-        )
-        return [StoredStudy(*r) for r in rows]
-
-    def max_seq(self) -> int:
-        return int(self._meta(self.db, "seq") or 0)
-
-    def recent_changes(self, before_seq: int | None = None, limit: int = 500) -> list[tuple[str, int]]:
-        before = before_seq if before_seq is not None else 2**62
-        return self.db.execute(
-            "SELECT nct_id, seq FROM studies WHERE seq < ? ORDER BY seq DESC LIMIT ?", (before, limit)
-        ).fetchall()
-
-    def count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM studies").fetchone()[0]
-
-    def nct_ids(self) -> Iterator[str]:
-        for (nct,) in self.db.execute("SELECT nct_id FROM studies ORDER BY nct_id"):
-            yield nct
-
-    def withdrawn(self) -> dict[str, str]:
-        """Studies marked gone upstream, with the date they were found gone."""
-        return dict(self.db.execute(
-            "SELECT nct_id, withdrawn_at FROM studies WHERE withdrawn_at IS NOT NULL ORDER BY nct_id"
-        ).fetchall())
-
-    def newest_update(self) -> str | None:
-        """The newest last-update date of any current study."""
-        return self.db.execute("SELECT max(last_update) FROM studies").fetchone()[0]
-
-    def history_count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM study_history").fetchone()[0]
-
-    def history_ids(self, since: str | None = None) -> set[str]:
-        if since is None:
-            return {r[0] for r in self.db.execute("SELECT DISTINCT nct_id FROM study_history")}
-        return {r[0] for r in self.db.execute(
-            "SELECT DISTINCT nct_id FROM study_history WHERE replaced_at >= ?", (since,))}
-
-    def iter_rejects(self) -> Iterator[RejectEntry]:
-        """Every reject of every run, in the order they were logged."""
-        last = 0
-        while True:
-            rows = self.db.execute(
-                "SELECT id, run_id, origin, nct_id, message FROM rejects WHERE id > ? ORDER BY id LIMIT 5000",
-                (last,),
-            ).fetchall()
-            if not rows:
-                return
-            for r in rows:
-                yield RejectEntry(*r[1:])
-            last = rows[-1][0]
-
-    def meta_items(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
-
-    def stats(self) -> dict[str, dict[str, int]]:
-        return stats_from(self.db.execute)
-
-    def runs(self, limit: int = 20, kind: str | None = None) -> list[IngestRun]:
-        where, args = ("WHERE kind = ?", (kind,)) if kind else ("", ())
-        return with_dead_marked(self._runs(where, args, limit))
-
-    def _runs(self, where: str, args: tuple, limit: int) -> list[IngestRun]:
-        rows = self.db.execute(
-            f"SELECT * FROM ingest_runs {where} ORDER BY id DESC LIMIT ?", (*args, limit)
-        )
-        return [IngestRun(*r) for r in rows]
-
-    def rejects(self, run_id: int | None = None, limit: int = 1000) -> list[RejectEntry]:
-        if run_id is None:
-            row = self.db.execute("SELECT max(id) FROM ingest_runs").fetchone()
-            run_id = row[0] if row else None
-        rows = self.db.execute(
-            "SELECT run_id, origin, nct_id, message FROM rejects WHERE run_id = ? ORDER BY id LIMIT ?",
-            (run_id, limit),
-        )
-        return [RejectEntry(*r) for r in rows]
-
-    def get_meta(self, key: str) -> str | None:
-        return self._meta(self.db, key)
-
-    @staticmethod
-    def _meta(db: sqlite3.Connection, key: str) -> str | None:
-        row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _study_row(v: StudyVersion, stamp: str, seq: int) -> tuple:
+    s = v.summary
+    return (
+        v.nct_id, v.last_update, v.raw_sha, v.record, v.raw, v.raw_format, v.source, stamp, seq,
+        s.get("overall_status"), s.get("study_type"), orjson.dumps(s.get("phases") or []).decode(),
+        int(bool(s.get("has_results"))), v.raw_codec,
+    )
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..match import MAX_LIMIT, MAX_NOTE, MatchError, match
+from ..match.assess import by_verdict
 from ..record import NCT_RE
 from . import api_schema as S
 from .backend import FilterError, Web
@@ -107,7 +108,9 @@ class MatchedTrial(BaseModel):
     overallStatus: str | None
     phases: list[str]
     score: float
-    verdict: Literal["excluded", "possibly eligible", "likely eligible"]
+    verdict: Literal["excluded", "possibly eligible", "likely eligible"] = Field(
+        description="the assessment's verdict; the /match page and the CLI show the trials that are not "
+                    "'excluded' first, then the excluded ones, each group in rank order")
     explanation: str = Field(examples=["meets 7 of 9 inclusion criteria; no exclusion applies; unknown: ECOG"])
     foundBy: list[str] = Field(description="which of the queries found it")
     assessment: MatchAssessment | None
@@ -136,7 +139,8 @@ class MatchResponse(BaseModel):
     queries: MatchQueries
     candidates: int = Field(description="trials retrieved before ranking")
     notes: list[str] = Field(description="what was assumed or cut (no age found, a long note)")
-    trials: list[MatchedTrial]
+    trials: list[MatchedTrial] = Field(description="best first, in the ranker's order: an excluded trial keeps "
+                                       "its place (group by `verdict` to show the joinable ones first)")
 
 
 class BodyTooLarge(Exception):
@@ -361,8 +365,11 @@ def router(web: Web, env) -> APIRouter:
         except (MatchError, FilterError) as exc:
             return page(400, error=str(exc), **ctx)
         text = note[:MAX_NOTE]
+        rank = {t.nct_id: i for i, t in enumerate(result.trials, 1)}
+        may_join, excluded = ([trial_view(t, text, rank[t.nct_id]) for t in group]
+                              for group in by_verdict(result.trials))
         return page(result=result, facts=facts_view(result.facts), problems=problems,
-                    trials=[trial_view(t, text, i) for i, t in enumerate(result.trials, 1)], **ctx)
+                    trials=may_join + excluded, may_join=may_join, excluded=excluded, **ctx)
 
     @r.post("/api/v2/match", summary="Match a patient's note to trials (trialscope extension)",
             tags=["trialscope"], response_class=Response,
