@@ -197,7 +197,24 @@ def build_trialscope(n: int, seed: int, base: list[dict], path: str) -> dict:
             log(f"  trialscope: {i:,} indexed, {i / (time.perf_counter() - t0):,.0f}/s")
 
     # the product's bulk build (`trialscope index`, a first ingest): same writer, one commit
-    bulk_build(path, (study_document(rec) for rec in build_corpus(n, seed, base)), progress)
+    bulk_build(path, (study_document(rec) for rec in build_corpus(n, seed, base)), progress, expected=n)
+    return _built(path, n, t0, r0)
+
+
+def build_trialscope_in_pass(docs, n: int, path: str) -> dict:
+    """The trialscope index from the baselines' pass (--build-baselines --with-trialscope):
+    the same bulk build on the documents that pass makes anyway; its seconds and CPU are
+    shared with the baselines' loading (one process), so they are no build rate."""
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    bulk_build(path, (doc for _, _, doc in docs), expected=n)
+    out = _built(path, n, t0, r0)
+    out["note"] = "built in the baselines' pass: time and CPU shared with them"
+    return out
+
+
+def _built(path: str, n: int, t0: float, r0) -> dict:
     dt = time.perf_counter() - t0
     cpu = _cpu_since(r0)
     FullTextIndex(path).set_seq(1)
@@ -244,18 +261,15 @@ _TOTALS: dict[int, int] = {}  # query -> its total, from the api pass (the page'
 # shared field extraction for the baselines: exactly the text trialscope indexes
 
 
-def fields_of(rec: dict) -> dict:
-    d = study_document(rec).to_dict()
-    return d
-
-
 FTS_COLS = list(TEXT_WEIGHTS)
 
 
 def corpus_fields(n: int, seed: int, base: list[dict]):
-    """(i, fields_of(record)) for the corpus: what both baselines load."""
+    """(i, fields, document) for the corpus: the study's tantivy document (what trialscope
+    indexes) and its fields as a dict (what both baselines load)."""
     for i, rec in enumerate(build_corpus(n, seed, base), 1):
-        yield i, fields_of(rec)
+        doc = study_document(rec)
+        yield i, doc.to_dict(), doc
 
 
 def fan_out(stream, consumers) -> list:
@@ -324,7 +338,7 @@ def kept_pg_server(folder: Path):
 
 
 def build_fts(docs, path: str) -> dict:
-    """FTS5 over `docs`: (i, fields_of(record)) pairs."""
+    """FTS5 over `docs`: (i, fields, document) triples (see corpus_fields)."""
     if os.path.exists(path):
         os.unlink(path)
     db = sqlite3.connect(path)
@@ -336,10 +350,13 @@ def build_fts(docs, path: str) -> dict:
             sclass TEXT, results TEXT, min_age REAL, max_age REAL);
         CREATE TABLE mv(id INTEGER, f TEXT, v TEXT);
     """)
+    # bulk load: no incremental merging while loading (only FTS5's crisis merge of 16
+    # segments at a level, fewer rewrites than the default 4), one 'optimize' at the end
+    db.execute("INSERT INTO fts(fts, rank) VALUES('automerge', 0)")
     t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     rows, metas, mvs = [], [], []
     n = 0
-    for i, d in docs:
+    for i, d, _ in docs:
         n = i
         rows.append((i, *(" \n ".join(d.get(c, [])) for c in FTS_COLS)))
         hit = orjson.loads(d["hit"][0])
@@ -470,20 +487,37 @@ _PG_FIELD = {"cond": "tsv_cond", "intr": "tsv_intr", "spons": "tsv_spons"}
 
 
 def build_pg(docs, url: str) -> dict:
-    """PostgreSQL tsvector over `docs`: (i, fields_of(record)) pairs."""
+    """PostgreSQL tsvector over `docs`: (i, fields, document) triples, bulk loaded: COPY into
+    an unlogged table whose row trigger computes the tsvectors as the rows arrive (so the
+    server's text analysis overlaps the client's field extraction, on the other core), the
+    GIN and other indexes created after the load, each with maintenance_work_mem."""
     import psycopg
 
     n = 0
-
     cols = list(_PG_WEIGHT)
+    tsv = " || ".join(f"setweight(to_tsvector('english', coalesce(NEW.f_{c}, '')), '{w}')" for c, w in _PG_WEIGHT.items())
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute("""CREATE UNLOGGED TABLE docs (id int, nct text, title text, status text, stype text,
+            sclass text, results text, min_age real, max_age real, phase text[], itype text[],
+            country text[], mesh text[], tsv tsvector, tsv_cond tsvector, tsv_intr tsvector, tsv_spons tsvector)""")
         conn.execute(f"""CREATE UNLOGGED TABLE stage (id int, nct text, title text, status text, stype text,
             sclass text, results text, min_age real, max_age real, phase text[], itype text[],
             country text[], mesh text[], {", ".join(f"f_{c} text" for c in cols)})""")
-        t0 = time.perf_counter()
+        conn.execute(f"""CREATE FUNCTION stage_to_docs() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              INSERT INTO docs VALUES (NEW.id, NEW.nct, NEW.title, NEW.status, NEW.stype, NEW.sclass,
+                NEW.results, NEW.min_age, NEW.max_age, NEW.phase, NEW.itype, NEW.country, NEW.mesh, {tsv},
+                to_tsvector('english', coalesce(NEW.f_cond, '') || ' ' || coalesce(NEW.f_mesh, '') || ' '
+                            || coalesce(NEW.f_mesh_anc, '')),
+                to_tsvector('english', coalesce(NEW.f_intr, '')),
+                to_tsvector('english', coalesce(NEW.f_lead, '') || ' ' || coalesce(NEW.f_collab, '')));
+              RETURN NULL;
+            END $$""")
+        conn.execute("CREATE TRIGGER stage_rows BEFORE INSERT ON stage FOR EACH ROW EXECUTE FUNCTION stage_to_docs()")
+        t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
         with conn.cursor() as cur, cur.copy("COPY stage FROM STDIN") as cp:
-            for i, d in docs:
+            for i, d, _ in docs:
                 n = i
                 hit = orjson.loads(d["hit"][0])
                 cp.write_row((i, d["nct"][0], hit.get("t"), *(d.get(f, [None])[0] for f in ("status", "stype", "sclass", "results")),
@@ -491,14 +525,9 @@ def build_pg(docs, url: str) -> dict:
                               d.get("country", []), d.get("mesh_facet", []), *(" \n ".join(d.get(c, [])) for c in cols)))
                 if i % 100_000 == 0:
                     log(f"  postgres: {i:,} copied, {i / (time.perf_counter() - t0):,.0f}/s")
-        tsv = " || ".join(f"setweight(to_tsvector('english', coalesce(f_{c}, '')), '{w}')" for c, w in _PG_WEIGHT.items())
-        conn.execute(f"""CREATE TABLE docs AS SELECT id, nct, title, status, stype, sclass, results, min_age, max_age,
-            phase, itype, country, mesh, {tsv} AS tsv,
-            to_tsvector('english', coalesce(f_cond, '') || ' ' || coalesce(f_mesh, '') || ' ' || coalesce(f_mesh_anc, '')) AS tsv_cond,
-            to_tsvector('english', coalesce(f_intr, '')) AS tsv_intr,
-            to_tsvector('english', coalesce(f_lead, '') || ' ' || coalesce(f_collab, '')) AS tsv_spons
-            FROM stage""")
+        load_s = time.perf_counter() - t0
         conn.execute("DROP TABLE stage")
+        conn.execute("DROP FUNCTION stage_to_docs()")
         for c in ("tsv", "tsv_cond", "tsv_intr", "tsv_spons"):
             conn.execute(f"CREATE INDEX ON docs USING gin ({c})")
         conn.execute("CREATE INDEX ON docs (id)")
@@ -508,7 +537,11 @@ def build_pg(docs, url: str) -> dict:
         conn.execute("VACUUM ANALYZE docs")
         dt = time.perf_counter() - t0
         size = conn.execute("SELECT pg_total_relation_size('docs')").fetchone()[0]
-    return {"studies": n, "seconds": round(dt, 1), "studies_per_s": round(n / dt), "db_mb": round(size / 1e6)}
+    return {"studies": n, "seconds": round(dt, 1), "studies_per_s": round(n / dt), "db_mb": round(size / 1e6),
+            "load_seconds": round(load_s, 1), "index_seconds": round(dt - load_s, 1),
+            "client_cpu_s": round(_cpu_since(r0), 1),
+            "note": "client CPU is the whole benchmark process (both baselines' field extraction and loading); "
+                    "the server's CPU is not in it"}
 
 
 def pg_tsquery(q: dict) -> tuple[str, list] | None:
@@ -662,6 +695,37 @@ def stages(searcher: Searcher, queries: list[dict], repeat: int) -> dict:
     return {name: summary([statistics.median(r) for r in rows]) for name, rows in per.items()}
 
 
+def side_by_side(searchers: dict[str, Searcher], queries: list[dict], repeat: int) -> dict:
+    """The API and the page's first paint on two or more indexes (or searchers) in the same
+    run: each query asked of each in turn (the order alternating per pass), `repeat` passes
+    after a warm-up one, medians per query; wall and process CPU p95 per surface."""
+    names = list(searchers)
+    wall = {(n, m): [[] for _ in queries] for n in names for m in ("api", "page")}
+    cpu = {(n, m): [[] for _ in queries] for n in names for m in ("api", "page")}
+    for p in range(repeat + 1):
+        for i, q in enumerate(queries):
+            for n in (names if (p + i) % 2 == 0 else names[::-1]):
+                for mode in ("api", "page"):
+                    req = ts_request(q)
+                    req.facets, req.snippets = False, mode == "page"
+                    c, t = time.process_time(), time.perf_counter()
+                    searchers[n].search(req)
+                    if p:
+                        wall[n, mode][i].append((time.perf_counter() - t) * 1000)
+                        cpu[n, mode][i].append((time.process_time() - c) * 1000)
+    out: dict = {}
+    for n in names:
+        out[n] = {"segments": searchers[n]._searcher.num_segments}
+        for mode in ("api", "page"):
+            out[n][mode] = {"wall_ms": summary([statistics.median(r) for r in wall[n, mode]]),
+                            "cpu_ms": summary([statistics.median(r) for r in cpu[n, mode]])}
+    first, *rest = names
+    for n in rest:
+        out[f"p95_ratio_{n}_over_{first}"] = {f"{m}_{k}": round(out[n][m][k]["p95"] / out[first][m][k]["p95"], 3)
+                                              for m in ("api", "page") for k in ("wall_ms", "cpu_ms")}
+    return out
+
+
 def build_split(base: list[dict], n: int, seed: int) -> dict:
     """CPU per study of the index build's two halves on the first n studies of the corpus:
     building tantivy documents in Python, and tantivy's indexing (its threads included)."""
@@ -729,6 +793,8 @@ def measure(name: str, fn, queries: list[dict], repeat: int) -> dict:
     runs = [fn(queries) for _ in range(repeat)]
     per_query = [statistics.median(r[0][i] for r in runs) for i in range(len(queries))]
     out = {"latency_ms": summary(per_query), "by_kind": by_kind(queries, per_query), "totals": runs[0][1]}
+    p95 = pct(per_query, 95)  # which kinds of query make the tail
+    out["kinds_at_or_above_p95"] = dict(Counter(q["kind"] for q, t in zip(queries, per_query, strict=True) if t >= p95))
     if len(runs[0]) > 2:
         cpu = [statistics.median(r[2][i] for r in runs) for i in range(len(queries))]
         out["cpu_ms"] = summary(cpu)
@@ -777,6 +843,10 @@ def baselines(args, base: list[dict], work: Path, queries: list[dict], result: d
                 url = server.create_database("search_bench")
                 consumers.append(lambda docs: build_pg(docs, url))
                 names.append("postgres_build")
+        if args.with_trialscope:
+            ts_path = str(work / "trialscope.db.index.building")
+            consumers.append(lambda docs: build_trialscope_in_pass(docs, args.n, ts_path))
+            names.append("trialscope_build")
         if consumers:
             log(f"building {' and '.join(n.removesuffix('_build') for n in names)} from one pass over the corpus ...")
             t0 = time.perf_counter()
@@ -788,6 +858,13 @@ def baselines(args, base: list[dict], work: Path, queries: list[dict], result: d
                 fts_done.write_bytes(orjson.dumps(result["fts5_build"]))
             if "postgres_build" in names and args.keep:
                 (work / "pg" / "build.json").write_bytes(orjson.dumps(result["postgres_build"]))
+            if "trialscope_build" in names:  # swapped in; the index it replaces is kept beside it
+                ts_dir = work / "trialscope.db.index"
+                if ts_dir.exists():
+                    prev = work / "trialscope-previous.db.index"
+                    shutil.rmtree(prev, ignore_errors=True)
+                    ts_dir.rename(prev)
+                (work / "trialscope.db.index.building").rename(ts_dir)
         if args.build_baselines:
             return
         reps = args.baseline_repeat
@@ -815,6 +892,12 @@ def main(argv: list[str] | None = None) -> int:
                          "no near, pass breakdown or build split")
     ap.add_argument("--build-baselines", action="store_true",
                     help="build and keep the FTS5 and PostgreSQL baselines, then stop (no trialscope, no queries)")
+    ap.add_argument("--compare-index", action="append", default=[], metavar="DIR",
+                    help="another trialscope index directory (e.g. trialscope-previous.db.index) timed side by side "
+                         "with this one, query by query, for the API and the page's first paint")
+    ap.add_argument("--with-trialscope", action="store_true",
+                    help="with --build-baselines: also build the trialscope index in that pass (kept; the index "
+                         "it replaces is kept as trialscope-previous.db.index)")
     ap.add_argument("--reuse", action="store_true",
                     help="reuse the kept indexes of the same --n: trialscope, FTS5 and PostgreSQL (query timings only; implies --keep)")
     args = ap.parse_args(argv)
@@ -858,6 +941,12 @@ def main(argv: list[str] | None = None) -> int:
     result["request_stages_cpu_ms"] = stages(searcher, queries, args.repeat)
     log("  stages (cpu p50/p95 ms): " + ", ".join(f"{k} {v['p50']}/{v['p95']}"
                                                   for k, v in result["request_stages_cpu_ms"].items()))
+    if args.compare_index:
+        load0 = os.getloadavg()[0]
+        others = {Path(d).name: Searcher(_IndexOnly(d)) for d in args.compare_index}
+        result["side_by_side"] = side_by_side({"this": searcher, **others}, queries, args.repeat)
+        result["side_by_side"]["load_avg_1min"] = [round(load0, 1), round(os.getloadavg()[0], 1)]
+        log(f"  side by side: {result['side_by_side']}")
     if args.surfaces_only:
         baselines(args, base, work, queries, result)
         return finish(args, work, queries, result)

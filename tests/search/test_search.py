@@ -55,6 +55,23 @@ def test_index_holds_every_study(searcher, store):
     assert searcher.search(SearchRequest(limit=1)).total == store.count()
 
 
+def test_bulk_build_of_a_known_size_is_one_segment(records, tmp_path):
+    """Every query pays per segment: a bulk build told its size commits it in equal parts
+    that the merge policy merges into one segment (without the size: one per writer thread
+    and heap fill, and a query in 8 parts here would see 8)."""
+    from trialscope.index import FullTextIndex, bulk_build
+    from trialscope.index.fulltext import study_document
+
+    docs = [study_document(r) for r in records.values()]
+    path = str(tmp_path / "bulk.index")
+    assert bulk_build(path, iter(docs), expected=len(docs)) == len(docs)
+    idx = FullTextIndex(path)
+    idx.index.reload()
+    searcher = idx.index.searcher()
+    assert searcher.num_docs == len(docs)
+    assert searcher.num_segments == 1
+
+
 def test_free_text_ranks_the_anchor_trial(searcher):
     r = searcher.search(SearchRequest(query="hepatocellular carcinoma immunotherapy", limit=5))
     assert "NCT03949231" in [h.nct_id for h in r.hits]

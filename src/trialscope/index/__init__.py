@@ -39,6 +39,12 @@ from .fulltext import (
 
 META = "trialscope-index.json"
 WRITER_HEAP = 512_000_000
+# bulk builds of a known size (see bulk_build): tantivy's log merge policy merges 8 segments
+# of one size into one; the heap an indexed study takes before its part is committed
+# (about 9.3 kB at 500,000 studies, with a margin); tantivy's per-thread heap limit
+MERGE_PARTS = 8
+HEAP_PER_DOC = 12_000
+MAX_HEAP = 3_900_000_000
 
 __all__ = ["FullTextIndex", "IndexStage", "bulk_build", "catch_up", "rebuild", "reindex", "index_path", "stage"]
 
@@ -329,18 +335,25 @@ def _redate(store, idx: FullTextIndex, today: date) -> int:
     return len(ids)
 
 
-def bulk_build(path: str, docs: Iterable[tantivy.Document | str], progress=None) -> int:
-    """A fresh index at `path` from `docs` (documents, or their JSON: `study_json`),
-    committed once at the end: -> documents added.
+def bulk_build(path: str, docs: Iterable[tantivy.Document | str], progress=None, expected: int | None = None) -> int:
+    """A fresh index at `path` from `docs` (documents, or their JSON: `study_json`):
+    -> documents added.
 
-    One commit, not one every so many documents: each commit seals a segment per writer
-    thread, and every query pays per segment (at 50,000 studies, 6 segments -> 2 cut the
-    page's facet pass from 2.13 to 1.41 ms CPU at p95 and the API's search from 1.67 to
-    1.11 ms). The writer still flushes on its own when its heap fills, so memory stays
-    bounded; a build that dies leaves only the unswapped directory behind."""
+    Every query pays per segment (at 50,000 studies, 6 segments -> 2 cut the page's facet
+    pass from 2.13 to 1.41 ms CPU at p95 and the API's search from 1.67 to 1.11 ms), so a
+    bulk build aims at one. Without `expected` it commits once at the end: one segment per
+    writer thread and heap fill. With `expected` (how many documents `docs` holds) one
+    indexing thread commits them in MERGE_PARTS equal parts, with a heap sized so that no
+    part flushes on its own: the merge policy then merges those equal segments into one
+    while the build waits. A build that dies leaves only the unswapped directory behind."""
     FullTextIndex._create(path)
     fresh = FullTextIndex(path)
-    writer = fresh.writer()
+    part = None
+    if expected and expected > 0:
+        part = -(-expected // MERGE_PARTS)
+        writer = fresh.writer(heap=min(max(WRITER_HEAP, part * HEAP_PER_DOC), MAX_HEAP), threads=1)
+    else:
+        writer = fresh.writer()
     n = 0
     for doc in docs:
         if isinstance(doc, str):
@@ -348,6 +361,8 @@ def bulk_build(path: str, docs: Iterable[tantivy.Document | str], progress=None)
         else:
             writer.add_document(doc)
         n += 1
+        if part is not None and n % part == 0:
+            writer.commit()
         if progress is not None:
             progress(n)
     writer.commit()
@@ -400,7 +415,7 @@ def _rebuild(store, index: FullTextIndex | None = None, progress=None, path: str
     docs = (study_json(s.record, withdrawn=s.withdrawn_at is not None, asof=today,
                        outcome_switched=switched)
             for s, switched in with_flags(store, store.iter_studies()))
-    n = bulk_build(tmp, docs, progress)
+    n = bulk_build(tmp, docs, progress, expected=store.count())
     FullTextIndex(tmp).set_seq(seq, today)
     old = path + ".old"
     if os.path.isdir(old):

@@ -14,7 +14,7 @@ import base64
 import binascii
 import hashlib
 import re
-from dataclasses import asdict
+from dataclasses import fields
 
 import orjson
 
@@ -26,13 +26,13 @@ MAX_TOKEN_CHARS = 200
 MAX_OFFSET = 10_000_000
 _FINGERPRINT = re.compile(r"^[0-9a-f]{12}$")
 _UNPAGED = ("page_token", "limit", "facets", "snippets")
+_PAGED = tuple(f.name for f in fields(SearchRequest) if f.name not in _UNPAGED)
 
 
 def fingerprint(req: SearchRequest) -> str:
-    """What identifies a search across its pages: everything but the paging options."""
-    d = asdict(req)
-    for key in _UNPAGED:
-        d.pop(key, None)
+    """What identifies a search across its pages: everything but the paging options (a
+    shallow dict: the same JSON as dataclasses.asdict, without its deep copy, ~10x the cost)."""
+    d = {name: getattr(req, name) for name in _PAGED}
     return hashlib.sha1(orjson.dumps(d, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()[:12]
 
 
