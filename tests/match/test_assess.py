@@ -408,3 +408,58 @@ def test_alternative_age_items_need_only_one():
             "  * Age ≥ 60 years\n  * Age 18-59 years and one of the following comorbidities")
     a = assess(parse_criteria(text), extract_facts(COVID))
     assert not a.decisive
+
+
+def test_someone_elses_condition_is_answered_by_the_family_only():
+    """"Families with no history of type 1 diabetes" is said of the family: the patient's
+    own denial of it does not meet it, and the patient's own disease does not fail it."""
+    own = "A 12-year-old boy. He denies type 1 diabetes."
+    r = _one("Families with no history of type 1 diabetes", own)
+    assert r.status == UNKNOWN and not r.evidence, r.reason
+    assert _one("Family history of breast cancer", "A 40-year-old woman with breast cancer.").status == UNKNOWN
+    mother = "A 40-year-old woman. Her mother had breast cancer."
+    r = _one("Family history of breast cancer", mother)
+    assert r.status == MET and r.reason == "family: breast cancer"
+    assert _one("No family history of breast cancer", mother).status == NOT_MET
+
+
+def test_a_condition_at_a_stage_is_not_the_condition_at_another():
+    """"Child-Pugh B or C liver disease" does not exclude a Child-Pugh A HCC patient, whose
+    HCC is a liver disease; it excludes a Child-Pugh B one."""
+    text = "Evidence of Child Pugh B or C liver disease at screening"
+    r = _one(text, "A 60-year-old man with HCC and cirrhosis, Child-Pugh A.", "exclusion")
+    assert r.status == NOT_MET and [e.fact for e in r.evidence] == ["Child-Pugh A"], r.reason
+    assert _one(text, "A 60-year-old man with HCC and cirrhosis, Child-Pugh B.", "exclusion").status == MET
+    assert _one("NYHA class III or IV heart failure", "A 60-year-old man with heart failure.",
+                "exclusion").status == UNKNOWN
+
+
+def test_varices_are_their_own_concept():
+    """An exclusion of varices is not met by the HCC beside it; the patient's varices meet it."""
+    hcc = "A 60-year-old man with hepatocellular carcinoma and cirrhosis."
+    r = _one("History of bleeding from oesophageal varices", hcc, "exclusion")
+    assert r.status == UNKNOWN and not r.evidence, r.reason
+    r = _one("History of esophageal varices", hcc + " Endoscopy showed esophageal varices.", "exclusion")
+    assert r.status == MET and r.reason == "esophageal varices"
+
+
+def test_an_unless_clause_keeps_a_way_in():
+    note = "A 60-year-old man with lung cancer and a pleural effusion."
+    r = _one("No symptomatic pleural effusions, unless the patient undergoes a therapeutic thoracentesis", note)
+    assert r.status == UNKNOWN and "unless" in r.reason
+    assert _one("No symptomatic pleural effusions", note).status == NOT_MET
+
+
+def test_a_control_groups_criterion_does_not_exclude_a_patient():
+    r = _one("Individuals who do not experience any COVID-like symptoms (will be asked to be healthy control)", COVID)
+    assert r.status == UNKNOWN and not r.decisive
+    text = "Inclusion Criteria:\nHealthy controls:\n* No COVID-19\nPatients:\n* COVID-19 confirmed by PCR"
+    a = assess(parse_criteria(text), extract_facts(COVID))
+    assert not a.decisive, [r.reason for r in a.decisive]
+
+
+def test_a_list_of_symptoms_needs_one_of_them():
+    text = ("Inclusion Criteria:\n* Mild COVID-19. The main symptoms of mild illness are:\n"
+            "  * a dry cough\n  * headache\n  * muscle pain, but no chest pain")
+    a = assess(parse_criteria(text), extract_facts("A 38-year-old man with COVID-19 and a dry cough. Denies myalgia."))
+    assert not a.decisive, [r.reason for r in a.decisive]

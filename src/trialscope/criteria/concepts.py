@@ -131,9 +131,10 @@ _CUE_WORDS = {
                      "contraindication", "contraindications", "contraindicated", "anaphylaxis"), "allergy"),
     **dict.fromkeys(("but", "except", "however", "unless", "although", "if"), "stop"),
     # a negation before these is about them, not the condition after ("not taking
-    # medications for essential tremor")
+    # medications for essential tremor", "do not require hospitalization (COVID-19 patients ...)")
     **dict.fromkeys(("medication", "medications", "medicine", "medicines", "drug", "drugs", "treatment",
-                     "treatments", "therapy", "therapies", "taking", "receiving", "using", "tested"), "absorb"),
+                     "treatments", "therapy", "therapies", "taking", "receiving", "using", "tested", "require",
+                     "requires", "requiring", "need", "needs", "needing"), "absorb"),
 }
 # Smoking is read as a status of its own (a Smoking fact, PatientFacts.smoker), not a disorder.
 _SMOKING_WORDS = frozenset({"smoking", "smoker", "smokers", "smokes", "smoke", "smoked", "tobacco", "cigarettes"})
@@ -174,14 +175,49 @@ def _cues_before(ends: list[int], cues: list[str], pos: int) -> frozenset[str]:
     return frozenset(found)
 
 
+# Phrases the term index lacks, each a MeSH descriptor's everyday form (criteria say
+# "oesophageal varices" and "variceal bleeding", MeSH "Esophageal and Gastric Varices").
+_PHRASES = {
+    "varices": ("Varicose Veins",), "gastroesophageal varices": ("Esophageal and Gastric Varices",),
+    "esophagogastric varices": ("Esophageal and Gastric Varices",),
+    "variceal bleeding": ("Esophageal and Gastric Varices", "Gastrointestinal Hemorrhage"),
+    "variceal hemorrhage": ("Esophageal and Gastric Varices", "Gastrointestinal Hemorrhage"),
+}
+# A coordinated descriptor, "Esophageal and Gastric Varices": each of its two heads with
+# the shared rest is a name of it too ("esophageal varices", "gastric varices").
+_COORDINATED = re.compile(r"^(?!Related |Other )([A-Z][a-z]+) and (?!Related |Other )([A-Z][a-z]+) "
+                          r"([A-Z][a-z]+(?: [A-Z][a-z]+)*)$")
+
+
+def _extra_keys(vocab: mesh.MeshVocabulary) -> dict[str, tuple[str, ...]]:
+    """Term keys for `_PHRASES` and the halves of coordinated condition descriptors, where
+    the term index has no key of its own for them."""
+    extra: dict[str, tuple[str, ...]] = {}
+    names = {n for key in vocab.term_keys() for n in vocab.names_for_key(key) if " and " in n}
+    for name in sorted(names):
+        m = _COORDINATED.match(name)
+        if m is None or not any(t.startswith(_CONDITION_TREES) for t in vocab.tree_numbers(name)):
+            continue
+        for head in (m.group(1), m.group(2)):
+            key = mesh.term_key(f"{head} {m.group(3)}")
+            if not vocab.names_for_key(key):
+                extra.setdefault(key, (name,))
+    for phrase, names in _PHRASES.items():
+        key = mesh.term_key(phrase)
+        if not vocab.names_for_key(key):
+            extra[key] = names
+    return extra
+
+
 class _Index:
     """The term keys and the token-pair index over them."""
 
     def __init__(self, vocab: mesh.MeshVocabulary):
         self.vocab = vocab
+        self.extra = _extra_keys(vocab)
         self.tokens: set[str] = set()
         self.pairs: set[tuple[str, str]] = set()
-        for key in vocab.term_keys():
+        for key in (*vocab.term_keys(), *self.extra):
             canon = sorted({_canon(t) for t in key.split(" ")})
             self.tokens.update(canon)
             for i, a in enumerate(canon):
@@ -206,7 +242,7 @@ class _Word:
     def __init__(self, word: str, idx: _Index):
         self.low = word.lower()
         self.cue = _CUE_WORDS.get(self.low)
-        self.toks = tuple(_canon(t) for t in mesh.tokens(word))
+        self.toks = tuple(_canon(_american(t, idx.tokens)) for t in mesh.tokens(word))
         self.known = bool(self.toks) and all(t in idx.tokens for t in self.toks)
         alone: tuple[tuple[str, ...], str] = ((), "")
         if self.known and self.low not in _SMOKING_WORDS:
@@ -221,6 +257,18 @@ class _Word:
         self.alone = alone
         # a word that can neither name a concept nor be part of a phrase ends a window
         self.useful = self.known or bool(alone[0]) or alone[1] == "drug"
+
+
+_BRITISH = re.compile(r"(?<=[a-z])ae|^ae(?=[mt])|^oe|(?<=[a-z])oe(?=[adlmt])")
+
+
+def _american(tok: str, known: set[str]) -> str:
+    """MeSH's spelling of a British word (oesophageal, haemorrhage, anaemia, oedema,
+    coeliac, paediatric), so that its phrases are MeSH's ("oesophageal varices")."""
+    if "ae" not in tok and "oe" not in tok:
+        return tok
+    folded = _BRITISH.sub(lambda m: "e", tok)
+    return folded if folded in known else tok
 
 
 _WORDS: dict[str, _Word] = {}  # a cache of every distinct written word seen (bounded below)
@@ -243,8 +291,9 @@ def _names(key_tokens: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
     keys = [" ".join(key_tokens)]
     if "neoplasm" in key_tokens:
         keys.append(" ".join(sorted("carcinoma" if t == "neoplasm" else t for t in key_tokens)))
+    extra = _index().extra
     for key in keys:
-        names = vocab.names_for_key(key)
+        names = vocab.names_for_key(key) or list(extra.get(key, ()))
         if not names:
             continue
         for kind, trees in (("condition", _CONDITION_TREES), ("drug", _DRUG_TREES),

@@ -174,11 +174,14 @@ class _Patient:
         self.facts = facts
         self.present: list[tuple[Any, set[str]]] = []  # (condition, its descriptors)
         self.denied: list[tuple[Any, set[str]]] = []
+        self.family: list[tuple[Any, set[str]]] = []  # relatives' conditions, had or denied
         for c in facts.conditions:
             names = set(c.mesh)
             if not names:
                 continue
-            if c.negated and not c.family:
+            if c.family:
+                self.family.append((c, names))
+            elif c.negated:
                 self.denied.append((c, names))
             elif c.present:
                 self.present.append((c, names))
@@ -407,6 +410,8 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
     names = set(fact.mesh)
     if not names:
         return _Verdict(None, "")
+    if fact.context == "other person":
+        return _relatives(names, p)
     best, best_c = 0.0, None
     criterion_symptom = all(_is_symptom(n) for n in names)
     # "No other malignancy" among inclusions reads as "other malignancy" among exclusions
@@ -442,6 +447,17 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
     if best_c is not None:
         return _Verdict(None, f"{best_c.text} (related)", [Evidence(best_c.start, best_c.end, best_c.text)])
     return _Verdict(None, f"{fact.text} not mentioned")
+
+
+def _relatives(names: set[str], p: _Patient) -> _Verdict:
+    """A condition of someone else ("family history of breast cancer", "families with no
+    history of type 1 diabetes"): what the note says of the patient's relatives answers it,
+    the patient's own conditions do not."""
+    for c, pnames in p.family:
+        if names & pnames or _strength(names, pnames) >= 0.9:
+            what = f"family: {'no ' if c.negated else ''}{c.text}"
+            return _Verdict(not c.negated, what, [Evidence(c.start, c.end, what)])
+    return _Verdict(None, "named for another person")
 
 
 @lru_cache(maxsize=20_000)
@@ -590,16 +606,16 @@ def _fact(fact, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
     if fact.negated and v.value is not None:
         v.value = not v.value
         v.reason = ("not: " if v.value is False else "") + v.reason
-    if isinstance(fact, Condition) and fact.context and v.value is (section == "exclusion"):
+    if isinstance(fact, Condition) and fact.context not in ("", "other person") and v.value is (section == "exclusion"):
         # "a negative COVID-19 test", "anti-obesity drugs", "cancer-related pain": the
-        # patient's condition alone does not decide what is said of it
+        # patient's condition alone does not decide what is said of it (what is said of
+        # someone else only the family's conditions answer: `_relatives`)
         v.value = None
         v.reason = f"{v.reason} (named for {_CONTEXT_WORDS.get(fact.context, fact.context)})"
     return v
 
 
-_CONTEXT_WORDS = {"test": "a test result", "treatment": "a treatment of it", "qualifier": "a feature or a consequence of it",
-                  "other person": "another person"}
+_CONTEXT_WORDS = {"test": "a test result", "treatment": "a treatment of it", "qualifier": "a feature or a consequence of it"}
 
 
 # -- criteria --------------------------------------------------------------------------
@@ -639,6 +655,8 @@ def _allowed(exceptions: list[Condition], p: _Patient) -> set[tuple[int, int]]:
     return {(c.start, c.end) for f in exceptions for c, pnames in p.present if _strength(set(f.mesh), pnames) >= 0.9}
 
 
+_UNLESS = re.compile(r"[^.;]*?\b(unless\b[^.;]*)")  # after a fact, in its sentence
+_QUALIFIES = re.compile(r"[\s-]{0,3}")  # between a stage and the condition it is the stage of
 _SET_ASIDE = ("exception", "class")  # conditions that are no requirement of their own
 
 
@@ -651,6 +669,7 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
     others: bool | None = None
     exceptions: list[Condition] = []
     conditions: list[_Verdict] = []
+    stage: tuple[Stage, _Verdict] | None = None  # the last stage read, which may qualify a condition
     for f in criterion.facts:
         kind = FACT_KIND[type(f)]
         if kind == "condition" and f.context in _SET_ASIDE:
@@ -662,8 +681,18 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
         if isinstance(f, Reproductive) and f.state == "contraception" and len(criterion.facts) > 1:
             continue
         v = _fact(f, p, section, targets)
+        if v.value is (section == "exclusion") and "unless" in criterion.text:
+            unless = _UNLESS.match(criterion.text, f.end)
+            if unless:  # "no symptomatic pleural effusion, unless drained": another way in
+                v.value, v.reason = None, f"{v.reason} ({unless.group(1)[:60]}?)"
+        if isinstance(f, Stage):
+            stage = (f, v)
         if kind == "condition":
             conditions.append(v)
+            if stage is not None and _QUALIFIES.fullmatch(criterion.text, stage[0].end, f.start):
+                # "Child-Pugh B or C liver disease", "NYHA class III-IV heart failure": the
+                # condition at that stage, which a liver disease at another stage is not
+                v = _both(stage[1], v)
         if isinstance(f, Therapy) and f.category == "targeted" and v.value is not None:
             v = _named_target(v, criterion.text.lower(), p)
         if isinstance(f, Reproductive) and not f.negated and section != "exclusion" and v.value is not None:
@@ -717,6 +746,14 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
     if has_grade and value is True and section == "exclusion":
         value, reason = None, reason + " (grade not stated)"
     return value, reason, evidence
+
+
+def _both(a: _Verdict, b: _Verdict) -> _Verdict:
+    """Two statements that must both hold, with the reasons of what decided."""
+    value = _combine_all([a.value, b.value])
+    deciding = [x for x in (a, b) if x.value is value] or [a, b]
+    return _Verdict(value, "; ".join(dict.fromkeys(x.reason for x in deciding if x.reason)),
+                    [e for x in deciding for e in x.evidence])
 
 
 def _treats_another_condition(criterion: Criterion, p: _Patient, targets: frozenset[str]) -> bool:
@@ -775,7 +812,8 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
         kid_values = [{MET: True, NOT_MET: False}.get(ch.status) for ch in children]
         low = c.text.lower()
         any_of = section == "exclusion" or (_ALL_OF.search(low) is None and (
-            any(w in low for w in ("one of", "any of", "either", " or ")) or _alternative_ages(children)))
+            any(w in low for w in ("one of", "any of", "either", " or ", "symptom", "such as", "includ", "e.g."))
+            or _alternative_ages(children)))
         kids = _combine_any(kid_values) if any_of else _combine_all(kid_values)
         if own is None:
             value = kids
@@ -791,8 +829,15 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
         status, reason = MET, f"for {'women' if sex == 'female' else 'men'} only; the patient is {p.facts.sex}"
         evidence = [Evidence(s, e, p.facts.sex)]
     decisive = (section == "exclusion" and status == MET) or (section == "inclusion" and status == NOT_MET)
+    if decisive and not p.facts.healthy and (_CONTROLS.search(c.group) or _CONTROLS.search(c.text)):
+        # "Healthy controls:", "(will be asked to be healthy control)": another cohort's criterion
+        status, decisive, reason = UNKNOWN, False, f"{reason} (a criterion for the control group)".lstrip()
     return CriterionResult(section=section, criterion=c, status=status, decisive=decisive, reason=reason,
                            evidence=_unique(evidence), children=children, judged_by="rules")
+
+
+_CONTROLS = re.compile(r"\b(?:healthy\s+(?:controls?|volunteers?|subjects?|participants?|individuals?)|"
+                       r"controls?\s+(?:group|subjects?|participants?|arm|cohort|population)|controls)\b", re.IGNORECASE)
 
 
 def _alternative_ages(children: list[CriterionResult]) -> bool:
