@@ -463,3 +463,37 @@ def test_a_list_of_symptoms_needs_one_of_them():
             "  * a dry cough\n  * headache\n  * muscle pain, but no chest pain")
     a = assess(parse_criteria(text), extract_facts("A 38-year-old man with COVID-19 and a dry cough. Denies myalgia."))
     assert not a.decisive, [r.reason for r in a.decisive]
+
+
+def test_a_negative_test_among_inclusions_asks_that_the_patient_not_have_it():
+    r = _one("Negative SARS-CoV-2 serological test at the beginning of the study", COVID)
+    assert r.status == NOT_MET and r.decisive, r.reason
+    # a positive test is the other way in
+    r = _one("A positive COVID-19 PCR test, or test-negative COVID-19 with persistent symptoms", COVID)
+    assert r.status != NOT_MET, r.reason
+
+
+def test_a_treatment_or_feature_of_the_patients_disease_is_not_met_by_the_disease_alone():
+    r = _one("Inadequate response to conventional therapy for gout", "A 39-year-old man with acute gout.")
+    assert r.status == UNKNOWN, r.reason
+    r = _one("Previous ED visit for suspected or confirmed COVID-19 (within last 30 days)", COVID, "exclusion")
+    assert r.status == UNKNOWN, r.reason
+
+
+def test_use_during_the_study_is_not_met_by_what_the_patient_took_before():
+    note = "A 48-year-old man. He has taken over-the-counter antacids but sees no relief."
+    text = "Use of antacids during the screening period or anticipated use during the treatment period"
+    assert _one(text, note, "exclusion").status == UNKNOWN
+    assert _one("Prior use of antacids", note, "exclusion").status == MET
+
+
+def test_a_condition_excluded_as_far_as_it_hinders_the_study_stays_open():
+    note = "A 60-year-old man with osteoarthritis."
+    text = "Degenerative arthritis or other limitation to mobility preventing completion of the 6-minute walk test"
+    assert _one(text, note, "exclusion").status == UNKNOWN
+    assert _one("Degenerative arthritis", note, "exclusion").status == MET
+
+
+def test_an_infection_is_no_chronic_disease_of_its_organ():
+    assert _one("Chronic lung disease", COVID, "exclusion").status == UNKNOWN
+    assert _one("Chronic lung disease", "A 60-year-old man with COPD.", "exclusion").status == MET

@@ -227,12 +227,14 @@ def _strength(criterion_names: set[str] | frozenset[str], patient_names: set[str
 
 
 class _Verdict:
-    __slots__ = ("value", "reason", "evidence")
+    __slots__ = ("value", "reason", "evidence", "prior")
 
-    def __init__(self, value: bool | None, reason: str = "", evidence: list[Evidence] | None = None):
+    def __init__(self, value: bool | None, reason: str = "", evidence: list[Evidence] | None = None,
+                 prior: bool = False):
         self.value = value
         self.reason = reason
         self.evidence = evidence or []
+        self.prior = prior  # met by a treatment the patient had before, not one they take now
 
 
 def _span(obj) -> tuple[int, int]:
@@ -406,7 +408,7 @@ def _stage(fact: Stage, p: _Patient) -> _Verdict:
     return _Verdict(within(fact.low, fact.high), label, ev)
 
 
-def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
+def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[str], chronic: bool = False) -> _Verdict:
     names = set(fact.mesh)
     if not names:
         return _Verdict(None, "")
@@ -424,6 +426,8 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
         s = _strength(names, pnames)
         if s > 0.5 and not criterion_symptom and c.mesh and _is_symptom(c.mesh[0]):
             s = 0.5  # a cough does not establish a respiratory disease, nor heartburn reflux disease
+        if s > 0.5 and chronic and not names & pnames and c.mesh and _is_infection(c.mesh[0]):
+            s = 0.5  # COVID-19 is a lung disease, but no "chronic lung disease"
         if s > best:
             best, best_c = s, c
     if best >= 0.9 and best_c is not None:
@@ -458,6 +462,17 @@ def _relatives(names: set[str], p: _Patient) -> _Verdict:
             what = f"family: {'no ' if c.negated else ''}{c.text}"
             return _Verdict(not c.negated, what, [Evidence(c.start, c.end, what)])
     return _Verdict(None, "named for another person")
+
+
+def _chronic(text: str, fact: Condition) -> bool:
+    """Whether the criterion says "chronic" just before the condition."""
+    return text[max(0, fact.start - 9): fact.start].lower().endswith("chronic ")
+
+
+@lru_cache(maxsize=20_000)
+def _is_infection(name: str) -> bool:
+    """An infection (MeSH C01, or C02 in the 2019 trees), which is acute unless said otherwise."""
+    return any(t.startswith(("C01", "C02")) for t in vocabulary().tree_numbers(name))
 
 
 @lru_cache(maxsize=20_000)
@@ -523,7 +538,7 @@ def _therapy(fact: Therapy, p: _Patient) -> _Verdict:
         ev = [Evidence(hit.start, hit.end, label)]
         if fact.within_days is not None and hit.status != "current":
             return _Verdict(None, f"{label}: when?", ev)
-        return _Verdict(True, label, ev)
+        return _Verdict(True, label, ev, prior=hit.status == "prior")
     for t in p.denied_treatments:
         # "no dexamethasone" denies dexamethasone, not every drug: a kind answers a kind only
         same_kind = fact.category == t.category and fact.category != "drug" and _generic(fact)
@@ -586,32 +601,39 @@ def _smoking(fact: Smoking, p: _Patient) -> _Verdict:
 
 
 _JUDGES = {
-    Age: lambda f, p, section, targets: _age(f, p),
-    Sex: lambda f, p, section, targets: _sex(f, p),
-    Performance: lambda f, p, section, targets: _performance(f, p),
-    Lab: lambda f, p, section, targets: _lab(f, p, section),
-    Stage: lambda f, p, section, targets: _stage(f, p),
-    Condition: _condition,
-    Therapy: lambda f, p, section, targets: _therapy(f, p),
-    Reproductive: lambda f, p, section, targets: _reproductive(f, p),
-    Smoking: lambda f, p, section, targets: _smoking(f, p),
+    Age: lambda f, p, section, targets, text: _age(f, p),
+    Sex: lambda f, p, section, targets, text: _sex(f, p),
+    Performance: lambda f, p, section, targets, text: _performance(f, p),
+    Lab: lambda f, p, section, targets, text: _lab(f, p, section),
+    Stage: lambda f, p, section, targets, text: _stage(f, p),
+    Condition: lambda f, p, section, targets, text: _condition(f, p, section, targets, _chronic(text, f)),
+    Therapy: lambda f, p, section, targets, text: _therapy(f, p),
+    Reproductive: lambda f, p, section, targets, text: _reproductive(f, p),
+    Smoking: lambda f, p, section, targets, text: _smoking(f, p),
 }
 
 
-def _fact(fact, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
+def _fact(fact, p: _Patient, section: str, targets: frozenset[str], text: str = "") -> _Verdict:
     judge = _JUDGES.get(type(fact))
     if judge is None:
         return _Verdict(None, "commitment at enrolment" if isinstance(fact, Consent) else "")
-    v = judge(fact, p, section, targets)
+    v = judge(fact, p, section, targets, text)
     if fact.negated and v.value is not None:
         v.value = not v.value
         v.reason = ("not: " if v.value is False else "") + v.reason
-    if isinstance(fact, Condition) and fact.context not in ("", "other person") and v.value is (section == "exclusion"):
-        # "a negative COVID-19 test", "anti-obesity drugs", "cancer-related pain": the
-        # patient's condition alone does not decide what is said of it (what is said of
-        # someone else only the family's conditions answer: `_relatives`)
-        v.value = None
-        v.reason = f"{v.reason} (named for {_CONTEXT_WORDS.get(fact.context, fact.context)})"
+    if isinstance(fact, Condition) and fact.context not in ("", "other person") and v.value is not None:
+        if fact.context == "test" and section != "exclusion" and "positiv" not in text.lower():
+            # "a negative SARS-CoV-2 test" among inclusions asks that the patient not have it
+            # (unless a positive one is the other way in: "positive PCR or test-negative with ...")
+            v.value = not v.value
+            v.reason = f"{'not: ' if v.value is False else ''}{v.reason} (a negative test is asked for)"
+        else:
+            # "a negative COVID-19 test" among exclusions, "anti-obesity drugs", "conventional
+            # therapy for gout", "cancer-related pain": the patient's condition alone decides
+            # nothing of what is said of it, either way (what is said of someone else only
+            # the family's conditions answer: `_relatives`)
+            v.value = None
+            v.reason = f"{v.reason} (named for {_CONTEXT_WORDS.get(fact.context, fact.context)})"
     return v
 
 
@@ -655,6 +677,14 @@ def _allowed(exceptions: list[Condition], p: _Patient) -> set[tuple[int, int]]:
     return {(c.start, c.end) for f in exceptions for c, pnames in p.present if _strength(set(f.mesh), pnames) >= 0.9}
 
 
+_DURING_STUDY = re.compile(r"\b(?:during|throughout)\s+(?:the\s+)?(?:screening|study|treatment|trial|run-in|washout)\b|"
+                           r"\b(?:concomitant|concurrent|anticipated|planned)\s+(?:use|treatment|therapy|administration)",
+                           re.IGNORECASE)
+# A condition excluded only as far as it hinders the study ("... that would interfere with
+# the evaluation", "preventing completion of the walk test")
+_HINDERS = re.compile(r"[^.;]*?\b((?:prevent|preclud|interfer|compromis|jeopardi[sz]|impede)\w*[^.;]*|"
+                      r"(?:limit|impair)\w*\s+(?:the\s+|their\s+|his\s+|her\s+)?(?:ability|participation|"
+                      r"compliance|completion)[^.;]*)", re.IGNORECASE)
 _UNLESS = re.compile(r"[^.;]*?\b(unless\b[^.;]*)")  # after a fact, in its sentence
 _QUALIFIES = re.compile(r"[\s-]{0,3}")  # between a stage and the condition it is the stage of
 _SET_ASIDE = ("exception", "class")  # conditions that are no requirement of their own
@@ -680,7 +710,15 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
             continue  # a toxicity grade qualifies the condition beside it
         if isinstance(f, Reproductive) and f.state == "contraception" and len(criterion.facts) > 1:
             continue
-        v = _fact(f, p, section, targets)
+        v = _fact(f, p, section, targets, criterion.text)
+        if v.prior and v.value is not None and _DURING_STUDY.search(criterion.text):
+            # "use of antacids during the screening period": what the patient took before
+            # says nothing of what they will take then
+            v.value, v.reason = None, f"{v.reason}: during the study?"
+        if section == "exclusion" and v.value is True and isinstance(f, Condition):
+            hinders = _HINDERS.match(criterion.text, f.end)
+            if hinders:  # "arthritis ... preventing completion of the walk test": is it that bad?
+                v.value, v.reason = None, f"{v.reason} ({hinders.group(1)[:50]}?)"
         if v.value is (section == "exclusion") and "unless" in criterion.text:
             unless = _UNLESS.match(criterion.text, f.end)
             if unless:  # "no symptomatic pleural effusion, unless drained": another way in
@@ -813,7 +851,7 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
         low = c.text.lower()
         any_of = section == "exclusion" or (_ALL_OF.search(low) is None and (
             any(w in low for w in ("one of", "any of", "either", " or ", "symptom", "such as", "includ", "e.g."))
-            or _alternative_ages(children)))
+            or _COHORT.search(low) is not None or _alternative_ages(children)))
         kids = _combine_any(kid_values) if any_of else _combine_all(kid_values)
         if own is None:
             value = kids
@@ -836,6 +874,7 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
                            evidence=_unique(evidence), children=children, judged_by="rules")
 
 
+_COHORT = re.compile(r"\(n\s*=\s*[0-9]")  # "Post-COVID-19 convalescence (n=1000)": its items are cohorts
 _CONTROLS = re.compile(r"\b(?:healthy\s+(?:controls?|volunteers?|subjects?|participants?|individuals?)|"
                        r"controls?\s+(?:group|subjects?|participants?|arm|cohort|population)|controls)\b", re.IGNORECASE)
 
