@@ -267,3 +267,20 @@ def test_a_negation_of_a_need_is_not_of_the_condition_after():
     (c,) = facts("Do not require hospitalization (COVID-19 patients discharged within 24 hours are eligible)",
                  Condition)
     assert not c.negated
+
+
+@pytest.mark.parametrize("text, mesh", [
+    ("Taking nonsteroidal anti-inflammatory drugs (NSAIDs)", "Anti-Inflammatory Agents, Non-Steroidal"),
+    ("Current use of statins", "Hydroxymethylglutaryl-CoA Reductase Inhibitors"),
+    ("Prior treatment with antiviral drugs", "Antiviral Agents"),  # "... Agents" in everyday words
+    ("Treatment with systemic corticosteroids", "Adrenal Cortex Hormones"),
+])
+def test_drug_classes_are_therapies(text, mesh):
+    assert mesh in {m for t in facts(text, Therapy) for m in t.mesh}, facts(text, Therapy)
+
+
+def test_a_drugs_class_is_read_from_its_stem_or_its_name():
+    from trialscope.criteria.concepts import drug_classes
+    assert "hydroxymethylglutaryl-coa reductase inhibitors" in drug_classes("Atorvastatin")
+    assert "adrenal cortex hormones" in drug_classes("prednisone")
+    assert drug_classes("nystatin") == frozenset()

@@ -497,3 +497,22 @@ def test_a_condition_excluded_as_far_as_it_hinders_the_study_stays_open():
 def test_an_infection_is_no_chronic_disease_of_its_organ():
     assert _one("Chronic lung disease", COVID, "exclusion").status == UNKNOWN
     assert _one("Chronic lung disease", "A 60-year-old man with COPD.", "exclusion").status == MET
+
+
+ON_DRUGS = "A 60-year-old man on atorvastatin and prednisone 10 mg daily. Takes ibuprofen."
+
+
+@pytest.mark.parametrize("criterion, status", [
+    ("Current use of statins", MET),  # a drug meets the class criteria name it by
+    ("Treatment with corticosteroids within 4 weeks", MET),
+    ("Use of NSAIDs", MET),
+    ("Prior treatment with simvastatin", UNKNOWN),  # another drug of the class is not this one
+    ("Use of beta blockers", UNKNOWN),
+    # an allergy or intolerance to a drug is not its use
+    ("History of intolerance to acetaminophen, aspirin, or any NSAIDs, including meloxicam", UNKNOWN),
+    ("Known contra-indications to ibuprofen", UNKNOWN),
+    ("On NSAIDs for more than 2 weeks prior to enrollment", UNKNOWN),  # for how long, the note does not say
+])
+def test_drug_classes_and_what_is_said_of_a_drug(criterion, status):
+    r = _one(criterion, ON_DRUGS, "exclusion")
+    assert r.status == status, r.reason

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 import msgspec
 
 from ..criteria import eligibility_of
+from ..criteria.concepts import drug_classes
 from ..criteria.kinds import LOWER_BOUNDED
 from ..criteria.types import (
     FACT_KIND,
@@ -186,6 +187,9 @@ class _Patient:
             elif c.present:
                 self.present.append((c, names))
         self.treatments = [t for t in facts.treatments if not t.negated and t.status != "planned"]
+        # each treatment's names, lower case, with the classes of its drug ("statins" for atorvastatin)
+        self.treatment_names = {id(t): {t.name.lower(), *(m.lower() for m in t.mesh), *drug_classes(t.name),
+                                        *(c for m in t.mesh for c in drug_classes(m))} for t in self.treatments}
         self.denied_treatments = [t for t in facts.treatments if t.negated]
         self.labs: dict[str, Any] = {}
         for lab in facts.labs:
@@ -519,7 +523,7 @@ def _therapy(fact: Therapy, p: _Patient) -> _Verdict:
     want_names = {n.lower() for n in fact.names} | {m.lower() for m in fact.mesh}
     hit = None
     for t in p.treatments:
-        names = {t.name.lower(), *(m.lower() for m in t.mesh)}
+        names = p.treatment_names[id(t)]
         if want_names & names and fact.category in ("drug", t.category, "surgery", "radiotherapy", "transplant",
                                                     "locoregional"):
             hit = t
@@ -677,6 +681,8 @@ def _allowed(exceptions: list[Condition], p: _Patient) -> set[tuple[int, int]]:
     return {(c.start, c.end) for f in exceptions for c, pnames in p.present if _strength(set(f.mesh), pnames) >= 0.9}
 
 
+_FOR_DURATION = re.compile(r"\bfor\s+(?:more\s+than\s+|at\s+least\s+|over\s+|longer\s+than\s+|a\s+minimum\s+of\s+|"
+                           r"[≥>]\s*)?[0-9]+\s*(?:days?|weeks?|months?|years?)\b", re.IGNORECASE)
 _DURING_STUDY = re.compile(r"\b(?:during|throughout)\s+(?:the\s+)?(?:screening|study|treatment|trial|run-in|washout)\b|"
                            r"\b(?:concomitant|concurrent|anticipated|planned)\s+(?:use|treatment|therapy|administration)",
                            re.IGNORECASE)
@@ -711,6 +717,9 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
         if isinstance(f, Reproductive) and f.state == "contraception" and len(criterion.facts) > 1:
             continue
         v = _fact(f, p, section, targets, criterion.text)
+        if isinstance(f, Therapy) and v.value is True and _FOR_DURATION.search(criterion.text):
+            # "on NSAIDs for more than 2 weeks": the note does not say for how long
+            v.value, v.reason = None, f"{v.reason}: for how long?"
         if v.prior and v.value is not None and _DURING_STUDY.search(criterion.text):
             # "use of antacids during the screening period": what the patient took before
             # says nothing of what they will take then
