@@ -516,3 +516,15 @@ ON_DRUGS = "A 60-year-old man on atorvastatin and prednisone 10 mg daily. Takes 
 def test_drug_classes_and_what_is_said_of_a_drug(criterion, status):
     r = _one(criterion, ON_DRUGS, "exclusion")
     assert r.status == status, r.reason
+
+
+def test_found_by_reading_the_top_ten():
+    """Verdicts read wrong on `trialscope match`'s top ten for TREC 2022 notes."""
+    ulcer = "A 61-year-old man with hypertension and peptic ulcer disease. He smokes."
+    r = _one("Aspirin users who have a peptic ulcer confirmed by endoscopy", ulcer)
+    assert r.status == UNKNOWN, r.reason  # he is no aspirin user that the note says
+    tremor = "A 60-year-old man with essential tremor. His mother had similar problems."
+    r = _one("Neurologic disease or movement disorders affecting 2 or more family members", tremor)
+    assert r.status != MET or r.reason.startswith("family"), r.reason
+    gout = "A 39-year-old man with an acute attack of gouty arthritis."
+    assert _one("Acute, confirmed gout flare for no longer than 3 days", gout).status == MET  # a flare is the gout

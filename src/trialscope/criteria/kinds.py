@@ -736,11 +736,11 @@ THERAPY_NOUNS: list[tuple[re.Pattern, str]] = [
 _THERAPY_ANY = re.compile("|".join(f"(?P<t{i}>{p.pattern})" for i, (p, _) in enumerate(THERAPY_NOUNS)))
 _LINES_GATE = re.compile(r"line|regimen|na[iï]ve|untreated|no\s+prior")
 _THERAPY_CUE_WORDS = ("receiv", "treat", "exposure", "exposed", "refractory", "progress", "fail", "intoleran",
-                      "resistan", "administ", "taking", "use of", "using", "concomitant", "concurrent", "current",
+                      "resistan", "administ", "taking", "use of", "using", "user", "concomitant", "concurrent", "current",
                       "history of", "after", "following", "s/p", "status post", "undergo", "underwent")
 _THERAPY_CUE = re.compile(r"\b(?:prior|previous\w*|received|receiving|treated|treatment|therap\w*|exposure|exposed|naive|"
                           r"naïve|untreated|refractory|progress\w*|failed|failure|intoleran\w*|resistan\w*|lines?\b|"
-                          r"regimens?|administ\w*|taking|use\s+of|using|concomitant|concurrent|current\w*|history\s+of|"
+                          r"regimens?|administ\w*|taking|use\s+of|using|users?\b|concomitant|concurrent|current\w*|history\s+of|"
                           r"after|following|s/p|status\s+post|undergone|underwent)")
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "single": 1, "a": 1, "1": 1,
                  "2": 2, "3": 3, "4": 4, "5": 5, "6": 6, "zero": 0, "0": 0}
@@ -834,7 +834,9 @@ _CONTEXT_AFTER = (
     # a feature of it: "tumour thrombus", "tumour invasion of the bile duct", "tumour burden"
     ("qualifier", re.compile(r"\s+(?:thromb\w*|invasion|invading|burden|compression|stenosis|obstruction|infiltration|"
                              r"involvement|rupture|lysis|necrosis|markers?|size|volume|emboli\w*|bleeding|"
-                             r"ha?emorrhage|pain|flares?|extension|spread)\b")),
+                             r"ha?emorrhage|pain|extension|spread)\b")),
+    # someone else's: "movement disorders affecting 2 or more family members"
+    ("other person", re.compile(r"\s+(?:affecting|in|among|of)\s+(?:[\w-]+\s+){0,3}" + _OTHER_PERSON)),
 )
 # "a negative COVID-19 test", "negative screening for", "PCR negative": a result, not a disease
 _NEGATIVE_TEST = re.compile(r"\bnegative\b[^.;]{0,40}\b(?:tests?|testing|pcr|screen\w*|swabs?|assays?|serolog\w*|"
@@ -885,7 +887,7 @@ def condition_context(low: str, start: int, end: int) -> str:
         if pattern.search(before):
             return name
     for name, pattern in _CONTEXT_AFTER:
-        if pattern.match(low, end, end + 20):
+        if pattern.match(low, end, end + 60):
             return name
     if "negativ" in low:
         clause = low[max(0, start - 60): end + 40]

@@ -876,7 +876,8 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
         status, reason = MET, f"for {'women' if sex == 'female' else 'men'} only; the patient is {p.facts.sex}"
         evidence = [Evidence(s, e, p.facts.sex)]
     decisive = (section == "exclusion" and status == MET) or (section == "inclusion" and status == NOT_MET)
-    if decisive and not p.facts.healthy and (_CONTROLS.search(c.group) or _CONTROLS.search(c.text)):
+    if decisive and not p.facts.healthy and (_CONTROLS.search(c.group) or _CONTROLS.search(c.text)
+                                             or "healthy" in c.group.lower()):
         # "Healthy controls:", "(will be asked to be healthy control)": another cohort's criterion
         status, decisive, reason = UNKNOWN, False, f"{reason} (a criterion for the control group)".lstrip()
     return CriterionResult(section=section, criterion=c, status=status, decisive=decisive, reason=reason,
@@ -884,8 +885,8 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
 
 
 _COHORT = re.compile(r"\(n\s*=\s*[0-9]")  # "Post-COVID-19 convalescence (n=1000)": its items are cohorts
-_CONTROLS = re.compile(r"\b(?:healthy\s+(?:controls?|volunteers?|subjects?|participants?|individuals?)|"
-                       r"controls?\s+(?:group|subjects?|participants?|arm|cohort|population)|controls)\b", re.IGNORECASE)
+_CONTROLS = re.compile(r"\b(?:healthy\s+controls?|controls?\s+(?:group|subjects?|participants?|arm|cohort|population)|"
+                       r"controls)\b|\bhealthy\s+(?:volunteers?|subjects?|participants?)\s*:", re.IGNORECASE)
 
 
 def _alternative_ages(children: list[CriterionResult]) -> bool:
