@@ -528,3 +528,10 @@ def test_found_by_reading_the_top_ten():
     assert r.status != MET or r.reason.startswith("family"), r.reason
     gout = "A 39-year-old man with an acute attack of gouty arthritis."
     assert _one("Acute, confirmed gout flare for no longer than 3 days", gout).status == MET  # a flare is the gout
+
+
+def test_conditions_joined_by_and_are_all_asked_for():
+    note = "A 38-year-old man with myalgia."
+    r = _one("Patients newly diagnosed with eosinophilia and myalgia, and who ingested L-5-HTP", note)
+    assert r.status == UNKNOWN, r.reason  # eosinophilia is not in the note
+    assert _one("Eosinophilia or myalgia", note).status == MET

@@ -773,7 +773,7 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
             qualifiers.append(_combine_all(values))
         elif section == "exclusion":
             parts.append(_combine_any(values))
-        elif kind in _AND_KINDS:
+        elif kind in _AND_KINDS or (kind == "condition" and _joined_by_and(criterion)):
             parts.append(_combine_all(values))
         else:
             parts.append(_combine_any(values))
@@ -793,6 +793,19 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
     if has_grade and value is True and section == "exclusion":
         value, reason = None, reason + " (grade not stated)"
     return value, reason, evidence
+
+
+_AND_BETWEEN = re.compile(r"\s*(?:,\s*)?(?:and|as\s+well\s+as|plus)\s+(?:[\w-]+\s+){0,2}", re.IGNORECASE)
+
+
+def _joined_by_and(criterion: Criterion) -> bool:
+    """Whether the criterion's conditions are all asked for: "eosinophilia and myalgia",
+    "HCC and cirrhosis" (with no "or" anywhere, which would make them alternatives)."""
+    conds = [f for f in criterion.facts if isinstance(f, Condition) and f.mesh and not f.context]
+    if len(conds) < 2 or " or " in criterion.text or "/" in criterion.text:
+        return False
+    text = criterion.text
+    return all(_AND_BETWEEN.fullmatch(text, a.end, b.start) for a, b in zip(conds, conds[1:], strict=False))
 
 
 def _both(a: _Verdict, b: _Verdict) -> _Verdict:
