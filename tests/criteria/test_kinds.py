@@ -245,7 +245,7 @@ def test_smoking_an_exception_allows_is_not_asked_for():
     ("Known gastric varices", "Esophageal and Gastric Varices"),
     ("Oesophageal varices requiring banding", "Esophageal and Gastric Varices"),  # British spelling
     ("Gastroesophageal varices", "Esophageal and Gastric Varices"),
-    ("Prior variceal bleeding", "Esophageal and Gastric Varices"),
+    ("Prior variceal bleeding", "Gastrointestinal Hemorrhage"),
     ("Known varices", "Varicose Veins"),
     ("Squamous cell neck cancer", "Head and Neck Neoplasms"),
     ("Oesophageal cancer", "Esophageal Neoplasms"),

@@ -535,3 +535,19 @@ def test_conditions_joined_by_and_are_all_asked_for():
     r = _one("Patients newly diagnosed with eosinophilia and myalgia, and who ingested L-5-HTP", note)
     assert r.status == UNKNOWN, r.reason  # eosinophilia is not in the note
     assert _one("Eosinophilia or myalgia", note).status == MET
+
+
+def test_a_denied_broad_class_does_not_deny_everything_in_it():
+    """"Denies encephalopathy" (MeSH Brain Diseases) says nothing of a stroke; "denies
+    diabetes" still answers "type 2 diabetes"."""
+    note = "A 60-year-old woman with HCC. She denies ascites or encephalopathy."
+    r = _one("Cerebrovascular accident within the past 6 months", note, "exclusion")
+    assert r.status == UNKNOWN, r.reason
+    assert _one("Type 2 diabetes", "A 50-year-old man who denies diabetes").status == NOT_MET
+
+
+def test_varices_that_bled_are_a_bleeding():
+    note = "A 60-year-old woman with cirrhosis and esophageal varices banded last year."
+    r = _one("Active bleeding (including variceal bleeding as the result of esophageal varices)", note, "exclusion")
+    assert r.status == UNKNOWN, r.reason
+    assert _one("Esophageal varices", note, "exclusion").status == MET

@@ -183,8 +183,8 @@ def _cues_before(ends: list[int], cues: list[str], pos: int) -> frozenset[str]:
 _PHRASES = {
     "varices": ("Varicose Veins",), "gastroesophageal varices": ("Esophageal and Gastric Varices",),
     "esophagogastric varices": ("Esophageal and Gastric Varices",),
-    "variceal bleeding": ("Esophageal and Gastric Varices", "Gastrointestinal Hemorrhage"),
-    "variceal hemorrhage": ("Esophageal and Gastric Varices", "Gastrointestinal Hemorrhage"),
+    # a bleeding from varices is a bleeding: varices that never bled are not it
+    "variceal bleeding": ("Gastrointestinal Hemorrhage",), "variceal hemorrhage": ("Gastrointestinal Hemorrhage",),
     # classes of drugs as criteria name them (MeSH names them for their action)
     "nsaids": ("Anti-Inflammatory Agents, Non-Steroidal",),
     "nonsteroidal anti-inflammatory drugs": ("Anti-Inflammatory Agents, Non-Steroidal",),

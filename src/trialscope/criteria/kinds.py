@@ -820,7 +820,8 @@ _CONTEXT_BEFORE = (
                              r"vaccines?|vaccinations?|immuni[sz]ations?|prophylaxis|prevention)\s+(?:for|of|against)\s+"
                              r"(?:[\w-]+\s+){0,2}|\bto\s+(?:treat|prevent)\s+(?:[\w-]+\s+){0,2})$")),
     ("qualifier", re.compile(r"\b(?:due|secondary|attributable|related)\s+to\s+(?:[\w-]+\s+){0,2}$|"
-                             r"\bcaused\s+by\s+(?:[\w-]+\s+){0,2}$|"
+                             r"\bcaused\s+by\s+(?:[\w-]+\s+){0,2}$|\bresult(?:s|ing)?\s+(?:of|from)\s+(?:[\w-]+\s+){0,2}$|"
+                             r"\b(?:bleeding|ha?emorrhage|rupture)\s+(?:from|of)\s+(?:[\w-]+\s+){0,2}$|"
                              # an event or a reference named for it: "ED visit for suspected COVID-19",
                              # "hospitalized for", "as per the guideline for COVID-19" (but "criteria for X" ask for X)
                              r"\b(?:visits?|admissions?|admitted|hospitali[sz]ations?|hospitali[sz]ed|presentations?|"

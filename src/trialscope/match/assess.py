@@ -449,12 +449,21 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
             return _Verdict(None, f"{best_c.text} (of the class; as severe as {fact.text}?)", ev)
         return _Verdict(True, best_c.text, ev)
     for c, pnames in p.denied:
-        # denying a condition denies everything narrower: "denies diabetes" answers "type 2 diabetes"
-        if names & pnames or _strength(pnames, names) >= 0.9:
+        # denying a condition denies everything narrower: "denies diabetes" answers "type 2
+        # diabetes"; but a broad class is denied for what it was named for: "denies
+        # encephalopathy" (Brain Diseases) says nothing of a stroke
+        if names & pnames or (_strength(pnames, names) >= 0.9 and all(_narrow(n) for n in pnames)):
             return _Verdict(False, f"no {c.text}", [Evidence(c.start, c.end, f"no {c.text}")])
     if best_c is not None:
         return _Verdict(None, f"{best_c.text} (related)", [Evidence(best_c.start, best_c.end, best_c.text)])
     return _Verdict(None, f"{fact.text} not mentioned")
+
+
+@lru_cache(maxsize=20_000)
+def _narrow(name: str) -> bool:
+    """A descriptor with few narrower ones (Diabetes Mellitus 20, Arthritis 28), whose
+    denial also denies them; not a class like Brain Diseases (314) or Lung Diseases (103)."""
+    return len(vocabulary().descendants(name)) <= 60
 
 
 def _relatives(names: set[str], p: _Patient) -> _Verdict:
