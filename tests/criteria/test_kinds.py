@@ -284,3 +284,13 @@ def test_a_drugs_class_is_read_from_its_stem_or_its_name():
     assert "hydroxymethylglutaryl-coa reductase inhibitors" in drug_classes("Atorvastatin")
     assert "adrenal cortex hormones" in drug_classes("prednisone")
     assert drug_classes("nystatin") == frozenset()
+
+
+@pytest.mark.parametrize("text, mesh", [
+    ("Diagnosis of DMD", "Muscular Dystrophy, Duchenne"),
+    ("Known HPV infection", "Papillomavirus Infections"),
+    ("Gastric adenocarcinoma", "Stomach Neoplasms"),  # an adenocarcinoma of the stomach is a gastric cancer
+    ("Lung adenocarcinoma", "Adenocarcinoma of Lung"),
+])
+def test_abbreviations_and_adenocarcinomas(text, mesh):
+    assert mesh in {m for c in facts(text, Condition) for m in c.mesh}, facts(text, Condition)

@@ -66,6 +66,16 @@ _ABBREVIATIONS = {
     "PCOS": "Polycystic Ovary Syndrome", "SAH": "Subarachnoid Hemorrhage", "ICH": "Cerebral Hemorrhage",
     "PAD": "Peripheral Arterial Disease", "CABG": "Coronary Artery Bypass", "GBM": "Glioblastoma",
     "HNSCC": "Squamous Cell Carcinoma of Head and Neck", "TNBC": "Triple Negative Breast Neoplasms",
+    "DMD": "Muscular Dystrophy, Duchenne", "SMA": "Muscular Atrophy, Spinal", "CVID": "Common Variable Immunodeficiency",
+    "HPV": "Papillomavirus Infections", "IPF": "Idiopathic Pulmonary Fibrosis",
+    "ITP": "Purpura, Thrombocytopenic, Idiopathic", "AAA": "Aortic Aneurysm, Abdominal", "UC": "Colitis, Ulcerative",
+    "OA": "Osteoarthritis", "PMR": "Polymyalgia Rheumatica", "JIA": "Arthritis, Juvenile",
+    "NHL": "Lymphoma, Non-Hodgkin", "SCC": "Carcinoma, Squamous Cell", "BCC": "Carcinoma, Basal Cell",
+    "MCI": "Cognitive Dysfunction", "TBI": "Brain Injuries, Traumatic", "SCI": "Spinal Cord Injuries",
+    "RLS": "Restless Legs Syndrome", "DKA": "Diabetic Ketoacidosis", "ACS": "Acute Coronary Syndrome",
+    "IHD": "Myocardial Ischemia", "PVD": "Peripheral Vascular Diseases", "HSV": "Herpes Simplex",
+    "CMV": "Cytomegalovirus Infections", "EBV": "Epstein-Barr Virus Infections",
+    "RSV": "Respiratory Syncytial Virus Infections",
 }
 _CONDITION_TREES = ("C", "F03")
 _DRUG_TREES = ("D",)
@@ -323,6 +333,16 @@ def _word(word: str) -> _Word:
 @lru_cache(maxsize=100_000)
 def _names(key_tokens: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
     """(descriptors, kind) a sorted tuple of canonical tokens names; ((), "") if none."""
+    names, kind = _key_names(key_tokens)
+    if kind in ("condition", "") and "adenocarcinoma" in key_tokens and len(key_tokens) > 1:
+        # "gastric adenocarcinoma": an adenocarcinoma, and a gastric cancer (Stomach Neoplasms)
+        organ, organ_kind = _key_names(tuple(sorted("neoplasm" if t == "adenocarcinoma" else t for t in key_tokens)))
+        if organ_kind == "condition":
+            return tuple(dict.fromkeys((*names, *organ))), "condition"
+    return names, kind
+
+
+def _key_names(key_tokens: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
     vocab = _index().vocab
     keys = [" ".join(key_tokens)]
     if "neoplasm" in key_tokens:
