@@ -294,3 +294,8 @@ def test_a_drugs_class_is_read_from_its_stem_or_its_name():
 ])
 def test_abbreviations_and_adenocarcinomas(text, mesh):
     assert mesh in {m for c in facts(text, Condition) for m in c.mesh}, facts(text, Condition)
+
+
+@pytest.mark.parametrize("text, sex", [("Males.", "male"), ("Females", "female"), ("Postmenopausal females", "female")])
+def test_a_sex_named_in_the_plural(text, sex):
+    assert [s.sex for s in facts(text, Sex)] == [sex]

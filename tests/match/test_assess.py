@@ -382,6 +382,8 @@ def test_a_womans_reproductive_criterion_does_not_fail_a_man():
     # a trial for women still excludes him
     assert _one("Women aged 18 to 65", COVID).status == NOT_MET
     assert _one("Female patients with breast cancer who are not pregnant", COVID).status != MET
+    # what is asked of women only is not asked of him
+    assert _one("Females must have a negative anti-HLA screening test", COVID).status == MET
 
 
 @pytest.mark.parametrize("criterion, note, status", [
@@ -551,3 +553,9 @@ def test_varices_that_bled_are_a_bleeding():
     r = _one("Active bleeding (including variceal bleeding as the result of esophageal varices)", note, "exclusion")
     assert r.status == UNKNOWN, r.reason
     assert _one("Esophageal varices", note, "exclusion").status == MET
+
+
+def test_a_commitment_beside_a_fact_leaves_the_fact_to_decide():
+    r = _one("Age ≥18 years at time of signing Informed Consent Form", COVID)
+    assert r.status == MET, r.reason
+    assert _one("Age ≥18 years at time of signing Informed Consent Form", "A 12-year-old boy").status == NOT_MET

@@ -283,7 +283,7 @@ _FEMALE = re.compile(r"\b(?:female|females|women|woman|girls?|ladies|postmenopau
                      r"pre-menopausal|post-menopausal)\b")
 _MALE = re.compile(r"\b(?:male|males|men|man|boys?)\b")
 _SEX_LED = re.compile(r"^\W*(?:(?:healthy|adult|postmenopausal|premenopausal|post-menopausal|"
-                      r"pre-menopausal|ambulatory|non-pregnant|nonpregnant)\s+)*(?:female|male|women|"
+                      r"pre-menopausal|ambulatory|non-pregnant|nonpregnant)\s+)*(?:females?|males?|women|"
                       r"men|woman|man|girls?|boys?)\b|\b(?:only|must\s+be|are)\s+(?:female|male|women|men)\b|"
                       r"\b(?:female|male|women|men)\s+only\b")
 _REPRO_WORDS = re.compile(r"childbearing|child-bearing|pregnan|contracept|lactat|breast-?feed|fertile|"

@@ -725,6 +725,8 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
             continue  # a toxicity grade qualifies the condition beside it
         if isinstance(f, Reproductive) and f.state == "contraception" and len(criterion.facts) > 1:
             continue
+        if isinstance(f, Consent) and len(criterion.facts) > 1 and section != "exclusion":
+            continue  # "Age ≥ 18 at the time of signing consent": the commitment beside a fact asks nothing
         v = _fact(f, p, section, targets, criterion.text)
         if isinstance(f, Therapy) and v.value is True and _FOR_DURATION.search(criterion.text):
             # "on NSAIDs for more than 2 weeks": the note does not say for how long
@@ -862,10 +864,16 @@ def _other_sex(c: Criterion, p: _Patient) -> str | None:
     sex = "female" if m.group("f") else "male"
     if sex == p.facts.sex:
         return None
+    if _MODAL.match(c.text, m.end()):
+        return sex  # "Females must have a negative anti-HLA test": asked of women only
     if any(isinstance(f, _NOT_REPRODUCTIVE) for f in c.facts) or not any(
             isinstance(f, Reproductive) for x in c.walk() for f in x.facts):
         return None  # "Women aged 18 to 65", "Female patients with breast cancer": the trial's own limits
     return sex
+
+
+_MODAL = re.compile(r"\s+(?:must|should|shall|will\s+(?:need|have)|need|are\s+required|who\s+are\s+(?:of|able)|of\s+child)",
+                    re.IGNORECASE)
 
 
 _NOT_REPRODUCTIVE = (Sex, Age, Condition, Lab, Stage, Performance, Smoking)
