@@ -299,3 +299,8 @@ def test_abbreviations_and_adenocarcinomas(text, mesh):
 @pytest.mark.parametrize("text, sex", [("Males.", "male"), ("Females", "female"), ("Postmenopausal females", "female")])
 def test_a_sex_named_in_the_plural(text, sex):
     assert [s.sex for s in facts(text, Sex)] == [sex]
+
+
+def test_a_condition_a_drug_acts_against_is_named_for_the_drug():
+    text = "If using remdesivir or any other antiviral drug with potential effect against SARS-CoV-2 infection"
+    assert {c.context for c in facts(text, Condition)} == {"treatment"}

@@ -559,3 +559,7 @@ def test_a_commitment_beside_a_fact_leaves_the_fact_to_decide():
     r = _one("Age ≥18 years at time of signing Informed Consent Form", COVID)
     assert r.status == MET, r.reason
     assert _one("Age ≥18 years at time of signing Informed Consent Form", "A 12-year-old boy").status == NOT_MET
+
+
+def test_an_asymptomatic_case_is_a_degree_the_rules_do_not_read():
+    assert _one("Asymptomatic COVID-19 cases", COVID, "exclusion").status == UNKNOWN

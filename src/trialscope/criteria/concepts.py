@@ -134,9 +134,11 @@ _CUE_WORDS = {
     **dict.fromkeys(("other", "another", "second", "additional", "secondary", "previous", "prior",
                      "concurrent", "concomitant", "synchronous", "metachronous"), "other"),
     **dict.fromkeys(("active", "current", "currently", "ongoing", "symptomatic", "untreated", "acute"), "active"),
-    # a degree of the condition beside its presence: "active" too, and "severe"
+    # a degree of the condition beside its presence ("asymptomatic COVID-19 cases"):
+    # "active" too, and "severe"
     **dict.fromkeys(("uncontrolled", "unstable", "severe", "significant", "decompensated", "poorly", "inadequately",
-                     "end", "advanced", "serious", "major", "refractory", "life-threatening"), "severe"),
+                     "end", "advanced", "serious", "major", "refractory", "life-threatening", "asymptomatic"),
+                    "severe"),
     **dict.fromkeys(("allergy", "allergies", "allergic", "hypersensitivity", "hypersensitive", "intolerance",
                      "intolerant", "contraindication", "contraindications", "contraindicated", "anaphylaxis"),
                     "allergy"),

@@ -818,7 +818,9 @@ _CONTEXT_BEFORE = (
                                 r"exposure\s+to|exposed\s+to)\b")),
     ("treatment", re.compile(r"(?:\banti-?|\b(?:treatments?|\w*therap(?:y|ies)|surgery|resection|drugs?|medications?|medicines?|agents?|"
                              r"vaccines?|vaccinations?|immuni[sz]ations?|prophylaxis|prevention)\s+(?:for|of|against)\s+"
-                             r"(?:[\w-]+\s+){0,2}|\bto\s+(?:treat|prevent)\s+(?:[\w-]+\s+){0,2})$")),
+                             r"(?:[\w-]+\s+){0,2}|\bto\s+(?:treat|prevent)\s+(?:[\w-]+\s+){0,2}|"
+                             # "antiviral drug with potential effect against SARS-CoV-2"
+                             r"\b(?:effect|effective|activity|active)\s+against\s+(?:[\w-]+\s+){0,2})$")),
     ("qualifier", re.compile(r"\b(?:due|secondary|attributable|related)\s+to\s+(?:[\w-]+\s+){0,2}$|"
                              r"\bcaused\s+by\s+(?:[\w-]+\s+){0,2}$|\bresult(?:s|ing)?\s+(?:of|from)\s+(?:[\w-]+\s+){0,2}$|"
                              r"\b(?:bleeding|ha?emorrhage|rupture)\s+(?:from|of)\s+(?:[\w-]+\s+){0,2}$|"
