@@ -563,3 +563,12 @@ def test_a_commitment_beside_a_fact_leaves_the_fact_to_decide():
 
 def test_an_asymptomatic_case_is_a_degree_the_rules_do_not_read():
     assert _one("Asymptomatic COVID-19 cases", COVID, "exclusion").status == UNKNOWN
+
+
+def test_when_and_which_form_the_note_does_not_say_stay_open():
+    fracture = "A 55-year-old woman. X-ray of the spine shows a mild compression fracture at T10."
+    assert _one("An atraumatic bone fracture within the last 6 months", fracture, "exclusion").status == UNKNOWN
+    assert _one("Vertebral fracture", fracture, "exclusion").status == MET
+    metformin = "A 50-year-old woman with diabetes. Her medications include metformin."
+    assert _one("Treatment with extended release metformin", metformin, "exclusion").status == UNKNOWN
+    assert _one("Treatment with metformin", metformin, "exclusion").status == MET

@@ -690,6 +690,10 @@ def _allowed(exceptions: list[Condition], p: _Patient) -> set[tuple[int, int]]:
     return {(c.start, c.end) for f in exceptions for c, pnames in p.present if _strength(set(f.mesh), pnames) >= 0.9}
 
 
+_FORMULATION = re.compile(r"\b(?:extended|sustained|modified|delayed|immediate|controlled)[- ]release\s+(?:[\w-]+\s+)?$|"
+                          r"\b(?:XR|ER|SR|CR|IR)\s+$")
+_RECENT = re.compile(r"\bwithin\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+|prior\s+)?[0-9]+\s*(?:days?|weeks?|months?)\b|"
+                     r"\brecent\b", re.IGNORECASE)
 _FOR_DURATION = re.compile(r"\bfor\s+(?:more\s+than\s+|at\s+least\s+|over\s+|longer\s+than\s+|a\s+minimum\s+of\s+|"
                            r"[≥>]\s*)?[0-9]+\s*(?:days?|weeks?|months?|years?)\b", re.IGNORECASE)
 _DURING_STUDY = re.compile(r"\b(?:during|throughout)\s+(?:the\s+)?(?:screening|study|treatment|trial|run-in|washout)\b|"
@@ -728,6 +732,10 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
         if isinstance(f, Consent) and len(criterion.facts) > 1 and section != "exclusion":
             continue  # "Age ≥ 18 at the time of signing consent": the commitment beside a fact asks nothing
         v = _fact(f, p, section, targets, criterion.text)
+        if isinstance(f, Therapy) and v.value is True and _FORMULATION.search(criterion.text, max(0, f.start - 30), f.start):
+            v.value, v.reason = None, f"{v.reason}: which formulation?"  # "extended release metformin"
+        if section == "exclusion" and isinstance(f, Condition) and v.value is True and _RECENT.search(criterion.text):
+            v.value, v.reason = None, f"{v.reason}: when?"  # "long bone fracture within 6 months"
         if isinstance(f, Therapy) and v.value is True and _FOR_DURATION.search(criterion.text):
             # "on NSAIDs for more than 2 weeks": the note does not say for how long
             v.value, v.reason = None, f"{v.reason}: for how long?"
