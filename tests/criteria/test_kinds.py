@@ -291,6 +291,8 @@ def test_a_drugs_class_is_read_from_its_stem_or_its_name():
     ("Known HPV infection", "Papillomavirus Infections"),
     ("Gastric adenocarcinoma", "Stomach Neoplasms"),  # an adenocarcinoma of the stomach is a gastric cancer
     ("Lung adenocarcinoma", "Adenocarcinoma of Lung"),
+    ("Laboratory confirmed diagnosis of infection with SARS-CoV-2 by PCR", "COVID-19"),  # not SARS (2003)
+    ("Heartburn and acid reflux", "Gastroesophageal Reflux"),
 ])
 def test_abbreviations_and_adenocarcinomas(text, mesh):
     assert mesh in {m for c in facts(text, Condition) for m in c.mesh}, facts(text, Condition)

@@ -197,6 +197,9 @@ _PHRASES = {
     "esophagogastric varices": ("Esophageal and Gastric Varices",),
     # a bleeding from varices is a bleeding: varices that never bled are not it
     "variceal bleeding": ("Gastrointestinal Hemorrhage",), "variceal hemorrhage": ("Gastrointestinal Hemorrhage",),
+    "acid reflux": ("Gastroesophageal Reflux",),
+    "infection with sars-cov-2": ("COVID-19",), "sars-cov-2 infection": ("COVID-19",),
+    "severe acute respiratory syndrome coronavirus 2": ("COVID-19",),
     # classes of drugs as criteria name them (MeSH names them for their action)
     "nsaids": ("Anti-Inflammatory Agents, Non-Steroidal",),
     "nonsteroidal anti-inflammatory drugs": ("Anti-Inflammatory Agents, Non-Steroidal",),
