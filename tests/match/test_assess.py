@@ -572,3 +572,9 @@ def test_when_and_which_form_the_note_does_not_say_stay_open():
     metformin = "A 50-year-old woman with diabetes. Her medications include metformin."
     assert _one("Treatment with extended release metformin", metformin, "exclusion").status == UNKNOWN
     assert _one("Treatment with metformin", metformin, "exclusion").status == MET
+
+
+def test_a_class_before_a_colon_is_what_the_list_after_it_says():
+    reflux = "A 48-year-old man with heartburn and acid reflux."  # MeSH files reflux under motility disorders
+    assert _one("Esophageal motility disorder: Achalasia or scleroderma", reflux, "exclusion").status == UNKNOWN
+    assert _one("Esophageal motility disorder", reflux, "exclusion").status == MET

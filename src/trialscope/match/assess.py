@@ -704,6 +704,7 @@ _DURING_STUDY = re.compile(r"\b(?:during|throughout)\s+(?:the\s+)?(?:screening|s
 _HINDERS = re.compile(r"[^.;]*?\b((?:prevent|preclud|interfer|compromis|jeopardi[sz]|impede)\w*[^.;]*|"
                       r"(?:limit|impair)\w*\s+(?:the\s+|their\s+|his\s+|her\s+)?(?:ability|participation|"
                       r"compliance|completion)[^.;]*)", re.IGNORECASE)
+_LEADS_A_LIST = re.compile(r"\s*(?:\([^)]{0,20}\)\s*)?:\s*\S")  # a condition, then a colon and what it means
 _UNLESS = re.compile(r"[^.;]*?\b(unless\b[^.;]*)")  # after a fact, in its sentence
 _QUALIFIES = re.compile(r"[\s-]{0,3}")  # between a stage and the condition it is the stage of
 _SET_ASIDE = ("exception", "class")  # conditions that are no requirement of their own
@@ -725,6 +726,9 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
             if f.context == "exception":
                 exceptions.append(f)
             continue
+        if kind == "condition" and _LEADS_A_LIST.match(criterion.text, f.end) and any(
+                isinstance(g, Condition) and g.start > f.end for g in criterion.facts):
+            continue  # "Esophageal motility disorder: achalasia or scleroderma": the list says which
         if kind == "grade" or (isinstance(f, Stage) and f.system == "grade"):
             continue  # a toxicity grade qualifies the condition beside it
         if isinstance(f, Reproductive) and f.state == "contraception" and len(criterion.facts) > 1:
