@@ -1,0 +1,76 @@
+"""The condition index (`trialscope.index.conditions`): diseases inferred from a note's words,
+and the matcher's `inf` source that asks for them (the in-repo sample)."""
+
+from __future__ import annotations
+
+import orjson
+
+from trialscope.cli import after_ingest
+from trialscope.index import conditions
+from trialscope.ingest import ingest
+from trialscope.match import filters_for, read_facts
+from trialscope.match.retrieve import candidates, inferred_conditions
+from trialscope.store import open_store
+
+from .conftest import HCC
+
+# hepatocellular carcinoma by its signs: the note never names it
+DESCRIBED = ("A 62-year-old man with a 6 cm liver mass with arterial enhancement and portal venous washout "
+             "on CT, alpha-fetoprotein 900 ng/mL, on a background of alcoholic cirrhosis.")
+
+
+def test_signs_are_read_as_the_disease_whose_trials_use_those_words(store):
+    index = conditions.open_index(store)
+    got = index.infer("liver mass arterial enhancement portal venous washout alpha fetoprotein cirrhosis", 5)
+    assert got[0][0] == "Carcinoma, Hepatocellular"
+    name, score, trials = got[0]
+    assert score > got[-1][1] and trials >= 50  # the sample's HCC trials
+    assert index.infer("", 5) == [] and index.infer("zzzqqq xxyyzz", 5) == []
+
+
+def test_the_inferred_diseases_are_queried_and_shared_out(store):
+    facts = read_facts(DESCRIBED)
+    cands, queries = candidates(store, DESCRIBED, facts, filters_for(facts))
+    assert "Carcinoma, Hepatocellular" not in [n for n, _ in queries.cond]
+    names = [n for n, _ in queries.inferred]
+    assert names[0] == "Carcinoma, Hepatocellular"
+    assert queries.inferred[0][1] == 1.0 and all(0 < s <= 1 for _, s in queries.inferred)
+    assert HCC in [c.nct_id for c in cands if "inf" in c.ranks]
+    assert queries.as_json()["inferredConditions"] == names
+    assert inferred_conditions(store, "") == []
+
+
+def test_built_whole_and_rebuilt_only_when_the_store_has_moved(tmp_path, store):
+    """After an ingest the hook builds it; a catch-up with little new keeps it; a tenth more
+    studies, or another FORMAT, rebuilds it."""
+    records = [s.record for s in store.iter_studies()][:60]
+    first, more = tmp_path / "first", tmp_path / "more"
+    first.mkdir()
+    more.mkdir()
+    for i, r in enumerate(records):
+        folder = first if i < 50 else more
+        (folder / f"{i}.json").write_bytes(orjson.dumps(r))
+    small = open_store(str(tmp_path / "small.db"))
+    try:
+        ingest(small, [str(first)], progress=False)
+        after_ingest(small)  # the vectors, then this index
+        assert not conditions.stale(small)
+        assert conditions.catch_up(small) == 0
+        before = conditions.open_index(small)
+        held = before.searcher.num_docs
+        assert held > 0
+        ingest(small, [str(more)], progress=False)
+        assert conditions.stale(small)  # 50 -> 60 studies
+        after_ingest(small)
+        again = conditions.open_index(small)
+        assert again is not before and again.searcher.num_docs >= held
+        assert not conditions.stale(small)
+    finally:
+        small.close()
+
+
+def test_another_format_is_stale(store, monkeypatch):
+    assert not conditions.stale(store)
+    monkeypatch.setattr(conditions, "FORMAT", conditions.FORMAT + 1)
+    assert conditions.stale(store)
+    assert conditions.open_index(store, build_missing=False) is None
