@@ -74,3 +74,21 @@ def test_another_format_is_stale(store, monkeypatch):
     monkeypatch.setattr(conditions, "FORMAT", conditions.FORMAT + 1)
     assert conditions.stale(store)
     assert conditions.open_index(store, build_missing=False) is None
+
+
+def test_a_studys_text_is_the_same_from_its_json_and_odd_shapes_still_read(store):
+    studies = list(store.get_many([HCC, "NCT05113290"]).values())
+    for s in studies:
+        text = conditions.study_text_json(s.record_json)
+        assert text == conditions.study_text(s.record) and text
+    hcc = next(s for s in studies if s.nct_id == HCC)
+    text = conditions.study_text_json(hcc.record_json)
+    elig = hcc.record["protocolSection"]["eligibilityModule"]["eligibilityCriteria"]
+    cut = elig.lower().index("exclusion criteria")
+    assert elig[cut - 200: cut - 20].strip() in text and elig[cut + 20: cut + 200].strip() not in text
+    odd = {"protocolSection": {"identificationModule": {"briefTitle": 7},
+                               "conditionsModule": {"conditions": ["Gout", 3], "keywords": "x"},
+                               "eligibilityModule": {"eligibilityCriteria": "Inclusion: gout\nExclusion Criteria: pregnancy"}}}
+    raw = orjson.dumps(odd)
+    assert conditions.study_text_json(raw) == conditions.study_text(odd) == "Gout\nInclusion: gout\n"
+    assert conditions.study_text_json(b"{}") == ""
