@@ -20,8 +20,8 @@ Each source is one ranked list, `SOURCE_DEPTH[source]` deep:
 - `knn`: the studies nearest to the note by embedding (`index/vectors.py`);
 - `inf`: the diseases the note describes, inferred from its words (`index/conditions.py`:
   one document per disease, made of what its trials say about their patients, ranked by
-  BM25 against the note), as `cond:` and `title:` phrases. Signs and findings name no
-  disease, but the trials of the disease they describe use the same words;
+  BM25 against the note), as `cond:`, `title:` and `summary:` phrases. Signs and findings
+  name no disease, but the trials of the disease they describe use the same words;
 - `prf`, a second round: the diseases the first round's trials are about
   (`feedback_conditions`: each source's first trials vote for the diseases they study, the
   higher the more, a disease's votes weighed by how rare it is in the corpus), as `cond:` and
@@ -75,6 +75,10 @@ SOURCE_WEIGHTS: dict[str, float] = {"note": 1.0, "brief": 0.7, "elig": 0.7, "con
 # NDCG@10 0.595 -> 0.624, P@10 0.344 -> 0.352, relevant trials among the candidates 76.2% ->
 # 77.1%; SIGIR 2016 0.308 -> 0.309, 33.3% -> 35.0%. 5 terms: TREC 0.623, SIGIR 0.303
 INFERRED_TERMS, INFERRED_KEPT = 3, 10
+# searched in summaries as well (same run): SIGIR 2016 NDCG@10 0.309 -> 0.317, P@10 0.125 ->
+# 0.132, Recall@100 0.363 -> 0.411; TREC 2022 0.624 -> 0.621. The same for `prf`: both within
+# +-0.004, so not done
+INFERRED_FIELDS = ("cond", "title", "summary")
 # feedback (`feedback_conditions`): the first FEEDBACK_DEPTH trials of each FEEDBACK_SOURCES
 # list vote, 1 / (FEEDBACK_K + rank) shared among a trial's diseases; a disease's votes times
 # idf ** FEEDBACK_IDF_POWER; the best FEEDBACK_TERMS that at least PRF_MIN trials voted for.
@@ -384,8 +388,9 @@ def _lexical_sources(searcher: Searcher, q: Queries, bag: str, filters: Filters,
         run("key", query=" OR ".join(q.key))
     inferred = [n for n in map(_quote, [n for n, _ in q.inferred[:INFERRED_TERMS]]) if n]
     if inferred:
-        # the names as written, as `prf` asks them
-        run("inf", query=" OR ".join(f"{f}:{n}" for n in inferred for f in ("cond", "title")), expand_mesh=False)
+        # the names as written, as `prf` asks them, and in the summaries too: a sparse record
+        # (a title and a summary) names its disease there
+        run("inf", query=" OR ".join(f"{f}:{n}" for n in inferred for f in INFERRED_FIELDS), expand_mesh=False)
     drugs = [n for n in map(_quote, q.intr) if n]
     if drugs:
         run("intr", query=" OR ".join(f"intr:{d} OR elig:{d}" for d in drugs))
