@@ -3,6 +3,8 @@ and the matcher's `inf` source that asks for them (the in-repo sample)."""
 
 from __future__ import annotations
 
+import time
+
 import orjson
 
 from trialscope.cli import after_ingest
@@ -42,29 +44,40 @@ def test_the_inferred_diseases_are_queried_and_shared_out(store):
 
 def test_built_whole_and_rebuilt_only_when_the_store_has_moved(tmp_path, store):
     """After an ingest the hook builds it; a catch-up with little new keeps it; a tenth more
-    studies, or another FORMAT, rebuilds it."""
-    records = [s.record for s in store.iter_studies()][:60]
-    first, more = tmp_path / "first", tmp_path / "more"
-    first.mkdir()
-    more.mkdir()
+    studies rebuilds it, by the hook or, when a match finds it outgrown, in the background
+    while the old one serves."""
+    records = [s.record for s in store.iter_studies()][:70]
+    folders = [tmp_path / name for name in ("first", "more", "later")]
+    for f in folders:
+        f.mkdir()
     for i, r in enumerate(records):
-        folder = first if i < 50 else more
-        (folder / f"{i}.json").write_bytes(orjson.dumps(r))
+        (folders[0 if i < 50 else 1 if i < 60 else 2] / f"{i}.json").write_bytes(orjson.dumps(r))
     small = open_store(str(tmp_path / "small.db"))
     try:
-        ingest(small, [str(first)], progress=False)
+        ingest(small, [str(folders[0])], progress=False)
         after_ingest(small)  # the vectors, then this index
         assert not conditions.stale(small)
         assert conditions.catch_up(small) == 0
         before = conditions.open_index(small)
         held = before.searcher.num_docs
-        assert held > 0
-        ingest(small, [str(more)], progress=False)
+        assert held > 0 and before.seq == small.max_seq()
+        ingest(small, [str(folders[1])], progress=False)
         assert conditions.stale(small)  # 50 -> 60 studies
         after_ingest(small)
         again = conditions.open_index(small)
         assert again is not before and again.searcher.num_docs >= held
         assert not conditions.stale(small)
+        ingest(small, [str(folders[2])], progress=False)  # no hook: 60 -> 70
+        from trialscope.index import vectors
+
+        vectors.catch_up(small)
+        assert conditions.open_index(small) is again  # served while it is rebuilt
+        deadline = time.monotonic() + 120
+        while conditions.stale(small) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not conditions.stale(small)
+        latest = conditions.open_index(small)
+        assert latest is not again and latest.seq == small.max_seq()
     finally:
         small.close()
 
