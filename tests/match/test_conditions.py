@@ -105,3 +105,26 @@ def test_a_studys_text_is_the_same_from_its_json_and_odd_shapes_still_read(store
     raw = orjson.dumps(odd)
     assert conditions.study_text_json(raw) == conditions.study_text(odd) == "Gout\nInclusion: gout\n"
     assert conditions.study_text_json(b"{}") == ""
+
+
+def test_matches_arriving_together_wait_for_one_build(tmp_path, store, monkeypatch):
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for i, s in enumerate(list(store.iter_studies())[:30]):
+        (folder / f"{i}.json").write_bytes(s.record_json)
+    small = open_store(str(tmp_path / "few.db"))
+    try:
+        ingest(small, [str(folder)], progress=False)
+        after_ingest(small)
+        shutil.rmtree(conditions.index_dir(small))
+        builds = []
+        real = conditions.build
+        monkeypatch.setattr(conditions, "build", lambda st: builds.append(1) or real(st))
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(lambda _: conditions.open_index(small), range(4)))
+        assert len(builds) == 1 and all(g is got[0] for g in got) and got[0].searcher.num_docs > 0
+    finally:
+        small.close()

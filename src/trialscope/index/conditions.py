@@ -261,17 +261,28 @@ def open_index(store, build_missing: bool = True) -> ConditionIndex | None:
         if m is None or m.get("format") != FORMAT:
             if not build_missing or store.max_seq() <= 0:
                 return None
-            build(store)
+            with _builder(key):  # matches that arrive meanwhile wait for this one build
+                if (_meta(index_dir(store)) or {}).get("format") != FORMAT:
+                    build(store)
             return open_index(store, build_missing=False)
         try:
             fresh = ConditionIndex(folder, m, stamp)
         except Exception:  # mid-swap (another process rebuilding): the one open, if any
             return got
         with _LOCK:
-            got = _OPEN[key] = fresh
+            now = _OPEN.get(key)
+            got = _OPEN[key] = now if now is not None and now.stamp == stamp and now.format == FORMAT else fresh
     if got.seq != store.max_seq():
         _refresh_later(store, key)
     return got
+
+
+_BUILDERS: dict[str, threading.Lock] = {}
+
+
+def _builder(key: str) -> threading.Lock:
+    with _LOCK:
+        return _BUILDERS.setdefault(key, threading.Lock())
 
 
 def _refresh_later(store, key: str) -> None:
