@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 from functools import lru_cache
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
@@ -155,7 +156,6 @@ class StaticEncoder:
 
     def _ids(self, text: str) -> list[int]:
         cache = self._cache
-        ids: list[int] = []
         words = text.split()
         missing = [w for w in words if w not in cache]
         if missing:
@@ -165,11 +165,8 @@ class StaticEncoder:
             unk = self.unk_id
             for w, enc in zip(uniq, self.tokenizer.encode_batch_fast(uniq, add_special_tokens=False), strict=True):
                 cache[w] = [i for i in enc.ids if i != unk]
-        for w in words:
-            ids.extend(cache[w])
-            if len(ids) >= MAX_TOKENS:
-                return ids[:MAX_TOKENS]
-        return ids
+        # the first MAX_TOKENS ids of the words' ids, joined in C (no Python step per word)
+        return list(islice(chain.from_iterable(map(cache.__getitem__, words)), MAX_TOKENS))
 
 
 def minilm_path() -> Path:
