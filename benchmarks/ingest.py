@@ -16,6 +16,9 @@ Reads the shared archives (../shared/data/ctgov by default; `--extra` adds ctgov
   store writes, and each stage's `add` + `finish`
   (the main process's share, tantivy's indexing thread included). The ceiling is cores /
   sum: the records/s that a perfectly overlapped pipeline could reach on this machine.
+- "fixed_cost": the whole command on a one-study input (start-up and model loads), and
+  "over_pieces": the whole command's CPU per study beyond the pieces, in the parse workers
+  and in the main process (less the fixed cost).
 The machine may be shared: the load average is reported, and CPU figures beside wall times.
 Prints JSON; medians over --repeat runs.
 """
@@ -94,6 +97,40 @@ def whole_command(paths: list[str], source: Path | None = None) -> dict:
     return {"records": read, "wall_s": round(wall, 3), "records_per_s": round(read / wall, 1),
             "cpu_s": round(cpu, 3), "cpu_ms_per_study": round(1000 * cpu / read, 3),
             "load_1min": round(os.getloadavg()[0], 1), "as_printed": summary["command"]}
+
+
+def fixed_cost(paths: list[str], source: Path | None = None) -> dict:
+    """The whole command on a one-study input (the first entry of the first archive): what
+    a run costs whatever its size (start-up, imports, the vocabularies and the model loaded
+    before the workers fork, the commits), in CPU seconds."""
+    import zipfile
+
+    with zipfile.ZipFile(paths[0]) as z, tempfile.TemporaryDirectory() as tmp:
+        entry = next(i for i in z.infolist() if not i.is_dir())
+        one = Path(tmp) / Path(entry.filename).name
+        one.write_bytes(z.read(entry))
+        got = whole_command([str(one)], source)
+    return {"wall_s": got["wall_s"], "cpu_s": got["cpu_s"]}
+
+
+def over_pieces(whole: dict, stages: dict, fixed: dict) -> dict:
+    """Where the whole command's CPU per study goes beyond the pieces timed alone: the
+    parse workers' CPU against parse + the stages' `prepare`, the main process's (less the
+    one-study run's fixed cost, spread over the records) against the store and the stages'
+    `add`."""
+    n = whole["records"]
+    pieces = stages["cpu_ms_per_study"]
+    in_workers = sum(v for k, v in pieces.items() if k == "parse" or "workers" in k)
+    workers = 1000 * whole["as_printed"]["cpu_workers_s"] / n
+    main = whole["cpu_ms_per_study"] - workers
+    fixed_ms = 1000 * fixed["cpu_s"] / n
+    return {
+        "workers_ms": round(workers, 3), "workers_pieces_ms": round(in_workers, 3),
+        "workers_over_ms": round(workers - in_workers, 3),
+        "main_ms": round(main, 3), "main_pieces_ms": round(stages["total_cpu_ms_per_study"] - in_workers, 3),
+        "fixed_ms": round(fixed_ms, 3),
+        "main_over_ms": round(main - fixed_ms - (stages["total_cpu_ms_per_study"] - in_workers), 3),
+    }
 
 
 def _median_run(runs: list[dict]) -> dict:
@@ -206,6 +243,8 @@ def main() -> int:
     whole = _median_run(wholes)
     base = _median_run(bases) if bases else None
     stages = None if args.no_stages else stage_costs(names)
+    fixed = fixed_cost(names)
+    fixed_base = fixed_cost(names, args.baseline) if args.baseline is not None else None
     print(json.dumps({
         "benchmark": "ingest",
         "inputs": [str(p.relative_to(SHARED)) for p in paths],
@@ -226,7 +265,10 @@ def main() -> int:
             "cpu_ms_per_study_median": statistics.median(b["cpu_ms_per_study"] for b in bases),
             "whole_command": base,
             "speedup": round(whole["records_per_s"] / base["records_per_s"], 2),
+            "fixed_cost": fixed_base,
         },
+        "fixed_cost": fixed,
+        "over_pieces": over_pieces(whole, stages, fixed) if stages else None,
         "share_of_ceiling": round(whole["records_per_s"] / stages["ceiling_records_per_s"], 3) if stages else None,
         "stage_costs": stages,
         "parse_only_records_per_s": round(parse),

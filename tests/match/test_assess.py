@@ -578,3 +578,9 @@ def test_a_class_before_a_colon_is_what_the_list_after_it_says():
     reflux = "A 48-year-old man with heartburn and acid reflux."  # MeSH files reflux under motility disorders
     assert _one("Esophageal motility disorder: Achalasia or scleroderma", reflux, "exclusion").status == UNKNOWN
     assert _one("Esophageal motility disorder", reflux, "exclusion").status == MET
+
+
+def test_an_exclusion_that_defers_to_the_inclusion_criteria_does_not_decide():
+    r = _one("Mild COVID-19 cases not meeting the inclusion criteria symptoms", COVID, "exclusion")
+    assert r.status == UNKNOWN and not r.decisive
+    assert _one("Mild COVID-19 cases", COVID, "exclusion").status == MET

@@ -363,6 +363,9 @@ def sections_of(text: str | None) -> Sections:
         return Sections()
     b = _Builder(text)
     lines = [(s, e) for s, e in _lines(text)]
+    # an inline heading names "criteria": in ASCII text (the lower case keeps the offsets) a
+    # line without that word needs no search for one (the search scans every space)
+    low = text.lower() if text.isascii() else None
     blank_before = True
     i = 0
     while i < len(lines):
@@ -375,7 +378,7 @@ def sections_of(text: str | None) -> Sections:
         if s >= e:
             blank_before = True
             continue
-        cut = _INLINE_HEAD.search(text, s + 1, e)
+        cut = None if low is not None and low.find("criteria", s + 1, e) < 0 else _INLINE_HEAD.search(text, s + 1, e)
         if cut is not None and _WORDY.search(text, s, cut.start()):  # "... 0-1. Exclusion Criteria: ..."
             lines.insert(i, (cut.end(), e))
             e = cut.start()

@@ -918,6 +918,10 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
         status, reason = MET, f"for {'women' if sex == 'female' else 'men'} only; the patient is {p.facts.sex}"
         evidence = [Evidence(s, e, p.facts.sex)]
     decisive = (section == "exclusion" and status == MET) or (section == "inclusion" and status == NOT_MET)
+    if decisive and section == "exclusion" and _OTHER_CRITERIA.search(c.text):
+        # "Mild COVID-19 cases not meeting the inclusion criteria symptoms": it is the
+        # inclusion criteria that decide
+        status, decisive, reason = UNKNOWN, False, f"{reason} (as the inclusion criteria decide)".lstrip()
     if decisive and not p.facts.healthy and (_CONTROLS.search(c.group) or _CONTROLS.search(c.text)
                                              or "healthy" in c.group.lower()):
         # "Healthy controls:", "(will be asked to be healthy control)": another cohort's criterion
@@ -926,6 +930,8 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
                            evidence=_unique(evidence), children=children, judged_by="rules")
 
 
+_OTHER_CRITERIA = re.compile(r"\b(?:not\s+)?(?:meet|meeting|fulfil+|fulfil+ing|satisfy|satisfying)\s+(?:the\s+|all\s+)?"
+                             r"(?:above\s+)?inclusion\s+criteri", re.IGNORECASE)
 _COHORT = re.compile(r"\(n\s*=\s*[0-9]")  # "Post-COVID-19 convalescence (n=1000)": its items are cohorts
 _CONTROLS = re.compile(r"\b(?:healthy\s+controls?|controls?\s+(?:group|subjects?|participants?|arm|cohort|population)|"
                        r"controls)\b|\bhealthy\s+(?:volunteers?|subjects?|participants?)\s*:", re.IGNORECASE)

