@@ -133,10 +133,10 @@ def _apply(store, db: sqlite3.Connection, done_seq: int, pool, workers: int, pro
         batch = store.changes_since(done_seq, BATCH * max(1, workers))
         if not batch:
             return done
-        rows = [(s.nct_id, s.seq, s.record_json) for s in batch]
-        if pool is None:
-            parsed = _parse_batch(rows)
+        if pool is None:  # the record as the store gives it (a store that holds dicts skips a JSON round trip)
+            parsed = [(s.nct_id, s.seq, criteria_of(s.record)) for s in batch]
         else:
+            rows = [(s.nct_id, s.seq, s.record_json) for s in batch]
             step = max(1, len(rows) // (workers * 4))
             parsed = [r for part in pool.map(_parse_batch, [rows[i : i + step] for i in range(0, len(rows), step)])
                       for r in part]
