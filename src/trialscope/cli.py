@@ -78,7 +78,8 @@ def after_ingest(store) -> dict[str, float]:
 
 # "module:function" hooks called with the store after every ingest or sync.
 AFTER_INGEST: list[str] = ["trialscope.index:catch_up", "trialscope.index.vectors:catch_up",
-                           "trialscope.index.criteria:catch_up", "trialscope.history.flags:catch_up"]
+                           "trialscope.index.criteria:catch_up", "trialscope.history.flags:catch_up",
+                           "trialscope.index.conditions:catch_up"]
 
 
 def cmd_show(args: argparse.Namespace) -> int:

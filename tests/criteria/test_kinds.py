@@ -37,6 +37,10 @@ def facts(text, kind, group=""):
     ("Adults aged 40 years and above", 40, None),
     ("Participants ≤ 75 years", None, 75),
     ("Under the age of 12", None, 12),
+    # an age word just before beats the duration words before it
+    ("Postmenopausal women with menopause duration more than 5 years and with age between 45-75 years old", 45, 75),
+    # one threshold for men under 55, another for men of 55-65: the union
+    ("Testosterone < 350 ng/dL for men age < 55 and < 300 ng/dL for men age 55-65", None, 65),
 ])
 def test_ages(text, lo, hi):
     (age,) = facts(text, Age)
@@ -51,6 +55,12 @@ def test_age_group_label_gives_bare_numbers_their_sense():
 @pytest.mark.parametrize("text", [
     "No chemotherapy within 4 weeks", "Life expectancy of at least 12 weeks",
     "History of cancer in the past 5 years", "Diagnosed at least 6 months before enrolment",
+    "First symptoms less than 6 months old on the day of inclusion",  # the symptoms' age
+    # one of several ways in, not a limit
+    "T-score of -2.0 or lower and a prior fracture, or an additional risk factor such as age 65 or greater",
+    # a definition of childbearing potential, not a limit
+    "Women of childbearing potential must use contraception. A woman is of childbearing potential unless she "
+    "is ≥ 50 years of age with amenorrhea for 12 months",
 ])
 def test_durations_are_not_ages(text):
     assert facts(text, Age) == []
@@ -91,6 +101,7 @@ def test_performance(text, scale, op, value, value2):
     ("HbA1c > 53 mmol/mol", "hba1c", ">", 53, "mmol/mol"),
     ("LVEF ≥ 50%", "lvef", ">=", 50, "%"),
     ("BMI 18.5-30 kg/m2", "bmi", "range", 18.5, "kg/m²"),
+    ("BMI between 18 kg/m2-30 kg/m2", "bmi", "range", 18, "kg/m²"),  # the unit on both sides
     ("CD4 count > 200 cells/mm3", "cd4", ">", 200, "/µL"),
 ])
 def test_labs(text, analyte, op, value, unit):
@@ -221,3 +232,77 @@ def test_smoking(text, status, pack_years):
     (s,) = facts(text, Smoking)
     assert (s.status, s.pack_years) == (status, pack_years)
     assert facts(text, Condition) == []
+
+
+def test_smoking_an_exception_allows_is_not_asked_for():
+    text = "No psychiatric disorder in 2 preceding years, except nicotine dependence in smokers"
+    assert facts(text, Smoking) == []
+
+
+@pytest.mark.parametrize("text, mesh", [
+    # a coordinated descriptor's halves name it: MeSH "Esophageal and Gastric Varices"
+    ("History of esophageal varices", "Esophageal and Gastric Varices"),
+    ("Known gastric varices", "Esophageal and Gastric Varices"),
+    ("Oesophageal varices requiring banding", "Esophageal and Gastric Varices"),  # British spelling
+    ("Gastroesophageal varices", "Esophageal and Gastric Varices"),
+    ("Prior variceal bleeding", "Gastrointestinal Hemorrhage"),
+    ("Known varices", "Varicose Veins"),
+    ("Squamous cell neck cancer", "Head and Neck Neoplasms"),
+    ("Oesophageal cancer", "Esophageal Neoplasms"),
+    ("Coeliac disease", "Celiac Disease"),
+    ("Haematological malignancy", "Hematologic Neoplasms"),
+])
+def test_conditions_named_otherwise_than_mesh(text, mesh):
+    assert mesh in {m for c in facts(text, Condition) for m in c.mesh}, facts(text, Condition)
+
+
+def test_someone_elses_condition_is_named_for_them():
+    (c,) = facts("Families with no history of type 1 diabetes", Condition)
+    assert c.context == "other person" and c.negated
+    (c,) = facts("Organ from a donor with hepatitis B", Condition)
+    assert c.context == "other person"
+
+
+def test_a_negation_of_a_need_is_not_of_the_condition_after():
+    (c,) = facts("Do not require hospitalization (COVID-19 patients discharged within 24 hours are eligible)",
+                 Condition)
+    assert not c.negated
+
+
+@pytest.mark.parametrize("text, mesh", [
+    ("Taking nonsteroidal anti-inflammatory drugs (NSAIDs)", "Anti-Inflammatory Agents, Non-Steroidal"),
+    ("Current use of statins", "Hydroxymethylglutaryl-CoA Reductase Inhibitors"),
+    ("Prior treatment with antiviral drugs", "Antiviral Agents"),  # "... Agents" in everyday words
+    ("Treatment with systemic corticosteroids", "Adrenal Cortex Hormones"),
+])
+def test_drug_classes_are_therapies(text, mesh):
+    assert mesh in {m for t in facts(text, Therapy) for m in t.mesh}, facts(text, Therapy)
+
+
+def test_a_drugs_class_is_read_from_its_stem_or_its_name():
+    from trialscope.criteria.concepts import drug_classes
+    assert "hydroxymethylglutaryl-coa reductase inhibitors" in drug_classes("Atorvastatin")
+    assert "adrenal cortex hormones" in drug_classes("prednisone")
+    assert drug_classes("nystatin") == frozenset()
+
+
+@pytest.mark.parametrize("text, mesh", [
+    ("Diagnosis of DMD", "Muscular Dystrophy, Duchenne"),
+    ("Known HPV infection", "Papillomavirus Infections"),
+    ("Gastric adenocarcinoma", "Stomach Neoplasms"),  # an adenocarcinoma of the stomach is a gastric cancer
+    ("Lung adenocarcinoma", "Adenocarcinoma of Lung"),
+    ("Laboratory confirmed diagnosis of infection with SARS-CoV-2 by PCR", "COVID-19"),  # not SARS (2003)
+    ("Heartburn and acid reflux", "Gastroesophageal Reflux"),
+])
+def test_abbreviations_and_adenocarcinomas(text, mesh):
+    assert mesh in {m for c in facts(text, Condition) for m in c.mesh}, facts(text, Condition)
+
+
+@pytest.mark.parametrize("text, sex", [("Males.", "male"), ("Females", "female"), ("Postmenopausal females", "female")])
+def test_a_sex_named_in_the_plural(text, sex):
+    assert [s.sex for s in facts(text, Sex)] == [sex]
+
+
+def test_a_condition_a_drug_acts_against_is_named_for_the_drug():
+    text = "If using remdesivir or any other antiviral drug with potential effect against SARS-CoV-2 infection"
+    assert {c.context for c in facts(text, Condition)} == {"treatment"}

@@ -123,6 +123,31 @@ def test_history_and_uncertain():
     assert c["pneumonia"].uncertain and c["sepsis"].uncertain
 
 
+@pytest.mark.parametrize("note, name", [
+    ("The patient has had a few upper respiratory infections but no major illnesses.", "respiratory infections"),
+    ("The patient had multiple lung infections during childhood.", "infections"),
+    ("He had a stroke 3 years ago.", "stroke"),
+])
+def test_past_episodes_are_history(note, name):
+    c = by_text(extract_facts(note))[name]
+    assert c.historical and c.present
+
+
+def test_a_condition_now_is_no_history():
+    c = by_text(extract_facts("She has had diabetes for 10 years. He has pneumonia."))
+    assert not c["diabetes"].historical and not c["pneumonia"].historical
+
+
+def test_but_not_closes_at_the_comma():
+    t = {x.name: x for x in extract_facts("Cortisol is suppressed by high-dose, but not low-dose, "
+                                          "dexamethasone.").treatments}
+    assert not t["dexamethasone"].negated
+    t = {x.name: x for x in extract_facts("He takes aspirin but not warfarin.").treatments}
+    assert t["warfarin"].negated and not t["aspirin"].negated
+    c = by_text(extract_facts("No fever, chills, or cough."))
+    assert c["fever"].negated and c["chills"].negated and c["cough"].negated
+
+
 def test_stage_and_performance():
     facts = extract_facts(HCC_NOTE + " Karnofsky 80%. Stage IIIB NSCLC. Gleason 7.")
     systems = {(s.system, s.value) for s in facts.stage}
@@ -156,6 +181,7 @@ def test_treatments_and_lines():
     ("Heartburn and acid reflux for a year.", "acid"),
     ("There is some pubic hair.", "hai"),
     ("Asbestos bodies in the lower lobes.", "asbestos"),
+    ("Muscle biopsy shows absence of dystrophin protein.", "dystrophin"),
 ])
 def test_tests_and_findings_are_no_treatments(note, name):
     assert name not in {t.name for t in extract_facts(note).treatments}

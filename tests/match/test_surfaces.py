@@ -76,6 +76,8 @@ def test_api_is_the_library_ranking(match_server, library):
     assert r.status_code == 200, r.text
     body = r.json()
     assert _ids(body) == [t.nct_id for t in library.trials]
+    assert body["queries"]["inferredConditions"] == [n for n, _ in library.queries.inferred]
+    assert "Carcinoma, Hepatocellular" in body["queries"]["inferredConditions"]
     trial = body["trials"][_ids(body).index(HCC)]
     assert trial["verdict"] in ("likely eligible", "possibly eligible")
     crit = trial["assessment"]["criteria"]

@@ -66,6 +66,16 @@ _ABBREVIATIONS = {
     "PCOS": "Polycystic Ovary Syndrome", "SAH": "Subarachnoid Hemorrhage", "ICH": "Cerebral Hemorrhage",
     "PAD": "Peripheral Arterial Disease", "CABG": "Coronary Artery Bypass", "GBM": "Glioblastoma",
     "HNSCC": "Squamous Cell Carcinoma of Head and Neck", "TNBC": "Triple Negative Breast Neoplasms",
+    "DMD": "Muscular Dystrophy, Duchenne", "SMA": "Muscular Atrophy, Spinal", "CVID": "Common Variable Immunodeficiency",
+    "HPV": "Papillomavirus Infections", "IPF": "Idiopathic Pulmonary Fibrosis",
+    "ITP": "Purpura, Thrombocytopenic, Idiopathic", "AAA": "Aortic Aneurysm, Abdominal", "UC": "Colitis, Ulcerative",
+    "OA": "Osteoarthritis", "PMR": "Polymyalgia Rheumatica", "JIA": "Arthritis, Juvenile",
+    "NHL": "Lymphoma, Non-Hodgkin", "SCC": "Carcinoma, Squamous Cell", "BCC": "Carcinoma, Basal Cell",
+    "MCI": "Cognitive Dysfunction", "TBI": "Brain Injuries, Traumatic", "SCI": "Spinal Cord Injuries",
+    "RLS": "Restless Legs Syndrome", "DKA": "Diabetic Ketoacidosis", "ACS": "Acute Coronary Syndrome",
+    "IHD": "Myocardial Ischemia", "PVD": "Peripheral Vascular Diseases", "HSV": "Herpes Simplex",
+    "CMV": "Cytomegalovirus Infections", "EBV": "Epstein-Barr Virus Infections",
+    "RSV": "Respiratory Syncytial Virus Infections",
 }
 _CONDITION_TREES = ("C", "F03")
 _DRUG_TREES = ("D",)
@@ -124,22 +134,28 @@ _CUE_WORDS = {
     **dict.fromkeys(("other", "another", "second", "additional", "secondary", "previous", "prior",
                      "concurrent", "concomitant", "synchronous", "metachronous"), "other"),
     **dict.fromkeys(("active", "current", "currently", "ongoing", "symptomatic", "untreated", "acute"), "active"),
-    # a degree of the condition beside its presence: "active" too, and "severe"
+    # a degree of the condition beside its presence ("asymptomatic COVID-19 cases"):
+    # "active" too, and "severe"
     **dict.fromkeys(("uncontrolled", "unstable", "severe", "significant", "decompensated", "poorly", "inadequately",
-                     "end", "advanced", "serious", "major", "refractory", "life-threatening"), "severe"),
-    **dict.fromkeys(("allergy", "allergies", "allergic", "hypersensitivity", "hypersensitive",
-                     "contraindication", "contraindications", "contraindicated", "anaphylaxis"), "allergy"),
+                     "end", "advanced", "serious", "major", "refractory", "life-threatening", "asymptomatic"),
+                    "severe"),
+    **dict.fromkeys(("allergy", "allergies", "allergic", "hypersensitivity", "hypersensitive", "intolerance",
+                     "intolerant", "contraindication", "contraindications", "contraindicated", "anaphylaxis"),
+                    "allergy"),
     **dict.fromkeys(("but", "except", "however", "unless", "although", "if"), "stop"),
     # a negation before these is about them, not the condition after ("not taking
-    # medications for essential tremor")
+    # medications for essential tremor", "do not require hospitalization (COVID-19 patients ...)")
     **dict.fromkeys(("medication", "medications", "medicine", "medicines", "drug", "drugs", "treatment",
-                     "treatments", "therapy", "therapies", "taking", "receiving", "using", "tested"), "absorb"),
+                     "treatments", "therapy", "therapies", "taking", "receiving", "using", "tested", "require",
+                     "requires", "requiring", "need", "needs", "needing"), "absorb"),
 }
 # Smoking is read as a status of its own (a Smoking fact, PatientFacts.smoker), not a disorder.
 _SMOKING_WORDS = frozenset({"smoking", "smoker", "smokers", "smokes", "smoke", "smoked", "tobacco", "cigarettes"})
 _CUE_PAIRS = {("free", "of"): "neg", ("negative", "for"): "neg", ("other", "than"): "stop",
               ("or", "without"): "", ("or", "not"): "",  # "with or without", "whether or not" negate nothing
               # examples, not a negation: "including, but not limited to, myasthenia gravis"
+              ("contra", "indication"): "allergy", ("contra", "indications"): "allergy",
+              ("contra", "indicated"): "allergy",
               ("not", "limited"): "stop", ("not", "restricted"): "stop", ("without", "limitation"): "stop",
               # a bound, not a negation: "no more than 10 days from the onset of COVID-19"
               **dict.fromkeys((("no", w) for w in ("more", "less", "later", "earlier", "longer", "fewer",
@@ -147,7 +163,7 @@ _CUE_PAIRS = {("free", "of"): "neg", ("negative", "for"): "neg", ("other", "than
               **dict.fromkeys((("not", w) for w in ("more", "less", "later", "exceeding", "longer", "greater")),
                               "stop")}
 _PAIR_HEADS = frozenset(a for a, _b in _CUE_PAIRS)
-_CUE_REACH = {"neg": (60, False), "allergy": (60, False), "other": (30, True), "active": (30, True),
+_CUE_REACH = {"neg": (60, False), "allergy": (80, False), "other": (30, True), "active": (30, True),
               "severe": (30, True)}
 _STOP_MARKS = frozenset(".;:!?")
 
@@ -174,14 +190,85 @@ def _cues_before(ends: list[int], cues: list[str], pos: int) -> frozenset[str]:
     return frozenset(found)
 
 
+# Phrases the term index lacks, each a MeSH descriptor's everyday form (criteria say
+# "oesophageal varices" and "variceal bleeding", MeSH "Esophageal and Gastric Varices").
+_PHRASES = {
+    "varices": ("Varicose Veins",), "gastroesophageal varices": ("Esophageal and Gastric Varices",),
+    "esophagogastric varices": ("Esophageal and Gastric Varices",),
+    # a bleeding from varices is a bleeding: varices that never bled are not it
+    "variceal bleeding": ("Gastrointestinal Hemorrhage",), "variceal hemorrhage": ("Gastrointestinal Hemorrhage",),
+    "acid reflux": ("Gastroesophageal Reflux",),
+    "infection with sars-cov-2": ("COVID-19",), "sars-cov-2 infection": ("COVID-19",),
+    "severe acute respiratory syndrome coronavirus 2": ("COVID-19",),
+    # classes of drugs as criteria name them (MeSH names them for their action)
+    "nsaids": ("Anti-Inflammatory Agents, Non-Steroidal",),
+    "nonsteroidal anti-inflammatory drugs": ("Anti-Inflammatory Agents, Non-Steroidal",),
+    "statins": ("Hydroxymethylglutaryl-CoA Reductase Inhibitors",),
+    "beta blockers": ("Adrenergic beta-Antagonists",), "beta-adrenergic blockers": ("Adrenergic beta-Antagonists",),
+    "ace inhibitors": ("Angiotensin-Converting Enzyme Inhibitors",), "aceis": ("Angiotensin-Converting Enzyme Inhibitors",),
+    "angiotensin receptor blockers": ("Angiotensin Receptor Antagonists",), "arbs": ("Angiotensin Receptor Antagonists",),
+    "opioids": ("Analgesics, Opioid",), "opiates": ("Analgesics, Opioid",), "opioid analgesics": ("Analgesics, Opioid",),
+    "corticosteroids": ("Adrenal Cortex Hormones",), "antibiotics": ("Anti-Bacterial Agents",),
+    "bisphosphonates": ("Diphosphonates",), "ssris": ("Serotonin Uptake Inhibitors",),
+    "antidepressants": ("Antidepressive Agents",), "tricyclic antidepressants": ("Antidepressive Agents, Tricyclic",),
+    "antipsychotics": ("Antipsychotic Agents",), "neuroleptics": ("Antipsychotic Agents",),
+    "immunosuppressants": ("Immunosuppressive Agents",), "dmards": ("Antirheumatic Agents",),
+    "antiepileptics": ("Anticonvulsants",), "antiepileptic drugs": ("Anticonvulsants",),
+    "antiplatelets": ("Platelet Aggregation Inhibitors",), "antiplatelet agents": ("Platelet Aggregation Inhibitors",),
+    "blood thinners": ("Anticoagulants",), "h2 blockers": ("Histamine H2 Antagonists",),
+    "antihistamines": ("Histamine Antagonists",), "ppis": ("Proton Pump Inhibitors",),
+    "sglt2 inhibitors": ("Sodium-Glucose Transporter 2 Inhibitors",),
+    "dpp-4 inhibitors": ("Dipeptidyl-Peptidase IV Inhibitors",), "sulfonylureas": ("Sulfonylurea Compounds",),
+    "antivirals": ("Antiviral Agents",), "antiretrovirals": ("Anti-Retroviral Agents",),
+    "anticholinergics": ("Cholinergic Antagonists",), "maois": ("Monoamine Oxidase Inhibitors",),
+    "antihypertensives": ("Antihypertensive Agents",), "antifungals": ("Antifungal Agents",),
+    "sedatives": ("Hypnotics and Sedatives",), "hypnotics": ("Hypnotics and Sedatives",),
+    "stimulants": ("Central Nervous System Stimulants",),
+}
+# "Antiviral Agents": also "antiviral drugs", "antiviral medications", "antivirals"
+_AGENTS = re.compile(r"^([A-Z][a-z-]+) Agents$")
+# A coordinated descriptor, "Esophageal and Gastric Varices": each of its two heads with
+# the shared rest is a name of it too ("esophageal varices", "gastric varices").
+_COORDINATED = re.compile(r"^(?!Related |Other )([A-Z][a-z]+) and (?!Related |Other )([A-Z][a-z]+) "
+                          r"([A-Z][a-z]+(?: [A-Z][a-z]+)*)$")
+
+
+def _extra_keys(vocab: mesh.MeshVocabulary) -> dict[str, tuple[str, ...]]:
+    """Term keys for `_PHRASES`, the halves of coordinated condition descriptors and the
+    everyday forms of "... Agents" drug classes, where the term index has no key of its own."""
+    extra: dict[str, tuple[str, ...]] = {}
+
+    def add(phrase: str, name: str) -> None:
+        key = mesh.term_key(phrase)
+        if not vocab.names_for_key(key):
+            extra.setdefault(key, (name,))
+
+    names = {n for key in vocab.term_keys() for n in vocab.names_for_key(key) if " and " in n or n.endswith(" Agents")}
+    for name in sorted(names):
+        trees = vocab.tree_numbers(name)
+        if (m := _COORDINATED.match(name)) and any(t.startswith(_CONDITION_TREES) for t in trees):
+            add(f"{m.group(1)} {m.group(3)}", name)
+            add(f"{m.group(2)} {m.group(3)}", name)
+        elif (m := _AGENTS.match(name)) and any(t.startswith(_DRUG_TREES) for t in trees):
+            for phrase in (m.group(1), f"{m.group(1)} drugs", f"{m.group(1)} medications"):
+                add(phrase, name)
+    for phrase, known in _PHRASES.items():
+        key = mesh.term_key(phrase)
+        known = tuple(n for n in known if vocab.tree_numbers(n))
+        if known and not vocab.names_for_key(key):
+            extra[key] = known
+    return extra
+
+
 class _Index:
     """The term keys and the token-pair index over them."""
 
     def __init__(self, vocab: mesh.MeshVocabulary):
         self.vocab = vocab
+        self.extra = _extra_keys(vocab)
         self.tokens: set[str] = set()
         self.pairs: set[tuple[str, str]] = set()
-        for key in vocab.term_keys():
+        for key in (*vocab.term_keys(), *self.extra):
             canon = sorted({_canon(t) for t in key.split(" ")})
             self.tokens.update(canon)
             for i, a in enumerate(canon):
@@ -206,7 +293,7 @@ class _Word:
     def __init__(self, word: str, idx: _Index):
         self.low = word.lower()
         self.cue = _CUE_WORDS.get(self.low)
-        self.toks = tuple(_canon(t) for t in mesh.tokens(word))
+        self.toks = tuple(_canon(_american(t, idx.tokens)) for t in mesh.tokens(word))
         self.known = bool(self.toks) and all(t in idx.tokens for t in self.toks)
         alone: tuple[tuple[str, ...], str] = ((), "")
         if self.known and self.low not in _SMOKING_WORDS:
@@ -221,6 +308,18 @@ class _Word:
         self.alone = alone
         # a word that can neither name a concept nor be part of a phrase ends a window
         self.useful = self.known or bool(alone[0]) or alone[1] == "drug"
+
+
+_BRITISH = re.compile(r"(?<=[a-z])ae|^ae(?=[mt])|^oe|(?<=[a-z])oe(?=[adlmt])")
+
+
+def _american(tok: str, known: set[str]) -> str:
+    """MeSH's spelling of a British word (oesophageal, haemorrhage, anaemia, oedema,
+    coeliac, paediatric), so that its phrases are MeSH's ("oesophageal varices")."""
+    if "ae" not in tok and "oe" not in tok:
+        return tok
+    folded = _BRITISH.sub(lambda m: "e", tok)
+    return folded if folded in known else tok
 
 
 _WORDS: dict[str, _Word] = {}  # a cache of every distinct written word seen (bounded below)
@@ -239,12 +338,23 @@ def _word(word: str) -> _Word:
 @lru_cache(maxsize=100_000)
 def _names(key_tokens: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
     """(descriptors, kind) a sorted tuple of canonical tokens names; ((), "") if none."""
+    names, kind = _key_names(key_tokens)
+    if kind in ("condition", "") and "adenocarcinoma" in key_tokens and len(key_tokens) > 1:
+        # "gastric adenocarcinoma": an adenocarcinoma, and a gastric cancer (Stomach Neoplasms)
+        organ, organ_kind = _key_names(tuple(sorted("neoplasm" if t == "adenocarcinoma" else t for t in key_tokens)))
+        if organ_kind == "condition":
+            return tuple(dict.fromkeys((*names, *organ))), "condition"
+    return names, kind
+
+
+def _key_names(key_tokens: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
     vocab = _index().vocab
     keys = [" ".join(key_tokens)]
     if "neoplasm" in key_tokens:
         keys.append(" ".join(sorted("carcinoma" if t == "neoplasm" else t for t in key_tokens)))
+    extra = _index().extra
     for key in keys:
-        names = vocab.names_for_key(key)
+        names = vocab.names_for_key(key) or list(extra.get(key, ()))
         if not names:
             continue
         for kind, trees in (("condition", _CONDITION_TREES), ("drug", _DRUG_TREES),
@@ -353,6 +463,60 @@ def _scan(words: list[tuple[int, int, _Word]], kinds: tuple[str, ...], out: list
             i = best_j + 1
         else:
             i += 1
+
+
+# The class a drug belongs to, by the stem of its non-proprietary name or by name (MeSH
+# files classes by pharmacological action, outside the trees): "atorvastatin" meets
+# "statins", "prednisone" "corticosteroids". Only a patient's drug is given its class; a
+# criterion naming one drug asks for that drug.
+_CLASS_STEMS = (
+    ("statin", "Hydroxymethylglutaryl-CoA Reductase Inhibitors"), ("olol", "Adrenergic beta-Antagonists"),
+    ("pril", "Angiotensin-Converting Enzyme Inhibitors"), ("sartan", "Angiotensin Receptor Antagonists"),
+    ("prazole", "Proton Pump Inhibitors"), ("tidine", "Histamine H2 Antagonists"),
+    ("dipine", "Calcium Channel Blockers"), ("gliflozin", "Sodium-Glucose Transporter 2 Inhibitors"),
+    ("gliptin", "Dipeptidyl-Peptidase IV Inhibitors"), ("azepam", "Benzodiazepines"), ("zolam", "Benzodiazepines"),
+    ("profen", "Anti-Inflammatory Agents, Non-Steroidal"), ("fenac", "Anti-Inflammatory Agents, Non-Steroidal"),
+    ("coxib", "Anti-Inflammatory Agents, Non-Steroidal"), ("floxacin", "Anti-Bacterial Agents"),
+    ("cillin", "Anti-Bacterial Agents"), ("cycline", "Anti-Bacterial Agents"), ("dronate", "Diphosphonates"),
+    ("parin", "Anticoagulants"), ("xaban", "Anticoagulants"), ("gatran", "Anticoagulants"),
+    ("semide", "Diuretics"), ("thiazide", "Diuretics"),
+)
+_CLASS_MEMBERS = {
+    "Anti-Inflammatory Agents, Non-Steroidal": ("aspirin", "naproxen", "indomethacin", "meloxicam", "ketorolac"),
+    "Adrenal Cortex Hormones": ("prednisone", "prednisolone", "methylprednisolone", "dexamethasone", "hydrocortisone",
+                                "budesonide", "fluticasone", "triamcinolone", "betamethasone", "cortisone"),
+    "Analgesics, Opioid": ("morphine", "oxycodone", "hydrocodone", "fentanyl", "tramadol", "codeine", "methadone",
+                           "buprenorphine", "hydromorphone", "tapentadol"),
+    "Anticoagulants": ("warfarin", "heparin", "apixaban", "rivaroxaban", "dabigatran", "edoxaban", "enoxaparin"),
+    "Platelet Aggregation Inhibitors": ("aspirin", "clopidogrel", "ticagrelor", "prasugrel", "dipyridamole"),
+    "Hypoglycemic Agents": ("metformin", "insulin", "glipizide", "glyburide", "glimepiride", "sitagliptin",
+                            "empagliflozin", "dapagliflozin", "liraglutide", "semaglutide", "pioglitazone"),
+    "Immunosuppressive Agents": ("tacrolimus", "cyclosporine", "ciclosporin", "azathioprine", "mycophenolate",
+                                 "sirolimus", "methotrexate", "everolimus"),
+    "Antirheumatic Agents": ("methotrexate", "hydroxychloroquine", "sulfasalazine", "leflunomide"),
+    "Serotonin Uptake Inhibitors": ("fluoxetine", "sertraline", "paroxetine", "citalopram", "escitalopram",
+                                    "fluvoxamine"),
+    "Antidepressive Agents": ("fluoxetine", "sertraline", "paroxetine", "citalopram", "escitalopram", "venlafaxine",
+                              "duloxetine", "bupropion", "mirtazapine", "amitriptyline", "nortriptyline"),
+    "Anti-Bacterial Agents": ("azithromycin", "clarithromycin", "vancomycin", "metronidazole", "trimethoprim",
+                              "cephalexin", "ceftriaxone", "nitrofurantoin", "clindamycin", "gentamicin"),
+}
+_CLASS_BY_MEMBER: dict[str, list[str]] = {}
+for _class, _members in _CLASS_MEMBERS.items():
+    for _member in _members:
+        _CLASS_BY_MEMBER.setdefault(_member, []).append(_class)
+
+
+@lru_cache(maxsize=20_000)
+def drug_classes(name: str) -> frozenset[str]:
+    """The MeSH classes a drug (a non-proprietary name, any case) belongs to, lower case."""
+    low = name.strip().lower()
+    found = {c for stem, c in _CLASS_STEMS if low.endswith(stem) and len(low) > len(stem) + 2 and low not in _NOT_OF_STEM}
+    found.update(_CLASS_BY_MEMBER.get(low, ()))
+    return frozenset(c.lower() for c in found)
+
+
+_NOT_OF_STEM = frozenset({"nystatin", "somatostatin", "pentostatin", "cilastatin", "ecallantide"})
 
 
 @lru_cache(maxsize=100_000)

@@ -155,7 +155,7 @@ def ages(text: str, low: str, group: str = "") -> list[Age]:
         led = low.startswith("age", m.start()) or _AGE_BEFORE.search(low, max(0, m.start() - 8), m.start())
         if not (u1 or u2 or m.group("after") or in_age_group or led):
             continue
-        if not _age_place(low, m.start(), m.end(), has_ctx, in_age_group, m.group("after")):
+        if not _age_place(low, m.start(), m.end(), has_ctx, in_age_group, m.group("after"), bool(led)):
             continue
         lo, hi = _years(m.group(1), u1 or u2), _years(m.group(4), u2 or u1)
         if lo < hi <= 120:
@@ -163,8 +163,17 @@ def ages(text: str, low: str, group: str = "") -> list[Age]:
                            max_inclusive=not (m.group("lt") or "").startswith("<")))
     if out:  # "3 to 7 years for cohort C, and 8 to 12 years for cohort D": the union
         first = out[0]
-        return [Age(start=first.start, end=out[-1].end, min_years=min(a.min_years for a in out),
-                    max_years=max(a.max_years for a in out),
+        lo = min(a.min_years for a in out)
+        hi = max(a.max_years for a in out)
+        for m in _COMPARED.finditer(low):  # "for men age < 55 and ... for men age 55-65": one more side
+            if _AGE_BEFORE.search(low, max(0, m.start() - 8), m.start()):
+                op, years = comparator(m.group("comp")), _years(m.group(2), m.group(3))
+                if op in ("<", "<=") and years <= lo:
+                    lo = 0.0
+                elif op in (">", ">=") and years >= hi:
+                    hi = 120.0
+        return [Age(start=first.start, end=out[-1].end, min_years=lo if lo > 0 else None,
+                    max_years=hi if hi < 120 else None,
                     max_inclusive=max(out, key=lambda a: a.max_years).max_inclusive)]
     for pattern, side in ((_LOWER_WORDS, "min"), (_UPPER_WORDS, "max")):
         for m in pattern.finditer(low):
@@ -201,31 +210,46 @@ _NOBODY = re.compile(r"^\W*no\s+(?:patients?|subjects?|participants?|persons?|in
 
 
 # Someone beside the patient a criterion may speak of (their age, their disease).
-_OTHER_PERSON = (r"\b(?:family\s+members?|relatives?|care-?givers?|care-?takers?|partners?|spouses?|parents?|"
+_OTHER_PERSON = (r"\b(?:family\s+members?|families|relatives?|donors?|care-?givers?|care-?takers?|partners?|spouses?|parents?|"
                  r"guardians?|mothers?|fathers?|siblings?|brothers?|sisters?|offspring|household|surrogates?|"
                  r"(?:legally\s+(?:authori[sz]ed|acceptable)\s+|legal\s+)representatives?)\b")
-_PERSON_GATE = re.compile(r"famil|relative|giver|taker|partner|spouse|parent|guardian|mother|father|sibling|"
+_PERSON_GATE = re.compile(r"famil|relative|donor|giver|taker|partner|spouse|parent|guardian|mother|father|sibling|"
                           r"brother|sister|offspring|household|surrogate|representative")
 _PERSON_NEAR = re.compile(r"(?:" + _OTHER_PERSON + r")[^.;]*$")
+_THING_AGED = re.compile(r"\b(?:symptoms?|onset|lesions?|tumou?rs?|fractures?|injur(?:y|ies)|wounds?|scars?|"
+                         r"ulcers?|specimens?|samples?|biops(?:y|ies)|tissues?|blocks?|scans?|images?|results?|"
+                         r"data|records?|grafts?|infarcts?)\s+(?:\w+\s+){0,2}$")
+_EXAMPLE_AGE = re.compile(r"\b(?:such\s+as|e\.\s?g\.?|for\s+example|risk\s+factors?)\b[^.;]*$")
+_POTENTIAL = re.compile(r"\b(?:child-?\s?bearing|reproductive)\s+potential\b")
 _DURATION_AFTER = re.compile(r"\s*(?:from|after|before|since|prior|following|post|of\s+(?:symptoms?|onset|illness|"
                              r"treatment|therapy|diagnosis|dosing|the\s+(?:first|last|final|study)))\b")
 
 
-def _age_place(low: str, start: int, end: int, has_ctx: bool, in_age_group: bool, after) -> bool:
+def _age_place(low: str, start: int, end: int, has_ctx: bool, in_age_group: bool, after, led: bool = False) -> bool:
     """An age, not a duration: near an age word or led by who it is about, and not
     after "within", "for", "history" and the like, nor before "from onset", "after the
     final dose"; and the patient's, not a parent's or a caregiver's ("a parent aged 18 or
-    older", "family members who are caregivers will be at least 18")."""
+    older", "family members who are caregivers will be at least 18"); nor an example, nor
+    part of a definition of childbearing potential. `led`: an age word just before it
+    ("with age between 45-75"), which beats the duration words before that."""
     if _DURATION_AFTER.match(low, end):
         return False
     if _PERSON_GATE.search(low) and _PERSON_NEAR.search(low[max(0, start - 80): start]):
         return False
+    if _THING_AGED.search(low, max(0, start - 40), start):
+        return False  # "first symptoms less than 6 months old": the age of something else
+    if _EXAMPLE_AGE.search(low, max(0, start - 60), start):
+        return False  # "or an additional risk factor such as age 65 or greater": one of several ways in
+    if _POTENTIAL.search(low, 0, start):
+        return False  # "childbearing potential unless ... ≥ 50 years of age with amenorrhea": a definition
     if in_age_group:
         return True
     if "gestation" in low[max(0, start - 30): end + 30]:
         return False  # a gestational age is no age limit
     if _CONDITIONAL_AGE.search(low, max(0, start - 30), start):
         return False  # "post-menopausal if between the ages of 45 - 50": a condition on something else
+    if led:
+        return True
     before = low[max(0, start - 40): start]
     if _DURATION.search(before.split(",")[-1].split(";")[-1]):
         return False
@@ -259,7 +283,7 @@ _FEMALE = re.compile(r"\b(?:female|females|women|woman|girls?|ladies|postmenopau
                      r"pre-menopausal|post-menopausal)\b")
 _MALE = re.compile(r"\b(?:male|males|men|man|boys?)\b")
 _SEX_LED = re.compile(r"^\W*(?:(?:healthy|adult|postmenopausal|premenopausal|post-menopausal|"
-                      r"pre-menopausal|ambulatory|non-pregnant|nonpregnant)\s+)*(?:female|male|women|"
+                      r"pre-menopausal|ambulatory|non-pregnant|nonpregnant)\s+)*(?:females?|males?|women|"
                       r"men|woman|man|girls?|boys?)\b|\b(?:only|must\s+be|are)\s+(?:female|male|women|men)\b|"
                       r"\b(?:female|male|women|men)\s+only\b")
 _REPRO_WORDS = re.compile(r"childbearing|child-bearing|pregnan|contracept|lactat|breast-?feed|fertile|"
@@ -368,6 +392,7 @@ _LOOSE, _STRICT, _ANALYTE_BY_NAME = _analyte_regexes()
 _VALUE = re.compile(
     r"(?P<fill>[^0-9;≤≥<>=]{0,45}?)(?P<comp>" + COMPARATOR + r")?\s*(?P<v>" + NUMBER + r")"
     r"(?:\s*%?\s*(?:-|to|–|and)\s*(?P<v2>" + NUMBER + r"))?\s*(?P<unit>" + UNIT + r")?", re.I)
+_UNIT_RANGE = re.compile(r"\s*(?:-|to|–)\s*(" + NUMBER + r")")
 _FILL_STOP = re.compile(r"[.;]\s|\bwithin\b|\bdays?\b|\bweeks?\b|\bmonths?\b|\bgrade\b")
 _WNL = re.compile(r"[^;.]{0,25}?\b(?:within\s+(?:the\s+)?(?:institutional\s+)?normal\s+(?:limits|range)|wnl|"
                   r"normal\s+range|(?:is|be|are)\s+normal)\b")
@@ -430,6 +455,9 @@ def labs(text: str, low: str) -> list[Lab]:
         if not v.group("unit") and _TIME_AFTER.match(low, v.end()):
             continue  # "testosterone products: wash-out for at least 7 days"
         value2 = number(v.group("v2")) if v.group("v2") else None
+        if value2 is None and v.group("unit") and not v.group("comp"):
+            after = _UNIT_RANGE.match(low, v.end())  # "BMI between 18 kg/m2-30 kg/m2"
+            value2 = number(after.group(1)) if after else None
         written = text[v.start("unit"):v.end("unit")] if v.group("unit") else ""
         op = comparator(v.group("comp")) if v.group("comp") else "="
         if value2 is not None and value2 > value:
@@ -635,6 +663,9 @@ _PACK_YEARS = re.compile(r"(?P<comp>" + COMPARATOR + r")?\s*(?P<n>[0-9]{1,3}(?:\
                          r"pack[- ]?years?")
 
 
+_SMOKING_EXCEPTED = re.compile(r"\b(?:except(?:\s+for)?|other\s+than|excluding|apart\s+from|unless)\b[^.;]*$")
+
+
 def smoking(low: str) -> list[Smoking]:
     """Smoking status asked for: "non-smokers", "current smokers", "≥ 10 pack-years"."""
     py = _PACK_YEARS.search(low)
@@ -643,6 +674,8 @@ def smoking(low: str) -> list[Smoking]:
     for pattern, status in ((_NEVER_SMOKER, "never"), (_EVER_SMOKER, "ever"), (_FORMER_SMOKER, "former"),
                             (_CURRENT_SMOKER, "current")):
         for m in pattern.finditer(low):
+            if _SMOKING_EXCEPTED.search(low, max(0, m.start() - 60), m.start()):
+                continue  # "no psychiatric disorder, except nicotine dependence in smokers": allowed, not asked
             if not any(s < m.end() and m.start() < e for s, e in taken):  # "non-smokers" holds "smokers"
                 found.setdefault(status, m)
                 taken.append(m.span())
@@ -703,11 +736,11 @@ THERAPY_NOUNS: list[tuple[re.Pattern, str]] = [
 _THERAPY_ANY = re.compile("|".join(f"(?P<t{i}>{p.pattern})" for i, (p, _) in enumerate(THERAPY_NOUNS)))
 _LINES_GATE = re.compile(r"line|regimen|na[iï]ve|untreated|no\s+prior")
 _THERAPY_CUE_WORDS = ("receiv", "treat", "exposure", "exposed", "refractory", "progress", "fail", "intoleran",
-                      "resistan", "administ", "taking", "use of", "using", "concomitant", "concurrent", "current",
+                      "resistan", "administ", "taking", "use of", "using", "user", "concomitant", "concurrent", "current",
                       "history of", "after", "following", "s/p", "status post", "undergo", "underwent")
 _THERAPY_CUE = re.compile(r"\b(?:prior|previous\w*|received|receiving|treated|treatment|therap\w*|exposure|exposed|naive|"
                           r"naïve|untreated|refractory|progress\w*|failed|failure|intoleran\w*|resistan\w*|lines?\b|"
-                          r"regimens?|administ\w*|taking|use\s+of|using|concomitant|concurrent|current\w*|history\s+of|"
+                          r"regimens?|administ\w*|taking|use\s+of|using|users?\b|concomitant|concurrent|current\w*|history\s+of|"
                           r"after|following|s/p|status\s+post|undergone|underwent)")
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "single": 1, "a": 1, "1": 1,
                  "2": 2, "3": 3, "4": 4, "5": 5, "6": 6, "zero": 0, "0": 0}
@@ -785,9 +818,17 @@ _CONTEXT_BEFORE = (
                                 r"exposure\s+to|exposed\s+to)\b")),
     ("treatment", re.compile(r"(?:\banti-?|\b(?:treatments?|\w*therap(?:y|ies)|surgery|resection|drugs?|medications?|medicines?|agents?|"
                              r"vaccines?|vaccinations?|immuni[sz]ations?|prophylaxis|prevention)\s+(?:for|of|against)\s+"
-                             r"(?:[\w-]+\s+){0,2}|\bto\s+(?:treat|prevent)\s+(?:[\w-]+\s+){0,2})$")),
+                             r"(?:[\w-]+\s+){0,2}|\bto\s+(?:treat|prevent)\s+(?:[\w-]+\s+){0,2}|"
+                             # "antiviral drug with potential effect against SARS-CoV-2"
+                             r"\b(?:effect|effective|activity|active)\s+against\s+(?:[\w-]+\s+){0,2})$")),
     ("qualifier", re.compile(r"\b(?:due|secondary|attributable|related)\s+to\s+(?:[\w-]+\s+){0,2}$|"
-                             r"\bcaused\s+by\s+(?:[\w-]+\s+){0,2}$")),
+                             r"\bcaused\s+by\s+(?:[\w-]+\s+){0,2}$|\bresult(?:s|ing)?\s+(?:of|from)\s+(?:[\w-]+\s+){0,2}$|"
+                             r"\b(?:bleeding|ha?emorrhage|rupture)\s+(?:from|of)\s+(?:[\w-]+\s+){0,2}$|"
+                             # an event or a reference named for it: "ED visit for suspected COVID-19",
+                             # "hospitalized for", "as per the guideline for COVID-19" (but "criteria for X" ask for X)
+                             r"\b(?:visits?|admissions?|admitted|hospitali[sz]ations?|hospitali[sz]ed|presentations?|"
+                             r"consultations?|referrals?|guidelines?)\s+(?:for|of|with|due\s+to)\s+"
+                             r"(?:[\w-]+\s+){0,3}$")),
 )
 _CONTEXT_AFTER = (
     ("treatment", re.compile(r"[\s-]*(?:vaccines?|vaccinations?|medications?|drugs?|treatments?|therap(?:y|ies)|"
@@ -796,7 +837,9 @@ _CONTEXT_AFTER = (
     # a feature of it: "tumour thrombus", "tumour invasion of the bile duct", "tumour burden"
     ("qualifier", re.compile(r"\s+(?:thromb\w*|invasion|invading|burden|compression|stenosis|obstruction|infiltration|"
                              r"involvement|rupture|lysis|necrosis|markers?|size|volume|emboli\w*|bleeding|"
-                             r"ha?emorrhage|pain|flares?|extension|spread)\b")),
+                             r"ha?emorrhage|pain|extension|spread)\b")),
+    # someone else's: "movement disorders affecting 2 or more family members"
+    ("other person", re.compile(r"\s+(?:affecting|in|among|of)\s+(?:[\w-]+\s+){0,3}" + _OTHER_PERSON)),
 )
 # "a negative COVID-19 test", "negative screening for", "PCR negative": a result, not a disease
 _NEGATIVE_TEST = re.compile(r"\bnegative\b[^.;]{0,40}\b(?:tests?|testing|pcr|screen\w*|swabs?|assays?|serolog\w*|"
@@ -847,7 +890,7 @@ def condition_context(low: str, start: int, end: int) -> str:
         if pattern.search(before):
             return name
     for name, pattern in _CONTEXT_AFTER:
-        if pattern.match(low, end, end + 20):
+        if pattern.match(low, end, end + 60):
             return name
     if "negativ" in low:
         clause = low[max(0, start - 60): end + 40]

@@ -248,7 +248,7 @@ def _check_overrides(o: dict) -> None:
 
 _SOURCE_LABEL = {"note": "the note's words", "brief": "title and summary", "elig": "eligibility criteria",
                  "cond": "conditions", "key": "key terms", "intr": "treatments", "knn": "meaning (embedding)",
-                 "prf": "conditions of the best matches"}
+                 "prf": "conditions of the best matches", "inf": "diseases the note describes"}
 
 
 def _trial(c: Candidate, record: dict | None, score: float, assessment) -> Trial:

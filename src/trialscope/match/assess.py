@@ -40,6 +40,7 @@ from typing import Any, Protocol
 import msgspec
 
 from ..criteria import eligibility_of
+from ..criteria.concepts import drug_classes
 from ..criteria.kinds import LOWER_BOUNDED
 from ..criteria.types import (
     FACT_KIND,
@@ -174,15 +175,21 @@ class _Patient:
         self.facts = facts
         self.present: list[tuple[Any, set[str]]] = []  # (condition, its descriptors)
         self.denied: list[tuple[Any, set[str]]] = []
+        self.family: list[tuple[Any, set[str]]] = []  # relatives' conditions, had or denied
         for c in facts.conditions:
             names = set(c.mesh)
             if not names:
                 continue
-            if c.negated and not c.family:
+            if c.family:
+                self.family.append((c, names))
+            elif c.negated:
                 self.denied.append((c, names))
             elif c.present:
                 self.present.append((c, names))
         self.treatments = [t for t in facts.treatments if not t.negated and t.status != "planned"]
+        # each treatment's names, lower case, with the classes of its drug ("statins" for atorvastatin)
+        self.treatment_names = {id(t): {t.name.lower(), *(m.lower() for m in t.mesh), *drug_classes(t.name),
+                                        *(c for m in t.mesh for c in drug_classes(m))} for t in self.treatments}
         self.denied_treatments = [t for t in facts.treatments if t.negated]
         self.labs: dict[str, Any] = {}
         for lab in facts.labs:
@@ -224,12 +231,14 @@ def _strength(criterion_names: set[str] | frozenset[str], patient_names: set[str
 
 
 class _Verdict:
-    __slots__ = ("value", "reason", "evidence")
+    __slots__ = ("value", "reason", "evidence", "prior")
 
-    def __init__(self, value: bool | None, reason: str = "", evidence: list[Evidence] | None = None):
+    def __init__(self, value: bool | None, reason: str = "", evidence: list[Evidence] | None = None,
+                 prior: bool = False):
         self.value = value
         self.reason = reason
         self.evidence = evidence or []
+        self.prior = prior  # met by a treatment the patient had before, not one they take now
 
 
 def _span(obj) -> tuple[int, int]:
@@ -403,10 +412,12 @@ def _stage(fact: Stage, p: _Patient) -> _Verdict:
     return _Verdict(within(fact.low, fact.high), label, ev)
 
 
-def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
+def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[str], chronic: bool = False) -> _Verdict:
     names = set(fact.mesh)
     if not names:
         return _Verdict(None, "")
+    if fact.context == "other person":
+        return _relatives(names, p)
     best, best_c = 0.0, None
     criterion_symptom = all(_is_symptom(n) for n in names)
     # "No other malignancy" among inclusions reads as "other malignancy" among exclusions
@@ -419,6 +430,8 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
         s = _strength(names, pnames)
         if s > 0.5 and not criterion_symptom and c.mesh and _is_symptom(c.mesh[0]):
             s = 0.5  # a cough does not establish a respiratory disease, nor heartburn reflux disease
+        if s > 0.5 and chronic and not names & pnames and c.mesh and _is_infection(c.mesh[0]):
+            s = 0.5  # COVID-19 is a lung disease, but no "chronic lung disease"
         if s > best:
             best, best_c = s, c
     if best >= 0.9 and best_c is not None:
@@ -436,12 +449,43 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
             return _Verdict(None, f"{best_c.text} (of the class; as severe as {fact.text}?)", ev)
         return _Verdict(True, best_c.text, ev)
     for c, pnames in p.denied:
-        # denying a condition denies everything narrower: "denies diabetes" answers "type 2 diabetes"
-        if names & pnames or _strength(pnames, names) >= 0.9:
+        # denying a condition denies everything narrower: "denies diabetes" answers "type 2
+        # diabetes"; but a broad class is denied for what it was named for: "denies
+        # encephalopathy" (Brain Diseases) says nothing of a stroke
+        if names & pnames or (_strength(pnames, names) >= 0.9 and all(_narrow(n) for n in pnames)):
             return _Verdict(False, f"no {c.text}", [Evidence(c.start, c.end, f"no {c.text}")])
     if best_c is not None:
         return _Verdict(None, f"{best_c.text} (related)", [Evidence(best_c.start, best_c.end, best_c.text)])
     return _Verdict(None, f"{fact.text} not mentioned")
+
+
+@lru_cache(maxsize=20_000)
+def _narrow(name: str) -> bool:
+    """A descriptor with few narrower ones (Diabetes Mellitus 20, Arthritis 28), whose
+    denial also denies them; not a class like Brain Diseases (314) or Lung Diseases (103)."""
+    return len(vocabulary().descendants(name)) <= 60
+
+
+def _relatives(names: set[str], p: _Patient) -> _Verdict:
+    """A condition of someone else ("family history of breast cancer", "families with no
+    history of type 1 diabetes"): what the note says of the patient's relatives answers it,
+    the patient's own conditions do not."""
+    for c, pnames in p.family:
+        if names & pnames or _strength(names, pnames) >= 0.9:
+            what = f"family: {'no ' if c.negated else ''}{c.text}"
+            return _Verdict(not c.negated, what, [Evidence(c.start, c.end, what)])
+    return _Verdict(None, "named for another person")
+
+
+def _chronic(text: str, fact: Condition) -> bool:
+    """Whether the criterion says "chronic" just before the condition."""
+    return text[max(0, fact.start - 9): fact.start].lower().endswith("chronic ")
+
+
+@lru_cache(maxsize=20_000)
+def _is_infection(name: str) -> bool:
+    """An infection (MeSH C01, or C02 in the 2019 trees), which is acute unless said otherwise."""
+    return any(t.startswith(("C01", "C02")) for t in vocabulary().tree_numbers(name))
 
 
 @lru_cache(maxsize=20_000)
@@ -488,7 +532,7 @@ def _therapy(fact: Therapy, p: _Patient) -> _Verdict:
     want_names = {n.lower() for n in fact.names} | {m.lower() for m in fact.mesh}
     hit = None
     for t in p.treatments:
-        names = {t.name.lower(), *(m.lower() for m in t.mesh)}
+        names = p.treatment_names[id(t)]
         if want_names & names and fact.category in ("drug", t.category, "surgery", "radiotherapy", "transplant",
                                                     "locoregional"):
             hit = t
@@ -507,7 +551,7 @@ def _therapy(fact: Therapy, p: _Patient) -> _Verdict:
         ev = [Evidence(hit.start, hit.end, label)]
         if fact.within_days is not None and hit.status != "current":
             return _Verdict(None, f"{label}: when?", ev)
-        return _Verdict(True, label, ev)
+        return _Verdict(True, label, ev, prior=hit.status == "prior")
     for t in p.denied_treatments:
         # "no dexamethasone" denies dexamethasone, not every drug: a kind answers a kind only
         same_kind = fact.category == t.category and fact.category != "drug" and _generic(fact)
@@ -570,36 +614,43 @@ def _smoking(fact: Smoking, p: _Patient) -> _Verdict:
 
 
 _JUDGES = {
-    Age: lambda f, p, section, targets: _age(f, p),
-    Sex: lambda f, p, section, targets: _sex(f, p),
-    Performance: lambda f, p, section, targets: _performance(f, p),
-    Lab: lambda f, p, section, targets: _lab(f, p, section),
-    Stage: lambda f, p, section, targets: _stage(f, p),
-    Condition: _condition,
-    Therapy: lambda f, p, section, targets: _therapy(f, p),
-    Reproductive: lambda f, p, section, targets: _reproductive(f, p),
-    Smoking: lambda f, p, section, targets: _smoking(f, p),
+    Age: lambda f, p, section, targets, text: _age(f, p),
+    Sex: lambda f, p, section, targets, text: _sex(f, p),
+    Performance: lambda f, p, section, targets, text: _performance(f, p),
+    Lab: lambda f, p, section, targets, text: _lab(f, p, section),
+    Stage: lambda f, p, section, targets, text: _stage(f, p),
+    Condition: lambda f, p, section, targets, text: _condition(f, p, section, targets, _chronic(text, f)),
+    Therapy: lambda f, p, section, targets, text: _therapy(f, p),
+    Reproductive: lambda f, p, section, targets, text: _reproductive(f, p),
+    Smoking: lambda f, p, section, targets, text: _smoking(f, p),
 }
 
 
-def _fact(fact, p: _Patient, section: str, targets: frozenset[str]) -> _Verdict:
+def _fact(fact, p: _Patient, section: str, targets: frozenset[str], text: str = "") -> _Verdict:
     judge = _JUDGES.get(type(fact))
     if judge is None:
         return _Verdict(None, "commitment at enrolment" if isinstance(fact, Consent) else "")
-    v = judge(fact, p, section, targets)
+    v = judge(fact, p, section, targets, text)
     if fact.negated and v.value is not None:
         v.value = not v.value
         v.reason = ("not: " if v.value is False else "") + v.reason
-    if isinstance(fact, Condition) and fact.context and v.value is (section == "exclusion"):
-        # "a negative COVID-19 test", "anti-obesity drugs", "cancer-related pain": the
-        # patient's condition alone does not decide what is said of it
-        v.value = None
-        v.reason = f"{v.reason} (named for {_CONTEXT_WORDS.get(fact.context, fact.context)})"
+    if isinstance(fact, Condition) and fact.context not in ("", "other person") and v.value is not None:
+        if fact.context == "test" and section != "exclusion" and "positiv" not in text.lower():
+            # "a negative SARS-CoV-2 test" among inclusions asks that the patient not have it
+            # (unless a positive one is the other way in: "positive PCR or test-negative with ...")
+            v.value = not v.value
+            v.reason = f"{'not: ' if v.value is False else ''}{v.reason} (a negative test is asked for)"
+        else:
+            # "a negative COVID-19 test" among exclusions, "anti-obesity drugs", "conventional
+            # therapy for gout", "cancer-related pain": the patient's condition alone decides
+            # nothing of what is said of it, either way (what is said of someone else only
+            # the family's conditions answer: `_relatives`)
+            v.value = None
+            v.reason = f"{v.reason} (named for {_CONTEXT_WORDS.get(fact.context, fact.context)})"
     return v
 
 
-_CONTEXT_WORDS = {"test": "a test result", "treatment": "a treatment of it", "qualifier": "a feature or a consequence of it",
-                  "other person": "another person"}
+_CONTEXT_WORDS = {"test": "a test result", "treatment": "a treatment of it", "qualifier": "a feature or a consequence of it"}
 
 
 # -- criteria --------------------------------------------------------------------------
@@ -639,6 +690,23 @@ def _allowed(exceptions: list[Condition], p: _Patient) -> set[tuple[int, int]]:
     return {(c.start, c.end) for f in exceptions for c, pnames in p.present if _strength(set(f.mesh), pnames) >= 0.9}
 
 
+_FORMULATION = re.compile(r"\b(?:extended|sustained|modified|delayed|immediate|controlled)[- ]release\s+(?:[\w-]+\s+)?$|"
+                          r"\b(?:XR|ER|SR|CR|IR)\s+$")
+_RECENT = re.compile(r"\bwithin\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+|prior\s+)?[0-9]+\s*(?:days?|weeks?|months?)\b|"
+                     r"\brecent\b", re.IGNORECASE)
+_FOR_DURATION = re.compile(r"\bfor\s+(?:more\s+than\s+|at\s+least\s+|over\s+|longer\s+than\s+|a\s+minimum\s+of\s+|"
+                           r"[≥>]\s*)?[0-9]+\s*(?:days?|weeks?|months?|years?)\b", re.IGNORECASE)
+_DURING_STUDY = re.compile(r"\b(?:during|throughout)\s+(?:the\s+)?(?:screening|study|treatment|trial|run-in|washout)\b|"
+                           r"\b(?:concomitant|concurrent|anticipated|planned)\s+(?:use|treatment|therapy|administration)",
+                           re.IGNORECASE)
+# A condition excluded only as far as it hinders the study ("... that would interfere with
+# the evaluation", "preventing completion of the walk test")
+_HINDERS = re.compile(r"[^.;]*?\b((?:prevent|preclud|interfer|compromis|jeopardi[sz]|impede)\w*[^.;]*|"
+                      r"(?:limit|impair)\w*\s+(?:the\s+|their\s+|his\s+|her\s+)?(?:ability|participation|"
+                      r"compliance|completion)[^.;]*)", re.IGNORECASE)
+_LEADS_A_LIST = re.compile(r"\s*(?:\([^)]{0,20}\)\s*)?:\s*\S")  # a condition, then a colon and what it means
+_UNLESS = re.compile(r"[^.;]*?\b(unless\b[^.;]*)")  # after a fact, in its sentence
+_QUALIFIES = re.compile(r"[\s-]{0,3}")  # between a stage and the condition it is the stage of
 _SET_ASIDE = ("exception", "class")  # conditions that are no requirement of their own
 
 
@@ -651,19 +719,50 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
     others: bool | None = None
     exceptions: list[Condition] = []
     conditions: list[_Verdict] = []
+    stage: tuple[Stage, _Verdict] | None = None  # the last stage read, which may qualify a condition
     for f in criterion.facts:
         kind = FACT_KIND[type(f)]
         if kind == "condition" and f.context in _SET_ASIDE:
             if f.context == "exception":
                 exceptions.append(f)
             continue
+        if kind == "condition" and _LEADS_A_LIST.match(criterion.text, f.end) and any(
+                isinstance(g, Condition) and g.start > f.end for g in criterion.facts):
+            continue  # "Esophageal motility disorder: achalasia or scleroderma": the list says which
         if kind == "grade" or (isinstance(f, Stage) and f.system == "grade"):
             continue  # a toxicity grade qualifies the condition beside it
         if isinstance(f, Reproductive) and f.state == "contraception" and len(criterion.facts) > 1:
             continue
-        v = _fact(f, p, section, targets)
+        if isinstance(f, Consent) and len(criterion.facts) > 1 and section != "exclusion":
+            continue  # "Age ≥ 18 at the time of signing consent": the commitment beside a fact asks nothing
+        v = _fact(f, p, section, targets, criterion.text)
+        if isinstance(f, Therapy) and v.value is True and _FORMULATION.search(criterion.text, max(0, f.start - 30), f.start):
+            v.value, v.reason = None, f"{v.reason}: which formulation?"  # "extended release metformin"
+        if section == "exclusion" and isinstance(f, Condition) and v.value is True and _RECENT.search(criterion.text):
+            v.value, v.reason = None, f"{v.reason}: when?"  # "long bone fracture within 6 months"
+        if isinstance(f, Therapy) and v.value is True and _FOR_DURATION.search(criterion.text):
+            # "on NSAIDs for more than 2 weeks": the note does not say for how long
+            v.value, v.reason = None, f"{v.reason}: for how long?"
+        if v.prior and v.value is not None and _DURING_STUDY.search(criterion.text):
+            # "use of antacids during the screening period": what the patient took before
+            # says nothing of what they will take then
+            v.value, v.reason = None, f"{v.reason}: during the study?"
+        if section == "exclusion" and v.value is True and isinstance(f, Condition):
+            hinders = _HINDERS.match(criterion.text, f.end)
+            if hinders:  # "arthritis ... preventing completion of the walk test": is it that bad?
+                v.value, v.reason = None, f"{v.reason} ({hinders.group(1)[:50]}?)"
+        if v.value is (section == "exclusion") and "unless" in criterion.text:
+            unless = _UNLESS.match(criterion.text, f.end)
+            if unless:  # "no symptomatic pleural effusion, unless drained": another way in
+                v.value, v.reason = None, f"{v.reason} ({unless.group(1)[:60]}?)"
+        if isinstance(f, Stage):
+            stage = (f, v)
         if kind == "condition":
             conditions.append(v)
+            if stage is not None and _QUALIFIES.fullmatch(criterion.text, stage[0].end, f.start):
+                # "Child-Pugh B or C liver disease", "NYHA class III-IV heart failure": the
+                # condition at that stage, which a liver disease at another stage is not
+                v = _both(stage[1], v)
         if isinstance(f, Therapy) and f.category == "targeted" and v.value is not None:
             v = _named_target(v, criterion.text.lower(), p)
         if isinstance(f, Reproductive) and not f.negated and section != "exclusion" and v.value is not None:
@@ -697,7 +796,7 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
             qualifiers.append(_combine_all(values))
         elif section == "exclusion":
             parts.append(_combine_any(values))
-        elif kind in _AND_KINDS:
+        elif kind in _AND_KINDS or (kind == "condition" and _joined_by_and(criterion)):
             parts.append(_combine_all(values))
         else:
             parts.append(_combine_any(values))
@@ -717,6 +816,27 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
     if has_grade and value is True and section == "exclusion":
         value, reason = None, reason + " (grade not stated)"
     return value, reason, evidence
+
+
+_AND_BETWEEN = re.compile(r"\s*(?:,\s*)?(?:and|as\s+well\s+as|plus)\s+(?:[\w-]+\s+){0,2}", re.IGNORECASE)
+
+
+def _joined_by_and(criterion: Criterion) -> bool:
+    """Whether the criterion's conditions are all asked for: "eosinophilia and myalgia",
+    "HCC and cirrhosis" (with no "or" anywhere, which would make them alternatives)."""
+    conds = [f for f in criterion.facts if isinstance(f, Condition) and f.mesh and not f.context]
+    if len(conds) < 2 or " or " in criterion.text or "/" in criterion.text:
+        return False
+    text = criterion.text
+    return all(_AND_BETWEEN.fullmatch(text, a.end, b.start) for a, b in zip(conds, conds[1:], strict=False))
+
+
+def _both(a: _Verdict, b: _Verdict) -> _Verdict:
+    """Two statements that must both hold, with the reasons of what decided."""
+    value = _combine_all([a.value, b.value])
+    deciding = [x for x in (a, b) if x.value is value] or [a, b]
+    return _Verdict(value, "; ".join(dict.fromkeys(x.reason for x in deciding if x.reason)),
+                    [e for x in deciding for e in x.evidence])
 
 
 def _treats_another_condition(criterion: Criterion, p: _Patient, targets: frozenset[str]) -> bool:
@@ -756,10 +876,16 @@ def _other_sex(c: Criterion, p: _Patient) -> str | None:
     sex = "female" if m.group("f") else "male"
     if sex == p.facts.sex:
         return None
+    if _MODAL.match(c.text, m.end()):
+        return sex  # "Females must have a negative anti-HLA test": asked of women only
     if any(isinstance(f, _NOT_REPRODUCTIVE) for f in c.facts) or not any(
             isinstance(f, Reproductive) for x in c.walk() for f in x.facts):
         return None  # "Women aged 18 to 65", "Female patients with breast cancer": the trial's own limits
     return sex
+
+
+_MODAL = re.compile(r"\s+(?:must|should|shall|will\s+(?:need|have)|need|are\s+required|who\s+are\s+(?:of|able)|of\s+child)",
+                    re.IGNORECASE)
 
 
 _NOT_REPRODUCTIVE = (Sex, Age, Condition, Lab, Stage, Performance, Smoking)
@@ -775,7 +901,8 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
         kid_values = [{MET: True, NOT_MET: False}.get(ch.status) for ch in children]
         low = c.text.lower()
         any_of = section == "exclusion" or (_ALL_OF.search(low) is None and (
-            any(w in low for w in ("one of", "any of", "either", " or ")) or _alternative_ages(children)))
+            any(w in low for w in ("one of", "any of", "either", " or ", "symptom", "such as", "includ", "e.g."))
+            or _COHORT.search(low) is not None or _alternative_ages(children)))
         kids = _combine_any(kid_values) if any_of else _combine_all(kid_values)
         if own is None:
             value = kids
@@ -791,8 +918,23 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
         status, reason = MET, f"for {'women' if sex == 'female' else 'men'} only; the patient is {p.facts.sex}"
         evidence = [Evidence(s, e, p.facts.sex)]
     decisive = (section == "exclusion" and status == MET) or (section == "inclusion" and status == NOT_MET)
+    if decisive and section == "exclusion" and _OTHER_CRITERIA.search(c.text):
+        # "Mild COVID-19 cases not meeting the inclusion criteria symptoms": it is the
+        # inclusion criteria that decide
+        status, decisive, reason = UNKNOWN, False, f"{reason} (as the inclusion criteria decide)".lstrip()
+    if decisive and not p.facts.healthy and (_CONTROLS.search(c.group) or _CONTROLS.search(c.text)
+                                             or "healthy" in c.group.lower()):
+        # "Healthy controls:", "(will be asked to be healthy control)": another cohort's criterion
+        status, decisive, reason = UNKNOWN, False, f"{reason} (a criterion for the control group)".lstrip()
     return CriterionResult(section=section, criterion=c, status=status, decisive=decisive, reason=reason,
                            evidence=_unique(evidence), children=children, judged_by="rules")
+
+
+_OTHER_CRITERIA = re.compile(r"\b(?:not\s+)?(?:meet|meeting|fulfil+|fulfil+ing|satisfy|satisfying)\s+(?:the\s+|all\s+)?"
+                             r"(?:above\s+)?inclusion\s+criteri", re.IGNORECASE)
+_COHORT = re.compile(r"\(n\s*=\s*[0-9]")  # "Post-COVID-19 convalescence (n=1000)": its items are cohorts
+_CONTROLS = re.compile(r"\b(?:healthy\s+controls?|controls?\s+(?:group|subjects?|participants?|arm|cohort|population)|"
+                       r"controls)\b|\bhealthy\s+(?:volunteers?|subjects?|participants?)\s*:", re.IGNORECASE)
 
 
 def _alternative_ages(children: list[CriterionResult]) -> bool:

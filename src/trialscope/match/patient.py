@@ -381,6 +381,20 @@ _FAMILY_HEADING = re.compile(r"\b(?:family\s+(?:history|hx)|fhx|fh)\s*:[^.;\n]*$
 _SELF_RESTART = re.compile(r"\b(?:she|he|patient|pt)\b")
 _HISTORY = re.compile(r"(?:\bhistory\s+of\b|\bhx\s+of\b|\bh/o\b|\bpmh\b|\bpast\s+medical\b|\bprevious\w*\b|\bprior\b|"
                       r"\bs/p\b|\bstatus\s+post\b|\bremote\b|\bformer\b|\btreated\s+for\b|\bsurvivor\b|\bin\s+remission\b)")
+# past episodes: "has had a few upper respiratory infections", "had several UTIs"; and a
+# mention placed in the past after it: "lung infections during childhood", "... years ago"
+_EPISODES_BEFORE = re.compile(r"\bha(?:s|ve|d)?\s+had\s+(?:a\s+few|a\s+couple\s+of|several|multiple|many|numerous|"
+                              r"occasional|two|three|four|five|[2-9])\b[^.;]{0,40}$")
+_PAST_AFTER = re.compile(r"[^.;]{0,40}?\b(?:(?:during|in|throughout)\s+(?:his\s+|her\s+|early\s+)?(?:childhood|"
+                         r"infancy|adolescence|youth)|as\s+an?\s+(?:child|infant|teen\w*|adolescent)|"
+                         r"(?:\w+\s+)?years?\s+ago|in\s+the\s+past)\b")
+# "high-dose, but not low-dose, dexamethasone": the "not" (its clause starts at "but") is
+# closed by the comma, so the name after it is not denied
+_CONTRAST = re.compile(r"\bbut\s+not\s+[^,.;]{1,40},\s*$")
+
+
+def _contrasted(low: str, pos: int) -> bool:
+    return bool(_CONTRAST.search(low, max(0, pos - 60), pos))
 _UNCERTAIN = re.compile(r"(?:\brule\s+out\b|\br/o\b|\bpossible\b|\bprobable\b|\bsuspect\w*\b|\bsuspicio\w*\b|"
                         r"\bconcern\s+(?:for|of)\b|\bconcerning\s+for\b|\bquestion\s+of\b|\bdifferential\b|"
                         r"\bcannot\s+(?:be\s+)?(?:exclude|ruled\s+out)\b|\bevaluat\w*\s+for\b|\bwork-?up\s+for\b|"
@@ -391,13 +405,16 @@ def _conditions(note: str, low: str, clauses: _Clauses) -> list[ConditionFact]:
     out: list[ConditionFact] = []
     for men in spot(note, ("condition",)):
         before = clauses.before(men.start)
-        negated = bool(_NEG_PRE.search(before)) or bool(_NEG_POST.match(low, men.end))
+        negated = (bool(_NEG_PRE.search(before)) and not _contrasted(low, men.start)) or bool(
+            _NEG_POST.match(low, men.end))
         fam_before = _FAMILY.search(before)
         family = bool(_FAMILY_AFTER.match(low, men.end)) or (
             fam_before is not None and not _SELF_RESTART.search(before[fam_before.end():])) or bool(
             _FAMILY_HEADING.search(low, max(0, men.start - 80), men.start))
         out.append(ConditionFact(start=men.start, end=men.end, text=note[men.start:men.end], mesh=list(men.names),
-                                 negated=negated, family=family, historical=bool(_HISTORY.search(before)),
+                                 negated=negated, family=family,
+                                 historical=bool(_HISTORY.search(before) or _EPISODES_BEFORE.search(before)
+                                                 or _PAST_AFTER.match(low, men.end)),
                                  uncertain=bool(_UNCERTAIN.search(before[-40:]))))
     return out
 
@@ -476,7 +493,8 @@ def _treatments(note: str, low: str, clauses: _Clauses) -> list[TreatmentFact]:
         progressed = bool(_PROGRESS_CUE.search(before[-50:])) or bool(
             re.match(r"^[^.;]{0,40}?\b(?:progress\w*|fail\w*|refractory|recurr\w*|relapse\w*)", low[e: e + 60]))
         out.append(TreatmentFact(start=s, end=e, name=name, category=category, mesh=list(names), status=status,
-                                 negated=bool(_NEG_PRE.search(before[-50:])), progressed=progressed))
+                                 negated=bool(_NEG_PRE.search(before[-50:])) and not _contrasted(low, s),
+                                 progressed=progressed))
         taken.append((s, e))
     out.sort(key=lambda t: t.start)
     return out
@@ -487,7 +505,7 @@ def _treatments(note: str, low: str, clauses: _Clauses) -> list[TreatmentFact]:
 # "transferrin saturation", "asbestos bodies", "ristocetin cofactor assay", "acid reflux"
 _TEST_AFTER = re.compile(
     r"(?:\s*\([^)]{0,15}\))?[\s-]*(?:saturation|levels?|index|counts?|tests?|testing|assay|titers?|titres?|receptors?|"
-    r"bodies|cofactor|concerns?|exposure|reflux|stain\w*|(?:is|was|were|are)\s+(?:elevated|increased|decreased|normal|"
+    r"bodies|cofactor|concerns?|exposure|reflux|stain\w*|proteins?|genes?|expression|mutations?|deficiency|(?:is|was|were|are)\s+(?:elevated|increased|decreased|normal|"
     r"low|high|raised|positive|negative|undetectable|[<>≤≥]?\s*[0-9])|of\s+[<>≤≥]?\s*[0-9]|(?:is|are|was|were)?\s*"
     r"(?:positive|negative)\b|[<>≤≥]?\s*[0-9][0-9.,]*\s*(?:-\s*[0-9.,]+\s*)?(?:%|[a-zµμ]+/(?:d?l|ml|µl|μl|mm3?)\b|"
     r"(?:m?eq|iu|u)/l\b))")

@@ -8,6 +8,8 @@ features, standardised:
 - `cond`: how far the trial's condition MeSH terms overlap the patient's own conditions
   (diseases weigh 1, signs and symptoms 0.3, MeSH ancestors by depth, see
   `condition_weights`); `lex`: TF-IDF cosine of the note with the trial's key fields;
+- `inf`: how strongly the note describes one of the trial's diseases (the best
+  `retrieve.inferred_conditions` share among its condition terms, 0 when none is inferred);
 - `a_*`: the assessment's own features (`Assessment.features`): the share of inclusion
   criteria met, of typed ones met, whether a criterion decisively excludes the patient,
   the overall verdict.
@@ -37,7 +39,7 @@ ASSESS = 50
 MODEL_FILE = "ranker.json"
 # What the shipped model reads (chosen by cross-validation on the dev collections: the
 # fusion score, condition overlap, wording, and the assessment's summary figures).
-FEATURES = ["rrf", "cond", "lex", "a_incl_met_frac", "a_typed_incl_met_frac", "a_decisive", "a_eligible"]
+FEATURES = ["rrf", "cond", "lex", "inf", "a_incl_met_frac", "a_typed_incl_met_frac", "a_decisive", "a_eligible"]
 PRIOR = {"rrf": 1.0}  # the model fit starts from, and is pulled towards: the fusion order
 L2 = 0.03
 
@@ -49,13 +51,14 @@ class Patient:
 
     conditions: dict[str, float]  # the patient's own conditions and their MeSH ancestors, weighted
     lexical_query: tuple | None  # trialscope.similar.Lexical.query of the note
+    inferred: dict[str, float] | None = None  # index.conditions: the diseases the note describes
 
 
 def patient_of(queries: Queries, text: str, lexical) -> Patient:
     from .retrieve import clean_text, token_features
 
     q = lexical.query(token_features(clean_text(text))) if lexical is not None else None
-    return Patient(conditions=condition_weights(queries.cond), lexical_query=q)
+    return Patient(conditions=condition_weights(queries.cond), lexical_query=q, inferred=dict(queries.inferred))
 
 
 def condition_weights(conds: list[tuple[str, float]]) -> dict[str, float]:
@@ -85,6 +88,8 @@ def retrieval_features(cands: list[Candidate], patient: Patient, lexical) -> lis
         f = {"rrf": c.fused * scale, "lex": lx, "emb": max(0.0, c.emb)}
         if c.features is not None and patient.conditions and c.features.c:
             f["cond"] = _overlap(patient.conditions, c.features.cw)
+        if c.features is not None and patient.inferred and c.features.c:
+            f["inf"] = max((patient.inferred.get(t, 0.0) for t in c.features.c), default=0.0)
         out.append(f)
     return out
 

@@ -130,6 +130,8 @@ class MatchQueries(BaseModel):
     keyTerms: list[str]
     treatments: list[str]
     feedbackConditions: list[str] = Field(description="diseases most of the first trials found share")
+    inferredConditions: list[str] = Field(default=[], description="diseases the note describes, read from "
+                                          "its words by the condition index (best first)")
 
 
 class MatchResponse(BaseModel):
