@@ -695,31 +695,91 @@ def stages(searcher: Searcher, queries: list[dict], repeat: int) -> dict:
     return {name: summary([statistics.median(r) for r in rows]) for name, rows in per.items()}
 
 
-def side_by_side(searchers: dict[str, Searcher], queries: list[dict], repeat: int) -> dict:
-    """The API and the page's first paint on two or more indexes (or searchers) in the same
-    run: each query asked of each in turn (the order alternating per pass), `repeat` passes
-    after a warm-up one, medians per query; wall and process CPU p95 per surface."""
+def timed_search(searcher: Searcher, q: dict, mode: str) -> tuple[float, float, int, list[str]]:
+    """One query as the API (`api`: hits + total) or the page's first paint (`page`: with
+    snippets) asks it: -> (wall ms, process CPU ms, total, the hits' NCT ids in order)."""
+    req = ts_request(q)
+    req.facets, req.snippets = False, mode == "page"
+    c, t = time.process_time(), time.perf_counter()
+    res = searcher.search(req)
+    wall, cpu = (time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000
+    return wall, cpu, res.total, [h.nct_id for h in res.hits]
+
+
+class CodeTree:
+    """The same index searched by another source tree's code (--compare-code: e.g. the
+    baseline commit's `src/`), in a child process that times each query itself, so that the
+    pipe between the two is outside every figure."""
+
+    def __init__(self, tree: str, index_dir: str):
+        import subprocess
+
+        env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve() / "src")}
+        self.proc = subprocess.Popen([sys.executable, __file__, "--answer-queries", index_dir],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        hello = orjson.loads(self.proc.stdout.readline())
+        self.segments, self.code = hello["segments"], hello["code"]
+        if not self.code.startswith(str(Path(tree).resolve())):
+            raise SystemExit(f"--compare-code {tree}: the child imported trialscope from {self.code}")
+
+    def timed(self, q: dict, mode: str) -> tuple[float, float, int, list[str]]:
+        self.proc.stdin.write(orjson.dumps({"q": q, "mode": mode}) + b"\n")
+        self.proc.stdin.flush()
+        return tuple(orjson.loads(self.proc.stdout.readline()))
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def answer_queries(index_dir: str) -> int:
+    """The child of CodeTree: one JSON line per query on stdin, its timed_search on stdout."""
+    import trialscope
+
+    searcher = Searcher(_IndexOnly(index_dir))
+    out = sys.stdout.buffer
+    out.write(orjson.dumps({"segments": searcher._searcher.num_segments, "code": trialscope.__file__}) + b"\n")
+    out.flush()
+    for line in sys.stdin.buffer:
+        ask = orjson.loads(line)
+        out.write(orjson.dumps(timed_search(searcher, ask["q"], ask["mode"])) + b"\n")
+        out.flush()
+    return 0
+
+
+def side_by_side(searchers: dict, queries: list[dict], repeat: int) -> dict:
+    """The API and the page's first paint on two or more indexes, or the same index under
+    other code (CodeTree), in the same run: each query asked of each in turn (the order
+    alternating per pass), `repeat` passes after a warm-up one, medians per query; wall and
+    process CPU p95 per surface, and how many queries gave the first one's total and hits."""
     names = list(searchers)
     wall = {(n, m): [[] for _ in queries] for n in names for m in ("api", "page")}
     cpu = {(n, m): [[] for _ in queries] for n in names for m in ("api", "page")}
+    answers: dict = {}
     for p in range(repeat + 1):
         for i, q in enumerate(queries):
             for n in (names if (p + i) % 2 == 0 else names[::-1]):
                 for mode in ("api", "page"):
-                    req = ts_request(q)
-                    req.facets, req.snippets = False, mode == "page"
-                    c, t = time.process_time(), time.perf_counter()
-                    searchers[n].search(req)
+                    s = searchers[n]
+                    w, c, total, ids = s.timed(q, mode) if isinstance(s, CodeTree) else timed_search(s, q, mode)
                     if p:
-                        wall[n, mode][i].append((time.perf_counter() - t) * 1000)
-                        cpu[n, mode][i].append((time.process_time() - c) * 1000)
+                        wall[n, mode][i].append(w)
+                        cpu[n, mode][i].append(c)
+                    else:
+                        answers[n, mode, i] = (total, ids)
     out: dict = {}
+    first, *rest = names
     for n in names:
-        out[n] = {"segments": searchers[n]._searcher.num_segments}
+        s = searchers[n]
+        out[n] = {"segments": s.segments if isinstance(s, CodeTree) else s._searcher.num_segments}
+        if isinstance(s, CodeTree):
+            out[n]["code"] = str(Path(s.code).parents[2].name)
         for mode in ("api", "page"):
             out[n][mode] = {"wall_ms": summary([statistics.median(r) for r in wall[n, mode]]),
                             "cpu_ms": summary([statistics.median(r) for r in cpu[n, mode]])}
-    first, *rest = names
+            if n != first:
+                same = sum(answers[n, mode, i] == answers[first, mode, i] for i in range(len(queries)))
+                out[n][mode]["same_total_and_hits_as_" + first] = f"{same}/{len(queries)}"
     for n in rest:
         out[f"p95_ratio_{n}_over_{first}"] = {f"{m}_{k}": round(out[n][m][k]["p95"] / out[first][m][k]["p95"], 3)
                                               for m in ("api", "page") for k in ("wall_ms", "cpu_ms")}
@@ -895,12 +955,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare-index", action="append", default=[], metavar="DIR",
                     help="another trialscope index directory (e.g. trialscope-previous.db.index) timed side by side "
                          "with this one, query by query, for the API and the page's first paint")
+    ap.add_argument("--compare-code", action="append", default=[], metavar="TREE",
+                    help="another source tree (a checkout of the baseline commit) whose trialscope searches this "
+                         "index side by side with this tree's, in a child process, query by query (API and first "
+                         "paint), with how many queries gave the same total and hits")
+    ap.add_argument("--answer-queries", metavar="INDEX", help=argparse.SUPPRESS)
     ap.add_argument("--with-trialscope", action="store_true",
                     help="with --build-baselines: also build the trialscope index in that pass (kept; the index "
                          "it replaces is kept as trialscope-previous.db.index)")
     ap.add_argument("--reuse", action="store_true",
                     help="reuse the kept indexes of the same --n: trialscope, FTS5 and PostgreSQL (query timings only; implies --keep)")
     args = ap.parse_args(argv)
+    if args.answer_queries:
+        return answer_queries(args.answer_queries)
     args.keep = args.keep or args.reuse or args.build_baselines
 
     base, source = base_records()
@@ -941,10 +1008,19 @@ def main(argv: list[str] | None = None) -> int:
     result["request_stages_cpu_ms"] = stages(searcher, queries, args.repeat)
     log("  stages (cpu p50/p95 ms): " + ", ".join(f"{k} {v['p50']}/{v['p95']}"
                                                   for k, v in result["request_stages_cpu_ms"].items()))
-    if args.compare_index:
+    if args.compare_index or args.compare_code:
         load0 = os.getloadavg()[0]
         others = {Path(d).name: Searcher(_IndexOnly(d)) for d in args.compare_index}
-        result["side_by_side"] = side_by_side({"this": searcher, **others}, queries, args.repeat)
+        # code against code: both in lean child processes alike (this one holds the corpus)
+        trees = {f"code:{Path(d).resolve().name}": CodeTree(d, ts_dir) for d in args.compare_code}
+        this = CodeTree(str(Path(__file__).resolve().parents[1]), ts_dir) if trees else searcher
+        if trees:
+            trees["this"] = this
+        try:
+            result["side_by_side"] = side_by_side({"this": this, **others, **trees}, queries, args.repeat)
+        finally:
+            for tree in trees.values():
+                tree.close()
         result["side_by_side"]["load_avg_1min"] = [round(load0, 1), round(os.getloadavg()[0], 1)]
         log(f"  side by side: {result['side_by_side']}")
     if args.surfaces_only:

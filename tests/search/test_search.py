@@ -429,3 +429,52 @@ def test_facet_counts_alone_match_the_search(searcher, monkeypatch):
     sampled, approx = searcher.facet_counts(req, page, total=full.total)
     assert approx and set(sampled) <= set(page)
     assert all(n <= full.total for vals in sampled.values() for _, n in vals)
+
+
+@pytest.mark.parametrize("query", ["neoplasms", "cancer", "virus diseases", "cond:neoplasms",
+                                   "cardiovascular diseases", "infections", "cond:(infections)"])
+def test_a_concept_asked_as_its_cover_finds_the_same_studies(searcher, monkeypatch, query):
+    """A broad MeSH concept is asked as the few names that cover its descendants in the index
+    (Compiler.concept): the same total, the same hits in the same order, as the whole set."""
+    import trialscope.search.compile as compile_mod
+
+    def ranked(**kw):
+        r = searcher.search(SearchRequest(query=query, limit=1000, facets=False, snippets=False, **kw))
+        return r.total, [(h.nct_id, h.score) for h in r.hits]
+
+    covered = ranked(), ranked(status=["open"])
+    monkeypatch.setattr(compile_mod, "COVER_FROM", 10**9)  # every name, as before
+    assert covered == (ranked(), ranked(status=["open"]))
+    assert covered[0][0] > 0
+
+
+def test_a_concept_cover_keeps_a_descendant_outside_its_ancestor(records, tmp_path):
+    """A study can hold a descendant of a concept without the concept itself (its browse
+    data names an ancestor that the vocabulary places under the concept, beside a term the
+    vocabulary lacks): the cover keeps that descendant, so the study is still found."""
+    from tantivy import Query
+
+    from trialscope.index import FullTextIndex, bulk_build
+    from trialscope.index.fulltext import study_document
+    from trialscope.search.compile import _cover, _mesh_names
+
+    odd = json.loads(json.dumps(next(iter(records.values()))))
+    odd["protocolSection"]["identificationModule"]["nctId"] = "NCT99999901"
+    odd["protocolSection"]["conditionsModule"]["conditions"] = ["Zzqx condition"]
+    odd["derivedSection"] = {"conditionBrowseModule": {"meshes": [{"id": "D0", "term": "Zzqx Unknown"}],
+                                                       "ancestors": [{"id": "D1", "term": "Hepatitis C"}]}}
+    path = str(tmp_path / "odd.index")
+    bulk_build(path, iter([study_document(r) for r in [*records.values(), odd]]))
+    idx = FullTextIndex(path)
+    idx.index.reload()
+    raw = idx.index.searcher()
+    names = _mesh_names("virus diseases", whole=True)
+    assert "hepatitis c" in names and len(names) > 8
+
+    def ids(q):
+        return {raw.doc(a).get_first("nct") for _, a in raw.search(q, 10_000).hits}
+
+    whole = ids(Query.term_set_query(idx.schema, "mesh_exact", names))
+    cover = _cover(idx.schema, raw, names)
+    assert "NCT99999901" in whole and len(cover) < len(names)
+    assert ids(Query.term_set_query(idx.schema, "mesh_exact", cover)) == whole
