@@ -11,8 +11,10 @@ import orjson
 
 from trialscope.cli import main
 from trialscope.criteria import parse_criteria
+from trialscope.index import conditions
 from trialscope.index import criteria as index
 from trialscope.ingest import ingest
+from trialscope.match import warmup
 from trialscope.store import open_store
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample"
@@ -161,13 +163,13 @@ def test_serve_types_the_criteria_in_the_background(tmp_path):
     ingest(store, [str(tmp_path / f"d{i}.json") for i in range(3)], progress=False)
     assert index.catch_up(store) == 3  # what the ingest hook does: split, never typed
     assert {t for _s, t in _rows(store).values()} == {0}
-    child = index.warm_in_background(str(path))
+    child = warmup.start(str(path))
     assert child is not None
     child.join(60)
     assert child.exitcode == 0
     assert {t for _s, t in _rows(store).values()} == {1}
     assert index.get(store, "NCT90000022").inclusion[0].facts[0].min_years == 32
-    assert index.warm_in_background(str(path)) is None  # nothing left to type: no process
+    assert not index.untyped(str(path))
     store.close()
 
 
@@ -188,6 +190,10 @@ def test_serve_starts_typing_at_start(tmp_path):
         while {t for _s, t in _rows(store).values()} != {1} and time.monotonic() < deadline:
             time.sleep(0.2)
         assert {t for _s, t in _rows(store).values()} == {1}  # typed before any match asked
+        while conditions.stale(store) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not conditions.stale(store)  # the condition index too: the first match need not build it
+    assert warmup.start(str(path)) is None  # nothing left to prepare: no process
     store.close()
 
 

@@ -312,40 +312,16 @@ def warm(store, workers: int | None = None, progress=None, stop=None) -> int:
     return done
 
 
-def warm_in_background(url: str):
-    """Start typing the store's untyped criteria in a low-priority child process (what
-    `serve` does at start, so the first matches after an ingest do not pay the typing of
-    their candidates: ~1.2 ms each, 90-140 ms for a match); returns the process, or None
-    when every row is typed already. The child ends when done, or when its parent is gone."""
+def untyped(url: str) -> bool:
+    """Whether the store's criteria file holds rows not yet typed, or is absent or of another
+    FORMAT (what `warm` would do work for; see match/warmup.py)."""
     path = index_dir(url) / "criteria.sqlite"
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            if meta(db, "format") == str(FORMAT) and db.execute(
-                    "SELECT 1 FROM criteria WHERE typed = 0 LIMIT 1").fetchone() is None:
-                return None
+            return meta(db, "format") != str(FORMAT) or db.execute(
+                "SELECT 1 FROM criteria WHERE typed = 0 LIMIT 1").fetchone() is not None
         finally:
             db.close()
     except sqlite3.Error:
-        pass  # no file yet, or another format: the child's catch-up builds it
-    child = multiprocessing.get_context("fork").Process(target=_warm_child, args=(url, os.getpid()),
-                                                        name="criteria-warm", daemon=True)
-    child.start()
-    return child
-
-
-def _warm_child(url: str, parent: int) -> None:
-    import signal
-
-    from ..store import open_store
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which ends this
-    os.nice(10)
-    try:
-        store = open_store(url)
-        try:
-            warm(store, workers=1, stop=lambda: os.getppid() != parent)
-        finally:
-            store.close()
-    except Exception:  # a read-only folder, a store gone: the first matches type what they use
-        return
+        return True  # no file yet, or unreadable: the warm-up's catch-up builds it

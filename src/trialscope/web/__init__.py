@@ -48,8 +48,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # N processes share the listening socket, the store (SQLite WAL: readers never block) and
     # the index (one writer at a time under its lock: the first to catch up applies a change,
     # the others reload what it committed)
-    from ..index.criteria import warm_in_background
-    warm_in_background(db)  # types the criteria the first matches after an ingest would type
+    from ..match import warmup
+    warmup.start(db)  # the condition index and typed criteria the first matches would wait for
     uvicorn.run(
         "trialscope.web:app_factory", factory=True, host=args.host, port=args.port,
         workers=workers if workers > 1 else None, log_level=args.log_level, http=NoDelayHTTP,
