@@ -211,6 +211,15 @@ def store_sizes(store, path: Path) -> dict:
             "raw_source_mb": round(source / 1e6, 1), "record_mb": round(stored[1] / 1e6, 1)}
 
 
+def ctgov_inputs(extra: bool) -> tuple[list[str], list[str]]:
+    """The shared archives the ingest benchmarks read (ctgov/, and ctgov-extra/ with `extra`),
+    and those of them absent."""
+    paths = [SHARED / "ctgov" / "ctg-studies.json.zip", SHARED / "ctgov" / "AllPublicXML.zip"]
+    if extra:
+        paths.append(SHARED / "ctgov-extra" / "AllPublicXML-extra.zip")
+    return [str(p) for p in paths], [str(p) for p in paths if not p.exists()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--extra", action="store_true", help="also ingest ctgov-extra (13k XML studies)")
@@ -220,14 +229,10 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, default=None,
                         help="a source tree (its src/) to time the same whole command with, interleaved")
     args = parser.parse_args()
-    paths = [SHARED / "ctgov" / "ctg-studies.json.zip", SHARED / "ctgov" / "AllPublicXML.zip"]
-    if args.extra:
-        paths.append(SHARED / "ctgov-extra" / "AllPublicXML-extra.zip")
-    missing = [str(p) for p in paths if not p.exists()]
+    names, missing = ctgov_inputs(args.extra)
     if missing:
         print(json.dumps({"benchmark": "ingest", "skipped": f"shared data absent: {missing}"}))
         return 0
-    names = [str(p) for p in paths]
     load_before = os.getloadavg()
     parse_rates, e2e_rates, wholes, bases, summary = [], [], [], [], {}
     for _ in range(args.repeat):
@@ -247,7 +252,7 @@ def main() -> int:
     fixed_base = fixed_cost(names, args.baseline) if args.baseline is not None else None
     print(json.dumps({
         "benchmark": "ingest",
-        "inputs": [str(p.relative_to(SHARED)) for p in paths],
+        "inputs": [str(Path(p).relative_to(SHARED)) for p in names],
         "records": n,
         "store": "sqlite (fresh file)",
         "repeat": args.repeat,

@@ -94,21 +94,19 @@ def main() -> int:
         return 0
     if args.baseline is None:
         parser.error("--baseline is required")
-    paths = [SHARED / "ctgov" / "ctg-studies.json.zip", SHARED / "ctgov" / "AllPublicXML.zip"]
-    if args.extra:
-        paths.append(SHARED / "ctgov-extra" / "AllPublicXML-extra.zip")
-    missing = [str(p) for p in paths if not p.exists()]
+    from ingest import ctgov_inputs  # the sibling benchmark's inputs: the same archives
+
+    names, missing = ctgov_inputs(args.extra)
     if missing:
         print(json.dumps({"check": "ingest_identical", "skipped": f"shared data absent: {missing}"}))
         return 0
-    names = [str(p) for p in paths]
     ours, base = _run(names, None), _run(names, args.baseline)
     outputs = sorted({k for row in (*ours.values(), *base.values()) for k in row})
     differ = {k: [o for o in sorted(set(ours) | set(base))
                   if (ours.get(o) or {}).get(k) != (base.get(o) or {}).get(k)] for k in outputs}
     report = {
         "check": "ingest_identical",
-        "inputs": [str(p.relative_to(SHARED)) for p in paths],
+        "inputs": [str(Path(p).relative_to(SHARED)) for p in names],
         "documents": {"this": len(ours), "baseline": len(base)},
         "outputs": {k: {"compared": sum(k in r for r in ours.values()), "differ": len(v),
                         "first": v[:5]} for k, v in differ.items()},
