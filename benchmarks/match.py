@@ -30,7 +30,9 @@ Systems, in the same run, on the same store:
   criterion-by-criterion assessment. Its ranker is trained by `rank.fit`, exactly as
   `scripts/train_match_ranker.py` trains the shipped one, but k-fold by topic: each topic is
   ranked by a model trained on the other folds' topics of BOTH collections; figures on
-  training topics are never reported.
+  training topics are never reported. Beside it: the re-rank's gain over `match_fused`
+  (paired CIs) and `rerank_ceiling`, what a perfect re-rank of the assessed candidates
+  would score (how much is left to the ranker, and how much only to retrieval).
 
 Latency (`match_latency`): `trialscope.match.match()` end to end (facts, candidates,
 ranking, assessment of the first rank.ASSESS, the top 20 returned) for every note of both
@@ -227,6 +229,23 @@ def pool_diagnosis(topics: list, judged_of: dict[str, dict[str, int]], in_corpus
                                          / len(relevant))
     return {**{k: round(statistics.mean(v), 4) for k, v in rec.items()},
             "relevant_found_by_source": {s: round(statistics.mean(v), 4) for s, v in by_source.items()}}
+
+
+def rerank_ceiling(topics: list, judged_of: dict[str, dict[str, int]], in_corpus: set[str]) -> dict:
+    """What a perfect re-rank of the first `rank.ASSESS` candidates (the rest in fusion order,
+    as `order` leaves them) would score: the most the ranker can add. A topic with ten
+    judged trials or fewer among them gets its first ten judged from the fusion order beyond:
+    no re-rank moves its P@10."""
+    from trialscope.match import rank
+
+    per, fixed = {}, 0
+    for t in topics:
+        judged = judged_of[t.id]
+        head = sorted(t.ncts[:rank.ASSESS], key=lambda n: -judged.get(n, -1))
+        per[t.id] = score_topic(head + t.ncts[rank.ASSESS:], judged, in_corpus)
+        fixed += sum(n in judged for n in t.ncts[:rank.ASSESS]) <= 10
+    s = summarise(per)
+    return {"NDCG@10": s["NDCG@10"], "P@10": s["P@10"], "topics_whose_P@10_no_rerank_moves": fixed}
 
 
 # --- the matcher -----------------------------------------------------------------------------
@@ -540,6 +559,9 @@ def main() -> None:
             for base in ("search", "bm25"):
                 out[f"match_minus_{base}_NDCG@10_95ci"] = paired_ci(
                     [scores["match"][i]["NDCG@10"] for i in ids], [scores[base][i]["NDCG@10"] for i in ids])
+            out["ranker_minus_fused_95ci"] = {m: paired_ci(  # what the learned re-rank adds to the fusion order
+                [scores["match"][i][m] for i in ids], [scores["match_fused"][i][m] for i in ids]) for m in ("NDCG@10", "P@10")}
+            out["rerank_ceiling"] = rerank_ceiling([t for t in all_topics if t.coll == name], d["qrels"], d["in_corpus"])
             mts = [t for t in all_topics if t.coll == name]
             out["candidate_pool"] = pool_diagnosis(mts, d["qrels"], d["in_corpus"])
             top = [[d["qrels"][t["id"]][n] for n in d["runs"]["match"][t["id"]] if n in d["qrels"][t["id"]]][:10]
