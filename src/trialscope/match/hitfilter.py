@@ -30,8 +30,9 @@ from ..normalize import years_to_days
 # read and convert far more hits than it keeps. Over the 109 dev notes at 500k studies,
 # 3x needs a second read in 1% of the searches (1.2x in 12%). At 21k, 1.5x reads again in 8
 # of the 670 source searches (3x: none) and converts 44% fewer hits (each a Python object,
-# made and checked holding the GIL: ~4 ms of a match's CPU)
-OVERREAD, READ_AGAIN, MIN_SHARE, MAX_READ = 1.5, 4, 0.15, 100_000
+# made and checked holding the GIL), but CPU p50 fell only 60.2 -> 58.6 ms, and at 500k a
+# second read repeats a search of tens of ms in more matches: 3x stays
+OVERREAD, READ_AGAIN, MIN_SHARE, MAX_READ = 3.0, 4, 0.15, 100_000
 MASKS = 16  # filter combinations kept per snapshot (one match's sources share one)
 
 
