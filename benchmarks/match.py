@@ -212,11 +212,16 @@ def search_run(store, note: str, k: int) -> list[str]:
     return [h.nct_id for h in res.hits]
 
 
+POOL_FIRST = 50  # the fused candidates the ranker re-orders (rank.ASSESS)
+
+
 def pool_diagnosis(topics: list, judged_of: dict[str, dict[str, int]], in_corpus: set[str]) -> dict:
     """Where the matcher loses, per collection: how much of what was judged relevant (grade
-    1 or 2) and eligible (grade 2) its candidate pool holds in the first 100 and 1000 fused,
-    and which source found the relevant ones (a trial may be found by several)."""
-    from trialscope.match.retrieve import SOURCE_DEPTH
+    1 or 2) and eligible (grade 2) its candidate pool holds in the first 50 (what the ranker
+    re-orders), 100 and 1000 fused; how many trials of each grade the first 50 hold per
+    topic (`grade_N_in_first50`; unjudged ones count for none); and which source found the
+    relevant ones (a trial may be found by several)."""
+    from trialscope.match.retrieve import SOURCE_WEIGHTS
 
     rec: dict[str, list[float]] = defaultdict(list)
     by_source: dict[str, list[float]] = defaultdict(list)
@@ -226,11 +231,14 @@ def pool_diagnosis(topics: list, judged_of: dict[str, dict[str, int]], in_corpus
         for label, want in (("relevant", 1), ("eligible", 2)):
             targets = [n for n, g in judged.items() if g >= want]
             if targets:
-                for k in (100, 1000):
+                for k in (50, 100, 1000):
                     rec[f"{label}_in_pool@{k}"].append(sum(pos.get(n, k) < k for n in targets) / len(targets))
+        first = [judged.get(n, -1) for n in t.ncts[:POOL_FIRST]]
+        for g in (2, 1, 0):
+            rec[f"grade_{g}_in_first{POOL_FIRST}"].append(first.count(g))
         relevant = [n for n, g in judged.items() if g >= 1]
         if relevant:
-            for source in SOURCE_DEPTH:
+            for source in SOURCE_WEIGHTS:
                 by_source[source].append(sum(source in t.prepared.cands[pos[n]].ranks for n in relevant if n in pos)
                                          / len(relevant))
     return {**{k: round(statistics.mean(v), 4) for k, v in rec.items()},

@@ -262,7 +262,8 @@ def _check_overrides(o: dict) -> None:
 
 _SOURCE_LABEL = {"note": "the note's words", "brief": "title and summary", "elig": "eligibility criteria",
                  "cond": "conditions", "key": "key terms", "intr": "treatments", "knn": "meaning (embedding)",
-                 "prf": "conditions of the best matches", "inf": "diseases the note describes"}
+                 "prf": "conditions of the best matches", "inf": "diseases the note describes",
+                 "dis": "diseases the note's readings agree on", "dnote": "the note's words in trials of its diseases"}
 
 
 def _trial(c: Candidate, record: dict | None, score: float, assessment) -> Trial:
