@@ -30,7 +30,10 @@ Systems, in the same run, on the same store:
   criterion-by-criterion assessment. Its ranker is trained by `rank.fit`, exactly as
   `scripts/train_match_ranker.py` trains the shipped one, but k-fold by topic: each topic is
   ranked by a model trained on the other folds' topics of BOTH collections; figures on
-  training topics are never reported.
+  training topics are never reported. Beside it: the re-rank's gain over `match_fused`
+  (paired CIs), the matcher's figures over `FOLD_SPLITS` shuffled fold assignments (mean,
+  min, max: how much of a difference the split alone makes) and `rerank_ceiling`, what a perfect re-rank of the assessed candidates
+  would score (how much is left to the ranker, and how much only to retrieval).
 
 Latency (`match_latency`): `trialscope.match.match()` end to end (facts, candidates,
 ranking, assessment of the first rank.ASSESS, the top 20 returned) for every note of both
@@ -70,6 +73,7 @@ OUT = ROOT / "benchmarks" / "out"
 EVAL = SHARED / "eval"
 DEPTH = 1000
 FOLDS = 5
+FOLD_SPLITS = 10  # shuffled fold assignments the matcher is also cross-validated over (seeds 0..9)
 CORPUS = [SHARED / "ctgov" / "ctg-studies.json.zip", SHARED / "ctgov" / "AllPublicXML.zip",
           SHARED / "ctgov-extra" / "AllPublicXML-extra.zip"]
 COLLECTIONS = {
@@ -245,6 +249,23 @@ def pool_diagnosis(topics: list, judged_of: dict[str, dict[str, int]], in_corpus
             "relevant_found_by_source": {s: round(statistics.mean(v), 4) for s, v in by_source.items()}}
 
 
+def rerank_ceiling(topics: list, judged_of: dict[str, dict[str, int]], in_corpus: set[str]) -> dict:
+    """What a perfect re-rank of the first `rank.ASSESS` candidates (the rest in fusion order,
+    as `order` leaves them) would score: the most the ranker can add. A topic with ten
+    judged trials or fewer among them gets its first ten judged from the fusion order beyond:
+    no re-rank moves its P@10."""
+    from trialscope.match import rank
+
+    per, fixed = {}, 0
+    for t in topics:
+        judged = judged_of[t.id]
+        head = sorted(t.ncts[:rank.ASSESS], key=lambda n: -judged.get(n, -1))
+        per[t.id] = score_topic(head + t.ncts[rank.ASSESS:], judged, in_corpus)
+        fixed += sum(n in judged for n in t.ncts[:rank.ASSESS]) <= 10
+    s = summarise(per)
+    return {"NDCG@10": s["NDCG@10"], "P@10": s["P@10"], "topics_whose_P@10_no_rerank_moves": fixed}
+
+
 # --- the matcher -----------------------------------------------------------------------------
 class Topic:
     """One note's matcher inputs, computed once: its candidates in fusion order, the
@@ -283,19 +304,28 @@ def train(topics: list[Topic]):
     return rank.fit([t.judged() for t in topics])
 
 
-def folds_of(topics: list[Topic], folds: int) -> dict[str, int]:
-    """Topic id -> fold: each collection's topics dealt round-robin in id order."""
+def folds_of(topics: list[Topic], folds: int, seed: int | None = None) -> dict[str, int]:
+    """Topic id -> fold: each collection's topics dealt round-robin in id order (the reported
+    figures), or in an order shuffled by `seed` (the spread over splits)."""
+    import random
+
     by_coll = defaultdict(list)
     for t in topics:
         by_coll[t.coll].append(t)
-    return {t.id: i % folds for ts in by_coll.values() for i, t in enumerate(sorted(ts, key=lambda t: t.id))}
+    out = {}
+    for ts in by_coll.values():
+        ts = sorted(ts, key=lambda t: t.id)
+        if seed is not None:
+            random.Random(seed).shuffle(ts)
+        out.update({t.id: i % folds for i, t in enumerate(ts)})
+    return out
 
 
-def matcher_runs(topics: list[Topic], folds: int) -> dict[str, list[str]]:
+def matcher_runs(topics: list[Topic], folds: int, seed: int | None = None) -> dict[str, list[str]]:
     """Each topic ranked by a model trained on the other folds' topics (both collections)."""
     from trialscope.match import order
 
-    fold_of = folds_of(topics, folds)
+    fold_of = folds_of(topics, folds, seed)
     runs = {}
     for k in range(folds):
         model = train([t for t in topics if fold_of[t.id] != k])
@@ -639,6 +669,9 @@ def main() -> None:
             per[name] = {"runs": runs, "qrels": qrels, "in_corpus": in_corpus, "topics": topics}
             log(f"  {name}: baselines and candidates done")
         cv = matcher_runs(all_topics, args.folds)
+        # the same cross-validation over other fold splits: a difference between two rankers
+        # smaller than this spread is the split's luck, not the change's
+        resplit = [matcher_runs(all_topics, args.folds, seed) for seed in range(FOLD_SPLITS)]
         for name in names:
             d = per[name]
             d["runs"]["match"] = {t["id"]: cv[t["id"]] for t in d["topics"]}
@@ -649,6 +682,14 @@ def main() -> None:
             for base in ("search", "bm25"):
                 out[f"match_minus_{base}_NDCG@10_95ci"] = paired_ci(
                     [scores["match"][i]["NDCG@10"] for i in ids], [scores[base][i]["NDCG@10"] for i in ids])
+            out["ranker_minus_fused_95ci"] = {m: paired_ci(  # what the learned re-rank adds to the fusion order
+                [scores["match"][i][m] for i in ids], [scores["match_fused"][i][m] for i in ids]) for m in ("NDCG@10", "P@10")}
+            split_scores = [summarise({t["id"]: score_topic(run[t["id"]], d["qrels"][t["id"]], d["in_corpus"])
+                                       for t in d["topics"]}) for run in resplit]
+            out["match_over_fold_splits"] = {m: {"mean": round(statistics.mean(s[m] for s in split_scores), 4),
+                                                 "min": min(s[m] for s in split_scores),
+                                                 "max": max(s[m] for s in split_scores)} for m in ("NDCG@10", "P@10")}
+            out["rerank_ceiling"] = rerank_ceiling([t for t in all_topics if t.coll == name], d["qrels"], d["in_corpus"])
             mts = [t for t in all_topics if t.coll == name]
             out["candidate_pool"] = pool_diagnosis(mts, d["qrels"], d["in_corpus"])
             top = [[d["qrels"][t["id"]][n] for n in d["runs"]["match"][t["id"]] if n in d["qrels"][t["id"]]][:10]

@@ -37,6 +37,45 @@ def test_fit_stays_at_the_prior_when_told_to():
     assert w["rrf"] == pytest.approx(1.0, abs=0.01) and abs(w["good"]) < 0.01
 
 
+def _two_kinds_of_pairs(rng, n_topics=40):
+    """Topics where `topical` tells the eligible (2) from the off-topic (0) trials and
+    `fits` tells them from the excluded (1) ones: each feature orders one kind of pair."""
+    groups = []
+    for _ in range(n_topics):
+        rows, grades = [], []
+        for g, topical, fits in [(2, 1.0, 1.0)] * 3 + [(1, 1.0, 0.0)] * 3 + [(0, 0.0, 1.0)] * 3:
+            rows.append({"topical": topical + 0.3 * float(rng.standard_normal()),
+                         "fits": fits + 0.3 * float(rng.standard_normal())})
+            grades.append(g)
+        groups.append((rows, grades))
+    return groups
+
+
+def test_fit_weighs_pairs_as_told():
+    groups = _two_kinds_of_pairs(np.random.default_rng(5))
+    names, prior = ["topical", "fits"], {}
+
+    def ratio(stage):  # the share of the score that `topical` holds
+        w = dict(zip(stage.names, stage.weights, strict=True))
+        return w["topical"] / (abs(w["topical"]) + abs(w["fits"]))
+
+    # only the (2, 0) pairs count: `topical` wins; only the (2, 1) pairs: `fits` wins
+    only_20 = rank.fit(groups, names, l2=0.001, prior=prior, pair_weight=lambda a, b: ((a == 2) & (b == 0)) * 1.0)
+    only_21 = rank.fit(groups, names, l2=0.001, prior=prior, pair_weight=lambda a, b: ((a == 2) & (b == 1)) * 1.0)
+    assert ratio(only_20) > 0.9 and ratio(only_21) < 0.1
+    # the default weighs a pair by its grade gap: between all-equal and (2, 0)-only
+    equal = rank.fit(groups, names, l2=0.001, prior=prior, pair_weight=lambda a, b: np.ones(len(a)))
+    gap = rank.fit(groups, names, l2=0.001, prior=prior)
+    assert ratio(equal) < ratio(gap) < ratio(only_20)
+    # a topic whose pairs all weigh 0 adds nothing (and no division by zero)
+    nothing = rank.fit(groups[:1], names, l2=0.001, prior={"topical": 0.5}, pair_weight=lambda a, b: np.zeros(len(a)))
+    assert np.allclose(nothing.weights, [0.5, 0.0])
+
+
+def test_grade_gap_is_the_linear_gain_difference():
+    assert rank.grade_gap(np.array([2, 2, 1]), np.array([0, 1, 0])).tolist() == [2.0, 1.0, 1.0]
+
+
 def test_stage_json_round_trip_and_unknown_features():
     stage = rank.fit(_groups(np.random.default_rng(4)), names=["rrf", "good"])
     again = rank.Stage.from_json(stage.as_json())
