@@ -38,12 +38,18 @@ Systems, in the same run, on the same store:
 Latency (`match_latency`): `trialscope.match.match()` end to end (facts, candidates,
 ranking, assessment of the first rank.ASSESS, the top 20 returned) for every note of both
 collections, p50/p95 over all; `--latency N` also times it at N synthetic studies
-(benchmarks/corpus.py) with the index, vectors and criteria built for them.
+(benchmarks/corpus.py) with the index, vectors and criteria built for them. Each run also
+digests every note's output (`match().as_json()`: its ranked trials, scores, assessments,
+candidate count). `--baseline TREE` (with `--no-quality`) times this tree's code against
+another source tree's (e.g. a worktree of main) in fresh child processes, interleaved A B B A
+... for `--rounds`, on the same store, and says for how many notes the two outputs are
+identical: a speed-only change must keep every one.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -56,7 +62,9 @@ from pathlib import Path
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+# --code TREE (a --baseline child): that tree's trialscope, this tree's benchmark
+CODE = Path(sys.argv[sys.argv.index("--code") + 1]).resolve() if "--code" in sys.argv[:-1] else ROOT
+sys.path.insert(0, str(CODE / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from stats import paired_ci  # noqa: E402  (after the path it is found on)
 
@@ -208,11 +216,16 @@ def search_run(store, note: str, k: int) -> list[str]:
     return [h.nct_id for h in res.hits]
 
 
+POOL_FIRST = 50  # the fused candidates the ranker re-orders (rank.ASSESS)
+
+
 def pool_diagnosis(topics: list, judged_of: dict[str, dict[str, int]], in_corpus: set[str]) -> dict:
     """Where the matcher loses, per collection: how much of what was judged relevant (grade
-    1 or 2) and eligible (grade 2) its candidate pool holds in the first 100 and 1000 fused,
-    and which source found the relevant ones (a trial may be found by several)."""
-    from trialscope.match.retrieve import SOURCE_DEPTH
+    1 or 2) and eligible (grade 2) its candidate pool holds in the first 50 (what the ranker
+    re-orders), 100 and 1000 fused; how many trials of each grade the first 50 hold per
+    topic (`grade_N_in_first50`; unjudged ones count for none); and which source found the
+    relevant ones (a trial may be found by several)."""
+    from trialscope.match.retrieve import SOURCE_WEIGHTS
 
     rec: dict[str, list[float]] = defaultdict(list)
     by_source: dict[str, list[float]] = defaultdict(list)
@@ -222,11 +235,14 @@ def pool_diagnosis(topics: list, judged_of: dict[str, dict[str, int]], in_corpus
         for label, want in (("relevant", 1), ("eligible", 2)):
             targets = [n for n, g in judged.items() if g >= want]
             if targets:
-                for k in (100, 1000):
+                for k in (50, 100, 1000):
                     rec[f"{label}_in_pool@{k}"].append(sum(pos.get(n, k) < k for n in targets) / len(targets))
+        first = [judged.get(n, -1) for n in t.ncts[:POOL_FIRST]]
+        for g in (2, 1, 0):
+            rec[f"grade_{g}_in_first{POOL_FIRST}"].append(first.count(g))
         relevant = [n for n, g in judged.items() if g >= 1]
         if relevant:
-            for source in SOURCE_DEPTH:
+            for source in SOURCE_WEIGHTS:
                 by_source[source].append(sum(source in t.prepared.cands[pos[n]].ranks for n in relevant if n in pos)
                                          / len(relevant))
     return {**{k: round(statistics.mean(v), 4) for k, v in rec.items()},
@@ -332,11 +348,45 @@ def pct(xs: list[float]) -> dict:
             "max_ms": round(xs[-1], 1), "n": len(xs)}
 
 
+def output_digest(result) -> str:
+    """What a match returned, as one digest (its JSON, keys sorted)."""
+    return hashlib.sha1(orjson.dumps(result.as_json(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def timed_matches(store, notes: list[str], repeat: int = 1) -> dict:
+    """match() of every note `repeat` times: wall and CPU ms (this process, all its threads),
+    each step's wall ms, the first round's output digests."""
+    from trialscope.match import match
+
+    wall, cpu, digests = [], [], []
+    steps: dict[str, list[float]] = defaultdict(list)
+    for r in range(repeat):
+        for note in notes:
+            t, c = time.perf_counter(), time.process_time()
+            res = match(store, note)
+            wall.append((time.perf_counter() - t) * 1000)
+            cpu.append((time.process_time() - c) * 1000)
+            for k, v in res.timings.items():
+                steps[k].append(v)
+            if r == 0:
+                digests.append(output_digest(res))
+    return {"wall": wall, "cpu": cpu, "steps": steps, "digests": digests}
+
+
+def serve_gc() -> None:
+    """The collector as `serve` sets it once started (`gc.freeze()`: the long-lived objects
+    leave the cyclic collector's full passes; a larger first generation)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*SERVE_GC_THRESHOLD)
+
+
 def match_latency(store, notes: list[str], repeat: int = 1) -> dict:
     """match() end to end for every note, wall and CPU (this process, all its threads), its
     steps' wall time, and one `trialscope search` of the note as the baseline; then the same
-    with the collector set as `serve` sets it once started (`gc.freeze()`: the long-lived
-    objects leave the cyclic collector's full passes; a larger first generation)."""
+    with the collector set as `serve` sets it (`serve_gc`)."""
     import gc
 
     from trialscope.match import match
@@ -347,25 +397,17 @@ def match_latency(store, notes: list[str], repeat: int = 1) -> dict:
     thresholds = gc.get_threshold()
     for mode in ("default_gc", "gc_as_serve_sets_it"):
         if mode == "gc_as_serve_sets_it":
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(*SERVE_GC_THRESHOLD)
-        wall, cpu, base = [], [], []
-        steps: dict[str, list[float]] = defaultdict(list)
-        for _ in range(repeat):
-            for note in notes:
-                t, c = time.perf_counter(), time.process_time()
-                res = match(store, note)
-                wall.append((time.perf_counter() - t) * 1000)
-                cpu.append((time.process_time() - c) * 1000)
-                for k, v in res.timings.items():
-                    steps[k].append(v)
-                t = time.perf_counter()
-                search_run(store, note, 20)
-                base.append((time.perf_counter() - t) * 1000)
-        out[mode] = {"match_end_to_end": pct(wall), "match_cpu_time": pct(cpu),
-                     "match_steps_wall": {k: pct(v) for k, v in steps.items()},
+            serve_gc()
+        got = timed_matches(store, notes, repeat)
+        base = []
+        for note in notes:
+            t = time.perf_counter()
+            search_run(store, note, 20)
+            base.append((time.perf_counter() - t) * 1000)
+        out[mode] = {"match_end_to_end": pct(got["wall"]), "match_cpu_time": pct(got["cpu"]),
+                     "match_steps_wall": {k: pct(v) for k, v in got["steps"].items()},
                      "baseline_search_with_the_note_top20": pct(base),
+                     "outputs_sha1": hashlib.sha1("".join(got["digests"]).encode()).hexdigest(),
                      "load_average": [round(x, 2) for x in os.getloadavg()]}
     gc.unfreeze()
     gc.set_threshold(*thresholds)
@@ -373,6 +415,54 @@ def match_latency(store, notes: list[str], repeat: int = 1) -> dict:
                    "returned; the baseline is one trialscope search of the note. CPU time is the whole "
                    "process's (the sources run on a thread pool). Wall clock includes waiting for a core "
                    "on a shared machine (see load_average)")
+    return out
+
+
+def latency_child(store, notes: list[str], repeat: int) -> dict:
+    """One --baseline child's figures: serve's collector, after the same warm-up."""
+    import trialscope
+    from trialscope.match import match
+
+    if not Path(trialscope.__file__).resolve().is_relative_to(CODE):
+        raise SystemExit(f"--code {CODE}: imported trialscope from {trialscope.__file__}")
+    for note in notes[:5]:
+        match(store, note)
+    serve_gc()
+    got = timed_matches(store, notes, repeat)
+    return {"wall": got["wall"], "cpu": got["cpu"], "digests": got["digests"], "load": os.getloadavg()[0]}
+
+
+def compare_code(args, notes: list[str]) -> dict:
+    """This tree's match() against `args.baseline`'s, each round in two fresh child
+    processes (order alternating), pooled per tree; and whether every note's output is
+    identical."""
+    import subprocess
+
+    trees = {"this": ROOT, "baseline": Path(args.baseline).resolve()}
+    runs: dict[str, list[dict]] = {k: [] for k in trees}
+    for r in range(args.rounds):
+        for name in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
+            cmd = [sys.executable, __file__, "--child", "--code", str(trees[name]), "--no-quality", "--reuse",
+                   "--repeat", str(args.repeat), *(["--latency", str(args.latency)] if args.latency else []),
+                   *(["--only", args.only] if args.only else [])]
+            got = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if got.returncode:
+                raise SystemExit(f"{name} child failed: {got.stderr[-2000:]}")
+            runs[name].append(orjson.loads(got.stdout))
+            log(f"  round {r + 1} {name}: wall p95 {pct(runs[name][-1]['wall'])['p95_ms']} ms")
+    out: dict = {"rounds": args.rounds, "notes": len(notes), "repeat": args.repeat}
+    for name, rs in runs.items():
+        out[name] = {"tree": str(trees[name]), "match_end_to_end": pct([x for r in rs for x in r["wall"]]),
+                     "match_cpu_time": pct([x for r in rs for x in r["cpu"]]),
+                     "wall_p95_per_round": [pct(r["wall"])["p95_ms"] for r in rs],
+                     "cpu_p95_per_round": [pct(r["cpu"])["p95_ms"] for r in rs],
+                     "load_average_1min": [round(r["load"], 2) for r in rs]}
+    a, b = runs["this"][0]["digests"], runs["baseline"][0]["digests"]
+    out["identical_outputs"] = f"{sum(x == y for x, y in zip(a, b, strict=True))}/{len(a)}"
+    out["ratio_wall_p95"] = round(out["this"]["match_end_to_end"]["p95_ms"]
+                                  / out["baseline"]["match_end_to_end"]["p95_ms"], 3)
+    out["ratio_cpu_p95"] = round(out["this"]["match_cpu_time"]["p95_ms"]
+                                 / out["baseline"]["match_cpu_time"]["p95_ms"], 3)
     return out
 
 
@@ -521,6 +611,12 @@ def main() -> None:
     ap.add_argument("--latency", type=int, default=0, help="also time match() at this many synthetic studies")
     ap.add_argument("--no-quality", action="store_true", help="latency only")
     ap.add_argument("--no-latency", action="store_true", help="quality only")
+    ap.add_argument("--baseline", metavar="TREE", help="with --no-quality: time this code against TREE's "
+                    "(fresh processes, interleaved) and compare every note's output")
+    ap.add_argument("--rounds", type=int, default=3, help="--baseline: child processes per tree")
+    ap.add_argument("--repeat", type=int, default=1, help="--baseline: passes over the notes per child")
+    ap.add_argument("--code", metavar="TREE", help=argparse.SUPPRESS)  # a --baseline child: TREE's src
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if not SHARED.exists():
         print(json.dumps({"skipped": f"shared data absent ({SHARED}); this benchmark needs it"}))
@@ -530,9 +626,22 @@ def main() -> None:
     report: dict = {"scoring": "judged-only; NDCG@10 linear gains 0/1/2, P@10 / RR / Recall@100 on grade 2",
                     "depth": DEPTH, "folds": args.folds}
     names = [args.only] if args.only else list(COLLECTIONS)
+    notes = [t["text"] for n in names for t in topics_and_qrels(n)[0]]
+    if args.child:
+        store = scale_store(args.latency)[0] if args.latency else open_store(str(OUT / f"match-{names[0]}.db"))
+        print(json.dumps(latency_child(store, notes, args.repeat)))
+        return
+    if args.baseline:
+        if not args.no_quality:
+            raise SystemExit("--baseline times latency only: give --no-quality too")
+        if not args.latency:
+            eval_store(names[0], args.reuse)
+        report["latency_against_baseline"] = {"studies": args.latency or "shared corpus",
+                                              **compare_code(args, notes)}
+        print(json.dumps(report, indent=2))
+        return
     if args.no_quality and args.latency:  # the scale figures only: the notes, not the 21k stores
         store, built = scale_store(args.latency)
-        notes = [t["text"] for n in names for t in topics_and_qrels(n)[0]]
         report[f"latency_{args.latency}"] = {"studies": args.latency, "built": built,
                                               **match_latency(store, notes), "target_p95_ms": 300}
         print(json.dumps(report, indent=2))
@@ -593,7 +702,6 @@ def main() -> None:
     if args.no_latency:
         print(json.dumps(report, indent=2))
         return
-    notes = [t["text"] for n in names for t in topics_and_qrels(n)[0]]
     report["latency_shared_corpus"] = {"studies": stores[names[0]].count(),
                                        **match_latency(stores[names[0]], notes), "target_p95_ms": 100}
     if args.latency:

@@ -10,9 +10,12 @@ import pytest
 from trialscope.match import filters_for, read_facts
 from trialscope.match.retrieve import (
     Filters,
+    Queries,
+    by_the_note,
     candidates,
     clean_text,
     condition_weight,
+    described_diseases,
     feedback_conditions,
     own_conditions,
 )
@@ -173,6 +176,51 @@ def test_a_disease_described_but_not_named_is_found_by_feedback(store):
     assert "Carcinoma, Hepatocellular" not in [n for n, _ in queries.cond]
     assert queries.feedback[0] == "Carcinoma, Hepatocellular"
     assert HCC in [c.nct_id for c in cands if "prf" in c.ranks]
+
+
+def test_described_diseases_are_what_the_readings_agree_on():
+    # "Agreed": second in all three readings; "Inferred Only" and "Feedback Only" first in one
+    q = Queries(inferred=[("Inferred Only", 1.0), ("Agreed", 0.9)], feedback=["Feedback Only", "Agreed"],
+                cond=[("Agreed", 1.0), ("Cough", 0.3)])
+    got = described_diseases(q)
+    assert got[0] == ("Agreed", 1.0)
+    assert {n for n, _ in got} == {"Agreed", "Inferred Only", "Feedback Only"}  # a symptom is no disease
+    assert all(0 < s < 1 for _, s in got[1:])
+    assert described_diseases(Queries()) == []
+
+
+def test_the_described_diseases_find_their_trials_ranked_by_the_note(store):
+    facts = read_facts(HCC_NOTE)
+    cands, queries = candidates(store, HCC_NOTE, facts, filters_for(facts))
+    assert "Carcinoma, Hepatocellular" in [n for n, _ in queries.diseases[:3]]
+    assert queries.as_json()["describedDiseases"] == [n for n, _ in queries.diseases]
+    by_dnote = sorted((c for c in cands if "dnote" in c.ranks), key=lambda c: c.ranks["dnote"])
+    assert by_dnote and {c.nct_id for c in by_dnote} == {c.nct_id for c in cands if "dis" in c.ranks}
+    assert sum(_is_liver(store, c.nct_id) for c in by_dnote[:10]) >= 8
+    # the note's words order the diseases' trials: those the note source found first, in its
+    # order, and the trial for this patient higher than in `dis`
+    noted = [c for c in by_dnote if "note" in c.ranks]
+    assert by_dnote[:len(noted)] == noted == sorted(noted, key=lambda c: c.ranks["note"])
+    hcc = next(c for c in cands if c.nct_id == HCC)
+    assert hcc.ranks["dnote"] <= 20 and hcc.ranks["dnote"] < hcc.ranks["dis"]
+    # a source weighted 0 is not run
+    off, _ = candidates(store, HCC_NOTE, facts, filters_for(facts),
+                        weights={**retrieve_weights(), "dis": 0.0, "dnote": 0.0})
+    assert not any("dis" in c.ranks or "dnote" in c.ranks for c in off)
+
+
+def test_by_the_note_orders_hits_as_the_note_source_does():
+    hits = [("NCT1", 5.0), ("NCT2", 5.0), ("NCT3", 5.0), ("NCT4", 4.0)]
+    note = [("NCT9", 30.0), ("NCT3", 20.0), ("NCT1", 10.0)]
+    assert by_the_note(hits, note) == [("NCT3", 20.0), ("NCT1", 10.0), ("NCT2", 0.0), ("NCT4", 0.0)]
+    assert by_the_note(hits, []) == [(n, 0.0) for n, _ in hits]
+    assert by_the_note([], note) == []
+
+
+def retrieve_weights() -> dict[str, float]:
+    from trialscope.match.retrieve import SOURCE_WEIGHTS
+
+    return dict(SOURCE_WEIGHTS)
 
 
 def test_the_searcher_keeps_its_snapshot_until_something_changes(tmp_path, monkeypatch):

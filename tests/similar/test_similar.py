@@ -261,3 +261,14 @@ def test_new_version_replaces_its_row(sample_db, tmp_path):
     for tok, d in delta.items():
         assert df_after.get(tok, 0) == df_before.get(tok, 0) + d
     store.close()
+
+
+def test_opening_the_index_keeps_blas_to_one_thread(sample_db):
+    # a multi-threaded BLAS spins a core for ~0.1 s after every kNN product (index/vectors.py)
+    from threadpoolctl import threadpool_info
+
+    from trialscope.index import vectors
+
+    assert vectors.open_index(sample_db) is not None
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert blas and all(lib["num_threads"] == 1 for lib in blas), blas

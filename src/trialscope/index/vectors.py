@@ -315,8 +315,25 @@ def is_current(idx: VectorIndex, encoder) -> bool:
     return idx.encoder == encoder.fingerprint and idx.format == str(FORMAT)
 
 
+def one_blas_thread() -> None:
+    """Keep every BLAS library loaded so far (numpy's, faiss's) to one thread, process-wide.
+
+    What this index computes is one query against many rows (a matrix-vector product), and
+    OpenBLAS splits one that large over every core; its worker then spins for about a tenth
+    of a second after each call before it sleeps, holding a core that the matcher's search
+    threads (and a server's other requests) need. One thread gives the same products: over
+    the 109 dev notes at 21,232 studies (benchmarks/match.py, same machine, interleaved)
+    match() CPU p50 103-119 -> 59-78 ms and wall p50 150-210 -> 59-139 ms (three pairs, load 6-7),
+    every note's output identical. About 1 ms: done on every
+    open (rare: a catch-up), so a library loaded since is limited too."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 class VectorIndex:
-    """A read-only view of the index files, as of one meta.json (see `open_index`)."""
+    """A read-only view of the index files, as of one meta.json (see `open_index`).
+    Opening one keeps BLAS to one thread (`one_blas_thread`)."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -344,6 +361,7 @@ class VectorIndex:
         else:
             self.exact = self.vectors.astype(np.float32)
         self._lexical = None
+        one_blas_thread()  # after faiss is loaded: its BLAS too
 
     # --- lookups -------------------------------------------------------------------------
     def row_of(self, nct: str) -> int | None:

@@ -28,7 +28,10 @@ from ..normalize import years_to_days
 # the next READ_AGAIN times that; a filter that passes fewer than MIN_SHARE of the studies
 # (a newborn, healthy volunteers of 90) stays in the query: there the text query alone would
 # read and convert far more hits than it keeps. Over the 109 dev notes at 500k studies,
-# 3x needs a second read in 1% of the searches (1.2x in 12%).
+# 3x needs a second read in 1% of the searches (1.2x in 12%). At 21k, 1.5x reads again in 8
+# of the 670 source searches (3x: none) and converts 44% fewer hits (each a Python object,
+# made and checked holding the GIL), but CPU p50 fell only 60.2 -> 58.6 ms, and at 500k a
+# second read repeats a search of tens of ms in more matches: 3x stays
 OVERREAD, READ_AGAIN, MIN_SHARE, MAX_READ = 3.0, 4, 0.15, 100_000
 MASKS = 16  # filter combinations kept per snapshot (one match's sources share one)
 
@@ -58,7 +61,7 @@ class Columns:
                     col[docs] = [math.nan if v is None else v for v in searcher.fast_field_values(name, addrs)]
                 out.append(col)
         self._terms: dict[tuple[str, str], list[np.ndarray]] = {}
-        self._masks: dict[tuple, tuple[list[np.ndarray], int]] = {}
+        self._masks: dict[tuple, tuple[list[bytes], int]] = {}
         self._lock = threading.Lock()
 
     def has(self, field: str, value: str) -> list[np.ndarray]:
@@ -72,10 +75,11 @@ class Columns:
             self._terms[(field, value)] = got
         return got
 
-    def mask(self, age: float | None, sex: str | None, healthy: bool) -> tuple[list[np.ndarray], int]:
+    def mask(self, age: float | None, sex: str | None, healthy: bool) -> tuple[list[bytes], int]:
         """Per segment, the documents that pass (as `search.filters.Filters.build` writes the
         clauses: sex one of (SEX, ALL); 0 <= min_age <= age <= max_age <= open; healthy
-        volunteers accepted; not withdrawn), and how many pass."""
+        volunteers accepted; not withdrawn), one byte each (indexing bytes is twice as fast
+        as a numpy array's scalars, over thousands of hits a search), and how many pass."""
         key = (age, sex, healthy)
         with self._lock:
             got = self._masks.get(key)
@@ -94,7 +98,7 @@ class Columns:
                     m &= hv
             if len(self._masks) >= MASKS:
                 self._masks.pop(next(iter(self._masks)))
-            got = self._masks[key] = (masks, int(sum(int(m.sum()) for m in masks)))
+            got = self._masks[key] = ([m.tobytes() for m in masks], int(sum(int(m.sum()) for m in masks)))
             return got
 
 
@@ -114,7 +118,7 @@ def filtered_hits(searcher, columns: Columns, text_query, filters, depth: int) -
     limit = min(columns.num_docs, math.ceil(depth * columns.num_docs / passing * OVERREAD) + 20)
     while limit <= MAX_READ:
         hits = searcher.search(text_query, limit, count=False).hits
-        kept = [(score, addr) for score, addr in hits if masks[addr.segment_ord][addr.doc]]
+        kept = [hit for hit in hits if masks[hit[1].segment_ord][hit[1].doc]]
         if len(kept) >= depth or len(hits) < limit:
             return kept[:depth]
         if limit >= columns.num_docs:

@@ -28,6 +28,11 @@ Each source is one ranked list, `SOURCE_DEPTH[source]` deep:
   `title:` phrases. A note that describes a disease without naming it ("noncaseating
   granulomas, elevated ACE") still finds trials of it when what it matches agrees on what
   it is.
+- `dis` and `dnote`, also in the second round: the diseases that the three readings of the
+  note agree on (`described_diseases`: the inferred ones, the feedback ones, the patient's
+  own named ones, fused by rank), as `inf` asks them (`dis`); and the same trials in the
+  order of the `note` source (`dnote`, `by_the_note`: no search of its own), so that among
+  the many trials of a disease those that fit this patient come first.
 
 A study's fused score is `sum(SOURCE_WEIGHTS[s] / (RRF_K + rank_s))` over the sources that
 found it. Hard filters (age and sex, where a missing bound never drops a trial; healthy
@@ -62,14 +67,15 @@ DEPTH = 1000  # the fused list at most
 # How deep each source reads. Deeper finds more (benchmarks/match.py: all sources 1000 deep
 # against these, NDCG@10 TREC 0.543 vs 0.542, SIGIR 0.286 vs 0.280) at twice the cost.
 SOURCE_DEPTH: dict[str, int] = {"note": 500, "brief": 500, "elig": 500, "cond": 300, "key": 300, "intr": 100,
-                                "knn": 500, "prf": 300, "inf": 300}
+                                "knn": 500, "prf": 300, "inf": 300, "dis": 300}
 RRF_K = 60
 # `elig` at 0.7 (benchmarks/match.py, same run, ranker cross-validated): TREC 2022 NDCG@10
 # 0.553 -> 0.579, P@10 0.318 -> 0.326; SIGIR 2016 0.286 -> 0.283. `prf` searches titles as
 # well as conditions (a sparse record has a title and no conditions): SIGIR 0.283 -> 0.287,
 # TREC P@10 0.326 -> 0.332, NDCG@10 0.579 -> 0.576
 SOURCE_WEIGHTS: dict[str, float] = {"note": 1.0, "brief": 0.7, "elig": 0.7, "cond": 1.0, "key": 0.5, "intr": 0.3,
-                                    "knn": 0.7, "prf": 0.7, "inf": 0.7}
+                                    "knn": 0.7, "prf": 0.7, "inf": 0.7,
+                                    "dis": 1.0, "dnote": 1.0}
 # `inf` (`inferred_conditions`): the INFERRED_TERMS diseases whose trials' words best match the
 # note's, as `cond:` and `title:` phrases; INFERRED_KEPT of them feed the ranker's `inf`
 # feature. Against no `inf` (benchmarks/match.py, ranker cross-validated, same run): TREC 2022
@@ -89,6 +95,17 @@ INFERRED_FIELDS = ("cond", "title", "summary")
 # idf 0.584, no idf 0.577; all six lexical sources voting 0.579; 5 terms 0.597 (74.6%)
 FEEDBACK_SOURCES = ("note", "brief", "elig", "knn")
 FEEDBACK_DEPTH, FEEDBACK_K, FEEDBACK_IDF_POWER, FEEDBACK_TERMS, PRF_MIN = 100, 10, 2.0, 8, 3
+# `dis` and `dnote` (`described_diseases`): the DISEASE_TERMS diseases that the inferred ones,
+# the feedback ones and the patient's own agree on (reciprocal-rank fusion, DISEASE_K), as
+# `inf` asks them (`dis`), and those trials in the note source's order (`dnote`). Against
+# neither (benchmarks/match.py, same run, ranker cross-validated, 5 / 10 folds): TREC 2022
+# P@10 0.346 -> 0.368 / 0.344 -> 0.370, NDCG@10 0.633 -> 0.625 / 0.632 -> 0.632, fused order
+# P@10 0.330 -> 0.354, NDCG@10 0.589 -> 0.616; SIGIR 2016 NDCG@10 0.315 -> 0.315 / 0.314 ->
+# 0.316, P@10 0.132 -> 0.139. A condition of an eligible trial among the first 3 diseases
+# (TREC / SIGIR topics): inferred 70% / 58%, feedback 73% / 56%, agreed 80% / 62%. `dis`
+# alone: TREC P@10 0.364, SIGIR NDCG@10 0.308. `dnote` as a search of the note's words
+# within the diseases (instead of the note source's order): the same figures at 3x the CPU
+DISEASE_K, DISEASE_TERMS = 10, 3
 KEY_WORDS = 12
 MAX_QUERY_WORDS = 400  # the note's first distinct words that make its BM25 bag
 MAX_CONDITIONS = 8
@@ -157,10 +174,12 @@ class Queries:
     intr: list[str] = field(default_factory=list)
     feedback: list[str] = field(default_factory=list)  # conditions of the first fused trials
     inferred: list[tuple[str, float]] = field(default_factory=list)  # index.conditions: name, share of the best
+    diseases: list[tuple[str, float]] = field(default_factory=list)  # described_diseases: name, share of the best
 
     def as_json(self) -> dict:
         return {"conditions": [n for n, _ in self.cond], "keyTerms": self.key, "treatments": self.intr,
-                "feedbackConditions": self.feedback, "inferredConditions": [n for n, _ in self.inferred]}
+                "feedbackConditions": self.feedback, "inferredConditions": [n for n, _ in self.inferred],
+                "describedDiseases": [n for n, _ in self.diseases]}
 
 
 def clean_text(text: str) -> str:
@@ -566,12 +585,24 @@ def candidates(store, text: str, facts, filters: Filters | None = None, depth: i
     ordered = sorted(by_id.values(), key=lambda c: (-c.fused, c.nct_id))
     if idx is not None and ordered:
         q.feedback = feedback_conditions(lists, diseases_of(idx, lists), _corpus_frequency(searcher))
+        q.diseases = described_diseases(q)
+        second: dict[str, Future] = {}
         if q.feedback:
             names = " OR ".join(f"{f}:{_quote(n)}" for n in q.feedback for f in ("cond", "title"))
             # the names as written: MeSH expansion (a broad "Neoplasms" reaching every cancer
             # trial) took twice the time (CPU p50 9.0 vs 5.0 ms) and found nothing more
-            _fuse(by_id, "prf", _run(searcher, filters, max(least, SOURCE_DEPTH["prf"]), query=names,
-                                     expand_mesh=False), weights)
+            second["prf"] = _POOL.submit(_run, searcher, filters, max(least, SOURCE_DEPTH["prf"]), query=names,
+                                         expand_mesh=False)
+        agreed = [n for n in map(_quote, [n for n, _ in q.diseases[:DISEASE_TERMS]]) if n]
+        if agreed and (weights.get("dis") or weights.get("dnote")):
+            second["dis"] = _POOL.submit(_run, searcher, filters, max(least, SOURCE_DEPTH["dis"]), expand_mesh=False,
+                                         query=" OR ".join(f"{f}:{n}" for n in agreed for f in INFERRED_FIELDS))
+        for source, f in second.items():
+            lists[source] = f.result()
+            _fuse(by_id, source, lists[source], weights)
+        if "dis" in lists:
+            _fuse(by_id, "dnote", by_the_note(lists["dis"], lists.get("note", [])), weights)
+        if second:
             ordered = sorted(by_id.values(), key=lambda c: (-c.fused, c.nct_id))
         ordered = ordered[:depth]
         _attach_features(idx, ordered[:detail], vec, known)
@@ -605,6 +636,34 @@ def inferred_conditions(store, bag: str) -> list[tuple[str, float]]:
         return []
     top = got[0][1]
     return [(n, s / top) for n, s in got]
+
+
+def described_diseases(q: Queries) -> list[tuple[str, float]]:
+    """The diseases the note describes as its three readings agree on them: the inferred
+    ones (`q.inferred`, from the note's words), the first round's trials' (`q.feedback`)
+    and the patient's own named diseases, fused by reciprocal rank (DISEASE_K), each with
+    its score as a share of the best one's."""
+    own = [n for n, w in q.cond if w >= 1.0]
+    score: dict[str, float] = {}
+    for ranked in ([n for n, _ in q.inferred], q.feedback, own):
+        for rank, name in enumerate(ranked, 1):
+            score[name] = score.get(name, 0.0) + 1.0 / (DISEASE_K + rank)
+    best = sorted(score.items(), key=lambda kv: (-kv[1], kv[0]))[:INFERRED_KEPT]
+    if not best:
+        return []
+    return [(n, s / best[0][1]) for n, s in best]
+
+
+def by_the_note(hits: list[tuple[str, float]], note: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """`hits` (the described diseases' trials) in the order of the `note` source, with its
+    BM25 score; those it did not find after them, in their own order, scored 0. A disease's
+    trials come in no order of their own (a phrase in a condition list scores alike in
+    all), and the note's words say which of them fit this patient. Costs no search: the note
+    source has scored them already."""
+    wanted = {n for n, _ in hits}
+    first = [(n, s) for n, s in note if n in wanted]
+    found = {n for n, _ in first}
+    return first + [(n, 0.0) for n, _ in hits if n not in found]
 
 
 def feedback_conditions(lists: dict[str, list[tuple[str, float]]], diseases: dict[str, tuple[str, ...]],

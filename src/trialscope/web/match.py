@@ -132,6 +132,8 @@ class MatchQueries(BaseModel):
     feedbackConditions: list[str] = Field(description="diseases most of the first trials found share")
     inferredConditions: list[str] = Field(default=[], description="diseases the note describes, read from "
                                           "its words by the condition index (best first)")
+    describedDiseases: list[str] = Field(default=[], description="diseases the inferred, feedback and named "
+                                         "conditions agree on (best first): the `dis` and `dnote` sources' query")
 
 
 class MatchResponse(BaseModel):

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ...collector import paused
 from .adverse import AdverseEvents, AEView
 from .baseline import Baseline, baseline_of
 from .flow import Flow, flow_of
 from .links import href, query_params
 from .outcomes import OUTCOME_CAP, OUTCOME_TYPES, Outcome, OutcomeLink, OutcomesView, outcome_of
 from .values import as_dict, as_list, as_text, humanize
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Building a big results view allocates many small acyclic objects, which triggers
-    cyclic-GC passes (tens of ms on a large heap) for nothing: reference counting frees
-    them all. Pause the collector meanwhile; whoever paused it turns it back on."""
-    was = gc.isenabled()
-    if was:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 @dataclass(slots=True)
@@ -80,7 +64,7 @@ class Results:
                 if as_text(om.get("type")).upper() == "PRIMARY"]
 
     def outcomes_view(self, query: Mapping[str, Any] | None = None) -> OutcomesView:
-        with _gc_paused():
+        with paused():
             return self._outcomes_view(query)
 
     def _outcomes_view(self, query: Mapping[str, Any] | None) -> OutcomesView:
@@ -112,14 +96,14 @@ class Results:
         """The AE tables sorted and capped per the page's query (ae_sort, ae_all)."""
         if not self.adverse:
             return None
-        with _gc_paused():
+        with paused():
             return self.adverse.view(query if query is not None else self._query)
 
 
 def view(record: Mapping[str, Any] | None,
          query: Mapping[str, Any] | None = None) -> Results | None:
     """The results view of a v2 study record, or None when it has no posted results."""
-    with _gc_paused():
+    with paused():
         return _view(record, query)
 
 

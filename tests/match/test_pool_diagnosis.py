@@ -1,0 +1,34 @@
+"""benchmarks/match.py's pool diagnosis: what the candidate pool holds, on a made-up topic."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+
+from trialscope.match.retrieve import Candidate
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "match.py"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("match_benchmark", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_first_fifty_are_counted_by_grade_and_by_eligible_share():
+    bench = _bench()
+    ncts = [f"NCT{i:08d}" for i in range(120)]
+    cands = [Candidate(n, {"note": i + 1} if i % 2 == 0 else {"dis": i + 1}) for i, n in enumerate(ncts)]
+    topic = SimpleNamespace(id="t1", ncts=ncts, prepared=SimpleNamespace(cands=cands))
+    # eligible: 2 in the first 50, 1 at 60, 1 beyond the pool; excluded: 1 at 10; off-topic: 3 in the first 50
+    judged = {ncts[0]: 2, ncts[49]: 2, ncts[60]: 2, "NCT99999999": 2, ncts[10]: 1,
+              ncts[1]: 0, ncts[2]: 0, ncts[3]: 0, ncts[70]: 0}
+    got = bench.pool_diagnosis([topic], {"t1": judged}, set(ncts) | {"NCT99999999"})
+    assert got["eligible_in_pool@50"] == 0.5 and got["eligible_in_pool@100"] == 0.75
+    assert got["relevant_in_pool@50"] == 0.6  # 3 of the 5 judged 1 or 2
+    assert (got["grade_2_in_first50"], got["grade_1_in_first50"], got["grade_0_in_first50"]) == (2, 1, 3)
+    # the relevant ones found: 0, 10, 60 by note (even positions), 49 by dis
+    assert got["relevant_found_by_source"]["note"] == 0.6 and got["relevant_found_by_source"]["dis"] == 0.2
