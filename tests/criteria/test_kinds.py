@@ -11,6 +11,7 @@ from trialscope.criteria import (
     Lab,
     Performance,
     Reproductive,
+    Setting,
     Sex,
     Smoking,
     Stage,
@@ -306,3 +307,40 @@ def test_a_sex_named_in_the_plural(text, sex):
 def test_a_condition_a_drug_acts_against_is_named_for_the_drug():
     text = "If using remdesivir or any other antiviral drug with potential effect against SARS-CoV-2 infection"
     assert {c.context for c in facts(text, Condition)} == {"treatment"}
+
+
+def _settings(text: str) -> list[tuple[str, bool]]:
+    return [(f.place, f.negated) for f in type_criterion(text)[1] if isinstance(f, Setting)]
+
+
+@pytest.mark.parametrize("text, places", [
+    ("Hospitalized patients with confirmed COVID-19", [("inpatient", False)]),
+    ("Hospital admission", [("inpatient", False)]),
+    ("All inpatients in a hospital environment", [("inpatient", False)]),
+    ("Admitted to the ICU", [("icu", False)]),
+    ("Critically ill patients", [("icu", False)]),
+    ("Requiring invasive mechanical ventilation", [("ventilated", False)]),
+    ("Hospitalized patients requiring mechanical ventilation", [("ventilated", False)]),  # the most specific
+    ("Hospitalized patients not on mechanical ventilation", [("inpatient", False), ("ventilated", True)]),
+    ("Outpatients with mild COVID-19", [("outpatient", False)]),
+    ("Home isolation", [("outpatient", False)]),
+    ("Not hospitalized", [("inpatient", True)]),
+    ("Non-hospitalized adults", [("inpatient", True)]),
+    ("Not requiring respiratory assistance and/or other intensive care", [("icu", True)]),
+    # alternatives, the past, a risk, a condition, staff, another way in: no place asked for
+    ("Hospitalized or at home", []),
+    ("Patients hospitalized or outpatients", []),
+    ("Patient admitted in an emergency unit or hospitalized", []),
+    ("Hospitalization within the past 6 months", []),
+    ("Previously hospitalized for heart failure", []),
+    ("At high risk of hospitalization", []),
+    ("A study partner who completes the forms if the subject has been hospitalized", []),
+    ("ICU staff", []),
+    ("Non-invasive ventilation", []),
+    ("Patients admitted to the study", []),
+    ("Lack of access to the internet at home", []),
+    ("Mild COVID-19. In addition, we will include patients with comorbidities hospitalized for observation.", []),
+    ("1 not hospitalized; 2 hospitalized, no oxygen; 3 hospitalized on oxygen; 4 mechanically ventilated", []),
+])
+def test_the_care_setting_a_criterion_asks_for(text, places):
+    assert _settings(text) == places

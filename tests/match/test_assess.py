@@ -584,3 +584,41 @@ def test_an_exclusion_that_defers_to_the_inclusion_criteria_does_not_decide():
     r = _one("Mild COVID-19 cases not meeting the inclusion criteria symptoms", COVID, "exclusion")
     assert r.status == UNKNOWN and not r.decisive
     assert _one("Mild COVID-19 cases", COVID, "exclusion").status == MET
+
+
+OFFICE = "A 38-year-old man comes to the clinic with cough and fever. The PCR test for COVID-19 is positive."
+WARD = "A 70-year-old man with COVID-19 was admitted to the medical ward on oxygen."
+ICU = "A 70-year-old man with COVID-19 is in the ICU, intubated and mechanically ventilated."
+ED = "A 38-year-old man presents to the emergency department with cough. PCR for COVID-19 is positive."
+
+
+@pytest.mark.parametrize("criterion, note, section, status", [
+    ("Hospitalized adults with COVID-19", OFFICE, "inclusion", NOT_MET),
+    ("Hospitalized adults with COVID-19", WARD, "inclusion", MET),
+    ("Hospitalized adults with COVID-19", ED, "inclusion", UNKNOWN),  # may yet be admitted
+    ("Admitted to the intensive care unit", WARD, "inclusion", UNKNOWN),
+    ("Admitted to the intensive care unit", ICU, "inclusion", MET),
+    ("Admitted to the intensive care unit", OFFICE, "inclusion", NOT_MET),
+    ("Requiring invasive mechanical ventilation", ICU, "inclusion", MET),
+    ("Hospitalized patients not on mechanical ventilation", WARD, "inclusion", UNKNOWN),
+    ("Hospitalized patients not on mechanical ventilation", ICU, "inclusion", NOT_MET),
+    ("Hospitalized patients not on mechanical ventilation", OFFICE, "inclusion", NOT_MET),
+    ("Outpatients with mild COVID-19", OFFICE, "inclusion", MET),
+    ("Outpatients with mild COVID-19", WARD, "inclusion", NOT_MET),
+    ("Not hospitalized", OFFICE, "inclusion", MET),
+    ("Patients requiring hospitalization", WARD, "exclusion", MET),
+    ("Patients requiring hospitalization", OFFICE, "exclusion", NOT_MET),
+    ("Hospitalized adults with COVID-19", "A 38-year-old man with COVID-19.", "inclusion", UNKNOWN),
+])
+def test_the_care_setting(criterion, note, section, status):
+    r = _one(criterion, note, section)
+    assert r.status == status, r.reason
+
+
+def test_an_outpatient_is_excluded_from_a_trial_of_hospitalised_patients():
+    criteria = parse_criteria("Inclusion Criteria:\n* Confirmed COVID-19\n* Hospitalized\n\nExclusion Criteria:\n* None")
+    a = assess(criteria, extract_facts(OFFICE))
+    assert a.eligible == EXCLUDED and [r.criterion.text for r in a.decisive] == ["Hospitalized"]
+    assert "outpatient" in a.explanation
+    hospital = assess(criteria, extract_facts(WARD))
+    assert hospital.eligible != EXCLUDED

@@ -266,3 +266,33 @@ def test_json_and_overrides():
     assert "Diabetes Mellitus, Type 2" in given.conditions[0].mesh and given.smoker.status == "never"
     assert facts.age == 60  # the original is unchanged
     assert facts.with_overrides({"age": "old", "sex": "x"}).age == 60
+
+
+@pytest.mark.parametrize("note, place", [
+    ("A 45-year-old woman comes to the office complaining of knee pain for the past 2 years.", "outpatient"),
+    ("A 38-year-old man with cough. He has low grade fever at the time of visit.", "outpatient"),
+    ("A 55-year-old woman comes for a routine checkup.", "outpatient"),
+    ("A 32 year old female with no previous medical history presents to clinic to discuss lab results.",
+     "outpatient"),
+    ("A 7-month-old boy is brought to emergency by his parents due to irritability for the past 3 days.", "emergency"),
+    ("A 58-year-old woman presents to the ER with chest pain.", "emergency"),
+    ("A 32-year-old woman is admitted to the ER following a car accident.", "emergency"),
+    ("He is admitted to the hospital, and his workup shows anemia.", "inpatient"),
+    ("Brought to the emergency room after a fall; he is admitted to the ICU for further care.", "icu"),
+    ("A 70-year-old man in the ICU, intubated for respiratory failure.", "ventilated"),
+    # places of the past, or denied, are not where the patient is seen
+    ("A 60-year-old man. He was hospitalized for pneumonia two years ago.", None),
+    ("A 60-year-old man with COVID-19 who does not require intubation.", None),
+    ("A 40-year-old man with a rash.", None),
+])
+def test_where_the_patient_is_seen(note, place):
+    setting = extract_facts(note).setting
+    assert (setting.place if setting else None) == place
+    if setting:
+        assert note[setting.start:setting.end]  # the words that say it
+
+
+def test_the_setting_given_on_a_form():
+    facts = extract_facts("A 45-year-old woman comes to the office.").with_overrides({"setting": "icu"})
+    assert facts.setting.place == "icu" and facts.setting.start == GIVEN
+    assert extract_facts("x").with_overrides({"setting": "ward"}).setting is None  # not a place it knows

@@ -206,3 +206,15 @@ def test_page_bad_input(match_server, data, code):
     r = httpx.post(f"{match_server}/match", data=data, timeout=60)
     assert r.status_code == code, r.text[:500]
     assert "Something went wrong" not in r.text
+
+
+def test_the_care_setting_is_read_shown_and_can_be_given(match_server):
+    note = "A 38-year-old man comes to the clinic with cough; the PCR test for COVID-19 is positive."
+    r = httpx.post(f"{match_server}/match", data={"note": note}, timeout=60)
+    assert r.status_code == 200 and '<option value="outpatient" selected>' in r.text
+    r = httpx.post(f"{match_server}/match", data={"note": note, "edited": "1", "setting": "icu"}, timeout=60)
+    assert r.status_code == 200 and '<option value="icu" selected>' in r.text
+    r = httpx.post(f"{match_server}/api/v2/match", json={"text": note, "facts": {"setting": "inpatient"}}, timeout=60)
+    assert r.status_code == 200 and r.json()["facts"]["setting"]["place"] == "inpatient", r.text
+    r = httpx.post(f"{match_server}/api/v2/match", json={"text": note, "facts": {"setting": "ward"}}, timeout=60)
+    assert r.status_code == 400

@@ -53,6 +53,7 @@ from ..criteria.types import (
     Lab,
     Performance,
     Reproductive,
+    Setting,
     Sex,
     Smoking,
     Stage,
@@ -613,6 +614,25 @@ def _smoking(fact: Smoking, p: _Patient) -> _Verdict:
     return _Verdict(ok, label, [Evidence(sm.start, sm.end, label)])
 
 
+# Whether a patient seen in one place (the note's `SettingFact`) is where a criterion asks
+# (`Setting.place`): an outpatient is not hospitalised; a patient in the emergency department
+# may yet be admitted, a hospitalised one may or may not be in intensive care.
+_SETTING = {
+    "outpatient": {"outpatient": True, "emergency": None, "inpatient": False, "icu": False, "ventilated": False},
+    "inpatient": {"outpatient": False, "emergency": None, "inpatient": True, "icu": True, "ventilated": True},
+    "icu": {"outpatient": False, "emergency": None, "inpatient": None, "icu": True, "ventilated": True},
+    "ventilated": {"outpatient": False, "emergency": None, "inpatient": None, "icu": None, "ventilated": True},
+}
+
+
+def _setting(fact: Setting, p: _Patient) -> _Verdict:
+    st = p.facts.setting
+    if st is None:
+        return _Verdict(None, "care setting not stated")
+    label = {"icu": "in intensive care", "emergency": "in the emergency department"}.get(st.place, st.place)
+    return _Verdict(_SETTING.get(fact.place, {}).get(st.place), label, [Evidence(st.start, st.end, label)])
+
+
 _JUDGES = {
     Age: lambda f, p, section, targets, text: _age(f, p),
     Sex: lambda f, p, section, targets, text: _sex(f, p),
@@ -623,6 +643,7 @@ _JUDGES = {
     Therapy: lambda f, p, section, targets, text: _therapy(f, p),
     Reproductive: lambda f, p, section, targets, text: _reproductive(f, p),
     Smoking: lambda f, p, section, targets, text: _smoking(f, p),
+    Setting: lambda f, p, section, targets, text: _setting(f, p),
 }
 
 
@@ -655,7 +676,7 @@ _CONTEXT_WORDS = {"test": "a test result", "treatment": "a treatment of it", "qu
 
 # -- criteria --------------------------------------------------------------------------
 
-_AND_KINDS = ("age", "sex", "performance", "lab")
+_AND_KINDS = ("age", "sex", "performance", "lab", "setting")
 _OTHERS_TREATMENT = "treatment of the condition named"  # a by-kind key of _statement
 _QUALIFIER_KINDS = ("age", "sex")
 _COMMITMENT_KINDS = ("consent",)
@@ -1011,7 +1032,7 @@ def _targets(criteria: Criteria, elig: Eligibility) -> frozenset[str]:
 
 
 _UNKNOWN_NAMES = {"therapy": "prior therapy", "reproductive": "pregnancy", "age": "age", "sex": "sex",
-                  "smoking": "smoking"}
+                  "smoking": "smoking", "setting": "care setting"}
 
 
 def _unknown_names(r: CriterionResult, p: _Patient) -> list[str]:

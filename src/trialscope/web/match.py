@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..match import MAX_LIMIT, MAX_NOTE, MatchError, match
 from ..match.assess import by_verdict
+from ..match.patient import SETTINGS
 from ..record import NCT_RE
 from . import api_schema as S
 from .backend import FilterError, Web
@@ -51,6 +52,9 @@ class MatchPatientFacts(_Model):
     ecog: Annotated[float, Field(ge=0, le=5)] | None = None
     karnofsky: Annotated[float, Field(ge=0, le=100)] | None = None
     smoker: Literal["current", "former", "never"] | None = None
+    setting: Literal["outpatient", "emergency", "inpatient", "icu", "ventilated"] | None = Field(
+        None, description="where the patient is seen: office or clinic, emergency department, hospital ward, "
+                          "intensive care, mechanically ventilated")
 
 
 class MatchNear(_Model):
@@ -269,6 +273,7 @@ def facts_view(f) -> dict:
         "pregnant": "" if f.pregnant is None else ("yes" if f.pregnant.value else "no"),
         "ecog": "" if ecog is None else f"{ecog:g}",
         "smoker": getattr(f.smoker, "status", "") if f.smoker else "",
+        "setting": f.setting.place if f.setting else "",
         "labs": [f"{lab.analyte} {lab.value:g} {lab.unit}".strip() for lab in f.labs],
         "stage": [f"{s.system} {s.value}" for s in f.stage],
     }
@@ -311,6 +316,8 @@ def _overrides(form: dict[str, str]) -> tuple[dict, list[str]]:
             problems.append(f"ECOG {ecog[:20]!r} is not 0 to 5: not used")
     if form.get("smoker") in ("current", "former", "never"):
         out["smoker"] = form["smoker"]
+    if form.get("setting") in SETTINGS:
+        out["setting"] = form["setting"]
     return out, problems
 
 
