@@ -622,3 +622,28 @@ def test_an_outpatient_is_excluded_from_a_trial_of_hospitalised_patients():
     assert "outpatient" in a.explanation
     hospital = assess(criteria, extract_facts(WARD))
     assert hospital.eligible != EXCLUDED
+
+
+def test_an_airway_infection_is_no_pneumonia_until_the_note_says_so():
+    # MeSH files COVID-19 under viral pneumonia and lung diseases
+    assert _one("Pneumonia confirmed by CT scans", OFFICE).status == UNKNOWN
+    assert _one("Lung disease", OFFICE, "exclusion").status == UNKNOWN
+    pneumonia = "A 60-year-old man with COVID-19. Chest CT shows a bilateral pneumonia."
+    assert _one("Pneumonia confirmed by CT scans", pneumonia).status == MET
+    assert _one("Confirmed COVID-19 infection", OFFICE).status == MET  # the infection itself still is
+
+
+def _record(*meshes: str) -> dict:
+    return {"derivedSection": {"conditionBrowseModule": {"meshes": [{"term": m} for m in meshes]}}}
+
+
+@pytest.mark.parametrize("note, strength", [
+    ("A 39-year-old man with gouty arthritis of the toe.", 0.0),  # of the class, not the trial's disease
+    ("A 50-year-old woman with rheumatoid arthritis.", 1.0),
+    ("A 50-year-old woman with arthritis of both hands.", 1.0),  # the class, named as such
+])
+def test_the_trials_own_disease_is_its_most_specific_condition(note, strength):
+    a = assess(parse_criteria("Inclusion Criteria:\n* Age 18 or older"), extract_facts(note),
+               _record("Arthritis", "Arthritis, Rheumatoid"))
+    assert a.features["cond_strength"] == strength
+    assert (a.eligible == LIKELY) == (strength >= 0.9)

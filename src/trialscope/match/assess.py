@@ -431,8 +431,12 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
         s = _strength(names, pnames)
         if s > 0.5 and not criterion_symptom and c.mesh and _is_symptom(c.mesh[0]):
             s = 0.5  # a cough does not establish a respiratory disease, nor heartburn reflux disease
-        if s > 0.5 and chronic and not names & pnames and c.mesh and _is_infection(c.mesh[0]):
-            s = 0.5  # COVID-19 is a lung disease, but no "chronic lung disease"
+        if s > 0.5 and not names & pnames and c.mesh and _is_infection(c.mesh[0]) and (
+                chronic or all(_respiratory_class(n) for n in names)):
+            # COVID-19 is a lung disease, but no "chronic lung disease"; and MeSH files it
+            # under viral pneumonia, but an infection of the airways is no pneumonia (or
+            # lung disease) until the note says so
+            s = 0.5
         if s > best:
             best, best_c = s, c
     if best >= 0.9 and best_c is not None:
@@ -487,6 +491,14 @@ def _chronic(text: str, fact: Condition) -> bool:
 def _is_infection(name: str) -> bool:
     """An infection (MeSH C01, or C02 in the 2019 trees), which is acute unless said otherwise."""
     return any(t.startswith(("C01", "C02")) for t in vocabulary().tree_numbers(name))
+
+
+@lru_cache(maxsize=20_000)
+def _respiratory_class(name: str) -> bool:
+    """A respiratory disease that is no infection of its own (MeSH C08 alone: Pneumonia,
+    Lung Diseases), which MeSH files respiratory infections under."""
+    trees = vocabulary().tree_numbers(name)
+    return bool(trees) and all(t.startswith("C08") for t in trees)
 
 
 @lru_cache(maxsize=20_000)
@@ -1138,9 +1150,14 @@ def _summarise(results: list[CriterionResult], p: _Patient, targets: frozenset[s
 
 
 def _target_strength(targets: frozenset[str], p: _Patient) -> float:
+    """How well the patient's conditions meet the trial's own diseases. A registry lists
+    the classes above them too ("Arthritis" beside "Arthritis, Rheumatoid"): such a class
+    is met by the patient's condition named as it ("arthritis"), not by another disease of
+    the class (a gout does not make an RA trial's disease)."""
+    specific = frozenset(t for t in targets if not any(t != u and t in _ancestors(u) for u in targets))
     best = 0.0
     for _c, names in p.present:
-        best = max(best, _strength(set(targets), names))
+        best = max(best, _strength(specific, names), 1.0 if names & targets else 0.0)
     return best
 
 
