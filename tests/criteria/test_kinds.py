@@ -344,3 +344,28 @@ def _settings(text: str) -> list[tuple[str, bool]]:
 ])
 def test_the_care_setting_a_criterion_asks_for(text, places):
     assert _settings(text) == places
+
+
+def test_no_minors_under_an_age_asks_for_that_age():
+    (age,) = [f for f in type_criterion("No minors less than 18 years of age.")[1] if isinstance(f, Age)]
+    assert age.max_years == 18 and age.negated
+
+
+def test_a_reference_manuals_title_names_no_disease():
+    kind, facts = type_criterion("Diagnostic and Statistical Manual of Mental Disorders (DSM-IV) defined ADHD.")
+    assert [f.mesh for f in facts if isinstance(f, Condition)] == [["Attention Deficit Disorder with Hyperactivity"]]
+    assert [f.mesh for f in type_criterion("History of mental disorders")[1]] == [["Mental Disorders"]]
+
+
+@pytest.mark.parametrize("text, labs", [
+    ("Supine diastolic blood pressure of 100 to 115 mmHg", [("dbp", "range", 100.0, False)]),
+    ("Mean SBP (systolic blood pressure) ≥ 140 mm Hg or mean DBP ≥ 90 mm Hg",
+     [("sbp", ">=", 140.0, False), ("dbp", ">=", 90.0, False)]),
+    # what an inclusion rules out: "no" before it
+    ("No uncontrolled hypertension (systolic BP > 170 mm Hg and/or diastolic BP > 100 mm Hg)",
+     [("sbp", ">", 170.0, True), ("dbp", ">", 100.0, True)]),
+    ("History of SBP", []),  # spontaneous bacterial peritonitis, with no value
+])
+def test_blood_pressure_thresholds(text, labs):
+    assert [(f.analyte, f.comparator, f.value, f.negated) for f in type_criterion(text)[1] if isinstance(f, Lab)] == labs
+    assert all(f.unit == "mmHg" for f in type_criterion(text)[1] if isinstance(f, Lab))

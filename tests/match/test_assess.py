@@ -647,3 +647,28 @@ def test_the_trials_own_disease_is_its_most_specific_condition(note, strength):
                _record("Arthritis", "Arthritis, Rheumatoid"))
     assert a.features["cond_strength"] == strength
     assert (a.eligible == LIKELY) == (strength >= 0.9)
+
+
+def test_no_minors_excludes_a_child():
+    assert _one("No minors less than 18 years of age.", "A 3-year-old girl with short stature.").status == NOT_MET
+    assert _one("No minors less than 18 years of age.", "A 30-year-old woman.").status == MET
+
+
+HIGH = "A 47-year-old man with hypertension. Blood pressure is 165/90 mm Hg."
+NORMAL = "A 67-year-old woman with hypertension. Blood pressure is 135/80 mm Hg."
+
+
+@pytest.mark.parametrize("criterion, note, section, status", [
+    ("Mean SBP ≥ 140 mm Hg or mean DBP ≥ 90 mm Hg", HIGH, "inclusion", MET),  # either will do
+    ("Mean SBP ≥ 140 mm Hg or mean DBP ≥ 90 mm Hg", NORMAL, "inclusion", NOT_MET),
+    ("Supine diastolic blood pressure of 100 to 115 mmHg", NORMAL, "inclusion", NOT_MET),
+    ("Uncontrolled hypertension (systolic > 160 mmHg or diastolic > 100 mmHg)", HIGH, "exclusion", MET),
+    ("Uncontrolled hypertension (systolic > 160 mmHg or diastolic > 100 mmHg)", NORMAL, "exclusion", NOT_MET),
+    ("No uncontrolled hypertension (systolic BP > 170 mm Hg and/or diastolic BP > 100 mm Hg)", NORMAL,
+     "inclusion", MET),
+    ("Platelets ≥ 100,000/mm³ and hemoglobin ≥ 9 g/dL", "Platelets 150,000/uL, hemoglobin 8 g/dL", "inclusion",
+     NOT_MET),  # both asked for
+])
+def test_blood_pressure_and_thresholds_joined_by_or(criterion, note, section, status):
+    r = _one(criterion, note, section)
+    assert r.status == status, r.reason

@@ -212,7 +212,7 @@ def test_labs_with_units():
     labs = {x.analyte: x for x in extract_facts("WBC 12,300, Hgb 10.2 g/dl, Plt 450, HbA1c 8.1%, eGFR 52").labs}
     assert labs["wbc"].value == 12300 and labs["hemoglobin"].value == 10.2 and labs["platelets"].value == 450
     assert labs["hba1c"].value == 8.1 and labs["egfr"].value == 52
-    assert extract_facts("BP 120/80, HR 70.").labs == []
+    assert [(x.analyte, x.value) for x in extract_facts("BP 120/80, HR 70.").labs] == [("sbp", 120), ("dbp", 80)]
 
 
 def test_pregnancy_lactation_smoking():
@@ -296,3 +296,10 @@ def test_the_setting_given_on_a_form():
     facts = extract_facts("A 45-year-old woman comes to the office.").with_overrides({"setting": "icu"})
     assert facts.setting.place == "icu" and facts.setting.start == GIVEN
     assert extract_facts("x").with_overrides({"setting": "ward"}).setting is None  # not a place it knows
+
+
+def test_blood_pressure_is_two_values():
+    note = "A 47-year-old man. Blood pressure is 165/90 mm Hg and pulse is 85/min."
+    got = {lab.analyte: (lab.value, lab.unit) for lab in extract_facts(note).labs}
+    assert got["sbp"] == (165.0, "mmHg") and got["dbp"] == (90.0, "mmHg")
+    assert "sbp" not in {lab.analyte for lab in extract_facts("Her pulse is 85/min.").labs}

@@ -209,7 +209,8 @@ def ages(text: str, low: str, group: str = "") -> list[Age]:
     return found
 
 
-_NOBODY = re.compile(r"^\W*no\s+(?:patients?|subjects?|participants?|persons?|individuals?|one|children|adults?)\b")
+_NOBODY = re.compile(r"^\W*no\s+(?:patients?|subjects?|participants?|persons?|individuals?|one|children|adults?|"
+                     r"minors?|infants?|adolescents?)\b")
 
 
 # Someone beside the patient a criterion may speak of (their age, their disease).
@@ -465,10 +466,15 @@ def labs(text: str, low: str) -> list[Lab]:
         op = comparator(v.group("comp")) if v.group("comp") else "="
         if value2 is not None and value2 > value:
             op = "range"
+        negated = _NONE_OF.match(low) is not None and s > 0
         for gs, _ge, ga in group:
             out.append(Lab(start=gs, end=v.end(), analyte=ga, comparator=op, value=value,
-                           value2=value2 if op == "range" else None, unit=normalize_unit(written, ga)))
+                           value2=value2 if op == "range" else None, unit=normalize_unit(written, ga), negated=negated))
     return out
+
+
+# "No uncontrolled hypertension (systolic BP > 170 mm Hg)": the threshold says what is ruled out
+_NONE_OF = re.compile(r"^\W*(?:no|without|absence\s+of|free\s+of)\s")
 
 
 # -- stage, class, grade ----------------------------------------------------------------
@@ -832,6 +838,11 @@ _WITHIN = re.compile(r"\bwithin\s+(?:the\s+)?(?:past\s+|last\s+|previous\s+)?(?P
 _DAYS = {"d": 1, "w": 7, "m": 30.4375, "y": 365.25}
 
 
+# "Diagnostic and Statistical Manual of Mental Disorders", "International Classification of
+# Diseases": the title of a reference, which names no disease
+_TITLE_OF = re.compile(r"\b(?:manual|classification|statistics)\s+of\s+$")
+
+
 def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
     """Conditions (MeSH) and treatments named by the criterion, with negation and context;
     `skip` spans (lab thresholds) name analytes, not drugs."""
@@ -842,7 +853,7 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
     covered: list[tuple[int, int]] = []
     mentions = spot(text)
     for men in mentions:
-        if any(s <= men.start < e for s, e in skip):
+        if any(s <= men.start < e for s, e in skip) or _TITLE_OF.search(low, max(0, men.start - 30), men.start):
             continue
         flags = men.cues
         if men.kind == "condition":

@@ -232,14 +232,15 @@ def _strength(criterion_names: set[str] | frozenset[str], patient_names: set[str
 
 
 class _Verdict:
-    __slots__ = ("value", "reason", "evidence", "prior")
+    __slots__ = ("value", "reason", "evidence", "prior", "degree")
 
     def __init__(self, value: bool | None, reason: str = "", evidence: list[Evidence] | None = None,
-                 prior: bool = False):
+                 prior: bool = False, degree: bool = False):
         self.value = value
         self.reason = reason
         self.evidence = evidence or []
         self.prior = prior  # met by a treatment the patient had before, not one they take now
+        self.degree = degree  # unknown for its degree alone: the patient has the condition, how bad?
 
 
 def _span(obj) -> tuple[int, int]:
@@ -451,7 +452,7 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
         if ruling_out and fact.severe:
             # "severe or unstable cardiovascular disease", "end-stage lung disease": the
             # patient's hypertension is of the class, but is it as severe as that?
-            return _Verdict(None, f"{best_c.text} (of the class; as severe as {fact.text}?)", ev)
+            return _Verdict(None, f"{best_c.text} (of the class; as severe as {fact.text}?)", ev, degree=True)
         return _Verdict(True, best_c.text, ev)
     for c, pnames in p.denied:
         # denying a condition denies everything narrower: "denies diabetes" answers "type 2
@@ -813,6 +814,13 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
         by_kind.setdefault(kind, []).append(v)
     if not by_kind:
         return None, "", []
+    if "lab" in by_kind and None not in (v.value for v in by_kind["lab"]) and "condition" in by_kind:
+        # "uncontrolled hypertension (systolic > 160 mm Hg)": the threshold says how bad
+        kept = [v for v in by_kind["condition"] if not v.degree]
+        if kept:
+            by_kind["condition"] = kept
+        else:
+            del by_kind["condition"]
     if exceptions and p.present:
         allowed = _allowed(exceptions, p)
         for v in conditions:
@@ -829,6 +837,8 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
             qualifiers.append(_combine_all(values))
         elif section == "exclusion":
             parts.append(_combine_any(values))
+        elif kind == "lab" and _labs_either(criterion):
+            parts.append(_combine_any(values))  # "SBP ≥ 140 mm Hg or DBP ≥ 90 mm Hg"
         elif kind in _AND_KINDS or (kind == "condition" and _joined_by_and(criterion)):
             parts.append(_combine_all(values))
         else:
@@ -862,6 +872,16 @@ def _joined_by_and(criterion: Criterion) -> bool:
         return False
     text = criterion.text
     return all(_AND_BETWEEN.fullmatch(text, a.end, b.start) for a, b in zip(conds, conds[1:], strict=False))
+
+
+_OR = re.compile(r"\bor\b", re.IGNORECASE)
+
+
+def _labs_either(criterion: Criterion) -> bool:
+    """Whether the criterion's thresholds are alternatives: every two of them joined by
+    "or" ("systolic ≥ 140 or diastolic ≥ 90"), not "and" or a comma."""
+    found = [f for f in criterion.facts if isinstance(f, Lab)]
+    return len(found) > 1 and all(_OR.search(criterion.text, a.end, b.start) for a, b in zip(found, found[1:], strict=False))
 
 
 def _both(a: _Verdict, b: _Verdict) -> _Verdict:

@@ -576,8 +576,15 @@ _NOTE_VALUE = re.compile(
     r"(?P<hi>" + NUMBER + r"))?", re.I)
 
 
+_BLOOD_PRESSURE = re.compile(r"\b(?:blood\s+pressure|bp)\b\s*(?:is|was|of|:|=|reading\s+of|measured\s+at)?\s*"
+                             r"(?:\w+\s+){0,2}?(?P<s>[0-9]{2,3})\s*/\s*(?P<d>[0-9]{2,3})\b(?:\s*mm\s*hg)?")
+
+
 def _labs(note: str, low: str) -> list[LabFact]:
     out: list[LabFact] = []
+    for m in _BLOOD_PRESSURE.finditer(low):  # "Blood pressure is 165/90 mm Hg": systolic and diastolic
+        for analyte, group in (("sbp", "s"), ("dbp", "d")):
+            out.append(LabFact(start=m.start(), end=m.end(), analyte=analyte, value=float(m.group(group)), unit="mmHg"))
     mentions = kinds.analyte_mentions(note, low)
     for i, (s, e, analyte) in enumerate(mentions):
         nxt = mentions[i + 1][0] if i + 1 < len(mentions) else len(low)
