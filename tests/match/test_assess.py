@@ -672,3 +672,15 @@ NORMAL = "A 67-year-old woman with hypertension. Blood pressure is 135/80 mm Hg.
 def test_blood_pressure_and_thresholds_joined_by_or(criterion, note, section, status):
     r = _one(criterion, note, section)
     assert r.status == status, r.reason
+
+
+def test_a_lead_ins_setting_stands_beside_its_items():
+    text = ("Inclusion Criteria:\n* Hospitalized for COVID-19 with one or more of the following symptoms:\n"
+            "  * cough\n  * fever\n")
+    office = assess(parse_criteria(text), extract_facts(OFFICE)).criteria[0]
+    assert office.status == NOT_MET and "outpatient" in office.reason
+    ward = assess(parse_criteria(text), extract_facts(WARD + " He has a cough.")).criteria[0]
+    assert ward.status == MET
+    # the items' own facts still say which, as before
+    aged = "Inclusion Criteria:\n* Adults aged 18 to 65 with one of the following:\n  * Age 12-17 and asthma\n  * cough\n"
+    assert assess(parse_criteria(aged), extract_facts(OFFICE)).criteria[0].status == MET

@@ -909,6 +909,7 @@ def _treats_another_condition(criterion: Criterion, p: _Patient, targets: frozen
 
 
 _ALL_OF = re.compile(r"\b(?:both|all|each)\s+(?:of\s+)?the\s+following\b")  # beats an "or" elsewhere
+_STANDING = (Setting,)  # a lead-in's requirement its items do not restate (ages, sexes there are often cohorts)
 _LEADS_IN = re.compile(r":\s*$|\bthe following\b|\bany of\b", re.IGNORECASE)
 
 
@@ -948,7 +949,12 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
     own, reason, evidence = _statement(c, p, section, targets)
     children = [_judge_criterion(ch, section, p, targets) for ch in c.children]
     if children and _LEADS_IN.search(c.text):
-        own, reason, evidence = None, "", []  # "received the following therapies:": the items say which
+        # "received the following therapies:": the items say which; but what the items do not
+        # speak of stands ("Patients admitted to hospital with one of the following:")
+        kinds = {type(f) for ch in c.walk() if ch is not c for f in ch.facts}
+        standing = [f for f in c.facts if isinstance(f, _STANDING) and type(f) not in kinds]
+        own, reason, evidence = (_statement(msgspec.structs.replace(c, facts=standing, children=[]), p, section,
+                                            targets) if standing else (None, "", []))
     value = own
     if children:
         kid_values = [{MET: True, NOT_MET: False}.get(ch.status) for ch in children]
