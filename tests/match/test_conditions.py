@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import orjson
+import pytest
 
 from trialscope.cli import after_ingest
 from trialscope.index import conditions
@@ -107,9 +108,10 @@ def test_a_studys_text_is_the_same_from_its_json_and_odd_shapes_still_read(store
     assert conditions.study_text_json(b"{}") == ""
 
 
-def test_matches_arriving_together_wait_for_one_build(tmp_path, store, monkeypatch):
+@pytest.fixture
+def unindexed(tmp_path, store):
+    """A store of 30 sample studies, its vectors built and its condition index removed."""
     import shutil
-    from concurrent.futures import ThreadPoolExecutor
 
     folder = tmp_path / "few"
     folder.mkdir()
@@ -120,11 +122,41 @@ def test_matches_arriving_together_wait_for_one_build(tmp_path, store, monkeypat
         ingest(small, [str(folder)], progress=False)
         after_ingest(small)
         shutil.rmtree(conditions.index_dir(small))
-        builds = []
-        real = conditions.build
-        monkeypatch.setattr(conditions, "build", lambda st: builds.append(1) or real(st))
-        with ThreadPoolExecutor(4) as pool:
-            got = list(pool.map(lambda _: conditions.open_index(small), range(4)))
-        assert len(builds) == 1 and all(g is got[0] for g in got) and got[0].searcher.num_docs > 0
+        yield small
     finally:
         small.close()
+
+
+def test_matches_arriving_together_wait_for_one_build(unindexed, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    small = unindexed
+    builds = []
+    real = conditions._build_locked
+    monkeypatch.setattr(conditions, "_build_locked", lambda st: builds.append(1) or real(st))
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: conditions.open_index(small), range(4)))
+    assert len(builds) == 1 and all(g is got[0] for g in got) and got[0].searcher.num_docs > 0
+
+
+def test_a_match_during_another_builders_build_waits_for_it_and_does_not_repeat_it(unindexed, monkeypatch):
+    """serve's warm-up child builds the index in its own process; a match arriving meanwhile
+    waits on the folder's writer lock and then opens that build instead of making its own."""
+    import threading
+
+    from trialscope.index.folders import locked
+
+    small = unindexed
+    real = conditions._build_locked
+    builds = []
+    got = []
+    with locked(conditions.index_dir(small)):  # the other builder holds the lock ...
+        monkeypatch.setattr(conditions, "_build_locked", lambda st: builds.append(1) or real(st))
+        waiting = threading.Thread(target=lambda: got.append(conditions.open_index(small)))
+        waiting.start()
+        time.sleep(0.3)
+        assert got == []  # ... so the match waits
+        monkeypatch.setattr(conditions, "_build_locked", real)
+        real(small)  # ... and finishes its build
+    waiting.join(30)
+    assert builds == [] and got and got[0] is not None and got[0].searcher.num_docs > 0

@@ -133,6 +133,20 @@ def build(store) -> int:
     """(Re)build the index from the store; returns how many conditions it holds. Reads only
     the sampled studies' records. Needs the vector index (the trials' condition terms):
     without one it builds nothing."""
+    with locked(index_dir(store)):
+        return _build_locked(store)
+
+
+def _build_unless(store, current) -> int:
+    """Build under the folder's writer lock unless `current(store)` says, once the lock is held,
+    that another thread or process (serve's warm-up, an ingest hook) has just built it: the
+    lock is taken before the records are read, so a second builder waits instead of repeating
+    minutes of work at 500,000 studies."""
+    with locked(index_dir(store)):
+        return 0 if current(store) else _build_locked(store)
+
+
+def _build_locked(store) -> int:
     from .vectors import open_index
 
     vec = open_index(store)
@@ -153,28 +167,27 @@ def build(store) -> int:
             texts[nct] = zlib.compress(study_text_json(study.record_json).encode(), 1)
     folder = index_dir(store)
     written = 0
-    with locked(folder):
-        fresh = folder / "next"
-        shutil.rmtree(fresh, ignore_errors=True)
-        fresh.mkdir(parents=True)
-        index = tantivy.Index(_schema(), path=str(fresh))
-        index.register_tokenizer("en", analyzer())
-        writer = index.writer(100_000_000, 1)
-        for name, ncts in sorted(sample.items()):
-            body = "\n".join(zlib.decompress(texts[n]).decode() for n in ncts if n in texts)
-            if body:
-                writer.add_document(tantivy.Document(name=name, body=body, trials=len(by_condition[name])))
-                written += 1
-        writer.commit()
-        writer.wait_merging_threads()
-        (fresh / META_FILE).write_bytes(orjson.dumps({"format": FORMAT, "seq": seq, "studies": count}))
-        current = folder / "current"
-        old = folder / "old"
-        shutil.rmtree(old, ignore_errors=True)
-        if current.exists():
-            current.rename(old)
-        fresh.rename(current)
-        shutil.rmtree(old, ignore_errors=True)
+    fresh = folder / "next"
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir(parents=True)
+    index = tantivy.Index(_schema(), path=str(fresh))
+    index.register_tokenizer("en", analyzer())
+    writer = index.writer(100_000_000, 1)
+    for name, ncts in sorted(sample.items()):
+        body = "\n".join(zlib.decompress(texts[n]).decode() for n in ncts if n in texts)
+        if body:
+            writer.add_document(tantivy.Document(name=name, body=body, trials=len(by_condition[name])))
+            written += 1
+    writer.commit()
+    writer.wait_merging_threads()
+    (fresh / META_FILE).write_bytes(orjson.dumps({"format": FORMAT, "seq": seq, "studies": count}))
+    current = folder / "current"
+    old = folder / "old"
+    shutil.rmtree(old, ignore_errors=True)
+    if current.exists():
+        current.rename(old)
+    fresh.rename(current)
+    shutil.rmtree(old, ignore_errors=True)
     return written
 
 
@@ -201,7 +214,7 @@ def catch_up(store) -> int:
     """The AFTER_INGEST hook: rebuild when `stale`; returns the conditions written (0: kept)."""
     if store.max_seq() <= 0 or not stale(store):
         return 0
-    return build(store)
+    return _build_unless(store, lambda st: not stale(st))
 
 
 class ConditionIndex:
@@ -262,8 +275,7 @@ def open_index(store, build_missing: bool = True) -> ConditionIndex | None:
             if not build_missing or store.max_seq() <= 0:
                 return None
             with _builder(key):  # matches that arrive meanwhile wait for this one build
-                if (_meta(index_dir(store)) or {}).get("format") != FORMAT:
-                    build(store)
+                _build_unless(store, lambda st: (_meta(index_dir(st)) or {}).get("format") == FORMAT)
             return open_index(store, build_missing=False)
         try:
             fresh = ConditionIndex(folder, m, stamp)
@@ -300,7 +312,7 @@ def _refresh_later(store, key: str) -> None:
 
     def rebuild() -> None:
         try:
-            build(store)
+            _build_unless(store, lambda st: not stale(st))
         except Exception as exc:  # the old index keeps serving; the next check tries again
             print(f"warning: condition index not rebuilt: {exc}", file=sys.stderr)
         finally:
