@@ -218,3 +218,12 @@ def test_the_care_setting_is_read_shown_and_can_be_given(match_server):
     assert r.status_code == 200 and r.json()["facts"]["setting"]["place"] == "inpatient", r.text
     r = httpx.post(f"{match_server}/api/v2/match", json={"text": note, "facts": {"setting": "ward"}}, timeout=60)
     assert r.status_code == 400
+
+
+def test_cli_says_where_the_patient_is_seen():
+    from trialscope.match.cli import facts_line
+    from trialscope.match.patient import extract_facts
+
+    assert facts_line(extract_facts("A 52-year-old man comes to the clinic with a cough.")).endswith(
+        "seen as an outpatient")
+    assert "seen" not in facts_line(extract_facts("A 52-year-old man with a cough."))
