@@ -684,3 +684,9 @@ def test_a_lead_ins_setting_stands_beside_its_items():
     # the items' own facts still say which, as before
     aged = "Inclusion Criteria:\n* Adults aged 18 to 65 with one of the following:\n  * Age 12-17 and asthma\n  * cough\n"
     assert assess(parse_criteria(aged), extract_facts(OFFICE)).criteria[0].status == MET
+
+
+def test_the_explanation_is_one_line():
+    criteria = parse_criteria("Inclusion Criteria:\n* Hospitalized for COVID-19.\n\n  Diagnosed by PCR.\n")
+    a = assess(criteria, extract_facts(OFFICE))
+    assert a.eligible == EXCLUDED and "\n" not in a.explanation, a.explanation

@@ -1191,7 +1191,8 @@ def _explain(s: Summary, results: list[CriterionResult], incl: list[CriterionRes
     decisive = [r for r in results if r.decisive]
     if decisive:
         r = decisive[0]
-        text = r.criterion.text if len(r.criterion.text) <= 80 else r.criterion.text[:77] + "..."
+        text = " ".join(r.criterion.text.split())  # one line: a criterion may hold paragraphs
+        text = text if len(text) <= 80 else text[:77] + "..."
         if r.section == "structured":
             what = f"the registry's limits ({text})"
         else:
