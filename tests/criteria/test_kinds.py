@@ -327,8 +327,14 @@ def _settings(text: str) -> list[tuple[str, bool]]:
     ("Not hospitalized", [("inpatient", True)]),
     ("Non-hospitalized adults", [("inpatient", True)]),
     ("Not requiring respiratory assistance and/or other intensive care", [("icu", True)]),
+    ("1. Adults ≥18 years old requiring hospital admission for COVID-19", [("inpatient", False)]),  # a list number
+    ("Currently hospitalized and consented within the first 48 hours of hospitalization", [("inpatient", False)]),
+    ("Temperature ≥37.5 and cough on admission", [("inpatient", False)]),
+    ("Patient hospitalized for COVID-19 and included in the Covid-19 cohort", [("inpatient", False)]),
     # alternatives, the past, a risk, a condition, staff, another way in: no place asked for
     ("Hospitalized or at home", []),
+    ("Admitted to hospital\n\nCohort 2)", []),
+    ("Positive PCR test upon emergency department admission", []),
     ("Patients hospitalized or outpatients", []),
     ("Patient admitted in an emergency unit or hospitalized", []),
     ("Hospitalization within the past 6 months", []),

@@ -727,7 +727,7 @@ _SETTING_RES = (
                              r"(?:the\s+|a\s+)?(?:study|trial|nursing|rehab\w*|care\s+homes?|community|"
                              r"isolation|quarantine|residential))|"
                              r"(?:hospital|inpatient)\s+admissions?|admission\s+(?:to|in)\s+(?:the\s+|a\s+)?hospital|"
-                             r"(?:need|requir)\w*\s+(?:for\s+)?admission)\b")),
+                             r"(?:need|requir)\w*\s+(?:for\s+)?admission|(?:on|at|upon)\s+admission)\b")),
     ("outpatient", re.compile(r"\b(?:out-?patients?|ambulatory\s+(?:patients?|care|settings?|subjects?|participants?|"
                               r"adults?|individuals?)|(?:managed|treated|cared\s+for|isolat\w+|quarantin\w+|recover\w*|"
                               r"stay\w*|remain\w*|or)\s+at\s+home|home\s+(?:isolation|quarantine|care|treatment|management))\b")),
@@ -735,7 +735,11 @@ _SETTING_RES = (
 # "admitted in an emergency unit or hospitalised": the emergency department too, which is no
 # place of `SETTING_PLACES`
 _EMERGENCY = re.compile(r"\bemergency\s+(?:department|room|unit|ward|services?)|\bed\b|\burgent\s+care\b")
-_NEXT_SENTENCE = re.compile(r"[.!?]\s+(?=[a-z(])")
+_NEXT_SENTENCE = re.compile(r"(?<=[a-z)\]]{2})[.!?]\s+(?=[a-z(])")  # not "1. Adults", "e.g. cough"
+_NUMBERED_COHORT = re.compile(r"\bcohort\s*(?:[0-9]+|[a-d]|[ivx]+)\b")  # "Cohort 2)": each cohort its own place
+# "consented within the first 48 hours of hospitalization": a time in the stay, which is now
+_WITHIN_STAY = re.compile(r"\bwithin\s+(?:the\s+)?(?:first\s+)?[0-9]+\s*\w+\s+(?:of|after|from)\s+(?:the\s+)?"
+                          r"(?:hospitali[sz]ation|(?:hospital\s+)?admission)")
 _NON_INVASIVE = re.compile(r"non-?\s?(?:invasive\s+)?$")  # "non-invasive ventilation" is no invasive one
 _SETTING_NOT = re.compile(r"(?:\b(?:not|no|without|never|nor|neither|absence\s+of)\s+(?:[\w/-]+\s+){0,5}|"
                           r"\bnon-?\s?)$")
@@ -765,7 +769,8 @@ def settings(low: str) -> list[Setting]:
             taken.append((s, e))
             clause_start = max(low.rfind(".", 0, s), low.rfind(";", 0, s), s - 80)
             clause_end = min(x for x in (low.find(".", e), low.find(";", e), e + 150, len(low)) if x >= 0)
-            if _SETTING_ELSEWHEN.search(low, clause_start + 1, clause_end):
+            window = _WITHIN_STAY.sub(" ", low[clause_start + 1:clause_end])
+            if _SETTING_ELSEWHEN.search(window):
                 continue
             negated = bool(_SETTING_NOT.search(low, max(0, s - 50), s))
             found.append(Setting(start=s, end=e, place=place, negated=negated))
@@ -777,7 +782,8 @@ def settings(low: str) -> list[Setting]:
         return []  # a scale's levels ("1 not hospitalised ... 7 ventilated"), or both ways
     out: list[Setting] = []
     places = {f.place for f in wanted}
-    if wanted and not (("outpatient" in places and len(places) > 1) or _EMERGENCY.search(low) or "cohort" in low):
+    if wanted and not (("outpatient" in places and len(places) > 1) or _EMERGENCY.search(low)
+                                                                   or _NUMBERED_COHORT.search(low)):
         out.append(max(wanted, key=lambda f: rank(f.place)))
     if refused:
         out.append(min(refused, key=lambda f: rank(f.place)))
