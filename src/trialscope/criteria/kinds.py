@@ -735,7 +735,7 @@ _SETTING_RES = (
 # "admitted in an emergency unit or hospitalised": the emergency department too, which is no
 # place of `SETTING_PLACES`
 _EMERGENCY = re.compile(r"\bemergency\s+(?:department|room|unit|ward|services?)|\bed\b|\burgent\s+care\b")
-_NEXT_SENTENCE = re.compile(r"(?<=[a-z)\]]{2})[.!?]\s+(?=[a-z(])")  # not "1. Adults", "e.g. cough"
+_NEXT_SENTENCE = re.compile(r"(?<=[a-z0-9)\]]{2})[.!?]\s+(?=[a-z(])")  # not "1. Adults", "e.g. cough"
 _NUMBERED_COHORT = re.compile(r"\bcohort\s*(?:[0-9]+|[a-d]|[ivx]+)\b")  # "Cohort 2)": each cohort its own place
 # "consented within the first 48 hours of hospitalization": a time in the stay, which is now
 _WITHIN_STAY = re.compile(r"\bwithin\s+(?:the\s+)?(?:first\s+)?[0-9]+\s*\w+\s+(?:of|after|from)\s+(?:the\s+)?"
