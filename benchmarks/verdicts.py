@@ -21,10 +21,13 @@ typing shows at once) and assessed against the note's facts (`match.read_facts`,
   a criterion decided by its sub-items counts under the deciding item's kind;
 - `verdicts`: every verdict against every grade (grade 0 included: an "excluded" there is
   neither right nor wrong);
-- `likely`: how often "likely eligible" lands on grade 2;
+- `likely`: how often "likely eligible" lands on each grade (lower on grades 1 and 0 is
+  better), and the share of grade 2 among them;
 - `examples`: the first false exclusions of each kind (note, trial, criterion, reason).
 
-`--dump` writes every decisive verdict on a relevant pair (one JSON line each) for reading.
+`--dump` writes every decisive verdict on a relevant pair (one JSON line each) for reading;
+`--missed` every grade-1 pair the assessment does not exclude, with each criterion's status
+and reason: what to read to find the criterion the assessor must have used.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def _key(r) -> str:
     return f"{r.section}/{d.criterion.kind}" if r.section != "structured" else f"structured/{r.criterion.label}"
 
 
-def evaluate(store_path: str, collection: str, examples: int, dump: str | None) -> dict:
+def evaluate(store_path: str, collection: str, examples: int, dump: str | None, missed: str | None = None) -> dict:
     from trialscope.criteria import read_record
     from trialscope.match import read_facts
     from trialscope.match.assess import EXCLUDED, LIKELY, assess
@@ -72,6 +75,7 @@ def evaluate(store_path: str, collection: str, examples: int, dump: str | None) 
     true_by: Counter = Counter()
     shown: dict[str, list] = defaultdict(list)
     lines = []
+    missed_lines = []
     parse_s = assess_s = 0.0
     for tp in topics:
         judged = qrels.get(tp["id"], {})
@@ -90,6 +94,8 @@ def evaluate(store_path: str, collection: str, examples: int, dump: str | None) 
                 continue
             a = assess(crit, facts)
             verdicts[(a.eligible, grade)] += 1
+            if missed and grade == 1 and a.eligible != EXCLUDED:
+                missed_lines.append(_missed_row(tp, nct, a))
             if a.eligible != EXCLUDED or grade == 0:
                 continue
             first = a.decisive[0]
@@ -115,6 +121,9 @@ def evaluate(store_path: str, collection: str, examples: int, dump: str | None) 
     excl_relevant = count(EXCLUDED, 1) + count(EXCLUDED, 2)
     if dump:
         Path(dump).write_text("".join(json.dumps(x) + "\n" for x in lines))
+    if missed:
+        Path(missed).write_text("".join(json.dumps(x) + "\n" for x in missed_lines))
+    likely = count(LIKELY)
     return {
         "benchmark": "assessment verdicts vs judgments", "collection": collection,
         "store": Path(store_path).name, "topics": len(topics), "judged_pairs_in_store": count(),
@@ -129,12 +138,23 @@ def evaluate(store_path: str, collection: str, examples: int, dump: str | None) 
             "false_exclusion_rate": round(count(EXCLUDED, 2) / count(grade=2), 3) if count(grade=2) else None,
             "true_exclusions": count(EXCLUDED, 1), "excluded_pairs": count(grade=1),
             "on_not_relevant": count(EXCLUDED, 0), "not_relevant_pairs": count(grade=0)},
-        "likely": {"on_eligible": count(LIKELY, 2), "on_excluded": count(LIKELY, 1), "on_not_relevant": count(LIKELY, 0)},
+        "likely": {"on_eligible": count(LIKELY, 2), "on_excluded": count(LIKELY, 1), "on_not_relevant": count(LIKELY, 0),
+                   "eligible_share": round(count(LIKELY, 2) / likely, 3) if likely else None},
         "verdicts": {f"{v} / grade {g}": n for (v, g), n in sorted(verdicts.items())},
         "false_exclusions": dict(false_by.most_common()),
         "true_exclusions": dict(true_by.most_common()),
         "examples": dict(shown),
     }
+
+
+def _missed_row(tp: dict, nct: str, a) -> dict:
+    """A grade-1 pair the assessment let through: its verdict and every criterion read."""
+    note = tp["text"]
+    return {"topic": tp["id"], "nct": nct, "verdict": a.eligible, "explanation": a.explanation,
+            "criteria": [{"section": r.section, "kind": r.criterion.kind, "status": r.status,
+                          "text": r.criterion.text[:300], "reason": r.reason,
+                          "evidence": [note[e.start:e.end] if e.start >= 0 else e.fact for e in r.evidence][:3]}
+                         for r in a.criteria]}
 
 
 def main() -> int:
@@ -143,12 +163,13 @@ def main() -> int:
     parser.add_argument("--collection", default="trec2022", choices=("trec2022", "sigir2016"))
     parser.add_argument("--examples", type=int, default=3, help="false exclusions shown per kind")
     parser.add_argument("--dump", metavar="JSONL", help="write every decisive verdict on a relevant pair here")
+    parser.add_argument("--missed", metavar="JSONL", help="write every grade-1 pair not excluded here, criterion by criterion")
     args = parser.parse_args()
     if not (EVAL / args.collection / "qrels.tsv").exists() or not Path(args.store).exists():
         print(json.dumps({"skipped": f"absent: {EVAL / args.collection} or {args.store} "
                                      "(benchmarks/match.py builds the store)"}))
         return 0
-    print(json.dumps(evaluate(args.store, args.collection, args.examples, args.dump), indent=1))
+    print(json.dumps(evaluate(args.store, args.collection, args.examples, args.dump, args.missed), indent=1))
     return 0
 
 

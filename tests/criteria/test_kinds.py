@@ -11,6 +11,7 @@ from trialscope.criteria import (
     Lab,
     Performance,
     Reproductive,
+    Setting,
     Sex,
     Smoking,
     Stage,
@@ -306,3 +307,71 @@ def test_a_sex_named_in_the_plural(text, sex):
 def test_a_condition_a_drug_acts_against_is_named_for_the_drug():
     text = "If using remdesivir or any other antiviral drug with potential effect against SARS-CoV-2 infection"
     assert {c.context for c in facts(text, Condition)} == {"treatment"}
+
+
+def _settings(text: str) -> list[tuple[str, bool]]:
+    return [(f.place, f.negated) for f in type_criterion(text)[1] if isinstance(f, Setting)]
+
+
+@pytest.mark.parametrize("text, places", [
+    ("Hospitalized patients with confirmed COVID-19", [("inpatient", False)]),
+    ("Hospital admission", [("inpatient", False)]),
+    ("All inpatients in a hospital environment", [("inpatient", False)]),
+    ("Admitted to the ICU", [("icu", False)]),
+    ("Critically ill patients", [("icu", False)]),
+    ("Requiring invasive mechanical ventilation", [("ventilated", False)]),
+    ("Hospitalized patients requiring mechanical ventilation", [("ventilated", False)]),  # the most specific
+    ("Hospitalized patients not on mechanical ventilation", [("inpatient", False), ("ventilated", True)]),
+    ("Outpatients with mild COVID-19", [("outpatient", False)]),
+    ("Home isolation", [("outpatient", False)]),
+    ("Not hospitalized", [("inpatient", True)]),
+    ("Non-hospitalized adults", [("inpatient", True)]),
+    ("Not requiring respiratory assistance and/or other intensive care", [("icu", True)]),
+    ("1. Adults ≥18 years old requiring hospital admission for COVID-19", [("inpatient", False)]),  # a list number
+    ("Currently hospitalized and consented within the first 48 hours of hospitalization", [("inpatient", False)]),
+    ("Temperature ≥37.5 and cough on admission", [("inpatient", False)]),
+    ("Patient hospitalized for COVID-19 and included in the Covid-19 cohort", [("inpatient", False)]),
+    # alternatives, the past, a risk, a condition, staff, another way in: no place asked for
+    ("Hospitalized or at home", []),
+    ("Admitted to hospital\n\nCohort 2)", []),
+    ("Positive PCR test upon emergency department admission", []),
+    ("Patients hospitalized or outpatients", []),
+    ("Patient admitted in an emergency unit or hospitalized", []),
+    ("Hospitalization within the past 6 months", []),
+    ("Previously hospitalized for heart failure", []),
+    ("At high risk of hospitalization", []),
+    ("A study partner who completes the forms if the subject has been hospitalized", []),
+    ("ICU staff", []),
+    ("Non-invasive ventilation", []),
+    ("Patients admitted to the study", []),
+    ("Lack of access to the internet at home", []),
+    ("Mild COVID-19. In addition, we will include patients with comorbidities hospitalized for observation.", []),
+    ("1 not hospitalized; 2 hospitalized, no oxygen; 3 hospitalized on oxygen; 4 mechanically ventilated", []),
+])
+def test_the_care_setting_a_criterion_asks_for(text, places):
+    assert _settings(text) == places
+
+
+def test_no_minors_under_an_age_asks_for_that_age():
+    (age,) = [f for f in type_criterion("No minors less than 18 years of age.")[1] if isinstance(f, Age)]
+    assert age.max_years == 18 and age.negated
+
+
+def test_a_reference_manuals_title_names_no_disease():
+    kind, facts = type_criterion("Diagnostic and Statistical Manual of Mental Disorders (DSM-IV) defined ADHD.")
+    assert [f.mesh for f in facts if isinstance(f, Condition)] == [["Attention Deficit Disorder with Hyperactivity"]]
+    assert [f.mesh for f in type_criterion("History of mental disorders")[1]] == [["Mental Disorders"]]
+
+
+@pytest.mark.parametrize("text, labs", [
+    ("Supine diastolic blood pressure of 100 to 115 mmHg", [("dbp", "range", 100.0, False)]),
+    ("Mean SBP (systolic blood pressure) ≥ 140 mm Hg or mean DBP ≥ 90 mm Hg",
+     [("sbp", ">=", 140.0, False), ("dbp", ">=", 90.0, False)]),
+    # what an inclusion rules out: "no" before it
+    ("No uncontrolled hypertension (systolic BP > 170 mm Hg and/or diastolic BP > 100 mm Hg)",
+     [("sbp", ">", 170.0, True), ("dbp", ">", 100.0, True)]),
+    ("History of SBP", []),  # spontaneous bacterial peritonitis, with no value
+])
+def test_blood_pressure_thresholds(text, labs):
+    assert [(f.analyte, f.comparator, f.value, f.negated) for f in type_criterion(text)[1] if isinstance(f, Lab)] == labs
+    assert all(f.unit == "mmHg" for f in type_criterion(text)[1] if isinstance(f, Lab))

@@ -584,3 +584,109 @@ def test_an_exclusion_that_defers_to_the_inclusion_criteria_does_not_decide():
     r = _one("Mild COVID-19 cases not meeting the inclusion criteria symptoms", COVID, "exclusion")
     assert r.status == UNKNOWN and not r.decisive
     assert _one("Mild COVID-19 cases", COVID, "exclusion").status == MET
+
+
+OFFICE = "A 38-year-old man comes to the clinic with cough and fever. The PCR test for COVID-19 is positive."
+WARD = "A 70-year-old man with COVID-19 was admitted to the medical ward on oxygen."
+ICU = "A 70-year-old man with COVID-19 is in the ICU, intubated and mechanically ventilated."
+ED = "A 38-year-old man presents to the emergency department with cough. PCR for COVID-19 is positive."
+
+
+@pytest.mark.parametrize("criterion, note, section, status", [
+    ("Hospitalized adults with COVID-19", OFFICE, "inclusion", NOT_MET),
+    ("Hospitalized adults with COVID-19", WARD, "inclusion", MET),
+    ("Hospitalized adults with COVID-19", ED, "inclusion", UNKNOWN),  # may yet be admitted
+    ("Admitted to the intensive care unit", WARD, "inclusion", UNKNOWN),
+    ("Admitted to the intensive care unit", ICU, "inclusion", MET),
+    ("Admitted to the intensive care unit", OFFICE, "inclusion", NOT_MET),
+    ("Requiring invasive mechanical ventilation", ICU, "inclusion", MET),
+    ("Hospitalized patients not on mechanical ventilation", WARD, "inclusion", UNKNOWN),
+    ("Hospitalized patients not on mechanical ventilation", ICU, "inclusion", NOT_MET),
+    ("Hospitalized patients not on mechanical ventilation", OFFICE, "inclusion", NOT_MET),
+    ("Outpatients with mild COVID-19", OFFICE, "inclusion", MET),
+    ("Outpatients with mild COVID-19", WARD, "inclusion", NOT_MET),
+    ("Not hospitalized", OFFICE, "inclusion", MET),
+    ("Patients requiring hospitalization", WARD, "exclusion", MET),
+    ("Patients requiring hospitalization", OFFICE, "exclusion", NOT_MET),
+    ("Hospitalized adults with COVID-19", "A 38-year-old man with COVID-19.", "inclusion", UNKNOWN),
+])
+def test_the_care_setting(criterion, note, section, status):
+    r = _one(criterion, note, section)
+    assert r.status == status, r.reason
+
+
+def test_an_outpatient_is_excluded_from_a_trial_of_hospitalised_patients():
+    criteria = parse_criteria("Inclusion Criteria:\n* Confirmed COVID-19\n* Hospitalized\n\nExclusion Criteria:\n* None")
+    a = assess(criteria, extract_facts(OFFICE))
+    assert a.eligible == EXCLUDED and [r.criterion.text for r in a.decisive] == ["Hospitalized"]
+    assert "outpatient" in a.explanation
+    hospital = assess(criteria, extract_facts(WARD))
+    assert hospital.eligible != EXCLUDED
+
+
+def test_an_airway_infection_is_no_pneumonia_until_the_note_says_so():
+    # MeSH files COVID-19 under viral pneumonia and lung diseases
+    assert _one("Pneumonia confirmed by CT scans", OFFICE).status == UNKNOWN
+    assert _one("Lung disease", OFFICE, "exclusion").status == UNKNOWN
+    pneumonia = "A 60-year-old man with COVID-19. Chest CT shows a bilateral pneumonia."
+    assert _one("Pneumonia confirmed by CT scans", pneumonia).status == MET
+    assert _one("Confirmed COVID-19 infection", OFFICE).status == MET  # the infection itself still is
+
+
+def _record(*meshes: str) -> dict:
+    return {"derivedSection": {"conditionBrowseModule": {"meshes": [{"term": m} for m in meshes]}}}
+
+
+@pytest.mark.parametrize("note, strength", [
+    ("A 39-year-old man with gouty arthritis of the toe.", 0.0),  # of the class, not the trial's disease
+    ("A 50-year-old woman with rheumatoid arthritis.", 1.0),
+    ("A 50-year-old woman with arthritis of both hands.", 1.0),  # the class, named as such
+])
+def test_the_trials_own_disease_is_its_most_specific_condition(note, strength):
+    a = assess(parse_criteria("Inclusion Criteria:\n* Age 18 or older"), extract_facts(note),
+               _record("Arthritis", "Arthritis, Rheumatoid"))
+    assert a.features["cond_strength"] == strength
+    assert (a.eligible == LIKELY) == (strength >= 0.9)
+
+
+def test_no_minors_excludes_a_child():
+    assert _one("No minors less than 18 years of age.", "A 3-year-old girl with short stature.").status == NOT_MET
+    assert _one("No minors less than 18 years of age.", "A 30-year-old woman.").status == MET
+
+
+HIGH = "A 47-year-old man with hypertension. Blood pressure is 165/90 mm Hg."
+NORMAL = "A 67-year-old woman with hypertension. Blood pressure is 135/80 mm Hg."
+
+
+@pytest.mark.parametrize("criterion, note, section, status", [
+    ("Mean SBP ≥ 140 mm Hg or mean DBP ≥ 90 mm Hg", HIGH, "inclusion", MET),  # either will do
+    ("Mean SBP ≥ 140 mm Hg or mean DBP ≥ 90 mm Hg", NORMAL, "inclusion", NOT_MET),
+    ("Supine diastolic blood pressure of 100 to 115 mmHg", NORMAL, "inclusion", NOT_MET),
+    ("Uncontrolled hypertension (systolic > 160 mmHg or diastolic > 100 mmHg)", HIGH, "exclusion", MET),
+    ("Uncontrolled hypertension (systolic > 160 mmHg or diastolic > 100 mmHg)", NORMAL, "exclusion", NOT_MET),
+    ("No uncontrolled hypertension (systolic BP > 170 mm Hg and/or diastolic BP > 100 mm Hg)", NORMAL,
+     "inclusion", MET),
+    ("Platelets ≥ 100,000/mm³ and hemoglobin ≥ 9 g/dL", "Platelets 150,000/uL, hemoglobin 8 g/dL", "inclusion",
+     NOT_MET),  # both asked for
+])
+def test_blood_pressure_and_thresholds_joined_by_or(criterion, note, section, status):
+    r = _one(criterion, note, section)
+    assert r.status == status, r.reason
+
+
+def test_a_lead_ins_setting_stands_beside_its_items():
+    text = ("Inclusion Criteria:\n* Hospitalized for COVID-19 with one or more of the following symptoms:\n"
+            "  * cough\n  * fever\n")
+    office = assess(parse_criteria(text), extract_facts(OFFICE)).criteria[0]
+    assert office.status == NOT_MET and "outpatient" in office.reason
+    ward = assess(parse_criteria(text), extract_facts(WARD + " He has a cough.")).criteria[0]
+    assert ward.status == MET
+    # the items' own facts still say which, as before
+    aged = "Inclusion Criteria:\n* Adults aged 18 to 65 with one of the following:\n  * Age 12-17 and asthma\n  * cough\n"
+    assert assess(parse_criteria(aged), extract_facts(OFFICE)).criteria[0].status == MET
+
+
+def test_the_explanation_is_one_line():
+    criteria = parse_criteria("Inclusion Criteria:\n* Hospitalized for COVID-19.\n\n  Diagnosed by PCR.\n")
+    a = assess(criteria, extract_facts(OFFICE))
+    assert a.eligible == EXCLUDED and "\n" not in a.explanation, a.explanation

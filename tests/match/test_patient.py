@@ -212,7 +212,7 @@ def test_labs_with_units():
     labs = {x.analyte: x for x in extract_facts("WBC 12,300, Hgb 10.2 g/dl, Plt 450, HbA1c 8.1%, eGFR 52").labs}
     assert labs["wbc"].value == 12300 and labs["hemoglobin"].value == 10.2 and labs["platelets"].value == 450
     assert labs["hba1c"].value == 8.1 and labs["egfr"].value == 52
-    assert extract_facts("BP 120/80, HR 70.").labs == []
+    assert [(x.analyte, x.value) for x in extract_facts("BP 120/80, HR 70.").labs] == [("sbp", 120), ("dbp", 80)]
 
 
 def test_pregnancy_lactation_smoking():
@@ -266,3 +266,40 @@ def test_json_and_overrides():
     assert "Diabetes Mellitus, Type 2" in given.conditions[0].mesh and given.smoker.status == "never"
     assert facts.age == 60  # the original is unchanged
     assert facts.with_overrides({"age": "old", "sex": "x"}).age == 60
+
+
+@pytest.mark.parametrize("note, place", [
+    ("A 45-year-old woman comes to the office complaining of knee pain for the past 2 years.", "outpatient"),
+    ("A 38-year-old man with cough. He has low grade fever at the time of visit.", "outpatient"),
+    ("A 55-year-old woman comes for a routine checkup.", "outpatient"),
+    ("A 32 year old female with no previous medical history presents to clinic to discuss lab results.",
+     "outpatient"),
+    ("A 7-month-old boy is brought to emergency by his parents due to irritability for the past 3 days.", "emergency"),
+    ("A 58-year-old woman presents to the ER with chest pain.", "emergency"),
+    ("A 32-year-old woman is admitted to the ER following a car accident.", "emergency"),
+    ("He is admitted to the hospital, and his workup shows anemia.", "inpatient"),
+    ("Brought to the emergency room after a fall; he is admitted to the ICU for further care.", "icu"),
+    ("A 70-year-old man in the ICU, intubated for respiratory failure.", "ventilated"),
+    # places of the past, or denied, are not where the patient is seen
+    ("A 60-year-old man. He was hospitalized for pneumonia two years ago.", None),
+    ("A 60-year-old man with COVID-19 who does not require intubation.", None),
+    ("A 40-year-old man with a rash.", None),
+])
+def test_where_the_patient_is_seen(note, place):
+    setting = extract_facts(note).setting
+    assert (setting.place if setting else None) == place
+    if setting:
+        assert note[setting.start:setting.end]  # the words that say it
+
+
+def test_the_setting_given_on_a_form():
+    facts = extract_facts("A 45-year-old woman comes to the office.").with_overrides({"setting": "icu"})
+    assert facts.setting.place == "icu" and facts.setting.start == GIVEN
+    assert extract_facts("x").with_overrides({"setting": "ward"}).setting is None  # not a place it knows
+
+
+def test_blood_pressure_is_two_values():
+    note = "A 47-year-old man. Blood pressure is 165/90 mm Hg and pulse is 85/min."
+    got = {lab.analyte: (lab.value, lab.unit) for lab in extract_facts(note).labs}
+    assert got["sbp"] == (165.0, "mmHg") and got["dbp"] == (90.0, "mmHg")
+    assert "sbp" not in {lab.analyte for lab in extract_facts("Her pulse is 85/min.").labs}

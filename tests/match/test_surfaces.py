@@ -52,15 +52,16 @@ def test_cli_text_and_errors(sample_db, tmp_path, capsys, monkeypatch):
     assert main(["match", str(note), "--db", sample_db, "--limit", "0"]) == 2
 
 
-def test_cli_text_shows_the_trials_the_patient_may_join_first(sample_db, library, tmp_path, capsys):
+def test_cli_text_shows_the_trials_the_patient_may_join_first(sample_db, store, tmp_path, capsys):
     """Grouped as the page groups them: likely or possibly eligible in rank order, then the
     excluded ones, each with the criterion that excludes; the JSON keeps the rank order."""
+    library = match(store, HCC_NOTE, limit=40)  # deep enough to hold an excluded trial above a joinable one
     verdicts = [t.verdict for t in library.trials]
     assert "excluded" in verdicts and verdicts != sorted(verdicts, key=lambda v: v == "excluded"), \
         "the sample no longer has an excluded trial ranked above a joinable one: the test proves nothing"
     note = tmp_path / "note.txt"
     note.write_text(HCC_NOTE)
-    assert main(["match", str(note), "--db", sample_db]) == 0
+    assert main(["match", str(note), "--db", sample_db, "--limit", "40"]) == 0
     out = capsys.readouterr().out
     head, _, tail = out.partition("the patient appears excluded from")
     shown_first = [t.nct_id for t in library.trials if t.verdict != "excluded"]
@@ -200,9 +201,38 @@ def test_page_checks_one_trial_and_the_record_links_to_it(match_server):
     assert r.text.count("class=\"match-trial ") == 1
 
 
+@pytest.mark.parametrize("asked,listed", [("50", 50), ("100", 100), ("7", 20), ("1e9", 20), ("<b>", 20)])
+def test_page_lists_as_many_trials_as_asked_from_its_choices(match_server, asked, listed):
+    r = httpx.post(f"{match_server}/match", data={"note": HCC_NOTE, "limit": asked}, timeout=60)
+    assert r.status_code == 200
+    assert r.text.count('class="match-trial ') == listed  # the sample holds more candidates than that
+    assert f'<option value="{listed}" selected>' in r.text or listed == 20
+
+
 @pytest.mark.parametrize("data,code", [({"note": ""}, 400), ({"note": "x", "near": "Nowhere-on-earth"}, 400),
                                        ({"note": "x", "nct": "garbage"}, 200), ({"note": "a", "edited": "1", "age": "old"}, 200)])
 def test_page_bad_input(match_server, data, code):
     r = httpx.post(f"{match_server}/match", data=data, timeout=60)
     assert r.status_code == code, r.text[:500]
     assert "Something went wrong" not in r.text
+
+
+def test_the_care_setting_is_read_shown_and_can_be_given(match_server):
+    note = "A 38-year-old man comes to the clinic with cough; the PCR test for COVID-19 is positive."
+    r = httpx.post(f"{match_server}/match", data={"note": note}, timeout=60)
+    assert r.status_code == 200 and '<option value="outpatient" selected>' in r.text
+    r = httpx.post(f"{match_server}/match", data={"note": note, "edited": "1", "setting": "icu"}, timeout=60)
+    assert r.status_code == 200 and '<option value="icu" selected>' in r.text
+    r = httpx.post(f"{match_server}/api/v2/match", json={"text": note, "facts": {"setting": "inpatient"}}, timeout=60)
+    assert r.status_code == 200 and r.json()["facts"]["setting"]["place"] == "inpatient", r.text
+    r = httpx.post(f"{match_server}/api/v2/match", json={"text": note, "facts": {"setting": "ward"}}, timeout=60)
+    assert r.status_code == 400
+
+
+def test_cli_says_where_the_patient_is_seen():
+    from trialscope.match.cli import facts_line
+    from trialscope.match.patient import extract_facts
+
+    assert facts_line(extract_facts("A 52-year-old man comes to the clinic with a cough.")).endswith(
+        "seen as an outpatient")
+    assert "seen" not in facts_line(extract_facts("A 52-year-old man with a cough."))

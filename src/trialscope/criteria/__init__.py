@@ -42,6 +42,7 @@ from .types import (
     Lab,
     Performance,
     Reproductive,
+    Setting,
     Sex,
     Smoking,
     Stage,
@@ -50,13 +51,13 @@ from .types import (
 
 __all__ = [
     "Age", "AnyFact", "Condition", "Consent", "Criteria", "Criterion", "Eligibility", "FACT_KIND", "Fact",
-    "Lab", "Performance", "Reproductive", "Sex", "Smoking", "Stage", "Therapy", "parse_criteria", "criteria_of",
+    "Lab", "Performance", "Reproductive", "Setting", "Sex", "Smoking", "Stage", "Therapy", "parse_criteria", "criteria_of",
     "eligibility_of", "encode", "decode", "FORMAT", "split_criteria", "type_criteria",
 ]
 
 # Bump when splitting, typing or the stored structure changes: the derived index is rebuilt
 # (typed rows are kept in it, so a typing change needs a bump too).
-FORMAT = 19
+FORMAT = 20
 MAX_TEXT = 200_000  # characters read from one eligibility text (the registry's limit is far lower)
 
 _ENCODER = msgspec.msgpack.Encoder()

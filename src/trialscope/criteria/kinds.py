@@ -24,6 +24,7 @@ from .types import (
     Lab,
     Performance,
     Reproductive,
+    Setting,
     Sex,
     Smoking,
     Stage,
@@ -32,7 +33,7 @@ from .types import (
 from .units import ANALYTES, CASE_SENSITIVE, UNIT, normalize_unit
 
 _KIND_ORDER = ("age", "sex", "performance", "lab", "stage", "reproductive", "smoking", "therapy", "condition",
-               "consent")
+               "setting", "consent")
 _MAX_TEXT = 4000  # a criterion longer than this is typed on its first part only
 
 
@@ -63,6 +64,8 @@ def _typed(text: str, group: str) -> tuple[str, tuple[AnyFact, ...]]:
         facts += reproductive(low)
     if _has(low, _SMOKING_WORDS):
         facts += smoking(low)
+    if _has(low, _SETTING_WORDS):
+        facts += settings(low)
     if _CONSENT_GATE.search(low):
         facts += consents(low)
     facts += concepts(text, low, group, skip=[(f.start, f.end) for f in lab_facts])
@@ -206,7 +209,8 @@ def ages(text: str, low: str, group: str = "") -> list[Age]:
     return found
 
 
-_NOBODY = re.compile(r"^\W*no\s+(?:patients?|subjects?|participants?|persons?|individuals?|one|children|adults?)\b")
+_NOBODY = re.compile(r"^\W*no\s+(?:patients?|subjects?|participants?|persons?|individuals?|one|children|adults?|"
+                     r"minors?|infants?|adolescents?)\b")
 
 
 # Someone beside the patient a criterion may speak of (their age, their disease).
@@ -462,10 +466,15 @@ def labs(text: str, low: str) -> list[Lab]:
         op = comparator(v.group("comp")) if v.group("comp") else "="
         if value2 is not None and value2 > value:
             op = "range"
+        negated = _NONE_OF.match(low) is not None and s > 0
         for gs, _ge, ga in group:
             out.append(Lab(start=gs, end=v.end(), analyte=ga, comparator=op, value=value,
-                           value2=value2 if op == "range" else None, unit=normalize_unit(written, ga)))
+                           value2=value2 if op == "range" else None, unit=normalize_unit(written, ga), negated=negated))
     return out
+
+
+# "No uncontrolled hypertension (systolic BP > 170 mm Hg)": the threshold says what is ruled out
+_NONE_OF = re.compile(r"^\W*(?:no|without|absence\s+of|free\s+of)\s")
 
 
 # -- stage, class, grade ----------------------------------------------------------------
@@ -703,6 +712,84 @@ def smoking(low: str) -> list[Smoking]:
 
 # -- consent and commitments -----------------------------------------------------------
 
+_SETTING_WORDS = ("hospital", "admitted", "admission", "inpatient", "in-patient", "outpatient", "out-patient", "icu",
+                  "intensive", "critical", "ventilat", "intubat", "ecmo", "ambulatory", "home")
+# Where a patient is cared for, most specific first (`types.Setting`)
+SETTING_PLACES = ("outpatient", "inpatient", "icu", "ventilated")
+_SETTING_RES = (
+    ("ventilated", re.compile(r"\b(?:(?:invasive\s+)?mechanical(?:ly)?\s+ventilat\w*|invasive\s+ventilation|"
+                              r"intubat(?:ed|ion)|on\s+(?:a\s+)?ventilator|ventilator[- ]dependen\w*|"
+                              r"(?:requir\w*|need\w*)\s+(?:for\s+)?ventilat\w*|ventilated|ecmo)\b")),
+    ("icu", re.compile(r"\b(?:intensive\s+care(?:\s+units?)?|icu|critical\s+care(?:\s+units?)?|critically\s+ill)\b"
+                       r"(?!\s*(?:staff|personnel|physicians?|doctors?|nurses?|nursing|workers?|teams?|providers?|"
+                       r"clinicians?|beds?\s+(?:availab|capacit)))")),
+    ("inpatient", re.compile(r"\b(?:hospitali[sz]ed|hospitali[sz]ations?|in-?patients?|admitted(?!\s+(?:to|in|into)\s+"
+                             r"(?:the\s+|a\s+)?(?:study|trial|nursing|rehab\w*|care\s+homes?|community|"
+                             r"isolation|quarantine|residential))|"
+                             r"(?:hospital|inpatient)\s+admissions?|admission\s+(?:to|in)\s+(?:the\s+|a\s+)?hospital|"
+                             r"(?:need|requir)\w*\s+(?:for\s+)?admission|(?:on|at|upon)\s+admission)\b")),
+    ("outpatient", re.compile(r"\b(?:out-?patients?|ambulatory\s+(?:patients?|care|settings?|subjects?|participants?|"
+                              r"adults?|individuals?)|(?:managed|treated|cared\s+for|isolat\w+|quarantin\w+|recover\w*|"
+                              r"stay\w*|remain\w*|or)\s+at\s+home|home\s+(?:isolation|quarantine|care|treatment|management))\b")),
+)
+# "admitted in an emergency unit or hospitalised": the emergency department too, which is no
+# place of `SETTING_PLACES`
+_EMERGENCY = re.compile(r"\bemergency\s+(?:department|room|unit|ward|services?)|\bed\b|\burgent\s+care\b")
+_NEXT_SENTENCE = re.compile(r"(?<=[a-z0-9)\]]{2})[.!?]\s+(?=[a-z(])")  # not "1. Adults", "e.g. cough"
+_NUMBERED_COHORT = re.compile(r"\bcohort\s*(?:[0-9]+|[a-d]|[ivx]+)\b")  # "Cohort 2)": each cohort its own place
+# "consented within the first 48 hours of hospitalization": a time in the stay, which is now
+_WITHIN_STAY = re.compile(r"\bwithin\s+(?:the\s+)?(?:first\s+)?[0-9]+\s*\w+\s+(?:of|after|from)\s+(?:the\s+)?"
+                          r"(?:hospitali[sz]ation|(?:hospital\s+)?admission)")
+_NON_INVASIVE = re.compile(r"non-?\s?(?:invasive\s+)?$")  # "non-invasive ventilation" is no invasive one
+_SETTING_NOT = re.compile(r"(?:\b(?:not|no|without|never|nor|neither|absence\s+of)\s+(?:[\w/-]+\s+){0,5}|"
+                          r"\bnon-?\s?)$")
+# a place the patient was, or may be: a history, a risk, a time window, not where they are
+_SETTING_ELSEWHEN = re.compile(r"\b(?:within|previous\w*|prior|history|past|last|ago|since|before|recent\w*|"
+                               r"discharg\w*|re-?admi\w*|risk|prevent\w*|reduc\w*|avoid\w*|likely|expected|"
+                               r"anticipat\w*|planned|future|may|might|could|would|if|unless|in\s+case|whether|was|were|had|during\s+(?:the\s+)?(?:study|trial)|"
+                               r"post-?|number\s+of|episodes?|[0-9]+\s+(?:or\s+more\s+)?(?:hospitali|admissions))\b")
+
+
+def settings(low: str) -> list[Setting]:
+    """Where the patient must (not) be cared for: "hospitalised adults", "admitted to the
+    ICU", "requiring mechanical ventilation", "outpatients", "not hospitalised". Places the
+    criterion speaks of in the past or as a risk ("hospitalised within 6 months", "at
+    risk of hospitalisation") are not read. One place asked for (the most specific: a
+    hospitalised patient "requiring ventilation" must be ventilated) and one refused (the
+    least specific); "hospitalised or outpatient" asks for none."""
+    found: list[Setting] = []
+    taken: list[tuple[int, int]] = []
+    first = _NEXT_SENTENCE.search(low)  # "... In addition, we will include ... hospitalised": another way in
+    for place, pattern in _SETTING_RES:
+        for m in pattern.finditer(low, 0, first.start() if first else len(low)):
+            s, e = m.span()
+            if any(a < e and s < b for a, b in taken) or (
+                    place == "ventilated" and _NON_INVASIVE.search(low, max(0, s - 14), s)):
+                continue
+            taken.append((s, e))
+            clause_start = max(low.rfind(".", 0, s), low.rfind(";", 0, s), s - 80)
+            clause_end = min(x for x in (low.find(".", e), low.find(";", e), e + 150, len(low)) if x >= 0)
+            window = _WITHIN_STAY.sub(" ", low[clause_start + 1:clause_end])
+            if _SETTING_ELSEWHEN.search(window):
+                continue
+            negated = bool(_SETTING_NOT.search(low, max(0, s - 50), s))
+            found.append(Setting(start=s, end=e, place=place, negated=negated))
+    wanted = [f for f in found if not f.negated]
+    refused = [f for f in found if f.negated]
+    rank = SETTING_PLACES.index
+    if len(found) > 3 or (wanted and refused and min(rank(f.place) for f in wanted)
+                          >= min(rank(f.place) for f in refused)):
+        return []  # a scale's levels ("1 not hospitalised ... 7 ventilated"), or both ways
+    out: list[Setting] = []
+    places = {f.place for f in wanted}
+    if wanted and not (("outpatient" in places and len(places) > 1) or _EMERGENCY.search(low)
+                                                                   or _NUMBERED_COHORT.search(low)):
+        out.append(max(wanted, key=lambda f: rank(f.place)))
+    if refused:
+        out.append(min(refused, key=lambda f: rank(f.place)))
+    return sorted(out, key=lambda f: f.start)
+
+
 _CONSENT = re.compile(r"\b(?:informed\s+consent|consent\s+form|written\s+consent|give\s+consent|provide\s+consent|"
                       r"signed?\s+(?:the\s+)?consent|consent(?:ed)?\b|assent|willing(?:ness)?\b|able\s+to\s+(?:comply|"
                       r"understand|follow|read)|comply\s+with|compliance|agree(?:s|d)?\s+to|adhere\s+to)")
@@ -757,6 +844,11 @@ _WITHIN = re.compile(r"\bwithin\s+(?:the\s+)?(?:past\s+|last\s+|previous\s+)?(?P
 _DAYS = {"d": 1, "w": 7, "m": 30.4375, "y": 365.25}
 
 
+# "Diagnostic and Statistical Manual of Mental Disorders", "International Classification of
+# Diseases": the title of a reference, which names no disease
+_TITLE_OF = re.compile(r"\b(?:manual|classification|statistics)\s+of\s+$")
+
+
 def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
     """Conditions (MeSH) and treatments named by the criterion, with negation and context;
     `skip` spans (lab thresholds) name analytes, not drugs."""
@@ -767,7 +859,7 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
     covered: list[tuple[int, int]] = []
     mentions = spot(text)
     for men in mentions:
-        if any(s <= men.start < e for s, e in skip):
+        if any(s <= men.start < e for s, e in skip) or _TITLE_OF.search(low, max(0, men.start - 30), men.start):
             continue
         flags = men.cues
         if men.kind == "condition":

@@ -118,18 +118,27 @@ class Smoking(Fact, tag="smoking"):
     pack_years: float | None = None
 
 
+class Setting(Fact, tag="setting"):
+    """Where the patient is cared for: "outpatient", "inpatient" (hospitalised, admitted),
+    "icu" (intensive care, critically ill) or "ventilated" (mechanically, intubated); each
+    after the one before it. "Not hospitalised" is "inpatient", negated."""
+
+    place: str
+
+
 class Consent(Fact, tag="consent"):
     """Informed consent, willingness or ability to comply: a commitment, not a fact."""
 
 
-AnyFact = Age | Sex | Condition | Stage | Performance | Lab | Therapy | Reproductive | Smoking | Consent
+AnyFact = Age | Sex | Condition | Stage | Performance | Lab | Therapy | Reproductive | Smoking | Setting | Consent
 
 # A fact's kind by its type (the tag, without msgspec's slower config lookup).
 FACT_KIND: dict[type, str] = {t: t.__struct_config__.tag for t in
-                              (Age, Sex, Condition, Stage, Performance, Lab, Therapy, Reproductive, Smoking, Consent)}
+                              (Age, Sex, Condition, Stage, Performance, Lab, Therapy, Reproductive, Smoking, Setting,
+                               Consent)}
 
 KINDS = ("age", "sex", "condition", "stage", "performance", "lab", "therapy", "reproductive",
-         "smoking", "consent", "other")
+         "smoking", "setting", "consent", "other")
 
 
 class Criterion(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):

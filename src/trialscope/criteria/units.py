@@ -64,6 +64,8 @@ ANALYTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "uric_acid": ("µmol/L", ("uric acid",)),
     "fev1": ("%", ("fev1",)),
     "viral_load": ("copies/mL", ("viral load", "hiv rna", "hiv-1 rna")),
+    "sbp": ("mmHg", ("systolic blood pressure", "systolic bp", "systolic", "sbp")),
+    "dbp": ("mmHg", ("diastolic blood pressure", "diastolic bp", "diastolic", "dbp")),
 }
 
 # How an analyte is named to a reader.
@@ -71,12 +73,14 @@ LABELS = {"hba1c": "HbA1c", "anc": "ANC", "wbc": "WBC", "cd4": "CD4 count", "alt
           "alp": "ALP", "ggt": "GGT", "inr": "INR", "aptt": "aPTT", "pt": "PT", "egfr": "eGFR",
           "creatinine_clearance": "creatinine clearance", "direct_bilirubin": "direct bilirubin", "bun": "BUN",
           "ldl": "LDL", "lvef": "LVEF", "qtc": "QTc", "bmi": "BMI", "psa": "PSA", "afp": "AFP", "tsh": "TSH",
-          "ldh": "LDH", "fev1": "FEV1", "uric_acid": "uric acid", "viral_load": "viral load"}
+          "ldh": "LDH", "fev1": "FEV1", "uric_acid": "uric acid", "viral_load": "viral load",
+          "sbp": "systolic blood pressure", "dbp": "diastolic blood pressure"}
 
 # Names that are words as well ("Hb", "Cr", "PT", "ALT"): only matched in their written case.
 CASE_SENSITIVE = frozenset({"hb", "cr", "pt", "alt", "ast", "alb", "ef", "tg", "k+", "na+", "alp", "ggt",
                             "scr", "urea", "creat", "gfr", "ptt", "psa", "afp", "tsh", "ldh", "bun", "plt",
-                            "anc", "agc", "wbc", "alc", "inr", "bmi", "fpg", "fbg", "ldl", "crcl", "clcr"})
+                            "anc", "agc", "wbc", "alc", "inr", "bmi", "fpg", "fbg", "ldl", "crcl", "clcr",
+                            "sbp", "dbp"})
 
 # Reference upper limits of normal (adult), in canonical units: for ×ULN conversions only.
 REFERENCE_ULN: dict[str, float] = {
@@ -151,6 +155,7 @@ _UNIT_FORMS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^(?:ms|msec|milliseconds?)$", re.I), "ms"),
     (re.compile(r"^(?:s|sec|secs|seconds?)$", re.I), "s"),
     (re.compile(r"^%$|^percent$|^per\s*cent$", re.I), "%"),
+    (re.compile(r"^mm\s*hg$", re.I), "mmHg"),
 ]
 
 # What unit the words after a number can be (for the typing and reading regexes).
@@ -165,7 +170,7 @@ UNIT = (
     r"|mg\s*/\s*(?:dl|100\s*ml|l)|mg%|gm?\s*/\s*(?:dl|l|100\s*ml)|gm?%|ng\s*/\s*(?:dl|ml)|(?:µg|ug|mcg)\s*/\s*l"
     r"|(?:m?iu|u|units?|mu)\s*/\s*(?:l|ml)|(?:cells?\s*)?/\s*(?:µl|ul|mcl|mm\^?3|mm³|cu\.?\s?mm|cmm)"
     r"|cells?/(?:µl|ul|mm\^?3|mm³)|(?:g|giga|t)/l|kg\s*/\s*(?:m2|m\^2|m²)|(?:copies|cp)\s*/\s*ml"
-    r"|msec|ms|seconds?|secs?|%|k/(?:µl|ul)|k(?![a-z]))"
+    r"|msec|ms|seconds?|secs?|%|k/(?:µl|ul)|mm\s*hg|k(?![a-z]))"
 )
 
 

@@ -53,6 +53,7 @@ from ..criteria.types import (
     Lab,
     Performance,
     Reproductive,
+    Setting,
     Sex,
     Smoking,
     Stage,
@@ -231,14 +232,15 @@ def _strength(criterion_names: set[str] | frozenset[str], patient_names: set[str
 
 
 class _Verdict:
-    __slots__ = ("value", "reason", "evidence", "prior")
+    __slots__ = ("value", "reason", "evidence", "prior", "degree")
 
     def __init__(self, value: bool | None, reason: str = "", evidence: list[Evidence] | None = None,
-                 prior: bool = False):
+                 prior: bool = False, degree: bool = False):
         self.value = value
         self.reason = reason
         self.evidence = evidence or []
         self.prior = prior  # met by a treatment the patient had before, not one they take now
+        self.degree = degree  # unknown for its degree alone: the patient has the condition, how bad?
 
 
 def _span(obj) -> tuple[int, int]:
@@ -430,8 +432,12 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
         s = _strength(names, pnames)
         if s > 0.5 and not criterion_symptom and c.mesh and _is_symptom(c.mesh[0]):
             s = 0.5  # a cough does not establish a respiratory disease, nor heartburn reflux disease
-        if s > 0.5 and chronic and not names & pnames and c.mesh and _is_infection(c.mesh[0]):
-            s = 0.5  # COVID-19 is a lung disease, but no "chronic lung disease"
+        if s > 0.5 and not names & pnames and c.mesh and _is_infection(c.mesh[0]) and (
+                chronic or all(_respiratory_class(n) for n in names)):
+            # COVID-19 is a lung disease, but no "chronic lung disease"; and MeSH files it
+            # under viral pneumonia, but an infection of the airways is no pneumonia (or
+            # lung disease) until the note says so
+            s = 0.5
         if s > best:
             best, best_c = s, c
     if best >= 0.9 and best_c is not None:
@@ -446,7 +452,7 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
         if ruling_out and fact.severe:
             # "severe or unstable cardiovascular disease", "end-stage lung disease": the
             # patient's hypertension is of the class, but is it as severe as that?
-            return _Verdict(None, f"{best_c.text} (of the class; as severe as {fact.text}?)", ev)
+            return _Verdict(None, f"{best_c.text} (of the class; as severe as {fact.text}?)", ev, degree=True)
         return _Verdict(True, best_c.text, ev)
     for c, pnames in p.denied:
         # denying a condition denies everything narrower: "denies diabetes" answers "type 2
@@ -486,6 +492,14 @@ def _chronic(text: str, fact: Condition) -> bool:
 def _is_infection(name: str) -> bool:
     """An infection (MeSH C01, or C02 in the 2019 trees), which is acute unless said otherwise."""
     return any(t.startswith(("C01", "C02")) for t in vocabulary().tree_numbers(name))
+
+
+@lru_cache(maxsize=20_000)
+def _respiratory_class(name: str) -> bool:
+    """A respiratory disease that is no infection of its own (MeSH C08 alone: Pneumonia,
+    Lung Diseases), which MeSH files respiratory infections under."""
+    trees = vocabulary().tree_numbers(name)
+    return bool(trees) and all(t.startswith("C08") for t in trees)
 
 
 @lru_cache(maxsize=20_000)
@@ -613,6 +627,25 @@ def _smoking(fact: Smoking, p: _Patient) -> _Verdict:
     return _Verdict(ok, label, [Evidence(sm.start, sm.end, label)])
 
 
+# Whether a patient seen in one place (the note's `SettingFact`) is where a criterion asks
+# (`Setting.place`): an outpatient is not hospitalised; a patient in the emergency department
+# may yet be admitted, a hospitalised one may or may not be in intensive care.
+_SETTING = {
+    "outpatient": {"outpatient": True, "emergency": None, "inpatient": False, "icu": False, "ventilated": False},
+    "inpatient": {"outpatient": False, "emergency": None, "inpatient": True, "icu": True, "ventilated": True},
+    "icu": {"outpatient": False, "emergency": None, "inpatient": None, "icu": True, "ventilated": True},
+    "ventilated": {"outpatient": False, "emergency": None, "inpatient": None, "icu": None, "ventilated": True},
+}
+
+
+def _setting(fact: Setting, p: _Patient) -> _Verdict:
+    st = p.facts.setting
+    if st is None:
+        return _Verdict(None, "care setting not stated")
+    label = {"icu": "in intensive care", "emergency": "in the emergency department"}.get(st.place, st.place)
+    return _Verdict(_SETTING.get(fact.place, {}).get(st.place), label, [Evidence(st.start, st.end, label)])
+
+
 _JUDGES = {
     Age: lambda f, p, section, targets, text: _age(f, p),
     Sex: lambda f, p, section, targets, text: _sex(f, p),
@@ -623,6 +656,7 @@ _JUDGES = {
     Therapy: lambda f, p, section, targets, text: _therapy(f, p),
     Reproductive: lambda f, p, section, targets, text: _reproductive(f, p),
     Smoking: lambda f, p, section, targets, text: _smoking(f, p),
+    Setting: lambda f, p, section, targets, text: _setting(f, p),
 }
 
 
@@ -655,7 +689,7 @@ _CONTEXT_WORDS = {"test": "a test result", "treatment": "a treatment of it", "qu
 
 # -- criteria --------------------------------------------------------------------------
 
-_AND_KINDS = ("age", "sex", "performance", "lab")
+_AND_KINDS = ("age", "sex", "performance", "lab", "setting")
 _OTHERS_TREATMENT = "treatment of the condition named"  # a by-kind key of _statement
 _QUALIFIER_KINDS = ("age", "sex")
 _COMMITMENT_KINDS = ("consent",)
@@ -780,6 +814,13 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
         by_kind.setdefault(kind, []).append(v)
     if not by_kind:
         return None, "", []
+    if "lab" in by_kind and None not in (v.value for v in by_kind["lab"]) and "condition" in by_kind:
+        # "uncontrolled hypertension (systolic > 160 mm Hg)": the threshold says how bad
+        kept = [v for v in by_kind["condition"] if not v.degree]
+        if kept:
+            by_kind["condition"] = kept
+        else:
+            del by_kind["condition"]
     if exceptions and p.present:
         allowed = _allowed(exceptions, p)
         for v in conditions:
@@ -796,6 +837,8 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
             qualifiers.append(_combine_all(values))
         elif section == "exclusion":
             parts.append(_combine_any(values))
+        elif kind == "lab" and _labs_either(criterion):
+            parts.append(_combine_any(values))  # "SBP ≥ 140 mm Hg or DBP ≥ 90 mm Hg"
         elif kind in _AND_KINDS or (kind == "condition" and _joined_by_and(criterion)):
             parts.append(_combine_all(values))
         else:
@@ -831,6 +874,16 @@ def _joined_by_and(criterion: Criterion) -> bool:
     return all(_AND_BETWEEN.fullmatch(text, a.end, b.start) for a, b in zip(conds, conds[1:], strict=False))
 
 
+_OR = re.compile(r"\bor\b", re.IGNORECASE)
+
+
+def _labs_either(criterion: Criterion) -> bool:
+    """Whether the criterion's thresholds are alternatives: every two of them joined by
+    "or" ("systolic ≥ 140 or diastolic ≥ 90"), not "and" or a comma."""
+    found = [f for f in criterion.facts if isinstance(f, Lab)]
+    return len(found) > 1 and all(_OR.search(criterion.text, a.end, b.start) for a, b in zip(found, found[1:], strict=False))
+
+
 def _both(a: _Verdict, b: _Verdict) -> _Verdict:
     """Two statements that must both hold, with the reasons of what decided."""
     value = _combine_all([a.value, b.value])
@@ -856,6 +909,7 @@ def _treats_another_condition(criterion: Criterion, p: _Patient, targets: frozen
 
 
 _ALL_OF = re.compile(r"\b(?:both|all|each)\s+(?:of\s+)?the\s+following\b")  # beats an "or" elsewhere
+_STANDING = (Setting,)  # a lead-in's requirement its items do not restate (ages, sexes there are often cohorts)
 _LEADS_IN = re.compile(r":\s*$|\bthe following\b|\bany of\b", re.IGNORECASE)
 
 
@@ -895,7 +949,12 @@ def _judge_criterion(c: Criterion, section: str, p: _Patient, targets: frozenset
     own, reason, evidence = _statement(c, p, section, targets)
     children = [_judge_criterion(ch, section, p, targets) for ch in c.children]
     if children and _LEADS_IN.search(c.text):
-        own, reason, evidence = None, "", []  # "received the following therapies:": the items say which
+        # "received the following therapies:": the items say which; but what the items do not
+        # speak of stands ("Patients admitted to hospital with one of the following:")
+        kinds = {type(f) for ch in c.walk() if ch is not c for f in ch.facts}
+        standing = [f for f in c.facts if isinstance(f, _STANDING) and type(f) not in kinds]
+        own, reason, evidence = (_statement(msgspec.structs.replace(c, facts=standing, children=[]), p, section,
+                                            targets) if standing else (None, "", []))
     value = own
     if children:
         kid_values = [{MET: True, NOT_MET: False}.get(ch.status) for ch in children]
@@ -1011,7 +1070,7 @@ def _targets(criteria: Criteria, elig: Eligibility) -> frozenset[str]:
 
 
 _UNKNOWN_NAMES = {"therapy": "prior therapy", "reproductive": "pregnancy", "age": "age", "sex": "sex",
-                  "smoking": "smoking"}
+                  "smoking": "smoking", "setting": "care setting"}
 
 
 def _unknown_names(r: CriterionResult, p: _Patient) -> list[str]:
@@ -1117,9 +1176,14 @@ def _summarise(results: list[CriterionResult], p: _Patient, targets: frozenset[s
 
 
 def _target_strength(targets: frozenset[str], p: _Patient) -> float:
+    """How well the patient's conditions meet the trial's own diseases. A registry lists
+    the classes above them too ("Arthritis" beside "Arthritis, Rheumatoid"): such a class
+    is met by the patient's condition named as it ("arthritis"), not by another disease of
+    the class (a gout does not make an RA trial's disease)."""
+    specific = frozenset(t for t in targets if not any(t != u and t in _ancestors(u) for u in targets))
     best = 0.0
     for _c, names in p.present:
-        best = max(best, _strength(set(targets), names))
+        best = max(best, _strength(specific, names), 1.0 if names & targets else 0.0)
     return best
 
 
@@ -1127,7 +1191,8 @@ def _explain(s: Summary, results: list[CriterionResult], incl: list[CriterionRes
     decisive = [r for r in results if r.decisive]
     if decisive:
         r = decisive[0]
-        text = r.criterion.text if len(r.criterion.text) <= 80 else r.criterion.text[:77] + "..."
+        text = " ".join(r.criterion.text.split())  # one line: a criterion may hold paragraphs
+        text = text if len(text) <= 80 else text[:77] + "..."
         if r.section == "structured":
             what = f"the registry's limits ({text})"
         else:

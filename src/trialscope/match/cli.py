@@ -111,7 +111,13 @@ def facts_line(f) -> str:
         parts.append("; ".join(own))
     if f.treatments:
         parts.append("treated with " + ", ".join(t.name for t in f.treatments if not t.negated)[:120])
+    if f.setting:
+        parts.append("seen " + _SEEN.get(f.setting.place, f.setting.place))
     return ", ".join(parts)
+
+
+_SEEN = {"outpatient": "as an outpatient", "emergency": "in the emergency department", "inpatient": "in hospital",
+         "icu": "in intensive care", "ventilated": "ventilated"}
 
 
 def _cut(text: str, n: int) -> str:

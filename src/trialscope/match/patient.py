@@ -98,6 +98,10 @@ class SmokingFact(_F):
     pack_years: float | None = None
 
 
+class SettingFact(_F):
+    place: str  # "outpatient" | "emergency" | "inpatient" | "icu" | "ventilated" (see `SETTINGS`)
+
+
 class PatientFacts(msgspec.Struct, kw_only=True, omit_defaults=True):
     """What the note says about the patient. Scalars (`age` in years, `sex` "female" |
     "male") have their evidence in `age_span` / `sex_span` ((-1, -1) when given)."""
@@ -116,6 +120,7 @@ class PatientFacts(msgspec.Struct, kw_only=True, omit_defaults=True):
     pregnant: FlagFact | None = None
     lactating: FlagFact | None = None
     smoker: SmokingFact | None = None
+    setting: SettingFact | None = None  # where the patient is seen: the most acute place named
     healthy: bool = False  # "healthy volunteer", no condition at all
 
     def as_json(self) -> dict[str, Any]:
@@ -127,7 +132,8 @@ class PatientFacts(msgspec.Struct, kw_only=True, omit_defaults=True):
     def with_overrides(self, given: dict[str, Any] | None) -> PatientFacts:
         """These facts with structured values put over what was read: `age` (years),
         `sex`, `conditions` (names or free text, looked up in MeSH), `pregnant`,
-        `lactating`, `ecog`, `karnofsky`, `smoker` ("current" | "former" | "never").
+        `lactating`, `ecog`, `karnofsky`, `smoker` ("current" | "former" | "never"),
+        `setting` (one of `SETTINGS`).
         Unknown keys and unusable values are ignored."""
         if not given:
             return self
@@ -157,6 +163,9 @@ class PatientFacts(msgspec.Struct, kw_only=True, omit_defaults=True):
         smoker = str(given.get("smoker") or "").lower()
         if smoker in ("current", "former", "never", "ever"):
             out.smoker = SmokingFact(status=smoker)
+        setting = str(given.get("setting") or "").lower()
+        if setting in SETTINGS:
+            out.setting = SettingFact(place=setting)
         return out
 
 
@@ -196,6 +205,7 @@ def extract_facts(text: str | None) -> PatientFacts:
         # "born at 38 weeks gestation" in a boy's note is his birth, not a pregnancy
         facts.pregnant, facts.lactating = _reproductive(low, clauses, facts.conditions)
     facts.smoker = _smoking(low)
+    facts.setting = _setting(note, low)
     facts.healthy = bool(re.search(r"\bhealthy\s+(?:volunteer|adult|subject|individual|man|woman|male|female)", low)) \
         and not facts.present_conditions()
     return facts
@@ -566,8 +576,15 @@ _NOTE_VALUE = re.compile(
     r"(?P<hi>" + NUMBER + r"))?", re.I)
 
 
+_BLOOD_PRESSURE = re.compile(r"\b(?:blood\s+pressure|bp)\b\s*(?:is|was|of|:|=|reading\s+of|measured\s+at)?\s*"
+                             r"(?:\w+\s+){0,2}?(?P<s>[0-9]{2,3})\s*/\s*(?P<d>[0-9]{2,3})\b(?:\s*mm\s*hg)?")
+
+
 def _labs(note: str, low: str) -> list[LabFact]:
     out: list[LabFact] = []
+    for m in _BLOOD_PRESSURE.finditer(low):  # "Blood pressure is 165/90 mm Hg": systolic and diastolic
+        for analyte, group in (("sbp", "s"), ("dbp", "d")):
+            out.append(LabFact(start=m.start(), end=m.end(), analyte=analyte, value=float(m.group(group)), unit="mmHg"))
     mentions = kinds.analyte_mentions(note, low)
     for i, (s, e, analyte) in enumerate(mentions):
         nxt = mentions[i + 1][0] if i + 1 < len(mentions) else len(low)
@@ -666,3 +683,53 @@ def _smoking(low: str) -> SmokingFact | None:
     else:
         status = "ever"
     return SmokingFact(start=start, end=end, status=status, pack_years=pack_years)
+
+
+# -- where the patient is seen -----------------------------------------------------------
+
+SETTINGS = ("outpatient", "emergency", "inpatient", "icu", "ventilated")  # in order of acuity
+_SEEN = (r"(?:comes?|came|coming|presents?|presented|presenting|brought|(?:is|was)\s+seen|seen|visits?|visited|"
+         r"referred|returns?|returned)\s+(?:back\s+)?(?:in|to|at|into)\s+(?:the\s+|his\s+|her\s+|their\s+|your\s+|"
+         r"a\s+|an\s+)?")
+_PLACES = (
+    ("ventilated", re.compile(r"\b(?:intubated|mechanical(?:ly)?\s+ventilat\w*|on\s+(?:a\s+)?ventilator|"
+                              r"ventilator\s+support|ecmo)\b")),
+    ("icu", re.compile(r"\b(?:intensive\s+care|icu|picu|nicu|micu|sicu|critical\s+care\s+unit)\b")),
+    ("emergency", re.compile(r"\b(?:emergency(?:\s+(?:department|room|unit|ward|services?))?|urgent\s+care|"
+                             r"a\s*&\s*e)\b|" + _SEEN + r"hospital\b")),
+    ("inpatient", re.compile(r"\b(?:admitted|admission|hospitali[sz]ed|in-?patient|on\s+the\s+(?:[\w-]+\s+)?ward|"
+                             r"hospital\s+(?:day|course|stay))\b")),
+    ("outpatient", re.compile(r"\b" + _SEEN + r"(?:[\w-]+\s+){0,2}?(?:office|clinic|practice|physician|doctor|"
+                              r"dermatologist|pediatrician|paediatrician|gp|primary\s+care)\b|"
+                              r"\bat\s+the\s+time\s+of\s+(?:the\s+|his\s+|her\s+|this\s+)?visit\b|"
+                              r"\b(?:routine|annual|well[- ]child|follow[- ]up|office|clinic)\s+(?:check-?up|visit|"
+                              r"examination|exam|physical)\b|\boutpatient\b|\bcheck-?up\b")),
+)
+_TO_ER = re.compile(r"\s+(?:to|in)\s+(?:the\s+)?(?:emergency|er\b|ed\b)")
+_STAY = ("inpatient", "icu", "ventilated")  # places a note may speak of in the past
+_ED_ER = re.compile(r"\b(?:ED|ER)\b")  # in the note's own case: "Ed" may be a name
+# a place of the past ("hospitalised for pneumonia two years ago"), or denied ("not intubated")
+_PLACE_ELSEWHEN = re.compile(r"\b(?:ago|history|previous\w*|prior|past|last\s+(?:year|month|week)|in\s+(?:19|20)[0-9]{2}|"
+                             r"before|childhood|discharged|born|birth|delivery)\b")
+_PLACE_NOT = re.compile(r"\b(?:not|no|never|without|denies|denied|avoid\w*)\s+(?:[\w-]+\s+){0,3}$")
+
+
+def _setting(note: str, low: str) -> SettingFact | None:
+    """Where the patient is seen now, the most acute place the note names: "comes to the
+    office" (outpatient), "brought to the emergency department", "admitted", "in the ICU",
+    "intubated". Places of the past and denied ones are not read."""
+    best: SettingFact | None = None
+    found = [(place, m.start(), m.end()) for place, pattern in _PLACES for m in pattern.finditer(low)]
+    found += [("emergency", m.start(), m.end()) for m in _ED_ER.finditer(note)]
+    for place, s, e in found:
+        if place in _STAY:  # "comes to the clinic with a 2-year history of ..." is today's visit
+            if _PLACE_NOT.search(low, max(0, s - 40), s):
+                continue
+            near = low[max(low.rfind(".", 0, s) + 1, s - 60): min(x for x in (low.find(".", e), e + 60) if x >= 0)]
+            if _PLACE_ELSEWHEN.search(near):
+                continue
+        if place == "inpatient" and _TO_ER.match(low, e):
+            place = "emergency"  # "admitted to the ER"
+        if best is None or SETTINGS.index(place) > SETTINGS.index(best.place):
+            best = SettingFact(start=s, end=e, place=place)
+    return best

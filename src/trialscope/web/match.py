@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..match import MAX_LIMIT, MAX_NOTE, MatchError, match
 from ..match.assess import by_verdict
+from ..match.patient import SETTINGS
 from ..record import NCT_RE
 from . import api_schema as S
 from .backend import FilterError, Web
@@ -51,6 +52,9 @@ class MatchPatientFacts(_Model):
     ecog: Annotated[float, Field(ge=0, le=5)] | None = None
     karnofsky: Annotated[float, Field(ge=0, le=100)] | None = None
     smoker: Literal["current", "former", "never"] | None = None
+    setting: Literal["outpatient", "emergency", "inpatient", "icu", "ventilated"] | None = Field(
+        None, description="where the patient is seen: office or clinic, emergency department, hospital ward, "
+                          "intensive care, mechanically ventilated")
 
 
 class MatchNear(_Model):
@@ -271,9 +275,18 @@ def facts_view(f) -> dict:
         "pregnant": "" if f.pregnant is None else ("yes" if f.pregnant.value else "no"),
         "ecog": "" if ecog is None else f"{ecog:g}",
         "smoker": getattr(f.smoker, "status", "") if f.smoker else "",
+        "setting": f.setting.place if f.setting else "",
         "labs": [f"{lab.analyte} {lab.value:g} {lab.unit}".strip() for lab in f.labs],
         "stage": [f"{s.system} {s.value}" for s in f.stage],
     }
+
+
+SHOWN = (20, 50, 100)  # how many trials the page can list: a deeper list holds more of those excluded
+
+
+def shown(value: str | None) -> int:
+    """The page's list length from its form: one of SHOWN, the first for anything else."""
+    return int(value) if value in {str(n) for n in SHOWN} else SHOWN[0]
 
 
 def _form(body: bytes) -> dict[str, str]:
@@ -313,6 +326,8 @@ def _overrides(form: dict[str, str]) -> tuple[dict, list[str]]:
             problems.append(f"ECOG {ecog[:20]!r} is not 0 to 5: not used")
     if form.get("smoker") in ("current", "former", "never"):
         out["smoker"] = form["smoker"]
+    if form.get("setting") in SETTINGS:
+        out["setting"] = form["setting"]
     return out, problems
 
 
@@ -323,7 +338,7 @@ def router(web: Web, env) -> APIRouter:
     r = APIRouter()
 
     def page(status: int = 200, **ctx) -> HTMLResponse:
-        return HTMLResponse(env.get_template("match.html").render(**ctx), status_code=status)
+        return HTMLResponse(env.get_template("match.html").render(shown_choices=SHOWN, **ctx), status_code=status)
 
     def checked_trial(nct: str | None) -> dict | None:
         if not nct:
@@ -365,7 +380,7 @@ def router(web: Web, env) -> APIRouter:
         try:
             result = await anyio.to_thread.run_sync(lambda: match(
                 web.store, note, facts=overrides or None, near=near, open_only=form.get("open_only") == "1",
-                limit=20, ids=ids))
+                limit=shown(form.get("limit")), ids=ids))
         except (MatchError, FilterError) as exc:
             return page(400, error=str(exc), **ctx)
         text = note[:MAX_NOTE]
