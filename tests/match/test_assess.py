@@ -690,3 +690,10 @@ def test_the_explanation_is_one_line():
     criteria = parse_criteria("Inclusion Criteria:\n* Hospitalized for COVID-19.\n\n  Diagnosed by PCR.\n")
     a = assess(criteria, extract_facts(OFFICE))
     assert a.eligible == EXCLUDED and "\n" not in a.explanation, a.explanation
+
+
+def test_a_disease_named_again_for_its_test_does_not_undo_the_mention_that_decides():
+    criterion = "Negative SARS-CoV-2 serological Elecsys Anti-Sars-CoV-2 test at the beginning of the study."
+    r = _one(criterion, OFFICE)
+    assert r.status == NOT_MET, r.reason  # she has COVID-19: the negative test asked for is not hers
+    assert _one(criterion, "A 40-year-old man with knee pain.").status == UNKNOWN

@@ -232,7 +232,7 @@ def _strength(criterion_names: set[str] | frozenset[str], patient_names: set[str
 
 
 class _Verdict:
-    __slots__ = ("value", "reason", "evidence", "prior", "degree")
+    __slots__ = ("value", "reason", "evidence", "prior", "degree", "aside", "mesh")
 
     def __init__(self, value: bool | None, reason: str = "", evidence: list[Evidence] | None = None,
                  prior: bool = False, degree: bool = False):
@@ -241,6 +241,8 @@ class _Verdict:
         self.evidence = evidence or []
         self.prior = prior  # met by a treatment the patient had before, not one they take now
         self.degree = degree  # unknown for its degree alone: the patient has the condition, how bad?
+        self.aside = False  # unknown as named for something else (a test, a treatment of it)
+        self.mesh: frozenset = frozenset()
 
 
 def _span(obj) -> tuple[int, int]:
@@ -680,6 +682,7 @@ def _fact(fact, p: _Patient, section: str, targets: frozenset[str], text: str = 
             # nothing of what is said of it, either way (what is said of someone else only
             # the family's conditions answer: `_relatives`)
             v.value = None
+            v.aside = True
             v.reason = f"{v.reason} (named for {_CONTEXT_WORDS.get(fact.context, fact.context)})"
     return v
 
@@ -792,6 +795,7 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
         if isinstance(f, Stage):
             stage = (f, v)
         if kind == "condition":
+            v.mesh = frozenset(f.mesh)
             conditions.append(v)
             if stage is not None and _QUALIFIES.fullmatch(criterion.text, stage[0].end, f.start):
                 # "Child-Pugh B or C liver disease", "NYHA class III-IV heart failure": the
@@ -821,6 +825,12 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
             by_kind["condition"] = kept
         else:
             del by_kind["condition"]
+    if "condition" in by_kind:
+        # "a negative test for SARS-CoV-2 ... anti-SARS-CoV-2 antibodies": the disease named
+        # again for its test or treatment says no more than the mention that decides
+        decided = [v.mesh for v in by_kind["condition"] if v.value is not None]
+        kept = [v for v in by_kind["condition"] if not (v.aside and any(v.mesh & m for m in decided))]
+        by_kind["condition"] = kept
     if exceptions and p.present:
         allowed = _allowed(exceptions, p)
         for v in conditions:
