@@ -411,7 +411,7 @@ def match_latency(store, notes: list[str], repeat: int = 1) -> dict:
                      "load_average": [round(x, 2) for x in os.getloadavg()]}
     gc.unfreeze()
     gc.set_threshold(*thresholds)
-    out["note"] = ("match(): facts, eight candidate sources fused, 50 assessed and re-ranked, the top 20 "
+    out["note"] = ("match(): facts, eleven candidate sources fused, 50 assessed and re-ranked, the top 20 "
                    "returned; the baseline is one trialscope search of the note. CPU time is the whole "
                    "process's (the sources run on a thread pool). Wall clock includes waiting for a core "
                    "on a shared machine (see load_average)")
