@@ -375,3 +375,12 @@ def test_a_reference_manuals_title_names_no_disease():
 def test_blood_pressure_thresholds(text, labs):
     assert [(f.analyte, f.comparator, f.value, f.negated) for f in type_criterion(text)[1] if isinstance(f, Lab)] == labs
     assert all(f.unit == "mmHg" for f in type_criterion(text)[1] if isinstance(f, Lab))
+
+
+@pytest.mark.parametrize("text, labs", [
+    ("SpO2 ≤ 93% on room air", [("spo2", "<=", 93.0)]),
+    ("Oxygen saturation < 94% while breathing ambient air", [("spo2", "<", 94.0)]),
+    ("Transferrin saturation > 45%", []),
+])
+def test_oxygen_saturation_thresholds(text, labs):
+    assert [(f.analyte, f.comparator, f.value) for f in type_criterion(text)[1] if isinstance(f, Lab)] == labs

@@ -697,3 +697,17 @@ def test_a_disease_named_again_for_its_test_does_not_undo_the_mention_that_decid
     r = _one(criterion, OFFICE)
     assert r.status == NOT_MET, r.reason  # she has COVID-19: the negative test asked for is not hers
     assert _one(criterion, "A 40-year-old man with knee pain.").status == UNKNOWN
+
+
+MILD = "A 45-year-old man seen in clinic with COVID-19 (positive PCR). Oxygen saturation 97% on room air."
+
+
+@pytest.mark.parametrize("criterion, section, status", [
+    ("SpO2 ≤ 94% on room air", "inclusion", NOT_MET),  # a severe-disease trial: not for him
+    ("Oxygen saturation ≥ 92% on room air", "inclusion", MET),
+    ("SpO2 < 90% despite supplemental oxygen", "exclusion", NOT_MET),
+])
+def test_oxygen_saturation_decides_severity(criterion, section, status):
+    r = _one(criterion, MILD, section)
+    assert r.status == status, r.reason
+    assert _one(criterion, "A 45-year-old man with COVID-19. SpO2 92% on 2 L oxygen.", section).status not in (MET, NOT_MET)

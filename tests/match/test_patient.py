@@ -303,3 +303,15 @@ def test_blood_pressure_is_two_values():
     got = {lab.analyte: (lab.value, lab.unit) for lab in extract_facts(note).labs}
     assert got["sbp"] == (165.0, "mmHg") and got["dbp"] == (90.0, "mmHg")
     assert "sbp" not in {lab.analyte for lab in extract_facts("Her pulse is 85/min.").labs}
+
+
+@pytest.mark.parametrize("note, value", [
+    ("A 45-year-old man. Oxygen saturation is 97% on room air.", 97.0),
+    ("O2 sat 92% RA, BP 120/80.", 92.0),
+    ("His oxygen saturation was 85% while breathing ambient air.", 85.0),
+    ("SpO2 88% on 4 L nasal cannula.", None),  # on oxygen: not the patient's own saturation
+    ("Transferrin saturation 50%.", None),
+])
+def test_oxygen_saturation_is_read_on_room_air_only(note, value):
+    got = [lab.value for lab in extract_facts(note).labs if lab.analyte == "spo2"]
+    assert got == ([value] if value is not None else [])

@@ -66,6 +66,8 @@ ANALYTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "viral_load": ("copies/mL", ("viral load", "hiv rna", "hiv-1 rna")),
     "sbp": ("mmHg", ("systolic blood pressure", "systolic bp", "systolic", "sbp")),
     "dbp": ("mmHg", ("diastolic blood pressure", "diastolic bp", "diastolic", "dbp")),
+    "spo2": ("%", ("oxygen saturation", "o2 saturation", "o2 sat", "o2 sats", "oxygen sat", "spo2", "sao2", "sp02",
+                   "pulse oximetry", "peripheral oxygen saturation", "saturation of oxygen")),
 }
 
 # How an analyte is named to a reader.
@@ -74,7 +76,7 @@ LABELS = {"hba1c": "HbA1c", "anc": "ANC", "wbc": "WBC", "cd4": "CD4 count", "alt
           "creatinine_clearance": "creatinine clearance", "direct_bilirubin": "direct bilirubin", "bun": "BUN",
           "ldl": "LDL", "lvef": "LVEF", "qtc": "QTc", "bmi": "BMI", "psa": "PSA", "afp": "AFP", "tsh": "TSH",
           "ldh": "LDH", "fev1": "FEV1", "uric_acid": "uric acid", "viral_load": "viral load",
-          "sbp": "systolic blood pressure", "dbp": "diastolic blood pressure"}
+          "sbp": "systolic blood pressure", "dbp": "diastolic blood pressure", "spo2": "oxygen saturation"}
 
 # Names that are words as well ("Hb", "Cr", "PT", "ALT"): only matched in their written case.
 CASE_SENSITIVE = frozenset({"hb", "cr", "pt", "alt", "ast", "alb", "ef", "tg", "k+", "na+", "alp", "ggt",

@@ -615,9 +615,18 @@ def _labs(note: str, low: str) -> list[LabFact]:
         if not unit and re.match(r"\s*k\b", low[m.end("v"): m.end("v") + 3]):
             unit = "×10^3/µL"
         uln = number(m.group("hi")) if m.group("hi") else None
-        out.append(LabFact(start=s, end=m.end("unit") if m.group("unit") else m.end("v"), analyte=analyte, value=v,
-                           unit=unit, uln=uln))
+        end = m.end("unit") if m.group("unit") else m.end("v")
+        if analyte == "spo2":
+            air = _ROOM_AIR.match(low, end, end + 40)
+            if not air:
+                continue  # a saturation on oxygen says little of the patient's own: only room air is read
+            end = air.end()
+        out.append(LabFact(start=s, end=end, analyte=analyte, value=v, unit=unit, uln=uln))
     return out
+
+
+# "98% on room air", "92% RA", "95% breathing ambient air": the only saturations read
+_ROOM_AIR = re.compile(r"\s*(?:\(\s*)?(?:(?:on|while|breathing|in|at)\s+){0,2}(?:room\s+air|ambient\s+air|ra\b)")
 
 
 # -- pregnancy, lactation, smoking ------------------------------------------------------
