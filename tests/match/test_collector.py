@@ -17,7 +17,7 @@ def test_no_collection_during_a_match_and_the_collector_is_back_after(store):
 
     def count(phase, info):  # the passes run from inside the match's own frames
         frame = sys._getframe(1)
-        while frame is not None and frame.f_code.co_name != "_match":
+        while frame is not None and frame.f_code.co_name != "match":
             frame = frame.f_back
         if phase == "start":
             passes.append(frame is not None)

@@ -167,6 +167,7 @@ def order(p: Prepared, rows: list[dict[str, float]], model: _rank.Stage) -> tupl
     return top + list(rest), [float(scores[i]) for i in top] + [floor - 1.0] * len(rest)
 
 
+@paused()
 def match(store, text: str, *, facts: dict | None = None, age: float | None = None,
           sex: str | None = None, near: tuple[float, float, float] | None = None,
           open_only: bool = False, limit: int = 20, ids: list[str] | None = None,
@@ -184,14 +185,6 @@ def match(store, text: str, *, facts: dict | None = None, age: float | None = No
     the passes they set off walked it all (109 dev notes after the benchmark's quality part,
     CPU p95 124.6 -> 108.0 ms, max 402 -> 123; in a fresh process 133.5 -> 103.2).
     """
-    with paused():
-        return _match(store, text, facts=facts, age=age, sex=sex, near=near, open_only=open_only, limit=limit,
-                      ids=ids, model=model, judge=judge)
-
-
-def _match(store, text: str, *, facts: dict | None, age: float | None, sex: str | None,
-           near: tuple[float, float, float] | None, open_only: bool, limit: int, ids: list[str] | None,
-           model: _rank.Stage | None, judge) -> MatchResult:
     notes: list[str] = []
     text = text if isinstance(text, str) else ""
     if not text.strip() and not facts:

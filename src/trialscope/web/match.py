@@ -52,7 +52,7 @@ class MatchPatientFacts(_Model):
     ecog: Annotated[float, Field(ge=0, le=5)] | None = None
     karnofsky: Annotated[float, Field(ge=0, le=100)] | None = None
     smoker: Literal["current", "former", "never"] | None = None
-    setting: Literal["outpatient", "emergency", "inpatient", "icu", "ventilated"] | None = Field(
+    setting: Literal[SETTINGS] | None = Field(
         None, description="where the patient is seen: office or clinic, emergency department, hospital ward, "
                           "intensive care, mechanically ventilated")
 
