@@ -331,6 +331,10 @@ def _settings(text: str) -> list[tuple[str, bool]]:
     ("Currently hospitalized and consented within the first 48 hours of hospitalization", [("inpatient", False)]),
     ("Temperature ≥37.5 and cough on admission", [("inpatient", False)]),
     ("Patient hospitalized for COVID-19 and included in the Covid-19 cohort", [("inpatient", False)]),
+    # a date is no modal ("as of May 20"), but "may be admitted" is a possibility
+    ("Persons over 18 admitted with a diagnosis of a suspected case of COVID-19, as defined as of May 20, 2020",
+     [("inpatient", False)]),
+    ("Patients who may be admitted", []),
     # alternatives, the past, a risk, a condition, staff, another way in: no place asked for
     ("Hospitalized or at home", []),
     ("Admitted to hospital\n\nCohort 2)", []),
@@ -384,3 +388,60 @@ def test_blood_pressure_thresholds(text, labs):
 ])
 def test_oxygen_saturation_thresholds(text, labs):
     assert [(f.analyte, f.comparator, f.value) for f in type_criterion(text)[1] if isinstance(f, Lab)] == labs
+
+
+@pytest.mark.parametrize("text, labs", [
+    ("Respiratory Rate ≥ 22", [("respiratory_rate", ">=", 22.0, "")]),
+    ("RR ≥ 30 breaths/min", [("respiratory_rate", ">=", 30.0, "/min")]),
+    ("Respiratory rate > 24 breaths per minute", [("respiratory_rate", ">", 24.0, "/min")]),
+    ("Relative risk (rr) of 2", []),  # "RR" is the respiratory rate only in capitals
+])
+def test_respiratory_rate_thresholds(text, labs):
+    assert [(f.analyte, f.comparator, f.value, f.unit) for f in type_criterion(text)[1] if isinstance(f, Lab)] == labs
+
+
+def test_a_target_of_care_is_no_threshold_on_the_patient():
+    # the saturation oxygen therapy aims at says nothing of the patient's own
+    text = "Severe infection requiring oxygen therapy > 4 l/min to achieve oxygen saturation > 94%."
+    assert [f for f in type_criterion(text)[1] if isinstance(f, Lab)] == []
+    text = "SpO2 ≤ 93% on room air or requirement for supplemental oxygen to maintain oxygen saturation > 93%"
+    assert [(f.comparator, f.value) for f in type_criterion(text)[1] if isinstance(f, Lab)] == [("<=", 93.0)]
+
+
+def test_a_value_outside_a_range_is_the_range_negated():
+    text = "Supine blood pressure outside a systolic blood pressure range of 90-140 mmHg"
+    (lab,) = [f for f in type_criterion(text)[1] if isinstance(f, Lab)]
+    assert (lab.comparator, lab.value, lab.value2, lab.negated) == ("range", 90.0, 140.0, True)
+    (lab,) = [f for f in type_criterion("Systolic blood pressure 90-140 mmHg")[1] if isinstance(f, Lab)]
+    assert not lab.negated
+
+
+@pytest.mark.parametrize("text, contexts", [
+    # what an image shows is a finding, not the disease's name
+    ("Bilateral CT changes typical for COVID-19", {"imaging"}),
+    ("Lung changes associated with COVID pneumonia by chest imaging", {"imaging"}),
+    ("Presence of radiological findings of pneumonia", {"imaging"}),
+    ("Chest CT consistent with COVID-19 pneumonia", {"imaging"}),
+    ("Pneumonia on chest X-ray", {"imaging"}),
+    # a diagnosis made by imaging, or confirmed by it, is the disease
+    ("Hepatocellular carcinoma diagnosed by CT or MRI", {""}),
+    ("Radiologically confirmed HCC", {""}),
+    ("Confirmed COVID-19 by PCR", {""}),
+    ("Evidence of active infection", {""}),
+])
+def test_a_condition_named_as_an_imaging_finding(text, contexts):
+    assert {c.context for c in facts(text, Condition)} == contexts
+
+
+@pytest.mark.parametrize("text, labs", [
+    ("Severe hemophilia A (FVIII:C ≤ 1%)", [("fviii", "<=", 1.0, "%")]),
+    ("Severe hemophilia A defined as < 1% FVIII:C", [("fviii", "<", 1.0, "%")]),  # the value first
+    ("FVIII < 1 IU/dL", [("fviii", "<", 1.0, "IU/dL")]),
+    ("Mild hemophilia A (FVIII:C ≥ 0.05 U/ml)", [("fviii", ">=", 0.05, "IU/mL")]),
+    ("Factor IX activity ≤ 2%", [("fix", "<=", 2.0, "%")]),
+    # a number without its unit is no activity: exposure days, a count of treatments
+    ("Previously treated with FVIII concentrate for at least 150 EDs", []),
+    (">/= 150 days of previous treatment with FVIII in lifetime", []),
+])
+def test_clotting_factor_activity_thresholds(text, labs):
+    assert [(f.analyte, f.comparator, f.value, f.unit) for f in type_criterion(text)[1] if isinstance(f, Lab)] == labs

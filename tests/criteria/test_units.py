@@ -59,3 +59,10 @@ def test_bare_numbers_take_the_usual_unit():
     assert infer_unit("creatinine", 1.2) == "mg/dL"
     assert infer_unit("creatinine", 106) == "µmol/L"
     assert infer_unit("hemoglobin", 10.5) == "g/dL"
+
+
+def test_clotting_factor_units():
+    assert normalize_unit("IU/mL") == "IU/mL" and normalize_unit("U/ml") == "IU/mL"
+    assert normalize_unit("IU/dL") == "IU/dL"
+    assert convert("fviii", 0.37, "IU/mL", "%") == pytest.approx(37.0)
+    assert convert("fviii", 40.0, "%", "IU/dL") == pytest.approx(40.0)

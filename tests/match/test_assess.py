@@ -711,3 +711,44 @@ def test_oxygen_saturation_decides_severity(criterion, section, status):
     r = _one(criterion, MILD, section)
     assert r.status == status, r.reason
     assert _one(criterion, "A 45-year-old man with COVID-19. SpO2 92% on 2 L oxygen.", section).status not in (MET, NOT_MET)
+
+
+MILD = ("A 38-year-old man with cough and fever. The PCR test for Covid is positive. His vital signs are within "
+        "normal limits.")
+
+
+@pytest.mark.parametrize("criterion, section, status", [
+    # vital signs within normal limits decide a threshold their normal range is all on one side of
+    ("Respiratory Rate ≥ 22", "inclusion", NOT_MET),
+    ("SpO2 ≤ 93%", "inclusion", NOT_MET),
+    ("SpO2 > 92% on room air", "inclusion", MET),
+    ("SBP ≥ 140 mm Hg or DBP ≥ 90 mm Hg", "exclusion", NOT_MET),
+    ("Respiratory rate > 18/min", "exclusion", UNKNOWN),  # inside the normal range
+    # symptoms the patient must not have now
+    ("Symptomatic with subjective fever, cough, or sore throat", "exclusion", MET),
+    ("Currently experiencing cough", "exclusion", MET),
+    ("Fever", "exclusion", UNKNOWN),  # a symptom alone: of what?
+    ("Taking investigational medications. Allowed: agents for relief of symptoms such as cough remedies", "exclusion",
+     UNKNOWN),
+    # an imaging finding is not the disease's name
+    ("Bilateral CT changes typical for COVID-19", "inclusion", UNKNOWN),
+    ("Confirmed COVID-19", "inclusion", MET),
+])
+def test_a_mild_covid_outpatient(criterion, section, status):
+    r = _one(criterion, MILD, section)
+    assert r.status == status, r.reason
+
+
+def test_a_past_symptom_does_not_meet_a_symptom_now():
+    note = "A 40-year-old woman with a history of cough, now well."
+    assert _one("Symptomatic with cough", note, "exclusion").status == UNKNOWN
+
+
+@pytest.mark.parametrize("note, status", [
+    ("A 20-year-old man with hemophilia A treated with FVIII. His FVIII activity is 40%.", NOT_MET),
+    ("A 20-year-old man with hemophilia A. FVIII:C = 0.005 IU/mL.", MET),
+    ("A 20-year-old man with hemophilia A.", UNKNOWN),  # the level, which says how severe, is not stated
+])
+def test_a_clotting_factor_level_decides_a_severity(note, status):
+    r = _one("Severe hemophilia A (FVIII:C ≤ 1%)", note)
+    assert r.status == status, r.reason

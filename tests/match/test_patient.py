@@ -315,3 +315,27 @@ def test_blood_pressure_is_two_values():
 def test_oxygen_saturation_is_read_on_room_air_only(note, value):
     got = [lab.value for lab in extract_facts(note).labs if lab.analyte == "spo2"]
     assert got == ([value] if value is not None else [])
+
+
+def _ranges(note: str) -> dict[str, tuple[float, float | None]]:
+    return {lab.analyte: (lab.value, lab.high) for lab in extract_facts(note).labs}
+
+
+def test_normal_vital_signs_are_normal_ranges():
+    got = _ranges("A 38-year-old man with cough. His vital signs are within normal limits with a body temperature "
+                  "of 37.9 C.")
+    assert got["respiratory_rate"] == (12.0, 20.0) and got["spo2"] == (95.0, 100.0)
+    assert got["sbp"] == (90.0, 139.0) and got["dbp"] == (60.0, 89.0)
+    assert _ranges("A 48-year-old man. Vital signs are normal.")["respiratory_rate"] == (12.0, 20.0)
+    # a value the note gives is the value
+    assert _ranges("A 50-year-old woman. Vital signs are normal. BP 150/95.")["sbp"] == (150.0, None)
+
+
+@pytest.mark.parametrize("note", [
+    "A 6-year-old boy. Vital signs are within normal limits.",  # a child's normal rates are others
+    "A 60-year-old man. Vital signs are within normal limits except for tachypnea.",
+    "A 60-year-old man. Vital signs were not within normal limits.",
+    "A 60-year-old man with flu vs normal cold.",
+])
+def test_no_normal_vitals_read(note):
+    assert "respiratory_rate" not in _ranges(note)

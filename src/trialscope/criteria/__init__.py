@@ -57,7 +57,7 @@ __all__ = [
 
 # Bump when splitting, typing or the stored structure changes: the derived index is rebuilt
 # (typed rows are kept in it, so a typing change needs a bump too).
-FORMAT = 21
+FORMAT = 22
 MAX_TEXT = 200_000  # characters read from one eligibility text (the registry's limit is far lower)
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -30,7 +30,7 @@ from .types import (
     Stage,
     Therapy,
 )
-from .units import ANALYTES, CASE_SENSITIVE, UNIT, normalize_unit
+from .units import ANALYTES, CASE_SENSITIVE, UNIT, UNIT_REQUIRED, normalize_unit
 
 _KIND_ORDER = ("age", "sex", "performance", "lab", "stage", "reproductive", "smoking", "therapy", "condition",
                "setting", "consent")
@@ -446,6 +446,16 @@ def labs(text: str, low: str) -> list[Lab]:
         v = _VALUE.match(low, e, window_end)
         group = [*pending, (s, e, analyte)]
         pending = []
+        if _TARGET.search(low, max(0, group[0][0] - 30), group[0][0]):
+            continue  # "oxygen therapy to maintain oxygen saturation > 94%": a target of care, not the patient's
+        if analyte in UNIT_REQUIRED and (v is None or _FILL_STOP.search(v.group("fill")) or not v.group("unit")):
+            before = _VALUE_BEFORE.search(low, max(0, s - 40), s)  # "severe hemophilia A (< 1% FVIII:C)"
+            if before is not None:
+                value = number(before.group("v"))
+                if value is not None:
+                    out.append(Lab(start=before.start(), end=e, analyte=analyte, comparator=comparator(before.group("comp")),
+                                   value=value, unit=normalize_unit(text[before.start("unit"):before.end("unit")], analyte)))
+            continue
         if v is None or _FILL_STOP.search(v.group("fill")):
             w = _WNL.match(low, e, window_end)
             if w:
@@ -458,6 +468,8 @@ def labs(text: str, low: str) -> list[Lab]:
             continue  # a bare number near an analyte ("testosterone pellets in the 6-month period")
         if not v.group("unit") and _TIME_AFTER.match(low, v.end()):
             continue  # "testosterone products: wash-out for at least 7 days"
+        if not v.group("unit") and analyte in UNIT_REQUIRED:
+            continue
         value2 = number(v.group("v2")) if v.group("v2") else None
         if value2 is None and v.group("unit") and not v.group("comp"):
             after = _UNIT_RANGE.match(low, v.end())  # "BMI between 18 kg/m2-30 kg/m2"
@@ -466,7 +478,8 @@ def labs(text: str, low: str) -> list[Lab]:
         op = comparator(v.group("comp")) if v.group("comp") else "="
         if value2 is not None and value2 > value:
             op = "range"
-        negated = _NONE_OF.match(low) is not None and s > 0
+        negated = (_NONE_OF.match(low) is not None and s > 0) or (
+            op == "range" and _OUTSIDE.search(low, max(0, group[0][0] - 30), v.start("v")) is not None)
         for gs, _ge, ga in group:
             out.append(Lab(start=gs, end=v.end(), analyte=ga, comparator=op, value=value,
                            value2=value2 if op == "range" else None, unit=normalize_unit(written, ga), negated=negated))
@@ -475,6 +488,9 @@ def labs(text: str, low: str) -> list[Lab]:
 
 # "No uncontrolled hypertension (systolic BP > 170 mm Hg)": the threshold says what is ruled out
 _NONE_OF = re.compile(r"^\W*(?:no|without|absence\s+of|free\s+of)\s")
+_VALUE_BEFORE = re.compile(r"(?P<comp>" + COMPARATOR + r")\s*(?P<v>" + NUMBER + r")\s*(?P<unit>" + UNIT + r")\s*(?:of\s+)?$", re.I)
+_TARGET = re.compile(r"\b(?:to\s+(?:achieve|maintain|keep|reach|obtain|attain)|target(?:ing|ed)?|goal)\s+(?:an?\s+|the\s+|of\s+)?$")
+_OUTSIDE = re.compile(r"\boutside\b")  # "blood pressure outside a range of 90-140 mmHg"
 
 
 # -- stage, class, grade ----------------------------------------------------------------
@@ -746,7 +762,7 @@ _SETTING_NOT = re.compile(r"(?:\b(?:not|no|without|never|nor|neither|absence\s+o
 # a place the patient was, or may be: a history, a risk, a time window, not where they are
 _SETTING_ELSEWHEN = re.compile(r"\b(?:within|previous\w*|prior|history|past|last|ago|since|before|recent\w*|"
                                r"discharg\w*|re-?admi\w*|risk|prevent\w*|reduc\w*|avoid\w*|likely|expected|"
-                               r"anticipat\w*|planned|future|may|might|could|would|if|unless|in\s+case|whether|was|were|had|during\s+(?:the\s+)?(?:study|trial)|"
+                               r"anticipat\w*|planned|future|may(?!\s+[0-9])|might|could|would|if|unless|in\s+case|whether|was|were|had|during\s+(?:the\s+)?(?:study|trial)|"
                                r"post-?|number\s+of|episodes?|[0-9]+\s+(?:or\s+more\s+)?(?:hospitali|admissions))\b")
 
 
@@ -905,6 +921,8 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
 # Where a condition is named for something else than a patient who has it. Each pattern
 # reads the words just before the mention (its clause) or just after it.
 _CLAUSE_START = re.compile(r".*[.;:(]")
+_IMAGING = (r"ct|hrct|x-?rays?|cxr|radiograph\w*|radiolog\w*|imaging|scans?|tomograph\w*|ultrasound|"
+            r"ultrasonograph\w*|mri|pet|echocardiograph\w*")
 _CONTEXT_BEFORE = (
     ("other person", re.compile(_OTHER_PERSON + r"|\b(?:family\s+history|close\s+contacts?|contacts?\s+(?:with|of)|"
                                 r"exposure\s+to|exposed\s+to)\b")),
@@ -913,6 +931,12 @@ _CONTEXT_BEFORE = (
                              r"(?:[\w-]+\s+){0,2}|\bto\s+(?:treat|prevent)\s+(?:[\w-]+\s+){0,2}|"
                              # "antiviral drug with potential effect against SARS-CoV-2"
                              r"\b(?:effect|effective|activity|active)\s+against\s+(?:[\w-]+\s+){0,2})$")),
+    # what an image shows: "bilateral CT changes typical for COVID-19", "radiological evidence of
+    # pneumonia", "infiltrates consistent with": a finding, which the disease's name is not
+    ("imaging", re.compile(r"\b(?:" + _IMAGING + r")(?:[\s-]+[\w-]+){0,3}?[\s-]+(?:(?:typical|consistent|compatible|"
+                           r"suggestive|characteristic|indicative|diagnostic)\s+(?:of|for|with)|associated\s+with|"
+                           r"(?:changes?|findings?|evidence|signs?|features?|patterns?|infiltrates?|opacit(?:y|ies)|"
+                           r"abnormalit(?:y|ies)|lesions?)\s+(?:of|for))\s+(?:[\w-]+\s+){0,2}$")),
     ("qualifier", re.compile(r"\b(?:due|secondary|attributable|related)\s+to\s+(?:[\w-]+\s+){0,2}$|"
                              r"\bcaused\s+by\s+(?:[\w-]+\s+){0,2}$|\bresult(?:s|ing)?\s+(?:of|from)\s+(?:[\w-]+\s+){0,2}$|"
                              r"\b(?:bleeding|ha?emorrhage|rupture)\s+(?:from|of)\s+(?:[\w-]+\s+){0,2}$|"
@@ -923,6 +947,9 @@ _CONTEXT_BEFORE = (
                              r"(?:[\w-]+\s+){0,3}$")),
 )
 _CONTEXT_AFTER = (
+    # "COVID pneumonia by chest imaging" (not "HCC diagnosed by CT or MRI": a diagnosis, made so)
+    ("imaging", re.compile(r"(?:[\s-]+(?![\w-]*ed\b)[\w-]+){0,2}?\s+(?:(?:seen|evident|visible|shown)\s+)?(?:by|on|in)\s+(?:an?\s+|the\s+)?(?:chest\s+|lung\s+|thoracic\s+)?"
+                           r"(?:" + _IMAGING + r")\b")),
     ("treatment", re.compile(r"[\s-]*(?:vaccines?|vaccinations?|medications?|drugs?|treatments?|therap(?:y|ies)|"
                              r"prophylaxis)\b")),
     ("qualifier", re.compile(r"[\s-]*(?:related|associated|induced|caused|specific)\b")),

@@ -48,8 +48,9 @@ class Condition(Fact, tag="condition"):
     severe: bool = False  # "uncontrolled hypertension", "severe heart disease", "end-stage" (active too)
     # Named for something else than a patient who has it (`kinds.condition_context`):
     # "test" (a negative COVID-19 test), "treatment" (anti-obesity drugs, a SARS-CoV-2
-    # vaccine), "qualifier" (cancer-related pain, tumour thrombus), "other person" (family
-    # members with...); or no requirement of its own (`kinds._set_aside`): "exception"
+    # vaccine), "qualifier" (cancer-related pain, tumour thrombus), "imaging" (CT changes
+    # typical for COVID-19: a finding the disease's name does not establish), "other person"
+    # (family members with...); or no requirement of its own (`kinds._set_aside`): "exception"
     # (other than osteoporosis), "class" (the tumour of "tumour ... small-cell lung cancer").
     context: str = ""
 

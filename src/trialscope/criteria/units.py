@@ -68,6 +68,13 @@ ANALYTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "dbp": ("mmHg", ("diastolic blood pressure", "diastolic bp", "diastolic", "dbp")),
     "spo2": ("%", ("oxygen saturation", "o2 saturation", "o2 sat", "o2 sats", "oxygen sat", "spo2", "sao2", "sp02",
                    "pulse oximetry", "peripheral oxygen saturation", "saturation of oxygen")),
+    # clotting factor activity: "FVIII:C ≤ 1%", "factor VIII activity 40%", "FVIII:C = 0.37 IU/mL"
+    "fviii": ("%", ("factor viii activity", "factor viii level", "factor viii:c", "factor viii", "fviii activity",
+                    "fviii level", "fviii:c", "fviii", "fviiic")),
+    "fix": ("%", ("factor ix activity", "factor ix level", "factor ix:c", "factor ix", "fix activity", "fix level",
+                  "fix:c")),
+    "respiratory_rate": ("/min", ("respiratory rate", "respiration rate", "respiratory frequency", "breathing rate",
+                                  "rr")),
 }
 
 # How an analyte is named to a reader.
@@ -76,13 +83,14 @@ LABELS = {"hba1c": "HbA1c", "anc": "ANC", "wbc": "WBC", "cd4": "CD4 count", "alt
           "creatinine_clearance": "creatinine clearance", "direct_bilirubin": "direct bilirubin", "bun": "BUN",
           "ldl": "LDL", "lvef": "LVEF", "qtc": "QTc", "bmi": "BMI", "psa": "PSA", "afp": "AFP", "tsh": "TSH",
           "ldh": "LDH", "fev1": "FEV1", "uric_acid": "uric acid", "viral_load": "viral load",
-          "sbp": "systolic blood pressure", "dbp": "diastolic blood pressure", "spo2": "oxygen saturation"}
+          "sbp": "systolic blood pressure", "dbp": "diastolic blood pressure", "spo2": "oxygen saturation",
+          "respiratory_rate": "respiratory rate", "fviii": "factor VIII activity", "fix": "factor IX activity"}
 
 # Names that are words as well ("Hb", "Cr", "PT", "ALT"): only matched in their written case.
 CASE_SENSITIVE = frozenset({"hb", "cr", "pt", "alt", "ast", "alb", "ef", "tg", "k+", "na+", "alp", "ggt",
                             "scr", "urea", "creat", "gfr", "ptt", "psa", "afp", "tsh", "ldh", "bun", "plt",
                             "anc", "agc", "wbc", "alc", "inr", "bmi", "fpg", "fbg", "ldl", "crcl", "clcr",
-                            "sbp", "dbp"})
+                            "sbp", "dbp", "rr"})
 
 # Reference upper limits of normal (adult), in canonical units: for ×ULN conversions only.
 REFERENCE_ULN: dict[str, float] = {
@@ -114,7 +122,12 @@ _MOLAR: dict[str, dict[str, float]] = {
     "testosterone": {"ng/dL": 1 / 28.84, "ng/mL": 100 / 28.84, "nmol/L": 1.0},  # 1 ng/mL = 100 ng/dL
     "afp": {"ng/mL": 1.0, "µg/L": 1.0, "IU/mL": 1.21},
     "psa": {"ng/mL": 1.0, "µg/L": 1.0},
+    "fviii": {"%": 1.0, "IU/mL": 100.0, "IU/dL": 1.0},  # 1 IU/mL is a normal plasma's activity, 100%
+    "fix": {"%": 1.0, "IU/mL": 100.0, "IU/dL": 1.0},
 }
+# Analytes whose threshold must carry its unit to be one: "FVIII ≤ 1%", not "FVIII concentrate
+# for at least 150 exposure days"
+UNIT_REQUIRED = frozenset({"fviii", "fix"})
 # Cell counts: per µL (= per mm³) and multiples of 10^n per L or per µL.
 _COUNT = {"×10^9/L": 1.0, "/µL": 0.001, "×10^3/µL": 1.0, "×10^4/µL": 10.0, "×10^5/µL": 100.0,
           "×10^6/L": 0.001, "×10^12/L": 1000.0, "×10^10/L": 10.0, "×10^11/L": 100.0}
@@ -147,8 +160,9 @@ _UNIT_FORMS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^ng\s*/\s*dl$", re.I), "ng/dL"),
     (re.compile(r"^(?:ng\s*/\s*ml|µg\s*/\s*l|ug\s*/\s*l|mcg\s*/\s*l)$", re.I), "ng/mL"),
     (re.compile(r"^(?:iu|u|units?)\s*/\s*l$|^iu/l$|^u/l$", re.I), "U/L"),
+    (re.compile(r"^(?:iu|u|units?)\s*/\s*dl$", re.I), "IU/dL"),
+    (re.compile(r"^(?:iu|u|units?)\s*/\s*ml$", re.I), "IU/mL"),
     (re.compile(r"^(?:m?iu|mu)\s*/\s*(?:l|ml)$", re.I), "mIU/L"),
-    (re.compile(r"^iu\s*/\s*ml$", re.I), "IU/mL"),
     (re.compile(r"^ml\s*/\s*min(?:ute)?\s*/\s*1[.,]73\s*(?:m2|m\^2|m²|sq\.?\s*m|square\s+meters?)$|"
                 r"^ml/min/1\.73$", re.I), "mL/min/1.73m²"),
     (re.compile(r"^(?:ml|cc)\s*/\s*min(?:ute)?$", re.I), "mL/min"),
@@ -158,6 +172,7 @@ _UNIT_FORMS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"^(?:s|sec|secs|seconds?)$", re.I), "s"),
     (re.compile(r"^%$|^percent$|^per\s*cent$", re.I), "%"),
     (re.compile(r"^mm\s*hg$", re.I), "mmHg"),
+    (re.compile(r"^(?:breaths?\s*)?(?:/|per\s*)\s*min(?:ute)?$|^(?:breaths?\s*)?/\s*mn$", re.I), "/min"),
 ]
 
 # What unit the words after a number can be (for the typing and reading regexes).
@@ -170,9 +185,9 @@ UNIT = (
     r"|ml\s*/\s*min(?:ute)?\s*/\s*1[.,]73\s*(?:m2|m\^2|m²|sq\.?\s*m)|(?:ml|cc)\s*/\s*min(?:ute)?"
     r"|(?:µ|u|micro|mc)mol(?:e)?s?\s*/\s*l|umul/l|mmol\s*/\s*mol|mmol\s*/\s*l|nmol\s*/\s*l|meq\s*/\s*l"
     r"|mg\s*/\s*(?:dl|100\s*ml|l)|mg%|gm?\s*/\s*(?:dl|l|100\s*ml)|gm?%|ng\s*/\s*(?:dl|ml)|(?:µg|ug|mcg)\s*/\s*l"
-    r"|(?:m?iu|u|units?|mu)\s*/\s*(?:l|ml)|(?:cells?\s*)?/\s*(?:µl|ul|mcl|mm\^?3|mm³|cu\.?\s?mm|cmm)"
+    r"|(?:m?iu|u|units?|mu)\s*/\s*(?:dl|l|ml)|(?:cells?\s*)?/\s*(?:µl|ul|mcl|mm\^?3|mm³|cu\.?\s?mm|cmm)"
     r"|cells?/(?:µl|ul|mm\^?3|mm³)|(?:g|giga|t)/l|kg\s*/\s*(?:m2|m\^2|m²)|(?:copies|cp)\s*/\s*ml"
-    r"|msec|ms|seconds?|secs?|%|k/(?:µl|ul)|mm\s*hg|k(?![a-z]))"
+    r"|msec|ms|seconds?|secs?|%|k/(?:µl|ul)|mm\s*hg|(?:breaths?\s*)?(?:/|per\s+)\s*min(?:ute)?\b|k(?![a-z]))"
 )
 
 

@@ -309,6 +309,14 @@ def _lab(fact: Lab, p: _Patient, section: str) -> _Verdict:
         floor = fact.analyte in LOWER_BOUNDED
         op = (">=" if floor else "<=") if section != "exclusion" else ("<" if floor else ">")
     crit_unit = fact.unit or infer_unit(fact.analyte, fact.value)
+    if lab.high is not None:  # a range the note implies ("vital signs within normal limits")
+        ends = [convert(fact.analyte, x, lab.unit, crit_unit) for x in (lab.value, lab.high)]
+        label = f"{LABELS.get(fact.analyte, fact.analyte)} normal"
+        ev = [Evidence(lab.start, lab.end, label)]
+        if None in ends:
+            return _Verdict(None, label, ev)
+        low_ok, high_ok = (_compare(x, op, fact.value, fact.value2) for x in ends)
+        return _Verdict(low_ok if low_ok == high_ok else None, label if low_ok == high_ok else f"{label}: how much?", ev)
     note_unit = lab.unit or infer_unit(fact.analyte, lab.value)
     approx = ""
     if crit_unit in ("×ULN", "×LLN"):
@@ -416,8 +424,9 @@ def _stage(fact: Stage, p: _Patient) -> _Verdict:
     return _Verdict(within(fact.low, fact.high), label, ev)
 
 
-def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[str], chronic: bool = False) -> _Verdict:
+def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[str], text: str = "") -> _Verdict:
     names = set(fact.mesh)
+    chronic = _chronic(text, fact)
     if not names:
         return _Verdict(None, "")
     if fact.context == "other person":
@@ -446,8 +455,9 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
         ev = [Evidence(best_c.start, best_c.end, best_c.text)]
         if best_c.uncertain:
             return _Verdict(None, f"possible {best_c.text}", ev)
-        if section == "exclusion" and criterion_symptom:
-            # "pain", "fever", "bleeding" in an exclusion qualify something the rules cannot read
+        if section == "exclusion" and criterion_symptom and (best_c.historical or not _symptoms_now(text, fact)):
+            # "pain", "fever", "bleeding" in an exclusion qualify something the rules cannot
+            # read; but "symptomatic with fever, cough or sore throat" means the symptoms
             return _Verdict(None, f"{best_c.text} (a symptom: which one is meant?)", ev)
         if section == "exclusion" and fact.active and best_c.historical:
             return _Verdict(None, f"history of {best_c.text} (active?)", ev)
@@ -465,6 +475,19 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
     if best_c is not None:
         return _Verdict(None, f"{best_c.text} (related)", [Evidence(best_c.start, best_c.end, best_c.text)])
     return _Verdict(None, f"{fact.text} not mentioned")
+
+
+# An exclusion of having symptoms now, just before the symptom: "Symptomatic with subjective
+# fever, cough or sore throat", "signs or symptoms of infection such as fever", "currently
+# experiencing cough"; not "relief of symptoms such as ... cough remedies"
+_SYMPTOMS_NOW = re.compile(r"(?:\bsymptomatic\b|(?<!relief\sof\s)(?<!treat\s)(?<!for\s)\bsymptoms?\s+(?:of\s+[\w\s-]{1,40}?\s+)?"
+                           r"(?:such\s+as|including|like|e\.\s?g\.?|:)|\bcurrent(?:ly)?\s+(?:experiencing|having|has|have|with)\b)"
+                           r"[^.;]{0,60}$", re.IGNORECASE)
+
+
+def _symptoms_now(text: str, fact: Condition) -> bool:
+    """Whether an exclusion names the symptom as one the patient must not have now."""
+    return _SYMPTOMS_NOW.search(text, max(0, fact.start - 100), fact.start) is not None
 
 
 @lru_cache(maxsize=20_000)
@@ -654,7 +677,7 @@ _JUDGES = {
     Performance: lambda f, p, section, targets, text: _performance(f, p),
     Lab: lambda f, p, section, targets, text: _lab(f, p, section),
     Stage: lambda f, p, section, targets, text: _stage(f, p),
-    Condition: lambda f, p, section, targets, text: _condition(f, p, section, targets, _chronic(text, f)),
+    Condition: lambda f, p, section, targets, text: _condition(f, p, section, targets, text),
     Therapy: lambda f, p, section, targets, text: _therapy(f, p),
     Reproductive: lambda f, p, section, targets, text: _reproductive(f, p),
     Smoking: lambda f, p, section, targets, text: _smoking(f, p),
@@ -687,7 +710,8 @@ def _fact(fact, p: _Patient, section: str, targets: frozenset[str], text: str = 
     return v
 
 
-_CONTEXT_WORDS = {"test": "a test result", "treatment": "a treatment of it", "qualifier": "a feature or a consequence of it"}
+_CONTEXT_WORDS = {"test": "a test result", "treatment": "a treatment of it", "qualifier": "a feature or a consequence of it",
+                  "imaging": "what an image shows"}
 
 
 # -- criteria --------------------------------------------------------------------------

@@ -87,6 +87,9 @@ class LabFact(_F):
     value: float
     unit: str = ""  # normalize_unit spelling; "" when the note gave none
     uln: float | None = None  # the upper limit of normal the note quotes, in `unit`
+    # A range the note implies rather than a value: "vital signs within normal limits" puts
+    # the respiratory rate at `value`..`high` (an adult's normal range)
+    high: float | None = None
 
 
 class FlagFact(_F):
@@ -201,6 +204,7 @@ def extract_facts(text: str | None) -> PatientFacts:
     facts.treatments = _treatments(note, low, clauses)
     facts.lines = _lines(low, facts.treatments)
     facts.labs = _labs(note, low)
+    facts.labs += _normal_vitals(low, facts.age, clauses, facts.labs)
     if facts.sex != "male" and (facts.age is None or 10 <= facts.age <= 60):
         # "born at 38 weeks gestation" in a boy's note is his birth, not a pregnancy
         facts.pregnant, facts.lactating = _reproductive(low, clauses, facts.conditions)
@@ -623,6 +627,33 @@ def _labs(note: str, low: str) -> list[LabFact]:
             end = air.end()
         out.append(LabFact(start=s, end=end, analyte=analyte, value=v, unit=unit, uln=uln))
     return out
+
+
+# "Vital signs are within normal limits", "vitals normal", "VS WNL": each vital in an adult's
+# normal range, unless the note says otherwise ("... except a temperature of 38.5")
+_NORMAL_VITALS = re.compile(r"\b(?:vital\s+signs?|vitals)\s*(?::\s*|(?:are|were|is|was|remain\w*)\s+)?(?:all\s+)?"
+                            r"(?:within\s+(?:the\s+)?normal\s+(?:limits|range)|normal|unremarkable|wnl|"
+                            r"within\s+(?:the\s+)?reference\s+range)\b")
+_VITALS_BUT = re.compile(r"\b(?:except|apart\s+from|other\s+than|besides|but|save\s+for|aside\s+from)\b")
+NORMAL_VITALS: dict[str, tuple[float, float, str]] = {  # analyte: an adult's normal range, unit
+    "respiratory_rate": (12.0, 20.0, "/min"), "spo2": (95.0, 100.0, "%"),
+    "sbp": (90.0, 139.0, "mmHg"), "dbp": (60.0, 89.0, "mmHg")}
+
+
+def _normal_vitals(low: str, age: float | None, clauses: _Clauses, read: list[LabFact]) -> list[LabFact]:
+    """The vitals a note calls normal, as ranges, for an adult (a child's normal rates differ);
+    none where the sentence goes on with an exception. A value the note gives is read itself."""
+    if age is None or age < 18:
+        return []
+    m = _NORMAL_VITALS.search(low)
+    if m is None or _NEG_PRE.search(clauses.before(m.start(), 40)):
+        return []
+    end = low.find(".", m.end())
+    if _VITALS_BUT.search(low, m.end(), end if end >= 0 else len(low)):
+        return []
+    have = {lab.analyte for lab in read}
+    return [LabFact(start=m.start(), end=m.end(), analyte=a, value=lo, high=hi, unit=unit)
+            for a, (lo, hi, unit) in NORMAL_VITALS.items() if a not in have]
 
 
 # "98% on room air", "92% RA", "95% breathing ambient air": the only saturations read
