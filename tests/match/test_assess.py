@@ -752,3 +752,24 @@ def test_a_past_symptom_does_not_meet_a_symptom_now():
 def test_a_clotting_factor_level_decides_a_severity(note, status):
     r = _one("Severe hemophilia A (FVIII:C ≤ 1%)", note)
     assert r.status == status, r.reason
+
+
+@pytest.mark.parametrize("criterion, note, status", [
+    # a named cancer of another site is another primary: not met
+    ("Histologically confirmed NSCLC", SORAFENIB, NOT_MET),
+    ("Histologically confirmed NSCLC", "A 60-year-old man with HCC and lung metastases.", NOT_MET),
+    # ... but the same site, no site, alternatives, or a cancer the note does not name decide nothing
+    ("Metastatic colorectal cancer", SORAFENIB, UNKNOWN),  # both digestive: how far apart is not read
+    ("Solid tumors", SORAFENIB, MET),
+    ("Non-small cell lung cancer or hepatocellular carcinoma", SORAFENIB, MET),
+    ("Histologically confirmed NSCLC", "A 60-year-old man with a lung mass; biopsy shows adenocarcinoma.", UNKNOWN),
+    ("Histologically confirmed NSCLC", "A 60-year-old man with possible hepatocellular carcinoma.", UNKNOWN),
+    ("Lymphoma", SORAFENIB, UNKNOWN),  # no site
+])
+def test_a_cancer_of_another_site(criterion, note, status):
+    r = _one(criterion, note)
+    assert r.status == status, r.reason
+
+
+def test_another_cancer_is_no_exclusion_by_itself():
+    assert _one("Lung cancer", SORAFENIB, "exclusion").status == UNKNOWN

@@ -474,7 +474,43 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
             return _Verdict(False, f"no {c.text}", [Evidence(c.start, c.end, f"no {c.text}")])
     if best_c is not None:
         return _Verdict(None, f"{best_c.text} (related)", [Evidence(best_c.start, best_c.end, best_c.text)])
+    if section == "inclusion" and not fact.negated and not fact.other and not fact.context:
+        other = _another_cancer(names, p)
+        if other is not None:
+            return _Verdict(False, f"{other.text}, a cancer of another site",
+                            [Evidence(other.start, other.end, other.text)])
     return _Verdict(None, f"{fact.text} not mentioned")
+
+
+@lru_cache(maxsize=20_000)
+def _cancer_sites(name: str) -> frozenset[str]:
+    """The body systems a neoplasm's MeSH descriptor is filed under (Neoplasms by Site,
+    C04.588's branches: digestive, thoracic, urogenital...), through its ancestors;
+    empty for a neoplasm of no site (lymphoma, adenocarcinoma, neoplasms)."""
+    vocab = vocabulary()
+    return frozenset(t[:11] for n in (name, *_ancestors(name)) for t in vocab.tree_numbers(n)
+                     if t.startswith("C04.588."))
+
+
+def _another_cancer(names: set[str], p: _Patient):
+    """The patient's named cancer, when an inclusion asks for a cancer of another site (an
+    NSCLC trial for a patient with hepatocellular carcinoma): a different primary, not an
+    unknown. Only where both have sites and the patient has no cancer of the asked site."""
+    asked = [_cancer_sites(n) for n in names]
+    if not asked or not all(asked):
+        return None
+    wanted = frozenset().union(*asked)
+    found = None
+    for c, pnames in p.present:
+        if c.uncertain:
+            continue
+        sites = frozenset().union(*(_cancer_sites(n) for n in pnames))
+        if not sites:
+            continue
+        if sites & wanted:
+            return None
+        found = found or c
+    return found
 
 
 # An exclusion of having symptoms now, just before the symptom: "Symptomatic with subjective
