@@ -445,3 +445,17 @@ def test_a_condition_named_as_an_imaging_finding(text, contexts):
 ])
 def test_clotting_factor_activity_thresholds(text, labs):
     assert [(f.analyte, f.comparator, f.value, f.unit) for f in type_criterion(text)[1] if isinstance(f, Lab)] == labs
+
+
+@pytest.mark.parametrize("text, contexts", [
+    # the illness over
+    ("Recovered from COVID-19", {"after"}),
+    ("Post-COVID-19 patients", {"after"}),
+    ("Beyond 28 days of the resolution of their acute COVID-19 illness", {"after"}),
+    ("Adults with long COVID", {"after"}),
+    # the illness on: a time since its diagnosis, its onset, its test
+    ("Within 7 days after COVID-19 diagnosis", {""}),
+    ("Randomised within 48 hours following COVID-19 symptom onset", {""}),
+])
+def test_a_condition_named_as_over(text, contexts):
+    assert {c.context for c in facts(text, Condition) if "COVID-19" in c.mesh} == contexts

@@ -773,3 +773,16 @@ def test_a_cancer_of_another_site(criterion, note, status):
 
 def test_another_cancer_is_no_exclusion_by_itself():
     assert _one("Lung cancer", SORAFENIB, "exclusion").status == UNKNOWN
+
+
+@pytest.mark.parametrize("criterion, note, status", [
+    ("Recovered from COVID-19", MILD, NOT_MET),  # a current infection is not over
+    ("Patients post documented SARS-CoV-2 infection with symptoms of long COVID", MILD, NOT_MET),
+    ("Recovered from COVID-19", "A 60-year-old man had COVID-19 two months ago, now with fatigue.", MET),
+    ("Within 7 days after COVID-19 diagnosis", MILD, MET),
+    # what follows a disease that is no infection is the patient's: a post-infarction trial fits an infarction
+    ("Patients after myocardial infarction", "A 60-year-old man with acute myocardial infarction 3 days ago.", MET),
+])
+def test_a_trial_for_after_the_illness(criterion, note, status):
+    r = _one(criterion, note)
+    assert r.status == status, r.reason

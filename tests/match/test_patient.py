@@ -339,3 +339,10 @@ def test_normal_vital_signs_are_normal_ranges():
 ])
 def test_no_normal_vitals_read(note):
     assert "respiratory_rate" not in _ranges(note)
+
+
+def test_an_illness_months_ago_is_past():
+    (c,) = [c for c in extract_facts("A 60-year-old man had COVID-19 two months ago.").conditions if "COVID-19" in c.mesh]
+    assert c.historical
+    (c,) = [c for c in extract_facts("A 38-year-old man with cough that started 3 days ago.").conditions]
+    assert not c.historical  # days ago: it is going on

@@ -924,6 +924,11 @@ _CLAUSE_START = re.compile(r".*[.;:(]")
 _IMAGING = (r"ct|hrct|x-?rays?|cxr|radiograph\w*|radiolog\w*|imaging|scans?|tomograph\w*|ultrasound|"
             r"ultrasonograph\w*|mri|pet|echocardiograph\w*")
 _CONTEXT_BEFORE = (
+    # the illness over: "post-COVID", "recovered from COVID-19", "beyond 28 days of the
+    # resolution of their acute COVID-19 illness", "convalescent from"
+    ("after", re.compile(r"(?:\bpost[- ]?|\bpost\s+(?:documented|acute|confirmed)\s+|\b(?:after|following)\s+(?:an?\s+|the\s+)?"
+                         r"(?:acute\s+)?|\brecover(?:ed|ing|y)\s+from\s+(?:an?\s+|the\s+)?|\bconvalescen\w*\s+(?:from\s+|of\s+)?|"
+                         r"\bsurvivors?\s+of\s+|\blong[- ]|\bresolution\s+of\s+(?:their\s+|the\s+|an?\s+)?(?:acute\s+)?)(?:[\w-]+\s+){0,1}$")),
     ("other person", re.compile(_OTHER_PERSON + r"|\b(?:family\s+history|close\s+contacts?|contacts?\s+(?:with|of)|"
                                 r"exposure\s+to|exposed\s+to)\b")),
     ("treatment", re.compile(r"(?:\banti-?|\b(?:treatments?|\w*therap(?:y|ies)|surgery|resection|drugs?|medications?|medicines?|agents?|"
@@ -960,6 +965,9 @@ _CONTEXT_AFTER = (
     # someone else's: "movement disorders affecting 2 or more family members"
     ("other person", re.compile(r"\s+(?:affecting|in|among|of)\s+(?:[\w-]+\s+){0,3}" + _OTHER_PERSON)),
 )
+# "after COVID-19 diagnosis", "following COVID-19 symptom onset": the illness is on
+_STILL_ILL = re.compile(r"[\s-]*(?:diagnos\w*|onset|symptom\w*|tests?|testing|positiv\w*|confirm\w*|"
+                        r"hospitali[sz]\w*|admission|pcr)\b")
 # "a negative COVID-19 test", "negative screening for", "PCR negative": a result, not a disease
 _NEGATIVE_TEST = re.compile(r"\bnegative\b[^.;]{0,40}\b(?:tests?|testing|pcr|screen\w*|swabs?|assays?|serolog\w*|"
                             r"results?)\b|\b(?:tests?|tested|testing|pcr|screen\w*|swabs?|assays?|serolog\w*|"
@@ -1000,13 +1008,14 @@ def _set_aside(low: str, conditions: list[Condition]) -> None:
 
 def condition_context(low: str, start: int, end: int) -> str:
     """Why a named condition is not the patient's own, if the words around it say so:
-    "other person", "treatment", "qualifier", "test" (see `types.Condition.context`)."""
+    "after", "other person", "treatment", "imaging", "qualifier", "test" (see
+    `types.Condition.context`)."""
     before = low[max(0, start - 60): start]
     cut = _CLAUSE_START.match(before)
     if cut:
         before = before[cut.end():]
     for name, pattern in _CONTEXT_BEFORE:
-        if pattern.search(before):
+        if pattern.search(before) and not (name == "after" and _STILL_ILL.match(low, end)):
             return name
     for name, pattern in _CONTEXT_AFTER:
         if pattern.match(low, end, end + 60):

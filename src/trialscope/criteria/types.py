@@ -47,6 +47,7 @@ class Condition(Fact, tag="condition"):
     active: bool = False  # "active infection", "uncontrolled hypertension", "current"
     severe: bool = False  # "uncontrolled hypertension", "severe heart disease", "end-stage" (active too)
     # Named for something else than a patient who has it (`kinds.condition_context`):
+    # "after" (post-COVID, recovered from it: the illness is over),
     # "test" (a negative COVID-19 test), "treatment" (anti-obesity drugs, a SARS-CoV-2
     # vaccine), "qualifier" (cancer-related pain, tumour thrombus), "imaging" (CT changes
     # typical for COVID-19: a finding the disease's name does not establish), "other person"

@@ -455,6 +455,9 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
         ev = [Evidence(best_c.start, best_c.end, best_c.text)]
         if best_c.uncertain:
             return _Verdict(None, f"possible {best_c.text}", ev)
+        if fact.context == "after" and best_c.mesh and _is_infection(best_c.mesh[0]) and not best_c.historical:
+            # "recovered from COVID-19", "post-COVID": an infection the note gives as current is not over
+            return _Verdict(False, f"{best_c.text} now, not after it", ev)
         if section == "exclusion" and criterion_symptom and (best_c.historical or not _symptoms_now(text, fact)):
             # "pain", "fever", "bleeding" in an exclusion qualify something the rules cannot
             # read; but "symptomatic with fever, cough or sore throat" means the symptoms
@@ -729,7 +732,7 @@ def _fact(fact, p: _Patient, section: str, targets: frozenset[str], text: str = 
     if fact.negated and v.value is not None:
         v.value = not v.value
         v.reason = ("not: " if v.value is False else "") + v.reason
-    if isinstance(fact, Condition) and fact.context not in ("", "other person") and v.value is not None:
+    if isinstance(fact, Condition) and fact.context not in ("", "other person", "after") and v.value is not None:
         if fact.context == "test" and section != "exclusion" and "positiv" not in text.lower():
             # "a negative SARS-CoV-2 test" among inclusions asks that the patient not have it
             # (unless a positive one is the other way in: "positive PCR or test-negative with ...")

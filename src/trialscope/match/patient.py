@@ -401,7 +401,7 @@ _EPISODES_BEFORE = re.compile(r"\bha(?:s|ve|d)?\s+had\s+(?:a\s+few|a\s+couple\s+
                               r"occasional|two|three|four|five|[2-9])\b[^.;]{0,40}$")
 _PAST_AFTER = re.compile(r"[^.;]{0,40}?\b(?:(?:during|in|throughout)\s+(?:his\s+|her\s+|early\s+)?(?:childhood|"
                          r"infancy|adolescence|youth)|as\s+an?\s+(?:child|infant|teen\w*|adolescent)|"
-                         r"(?:\w+\s+)?years?\s+ago|in\s+the\s+past)\b")
+                         r"(?:\w+\s+)?(?:years?|months?)\s+ago|in\s+the\s+past)\b")
 # "high-dose, but not low-dose, dexamethasone": the "not" (its clause starts at "but") is
 # closed by the comma, so the name after it is not denied
 _CONTRAST = re.compile(r"\bbut\s+not\s+[^,.;]{1,40},\s*$")
