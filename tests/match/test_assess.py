@@ -786,3 +786,10 @@ def test_another_cancer_is_no_exclusion_by_itself():
 def test_a_trial_for_after_the_illness(criterion, note, status):
     r = _one(criterion, note)
     assert r.status == status, r.reason
+
+
+def test_a_past_infection_does_not_fail_no_active_infection():
+    # "no active X" among inclusions reads as "active X" among exclusions: a past X says nothing of now
+    note = "A 30-year-old man. He had multiple lung infections during childhood."
+    assert _one("No active adenoviral infection", note).status == UNKNOWN
+    assert _one("No history of lung infections", note).status == NOT_MET

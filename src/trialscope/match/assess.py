@@ -462,7 +462,7 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
             # "pain", "fever", "bleeding" in an exclusion qualify something the rules cannot
             # read; but "symptomatic with fever, cough or sore throat" means the symptoms
             return _Verdict(None, f"{best_c.text} (a symptom: which one is meant?)", ev)
-        if section == "exclusion" and fact.active and best_c.historical:
+        if ruling_out and fact.active and best_c.historical:
             return _Verdict(None, f"history of {best_c.text} (active?)", ev)
         if ruling_out and fact.severe:
             # "severe or unstable cardiovascular disease", "end-stage lung disease": the
