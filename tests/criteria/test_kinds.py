@@ -459,3 +459,17 @@ def test_clotting_factor_activity_thresholds(text, labs):
 ])
 def test_a_condition_named_as_over(text, contexts):
     assert {c.context for c in facts(text, Condition) if "COVID-19" in c.mesh} == contexts
+
+
+@pytest.mark.parametrize("text", [
+    # what the patient must not receive, or a harm of it, is no treatment they had
+    "Subjects with known contra-indications to naproxen (e.g. heart problems, ulcer disease etc.), analgesics, or NSAIDs.",
+    "Known hypersensitivity to aspirin or NSAIDs",
+    "Any history of prior NSAID gastrointestinal complications for the past 5 years.",
+])
+def test_no_therapy_where_the_drug_is_to_be_avoided(text):
+    assert not [f for f in type_criterion(text)[1] if isinstance(f, Therapy)]
+
+
+def test_a_therapy_taken_is_still_one():
+    assert [f.names for f in type_criterion("Prior treatment with NSAIDs")[1] if isinstance(f, Therapy)] == [["nsaids"]]

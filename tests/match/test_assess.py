@@ -793,3 +793,11 @@ def test_a_past_infection_does_not_fail_no_active_infection():
     note = "A 30-year-old man. He had multiple lung infections during childhood."
     assert _one("No active adenoviral infection", note).status == UNKNOWN
     assert _one("No history of lung infections", note).status == NOT_MET
+
+
+
+def test_a_symptom_for_so_many_days_is_a_duration_the_note_may_not_reach():
+    note = "A 38-year-old man with cough and myalgia that started 3 days ago."
+    r = _one("Individuals with 10 or greater days of COVID-19 related symptoms (fever, cough, myalgia)", note, "exclusion")
+    assert r.status == UNKNOWN, r.reason
+    assert _one("Myalgia", note, "exclusion").status == MET

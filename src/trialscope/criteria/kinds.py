@@ -873,6 +873,8 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
     therapy_ctx = "therapy" in group.lower() or "medication" in group.lower() or (
         (therapy_words or _has(low, _THERAPY_CUE_WORDS)) and _THERAPY_CUE.search(low) is not None)
     covered: list[tuple[int, int]] = []
+    if therapy_ctx and _ALLERGY_LED.match(low):
+        therapy_ctx = False  # "Known contra-indications to naproxen (e.g. ...), analgesics or NSAIDs": none taken
     mentions = spot(text)
     for men in mentions:
         if any(s <= men.start < e for s, e in skip) or _TITLE_OF.search(low, max(0, men.start - 30), men.start):
@@ -883,7 +885,8 @@ def concepts(text: str, low: str, group: str = "", skip=()) -> list[AnyFact]:
                                  negated="neg" in flags, other="other" in flags,
                                  active="active" in flags or "severe" in flags, severe="severe" in flags,
                                  context=condition_context(low, men.start, men.end)))
-        elif therapy_ctx and "allergy" not in flags and not _candidacy(low, men.start):
+        elif therapy_ctx and "allergy" not in flags and not _candidacy(low, men.start) and not _HARM_AFTER.match(
+                low, men.end):
             category = "drug" if men.kind == "drug" else procedure_category(men.names)
             out.append(Therapy(start=men.start, end=men.end, category=category,
                                names=[low[men.start:men.end]], mesh=list(men.names), negated="neg" in flags))
@@ -1041,6 +1044,15 @@ def _candidacy(low: str, pos: int) -> bool:
 
 
 _NOUN_NEG = re.compile(r"(?:\bno\b|\bnot\b|\bwithout\b|\bnever\b|\bnone\b|\bneither\b|\bnor\b)[^.;:]{0,60}$")
+# A harm of the treatment, not the treatment: "prior NSAID gastrointestinal complications",
+# "chemotherapy-related toxicity", "steroid-induced diabetes"
+_HARM_AFTER = re.compile(r"[\s-]*(?:(?:related|induced|associated|caused)\s+)?(?:gastrointestinal\s+|gi\s+|serious\s+|severe\s+)?"
+                         r"(?:complications?|toxicit(?:y|ies)|side[\s-]effects?|adverse\s+(?:events?|reactions?|effects?)|"
+                         r"reactions?|intoleran\w*)\b|-(?:related|induced|associated)\b")
+# A criterion about what the patient must not receive: every drug it lists is that
+_ALLERGY_LED = re.compile(r"^\W*(?:(?:subjects?|patients?|participants?|individuals?|persons?)\s+(?:with|who\s+have)\s+)?"
+                          r"(?:(?:an?|any|known|documented|suspected|history\s+of|prior|previous)\s+)*(?:allerg\w*|"
+                          r"hypersensitiv\w*|intoleran\w*|contra-?\s?indicat\w*)\s+(?:reactions?\s+)?(?:to|of|for|against)\b")
 _NOUN_ALLERGY = re.compile(r"(?:allerg|hypersensitiv|contraindicat)[^.;]{0,60}$")
 
 

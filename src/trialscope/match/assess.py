@@ -794,6 +794,8 @@ _FORMULATION = re.compile(r"\b(?:extended|sustained|modified|delayed|immediate|c
                           r"\b(?:XR|ER|SR|CR|IR)\s+$")
 _RECENT = re.compile(r"\bwithin\s+(?:the\s+)?(?:last\s+|past\s+|previous\s+|prior\s+)?[0-9]+\s*(?:days?|weeks?|months?)\b|"
                      r"\brecent\b", re.IGNORECASE)
+_LASTING = re.compile(r"\b[0-9]+\s*(?:or\s+(?:more|greater|longer)\s+)?(?:days?|weeks?|months?)\s+(?:of|with)\b|"
+                      r"\b(?:more|greater|longer)\s+than\s+[0-9]+\s*(?:days?|weeks?|months?)\s+(?:of|with)\b", re.IGNORECASE)
 _FOR_DURATION = re.compile(r"\bfor\s+(?:more\s+than\s+|at\s+least\s+|over\s+|longer\s+than\s+|a\s+minimum\s+of\s+|"
                            r"[≥>]\s*)?[0-9]+\s*(?:days?|weeks?|months?|years?)\b", re.IGNORECASE)
 _DURING_STUDY = re.compile(r"\b(?:during|throughout)\s+(?:the\s+)?(?:screening|study|treatment|trial|run-in|washout)\b|"
@@ -840,6 +842,8 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
             v.value, v.reason = None, f"{v.reason}: which formulation?"  # "extended release metformin"
         if section == "exclusion" and isinstance(f, Condition) and v.value is True and _RECENT.search(criterion.text):
             v.value, v.reason = None, f"{v.reason}: when?"  # "long bone fracture within 6 months"
+        if section == "exclusion" and isinstance(f, Condition) and v.value is True and _LASTING.search(criterion.text):
+            v.value, v.reason = None, f"{v.reason}: for how long?"  # "10 or more days of COVID-19 symptoms"
         if isinstance(f, Therapy) and v.value is True and _FOR_DURATION.search(criterion.text):
             # "on NSAIDs for more than 2 weeks": the note does not say for how long
             v.value, v.reason = None, f"{v.reason}: for how long?"
