@@ -473,3 +473,9 @@ def test_no_therapy_where_the_drug_is_to_be_avoided(text):
 
 def test_a_therapy_taken_is_still_one():
     assert [f.names for f in type_criterion("Prior treatment with NSAIDs")[1] if isinstance(f, Therapy)] == [["nsaids"]]
+
+
+
+def test_a_conditions_surgery_is_named_for_its_treatment():
+    assert {c.context for c in facts("Prior hiatus hernia surgery or fundoplication", Condition)} == {"treatment"}
+    assert {c.context for c in facts("Previous inguinal hernia repair", Condition)} == {"treatment"}

@@ -801,3 +801,13 @@ def test_a_symptom_for_so_many_days_is_a_duration_the_note_may_not_reach():
     r = _one("Individuals with 10 or greater days of COVID-19 related symptoms (fever, cough, myalgia)", note, "exclusion")
     assert r.status == UNKNOWN, r.reason
     assert _one("Myalgia", note, "exclusion").status == MET
+
+
+
+def test_a_described_hiatal_hernia_meets_a_hiatal_hernia_exclusion():
+    note = ("A 48-year-old man with heartburn. A barium swallow study reveals approximately 1/3 of the stomach "
+            "herniating through the esophageal hiatus.")
+    # a hernia is a lesion of anatomy, not a symptom of something else
+    assert _one("Any size hiatal hernia >3cm as determined by endoscopy", note, "exclusion").status == MET
+    # its surgery is a treatment: the hernia alone does not meet it
+    assert _one("Prior hiatus hernia surgery or fundoplication", note, "exclusion").status != MET

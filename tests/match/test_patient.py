@@ -346,3 +346,19 @@ def test_an_illness_months_ago_is_past():
     assert c.historical
     (c,) = [c for c in extract_facts("A 38-year-old man with cough that started 3 days ago.").conditions]
     assert not c.historical  # days ago: it is going on
+
+
+
+@pytest.mark.parametrize("note, mesh, negated", [
+    ("A barium swallow reveals 1/3 of the stomach herniating through the esophageal hiatus.", "Hernia, Hiatal", False),
+    ("Loops of bowel herniating into the inguinal canal.", "Hernia, Inguinal", False),
+    ("Omentum herniating through the umbilicus.", "Hernia, Umbilical", False),
+    ("No bowel herniating through the abdominal wall.", "Hernia, Abdominal", True),
+])
+def test_a_hernia_described_by_its_site(note, mesh, negated):
+    (c,) = [c for c in extract_facts(note).conditions if mesh in c.mesh]
+    assert c.negated is negated
+
+
+def test_a_herniation_of_no_known_site_names_no_hernia():
+    assert not [c for c in extract_facts("Tissue herniating through the defect.").conditions if c.mesh[:1] == ["Hernia"]]

@@ -959,7 +959,7 @@ _CONTEXT_AFTER = (
     ("imaging", re.compile(r"(?:[\s-]+(?![\w-]*ed\b)[\w-]+){0,2}?\s+(?:(?:seen|evident|visible|shown)\s+)?(?:by|on|in)\s+(?:an?\s+|the\s+)?(?:chest\s+|lung\s+|thoracic\s+)?"
                            r"(?:" + _IMAGING + r")\b")),
     ("treatment", re.compile(r"[\s-]*(?:vaccines?|vaccinations?|medications?|drugs?|treatments?|therap(?:y|ies)|"
-                             r"prophylaxis)\b")),
+                             r"prophylaxis|surgery|surgeries|surgical\s+repair|repair|operations?)\b")),
     ("qualifier", re.compile(r"[\s-]*(?:related|associated|induced|caused|specific)\b")),
     # a feature of it: "tumour thrombus", "tumour invasion of the bile duct", "tumour burden"
     ("qualifier", re.compile(r"\s+(?:thromb\w*|invasion|invading|burden|compression|stenosis|obstruction|infiltration|"

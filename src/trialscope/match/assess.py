@@ -569,9 +569,11 @@ def _respiratory_class(name: str) -> bool:
 @lru_cache(maxsize=20_000)
 def _is_symptom(name: str) -> bool:
     """A sign or symptom (MeSH C23: pain, fever, cough, hemorrhage), unless it is also a
-    nervous-system or metabolic disorder in its own right (seizures, obesity)."""
+    nervous-system or metabolic disorder in its own right (seizures, obesity), or a lesion
+    of anatomy (C23.300: a hernia, a cyst, a fistula, a polyp), which is where it is."""
     trees = vocabulary().tree_numbers(name)
-    return any(t.startswith("C23") for t in trees) and not any(t.startswith(("C10", "C18")) for t in trees)
+    return any(t.startswith("C23") and not t.startswith("C23.300") for t in trees) and not any(
+        t.startswith(("C10", "C18")) for t in trees)
 
 
 def _is_target(crit: set[str], patient: set[str], targets: frozenset[str]) -> bool:

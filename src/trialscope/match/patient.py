@@ -198,6 +198,7 @@ def extract_facts(text: str | None) -> PatientFacts:
     if sex is not None:
         facts.sex, facts.sex_span = sex.value, (sex.start, sex.end)
     facts.conditions = _conditions(note, low, clauses)
+    facts.conditions += _herniations(note, low, clauses)
     facts.stage = _stages(low)
     facts.performance = [PerformanceFact(start=p.start, end=p.end, scale=p.scale, value=p.value)
                          for p in kinds.performances(low) if p.comparator in ("=", "range")]
@@ -430,6 +431,33 @@ def _conditions(note: str, low: str, clauses: _Clauses) -> list[ConditionFact]:
                                  historical=bool(_HISTORY.search(before) or _EPISODES_BEFORE.search(before)
                                                  or _PAST_AFTER.match(low, men.end)),
                                  uncertain=bool(_UNCERTAIN.search(before[-40:]))))
+    return out
+
+
+# A hernia described rather than named: "1/3 of the stomach herniating through the esophageal
+# hiatus" is a hiatal hernia, "bowel herniating into the inguinal canal" an inguinal one
+_HERNIATING = re.compile(r"\bherniat(?:ing|es|ed|ion)\s+(?:of\s+[\w\s]{1,30}?\s+)?(?:through|into|via|across|at)\s+"
+                         r"(?:the\s+|an?\s+)?(?P<site>[a-z]+(?:\s+[a-z]+){0,2})")
+
+
+def _herniations(note: str, low: str, clauses: _Clauses) -> list[ConditionFact]:
+    """The hernia a herniation names by its site: the site's words as an adjective ("hiatus"
+    hiatal, "umbilicus" umbilical) before "hernia", the most specific MeSH hernia found."""
+    out: list[ConditionFact] = []
+    vocab = vocabulary()
+    for m in _HERNIATING.finditer(low):
+        words = [re.sub(r"us$", "al", w) for w in m.group("site").split()]
+        best: list[str] = []
+        for i in range(len(words)):  # "esophageal hiatal hernia", "hiatal hernia"; "inguinal canal" -> "inguinal"
+            for j in range(len(words), i, -1):
+                names = vocab.lookup(" ".join(words[i:j]) + " hernia")
+                if names and names[0] != "Hernia" and not best:
+                    best = names[:3]
+        if not best:
+            continue
+        before = clauses.before(m.start())
+        out.append(ConditionFact(start=m.start(), end=m.end("site"), text=note[m.start():m.end("site")], mesh=best,
+                                 negated=bool(_NEG_PRE.search(before)), uncertain=bool(_UNCERTAIN.search(before[-40:]))))
     return out
 
 
