@@ -55,13 +55,13 @@ def test_cli_text_and_errors(sample_db, tmp_path, capsys, monkeypatch):
 def test_cli_text_shows_the_trials_the_patient_may_join_first(sample_db, store, tmp_path, capsys):
     """Grouped as the page groups them: likely or possibly eligible in rank order, then the
     excluded ones, each with the criterion that excludes; the JSON keeps the rank order."""
-    library = match(store, HCC_NOTE, limit=40)  # deep enough to hold an excluded trial above a joinable one
+    library = match(store, HCC_NOTE, limit=100)  # deep enough to hold an excluded trial above a joinable one
     verdicts = [t.verdict for t in library.trials]
     assert "excluded" in verdicts and verdicts != sorted(verdicts, key=lambda v: v == "excluded"), \
         "the sample no longer has an excluded trial ranked above a joinable one: the test proves nothing"
     note = tmp_path / "note.txt"
     note.write_text(HCC_NOTE)
-    assert main(["match", str(note), "--db", sample_db, "--limit", "40"]) == 0
+    assert main(["match", str(note), "--db", sample_db, "--limit", "100"]) == 0
     out = capsys.readouterr().out
     head, _, tail = out.partition("the patient appears excluded from")
     shown_first = [t.nct_id for t in library.trials if t.verdict != "excluded"]

@@ -28,10 +28,10 @@ def test_match_a_patient(match_server, browser, artifacts):
     page.click("nav a[href='/match']")
     page.wait_for_selector("#note")
     page.fill("#note", HCC_NOTE)
-    page.select_option("#limit", "50")  # deep enough to hold trials a criterion excludes her from
+    page.select_option("#limit", "100")  # deep enough to hold trials a criterion excludes her from
     page.click("#note-form button[type=submit]")
     page.wait_for_selector(".match-list .match-trial")
-    assert page.input_value("#limit") == "50" and page.locator(".match-list .match-trial").count() == 50
+    assert page.input_value("#limit") == "100" and page.locator(".match-list .match-trial").count() == 100
     assert page.input_value("#f-age") == "60"
     assert page.input_value("#f-sex") == "female"
     assert "hepatocellular carcinoma" in page.input_value("#f-conditions")
@@ -51,7 +51,7 @@ def test_match_a_patient(match_server, browser, artifacts):
     assert set(excluded.locator(".verdict").all_inner_texts()) == {"Excluded"}
     assert all(t.locator("li.decisive").count() > 0 for t in excluded.all())
     shown = [a.split("/")[-1] for a in page.locator(".match-trial h3 a").evaluate_all("els => els.map(e => e.href)")]
-    api = httpx.post(f"{match_server}/api/v2/match", json={"text": HCC_NOTE, "limit": 50}, timeout=60).json()["trials"]
+    api = httpx.post(f"{match_server}/api/v2/match", json={"text": HCC_NOTE, "limit": 100}, timeout=60).json()["trials"]
     ranked = [t["nctId"] for t in api]
     assert shown == [t["nctId"] for t in api if t["verdict"] != "excluded"] + [
         t["nctId"] for t in api if t["verdict"] == "excluded"]
@@ -64,7 +64,7 @@ def test_match_a_patient(match_server, browser, artifacts):
     page.fill("#f-age", "85")
     page.click("#facts-form button[type=submit]")
     page.wait_for_selector("#results-h")
-    assert page.input_value("#f-age") == "85" and page.input_value("#limit") == "50"  # the length is kept
+    assert page.input_value("#f-age") == "85" and page.input_value("#limit") == "100"  # the length is kept
     assert page.locator(f".match-trial h3 a[href='/study/{HCC}']").count() == 0  # 18 to 80 years
 
     # from the record page: check a patient against this one trial

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..criteria.units import LABELS
 from ..match import MAX_LIMIT, MAX_NOTE, MatchError, match
 from ..match.assess import by_verdict
 from ..match.patient import SETTINGS
@@ -276,9 +277,18 @@ def facts_view(f) -> dict:
         "ecog": "" if ecog is None else f"{ecog:g}",
         "smoker": getattr(f.smoker, "status", "") if f.smoker else "",
         "setting": f.setting.place if f.setting else "",
-        "labs": [f"{lab.analyte} {lab.value:g} {lab.unit}".strip() for lab in f.labs],
+        "labs": [_lab(lab) for lab in f.labs],
         "stage": [f"{s.system} {s.value}" for s in f.stage],
     }
+
+
+def _lab(lab) -> str:
+    """A lab as the page shows it: "ALT 85 U/L"; a range the note implies as that range
+    ("respiratory rate 12-20 /min (normal vital signs)")."""
+    name = LABELS.get(lab.analyte, lab.analyte)
+    if lab.high is not None:
+        return f"{name} {lab.value:g}-{lab.high:g} {lab.unit} (normal vital signs)".replace("  ", " ")
+    return f"{name} {lab.value:g} {lab.unit}".strip()
 
 
 SHOWN = (20, 50, 100)  # how many trials the page can list: a deeper list holds more of those excluded
