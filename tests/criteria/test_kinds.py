@@ -479,3 +479,13 @@ def test_a_therapy_taken_is_still_one():
 def test_a_conditions_surgery_is_named_for_its_treatment():
     assert {c.context for c in facts("Prior hiatus hernia surgery or fundoplication", Condition)} == {"treatment"}
     assert {c.context for c in facts("Previous inguinal hernia repair", Condition)} == {"treatment"}
+
+
+@pytest.mark.parametrize("text, mesh", [
+    # a term the vocabulary files under a broader class than the disease it names
+    ("Active rheumatoid arthritis defined as >= 3 swollen joints", ["Arthritis, Rheumatoid"]),
+    ("Acute myeloid leukemia", ["Leukemia, Myeloid, Acute"]),  # its own descriptor: kept
+    ("Chronic kidney disease", ["Renal Insufficiency, Chronic"]),
+])
+def test_a_course_word_does_not_broaden_the_disease(text, mesh):
+    assert [c.mesh[:1] for c in facts(text, Condition)] == [mesh]

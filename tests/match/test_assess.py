@@ -811,3 +811,8 @@ def test_a_described_hiatal_hernia_meets_a_hiatal_hernia_exclusion():
     assert _one("Any size hiatal hernia >3cm as determined by endoscopy", note, "exclusion").status == MET
     # its surgery is a treatment: the hernia alone does not meet it
     assert _one("Prior hiatus hernia surgery or fundoplication", note, "exclusion").status != MET
+
+
+def test_gout_is_no_rheumatoid_arthritis():
+    note = "A 39-year-old man with an acute attack of gouty arthritis."
+    assert _one("Active rheumatoid arthritis defined as ≥ 3 swollen joints", note).status != MET

@@ -347,6 +347,26 @@ def _names(key_tokens: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
     return names, kind
 
 
+# Words of a disease's course or degree, which some registry-derived terms file under a
+# broader descriptor than the disease they name ("active rheumatoid arthritis": Arthritis)
+_COURSE_TOKENS = frozenset({"active", "acute", "chronic", "current", "recurrent", "severe", "moderate", "mild",
+                            "adult", "childhood", "early", "advanced"})
+
+
+def _narrower_without_course(key: str, names: list[str]) -> list[str]:
+    """The names of the key without its course words when every one of those is narrower
+    than every one of the key's own ("rheumatoid arthritis" under "Arthritis")."""
+    toks = key.split(" ")
+    rest = [t for t in toks if t not in _COURSE_TOKENS]
+    if len(rest) == len(toks) or not rest:
+        return names
+    vocab = _index().vocab
+    narrower = vocab.names_for_key(" ".join(rest))
+    if narrower and all(n not in names and set(names) & set(vocab.ancestors(n)) for n in narrower):
+        return list(narrower)
+    return names
+
+
 def _key_names(key_tokens: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
     vocab = _index().vocab
     keys = [" ".join(key_tokens)]
@@ -357,6 +377,7 @@ def _key_names(key_tokens: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
         names = vocab.names_for_key(key) or list(extra.get(key, ()))
         if not names:
             continue
+        names = _narrower_without_course(key, names)
         for kind, trees in (("condition", _CONDITION_TREES), ("drug", _DRUG_TREES),
                             ("procedure", _PROCEDURE_TREES)):
             chosen = tuple(n for n in names if n not in _TOO_GENERAL and _in_trees(n, trees))
