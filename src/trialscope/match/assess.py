@@ -195,6 +195,9 @@ class _Patient:
         self.labs: dict[str, Any] = {}
         for lab in facts.labs:
             self.labs.setdefault(lab.analyte, lab)
+        # the cancers the note names that have a site (`_another_cancer`), with their sites
+        self.cancers = [(c, sites) for c, pnames in self.present if not c.uncertain
+                        if (sites := frozenset().union(*(_cancer_sites(n) for n in pnames)))]
 
 
 _LAST: list[_Patient] = []
@@ -499,21 +502,15 @@ def _another_cancer(names: set[str], p: _Patient):
     """The patient's named cancer, when an inclusion asks for a cancer of another site (an
     NSCLC trial for a patient with hepatocellular carcinoma): a different primary, not an
     unknown. Only where both have sites and the patient has no cancer of the asked site."""
+    if not p.cancers:
+        return None
     asked = [_cancer_sites(n) for n in names]
     if not asked or not all(asked):
         return None
     wanted = frozenset().union(*asked)
-    found = None
-    for c, pnames in p.present:
-        if c.uncertain:
-            continue
-        sites = frozenset().union(*(_cancer_sites(n) for n in pnames))
-        if not sites:
-            continue
-        if sites & wanted:
-            return None
-        found = found or c
-    return found
+    if any(sites & wanted for _c, sites in p.cancers):
+        return None
+    return p.cancers[0][0]
 
 
 # An exclusion of having symptoms now, just before the symptom: "Symptomatic with subjective
