@@ -248,7 +248,9 @@ def condition_weight(name: str) -> float:
 # 2022 P@10 0.368 -> 0.370 / 0.3674 -> 0.3682, NDCG@10 0.631 -> 0.632 / 0.633 -> 0.634, fused
 # order 0.616 / 0.354 -> 0.618 / 0.356; SIGIR 2016 NDCG@10 0.316 -> 0.317 / 0.317 -> 0.317.
 # 17 of the 50 TREC notes and 1 of the SIGIR ones state a diagnosis; most already ranked its
-# trials first. At 1.0 (stated first in `dis` only): TREC P@10 0.368, NDCG@10 0.631
+# trials first. At 1.0 (stated first in `dis` only): TREC P@10 0.368, NDCG@10 0.631. With the
+# pointwise ranker (rank.fit on relevance): TREC P@10 0.378 -> 0.378 / 0.3770 -> 0.3758, NDCG@10
+# 0.621 -> 0.621; SIGIR 0.322 -> 0.322: no gain either way, kept as the reading a user sees
 COMORBIDITY_WEIGHT = 0.5
 
 
