@@ -172,10 +172,14 @@ def fit(groups: list[tuple[list[dict[str, float]], list[int]]], names: list[str]
     over ten shuffled fold splits P@10 0.3674 -> 0.3770 (better on 9 of 10, equal on 1),
     NDCG@10 0.633 -> 0.630, SIGIR 0.317 -> 0.322. An l2 from 100 to 1000 measures alike;
     chosen by an inner CV within each training fold (nested), the gain holds at +0.006 to
-    +0.007 P@10. Learning "eligible" (grade 2) alone, or both grades as one ordinal scale,
-    measured worse (+0.003 and +0.007 P@10, NDCG@10 -0.012 and -0.009): with these features
-    the trials of another topic are what can be told apart, and the eligible trials are
-    most of the relevant ones, so the eligibility features keep their weight.
+    +0.007 P@10. Measured worse, as split means over the pairwise loss (this one: +0.010
+    P@10): learning "eligible" (grade 2) alone +0.003 (NDCG@10 -0.012), both grades as one
+    ordinal scale +0.007 (-0.009), grade 1 as a soft label 0.25 to 0.75 +0.002 to +0.009, a
+    second head for "eligible if relevant" multiplied in +0.006 to +0.009, and the pairwise
+    loss added back (combined regression and ranking) +0.001 to +0.009, less the more it
+    weighs. With these features the trials of another topic are what can be told apart, and
+    the eligible trials are most of the relevant ones, so the eligibility features keep
+    their weight.
     """
     probe = Stage(list(names), np.zeros(len(names)), np.ones(len(names)), np.zeros(len(names)))
     mats = [probe.matrix(rows) for rows, _ in groups]
