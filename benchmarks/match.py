@@ -219,18 +219,34 @@ def search_run(store, note: str, k: int) -> list[str]:
 POOL_FIRST = 50  # the fused candidates the ranker re-orders (rank.ASSESS)
 
 
-def pool_diagnosis(topics: list, judged_of: dict[str, dict[str, int]], in_corpus: set[str]) -> dict:
+DISEASES_READ = 3  # the first diseases of each reading that `pool_diagnosis` looks at
+
+
+def pool_diagnosis(topics: list, judged_of: dict[str, dict[str, int]], in_corpus: set[str],
+                   diseases_of: dict[str, set[str]] | None = None) -> dict:
     """Where the matcher loses, per collection: how much of what was judged relevant (grade
     1 or 2) and eligible (grade 2) its candidate pool holds in the first 50 (what the ranker
     re-orders), 100 and 1000 fused; how many trials of each grade the first 50 hold per
-    topic (`grade_N_in_first50`; unjudged ones count for none); and which source found the
-    relevant ones (a trial may be found by several)."""
+    topic (`grade_N_in_first50`; unjudged ones count for none); which source found the
+    relevant ones (a trial may be found by several); and, given the trials' diseases
+    (`diseases_of`: NCT id -> disease MeSH terms), how often each reading of the note names
+    a disease of one of the topic's eligible trials among its first DISEASES_READ
+    (`eligible_disease_in_first3`: the condition index's guesses, the first round's
+    feedback, the agreed diseases `dis` searches, the note's stated diagnosis; over the
+    topics with an eligible trial, a topic whose reading is empty counting as a miss)."""
     from trialscope.match.retrieve import SOURCE_WEIGHTS
 
     rec: dict[str, list[float]] = defaultdict(list)
     by_source: dict[str, list[float]] = defaultdict(list)
+    named: dict[str, list[float]] = defaultdict(list)
     for t in topics:
         judged = {n: g for n, g in judged_of[t.id].items() if n in in_corpus}
+        if diseases_of is not None and any(g == 2 for g in judged.values()):
+            wanted = set().union(*(diseases_of.get(n, set()) for n, g in judged.items() if g == 2))
+            q = t.prepared.queries
+            for reading, names in (("inferred", [n for n, _ in q.inferred]), ("feedback", q.feedback),
+                                   ("agreed", [n for n, _ in q.diseases]), ("stated", q.stated)):
+                named[reading].append(float(bool(wanted & set(names[:DISEASES_READ]))))
         pos = {n: i for i, n in enumerate(t.ncts)}
         for label, want in (("relevant", 1), ("eligible", 2)):
             targets = [n for n, g in judged.items() if g >= want]
@@ -245,8 +261,23 @@ def pool_diagnosis(topics: list, judged_of: dict[str, dict[str, int]], in_corpus
             for source in SOURCE_WEIGHTS:
                 by_source[source].append(sum(source in t.prepared.cands[pos[n]].ranks for n in relevant if n in pos)
                                          / len(relevant))
-    return {**{k: round(statistics.mean(v), 4) for k, v in rec.items()},
-            "relevant_found_by_source": {s: round(statistics.mean(v), 4) for s, v in by_source.items()}}
+    out = {**{k: round(statistics.mean(v), 4) for k, v in rec.items()},
+           "relevant_found_by_source": {s: round(statistics.mean(v), 4) for s, v in by_source.items()}}
+    if named:
+        out[f"eligible_disease_in_first{DISEASES_READ}"] = {r: round(statistics.mean(v), 4) for r, v in named.items()}
+    return out
+
+
+def trial_diseases(store, ncts) -> dict[str, set[str]]:
+    """NCT id -> the disease MeSH terms (`condition_weight` 1) the trial is filed under, from
+    the vector index's features (what the matcher's readings name diseases with)."""
+    from trialscope.match.retrieve import condition_weight, vector_index
+
+    idx = vector_index(store)
+    if idx is None:
+        return {}
+    rows = idx.rows_of(list(ncts))
+    return {n: {c for c in f.c if condition_weight(c) >= 1.0} for n, f in idx.features(list(rows.values())).values()}
 
 
 def rerank_ceiling(topics: list, judged_of: dict[str, dict[str, int]], in_corpus: set[str]) -> dict:
@@ -691,7 +722,9 @@ def main() -> None:
                                                  "max": max(s[m] for s in split_scores)} for m in ("NDCG@10", "P@10")}
             out["rerank_ceiling"] = rerank_ceiling([t for t in all_topics if t.coll == name], d["qrels"], d["in_corpus"])
             mts = [t for t in all_topics if t.coll == name]
-            out["candidate_pool"] = pool_diagnosis(mts, d["qrels"], d["in_corpus"])
+            eligible = {n for t in mts for n, g in d["qrels"][t.id].items() if g == 2 and n in d["in_corpus"]}
+            out["candidate_pool"] = pool_diagnosis(mts, d["qrels"], d["in_corpus"],
+                                                   trial_diseases(stores[name], eligible))
             top = [[d["qrels"][t["id"]][n] for n in d["runs"]["match"][t["id"]] if n in d["qrels"][t["id"]]][:10]
                    for t in d["topics"]]
             out["match_top10_judged_grades"] = {  # what ranks in the first ten judged: how many of each grade

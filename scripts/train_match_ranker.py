@@ -52,7 +52,7 @@ def main() -> int:
         "date": datetime.date.today().isoformat(),
         "collections": {n: sum(t.coll == n for t in topics) for n in bench.COLLECTIONS},
         "judged_rows": sum(len(t.judged()[1]) for t in topics),
-        "loss": f"pairwise logistic, pairs weighted by their grade gap, l2 {rank.L2} towards {rank.PRIOR}",
+        "loss": f"logistic on relevant (grade >= {rank.RELEVANT}), l2 {rank.L2}",
         "figures": "cross-validated by topic: see benchmarks/match.py",
     }
     OUT.mkdir(parents=True, exist_ok=True)

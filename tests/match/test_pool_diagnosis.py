@@ -32,3 +32,24 @@ def test_the_first_fifty_are_counted_by_grade_and_by_eligible_share():
     assert (got["grade_2_in_first50"], got["grade_1_in_first50"], got["grade_0_in_first50"]) == (2, 1, 3)
     # the relevant ones found: 0, 10, 60 by note (even positions), 49 by dis
     assert got["relevant_found_by_source"]["note"] == 0.6 and got["relevant_found_by_source"]["dis"] == 0.2
+
+
+def test_each_reading_is_scored_on_naming_an_eligible_trials_disease():
+    from trialscope.match.retrieve import Queries
+
+    bench = _bench()
+    ncts = ["NCT00000001", "NCT00000002", "NCT00000003"]
+    cands = [Candidate(n, {"note": i + 1}) for i, n in enumerate(ncts)]
+    queries = Queries(inferred=[("Asthma", 1.0), ("Gout", 0.9), ("Psoriasis", 0.8), ("Lupus", 0.7)],
+                      feedback=["Gout"], diseases=[("Psoriasis", 1.0)], stated=[])
+    hit = SimpleNamespace(id="t1", ncts=ncts, prepared=SimpleNamespace(cands=cands, queries=queries))
+    none = SimpleNamespace(id="t2", ncts=ncts, prepared=SimpleNamespace(cands=cands, queries=Queries()))
+    # t1's eligible trial is filed under Lupus (4th inferred: too late) and Psoriasis (3rd); its
+    # excluded one under Gout, which the feedback names: no hit
+    judged = {"t1": {ncts[0]: 2, ncts[1]: 1}, "t2": {ncts[2]: 2}, "t3": {ncts[0]: 0}}
+    diseases = {ncts[0]: {"Lupus", "Psoriasis"}, ncts[1]: {"Gout"}, ncts[2]: {"Asthma"}}
+    no_eligible = SimpleNamespace(id="t3", ncts=ncts, prepared=SimpleNamespace(cands=cands, queries=queries))
+    got = bench.pool_diagnosis([hit, none, no_eligible], judged, set(ncts), diseases)["eligible_disease_in_first3"]
+    # over t1 and t2 (t3 has no eligible trial): the agreed reading names Psoriasis for t1
+    assert got == {"inferred": 0.5, "feedback": 0.0, "agreed": 0.5, "stated": 0.0}
+    assert "eligible_disease_in_first3" not in bench.pool_diagnosis([hit], judged, set(ncts))

@@ -52,6 +52,9 @@ class ConditionFact(_F):
     family: bool = False  # "mother had breast cancer", "family history of"
     historical: bool = False  # "history of", "s/p", "previous"
     uncertain: bool = False  # "rule out", "concern for", "suspected"
+    # the note's stated diagnosis, what it is about: "diagnosed with X", "the diagnosis of X
+    # is made", "consistent with X", "confirms X"; never a denied, family, past or uncertain one
+    stated: bool = False
 
     @property
     def present(self) -> bool:
@@ -416,6 +419,28 @@ _UNCERTAIN = re.compile(r"(?:\brule\s+out\b|\br/o\b|\bpossible\b|\bprobable\b|\b
                         r"\bversus\b|\bvs\.?\b|\?)")
 
 
+# A stated diagnosis: the trigger just before the mention (a few modifiers between: "diagnosed
+# as a case of", "consistent with endogenous"), or a verb of diagnosis just after it ("the
+# diagnosis of AD is made", "X was confirmed")
+_STATED_BEFORE = re.compile(
+    r"(?:\bdiagnos(?:ed|is)(?:\s+(?:with|as|of|for|to\s+(?:be|have)|is|was))?|\bdiagnostic\s+of|"
+    r"\b(?:consistent|compatible)\s+with|\bconfirm(?:s|ed|ing|ation\s+of)?|\bindicative\s+of)"
+    r"\s+(?:(?:a|an|the|case|of|known|definite|definitive|clinical|final|working)\s+)*(?:[\w-]+\s+){0,3}$")
+_STATED_AFTER = re.compile(r"\s*(?:\([^)]{0,40}\)\s*)?(?:is|was|has\s+been|had\s+been)\s+(?:then\s+|subsequently\s+|"
+                           r"eventually\s+|finally\s+|also\s+)?(?:diagnosed|confirmed|made|established)\b"
+                           r"(?!\s+(?:with|as|to)\b)")  # "a man with hypertension is diagnosed with ..."
+# a heading: "Diagnosis: psoriasis" (the colon ends a clause)
+_STATED_HEADING = re.compile(r"\b(?:diagnosis|diagnoses|dx|impression|assessment)\s*:\s*$")
+# a second name of a stated diagnosis: "adrenal insufficiency (Addison disease)", "trisomy of
+# chromosome 21 (Down syndrome)"
+_APPOSITION = re.compile(r"[^.;()]{0,30}\(\s*$")
+
+
+def _stated(low: str, before: str, start: int, end: int) -> bool:
+    return bool(_STATED_BEFORE.search(before[-80:]) or _STATED_AFTER.match(low, end)
+                or _STATED_HEADING.search(low, max(0, start - 20), start))
+
+
 def _conditions(note: str, low: str, clauses: _Clauses) -> list[ConditionFact]:
     out: list[ConditionFact] = []
     for men in spot(note, ("condition",)):
@@ -426,11 +451,16 @@ def _conditions(note: str, low: str, clauses: _Clauses) -> list[ConditionFact]:
         family = bool(_FAMILY_AFTER.match(low, men.end)) or (
             fam_before is not None and not _SELF_RESTART.search(before[fam_before.end():])) or bool(
             _FAMILY_HEADING.search(low, max(0, men.start - 80), men.start))
-        out.append(ConditionFact(start=men.start, end=men.end, text=note[men.start:men.end], mesh=list(men.names),
-                                 negated=negated, family=family,
-                                 historical=bool(_HISTORY.search(before) or _EPISODES_BEFORE.search(before)
-                                                 or _PAST_AFTER.match(low, men.end)),
-                                 uncertain=bool(_UNCERTAIN.search(before[-40:]))))
+        c = ConditionFact(start=men.start, end=men.end, text=note[men.start:men.end], mesh=list(men.names),
+                          negated=negated, family=family,
+                          historical=bool(_HISTORY.search(before) or _EPISODES_BEFORE.search(before)
+                                          or _PAST_AFTER.match(low, men.end)),
+                          uncertain=bool(_UNCERTAIN.search(before[-40:])))
+        named = out[-1] if out else None
+        c.stated = not (c.negated or c.family or c.historical or c.uncertain) and (
+            _stated(low, before, men.start, men.end) or (named is not None and named.stated and named.end <= men.start
+                                              and bool(_APPOSITION.fullmatch(low, named.end, men.start))))
+        out.append(c)
     return out
 
 

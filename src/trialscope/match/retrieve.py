@@ -12,8 +12,9 @@ Each source is one ranked list, `SOURCE_DEPTH[source]` deep:
   conjunctivitis, strawberry tongue" names no disease, and the criteria of its trials say
   just that);
 - `cond`: the patient's own diseases (negated, family and past mentions left out; signs
-  and symptoms only when the note names no disease) as MeSH-aware `cond:` terms, so trials
-  filed under a narrower descriptor match too;
+  and symptoms only when the note names no disease; the stated diagnosis alone where the
+  note states one) as MeSH-aware `cond:` terms, so trials filed under a narrower
+  descriptor match too;
 - `key`: the note's most specific words (highest idf over the trials' key fields), OR-ed;
 - `intr`: the patient's treatments, in the interventions and in the eligibility text
   (trials "after sorafenib" name it there);
@@ -170,6 +171,7 @@ class Queries:
 
     note: str = ""
     cond: list[tuple[str, float]] = field(default_factory=list)  # MeSH name, condition_weight
+    stated: list[str] = field(default_factory=list)  # the diseases the note states as its diagnosis
     key: list[str] = field(default_factory=list)
     intr: list[str] = field(default_factory=list)
     feedback: list[str] = field(default_factory=list)  # conditions of the first fused trials
@@ -240,11 +242,25 @@ def condition_weight(name: str) -> float:
     return 0.0
 
 
+# A disease the note names beside its stated diagnosis (`ConditionFact.stated`) weighs this in
+# the ranker's `cond` feature, and `cond` searches the stated one alone. Against none
+# (benchmarks/match.py, same run, ranker cross-validated, 5 folds / mean of 10 splits): TREC
+# 2022 P@10 0.368 -> 0.370 / 0.3674 -> 0.3682, NDCG@10 0.631 -> 0.632 / 0.633 -> 0.634, fused
+# order 0.616 / 0.354 -> 0.618 / 0.356; SIGIR 2016 NDCG@10 0.316 -> 0.317 / 0.317 -> 0.317.
+# 17 of the 50 TREC notes and 1 of the SIGIR ones state a diagnosis; most already ranked its
+# trials first. At 1.0 (stated first in `dis` only): TREC P@10 0.368, NDCG@10 0.631. With the
+# pointwise ranker (rank.fit on relevance): TREC P@10 0.378 -> 0.378 / 0.3770 -> 0.3758, NDCG@10
+# 0.621 -> 0.621; SIGIR 0.322 -> 0.322: no gain either way, kept as the reading a user sees
+COMORBIDITY_WEIGHT = 0.5
+
+
 def own_conditions(facts) -> list[tuple[str, float]]:
     """MeSH names of the patient's own conditions with their `condition_weight`, diseases
     first, then in note order. Negated, family and past mentions are left out; each mention
     gives its first two descriptors ("liver cancer": Liver Neoplasms, Carcinoma,
-    Hepatocellular)."""
+    Hepatocellular). Where the note states its diagnosis ("the patient is diagnosed with
+    Marfan syndrome"), the other diseases are comorbidities or incidental (the myopia he
+    wears glasses for) and weigh COMORBIDITY_WEIGHT; the stated ones come first."""
     out: dict[str, float] = {}
     for c in facts.present_conditions():
         if c.historical:
@@ -253,8 +269,21 @@ def own_conditions(facts) -> list[tuple[str, float]]:
             w = condition_weight(name)
             if w > 0 and name not in out:
                 out[name] = w
-    ranked = sorted(out.items(), key=lambda kv: -kv[1])
+    stated = stated_diagnoses(facts)
+    if stated:
+        out = {n: COMORBIDITY_WEIGHT if w >= 1.0 and n not in stated else w for n, w in out.items()}
+    ranked = sorted(out.items(), key=lambda kv: (-kv[1], kv[0] not in stated))
     return ranked[:MAX_CONDITIONS]
+
+
+def stated_diagnoses(facts) -> list[str]:
+    """The diseases (MeSH, `condition_weight` 1) the note states as its diagnosis
+    (`ConditionFact.stated`), in note order."""
+    out: list[str] = []
+    for c in facts.present_conditions():
+        if c.stated:
+            out += [n for n in c.mesh[:2] if n not in out and condition_weight(n) >= 1.0]
+    return out[:MAX_CONDITIONS]
 
 
 def treatments(facts) -> list[str]:
@@ -271,7 +300,7 @@ def treatments(facts) -> list[str]:
 def make_queries(text: str, facts, lexical) -> Queries:
     """What each source asks, from the note and the facts read from it."""
     words = clean_text(text)
-    q = Queries(note=_bag(words), cond=own_conditions(facts), intr=treatments(facts))
+    q = Queries(note=_bag(words), cond=own_conditions(facts), stated=stated_diagnoses(facts), intr=treatments(facts))
     if lexical is not None and words:
         top = lexical.top_words(token_features(_bag(words)), KEY_WORDS * 2)
         q.key = [w for w in top if w.isalnum() and not w.isdigit()][:KEY_WORDS]
@@ -642,12 +671,16 @@ def described_diseases(q: Queries) -> list[tuple[str, float]]:
     """The diseases the note describes as its three readings agree on them: the inferred
     ones (`q.inferred`, from the note's words), the first round's trials' (`q.feedback`)
     and the patient's own named diseases, fused by reciprocal rank (DISEASE_K), each with
-    its score as a share of the best one's."""
-    own = [n for n, w in q.cond if w >= 1.0]
+    its score as a share of the best one's. The note's stated diagnosis (`q.stated`) comes
+    first: the note says what it is about."""
+    own = [n for n, w in q.cond if w >= COMORBIDITY_WEIGHT]
     score: dict[str, float] = {}
     for ranked in ([n for n, _ in q.inferred], q.feedback, own):
         for rank, name in enumerate(ranked, 1):
             score[name] = score.get(name, 0.0) + 1.0 / (DISEASE_K + rank)
+    lead = max(score.values(), default=0.0)
+    for name in q.stated:  # the note's stated diagnosis first: what the note is about
+        score[name] = score.get(name, 0.0) + lead
     best = sorted(score.items(), key=lambda kv: (-kv[1], kv[0]))[:INFERRED_KEPT]
     if not best:
         return []
