@@ -8,7 +8,9 @@ A criterion's typed facts (`trialscope.criteria.types`) are compared with the pa
 (`trialscope.match.patient`): ages and sexes directly, labs after unit conversion
 (`criteria.units`), stages on their system's order, performance status across ECOG and
 Karnofsky, conditions and treatments through MeSH (a patient's condition meets a criterion
-naming it or anything broader), pregnancy and lactation. What the rules cannot decide stays
+naming it or anything broader; a named cancer of another body system fails an inclusion
+asking for a cancer), pregnancy and lactation. A range the note implies ("vital signs within
+normal limits") decides a threshold it lies wholly on one side of. What the rules cannot decide stays
 unknown; commitments (consent, contraception, compliance) are unknown by nature and do not
 count against a trial.
 
@@ -429,9 +431,9 @@ def _stage(fact: Stage, p: _Patient) -> _Verdict:
 
 def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[str], text: str = "") -> _Verdict:
     names = set(fact.mesh)
-    chronic = _chronic(text, fact)
     if not names:
         return _Verdict(None, "")
+    chronic = _chronic(text, fact)
     if fact.context == "other person":
         return _relatives(names, p)
     best, best_c = 0.0, None
