@@ -2,7 +2,8 @@
 
 `extract_facts(note)` reads age, sex, conditions (MeSH, with negation, family, history and
 uncertainty context), stage and grade, performance status, treatments and lines of therapy,
-lab values with units, pregnancy, lactation and smoking. Every fact carries `start`/`end`
+lab values with units (and, for "vital signs within normal limits", an adult's normal ranges),
+pregnancy, lactation and smoking. Every fact carries `start`/`end`
 offsets into the note, so a page can show the words that decided a criterion. Facts given
 as structured values (a form's age field) come in through `PatientFacts.with_overrides`
 and carry the span (-1, -1).
@@ -687,13 +688,13 @@ def _labs(note: str, low: str) -> list[LabFact]:
     return out
 
 
-# "Vital signs are within normal limits", "vitals normal", "VS WNL": each vital in an adult's
+# "Vital signs are within normal limits", "vitals normal", "vital signs: WNL": each vital in an adult's
 # normal range, unless the note says otherwise ("... except a temperature of 38.5")
 _NORMAL_VITALS = re.compile(r"\b(?:vital\s+signs?|vitals)\s*(?::\s*|(?:are|were|is|was|remain\w*)\s+)?(?:all\s+)?"
                             r"(?:within\s+(?:the\s+)?normal\s+(?:limits|range)|normal|unremarkable|wnl|"
                             r"within\s+(?:the\s+)?reference\s+range)\b")
 _VITALS_BUT = re.compile(r"\b(?:except|apart\s+from|other\s+than|besides|but|save\s+for|aside\s+from)\b")
-NORMAL_VITALS: dict[str, tuple[float, float, str]] = {  # analyte: an adult's normal range, unit
+_NORMAL_RANGES: dict[str, tuple[float, float, str]] = {  # analyte: an adult's normal range, unit
     "respiratory_rate": (12.0, 20.0, "/min"), "spo2": (95.0, 100.0, "%"),
     "sbp": (90.0, 139.0, "mmHg"), "dbp": (60.0, 89.0, "mmHg")}
 
@@ -711,7 +712,7 @@ def _normal_vitals(low: str, age: float | None, clauses: _Clauses, read: list[La
         return []
     have = {lab.analyte for lab in read}
     return [LabFact(start=m.start(), end=m.end(), analyte=a, value=lo, high=hi, unit=unit)
-            for a, (lo, hi, unit) in NORMAL_VITALS.items() if a not in have]
+            for a, (lo, hi, unit) in _NORMAL_RANGES.items() if a not in have]
 
 
 # "98% on room air", "92% RA", "95% breathing ambient air": the only saturations read
