@@ -468,8 +468,6 @@ def labs(text: str, low: str) -> list[Lab]:
             continue  # a bare number near an analyte ("testosterone pellets in the 6-month period")
         if not v.group("unit") and _TIME_AFTER.match(low, v.end()):
             continue  # "testosterone products: wash-out for at least 7 days"
-        if not v.group("unit") and analyte in UNIT_REQUIRED:
-            continue
         value2 = number(v.group("v2")) if v.group("v2") else None
         if value2 is None and v.group("unit") and not v.group("comp"):
             after = _UNIT_RANGE.match(low, v.end())  # "BMI between 18 kg/m2-30 kg/m2"
