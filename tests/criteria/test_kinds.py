@@ -489,3 +489,19 @@ def test_a_conditions_surgery_is_named_for_its_treatment():
 ])
 def test_a_course_word_does_not_broaden_the_disease(text, mesh):
     assert [c.mesh[:1] for c in facts(text, Condition)] == [mesh]
+
+
+
+@pytest.mark.parametrize("text, pregnant", [
+    ("Pregnancy", True),
+    ("Pregnant women at 20 weeks of gestation", True),
+    # a count, a loss, what a pregnancy holds or leaves, a disorder of one: no pregnancy asked for
+    ("No more than 5 pregnancies in total", False),
+    ("Women with one or two pregnancy losses, regardless of the week of gestation of the loss", False),
+    ("Women with a gestational sac greater than 13mm", False),
+    ("No prior chemotherapy for gestational trophoblastic neoplasia", False),
+    ("High suspicion for ectopic pregnancy", False),
+])
+def test_what_reads_as_a_pregnancy(text, pregnant):
+    got = [f for f in type_criterion(text)[1] if isinstance(f, Reproductive) and f.state == "pregnant"]
+    assert bool(got) is pregnant

@@ -816,3 +816,10 @@ def test_a_described_hiatal_hernia_meets_a_hiatal_hernia_exclusion():
 def test_gout_is_no_rheumatoid_arthritis():
     note = "A 39-year-old man with an acute attack of gouty arthritis."
     assert _one("Active rheumatoid arthritis defined as ≥ 3 swollen joints", note).status != MET
+
+
+
+def test_a_positive_pregnancy_test_asked_for_is_no_screening():
+    note = "A 30-year-old woman with a positive urine pregnancy test."
+    assert _one("No visible sac (with positive pregnancy test) on the day of surgery", note).status != NOT_MET
+    assert _one("Negative urine pregnancy test at screening", note).status == NOT_MET

@@ -362,3 +362,16 @@ def test_a_hernia_described_by_its_site(note, mesh, negated):
 
 def test_a_herniation_of_no_known_site_names_no_hernia():
     assert not [c for c in extract_facts("Tissue herniating through the defect.").conditions if c.mesh[:1] == ["Hernia"]]
+
+
+
+@pytest.mark.parametrize("note, pregnant", [
+    ("A 32-year-old woman. Serum beta-hCG level is 1800 mIU/mL and rises to 2100 mIU/mL.", True),
+    ("A 30-year-old woman with a positive urine pregnancy test.", True),
+    ("A 30-year-old woman. hCG 2 mIU/mL.", None),  # below a positive test's cut-off
+    ("A 30-year-old woman. Her pregnancy test was negative.", False),
+    ("A 30-year-old woman with a history of a positive pregnancy test last year.", None),
+])
+def test_a_pregnancy_the_labs_state(note, pregnant):
+    flag = extract_facts(note).pregnant
+    assert (flag.value if flag else None) is pregnant

@@ -626,7 +626,13 @@ def stages(low: str) -> list[Stage]:
 
 # -- pregnancy, lactation, contraception ------------------------------------------------
 
-_PREGNANT = re.compile(r"\bpregnan\w*|\bgestation(?!al\s+age)\w*|\bexpecting\s+a\s+(?:baby|child)")
+# a pregnancy now, or "at 20 weeks of gestation"; not "5 pregnancies in total" (a count of
+# past ones), "pregnancy loss", "the week of gestation of the loss", "a gestational sac
+# greater than 13 mm", "gestational trophoblastic neoplasia" (what a pregnancy holds or leaves),
+# nor an ectopic or molar pregnancy (a disorder, which a pregnant woman need not have)
+_PREGNANT = re.compile(r"(?<!ectopic\s)(?<!molar\s)(?<!tubal\s)\bpregnan(?!cies)\w*\b(?!\s+loss)|"
+                       r"\b[0-9]+\s*(?:weeks?|wks?)['’]?\s+(?:of\s+)?gestation\b|"
+                       r"\bexpecting\s+a\s+(?:baby|child)")
 _LACTATING = re.compile(r"\b(?:lactat\w*|breast[- ]?feed\w*|breast[- ]?fed|nursing(?!\s+(?:home|staff|care|facility)))")
 _CONTRACEPTION = re.compile(r"\b(?:contracept\w*|birth\s+control|(?:child|child-)bearing\s+potential|"
                             r"barrier\s+method|abstinence|sterili[sz]\w*|condoms?)")

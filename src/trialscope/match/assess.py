@@ -872,8 +872,9 @@ def _statement(criterion: Criterion, p: _Patient, section: str, targets: frozens
         if isinstance(f, Therapy) and f.category == "targeted" and v.value is not None:
             v = _named_target(v, criterion.text.lower(), p)
         if isinstance(f, Reproductive) and not f.negated and section != "exclusion" and v.value is not None:
-            if screening is None:
-                screening = _SCREENING.search(criterion.text.lower()) is not None
+            if screening is None:  # (a positive test asks for the pregnancy: "no visible sac, positive test")
+                low = criterion.text.lower()
+                screening = _SCREENING.search(low) is not None and "positive" not in low
             if screening:  # "women of childbearing potential: a negative pregnancy test" asks "not pregnant"
                 v.value = not v.value
                 v.reason = ("not: " if v.value is False else "") + v.reason

@@ -726,6 +726,12 @@ _PREGNANT_NOTE = re.compile(r"\b(?:pregnant|pregnancy|gravid|gestation(?:al)?\s+
 _NOT_NOW = re.compile(r"(?:\bhistory\s+of\b|\bprevious\b|\bprior\b|\bpast\b|\bafter\b|\bpost\w*\b|\bdelivered\b|"
                       r"\bborn\b|\bbirth\b|\bdelivery\b|"
                       r"\bprevent\w*\b|\bplanning\b|\bwish\w*\b|\bwant\w*\b|\btrying\b|\btest\b)")
+# A pregnancy the labs state: a positive pregnancy test, a serum or urine hCG above what
+# a woman who is not pregnant has ("Serum beta-hCG level is 1800 mIU/mL")
+_HCG = re.compile(r"(?P<pos>\bpositive\s+(?:serum\s+|urine\s+|home\s+)?(?:pregnancy|b(?:eta)?[- ]?hcg)\s+test|"
+                  r"\b(?:pregnancy|b(?:eta)?[- ]?hcg)\s+test\s+(?:is\s+|was\s+|came\s+back\s+)?positive)|"
+                  r"(?:\bβ|\bbeta|\bb)?[- ]?\bhcg\b[^.;0-9]{0,30}?(?P<v>[0-9][0-9,]*(?:\.[0-9]+)?)\s*(?:m?iu|u)/ml")
+_HCG_PREGNANT = 25.0  # mIU/mL: the usual cut-off of a positive serum test
 _LACTATING_NOTE = re.compile(r"\b(?:breast[- ]?feeding|breast[- ]?feeds|breastfed|lactating|lactation|nursing\s+(?:her|an?)\s+"
                              r"(?:infant|baby|child|newborn))\b")
 
@@ -749,6 +755,12 @@ def _reproductive(low: str, clauses: _Clauses, conditions: list[ConditionFact]) 
             if c.present and not c.historical and any(n.startswith("Pregnancy") for n in c.mesh):
                 pregnant = FlagFact(start=c.start, end=c.end, value=True)
                 break
+    if pregnant is None:
+        m = _HCG.search(low)
+        if m and not _NOT_NOW.search(clauses.before(m.start(), 30)):
+            value = number(m.group("v")) if m.group("v") else None
+            if m.group("pos") or (value is not None and value >= _HCG_PREGNANT):
+                pregnant = FlagFact(start=m.start(), end=m.end(), value=True)
     lactating = None
     m = _LACTATING_NOTE.search(low)
     if m:
