@@ -375,3 +375,19 @@ def test_a_herniation_of_no_known_site_names_no_hernia():
 def test_a_pregnancy_the_labs_state(note, pregnant):
     flag = extract_facts(note).pregnant
     assert (flag.value if flag else None) is pregnant
+
+
+@pytest.mark.parametrize("note, mesh, family", [
+    ("A 9-year-old girl. Chromosomal analysis reveals a 45, XO karyotype.", ["Turner Syndrome"], False),
+    ("Karyotype 47,XXY.", ["Klinefelter Syndrome"], False),
+    ("Karyotype 47,XY,+21.", ["Down Syndrome"], False),
+    ("His brother has 47,XXY.", ["Klinefelter Syndrome"], True),
+])
+def test_a_karyotype_names_its_syndrome(note, mesh, family):
+    (c,) = extract_facts(note).conditions
+    assert c.mesh == mesh and c.family is family
+
+
+@pytest.mark.parametrize("note", ["A 46,XX karyotype.", "A mosaic 45,X/46,XX karyotype."])
+def test_a_normal_or_mosaic_karyotype_names_no_syndrome(note):
+    assert extract_facts(note).conditions == []

@@ -202,7 +202,7 @@ def extract_facts(text: str | None) -> PatientFacts:
     if sex is not None:
         facts.sex, facts.sex_span = sex.value, (sex.start, sex.end)
     facts.conditions = _conditions(note, low, clauses)
-    facts.conditions += _herniations(note, low, clauses)
+    facts.conditions += _herniations(note, low, clauses) + _karyotypes(note, low, clauses)
     facts.stage = _stages(low)
     facts.performance = [PerformanceFact(start=p.start, end=p.end, scale=p.scale, value=p.value)
                          for p in kinds.performances(low) if p.comparator in ("=", "range")]
@@ -489,6 +489,28 @@ def _herniations(note: str, low: str, clauses: _Clauses) -> list[ConditionFact]:
         before = clauses.before(m.start())
         out.append(ConditionFact(start=m.start(), end=m.end("site"), text=note[m.start():m.end("site")], mesh=best,
                                  negated=bool(_NEG_PRE.search(before)), uncertain=bool(_UNCERTAIN.search(before[-40:]))))
+    return out
+
+
+# A karyotype names its syndrome: "45, XO" Turner, "47,XXY" Klinefelter, "47,XY,+21" Down
+_KARYOTYPES = (
+    (re.compile(r"\b45\s*,\s*xo?\b(?![,/]?\s*(?:/|4[67]))"), "Turner Syndrome"),  # not a mosaic "45,X/46,XX"
+    (re.compile(r"\b47\s*,\s*xxy\b"), "Klinefelter Syndrome"),
+    (re.compile(r"\b47\s*,\s*x[xy]\s*,\s*\+\s*21\b"), "Down Syndrome"),
+    (re.compile(r"\b47\s*,\s*x[xy]\s*,\s*\+\s*18\b"), "Trisomy 18 Syndrome"),
+    (re.compile(r"\b47\s*,\s*x[xy]\s*,\s*\+\s*13\b"), "Trisomy 13 Syndrome"),
+)
+
+
+def _karyotypes(note: str, low: str, clauses: _Clauses) -> list[ConditionFact]:
+    """The syndrome a karyotype the note reports names (its own, not a relative's)."""
+    out: list[ConditionFact] = []
+    for pattern, name in _KARYOTYPES:
+        for m in pattern.finditer(low):
+            before = clauses.before(m.start())
+            out.append(ConditionFact(start=m.start(), end=m.end(), text=note[m.start():m.end()], mesh=[name],
+                                     negated=bool(_NEG_PRE.search(before)), family=bool(_FAMILY.search(before)),
+                                     uncertain=bool(_UNCERTAIN.search(before[-40:]))))
     return out
 
 
