@@ -297,6 +297,24 @@ def rerank_ceiling(topics: list, judged_of: dict[str, dict[str, int]], in_corpus
     return {"NDCG@10": s["NDCG@10"], "P@10": s["P@10"], "topics_whose_P@10_no_rerank_moves": fixed}
 
 
+def grade_oracles(run: dict[str, list[str]], judged_of: dict[str, dict[str, int]], in_corpus: set[str]) -> dict:
+    """The matcher's ranking with every judged trial of one grade moved last, as if that
+    kind of mistake were never made: `excluded_read_perfectly` (each grade-1 trial known to
+    exclude the patient, the most a perfect reading of the criteria could add) and
+    `off_topic_read_perfectly` (each grade-0 trial known to be about something else). What
+    each lever can be worth at most, in the same run."""
+    out = {}
+    for label, grade in (("excluded_read_perfectly", 1), ("off_topic_read_perfectly", 0)):
+        per = {}
+        for tid, ranked in run.items():
+            judged = judged_of[tid]
+            per[tid] = score_topic([n for n in ranked if judged.get(n) != grade]
+                                   + [n for n in ranked if judged.get(n) == grade], judged, in_corpus)
+        s = summarise(per)
+        out[label] = {"NDCG@10": s["NDCG@10"], "P@10": s["P@10"]}
+    return out
+
+
 # --- the matcher -----------------------------------------------------------------------------
 class Topic:
     """One note's matcher inputs, computed once: its candidates in fusion order, the
@@ -720,6 +738,7 @@ def main() -> None:
             out["match_over_fold_splits"] = {m: {"mean": round(statistics.mean(s[m] for s in split_scores), 4),
                                                  "min": min(s[m] for s in split_scores),
                                                  "max": max(s[m] for s in split_scores)} for m in ("NDCG@10", "P@10")}
+            out["grade_oracles"] = grade_oracles(d["runs"]["match"], d["qrels"], d["in_corpus"])
             out["rerank_ceiling"] = rerank_ceiling([t for t in all_topics if t.coll == name], d["qrels"], d["in_corpus"])
             mts = [t for t in all_topics if t.coll == name]
             eligible = {n for t in mts for n, g in d["qrels"][t.id].items() if g == 2 and n in d["in_corpus"]}

@@ -53,3 +53,17 @@ def test_each_reading_is_scored_on_naming_an_eligible_trials_disease():
     # over t1 and t2 (t3 has no eligible trial): the agreed reading names Psoriasis for t1
     assert got == {"inferred": 0.5, "feedback": 0.0, "agreed": 0.5, "stated": 0.0}
     assert "eligible_disease_in_first3" not in bench.pool_diagnosis([hit], judged, set(ncts))
+
+
+def test_the_grade_oracles_move_one_grade_last_and_score_what_is_left():
+    bench = _bench()
+    ranked = [f"NCT{i:08d}" for i in range(12)]
+    # judged: the first five excluded, then five off-topic, then two eligible
+    judged = {n: 1 for n in ranked[:5]} | {n: 0 for n in ranked[5:10]} | {n: 2 for n in ranked[10:]}
+    got = bench.grade_oracles({"t1": ranked}, {"t1": judged}, set(ranked))
+    # either way the two eligible trials rise into the first ten, and P@10 counts grade 2 alone
+    assert got["excluded_read_perfectly"]["P@10"] == 0.2
+    assert got["off_topic_read_perfectly"]["P@10"] == 0.2
+    # NDCG counts excluded trials as gain 1: moving them last costs, moving the off-topic last gains
+    plain = bench.score_topic(ranked, judged, set(ranked))["NDCG@10"]
+    assert got["excluded_read_perfectly"]["NDCG@10"] < plain < got["off_topic_read_perfectly"]["NDCG@10"]
