@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from trialscope.criteria import parse_criteria
+from trialscope.criteria import Eligibility, parse_criteria
 from trialscope.index import criteria as criteria_index
 from trialscope.match.assess import EXCLUDED, LIKELY, MET, NOT_MET, UNKNOWN, Judgement, assess
 from trialscope.match.patient import extract_facts
@@ -823,3 +823,18 @@ def test_a_positive_pregnancy_test_asked_for_is_no_screening():
     note = "A 30-year-old woman with a positive urine pregnancy test."
     assert _one("No visible sac (with positive pregnancy test) on the day of surgery", note).status != NOT_MET
     assert _one("Negative urine pregnancy test at screening", note).status == NOT_MET
+
+
+@pytest.mark.parametrize("text, status", [
+    ("HCC", MET),  # a trial filed under HCC that excludes it: for patients at risk of it
+    ("Known hepatocellular carcinoma.", MET),
+    ("Malignancy", UNKNOWN),  # a class that holds the trial's own disease cannot mean it
+    ("Other malignancy", UNKNOWN),
+    ("HCC with portal vein invasion", UNKNOWN),  # a qualifier the rules do not read
+])
+def test_an_exclusion_naming_the_trials_own_disease_alone_means_it(text, status):
+    note = "A 62-year-old man with hepatocellular carcinoma, BCLC stage C, progressed after sorafenib."
+    crit = parse_criteria(f"Exclusion Criteria:\n* {text}")
+    crit.eligibility = Eligibility(conditions=["Carcinoma, Hepatocellular"])
+    r = next(x for x in assess(crit, extract_facts(note)).criteria if x.section == "exclusion")
+    assert r.status == status, r.reason

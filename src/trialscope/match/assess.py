@@ -429,6 +429,21 @@ def _stage(fact: Stage, p: _Patient) -> _Verdict:
     return _Verdict(within(fact.low, fact.high), label, ev)
 
 
+# Words an exclusion may put around a disease name and still name just that disease
+# ("Known HCC", "Presence of hepatocellular carcinoma", "Patients with a history of HCC.").
+_BARE_FILLER = re.compile(r"(?:\b(?:known|presence|evidence|history|diagnosis|diagnosed|documented|confirmed|"
+                          r"current|existing|prior|previous|patients?|subjects?|participants?|with|of|a|an|"
+                          r"the|any|has|have|having)\b|[\s.,;:()\[\]*-])*", re.IGNORECASE)
+
+
+def _bare(fact: Condition, text: str) -> bool:
+    """Whether a criterion is the fact's disease name and nothing else: the words around it
+    are `_BARE_FILLER` alone."""
+    if not text or not 0 <= fact.start < fact.end <= len(text):
+        return False
+    return all(_BARE_FILLER.fullmatch(part) for part in (text[:fact.start], text[fact.end:]))
+
+
 def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[str], text: str = "") -> _Verdict:
     names = set(fact.mesh)
     if not names:
@@ -441,9 +456,13 @@ def _condition(fact: Condition, p: _Patient, section: str, targets: frozenset[st
     # "No other malignancy" among inclusions reads as "other malignancy" among exclusions
     # (but "no COVID-19 symptoms", naming the trial's disease itself, means it)
     ruling_out = section == "exclusion" or fact.negated
+    # an exclusion that is the patient's disease by name and nothing more means it, even when
+    # the trial is filed under it: a trial that excludes "HCC" is for those at risk of it
+    named_alone = section == "exclusion" and not fact.other and _bare(fact, text)
     for c, pnames in p.present:
         if ruling_out and (fact.other or (_is_target(names, pnames, targets)
-                                          and (section == "exclusion" or not names & pnames))):
+                                          and (section == "exclusion" or not names & pnames)
+                                          and not (named_alone and names & pnames))):
             continue  # "other malignancy", "history of cancer": not the trial's own disease
         s = _strength(names, pnames)
         if s > 0.5 and not criterion_symptom and c.mesh and _is_symptom(c.mesh[0]):
