@@ -229,6 +229,16 @@ def test_the_care_setting_is_read_shown_and_can_be_given(match_server):
     assert r.status_code == 400
 
 
+def test_the_page_shows_the_diagnosis_the_note_states(match_server):
+    note = "A 20-year-old man wears glasses for myopia. The patient is diagnosed with Marfan syndrome."
+    r = httpx.post(f"{match_server}/match", data={"note": note}, timeout=60)
+    assert r.status_code == 200
+    assert "<dt>Diagnosis stated</dt><dd>Marfan syndrome</dd>" in r.text
+    r = httpx.post(f"{match_server}/match", data={"note": "A 20-year-old man with myopia and Marfan syndrome."},
+                   timeout=60)
+    assert r.status_code == 200 and "Diagnosis stated" not in r.text
+
+
 def test_cli_says_where_the_patient_is_seen():
     from trialscope.match.cli import facts_line
     from trialscope.match.patient import extract_facts

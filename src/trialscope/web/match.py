@@ -270,6 +270,7 @@ def facts_view(f) -> dict:
     return {
         "age": "" if f.age is None else f"{f.age:g}", "sex": f.sex or "",
         "conditions": "\n".join(dict.fromkeys(c.text for c in f.present_conditions())),
+        "stated": list(dict.fromkeys(c.text for c in f.conditions if c.stated)),
         "negated": [c.text for c in f.conditions if c.negated],
         "family": [c.text for c in f.conditions if c.family],
         "treatments": [t.name for t in f.treatments if not t.negated],
