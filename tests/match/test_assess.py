@@ -838,3 +838,11 @@ def test_an_exclusion_naming_the_trials_own_disease_alone_means_it(text, status)
     crit.eligibility = Eligibility(conditions=["Carcinoma, Hepatocellular"])
     r = next(x for x in assess(crit, extract_facts(note)).criteria if x.section == "exclusion")
     assert r.status == status, r.reason
+
+
+def test_the_explanation_names_what_is_unknown_not_the_known_age():
+    crit = parse_criteria("Inclusion Criteria:\n* Cirrhotic participants, HCV-RNA positive, age < 70 years\n* ECOG 0-1")
+    known = assess(crit, extract_facts("A 62-year-old man with hepatocellular carcinoma.")).explanation
+    assert known.endswith("unknown: cirrhotic, ECOG"), known
+    unknown = assess(crit, extract_facts("A man with hepatocellular carcinoma.")).explanation
+    assert unknown.endswith("unknown: age, ECOG"), unknown

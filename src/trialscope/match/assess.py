@@ -1168,7 +1168,8 @@ def _targets(criteria: Criteria, elig: Eligibility) -> frozenset[str]:
 
 
 _UNKNOWN_NAMES = {"therapy": "prior therapy", "reproductive": "pregnancy", "age": "age", "sex": "sex",
-                  "smoking": "smoking", "setting": "care setting"}
+                  "smoking": "smoking", "setting": "care setting", "performance": "performance status",
+                  "stage": "stage", "condition": "condition"}
 
 
 def _unknown_names(r: CriterionResult, p: _Patient) -> list[str]:
@@ -1178,21 +1179,38 @@ def _unknown_names(r: CriterionResult, p: _Patient) -> list[str]:
         return []
     if r.section == "structured" and c.label == "prior drug":
         return [c.text.split(",")[0].removeprefix("Tests ") + " already taken"]  # "sorafenib already taken"
-    if c.kind == "therapy":
-        return [next((f.names[0] for f in c.facts if isinstance(f, Therapy) and f.names), "prior therapy")]
     if c.kind == "lab":
         return [LABELS.get(f.analyte, f.analyte) for f in c.facts if isinstance(f, Lab) and f.analyte not in p.labs]
-    if c.kind == "performance":
-        return [next((f.scale for f in c.facts if isinstance(f, Performance)), "performance status")]
-    if c.kind == "stage":
-        return [next((f.system for f in c.facts if isinstance(f, Stage) and f.system != "grade"), "stage")]
-    if c.kind == "condition":
-        return [next((f.text.lower() for f in c.facts if isinstance(f, Condition)), "condition")]
+    if c.kind in ("therapy", "performance", "stage", "condition"):
+        return [next((n for f in c.facts if isinstance(f, _NAMED_BY[c.kind]) for n in [_fact_name(f)] if n),
+                     _UNKNOWN_NAMES[c.kind])]
     if c.kind == "reproductive" and all(isinstance(f, Reproductive) and f.state == "contraception"
                                         for f in c.facts):
         return []
+    if (c.kind == "age" and p.facts.age is not None) or (c.kind == "sex" and p.facts.sex):
+        # the patient's age (sex) is known, so another fact of the criterion left it open:
+        # "Cirrhotic, HCV-RNA positive, age < 70" asks for cirrhosis, not the age
+        return [n for f in c.facts if not isinstance(f, (Age, Sex)) for n in [_fact_name(f)] if n][:1]
     name = _UNKNOWN_NAMES.get(c.kind)
     return [name] if name else []
+
+
+_NAMED_BY = {"therapy": Therapy, "performance": Performance, "stage": Stage, "condition": Condition}
+
+
+def _fact_name(f) -> str:
+    """A fact as the explanation's "unknown: ..." names it ("" for a fact it does not name)."""
+    if isinstance(f, Therapy):
+        return f.names[0] if f.names else ""
+    if isinstance(f, Performance):
+        return f.scale
+    if isinstance(f, Stage):
+        return f.system if f.system != "grade" else ""
+    if isinstance(f, Condition):
+        return f.text.lower()
+    if isinstance(f, Lab):
+        return LABELS.get(f.analyte, f.analyte)
+    return ""
 
 
 def assess(criteria: Criteria, facts: PatientFacts, record: dict | None = None, *,
