@@ -1180,9 +1180,9 @@ def _unknown_names(r: CriterionResult, p: _Patient) -> list[str]:
     if r.section == "structured" and c.label == "prior drug":
         return [c.text.split(",")[0].removeprefix("Tests ") + " already taken"]  # "sorafenib already taken"
     if c.kind == "lab":
-        return [LABELS.get(f.analyte, f.analyte) for f in c.facts if isinstance(f, Lab) and f.analyte not in p.labs]
+        return [_fact_name(f) for f in c.facts if isinstance(f, Lab) and f.analyte not in p.labs]
     if c.kind in ("therapy", "performance", "stage", "condition"):
-        return [next((n for f in c.facts if isinstance(f, _NAMED_BY[c.kind]) for n in [_fact_name(f)] if n),
+        return [next((n for f in c.facts if FACT_KIND[type(f)] == c.kind for n in [_fact_name(f)] if n),
                      _UNKNOWN_NAMES[c.kind])]
     if c.kind == "reproductive" and all(isinstance(f, Reproductive) and f.state == "contraception"
                                         for f in c.facts):
@@ -1193,9 +1193,6 @@ def _unknown_names(r: CriterionResult, p: _Patient) -> list[str]:
         return [n for f in c.facts if not isinstance(f, (Age, Sex)) for n in [_fact_name(f)] if n][:1]
     name = _UNKNOWN_NAMES.get(c.kind)
     return [name] if name else []
-
-
-_NAMED_BY = {"therapy": Therapy, "performance": Performance, "stage": Stage, "condition": Condition}
 
 
 def _fact_name(f) -> str:
